@@ -11,10 +11,10 @@ static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, 
 static void list(const char *label, const char *path) {
     DIR *dir = opendir(path);
     if (!dir) { printf("%s: opendir ERR errno=%d (%s)\n", label, errno, strerror(errno)); return; }
-    char *names[256];
+    static char *names[1024];
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(dir)) && n < 256) {
+    while ((e = readdir(dir)) && n < 1024) {
         char t = e->d_type == DT_DIR ? 'd' : e->d_type == DT_REG ? 'f' : e->d_type == DT_LNK ? 'l' : '?';
         char *s = malloc(strlen(e->d_name) + 3);
         sprintf(s, "%s:%c", e->d_name, t);
@@ -117,6 +117,33 @@ int main(int argc, char **argv) {
     cat("read d1/e2/via_link.txt", P(d, "d1/e2/via_link.txt"));
     report_fd("open dangling O_RDONLY", open(P(d, "ln_dangling"), O_RDONLY));
     report("unlink ln_dangling", unlink(P(d, "ln_dangling")));
+    /* a directory with many entries: several fd_readdir calls, cookies */
+    report("mkdir bulk", mkdir(P(d, "bulk"), 0755));
+    char name[128];
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "bulk/entry-with-a-rather-long-name-to-fill-buffers-%04d", (i * 37) % 300);
+        put(P(d, name), "");
+    }
+    DIR *dir = opendir(P(d, "bulk"));
+    static char *bulk[512];
+    int nb = 0;
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) && nb < 512) bulk[nb++] = strdup(e->d_name);
+    if (dir) closedir(dir);
+    qsort(bulk, nb, sizeof bulk[0], cmp);
+    uint32_t h = FNV_INIT;
+    for (int i = 0; i < nb; i++) h = fnv1a(h, (const unsigned char *)bulk[i], strlen(bulk[i]) + 1);
+    printf("bulk: %d entries fnv=%08x first=%s last=%s\n", nb, h, nb ? bulk[0] : "-", nb ? bulk[nb - 1] : "-");
+    int removed = 0;
+    for (int i = 0; i < nb; i++) {
+        if (bulk[i][0] != '.') {
+            snprintf(name, sizeof name, "bulk/%s", bulk[i]);
+            removed += unlink(P(d, name)) == 0;
+        }
+        free(bulk[i]);
+    }
+    printf("bulk: removed %d\n", removed);
+    report("rmdir bulk", rmdir(P(d, "bulk")));
     list("root final", d);
     list("d1/e2 final", P(d, "d1/e2"));
     return 0;

@@ -11,5 +11,8 @@ fn main() {
     }
     println!("envc={}", vars.len());
     println!("var(CHIWAWA_TEST)={:?}", std::env::var("CHIWAWA_TEST"));
-    println!("var(NOT_SET_ANYWHERE)={:?}", std::env::var("NOT_SET_ANYWHERE").ok());
+    println!(
+        "var(NOT_SET_ANYWHERE)={:?}",
+        std::env::var("NOT_SET_ANYWHERE").ok()
+    );
 }

@@ -24,8 +24,14 @@ fn main() {
     }
     std::hint::black_box(x);
     println!("Instant advances: {}", t0.elapsed() > Duration::ZERO);
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    println!("SystemTime plausible: {}", (1_577_836_800..4_102_444_800).contains(&secs));
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    println!(
+        "SystemTime plausible: {}",
+        (1_577_836_800..4_102_444_800).contains(&secs)
+    );
 
     let mut a = [0u8; 32];
     let mut b = [0u8; 32];

@@ -24,21 +24,38 @@ fn main() {
 
     show("write", fs::write(&a, b"alpha\nbeta\n"));
     show("read_to_string", fs::read_to_string(&a));
-    show("create_new existing", File::options().write(true).create_new(true).open(&a).map(|_| ()));
+    show(
+        "create_new existing",
+        File::options()
+            .write(true)
+            .create_new(true)
+            .open(&a)
+            .map(|_| ()),
+    );
     {
         let mut f = OpenOptions::new().append(true).open(&a).unwrap();
         show("append", f.write_all(b"gamma\n"));
         show("stream_position after append", f.stream_position());
     }
     show("len", fs::metadata(&a).map(|m| m.len()));
-    show("is_file", fs::metadata(&a).map(|m| (m.is_file(), m.is_dir())));
+    show(
+        "is_file",
+        fs::metadata(&a).map(|m| (m.is_file(), m.is_dir())),
+    );
 
     let mut f = OpenOptions::new().read(true).write(true).open(&a).unwrap();
     let mut buf = [0u8; 5];
-    show("read_exact 5", f.read_exact(&mut buf).map(|_| String::from_utf8_lossy(&buf).into_owned()));
+    show(
+        "read_exact 5",
+        f.read_exact(&mut buf)
+            .map(|_| String::from_utf8_lossy(&buf).into_owned()),
+    );
     show("seek Start(6)", f.seek(SeekFrom::Start(6)));
     let mut s = String::new();
-    show("read_to_string rest", f.read_to_string(&mut s).map(|n| (n, s.clone())));
+    show(
+        "read_to_string rest",
+        f.read_to_string(&mut s).map(|n| (n, s.clone())),
+    );
     show("seek End(-6)", f.seek(SeekFrom::End(-6)));
     show("seek Current(-2)", f.seek(SeekFrom::Current(-2)));
     show("write at 4", f.write_all(b"XY"));
@@ -59,7 +76,13 @@ fn main() {
     let mut i = 0u32;
     while written < 1 << 20 {
         let n = (1 + (i as usize * 7919) % 4093).min((1 << 20) - written);
-        let chunk: Vec<u8> = (0..n).map(|k| ((written + k) as u32).wrapping_mul(2654435761).to_le_bytes()[3]).collect();
+        let chunk: Vec<u8> = (0..n)
+            .map(|k| {
+                ((written + k) as u32)
+                    .wrapping_mul(2654435761)
+                    .to_le_bytes()[3]
+            })
+            .collect();
         for &b in &chunk {
             h = (h ^ b as u32).wrapping_mul(16777619);
         }
@@ -70,8 +93,14 @@ fn main() {
     drop(f);
     println!("big: wrote {written} bytes in {i} chunks fnv={h:08x}");
     let data = fs::read(&big).unwrap();
-    let h2 = data.iter().fold(2166136261u32, |h, &b| (h ^ b as u32).wrapping_mul(16777619));
-    println!("big: read {} bytes fnv={h2:08x} match={}", data.len(), h == h2);
+    let h2 = data
+        .iter()
+        .fold(2166136261u32, |h, &b| (h ^ b as u32).wrapping_mul(16777619));
+    println!(
+        "big: read {} bytes fnv={h2:08x} match={}",
+        data.len(),
+        h == h2
+    );
 
     show("copy", fs::copy(&a, d.join("r_copy.txt")));
     show("remove_file big", fs::remove_file(&big));
