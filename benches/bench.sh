@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Benchmark chiwawa against native code, Wasmtime and wasmi on the shared guests
+# (../shared/guests: fib sieve matmul sha256 nbody sort bigmem; argv[1] = scale).
+#
+# usage: benches/bench.sh [options]
+#   --scale N         work scale passed to every guest (default 1)
+#   --reps N          timed repetitions per guest and runtime; the median is shown (default 3)
+#   --filter LIST     comma-separated guest and/or runtime names, e.g. fib,sort or wasmi,chiwawa
+#                     (runtimes: native wasmtime wasmi chiwawa; native always runs: it
+#                     provides the reference checksum)
+#   --timeout SEC     wall-clock limit for one run (default 300); a run over it shows TIMEOUT
+#   --cache DIR       where the guests are built (default: <repo>/target/bench-cache)
+#   --build           cargo build --release chiwawa first (default: use target/release/chiwawa as is)
+#   --no-install      do not `cargo install wasmi_cli` when wasmi is missing
+#   --csv FILE        also write every sample as CSV (default: <cache>/last-run.csv)
+# env: CHIWAWA_BIN=path   benchmark another chiwawa binary (default <repo>/target/release/chiwawa)
+#
+# Output: a markdown table on stdout (progress on stderr):
+#   guest | native | wasmtime | wasmi | chiwawa | chiwawa/wasmi   (median wall seconds)
+# plus a geomean row. Every runtime's stdout must equal native's checksum line, otherwise
+# the cell reads WRONG; a non-zero exit reads FAIL; a run over --timeout reads TIMEOUT.
+#
+# Wasmtime: a `wasmtime` CLI on PATH is preferred; otherwise scripts/wasmtime-run.py (the
+# wasmtime PyPI package, Cranelift JIT) is used. Its times include Python start-up,
+# `import wasmtime` and instantiation; compiled code is cached (one untimed warm-up run per
+# guest fills the cache). The table footer reports that fixed overhead, measured on an
+# empty guest.
+set -euo pipefail
+
+scale=1 reps=3 filter="" timeout_s=300 cache="" build=0 install=1 csv=""
+while (($#)); do
+  case "$1" in
+    --scale) scale="$2"; shift 2 ;;
+    --reps) reps="$2"; shift 2 ;;
+    --filter) filter="$2"; shift 2 ;;
+    --timeout) timeout_s="$2"; shift 2 ;;
+    --cache) cache="$2"; shift 2 ;;
+    --csv) csv="$2"; shift 2 ;;
+    --build) build=1; shift ;;
+    --no-install) install=0; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$scale" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --scale must be a positive integer" >&2; exit 2; }
+[[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --reps must be a positive integer" >&2; exit 2; }
+
+log() { echo "bench: $*" >&2; }
+repo="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+shared="$repo/../shared/guests"
+[[ -x "$shared/build.sh" ]] || { log "missing $shared/build.sh (../shared next to the checkout)"; exit 1; }
+cache="${cache:-$repo/target/bench-cache}"
+csv="${csv:-$cache/last-run.csv}"
+mkdir -p "$cache"
+
+want_runtime() {  # is runtime $1 selected by --filter?
+  local t any=0
+  [[ -z "$filter" ]] && return 0
+  for t in ${filter//,/ }; do
+    case "$t" in native|wasmtime|wasmi|chiwawa) any=1; [[ "$t" == "$1" ]] && return 0 ;; esac
+  done
+  ((any == 0))
+}
+
+# ---- build the guests (only when their sources changed) --------------------
+stamp="$( (cd "$shared" && cat build.sh *.c *.h; echo "${CC:-clang} ${CFLAGS:-}") | md5sum | cut -d' ' -f1)"
+if [[ "$(cat "$cache/.stamp" 2>/dev/null)" != "$stamp" ]]; then
+  log "building shared guests into $cache"
+  "$shared/build.sh" "$cache" >&2
+  echo "$stamp" >"$cache/.stamp"
+else
+  log "shared guests up to date in $cache"
+fi
+
+# ---- locate the runtimes ---------------------------------------------------
+wasmtime_cmd=""
+wasmtime_desc=""
+if command -v wasmtime >/dev/null 2>&1; then
+  wasmtime_cmd="$(command -v wasmtime) run"
+  wasmtime_desc="wasmtime CLI ($(wasmtime --version 2>/dev/null | head -1))"
+elif python3 -c 'import wasmtime' 2>/dev/null; then
+  wasmtime_cmd="python3 $repo/scripts/wasmtime-run.py"
+  wasmtime_desc="scripts/wasmtime-run.py (wasmtime-py $(python3 -c 'import importlib.metadata as m; print(m.version("wasmtime"))'), Cranelift JIT)"
+else
+  log "no wasmtime CLI and python3 cannot import wasmtime (run scripts/install-deps.sh): wasmtime column will FAIL"
+  wasmtime_desc="unavailable"
+fi
+
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+find_wasmi() {
+  local c
+  for c in wasmi wasmi_cli "$cargo_bin/wasmi" "$cargo_bin/wasmi_cli"; do
+    if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
+  done
+  return 1
+}
+wasmi_bin="$(find_wasmi || true)"
+if [[ -z "$wasmi_bin" ]] && want_runtime wasmi && ((install)); then
+  log "wasmi not found: nice -n 19 cargo install wasmi_cli --locked (takes a few minutes)"
+  nice -n 19 cargo install wasmi_cli --locked >&2 || log "cargo install wasmi_cli failed"
+  wasmi_bin="$(find_wasmi || true)"
+fi
+wasmi_cmd="" wasmi_desc="unavailable"
+if [[ -n "$wasmi_bin" ]]; then
+  wasmi_cmd="$wasmi_bin run"
+  "$wasmi_bin" run --help >/dev/null 2>&1 || wasmi_cmd="$wasmi_bin"   # older CLIs: no `run`
+  wasmi_desc="$("$wasmi_bin" --version 2>/dev/null | head -1) (default compilation mode)"
+fi
+
+chiwawa_bin="${CHIWAWA_BIN:-$repo/target/release/chiwawa}"
+if ((build)) && want_runtime chiwawa; then
+  log "cargo build --release"
+  (cd "$repo" && cargo build --release >&2) || log "cargo build --release failed: chiwawa column will FAIL"
+fi
+chiwawa_desc="$chiwawa_bin ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+[[ -x "$chiwawa_bin" ]] || log "$chiwawa_bin missing (use --build): chiwawa column will FAIL"
+
+export B_SCALE="$scale" B_REPS="$reps" B_FILTER="$filter" B_TIMEOUT="$timeout_s" B_CACHE="$cache" B_CSV="$csv"
+export B_WASMTIME="$wasmtime_cmd" B_WASMTIME_DESC="$wasmtime_desc" B_WASMI="$wasmi_cmd" B_WASMI_DESC="$wasmi_desc"
+export B_CHIWAWA="$chiwawa_bin run" B_CHIWAWA_DESC="$chiwawa_desc" B_EMPTY="$repo/tests/guests/wasm/ret0.wasm"
+
+read -r -d '' PY <<'EOF' || true
+import csv, math, os, shlex, signal, statistics, subprocess, sys, time
+
+GUESTS = ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"]
+RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa"]
+E = os.environ
+scale, reps, timeout = E["B_SCALE"], int(E["B_REPS"]), float(E["B_TIMEOUT"])
+cache = E["B_CACHE"]
+tokens = [t for t in E["B_FILTER"].split(",") if t]
+bad = [t for t in tokens if t not in GUESTS and t not in RUNTIMES]
+if bad:
+    sys.exit("bench.sh: --filter: unknown name(s) %s (guests: %s; runtimes: %s)" % (
+        ", ".join(bad), " ".join(GUESTS), " ".join(RUNTIMES)))
+guests = [g for g in GUESTS if g in tokens] or GUESTS
+runtimes = [r for r in RUNTIMES if r in tokens] or RUNTIMES
+if "native" not in runtimes:
+    runtimes = ["native"] + runtimes
+cmds = {
+    "native": None,
+    "wasmtime": shlex.split(E["B_WASMTIME"]),
+    "wasmi": shlex.split(E["B_WASMI"]),
+    "chiwawa": shlex.split(E["B_CHIWAWA"]),
+}
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+def argv_for(rt, guest, wasm=None):
+    if rt == "native":
+        return [os.path.join(cache, "native", guest), scale]
+    if not cmds[rt]:
+        return None
+    return cmds[rt] + [wasm or os.path.join(cache, "wasm", guest + ".wasm"), scale]
+
+def run(argv):
+    """-> (status, seconds, stdout); status is ok / FAIL / TIMEOUT."""
+    if argv is None:
+        return "FAIL", None, b"runtime unavailable"
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as e:
+        return "FAIL", None, str(e).encode()
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return "TIMEOUT", None, b""
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        return "FAIL", dt, out + b"\n" + err[-400:]
+    return "ok", dt, out
+
+results = {}   # (guest, rt) -> median seconds or "FAIL"/"TIMEOUT"/"WRONG"
+samples = []
+for g in guests:
+    expected = None
+    state = {rt: [] for rt in runtimes}
+    dead = {}
+    if "wasmtime" in runtimes and cmds["wasmtime"]:
+        run(argv_for("wasmtime", g))   # untimed warm-up: fills the compile cache
+    for rep in range(reps):
+        for rt in runtimes:
+            if rt in dead:
+                continue
+            st, dt, out = run(argv_for(rt, g))
+            samples.append((g, rt, rep, st, "" if dt is None else "%.4f" % dt))
+            if rt == "native" and st == "ok" and expected is None:
+                expected = out
+            if st == "ok" and expected is not None and out != expected:
+                st = "WRONG"
+                log("%s/%s: output %r differs from native %r" % (g, rt, out[:200], expected[:200]))
+            if st != "ok":
+                dead[rt] = st
+                if st == "FAIL":
+                    log("%s/%s: FAIL: %s" % (g, rt, out.decode(errors="replace").strip()[-300:]))
+                else:
+                    log("%s/%s: %s" % (g, rt, st))
+                continue
+            state[rt].append(dt)
+            log("%s/%s rep %d: %.3fs" % (g, rt, rep + 1, dt))
+    for rt in runtimes:
+        results[(g, rt)] = dead.get(rt) or statistics.median(state[rt])
+
+def cell(v):
+    return "%.3f" % v if isinstance(v, float) else v
+
+def geomean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+cols = [rt for rt in RUNTIMES if rt in runtimes]
+show_ratio = "chiwawa" in runtimes and "wasmi" in runtimes
+head = ["guest"] + cols + (["chiwawa/wasmi"] if show_ratio else [])
+lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+ratios = []
+for g in guests:
+    row = [g] + [cell(results[(g, rt)]) for rt in cols]
+    if show_ratio:
+        c, w = results[(g, "chiwawa")], results[(g, "wasmi")]
+        if isinstance(c, float) and isinstance(w, float):
+            ratios.append(c / w)
+            row.append("%.2f" % (c / w))
+        else:
+            row.append("-")
+    lines.append("| " + " | ".join(row) + " |")
+row = ["**geomean**"]
+for rt in cols:
+    xs = [results[(g, rt)] for g in guests if isinstance(results[(g, rt)], float)]
+    gm = geomean(xs)
+    row.append("-" if gm is None else "%.3f" % gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests))))
+if show_ratio:
+    gm = geomean(ratios)
+    row.append("-" if gm is None else "%.2f" % gm + ("" if len(ratios) == len(guests) else " (%d/%d)" % (len(ratios), len(guests))))
+lines.append("| " + " | ".join(row) + " |")
+
+overhead = None
+if "wasmtime" in runtimes and cmds["wasmtime"] and os.path.exists(E["B_EMPTY"]):
+    ts = []
+    for i in range(max(3, reps)):
+        st, dt, _ = run(cmds["wasmtime"] + [E["B_EMPTY"]])
+        if st == "ok" and i > 0:
+            ts.append(dt)
+    overhead = statistics.median(ts) if ts else None
+
+os.makedirs(os.path.dirname(os.path.abspath(E["B_CSV"])), exist_ok=True)
+with open(E["B_CSV"], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["guest", "runtime", "rep", "status", "seconds"])
+    w.writerows(samples)
+
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except Exception:
+    cpu = "?"
+print("Median wall seconds of %d run(s), scale %s, %s, %d CPUs, %s." % (
+    reps, scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))
+print()
+print("\n".join(lines))
+print()
+print("- native: clang -O2 (../shared/guests/build.sh)")
+if "wasmtime" in runtimes:
+    print("- wasmtime: %s" % E["B_WASMTIME_DESC"])
+    if overhead is not None:
+        print("  - fixed start-up overhead included in its times: %.3f s (empty guest, median)" % overhead)
+if "wasmi" in runtimes:
+    print("- wasmi: %s" % E["B_WASMI_DESC"])
+if "chiwawa" in runtimes:
+    print("- chiwawa: %s" % E["B_CHIWAWA_DESC"])
+print("- every cell's output was checked against native's checksum line (WRONG = mismatch); samples: %s" % E["B_CSV"])
+EOF
+python3 -c "$PY"
