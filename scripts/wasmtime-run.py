@@ -107,7 +107,15 @@ def main():
     store.set_wasi(wasi)
 
     try:
-        module = wasmtime.Module.from_file(engine, module_path)
+        with open(module_path, "rb") as f:
+            module = wasmtime.Module(engine, f.read())
+    except OSError as e:
+        sys.stderr.write("Error: failed to read module `%s`: %s\n" % (module_path, e.strerror))
+        return 1
+    except wasmtime.WasmtimeError as e:
+        sys.stderr.write("Error: failed to compile module `%s`\n\nCaused by:\n    %s\n" % (module_path, e))
+        return 1
+    try:
         instance = linker.instantiate(store, module)
         exports = instance.exports(store)
         init = exports.get("_initialize")
