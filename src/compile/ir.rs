@@ -1,0 +1,208 @@
+//! The internal code a function body is lowered to.
+//!
+//! A *slot machine*: every operand is a 16-bit slot index relative to the frame pointer `fp`.
+//! Slots `0..num_locals` are the locals (parameters first), the Wasm operand stack lives above
+//! them, and because Wasm's stack height is known statically at every instruction, each
+//! instruction names the exact slots it reads and writes: no stack pointer exists at run time.
+//! `local.get` is usually free (the consumer reads the local's slot directly) and a result
+//! consumed by `local.set` is written straight into the local.
+//!
+//! Branch targets are absolute instruction indices within the function. `Poll` marks a
+//! *safe point* (function entry, loop headers): the only places where execution may pause
+//! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
+
+/// Bump when the lowering changes in a way that makes saved program counters meaningless.
+pub const IR_VERSION: u32 = 1;
+
+/// Frame-relative slot index.
+pub type Slot = u16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bin {
+    pub dst: Slot,
+    pub a: Slot,
+    pub b: Slot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Un {
+    pub dst: Slot,
+    pub a: Slot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub dst: Slot,
+    pub addr: Slot,
+    pub offset: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Store {
+    pub addr: Slot,
+    pub val: Slot,
+    pub offset: u32,
+}
+
+/// Compare-and-branch: `if a OP b { goto target }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmpBr {
+    pub a: Slot,
+    pub b: Slot,
+    pub target: u32,
+}
+
+macro_rules! instrs {
+    (
+        bin: [$($b:ident),* $(,)?],
+        un: [$($u:ident),* $(,)?],
+        load: [$($l:ident),* $(,)?],
+        store: [$($s:ident),* $(,)?],
+        cmpbr: [$($c:ident),* $(,)?],
+        other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
+    ) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Instr {
+            $($b(Bin),)*
+            $($u(Un),)*
+            $($l(Load),)*
+            $($s(Store),)*
+            $($c(CmpBr),)*
+            $($(#[$m])* $o $({ $($f: $t),* })?,)*
+        }
+
+        impl Instr {
+            /// The single result slot of a value-producing instruction, so the lowering can
+            /// retarget it (`i32.add; local.set 3` becomes one instruction writing slot 3).
+            pub fn result_slot_mut(&mut self) -> Option<&mut Slot> {
+                match self {
+                    $(Instr::$b(x) => Some(&mut x.dst),)*
+                    $(Instr::$u(x) => Some(&mut x.dst),)*
+                    $(Instr::$l(x) => Some(&mut x.dst),)*
+                    Instr::Const32 { dst, .. }
+                    | Instr::Const64 { dst, .. }
+                    | Instr::Copy { dst, .. }
+                    | Instr::Select { dst, .. }
+                    | Instr::GlobalGet { dst, .. }
+                    | Instr::MemorySize { dst }
+                    | Instr::RefIsNull { dst, .. }
+                    | Instr::RefFunc { dst, .. }
+                    | Instr::TableGet { dst, .. }
+                    | Instr::TableSize { dst, .. } => Some(dst),
+                    _ => None,
+                }
+            }
+
+            /// The target of a compare-and-branch, for patching.
+            pub fn cmp_branch_target_mut(&mut self) -> Option<&mut u32> {
+                match self {
+                    $(Instr::$c(x) => Some(&mut x.target),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+instrs! {
+    bin: [
+        I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU, I32And, I32Or, I32Xor,
+        I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+        I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+        I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU, I64And, I64Or, I64Xor,
+        I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+        I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+        F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign,
+        F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge,
+        F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign,
+        F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge,
+    ],
+    un: [
+        I32Eqz, I32Clz, I32Ctz, I32Popcnt, I64Eqz, I64Clz, I64Ctz, I64Popcnt,
+        F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
+        F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt,
+        I32WrapI64, I32TruncF32S, I32TruncF32U, I32TruncF64S, I32TruncF64U,
+        I64ExtendI32S, I64ExtendI32U, I64TruncF32S, I64TruncF32U, I64TruncF64S, I64TruncF64U,
+        F32ConvertI32S, F32ConvertI32U, F32ConvertI64S, F32ConvertI64U, F32DemoteF64,
+        F64ConvertI32S, F64ConvertI32U, F64ConvertI64S, F64ConvertI64U, F64PromoteF32,
+        I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
+        I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
+        I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+    ],
+    load: [
+        I32Load, I64Load, I32Load8S, I32Load8U, I32Load16S, I32Load16U,
+        I64Load8S, I64Load8U, I64Load16S, I64Load16U, I64Load32S, I64Load32U,
+    ],
+    store: [I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32],
+    cmpbr: [
+        BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU,
+        BrI32GeS, BrI32GeU,
+        BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU,
+        BrI64GeS, BrI64GeU,
+    ],
+    other: {
+        /// Trap: `unreachable` executed.
+        Unreachable,
+        /// Safe point: charge `cost` instruction units; pause if the budget is spent.
+        /// `height` is the number of live slots of the frame here.
+        Poll { cost: u32, height: u32 },
+        Const32 { dst: Slot, val: u32 },
+        Const64 { dst: Slot, val: u64 },
+        Copy { dst: Slot, src: Slot },
+        Select { dst: Slot, a: Slot, b: Slot, cond: Slot },
+        Br { target: u32 },
+        /// Copy `n` slots from `from..` down to `to..`, then branch.
+        BrCopy { target: u32, from: Slot, to: Slot, n: u16 },
+        BrIfNez { cond: Slot, target: u32 },
+        BrIfEqz { cond: Slot, target: u32 },
+        /// Followed by `len + 1` branch instructions (`Br`/`BrCopy`/`Return`); the last is the default.
+        BrTable { index: Slot, len: u32 },
+        /// Return `n` values starting at `from` (they are copied to slots `0..n`).
+        Return { from: Slot, n: u16 },
+        /// Call function `func` (module index); its frame starts at slot `base` (the arguments).
+        Call { func: u32, base: Slot },
+        CallIndirect { type_idx: u32, table: u16, index: Slot, base: Slot },
+        GlobalGet { dst: Slot, global: u32 },
+        GlobalSet { src: Slot, global: u32 },
+        MemorySize { dst: Slot },
+        MemoryGrow { dst: Slot, delta: Slot },
+        MemoryCopy { dst: Slot, src: Slot, n: Slot },
+        MemoryFill { dst: Slot, val: Slot, n: Slot },
+        MemoryInit { seg: u32, dst: Slot, src: Slot, n: Slot },
+        DataDrop { seg: u32 },
+        TableGet { dst: Slot, index: Slot, table: u32 },
+        TableSet { table: u32, index: Slot, val: Slot },
+        TableSize { dst: Slot, table: u32 },
+        /// `dst` = old size or -1; reads init value from `init`, delta from `delta`.
+        TableGrow { table: u32, dst: Slot, init: Slot, delta: Slot },
+        TableFill { table: u32, index: Slot, val: Slot, n: Slot },
+        TableCopy { dst_table: u16, src_table: u16, dst: Slot, src: Slot, n: Slot },
+        TableInit { table: u16, seg: u32, dst: Slot, src: Slot, n: Slot },
+        ElemDrop { seg: u32 },
+        RefIsNull { dst: Slot, src: Slot },
+        RefFunc { dst: Slot, func: u32 },
+    }
+}
+
+/// One function lowered to internal code.
+#[derive(Clone, Debug, Default)]
+pub struct CompiledFunc {
+    pub code: Vec<Instr>,
+    /// Byte offset in the module of the Wasm instruction each internal instruction came from.
+    pub offsets: Vec<u32>,
+    pub num_params: u32,
+    /// Parameters plus declared locals.
+    pub num_locals: u32,
+    pub num_results: u32,
+    /// Slots the frame needs at most (locals + deepest operand stack).
+    pub max_slots: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn instr_is_small() {
+        assert!(std::mem::size_of::<Instr>() <= 16, "{}", std::mem::size_of::<Instr>());
+    }
+}

@@ -1,0 +1,8 @@
+//! Lowering: each validated function body becomes a [`ir::CompiledFunc`] once, at load time.
+//!
+//! See [`ir`] for the instruction set and [`translate`] for the lowering itself.
+
+pub mod ir;
+pub mod translate;
+
+pub use translate::{translate, Context};

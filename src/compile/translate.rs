@@ -1,0 +1,953 @@
+//! Wasm operators → slot-machine code, with validation fused in (wasmparser's `FuncValidator`
+//! sees every operator first, so the lowering may assume a valid body).
+//!
+//! The lowering tracks, for every height `h` of the Wasm operand stack, the slot where that value
+//! currently lives: its *canonical* slot `num_locals + h`, or a local's slot when a `local.get`
+//! was deferred. Deferred locals are materialized when the local is about to be overwritten and
+//! at every block boundary, so that all control-flow paths agree on where values live.
+//!
+//! Instruction units for `Poll`: each safe point is charged the number of Wasm operators that
+//! belong directly to its loop body (or, for the entry safe point, to the function body outside
+//! any loop). One loop iteration thus costs its body size, deterministic on every host.
+
+use super::ir::{Bin, CmpBr, CompiledFunc, Instr, Load, Slot, Store, Un};
+use crate::error::Error;
+use crate::parse::Module;
+use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Func,
+    Block,
+    Loop,
+    If,
+    Else,
+}
+
+#[derive(Debug)]
+struct Ctrl {
+    kind: Kind,
+    /// Stack height below the block's parameters.
+    base: u32,
+    params: u32,
+    results: u32,
+    /// For loops: the instruction index of the loop header (its `Poll`).
+    label: u32,
+    /// Forward branches to patch with the end of this block.
+    patches: Vec<u32>,
+    /// For `if`: the conditional jump to patch with the start of `else` (or the end).
+    else_patch: Option<u32>,
+    /// Entered in unreachable code: nothing inside is emitted.
+    dead: bool,
+}
+
+/// Buffers reused across functions.
+#[derive(Default)]
+pub struct Context {
+    stack: Vec<Slot>,
+    ctrl: Vec<Ctrl>,
+    polls: Vec<(u32, u32)>,
+}
+
+struct T<'a> {
+    m: &'a Module,
+    code: Vec<Instr>,
+    offsets: Vec<u32>,
+    stack: Vec<Slot>,
+    ctrl: Vec<Ctrl>,
+    /// (index of the Poll instruction, operators charged to it so far)
+    polls: Vec<(u32, u32)>,
+    num_locals: u32,
+    max_height: u32,
+    unreachable: bool,
+    /// Index of the last instruction if its single result is the stack top in its canonical slot.
+    last_result: Option<u32>,
+    offset: u32,
+}
+
+fn too_complex(offset: u32) -> Error {
+    Error::Invalid {
+        offset: Some(offset as u64),
+        message: "function too complex: more than 65535 locals and operand stack slots".into(),
+    }
+}
+
+/// Lowers one function body.
+pub fn translate(
+    ctx: &mut Context,
+    m: &Module,
+    v: &mut FuncValidator<ValidatorResources>,
+    body: FunctionBody<'_>,
+) -> Result<CompiledFunc, Error> {
+    let func_index = v.index();
+    let ty = m.func_type(func_index).clone();
+    let mut locals = body.get_locals_reader().map_err(Error::from_parser)?;
+    let mut num_locals = ty.params.len() as u32;
+    for _ in 0..locals.get_count() {
+        let offset = locals.original_position();
+        let (count, vt) = locals.read().map_err(Error::from_parser)?;
+        v.define_locals(offset, count, vt).map_err(Error::from_parser)?;
+        num_locals = num_locals.saturating_add(count);
+    }
+    let mut t = T {
+        m,
+        code: Vec::new(),
+        offsets: Vec::new(),
+        stack: std::mem::take(&mut ctx.stack),
+        ctrl: std::mem::take(&mut ctx.ctrl),
+        polls: std::mem::take(&mut ctx.polls),
+        num_locals,
+        max_height: 0,
+        unreachable: false,
+        last_result: None,
+        offset: body.range().start as u32,
+    };
+    t.stack.clear();
+    t.ctrl.clear();
+    t.polls.clear();
+    if num_locals > u16::MAX as u32 {
+        return Err(too_complex(t.offset));
+    }
+    t.ctrl.push(Ctrl {
+        kind: Kind::Func,
+        base: 0,
+        params: 0,
+        results: ty.results.len() as u32,
+        label: 0,
+        patches: Vec::new(),
+        else_patch: None,
+        dead: false,
+    });
+    t.emit_poll();
+    let mut br = body.get_binary_reader_for_operators().map_err(Error::from_parser)?;
+    br.set_features(crate::parse::features());
+    let mut reader = wasmparser::OperatorsReader::new(br);
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
+        v.op(offset, &op).map_err(Error::from_parser)?;
+        t.offset = offset as u32;
+        t.op(op)?;
+    }
+    reader.finish().map_err(Error::from_parser)?;
+    let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
+    let f = CompiledFunc {
+        code: std::mem::take(&mut t.code),
+        offsets: std::mem::take(&mut t.offsets),
+        num_params: ty.params.len() as u32,
+        num_locals,
+        num_results: ty.results.len() as u32,
+        max_slots,
+    };
+    ctx.stack = t.stack;
+    ctx.ctrl = t.ctrl;
+    ctx.polls = t.polls;
+    Ok(f)
+}
+
+impl T<'_> {
+    fn emit(&mut self, i: Instr) -> u32 {
+        let idx = self.code.len() as u32;
+        self.code.push(i);
+        self.offsets.push(self.offset);
+        self.last_result = None;
+        idx
+    }
+
+    fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    fn canon(&self, h: u32) -> Slot {
+        (self.num_locals + h) as Slot
+    }
+
+    fn height(&self) -> u32 {
+        self.stack.len() as u32
+    }
+
+    /// Pushes a value living in its canonical slot and returns that slot.
+    fn push(&mut self) -> Result<Slot, Error> {
+        let h = self.height();
+        if self.num_locals + h >= u16::MAX as u32 {
+            return Err(too_complex(self.offset));
+        }
+        self.max_height = self.max_height.max(h + 1);
+        let s = self.canon(h);
+        self.stack.push(s);
+        Ok(s)
+    }
+
+    fn pop(&mut self) -> Slot {
+        self.stack.pop().expect("validated: operand stack underflow")
+    }
+
+    /// Emits a value-producing instruction whose result is pushed.
+    fn result(&mut self, i: Instr) {
+        let idx = self.emit(i);
+        self.last_result = Some(idx);
+    }
+
+    fn materialize_at(&mut self, h: usize) {
+        let canon = self.canon(h as u32);
+        let src = self.stack[h];
+        if src != canon {
+            self.emit(Instr::Copy { dst: canon, src });
+            self.stack[h] = canon;
+        }
+    }
+
+    fn materialize_all(&mut self) {
+        for h in 0..self.stack.len() {
+            self.materialize_at(h);
+        }
+    }
+
+    fn materialize_top(&mut self, n: u32) {
+        let len = self.stack.len();
+        for h in len - n as usize..len {
+            self.materialize_at(h);
+        }
+    }
+
+    /// Materializes deferred reads of local `l` in the stack below the top `skip_top` entries.
+    fn materialize_local(&mut self, l: Slot, skip_top: usize) -> bool {
+        let mut any = false;
+        let end = self.stack.len() - skip_top;
+        for h in 0..end {
+            if self.stack[h] == l {
+                self.materialize_at(h);
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn bind_label(&mut self) {
+        self.last_result = None;
+    }
+
+    fn patch(&mut self, at: u32, target: u32) {
+        match &mut self.code[at as usize] {
+            Instr::Br { target: t }
+            | Instr::BrCopy { target: t, .. }
+            | Instr::BrIfNez { target: t, .. }
+            | Instr::BrIfEqz { target: t, .. } => *t = target,
+            other => *other.cmp_branch_target_mut().expect("patching a non-branch instruction") = target,
+        }
+    }
+
+    fn emit_poll(&mut self) {
+        let height = self.num_locals + self.height();
+        let idx = self.emit(Instr::Poll { cost: 0, height });
+        self.polls.push((idx, 0));
+    }
+
+    fn close_poll(&mut self) {
+        let (idx, n) = self.polls.pop().expect("poll stack");
+        if let Instr::Poll { cost, .. } = &mut self.code[idx as usize] {
+            *cost = n.max(1);
+        }
+    }
+
+    fn block_arity(&self, bt: BlockType) -> (u32, u32) {
+        match bt {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(_) => (0, 1),
+            BlockType::FuncType(i) => {
+                let ft = &self.m.types[i as usize];
+                (ft.params.len() as u32, ft.results.len() as u32)
+            }
+        }
+    }
+
+    /// How values travel to the label at `depth`: (arity, is_function_label).
+    fn label_arity(&self, depth: u32) -> (u32, usize) {
+        let i = self.ctrl.len() - 1 - depth as usize;
+        let c = &self.ctrl[i];
+        let arity = if c.kind == Kind::Loop { c.params } else { c.results };
+        (arity, i)
+    }
+
+    /// Builds (without emitting) the unconditional branch to the label at `depth`, after making
+    /// sure the carried values sit in canonical slots. Returns the instruction and whether it is
+    /// a forward branch to be patched at the end of ctrl frame `ci`.
+    fn branch_instr(&mut self, depth: u32) -> (Instr, Option<usize>) {
+        let (arity, ci) = self.label_arity(depth);
+        let c = &self.ctrl[ci];
+        if c.kind == Kind::Func {
+            if arity == 1 {
+                let from = *self.stack.last().unwrap();
+                return (Instr::Return { from, n: 1 }, None);
+            }
+            self.materialize_top(arity);
+            let from = self.canon(self.height() - arity);
+            return (Instr::Return { from, n: arity as u16 }, None);
+        }
+        let (target, fwd) = if c.kind == Kind::Loop { (c.label, None) } else { (0, Some(ci)) };
+        let to = self.canon(c.base);
+        if arity == 0 {
+            return (Instr::Br { target }, fwd);
+        }
+        self.materialize_top(arity);
+        let from = self.canon(self.height() - arity);
+        if from == to {
+            (Instr::Br { target }, fwd)
+        } else {
+            (Instr::BrCopy { target, from, to, n: arity as u16 }, fwd)
+        }
+    }
+
+    fn emit_branch(&mut self, depth: u32) {
+        let (i, fwd) = self.branch_instr(depth);
+        let idx = self.emit(i);
+        if let Some(ci) = fwd {
+            self.ctrl[ci].patches.push(idx);
+        }
+    }
+
+    /// Emits a conditional jump on the (already popped) condition `cond`, fusing a preceding
+    /// comparison when possible. `when_true`: jump if the condition is non-zero.
+    fn emit_cond_jump(&mut self, cond: Slot, when_true: bool, target: u32) -> u32 {
+        if let Some(li) = self.last_result {
+            let last = self.code[li as usize];
+            if let Some(fused) = fuse_compare(last, cond, when_true, target) {
+                self.code[li as usize] = fused;
+                self.last_result = None;
+                return li;
+            }
+        }
+        if when_true {
+            self.emit(Instr::BrIfNez { cond, target })
+        } else {
+            self.emit(Instr::BrIfEqz { cond, target })
+        }
+    }
+
+    fn unary(&mut self, f: fn(Un) -> Instr) -> Result<(), Error> {
+        let a = self.pop();
+        let dst = self.push()?;
+        self.result(f(Un { dst, a }));
+        Ok(())
+    }
+
+    fn binary(&mut self, f: fn(Bin) -> Instr) -> Result<(), Error> {
+        let b = self.pop();
+        let a = self.pop();
+        let dst = self.push()?;
+        self.result(f(Bin { dst, a, b }));
+        Ok(())
+    }
+
+    fn load(&mut self, memarg: wasmparser::MemArg, f: fn(Load) -> Instr) -> Result<(), Error> {
+        let addr = self.pop();
+        let dst = self.push()?;
+        self.result(f(Load { dst, addr, offset: memarg.offset as u32 }));
+        Ok(())
+    }
+
+    fn store(&mut self, memarg: wasmparser::MemArg, f: fn(Store) -> Instr) -> Result<(), Error> {
+        let val = self.pop();
+        let addr = self.pop();
+        self.emit(f(Store { addr, val, offset: memarg.offset as u32 }));
+        Ok(())
+    }
+
+    fn const32(&mut self, val: u32) -> Result<(), Error> {
+        let dst = self.push()?;
+        self.result(Instr::Const32 { dst, val });
+        Ok(())
+    }
+
+    fn const64(&mut self, val: u64) -> Result<(), Error> {
+        let dst = self.push()?;
+        self.result(Instr::Const64 { dst, val });
+        Ok(())
+    }
+
+    /// Pops `n` call arguments into canonical slots and returns the base slot.
+    fn call_args(&mut self, n: u32) -> Slot {
+        self.materialize_top(n);
+        let base = self.canon(self.height() - n);
+        self.stack.truncate((self.height() - n) as usize);
+        base
+    }
+
+    fn push_results(&mut self, n: u32) -> Result<(), Error> {
+        for _ in 0..n {
+            self.push()?;
+        }
+        Ok(())
+    }
+
+    fn end_block(&mut self) -> Result<(), Error> {
+        let c = self.ctrl.pop().expect("validated: control stack");
+        if c.dead {
+            return Ok(());
+        }
+        if !self.unreachable {
+            if c.kind == Kind::Func {
+                let (i, _) = {
+                    self.ctrl.push(c);
+                    let r = self.branch_instr(0);
+                    let c2 = self.ctrl.pop().unwrap();
+                    let patches = c2.patches;
+                    debug_assert!(patches.is_empty());
+                    r
+                };
+                self.emit(i);
+                self.close_poll();
+                return Ok(());
+            }
+            self.materialize_top(c.results);
+        }
+        if c.kind == Kind::Func {
+            self.close_poll();
+            return Ok(());
+        }
+        if c.kind == Kind::Loop {
+            self.close_poll();
+        }
+        let here = self.pc();
+        self.bind_label();
+        if let Some(e) = c.else_patch {
+            self.patch(e, here);
+        }
+        for p in &c.patches {
+            self.patch(*p, here);
+        }
+        self.stack.truncate(c.base as usize);
+        self.push_results(c.results)?;
+        self.unreachable = false;
+        Ok(())
+    }
+
+    fn count_op(&mut self) {
+        if let Some(p) = self.polls.last_mut() {
+            p.1 = p.1.saturating_add(1);
+        }
+    }
+
+    fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        // Control structure is tracked even in unreachable code.
+        if self.unreachable {
+            match op {
+                O::Block { .. } | O::Loop { .. } | O::If { .. } => {
+                    self.ctrl.push(Ctrl {
+                        kind: Kind::Block,
+                        base: 0,
+                        params: 0,
+                        results: 0,
+                        label: 0,
+                        patches: Vec::new(),
+                        else_patch: None,
+                        dead: true,
+                    });
+                    return Ok(());
+                }
+                O::Else => {
+                    let c = self.ctrl.last_mut().unwrap();
+                    if c.dead {
+                        return Ok(());
+                    }
+                }
+                O::End => return self.end_block(),
+                _ => return Ok(()),
+            }
+        }
+        self.count_op();
+        match op {
+            O::Nop => {}
+            O::Unreachable => {
+                self.emit(Instr::Unreachable);
+                self.unreachable = true;
+            }
+            O::Block { blockty } => {
+                let (p, r) = self.block_arity(blockty);
+                self.materialize_all();
+                let base = self.height() - p;
+                self.ctrl.push(Ctrl {
+                    kind: Kind::Block,
+                    base,
+                    params: p,
+                    results: r,
+                    label: 0,
+                    patches: Vec::new(),
+                    else_patch: None,
+                    dead: false,
+                });
+            }
+            O::Loop { blockty } => {
+                let (p, r) = self.block_arity(blockty);
+                self.materialize_all();
+                let base = self.height() - p;
+                let label = self.pc();
+                self.bind_label();
+                self.emit_poll();
+                self.ctrl.push(Ctrl {
+                    kind: Kind::Loop,
+                    base,
+                    params: p,
+                    results: r,
+                    label,
+                    patches: Vec::new(),
+                    else_patch: None,
+                    dead: false,
+                });
+            }
+            O::If { blockty } => {
+                let (p, r) = self.block_arity(blockty);
+                let cond = self.pop();
+                self.materialize_all();
+                let base = self.height() - p;
+                let j = self.emit_cond_jump(cond, false, 0);
+                self.ctrl.push(Ctrl {
+                    kind: Kind::If,
+                    base,
+                    params: p,
+                    results: r,
+                    label: 0,
+                    patches: Vec::new(),
+                    else_patch: Some(j),
+                    dead: false,
+                });
+            }
+            O::Else => {
+                let reachable = !self.unreachable;
+                if reachable {
+                    let r = self.ctrl.last().unwrap().results;
+                    self.materialize_top(r);
+                    let j = self.emit(Instr::Br { target: 0 });
+                    self.ctrl.last_mut().unwrap().patches.push(j);
+                }
+                let here = self.pc();
+                self.bind_label();
+                let c = self.ctrl.last_mut().unwrap();
+                c.kind = Kind::Else;
+                let e = c.else_patch.take().expect("if without pending else jump");
+                let (base, params) = (c.base, c.params);
+                self.patch(e, here);
+                self.stack.truncate(base as usize);
+                self.push_results(params)?;
+                self.unreachable = false;
+            }
+            O::End => self.end_block()?,
+            O::Br { relative_depth } => {
+                self.emit_branch(relative_depth);
+                self.unreachable = true;
+            }
+            O::BrIf { relative_depth } => {
+                let cond = self.pop();
+                let (i, fwd) = self.branch_instr(relative_depth);
+                match i {
+                    Instr::Br { target } => {
+                        let idx = self.emit_cond_jump(cond, true, target);
+                        if let Some(ci) = fwd {
+                            self.ctrl[ci].patches.push(idx);
+                        }
+                    }
+                    other => {
+                        // Values must move (or it is a return): skip over an unconditional branch.
+                        let skip = self.emit_cond_jump(cond, false, 0);
+                        let idx = self.emit(other);
+                        if let Some(ci) = fwd {
+                            self.ctrl[ci].patches.push(idx);
+                        }
+                        let here = self.pc();
+                        self.bind_label();
+                        self.patch(skip, here);
+                    }
+                }
+            }
+            O::BrTable { targets } => {
+                let index = self.pop();
+                let (arity, _) = self.label_arity(targets.default());
+                self.materialize_top(arity);
+                let len = targets.len();
+                self.emit(Instr::BrTable { index, len });
+                let mut depths = Vec::with_capacity(len as usize + 1);
+                for d in targets.targets() {
+                    depths.push(d.map_err(Error::from_parser)?);
+                }
+                depths.push(targets.default());
+                for d in depths {
+                    self.emit_branch(d);
+                }
+                self.unreachable = true;
+            }
+            O::Return => {
+                let depth = self.ctrl.len() as u32 - 1;
+                self.emit_branch(depth);
+                self.unreachable = true;
+            }
+            O::Call { function_index } => {
+                let ft = self.m.func_type(function_index);
+                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let base = self.call_args(np);
+                self.emit(Instr::Call { func: function_index, base });
+                self.push_results(nr)?;
+            }
+            O::CallIndirect { type_index, table_index } => {
+                let ft = &self.m.types[type_index as usize];
+                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let index = self.pop();
+                // The index may live in a slot the callee frame will reuse: it is read before the call.
+                let base = self.call_args(np);
+                self.emit(Instr::CallIndirect {
+                    type_idx: type_index,
+                    table: table_index as u16,
+                    index,
+                    base,
+                });
+                self.push_results(nr)?;
+            }
+            O::Drop => {
+                self.pop();
+            }
+            O::Select | O::TypedSelect { .. } => {
+                let cond = self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push()?;
+                self.result(Instr::Select { dst, a, b, cond });
+            }
+            O::LocalGet { local_index } => {
+                let h = self.height();
+                if self.num_locals + h >= u16::MAX as u32 {
+                    return Err(too_complex(self.offset));
+                }
+                self.max_height = self.max_height.max(h + 1);
+                self.stack.push(local_index as Slot);
+            }
+            O::LocalSet { local_index } => {
+                let l = local_index as Slot;
+                let had_refs = self.materialize_local(l, 1);
+                let v = self.pop();
+                if v == l {
+                    return Ok(());
+                }
+                match (had_refs, self.last_result) {
+                    (false, Some(li)) if v == self.canon(self.height()) => {
+                        *self.code[li as usize].result_slot_mut().expect("result instruction") = l;
+                        self.last_result = None;
+                    }
+                    _ => {
+                        self.emit(Instr::Copy { dst: l, src: v });
+                    }
+                }
+            }
+            O::LocalTee { local_index } => {
+                let l = local_index as Slot;
+                let had_refs = self.materialize_local(l, 1);
+                let v = *self.stack.last().unwrap();
+                if v == l {
+                    return Ok(());
+                }
+                match (had_refs, self.last_result) {
+                    (false, Some(li)) if v == self.canon(self.height() - 1) => {
+                        *self.code[li as usize].result_slot_mut().expect("result instruction") = l;
+                        *self.stack.last_mut().unwrap() = l;
+                        self.last_result = None;
+                    }
+                    _ => {
+                        self.emit(Instr::Copy { dst: l, src: v });
+                    }
+                }
+            }
+            O::GlobalGet { global_index } => {
+                let dst = self.push()?;
+                self.result(Instr::GlobalGet { dst, global: global_index });
+            }
+            O::GlobalSet { global_index } => {
+                let src = self.pop();
+                self.emit(Instr::GlobalSet { src, global: global_index });
+            }
+            O::I32Load { memarg } | O::F32Load { memarg } => self.load(memarg, Instr::I32Load)?,
+            O::I64Load { memarg } | O::F64Load { memarg } => self.load(memarg, Instr::I64Load)?,
+            O::I32Load8S { memarg } => self.load(memarg, Instr::I32Load8S)?,
+            O::I32Load8U { memarg } => self.load(memarg, Instr::I32Load8U)?,
+            O::I32Load16S { memarg } => self.load(memarg, Instr::I32Load16S)?,
+            O::I32Load16U { memarg } => self.load(memarg, Instr::I32Load16U)?,
+            O::I64Load8S { memarg } => self.load(memarg, Instr::I64Load8S)?,
+            O::I64Load8U { memarg } => self.load(memarg, Instr::I64Load8U)?,
+            O::I64Load16S { memarg } => self.load(memarg, Instr::I64Load16S)?,
+            O::I64Load16U { memarg } => self.load(memarg, Instr::I64Load16U)?,
+            O::I64Load32S { memarg } => self.load(memarg, Instr::I64Load32S)?,
+            O::I64Load32U { memarg } => self.load(memarg, Instr::I64Load32U)?,
+            O::I32Store { memarg } | O::F32Store { memarg } => self.store(memarg, Instr::I32Store)?,
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store(memarg, Instr::I64Store)?,
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(memarg, Instr::I32Store8)?,
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, Instr::I32Store16)?,
+            O::I64Store32 { memarg } => self.store(memarg, Instr::I64Store32)?,
+            O::MemorySize { .. } => {
+                let dst = self.push()?;
+                self.result(Instr::MemorySize { dst });
+            }
+            O::MemoryGrow { .. } => {
+                let delta = self.pop();
+                let dst = self.push()?;
+                self.emit(Instr::MemoryGrow { dst, delta });
+            }
+            O::MemoryInit { data_index, .. } => {
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(Instr::MemoryInit { seg: data_index, dst, src, n });
+            }
+            O::DataDrop { data_index } => {
+                self.emit(Instr::DataDrop { seg: data_index });
+            }
+            O::MemoryCopy { .. } => {
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(Instr::MemoryCopy { dst, src, n });
+            }
+            O::MemoryFill { .. } => {
+                let n = self.pop();
+                let val = self.pop();
+                let dst = self.pop();
+                self.emit(Instr::MemoryFill { dst, val, n });
+            }
+            O::I32Const { value } => self.const32(value as u32)?,
+            O::I64Const { value } => self.const64(value as u64)?,
+            O::F32Const { value } => self.const32(value.bits())?,
+            O::F64Const { value } => self.const64(value.bits())?,
+            O::RefNull { .. } => self.const32(0)?,
+            O::RefIsNull => self.unary(|u| Instr::RefIsNull { dst: u.dst, src: u.a })?,
+            O::RefFunc { function_index } => {
+                let dst = self.push()?;
+                self.result(Instr::RefFunc { dst, func: function_index });
+            }
+            O::TableGet { table } => {
+                let index = self.pop();
+                let dst = self.push()?;
+                self.result(Instr::TableGet { dst, index, table });
+            }
+            O::TableSet { table } => {
+                let val = self.pop();
+                let index = self.pop();
+                self.emit(Instr::TableSet { table, index, val });
+            }
+            O::TableSize { table } => {
+                let dst = self.push()?;
+                self.result(Instr::TableSize { dst, table });
+            }
+            O::TableGrow { table } => {
+                let delta = self.pop();
+                let init = self.pop();
+                let dst = self.push()?;
+                self.emit(Instr::TableGrow { table, dst, init, delta });
+            }
+            O::TableFill { table } => {
+                let n = self.pop();
+                let val = self.pop();
+                let index = self.pop();
+                self.emit(Instr::TableFill { table, index, val, n });
+            }
+            O::TableCopy { dst_table, src_table } => {
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(Instr::TableCopy {
+                    dst_table: dst_table as u16,
+                    src_table: src_table as u16,
+                    dst,
+                    src,
+                    n,
+                });
+            }
+            O::TableInit { elem_index, table } => {
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(Instr::TableInit { table: table as u16, seg: elem_index, dst, src, n });
+            }
+            O::ElemDrop { elem_index } => {
+                self.emit(Instr::ElemDrop { seg: elem_index });
+            }
+            // Reinterpretations and zero-extension do not change the slot's bits.
+            O::I32ReinterpretF32
+            | O::F32ReinterpretI32
+            | O::I64ReinterpretF64
+            | O::F64ReinterpretI64
+            | O::I64ExtendI32U => {}
+            O::I32Eqz => self.unary(Instr::I32Eqz)?,
+            O::I32Clz => self.unary(Instr::I32Clz)?,
+            O::I32Ctz => self.unary(Instr::I32Ctz)?,
+            O::I32Popcnt => self.unary(Instr::I32Popcnt)?,
+            O::I64Eqz => self.unary(Instr::I64Eqz)?,
+            O::I64Clz => self.unary(Instr::I64Clz)?,
+            O::I64Ctz => self.unary(Instr::I64Ctz)?,
+            O::I64Popcnt => self.unary(Instr::I64Popcnt)?,
+            O::F32Abs => self.unary(Instr::F32Abs)?,
+            O::F32Neg => self.unary(Instr::F32Neg)?,
+            O::F32Ceil => self.unary(Instr::F32Ceil)?,
+            O::F32Floor => self.unary(Instr::F32Floor)?,
+            O::F32Trunc => self.unary(Instr::F32Trunc)?,
+            O::F32Nearest => self.unary(Instr::F32Nearest)?,
+            O::F32Sqrt => self.unary(Instr::F32Sqrt)?,
+            O::F64Abs => self.unary(Instr::F64Abs)?,
+            O::F64Neg => self.unary(Instr::F64Neg)?,
+            O::F64Ceil => self.unary(Instr::F64Ceil)?,
+            O::F64Floor => self.unary(Instr::F64Floor)?,
+            O::F64Trunc => self.unary(Instr::F64Trunc)?,
+            O::F64Nearest => self.unary(Instr::F64Nearest)?,
+            O::F64Sqrt => self.unary(Instr::F64Sqrt)?,
+            O::I32WrapI64 => self.unary(Instr::I32WrapI64)?,
+            O::I32TruncF32S => self.unary(Instr::I32TruncF32S)?,
+            O::I32TruncF32U => self.unary(Instr::I32TruncF32U)?,
+            O::I32TruncF64S => self.unary(Instr::I32TruncF64S)?,
+            O::I32TruncF64U => self.unary(Instr::I32TruncF64U)?,
+            O::I64ExtendI32S => self.unary(Instr::I64ExtendI32S)?,
+            O::I64TruncF32S => self.unary(Instr::I64TruncF32S)?,
+            O::I64TruncF32U => self.unary(Instr::I64TruncF32U)?,
+            O::I64TruncF64S => self.unary(Instr::I64TruncF64S)?,
+            O::I64TruncF64U => self.unary(Instr::I64TruncF64U)?,
+            O::F32ConvertI32S => self.unary(Instr::F32ConvertI32S)?,
+            O::F32ConvertI32U => self.unary(Instr::F32ConvertI32U)?,
+            O::F32ConvertI64S => self.unary(Instr::F32ConvertI64S)?,
+            O::F32ConvertI64U => self.unary(Instr::F32ConvertI64U)?,
+            O::F32DemoteF64 => self.unary(Instr::F32DemoteF64)?,
+            O::F64ConvertI32S => self.unary(Instr::F64ConvertI32S)?,
+            O::F64ConvertI32U => self.unary(Instr::F64ConvertI32U)?,
+            O::F64ConvertI64S => self.unary(Instr::F64ConvertI64S)?,
+            O::F64ConvertI64U => self.unary(Instr::F64ConvertI64U)?,
+            O::F64PromoteF32 => self.unary(Instr::F64PromoteF32)?,
+            O::I32Extend8S => self.unary(Instr::I32Extend8S)?,
+            O::I32Extend16S => self.unary(Instr::I32Extend16S)?,
+            O::I64Extend8S => self.unary(Instr::I64Extend8S)?,
+            O::I64Extend16S => self.unary(Instr::I64Extend16S)?,
+            O::I64Extend32S => self.unary(Instr::I64Extend32S)?,
+            O::I32TruncSatF32S => self.unary(Instr::I32TruncSatF32S)?,
+            O::I32TruncSatF32U => self.unary(Instr::I32TruncSatF32U)?,
+            O::I32TruncSatF64S => self.unary(Instr::I32TruncSatF64S)?,
+            O::I32TruncSatF64U => self.unary(Instr::I32TruncSatF64U)?,
+            O::I64TruncSatF32S => self.unary(Instr::I64TruncSatF32S)?,
+            O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U)?,
+            O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S)?,
+            O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U)?,
+            O::I32Add => self.binary(Instr::I32Add)?,
+            O::I32Sub => self.binary(Instr::I32Sub)?,
+            O::I32Mul => self.binary(Instr::I32Mul)?,
+            O::I32DivS => self.binary(Instr::I32DivS)?,
+            O::I32DivU => self.binary(Instr::I32DivU)?,
+            O::I32RemS => self.binary(Instr::I32RemS)?,
+            O::I32RemU => self.binary(Instr::I32RemU)?,
+            O::I32And => self.binary(Instr::I32And)?,
+            O::I32Or => self.binary(Instr::I32Or)?,
+            O::I32Xor => self.binary(Instr::I32Xor)?,
+            O::I32Shl => self.binary(Instr::I32Shl)?,
+            O::I32ShrS => self.binary(Instr::I32ShrS)?,
+            O::I32ShrU => self.binary(Instr::I32ShrU)?,
+            O::I32Rotl => self.binary(Instr::I32Rotl)?,
+            O::I32Rotr => self.binary(Instr::I32Rotr)?,
+            O::I32Eq => self.binary(Instr::I32Eq)?,
+            O::I32Ne => self.binary(Instr::I32Ne)?,
+            O::I32LtS => self.binary(Instr::I32LtS)?,
+            O::I32LtU => self.binary(Instr::I32LtU)?,
+            O::I32GtS => self.binary(Instr::I32GtS)?,
+            O::I32GtU => self.binary(Instr::I32GtU)?,
+            O::I32LeS => self.binary(Instr::I32LeS)?,
+            O::I32LeU => self.binary(Instr::I32LeU)?,
+            O::I32GeS => self.binary(Instr::I32GeS)?,
+            O::I32GeU => self.binary(Instr::I32GeU)?,
+            O::I64Add => self.binary(Instr::I64Add)?,
+            O::I64Sub => self.binary(Instr::I64Sub)?,
+            O::I64Mul => self.binary(Instr::I64Mul)?,
+            O::I64DivS => self.binary(Instr::I64DivS)?,
+            O::I64DivU => self.binary(Instr::I64DivU)?,
+            O::I64RemS => self.binary(Instr::I64RemS)?,
+            O::I64RemU => self.binary(Instr::I64RemU)?,
+            O::I64And => self.binary(Instr::I64And)?,
+            O::I64Or => self.binary(Instr::I64Or)?,
+            O::I64Xor => self.binary(Instr::I64Xor)?,
+            O::I64Shl => self.binary(Instr::I64Shl)?,
+            O::I64ShrS => self.binary(Instr::I64ShrS)?,
+            O::I64ShrU => self.binary(Instr::I64ShrU)?,
+            O::I64Rotl => self.binary(Instr::I64Rotl)?,
+            O::I64Rotr => self.binary(Instr::I64Rotr)?,
+            O::I64Eq => self.binary(Instr::I64Eq)?,
+            O::I64Ne => self.binary(Instr::I64Ne)?,
+            O::I64LtS => self.binary(Instr::I64LtS)?,
+            O::I64LtU => self.binary(Instr::I64LtU)?,
+            O::I64GtS => self.binary(Instr::I64GtS)?,
+            O::I64GtU => self.binary(Instr::I64GtU)?,
+            O::I64LeS => self.binary(Instr::I64LeS)?,
+            O::I64LeU => self.binary(Instr::I64LeU)?,
+            O::I64GeS => self.binary(Instr::I64GeS)?,
+            O::I64GeU => self.binary(Instr::I64GeU)?,
+            O::F32Add => self.binary(Instr::F32Add)?,
+            O::F32Sub => self.binary(Instr::F32Sub)?,
+            O::F32Mul => self.binary(Instr::F32Mul)?,
+            O::F32Div => self.binary(Instr::F32Div)?,
+            O::F32Min => self.binary(Instr::F32Min)?,
+            O::F32Max => self.binary(Instr::F32Max)?,
+            O::F32Copysign => self.binary(Instr::F32Copysign)?,
+            O::F32Eq => self.binary(Instr::F32Eq)?,
+            O::F32Ne => self.binary(Instr::F32Ne)?,
+            O::F32Lt => self.binary(Instr::F32Lt)?,
+            O::F32Gt => self.binary(Instr::F32Gt)?,
+            O::F32Le => self.binary(Instr::F32Le)?,
+            O::F32Ge => self.binary(Instr::F32Ge)?,
+            O::F64Add => self.binary(Instr::F64Add)?,
+            O::F64Sub => self.binary(Instr::F64Sub)?,
+            O::F64Mul => self.binary(Instr::F64Mul)?,
+            O::F64Div => self.binary(Instr::F64Div)?,
+            O::F64Min => self.binary(Instr::F64Min)?,
+            O::F64Max => self.binary(Instr::F64Max)?,
+            O::F64Copysign => self.binary(Instr::F64Copysign)?,
+            O::F64Eq => self.binary(Instr::F64Eq)?,
+            O::F64Ne => self.binary(Instr::F64Ne)?,
+            O::F64Lt => self.binary(Instr::F64Lt)?,
+            O::F64Gt => self.binary(Instr::F64Gt)?,
+            O::F64Le => self.binary(Instr::F64Le)?,
+            O::F64Ge => self.binary(Instr::F64Ge)?,
+            other => {
+                return Err(Error::Invalid {
+                    offset: Some(self.offset as u64),
+                    message: format!("unsupported instruction {other:?}"),
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns `cmp; br_if` into one compare-and-branch (`when_true` = branch if the comparison holds).
+/// Integer comparisons have exact negations, so `cmp; if` (branch when false) fuses too.
+fn fuse_compare(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option<Instr> {
+    use Instr as I;
+    let b = |x: Bin| CmpBr { a: x.a, b: x.b, target };
+    let fused = match last {
+        I::I32Eqz(u) if u.dst == cond => {
+            return Some(if when_true {
+                I::BrIfEqz { cond: u.a, target }
+            } else {
+                I::BrIfNez { cond: u.a, target }
+            })
+        }
+        I::I32Eq(x) if x.dst == cond => (I::BrI32Eq(b(x)), I::BrI32Ne(b(x))),
+        I::I32Ne(x) if x.dst == cond => (I::BrI32Ne(b(x)), I::BrI32Eq(b(x))),
+        I::I32LtS(x) if x.dst == cond => (I::BrI32LtS(b(x)), I::BrI32GeS(b(x))),
+        I::I32LtU(x) if x.dst == cond => (I::BrI32LtU(b(x)), I::BrI32GeU(b(x))),
+        I::I32GtS(x) if x.dst == cond => (I::BrI32GtS(b(x)), I::BrI32LeS(b(x))),
+        I::I32GtU(x) if x.dst == cond => (I::BrI32GtU(b(x)), I::BrI32LeU(b(x))),
+        I::I32LeS(x) if x.dst == cond => (I::BrI32LeS(b(x)), I::BrI32GtS(b(x))),
+        I::I32LeU(x) if x.dst == cond => (I::BrI32LeU(b(x)), I::BrI32GtU(b(x))),
+        I::I32GeS(x) if x.dst == cond => (I::BrI32GeS(b(x)), I::BrI32LtS(b(x))),
+        I::I32GeU(x) if x.dst == cond => (I::BrI32GeU(b(x)), I::BrI32LtU(b(x))),
+        I::I64Eq(x) if x.dst == cond => (I::BrI64Eq(b(x)), I::BrI64Ne(b(x))),
+        I::I64Ne(x) if x.dst == cond => (I::BrI64Ne(b(x)), I::BrI64Eq(b(x))),
+        I::I64LtS(x) if x.dst == cond => (I::BrI64LtS(b(x)), I::BrI64GeS(b(x))),
+        I::I64LtU(x) if x.dst == cond => (I::BrI64LtU(b(x)), I::BrI64GeU(b(x))),
+        I::I64GtS(x) if x.dst == cond => (I::BrI64GtS(b(x)), I::BrI64LeS(b(x))),
+        I::I64GtU(x) if x.dst == cond => (I::BrI64GtU(b(x)), I::BrI64LeU(b(x))),
+        I::I64LeS(x) if x.dst == cond => (I::BrI64LeS(b(x)), I::BrI64GtS(b(x))),
+        I::I64LeU(x) if x.dst == cond => (I::BrI64LeU(b(x)), I::BrI64GtU(b(x))),
+        I::I64GeS(x) if x.dst == cond => (I::BrI64GeS(b(x)), I::BrI64LtS(b(x))),
+        I::I64GeU(x) if x.dst == cond => (I::BrI64GeU(b(x)), I::BrI64LtU(b(x))),
+        _ => return None,
+    };
+    Some(if when_true { fused.0 } else { fused.1 })
+}

@@ -1,0 +1,396 @@
+//! Front end: `wasmparser` parses and validates the module bytes into a [`Module`], lowering every
+//! function body once (validation is fused with the lowering, as in wasmi).
+//!
+//! Scope: WebAssembly 2.0 without SIMD.
+
+use crate::compile::{self, ir::CompiledFunc};
+use crate::error::Error;
+use crate::runtime::value::{FuncType, ValType};
+use std::collections::HashMap;
+use wasmparser::{
+    ElementItems, ElementKind, ExternalKind, Operator, Parser, Payload, TypeRef, Validator, WasmFeatures,
+};
+
+/// The features chiwawa implements: Wasm 2.0 minus SIMD.
+pub fn features() -> WasmFeatures {
+    WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
+}
+
+/// A constant expression (Wasm 2.0 allows exactly one constant instruction).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ConstExpr {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    RefNull(ValType),
+    RefFunc(u32),
+    GlobalGet(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableType {
+    pub ty: ValType,
+    pub min: u32,
+    pub max: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryType {
+    pub min: u32,
+    pub max: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalType {
+    pub ty: ValType,
+    pub mutable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    Func(u32),
+    Table(TableType),
+    Memory(MemoryType),
+    Global(GlobalType),
+}
+
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub kind: ImportKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    Func,
+    Table,
+    Memory,
+    Global,
+}
+
+#[derive(Clone, Debug)]
+pub struct Export {
+    pub name: String,
+    pub kind: ExportKind,
+    pub index: u32,
+}
+
+#[derive(Clone, Debug)]
+pub enum ElemMode {
+    Passive,
+    Declared,
+    Active { table: u32, offset: ConstExpr },
+}
+
+#[derive(Clone, Debug)]
+pub struct ElemSegment {
+    pub mode: ElemMode,
+    pub ty: ValType,
+    pub items: Vec<ConstExpr>,
+}
+
+#[derive(Clone, Debug)]
+pub enum DataMode {
+    Passive,
+    Active { memory: u32, offset: ConstExpr },
+}
+
+#[derive(Clone, Debug)]
+pub struct DataSegment {
+    pub mode: DataMode,
+    pub bytes: Vec<u8>,
+}
+
+/// A parsed, validated and compiled module. Immutable; shared by its instances.
+#[derive(Debug, Default)]
+pub struct Module {
+    pub types: Vec<FuncType>,
+    pub imports: Vec<Import>,
+    /// Type index of every function (imported first).
+    pub funcs: Vec<u32>,
+    pub num_imported_funcs: u32,
+    /// Every table (imported first) and the init expression of defined ones.
+    pub tables: Vec<TableType>,
+    pub table_inits: Vec<Option<ConstExpr>>,
+    pub num_imported_tables: u32,
+    pub memories: Vec<MemoryType>,
+    pub num_imported_memories: u32,
+    pub globals: Vec<GlobalType>,
+    pub global_inits: Vec<ConstExpr>,
+    pub num_imported_globals: u32,
+    pub exports: Vec<Export>,
+    pub start: Option<u32>,
+    pub elems: Vec<ElemSegment>,
+    pub datas: Vec<DataSegment>,
+    /// Lowered bodies of the defined functions.
+    pub code: Vec<CompiledFunc>,
+    /// Names from the `name` custom section.
+    pub name: Option<String>,
+    pub func_names: HashMap<u32, String>,
+    /// Length of the module bytes.
+    pub byte_len: u64,
+}
+
+pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
+    use wasmparser::ValType as W;
+    Ok(match t {
+        W::I32 => ValType::I32,
+        W::I64 => ValType::I64,
+        W::F32 => ValType::F32,
+        W::F64 => ValType::F64,
+        W::Ref(r) => ref_type(r)?,
+        W::V128 => return Err("SIMD (v128) is not supported".into()),
+    })
+}
+
+pub(crate) fn ref_type(r: wasmparser::RefType) -> Result<ValType, String> {
+    if r.is_func_ref() {
+        Ok(ValType::FuncRef)
+    } else if r.is_extern_ref() {
+        Ok(ValType::ExternRef)
+    } else {
+        Err(format!("unsupported reference type {r:?}"))
+    }
+}
+
+fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
+    let mut r = e.get_operators_reader();
+    let op = r.read().map_err(|e| e.to_string())?;
+    let c = match op {
+        Operator::I32Const { value } => ConstExpr::I32(value),
+        Operator::I64Const { value } => ConstExpr::I64(value),
+        Operator::F32Const { value } => ConstExpr::F32(value.bits()),
+        Operator::F64Const { value } => ConstExpr::F64(value.bits()),
+        Operator::RefNull { hty } => {
+            ConstExpr::RefNull(ref_type(wasmparser::RefType::new(true, hty).ok_or("bad heap type")?)?)
+        }
+        Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
+        Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
+        other => return Err(format!("unsupported constant expression {other:?}")),
+    };
+    match r.read().map_err(|e| e.to_string())? {
+        Operator::End => Ok(c),
+        other => Err(format!("unsupported constant expression (extended-const) {other:?}")),
+    }
+}
+
+fn table_type(t: &wasmparser::TableType) -> Result<TableType, String> {
+    Ok(TableType {
+        ty: ref_type(t.element_type)?,
+        min: u32::try_from(t.initial).map_err(|_| "table64 is not supported")?,
+        max: t.maximum.map(|m| m.min(u32::MAX as u64) as u32),
+    })
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, String> {
+    if m.memory64 || m.shared {
+        return Err("memory64 and shared memories are not supported".into());
+    }
+    Ok(MemoryType { min: m.initial as u32, max: m.maximum.map(|m| m as u32) })
+}
+
+fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType, String> {
+    Ok(GlobalType { ty: val_type(g.content_type)?, mutable: g.mutable })
+}
+
+impl Module {
+    /// Parses, validates and compiles a binary module.
+    pub fn new(bytes: &[u8]) -> Result<Module, Error> {
+        let mut m = Module { byte_len: bytes.len() as u64, ..Default::default() };
+        let mut validator = Validator::new_with_features(features());
+        let mut allocs = wasmparser::FuncValidatorAllocations::default();
+        let mut ctx = compile::Context::default();
+        let mut parser = Parser::new(0);
+        parser.set_features(features());
+        for payload in parser.parse_all(bytes) {
+            let payload = payload.map_err(Error::from_parser)?;
+            let valid = validator.payload(&payload).map_err(Error::from_parser)?;
+            let here = |e: String| Error::Invalid { offset: None, message: e };
+            match &payload {
+                Payload::TypeSection(r) => {
+                    for ty in r.clone().into_iter_err_on_gc_types() {
+                        let ty = ty.map_err(Error::from_parser)?;
+                        let params = ty.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>();
+                        let results = ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>();
+                        m.types.push(FuncType {
+                            params: params.map_err(here)?,
+                            results: results.map_err(here)?,
+                        });
+                    }
+                }
+                Payload::ImportSection(r) => {
+                    for imp in r.clone().into_imports() {
+                        let imp = imp.map_err(Error::from_parser)?;
+                        let kind = match imp.ty {
+                            TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                                m.funcs.push(t);
+                                m.num_imported_funcs += 1;
+                                ImportKind::Func(t)
+                            }
+                            TypeRef::Table(t) => {
+                                let t = table_type(&t).map_err(here)?;
+                                m.tables.push(t);
+                                m.table_inits.push(None);
+                                m.num_imported_tables += 1;
+                                ImportKind::Table(t)
+                            }
+                            TypeRef::Memory(t) => {
+                                let t = memory_type(&t).map_err(here)?;
+                                m.memories.push(t);
+                                m.num_imported_memories += 1;
+                                ImportKind::Memory(t)
+                            }
+                            TypeRef::Global(t) => {
+                                let t = global_type(&t).map_err(here)?;
+                                m.globals.push(t);
+                                m.num_imported_globals += 1;
+                                ImportKind::Global(t)
+                            }
+                            TypeRef::Tag(_) => return Err(here("exception tags are not supported".into())),
+                        };
+                        m.imports.push(Import { module: imp.module.into(), name: imp.name.into(), kind });
+                    }
+                }
+                Payload::FunctionSection(r) => {
+                    for t in r.clone() {
+                        m.funcs.push(t.map_err(Error::from_parser)?);
+                    }
+                }
+                Payload::TableSection(r) => {
+                    for t in r.clone() {
+                        let t = t.map_err(Error::from_parser)?;
+                        m.tables.push(table_type(&t.ty).map_err(here)?);
+                        m.table_inits.push(match &t.init {
+                            wasmparser::TableInit::RefNull => None,
+                            wasmparser::TableInit::Expr(e) => Some(const_expr(e).map_err(here)?),
+                        });
+                    }
+                }
+                Payload::MemorySection(r) => {
+                    for t in r.clone() {
+                        m.memories.push(memory_type(&t.map_err(Error::from_parser)?).map_err(here)?);
+                    }
+                }
+                Payload::GlobalSection(r) => {
+                    for g in r.clone() {
+                        let g = g.map_err(Error::from_parser)?;
+                        m.globals.push(global_type(&g.ty).map_err(here)?);
+                        m.global_inits.push(const_expr(&g.init_expr).map_err(here)?);
+                    }
+                }
+                Payload::ExportSection(r) => {
+                    for e in r.clone() {
+                        let e = e.map_err(Error::from_parser)?;
+                        let kind = match e.kind {
+                            ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
+                            ExternalKind::Table => ExportKind::Table,
+                            ExternalKind::Memory => ExportKind::Memory,
+                            ExternalKind::Global => ExportKind::Global,
+                            ExternalKind::Tag => return Err(here("exception tags are not supported".into())),
+                        };
+                        m.exports.push(Export { name: e.name.into(), kind, index: e.index });
+                    }
+                }
+                Payload::StartSection { func, .. } => m.start = Some(*func),
+                Payload::ElementSection(r) => {
+                    for e in r.clone() {
+                        let e = e.map_err(Error::from_parser)?;
+                        let mode = match &e.kind {
+                            ElementKind::Passive => ElemMode::Passive,
+                            ElementKind::Declared => ElemMode::Declared,
+                            ElementKind::Active { table_index, offset_expr } => ElemMode::Active {
+                                table: table_index.unwrap_or(0),
+                                offset: const_expr(offset_expr).map_err(here)?,
+                            },
+                        };
+                        let (ty, items) = match &e.items {
+                            ElementItems::Functions(r) => {
+                                let mut v = Vec::new();
+                                for f in r.clone() {
+                                    v.push(ConstExpr::RefFunc(f.map_err(Error::from_parser)?));
+                                }
+                                (ValType::FuncRef, v)
+                            }
+                            ElementItems::Expressions(rt, r) => {
+                                let mut v = Vec::new();
+                                for x in r.clone() {
+                                    v.push(const_expr(&x.map_err(Error::from_parser)?).map_err(here)?);
+                                }
+                                (ref_type(*rt).map_err(here)?, v)
+                            }
+                        };
+                        m.elems.push(ElemSegment { mode, ty, items });
+                    }
+                }
+                Payload::DataSection(r) => {
+                    for d in r.clone() {
+                        let d = d.map_err(Error::from_parser)?;
+                        let mode = match &d.kind {
+                            wasmparser::DataKind::Passive => DataMode::Passive,
+                            wasmparser::DataKind::Active { memory_index, offset_expr } => DataMode::Active {
+                                memory: *memory_index,
+                                offset: const_expr(offset_expr).map_err(here)?,
+                            },
+                        };
+                        m.datas.push(DataSegment { mode, bytes: d.data.to_vec() });
+                    }
+                }
+                Payload::CustomSection(c) => {
+                    if let wasmparser::KnownCustom::Name(names) = c.as_known() {
+                        read_names(&mut m, names);
+                    }
+                }
+                Payload::CodeSectionEntry(body) => {
+                    let func = match valid {
+                        wasmparser::ValidPayload::Func(f, _) => f,
+                        _ => unreachable!("code entries always yield a function to validate"),
+                    };
+                    let mut fv = func.into_validator(std::mem::take(&mut allocs));
+                    let compiled = compile::translate(&mut ctx, &m, &mut fv, body.clone())?;
+                    allocs = fv.into_allocations();
+                    m.code.push(compiled);
+                }
+                _ => {}
+            }
+        }
+        Ok(m)
+    }
+
+    /// The signature of function `index` (module index space).
+    pub fn func_type(&self, index: u32) -> &FuncType {
+        &self.types[self.funcs[index as usize] as usize]
+    }
+
+    /// A printable name for function `index`: from the name section, an export, or `#index`.
+    pub fn func_display_name(&self, index: u32) -> String {
+        if let Some(n) = self.func_names.get(&index) {
+            return n.clone();
+        }
+        if let Some(e) = self.exports.iter().find(|e| e.kind == ExportKind::Func && e.index == index) {
+            return e.name.clone();
+        }
+        format!("#{index}")
+    }
+
+    pub fn export(&self, name: &str) -> Option<&Export> {
+        self.exports.iter().find(|e| e.name == name)
+    }
+}
+
+fn read_names(m: &mut Module, names: wasmparser::NameSectionReader<'_>) {
+    // Names are best-effort diagnostics: a malformed name section is ignored, like other runtimes do.
+    for n in names {
+        match n {
+            Ok(wasmparser::Name::Module { name, .. }) => m.name = Some(name.to_string()),
+            Ok(wasmparser::Name::Function(map)) => {
+                for naming in map.into_iter().flatten() {
+                    m.func_names.insert(naming.index, naming.name.to_string());
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The store: every runtime object of every instance, addressed by index.
+//!
+//! Functions, tables, memories and globals are owned here and referred to by their *address*
+//! (index into these vectors). References in tables and slots are addresses too, so the whole
+//! mutable state is plain data that a snapshot can save and restore.
+
+use super::global::Global;
+use super::instance::Instance;
+use super::memory::{Memory, MAX_PAGES};
+use super::table::Table;
+use super::value::{FuncType, Val, ValType};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuncKind {
+    /// A function defined by instance `instance`, with module function index `index`.
+    Wasm { instance: u32, index: u32 },
+    /// A host function; `id` is the host's own number for it.
+    Host { id: u32 },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FuncInst {
+    /// Canonical type id (see [`Store::intern_type`]); equal ids mean equal signatures.
+    pub ty: u32,
+    pub kind: FuncKind,
+}
+
+/// An exported or importable entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extern {
+    Func(u32),
+    Table(u32),
+    Memory(u32),
+    Global(u32),
+}
+
+impl Extern {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Extern::Func(_) => "function",
+            Extern::Table(_) => "table",
+            Extern::Memory(_) => "memory",
+            Extern::Global(_) => "global",
+        }
+    }
+}
+
+/// Resource limits; exceeding one is a trap or a failed `grow`, never a host crash.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Maximum pages of any one linear memory.
+    pub max_memory_pages: u32,
+    /// Maximum value-stack slots (8 bytes each) of a machine.
+    pub max_stack_slots: u32,
+    /// Maximum call depth.
+    pub max_frames: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_memory_pages: MAX_PAGES, max_stack_slots: 16 << 20, max_frames: 200_000 }
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct Store {
+    pub types: Vec<FuncType>,
+    type_ids: HashMap<FuncType, u32>,
+    pub funcs: Vec<FuncInst>,
+    pub tables: Vec<Table>,
+    pub memories: Vec<Memory>,
+    pub globals: Vec<Global>,
+    pub instances: Vec<Instance>,
+    pub limits: Limits,
+}
+
+impl Store {
+    pub fn new(limits: Limits) -> Store {
+        Store { limits, ..Default::default() }
+    }
+
+    /// Returns the canonical id of a signature (structural equality, as Wasm 2.0 requires).
+    pub fn intern_type(&mut self, ty: &FuncType) -> u32 {
+        if let Some(&id) = self.type_ids.get(ty) {
+            return id;
+        }
+        let id = self.types.len() as u32;
+        self.types.push(ty.clone());
+        self.type_ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// Adds a host function and returns its address.
+    pub fn add_host_func(&mut self, ty: &FuncType, id: u32) -> u32 {
+        let ty = self.intern_type(ty);
+        self.funcs.push(FuncInst { ty, kind: FuncKind::Host { id } });
+        (self.funcs.len() - 1) as u32
+    }
+
+    pub fn add_global(&mut self, ty: ValType, mutable: bool, v: Val) -> u32 {
+        self.globals.push(Global { value: v.to_slot(), ty, mutable });
+        (self.globals.len() - 1) as u32
+    }
+
+    pub fn func_type(&self, addr: u32) -> &FuncType {
+        &self.types[self.funcs[addr as usize].ty as usize]
+    }
+
+    /// A printable name for the function at `addr` (name section, export name, or index).
+    pub fn func_name(&self, addr: u32) -> String {
+        match self.funcs[addr as usize].kind {
+            FuncKind::Wasm { instance, index } => {
+                self.instances[instance as usize].module.func_display_name(index)
+            }
+            FuncKind::Host { id } => format!("<host function {id}>"),
+        }
+    }
+
+    pub fn global_value(&self, addr: u32) -> Val {
+        let g = &self.globals[addr as usize];
+        Val::from_slot(g.ty, g.value)
+    }
+}

@@ -1,0 +1,43 @@
+//! Tables: vectors of reference slots (`0` = null, `addr + 1` otherwise).
+
+use super::value::ValType;
+
+/// Tables may hold at most this many elements (the embedder's resource limit).
+pub const MAX_TABLE_ELEMS: u32 = 10_000_000;
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub elems: Vec<u64>,
+    pub max: Option<u32>,
+    pub ty: ValType,
+}
+
+impl Table {
+    pub fn new(ty: ValType, min: u32, max: Option<u32>, init: u64) -> Result<Table, String> {
+        if min > MAX_TABLE_ELEMS {
+            return Err(format!("table of {min} elements exceeds the limit of {MAX_TABLE_ELEMS}"));
+        }
+        let mut elems = Vec::new();
+        elems
+            .try_reserve_exact(min as usize)
+            .map_err(|_| format!("cannot allocate a table of {min} elements"))?;
+        elems.resize(min as usize, init);
+        Ok(Table { elems, max, ty })
+    }
+
+    pub fn size(&self) -> u32 {
+        self.elems.len() as u32
+    }
+
+    /// Grows by `delta` elements set to `init`; returns the old size or `None`.
+    pub fn grow(&mut self, delta: u32, init: u64) -> Option<u32> {
+        let old = self.size();
+        let new = old.checked_add(delta)?;
+        if new > self.max.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMS) {
+            return None;
+        }
+        self.elems.try_reserve(delta as usize).ok()?;
+        self.elems.resize(new as usize, init);
+        Some(old)
+    }
+}

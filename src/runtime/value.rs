@@ -1,0 +1,139 @@
+//! Values and types as the interpreter sees them.
+//!
+//! Every Wasm value lives in one untyped 64-bit *slot* (`u64`): an `i32` or `f32` in the low 32 bits
+//! (upper bits zero), an `i64`/`f64` in all 64, a reference as `0` for null or `index + 1`
+//! (a function's store address for `funcref`, the host-given value for `externref`). Slots are
+//! plain data, which is what makes the machine state trivially serializable.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A value type of Wasm 2.0 (without `v128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValType {
+    I32,
+    I64,
+    F32,
+    F64,
+    FuncRef,
+    ExternRef,
+}
+
+impl fmt::Display for ValType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+            ValType::FuncRef => "funcref",
+            ValType::ExternRef => "externref",
+        })
+    }
+}
+
+/// A function signature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FuncType {
+    pub params: Vec<ValType>,
+    pub results: Vec<ValType>,
+}
+
+impl fmt::Display for FuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+        write!(f, "(func (param {}) (result {}))", list(&self.params), list(&self.results))
+    }
+}
+
+/// A typed Wasm value, used at the embedding boundary (invoke arguments, results, globals).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Val {
+    I32(i32),
+    I64(i64),
+    /// Raw IEEE-754 bits, so NaN payloads survive.
+    F32(u32),
+    F64(u64),
+    /// `None` is `ref.null func`; otherwise a function's store address.
+    FuncRef(Option<u32>),
+    /// `None` is `ref.null extern`; otherwise the host value.
+    ExternRef(Option<u32>),
+}
+
+impl Val {
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+
+    /// The slot encoding of this value.
+    pub fn to_slot(self) -> u64 {
+        match self {
+            Val::I32(v) => v as u32 as u64,
+            Val::I64(v) => v as u64,
+            Val::F32(v) => v as u64,
+            Val::F64(v) => v,
+            Val::FuncRef(r) | Val::ExternRef(r) => r.map_or(0, |i| i as u64 + 1),
+        }
+    }
+
+    /// Decodes a slot of type `ty`.
+    pub fn from_slot(ty: ValType, s: u64) -> Val {
+        let r = if s == 0 { None } else { Some((s - 1) as u32) };
+        match ty {
+            ValType::I32 => Val::I32(s as u32 as i32),
+            ValType::I64 => Val::I64(s as i64),
+            ValType::F32 => Val::F32(s as u32),
+            ValType::F64 => Val::F64(s),
+            ValType::FuncRef => Val::FuncRef(r),
+            ValType::ExternRef => Val::ExternRef(r),
+        }
+    }
+
+    /// The zero value (default for locals and fresh table slots).
+    pub fn default_for(ty: ValType) -> Val {
+        Val::from_slot(ty, 0)
+    }
+}
+
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Val::I32(v) => write!(f, "{v}"),
+            Val::I64(v) => write!(f, "{v}"),
+            Val::F32(b) => fmt_float(f, f32::from_bits(b) as f64, b as u64, 32),
+            Val::F64(b) => fmt_float(f, f64::from_bits(b), b, 64),
+            Val::FuncRef(None) | Val::ExternRef(None) => write!(f, "null"),
+            Val::FuncRef(Some(i)) => write!(f, "funcref:{i}"),
+            Val::ExternRef(Some(i)) => write!(f, "externref:{i}"),
+        }
+    }
+}
+
+fn fmt_float(f: &mut fmt::Formatter<'_>, v: f64, bits: u64, width: u32) -> fmt::Result {
+    if v.is_nan() {
+        let (sign, payload, canon) = if width == 32 {
+            ((bits >> 31) & 1, bits & 0x7f_ffff, 0x40_0000)
+        } else {
+            (bits >> 63, bits & 0xf_ffff_ffff_ffff, 0x8_0000_0000_0000)
+        };
+        let s = if sign == 1 { "-" } else { "" };
+        if payload == canon {
+            write!(f, "{s}nan")
+        } else {
+            write!(f, "{s}nan:0x{payload:x}")
+        }
+    } else if v.is_infinite() {
+        write!(f, "{}inf", if v < 0.0 { "-" } else { "" })
+    } else if width == 32 {
+        write!(f, "{}", f32::from_bits(bits as u32))
+    } else {
+        write!(f, "{v}")
+    }
+}
