@@ -31,7 +31,8 @@
 //! Every counter restarts after each checkpoint, whatever its reason. The
 //! trigger file is a one-shot request: it is deleted after the checkpoint it
 //! caused is durable (so a crash during that checkpoint leaves the request
-//! in place).
+//! in place, and a trigger file present at start causes a checkpoint at the
+//! first yield).
 
 use std::fmt;
 use std::io;
@@ -135,9 +136,7 @@ impl Shared {
             self.interrupt.store(true, Ordering::Release);
         }
         if let Some(file) = &self.trigger_file {
-            if now >= self.file_quiet_until.load(Ordering::Acquire)
-                && std::fs::metadata(file).is_ok()
-            {
+            if now >= self.file_quiet_until.load(Ordering::Acquire) && std::fs::metadata(file).is_ok() {
                 self.file_due.store(true, Ordering::Release);
                 self.interrupt.store(true, Ordering::Release);
             }
@@ -148,11 +147,7 @@ impl Shared {
     fn watch(&self) {
         while !self.stop.load(Ordering::Acquire) {
             let now = self.probe();
-            let mut sleep = if self.trigger_file.is_some() {
-                FILE_POLL_PERIOD
-            } else {
-                IDLE_SLEEP
-            };
+            let mut sleep = if self.trigger_file.is_some() { FILE_POLL_PERIOD } else { IDLE_SLEEP };
             let deadline = self.deadline.load(Ordering::Acquire);
             if deadline != u64::MAX && !self.time_due.load(Ordering::Acquire) {
                 sleep = sleep.min(Duration::from_nanos(deadline.saturating_sub(now)));
@@ -286,11 +281,7 @@ impl Trigger {
         if self.shared.file_due.load(Ordering::Acquire) {
             // Confirm: the watcher may have seen the file just before
             // `checkpointed` removed it.
-            let exists = self
-                .shared
-                .trigger_file
-                .as_ref()
-                .is_some_and(|f| std::fs::metadata(f).is_ok());
+            let exists = self.shared.trigger_file.as_ref().is_some_and(|f| std::fs::metadata(f).is_ok());
             if exists {
                 return Some(Reason::TriggerFile);
             }
@@ -339,10 +330,7 @@ impl Trigger {
     pub fn checkpoint_failed(&mut self, executed: u64) {
         self.last_executed = executed;
         self.restart_interval();
-        let quiet = self
-            .shared
-            .now_nanos()
-            .saturating_add(FILE_RETRY_DELAY.as_nanos() as u64);
+        let quiet = self.shared.now_nanos().saturating_add(FILE_RETRY_DELAY.as_nanos() as u64);
         self.shared.file_quiet_until.store(quiet, Ordering::Release);
         self.shared.file_due.store(false, Ordering::Release);
         self.shared.interrupt.store(false, Ordering::Release);
@@ -362,10 +350,7 @@ impl Trigger {
                         file.display(),
                         FILE_RETRY_DELAY
                     );
-                    let quiet = self
-                        .shared
-                        .now_nanos()
-                        .saturating_add(FILE_RETRY_DELAY.as_nanos() as u64);
+                    let quiet = self.shared.now_nanos().saturating_add(FILE_RETRY_DELAY.as_nanos() as u64);
                     self.shared.file_quiet_until.store(quiet, Ordering::Release);
                 }
             }
@@ -391,9 +376,7 @@ impl Trigger {
     /// works without a watcher thread too: in polling mode it probes the
     /// clock and the trigger file itself.
     pub fn interrupt_probe(&self) -> InterruptProbe {
-        InterruptProbe {
-            shared: Arc::clone(&self.shared),
-        }
+        InterruptProbe { shared: Arc::clone(&self.shared) }
     }
 
     /// When the interval checkpoint is next due, if an interval is set.
@@ -423,9 +406,7 @@ fn next_stride(stride: u32, dt: u64) -> u32 {
         stride.saturating_mul(2).min(MAX_STRIDE)
     } else if dt > target * 2 {
         let scaled = u64::from(stride) * target / dt;
-        u32::try_from(scaled)
-            .unwrap_or(MAX_STRIDE)
-            .clamp(1, MAX_STRIDE)
+        u32::try_from(scaled).unwrap_or(MAX_STRIDE).clamp(1, MAX_STRIDE)
     } else {
         stride
     }
@@ -457,19 +438,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("empty duration (examples: 30, 30s, 500ms, 5m, 1h30m)".into());
     }
     let d = if t.bytes().all(|c| c.is_ascii_digit()) {
-        let secs: u64 = t
-            .parse()
-            .map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+        let secs: u64 = t.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
         Duration::from_secs(secs)
     } else if t.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        let secs: f64 = t
-            .parse()
-            .map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+        let secs: f64 = t.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
         Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))?
     } else {
-        humantime::parse_duration(t).map_err(|e| {
-            format!("invalid duration {s:?}: {e} (examples: 30, 30s, 500ms, 5m, 1h30m)")
-        })?
+        humantime::parse_duration(t)
+            .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 30, 30s, 500ms, 5m, 1h30m)"))?
     };
     if d.is_zero() {
         return Err(format!("invalid duration {s:?}: must be greater than zero"));
@@ -492,10 +468,7 @@ mod tests {
     }
 
     fn instr(n: u64) -> Policy {
-        Policy {
-            every_instructions: Some(n),
-            ..Policy::default()
-        }
+        Policy { every_instructions: Some(n), ..Policy::default() }
     }
 
     /// Simulate an interpreter that overshoots each budget by `overshoot`
@@ -583,30 +556,21 @@ mod tests {
 
     fn interval_fires_and_restarts(allow_thread: bool) {
         let mut t = Trigger::build(
-            Policy {
-                every: Some(Duration::from_millis(50)),
-                ..Policy::default()
-            },
+            Policy { every: Some(Duration::from_millis(50)), ..Policy::default() },
             allow_thread,
         );
         assert_eq!(t.has_watcher_thread(), allow_thread && THREADS_POSSIBLE);
         let flag = t.interrupt_flag();
         let start = Instant::now();
         assert_eq!(t.due(0), None);
-        assert_eq!(
-            wait_due(&mut t, 0, Duration::from_secs(5)),
-            Some(Reason::Interval)
-        );
+        assert_eq!(wait_due(&mut t, 0, Duration::from_secs(5)), Some(Reason::Interval));
         assert!(start.elapsed() >= Duration::from_millis(50));
         assert!(flag.load(Ordering::Acquire));
         t.checkpointed(0, Reason::Interval);
         assert!(!flag.load(Ordering::Acquire));
         assert_eq!(t.due(0), None, "restarted after checkpoint");
         assert!(t.next_deadline().unwrap() > Instant::now());
-        assert_eq!(
-            wait_due(&mut t, 0, Duration::from_secs(5)),
-            Some(Reason::Interval)
-        );
+        assert_eq!(wait_due(&mut t, 0, Duration::from_secs(5)), Some(Reason::Interval));
     }
 
     #[test]
@@ -634,10 +598,7 @@ mod tests {
         assert_eq!(wait_due(&mut t, 0, Duration::from_millis(100)), None);
         assert!(!probe.check());
         std::fs::write(&file, b"").unwrap();
-        assert_eq!(
-            wait_due(&mut t, 10, Duration::from_secs(5)),
-            Some(Reason::TriggerFile)
-        );
+        assert_eq!(wait_due(&mut t, 10, Duration::from_secs(5)), Some(Reason::TriggerFile));
         assert!(probe.check());
         t.checkpointed(10, Reason::TriggerFile);
         assert!(!file.exists(), "trigger file consumed");
@@ -658,20 +619,11 @@ mod tests {
         assert!(!file.exists());
         // A failed checkpoint keeps the file but quiets it for a while.
         std::fs::write(&file, b"").unwrap();
-        assert_eq!(
-            wait_due(&mut t, 1_000_010, Duration::from_secs(5)),
-            Some(Reason::TriggerFile)
-        );
+        assert_eq!(wait_due(&mut t, 1_000_010, Duration::from_secs(5)), Some(Reason::TriggerFile));
         t.checkpoint_failed(1_000_010);
         assert!(file.exists());
-        assert_eq!(
-            wait_due(&mut t, 1_000_010, Duration::from_millis(200)),
-            None
-        );
-        assert_eq!(
-            wait_due(&mut t, 1_000_010, Duration::from_secs(5)),
-            Some(Reason::TriggerFile)
-        );
+        assert_eq!(wait_due(&mut t, 1_000_010, Duration::from_millis(200)), None);
+        assert_eq!(wait_due(&mut t, 1_000_010, Duration::from_secs(5)), Some(Reason::TriggerFile));
         t.checkpointed(1_000_010, Reason::TriggerFile);
         assert!(!file.exists());
     }
@@ -696,13 +648,8 @@ mod tests {
         assert_eq!(next_stride(2, 1000 * ms), 1);
         assert_eq!(next_stride(1, 0), 2);
         // Calls in a tight loop: the stride grows so probes stay ~10 ms apart.
-        let mut t = Trigger::build(
-            Policy {
-                every: Some(Duration::from_secs(3600)),
-                ..Policy::default()
-            },
-            false,
-        );
+        let mut t =
+            Trigger::build(Policy { every: Some(Duration::from_secs(3600)), ..Policy::default() }, false);
         for _ in 0..100_000 {
             t.due(0);
         }

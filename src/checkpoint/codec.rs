@@ -74,10 +74,7 @@ impl From<CodecError> for std::io::Error {
 
 /// The one bincode configuration used for writing (no size limit).
 fn options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .reject_trailing_bytes()
+    bincode::DefaultOptions::new().with_fixint_encoding().with_little_endian().reject_trailing_bytes()
 }
 
 /// Encode `v` into a fresh buffer.
@@ -102,9 +99,7 @@ pub fn encode_into<W: Write, T: Serialize + ?Sized>(w: W, v: &T) -> Result<(), C
 /// Decode a `T` that must occupy *all* of `bytes` (trailing bytes are an
 /// error). Reads and allocations are limited to `bytes.len()`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    Ok(options()
-        .with_limit(bytes.len() as u64)
-        .deserialize(bytes)?)
+    Ok(options().with_limit(bytes.len() as u64).deserialize(bytes)?)
 }
 
 #[cfg(test)]
@@ -212,10 +207,7 @@ mod tests {
         // String from a slice: the length is checked against what remains
         // (on 32-bit hosts it is first rejected as not fitting in a usize).
         let err = decode::<String>(&bytes).unwrap_err().to_string();
-        assert!(
-            err.contains("unexpected end of payload") || err.contains("usize"),
-            "{err}"
-        );
+        assert!(err.contains("unexpected end of payload") || err.contains("usize"), "{err}");
         let err = decode::<Vec<u64>>(&bytes).unwrap_err();
         assert!(!err.to_string().is_empty());
     }

@@ -21,11 +21,11 @@
 //! checkpoint directory).
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::format::{read_checkpoint, read_header, Checkpoint, Header};
+use super::format::{read_checkpoint, read_header, Checkpoint, Header, HEADER_LEN};
 
 /// Default number of generations kept by the CLI.
 pub const DEFAULT_KEEP: u32 = 3;
@@ -61,11 +61,8 @@ pub struct GenerationFile {
 impl GenerationFile {
     /// Read and verify only the header (first 152 bytes) — for listings.
     pub fn header(&self) -> io::Result<Header> {
-        let mut buf = Vec::with_capacity(super::format::HEADER_LEN);
-        io::Read::read_to_end(
-            &mut io::Read::take(File::open(&self.path)?, super::format::HEADER_LEN as u64),
-            &mut buf,
-        )?;
+        let mut buf = Vec::with_capacity(HEADER_LEN);
+        File::open(&self.path)?.take(HEADER_LEN as u64).read_to_end(&mut buf)?;
         Ok(read_header(&buf)?)
     }
 }
@@ -104,10 +101,7 @@ impl CheckpointDir {
     /// is later damaged.
     pub fn open(path: &Path, keep: u32) -> io::Result<Self> {
         fs::create_dir_all(path)?;
-        Ok(CheckpointDir {
-            path: path.to_path_buf(),
-            keep: keep.max(1),
-        })
+        Ok(CheckpointDir { path: path.to_path_buf(), keep: keep.max(1) })
     }
 
     /// The directory.
@@ -137,11 +131,7 @@ impl CheckpointDir {
             if !meta.is_file() {
                 continue;
             }
-            out.push(GenerationFile {
-                generation,
-                path: entry.path(),
-                len: meta.len(),
-            });
+            out.push(GenerationFile { generation, path: entry.path(), len: meta.len() });
         }
         out.sort_by_key(|g| std::cmp::Reverse(g.generation));
         Ok(out)
@@ -150,10 +140,7 @@ impl CheckpointDir {
     /// The number for the next commit: highest existing generation + 1, or 1
     /// when the directory holds none. (Saturates at `u64::MAX`.)
     pub fn next_generation(&self) -> io::Result<u64> {
-        Ok(self
-            .list()?
-            .first()
-            .map_or(1, |g| g.generation.saturating_add(1)))
+        Ok(self.list()?.first().map_or(1, |g| g.generation.saturating_add(1)))
     }
 
     /// Durably commit generation `generation`, whose bytes `write` produces.
@@ -179,15 +166,9 @@ impl CheckpointDir {
             ));
         }
         failpoint("before-write");
-        let tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(&self.path)?;
+        let tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX).tempfile_in(&self.path)?;
         let count = {
-            let mut out = Counting {
-                inner: BufWriter::with_capacity(WRITE_BUFFER, tmp.as_file()),
-                count: 0,
-            };
+            let mut out = Counting { inner: BufWriter::with_capacity(WRITE_BUFFER, tmp.as_file()), count: 0 };
             write(&mut out)?;
             out.inner.into_inner().map_err(|e| e.into_error())?;
             out.count
@@ -227,11 +208,7 @@ impl CheckpointDir {
             }
         };
         let gens = self.list()?;
-        for g in gens
-            .iter()
-            .filter(|g| g.generation <= committed)
-            .skip(self.keep as usize)
-        {
+        for g in gens.iter().filter(|g| g.generation <= committed).skip(self.keep as usize) {
             match fs::remove_file(&g.path) {
                 Ok(()) => log::debug!("pruned {}", g.path.display()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -267,10 +244,7 @@ impl CheckpointDir {
     pub fn latest_valid(
         &self,
         accept: impl Fn(&Checkpoint) -> Result<(), String>,
-    ) -> io::Result<(
-        Option<(GenerationFile, Checkpoint)>,
-        Vec<(GenerationFile, String)>,
-    )> {
+    ) -> io::Result<(Option<(GenerationFile, Checkpoint)>, Vec<(GenerationFile, String)>)> {
         let mut rejected = Vec::new();
         for g in self.list()? {
             let verdict = fs::read(&g.path)
@@ -315,9 +289,8 @@ impl CheckpointDir {
     /// files are removed. The archive is created even when there is nothing
     /// to move. Archives are invisible to [`list`](Self::list).
     pub fn archive(&self) -> io::Result<PathBuf> {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut archive = self.path.join(format!("archive-{secs}"));
         let mut n = 1u32;
         loop {
@@ -383,15 +356,9 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
         Ok(()) => Ok(()),
         Err(e)
             if !cfg!(unix)
-                || matches!(
-                    e.kind(),
-                    io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
-                ) =>
+                || matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported) =>
         {
-            log::debug!(
-                "directory fsync of {} not supported here ({e}); continuing",
-                dir.display()
-            );
+            log::debug!("directory fsync of {} not supported here ({e}); continuing", dir.display());
             Ok(())
         }
         Err(e) => Err(e),
@@ -407,9 +374,7 @@ fn active_failpoint() -> Option<&'static str> {
     static ACTIVE: OnceLock<Option<String>> = OnceLock::new();
     ACTIVE
         .get_or_init(|| {
-            let name = std::env::var(FAILPOINT_ENV)
-                .ok()
-                .filter(|s| !s.is_empty())?;
+            let name = std::env::var(FAILPOINT_ENV).ok().filter(|s| !s.is_empty())?;
             if !FAILPOINTS.contains(&name.as_str()) {
                 log::warn!(
                     "{FAILPOINT_ENV}={name} is not a known failpoint (known: {})",
@@ -482,14 +447,8 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(generation_file_name(0x1f), "gen-000000000000001f.ckpt");
-        assert_eq!(
-            parse_generation_file_name("gen-000000000000001f.ckpt"),
-            Some(0x1f)
-        );
-        assert_eq!(
-            parse_generation_file_name("gen-ffffffffffffffff.ckpt"),
-            Some(u64::MAX)
-        );
+        assert_eq!(parse_generation_file_name("gen-000000000000001f.ckpt"), Some(0x1f));
+        assert_eq!(parse_generation_file_name("gen-ffffffffffffffff.ckpt"), Some(u64::MAX));
         for bad in [
             "gen-1f.ckpt",
             "gen-000000000000001F.ckpt",
@@ -597,11 +556,7 @@ mod tests {
 
     #[test]
     fn latest_valid_skips_damaged_newest() {
-        assert_falls_back(
-            "truncated",
-            |b| b.truncate(b.len() / 2),
-            "truncated in section 1 (Memory)",
-        );
+        assert_falls_back("truncated", |b| b.truncate(b.len() / 2), "truncated in section 1 (Memory)");
         assert_falls_back(
             "truncated at the end section",
             |b| b.truncate(b.len() - 28),
@@ -665,8 +620,8 @@ mod tests {
         for _ in 0..4 {
             commit(&dir);
         }
-        let (best, rejected) = dir
-            .latest_valid(|c| {
+        let (best, rejected) =
+            dir.latest_valid(|c| {
                 if c.header.generation > 2 {
                     Err("module hash differs".into())
                 } else {
@@ -675,10 +630,7 @@ mod tests {
             })
             .unwrap();
         assert_eq!(best.unwrap().0.generation, 2);
-        let r: Vec<_> = rejected
-            .iter()
-            .map(|(g, why)| (g.generation, why.as_str()))
-            .collect();
+        let r: Vec<_> = rejected.iter().map(|(g, why)| (g.generation, why.as_str())).collect();
         assert_eq!(r, [(4, "module hash differs"), (3, "module hash differs")]);
         let (best, rejected) = dir.latest_valid(|_| Err("no".into())).unwrap();
         assert!(best.is_none());
@@ -746,22 +698,14 @@ mod tests {
                 commit(&dir);
             }
             let out = std::process::Command::new(&exe)
-                .args([
-                    child_test.as_str(),
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
+                .args([child_test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
                 .env(FAILPOINT_ENV, fp)
                 .env(CHILD_DIR_ENV, tmp.path())
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{fp}: child did not crash: {stderr}");
-            assert!(
-                stderr.contains(&format!("failpoint '{fp}' reached")),
-                "{fp}: {stderr}"
-            );
+            assert!(stderr.contains(&format!("failpoint '{fp}' reached")), "{fp}: {stderr}");
             // The previous generation is intact and valid, whatever happened.
             let prev = tmp.path().join(generation_file_name(3));
             read_checkpoint(&fs::read(&prev).unwrap())
@@ -769,11 +713,7 @@ mod tests {
             let renamed = matches!(fp, "after-rename" | "after-dir-fsync" | "mid-prune");
             let (best, rejected) = dir.latest_valid(accept_all).unwrap();
             assert!(rejected.is_empty(), "{fp}: {rejected:?}");
-            assert_eq!(
-                best.unwrap().0.generation,
-                if renamed { 4 } else { 3 },
-                "{fp}"
-            );
+            assert_eq!(best.unwrap().0.generation, if renamed { 4 } else { 3 }, "{fp}");
             let expect: &[u64] = match fp {
                 "after-rename" | "after-dir-fsync" => &[4, 3, 2, 1],
                 "mid-prune" => &[4, 3, 2],
@@ -783,13 +723,7 @@ mod tests {
             let temps = || {
                 fs::read_dir(tmp.path())
                     .unwrap()
-                    .filter(|e| {
-                        e.as_ref()
-                            .unwrap()
-                            .file_name()
-                            .to_str()
-                            .is_some_and(is_temp_name)
-                    })
+                    .filter(|e| e.as_ref().unwrap().file_name().to_str().is_some_and(is_temp_name))
                     .count()
             };
             let expect_temp = matches!(fp, "mid-write" | "after-write" | "after-fsync");

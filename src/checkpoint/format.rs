@@ -145,10 +145,7 @@ impl Producer {
             std::env::consts::OS
         );
         truncate_utf8(&mut name, PRODUCER_NAME_MAX);
-        Producer {
-            kind: ProducerKind::current(),
-            name,
-        }
+        Producer { kind: ProducerKind::current(), name }
     }
 }
 
@@ -377,11 +374,7 @@ impl CheckpointRef<'_> {
             sections: self
                 .sections
                 .iter()
-                .map(|s| Section {
-                    kind: s.kind,
-                    flags: s.flags,
-                    payload: s.payload.to_vec(),
-                })
+                .map(|s| Section { kind: s.kind, flags: s.flags, payload: s.payload.to_vec() })
                 .collect(),
         }
     }
@@ -435,12 +428,7 @@ pub enum FormatError {
     /// The header's CRC does not match its contents.
     HeaderCrc { stored: u32, computed: u32 },
     /// A section's (or the end section's) CRC trailer does not match.
-    SectionCrc {
-        place: Place,
-        offset: u64,
-        stored: u32,
-        computed: u32,
-    },
+    SectionCrc { place: Place, offset: u64, stored: u32, computed: u32 },
     /// The file ends exactly after a complete section: no end section.
     MissingEnd { sections: u32, at: u64 },
     /// The end section disagrees with the sections actually present.
@@ -578,13 +566,7 @@ impl<W: Write> CheckpointWriter<W> {
         w.write_all(&bytes)?;
         let mut chain = crc32fast::Hasher::new();
         chain.update(&bytes[OFF_HEADER_CRC..]);
-        Ok(CheckpointWriter {
-            w,
-            offset: HEADER_LEN as u64,
-            count: 0,
-            chain,
-            poisoned: false,
-        })
+        Ok(CheckpointWriter { w, offset: HEADER_LEN as u64, count: 0, chain, poisoned: false })
     }
 
     /// Bytes written so far.
@@ -613,21 +595,14 @@ impl<W: Write> CheckpointWriter<W> {
     ) -> io::Result<()> {
         let code = kind.code();
         if code == END_KIND {
-            return Err(invalid_input(
-                "section kind 0 is reserved for the end section".into(),
-            ));
+            return Err(invalid_input("section kind 0 is reserved for the end section".into()));
         }
         self.raw_section(code, len, fill)
     }
 
     /// Write one linear memory in the sparse page encoding, streaming pages
     /// straight from `mem` (no copy). `mem.len()` must be a multiple of 64 KiB.
-    pub fn memory_section(
-        &mut self,
-        index: u32,
-        mem: &[u8],
-        max_pages: Option<u64>,
-    ) -> io::Result<()> {
+    pub fn memory_section(&mut self, index: u32, mem: &[u8], max_pages: Option<u64>) -> io::Result<()> {
         if mem.len() % PAGE_SIZE != 0 {
             return Err(invalid_input(format!(
                 "memory {index} is {} bytes, not a multiple of the 64 KiB page size",
@@ -690,9 +665,7 @@ impl<W: Write> CheckpointWriter<W> {
         fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {
         if self.poisoned {
-            return Err(io::Error::other(
-                "checkpoint writer is unusable after an earlier error",
-            ));
+            return Err(io::Error::other("checkpoint writer is unusable after an earlier error"));
         }
         if code != END_KIND && self.count == u32::MAX {
             return Err(invalid_input("too many sections".into()));
@@ -702,11 +675,7 @@ impl<W: Write> CheckpointWriter<W> {
         head[0..4].copy_from_slice(&code.to_le_bytes());
         head[4..8].copy_from_slice(&0u32.to_le_bytes());
         head[8..16].copy_from_slice(&len.to_le_bytes());
-        let mut cw = CrcWriter {
-            w: &mut self.w,
-            crc: crc32fast::Hasher::new(),
-            written: 0,
-        };
+        let mut cw = CrcWriter { w: &mut self.w, crc: crc32fast::Hasher::new(), written: 0 };
         cw.write_all(&head)?;
         fill(&mut cw)?;
         let payload_written = cw.written - SECTION_HEADER_LEN as u64;
@@ -735,9 +704,9 @@ impl<W: Write> CheckpointWriter<W> {
 fn is_zero(page: &[u8]) -> bool {
     let mut blocks = page.chunks_exact(256);
     for block in &mut blocks {
-        let acc = block.chunks_exact(8).fold(0u64, |acc, w| {
-            acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
-        });
+        let acc = block
+            .chunks_exact(8)
+            .fold(0u64, |acc, w| acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])));
         if acc != 0 {
             return false;
         }
@@ -790,10 +759,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, FormatError> {
     if stored != computed {
         return Err(FormatError::HeaderCrc { stored, computed });
     }
-    let invalid = |reason: String| FormatError::Invalid {
-        place: Place::Header,
-        reason,
-    };
+    let invalid = |reason: String| FormatError::Invalid { place: Place::Header, reason };
     let flags = le_u32(b, OFF_FLAGS);
     if flags & !KNOWN_HEADER_FLAGS != 0 {
         return Err(invalid(format!(
@@ -806,9 +772,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, FormatError> {
     }
     let name_len = b[OFF_PRODUCER_LEN] as usize;
     if name_len > PRODUCER_NAME_MAX {
-        return Err(invalid(format!(
-            "producer name length {name_len} exceeds {PRODUCER_NAME_MAX}"
-        )));
+        return Err(invalid(format!("producer name length {name_len} exceeds {PRODUCER_NAME_MAX}")));
     }
     let name_field = &b[OFF_PRODUCER_NAME..OFF_PRODUCER_NAME + PRODUCER_NAME_MAX];
     if name_field[name_len..].iter().any(|&c| c != 0) {
@@ -827,10 +791,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, FormatError> {
         generation: le_u64(b, OFF_GENERATION),
         created_unix_nanos: le_u64(b, OFF_CREATED),
         instructions: le_u64(b, OFF_INSTRUCTIONS),
-        producer: Producer {
-            kind: ProducerKind::from_code(b[OFF_PRODUCER_KIND]),
-            name,
-        },
+        producer: Producer { kind: ProducerKind::from_code(b[OFF_PRODUCER_KIND]), name },
     })
 }
 
@@ -848,10 +809,7 @@ pub fn parse_checkpoint(bytes: &[u8]) -> Result<CheckpointRef<'_>, FormatError> 
         let index = u32::try_from(sections.len()).unwrap_or(u32::MAX);
         let rest = total - pos;
         if rest == 0 {
-            return Err(FormatError::MissingEnd {
-                sections: index,
-                at: pos as u64,
-            });
+            return Err(FormatError::MissingEnd { sections: index, at: pos as u64 });
         }
         if rest < SECTION_HEADER_LEN {
             let place = if rest < 4 {
@@ -871,11 +829,7 @@ pub fn parse_checkpoint(bytes: &[u8]) -> Result<CheckpointRef<'_>, FormatError> 
         let flags = le_u32(bytes, pos + 4);
         let len = le_u64(bytes, pos + 8);
         let kind = SectionKind::from_code(code);
-        let place = if code == END_KIND {
-            Place::End
-        } else {
-            Place::Section(index, kind)
-        };
+        let place = if code == END_KIND { Place::End } else { Place::Section(index, kind) };
         let payload_start = pos + SECTION_HEADER_LEN;
         let avail = (total - payload_start) as u64;
         let needed_after_header = len.checked_add(SECTION_TRAILER_LEN as u64);
@@ -897,12 +851,7 @@ pub fn parse_checkpoint(bytes: &[u8]) -> Result<CheckpointRef<'_>, FormatError> 
         let stored = le_u32(bytes, payload_end);
         let computed = crc32fast::hash(&bytes[pos..payload_end]);
         if stored != computed {
-            return Err(FormatError::SectionCrc {
-                place,
-                offset: pos as u64,
-                stored,
-                computed,
-            });
+            return Err(FormatError::SectionCrc { place, offset: pos as u64, stored, computed });
         }
         let payload = &bytes[payload_start..payload_end];
         let next = payload_end + SECTION_TRAILER_LEN;
@@ -915,10 +864,7 @@ pub fn parse_checkpoint(bytes: &[u8]) -> Result<CheckpointRef<'_>, FormatError> 
         if code == END_KIND {
             if payload.len() as u64 != END_PAYLOAD_LEN {
                 return Err(FormatError::EndMismatch {
-                    reason: format!(
-                        "payload is {} bytes, expected {END_PAYLOAD_LEN}",
-                        payload.len()
-                    ),
+                    reason: format!("payload is {} bytes, expected {END_PAYLOAD_LEN}", payload.len()),
                 });
             }
             let count = le_u32(payload, 0);
@@ -937,30 +883,15 @@ pub fn parse_checkpoint(bytes: &[u8]) -> Result<CheckpointRef<'_>, FormatError> 
                 });
             }
             if next != total {
-                return Err(FormatError::TrailingData {
-                    at: next as u64,
-                    count: (total - next) as u64,
-                });
+                return Err(FormatError::TrailingData { at: next as u64, count: (total - next) as u64 });
             }
-            return Ok(CheckpointRef {
-                header,
-                sections,
-                file_len: total as u64,
-            });
+            return Ok(CheckpointRef { header, sections, file_len: total as u64 });
         }
         if index == u32::MAX {
-            return Err(FormatError::Invalid {
-                place,
-                reason: "too many sections".into(),
-            });
+            return Err(FormatError::Invalid { place, reason: "too many sections".into() });
         }
         chain.update(&stored.to_le_bytes());
-        sections.push(SectionRef {
-            kind,
-            flags,
-            payload,
-            offset: pos as u64,
-        });
+        sections.push(SectionRef { kind, flags, payload, offset: pos as u64 });
         pos = next;
     }
 }
@@ -1011,9 +942,7 @@ pub fn memory_pages(
     }
     if let Some(max) = max_pages {
         if size_pages > max {
-            return Err(err(format!(
-                "memory {index}: size {size_pages} pages exceeds its maximum {max}"
-            )));
+            return Err(err(format!("memory {index}: size {size_pages} pages exceeds its maximum {max}")));
         }
     }
     if stored_pages > size_pages {
@@ -1048,15 +977,8 @@ pub fn memory_pages(
         }
         prev = Some(page);
     }
-    let info = MemoryInfo {
-        index,
-        size_pages,
-        max_pages,
-        stored_pages,
-    };
-    let iter = entries
-        .chunks_exact(MEMORY_PAGE_ENTRY_LEN)
-        .map(|e| (le_u64(e, 0), &e[8..]));
+    let info = MemoryInfo { index, size_pages, max_pages, stored_pages };
+    let iter = entries.chunks_exact(MEMORY_PAGE_ENTRY_LEN).map(|e| (le_u64(e, 0), &e[8..]));
     Ok((info, iter))
 }
 
@@ -1118,20 +1040,14 @@ fn try_zeroed_vec(len: usize) -> Option<Vec<u8>> {
 /// (bincode `Vec<(String, String)>`: u64 count, then per pair u64 length +
 /// UTF-8 key, u64 length + UTF-8 value).
 pub fn encode_meta<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Vec<u8> {
-    let pairs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
     // Encoding strings into a Vec cannot fail.
     codec::encode(&pairs).unwrap_or_default()
 }
 
 /// Decode a [`SectionKind::Meta`] payload.
 pub fn decode_meta(payload: &[u8]) -> Result<Vec<(String, String)>, FormatError> {
-    codec::decode(payload).map_err(|e| FormatError::Payload {
-        what: "Meta".into(),
-        reason: e.to_string(),
-    })
+    codec::decode(payload).map_err(|e| FormatError::Payload { what: "Meta".into(), reason: e.to_string() })
 }
 
 #[cfg(test)]
@@ -1147,10 +1063,7 @@ mod tests {
             generation: 7,
             created_unix_nanos: 1_700_000_000_123_456_789,
             instructions: 123_456,
-            producer: Producer {
-                kind: ProducerKind::Native,
-                name: "chiwawa test".into(),
-            },
+            producer: Producer { kind: ProducerKind::Native, name: "chiwawa test".into() },
         }
     }
 
@@ -1167,8 +1080,7 @@ mod tests {
         w.section(SectionKind::Store, &[]).unwrap();
         w.memory_section(0, &memory(), Some(10)).unwrap();
         w.section(SectionKind::Wasi, b"wasi").unwrap();
-        w.section(SectionKind::Meta, &encode_meta(&[("k", "v")]))
-            .unwrap();
+        w.section(SectionKind::Meta, &encode_meta(&[("k", "v")])).unwrap();
         w.section(SectionKind::Other(0x1234), b"future").unwrap();
         w.finish().unwrap()
     }
@@ -1186,10 +1098,7 @@ mod tests {
         assert_eq!(b[81], 12);
         assert_eq!(&b[84..96], b"chiwawa test");
         assert!(b[96..148].iter().all(|&c| c == 0));
-        assert_eq!(
-            u32::from_le_bytes(b[148..152].try_into().unwrap()),
-            crc32fast::hash(&b[..148])
-        );
+        assert_eq!(u32::from_le_bytes(b[148..152].try_into().unwrap()), crc32fast::hash(&b[..148]));
         assert_eq!(read_header(&b).unwrap(), header());
     }
 
@@ -1210,25 +1119,16 @@ mod tests {
                 SectionKind::Other(0x1234)
             ]
         );
-        assert_eq!(
-            c.section(SectionKind::Machine).unwrap().payload,
-            b"machine-state"
-        );
+        assert_eq!(c.section(SectionKind::Machine).unwrap().payload, b"machine-state");
         let mem = c.section(SectionKind::Memory).unwrap();
         // 2 non-zero pages out of 5.
-        assert_eq!(
-            mem.payload.len(),
-            MEMORY_PREFIX_LEN + 2 * MEMORY_PAGE_ENTRY_LEN
-        );
+        assert_eq!(mem.payload.len(), MEMORY_PREFIX_LEN + 2 * MEMORY_PAGE_ENTRY_LEN);
         let (index, contents, max) = decode_memory(&mem.payload).unwrap();
         assert_eq!((index, max), (0, Some(10)));
         assert_eq!(contents, memory());
         let meta = decode_meta(&c.section(SectionKind::Meta).unwrap().payload).unwrap();
         assert_eq!(meta, vec![("k".to_string(), "v".to_string())]);
-        assert_eq!(
-            parse_checkpoint(&bytes).unwrap().file_len,
-            bytes.len() as u64
-        );
+        assert_eq!(parse_checkpoint(&bytes).unwrap().file_len, bytes.len() as u64);
     }
 
     #[test]
@@ -1242,25 +1142,16 @@ mod tests {
         let bytes = w.finish().unwrap();
         assert_eq!(bytes.len(), HEADER_LEN + (16 + 2 + 4) + (16 + 8 + 4));
         let sec = &bytes[HEADER_LEN..HEADER_LEN + 22];
-        assert_eq!(
-            &sec[..16],
-            &[1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(&sec[..16], &[1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&sec[16..18], b"hi");
         let end = &bytes[HEADER_LEN + 22..];
-        assert_eq!(
-            &end[..16],
-            &[0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(&end[..16], &[0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&end[16..20], &[1, 0, 0, 0]);
         let header_crc = &bytes[148..152];
         let sec_crc = &sec[18..22];
         let chain = crc32fast::hash(&[header_crc, sec_crc].concat());
         assert_eq!(&end[20..24], &chain.to_le_bytes());
-        assert_eq!(
-            super::super::hash::to_hex(&super::super::hash::sha256(&bytes)),
-            GOLDEN_SHA256
-        );
+        assert_eq!(super::super::hash::to_hex(&super::super::hash::sha256(&bytes)), GOLDEN_SHA256);
     }
 
     /// SHA-256 of the golden file; independently reproduced from the
@@ -1269,11 +1160,9 @@ mod tests {
 
     #[test]
     fn memory_section_edge_cases() {
-        for (mem, max) in [
-            (Vec::new(), None),
-            (vec![0u8; 3 * PAGE_SIZE], None),
-            (vec![1u8; 2 * PAGE_SIZE], Some(2)),
-        ] {
+        for (mem, max) in
+            [(Vec::new(), None), (vec![0u8; 3 * PAGE_SIZE], None), (vec![1u8; 2 * PAGE_SIZE], Some(2))]
+        {
             let mut w = CheckpointWriter::new(Vec::new(), &header()).unwrap();
             w.memory_section(9, &mem, max).unwrap();
             let bytes = w.finish().unwrap();
@@ -1285,9 +1174,7 @@ mod tests {
         let mut w = CheckpointWriter::new(Vec::new(), &header()).unwrap();
         assert!(w.memory_section(0, &[0u8; 100], None).is_err());
         assert!(w.memory_section(0, &[], Some(u64::MAX)).is_err());
-        assert!(w
-            .memory_section(0, &vec![0u8; 2 * PAGE_SIZE], Some(1))
-            .is_err());
+        assert!(w.memory_section(0, &vec![0u8; 2 * PAGE_SIZE], Some(1)).is_err());
     }
 
     fn memory_payload(size: u64, max: u64, pages: &[u64]) -> Vec<u8> {
@@ -1336,10 +1223,7 @@ mod tests {
         assert_eq!(msg(b"\x7fELF...."), "not a chiwawa checkpoint (bad magic)");
         let mut v7 = bytes.clone();
         v7[8] = 7;
-        assert_eq!(
-            msg(&v7),
-            "unsupported format version 7 (this chiwawa reads version 1)"
-        );
+        assert_eq!(msg(&v7), "unsupported format version 7 (this chiwawa reads version 1)");
         assert!(msg(&bytes[..100]).starts_with("truncated in header at byte 100"));
         let mut bad = bytes.clone();
         bad[60] ^= 1;
@@ -1349,10 +1233,7 @@ mod tests {
         let mem_off = c.sections[2].offset as usize;
         let cut = mem_off + 1000;
         let m = msg(&bytes[..cut]);
-        assert!(
-            m.starts_with(&format!("truncated in section 2 (Memory) at byte {cut}")),
-            "{m}"
-        );
+        assert!(m.starts_with(&format!("truncated in section 2 (Memory) at byte {cut}")), "{m}");
         let mut bad = bytes.clone();
         bad[mem_off + 100] ^= 0x10;
         let m = msg(&bad);
@@ -1360,10 +1241,7 @@ mod tests {
         // Truncated exactly at a section boundary: the end section is missing.
         let end_off = bytes.len() - 28;
         let m = msg(&bytes[..end_off]);
-        assert!(
-            m.starts_with("missing end section (file truncated?)"),
-            "{m}"
-        );
+        assert!(m.starts_with("missing end section (file truncated?)"), "{m}");
         let mut extra = bytes.clone();
         extra.push(0);
         assert!(msg(&extra).contains("unexpected bytes after the end section"));
@@ -1380,10 +1258,7 @@ mod tests {
         let s3 = c.sections[3].offset as usize;
         let mut removed = bytes[..s1].to_vec();
         removed.extend_from_slice(&bytes[s2..]);
-        assert!(read_checkpoint(&removed)
-            .unwrap_err()
-            .to_string()
-            .contains("end section mismatch"));
+        assert!(read_checkpoint(&removed).unwrap_err().to_string().contains("end section mismatch"));
         // Swap sections 1 and 2: same count, different chain.
         let mut swapped = bytes[..s1].to_vec();
         swapped.extend_from_slice(&bytes[s2..s3]);
@@ -1408,9 +1283,7 @@ mod tests {
         let mut w = CheckpointWriter::new(Vec::new(), &header()).unwrap();
         assert!(w.section(SectionKind::Other(0), b"").is_err());
         // Wrong streamed length poisons the writer.
-        assert!(w
-            .section_with(SectionKind::Store, 10, |w| w.write_all(b"short"))
-            .is_err());
+        assert!(w.section_with(SectionKind::Store, 10, |w| w.write_all(b"short")).is_err());
         assert!(w.section(SectionKind::Store, b"").is_err());
     }
 
@@ -1435,10 +1308,7 @@ mod tests {
         h.flags = FLAG_POSTMORTEM;
         h.producer = Producer::current();
         h.producer.kind = ProducerKind::Unknown(77);
-        let bytes = CheckpointWriter::new(Vec::new(), &h)
-            .unwrap()
-            .finish()
-            .unwrap();
+        let bytes = CheckpointWriter::new(Vec::new(), &h).unwrap().finish().unwrap();
         let back = read_checkpoint(&bytes).unwrap();
         assert!(back.header.is_postmortem());
         assert_eq!(back.header.producer.kind, ProducerKind::Unknown(77));
@@ -1455,10 +1325,7 @@ mod tests {
         b[12] = 0x80;
         let crc = crc32fast::hash(&b[..148]);
         b[148..].copy_from_slice(&crc.to_le_bytes());
-        assert!(read_header(&b)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown flags"));
+        assert!(read_header(&b).unwrap_err().to_string().contains("unknown flags"));
     }
 
     /// Tiny deterministic PRNG (xorshift64*), no dev-dependency needed.
@@ -1511,11 +1378,7 @@ mod tests {
                 b[i] ^= 1 << rng.below(8);
             }
             // Also try random garbage lengths/truncations of corrupted files.
-            let cut = if round % 5 == 0 {
-                rng.below(b.len())
-            } else {
-                b.len()
-            };
+            let cut = if round % 5 == 0 { rng.below(b.len()) } else { b.len() };
             let r = read_checkpoint(&b[..cut]);
             if b[..cut] != bytes[..] {
                 assert!(r.is_err(), "round {round}: corruption not detected");

@@ -16,6 +16,6 @@ pub mod hash;
 pub use codec::CodecError;
 pub use dir::{CheckpointDir, GenerationFile};
 pub use format::{
-    decode_memory, read_checkpoint, read_header, Checkpoint, CheckpointWriter, FormatError, Header,
-    Producer, ProducerKind, Section, SectionKind,
+    decode_memory, read_checkpoint, read_header, Checkpoint, CheckpointWriter, FormatError, Header, Producer,
+    ProducerKind, Section, SectionKind,
 };
