@@ -260,6 +260,16 @@ print("Median wall seconds of %d run(s), scale %s, %s, %d CPUs, %s." % (
 print()
 print("\n".join(lines))
 print()
+if "wasmtime" in runtimes:
+    parts = []
+    for rt in cols:
+        rs = [results[(g, rt)] / results[(g, "wasmtime")] for g in guests
+              if isinstance(results[(g, rt)], float) and isinstance(results[(g, "wasmtime")], float)]
+        if rt != "wasmtime" and rs:
+            parts.append("%s %.2f%s" % (rt, geomean(rs), "" if len(rs) == len(guests) else " (%d/%d)" % (len(rs), len(guests))))
+    if parts:
+        print("Geomean ratio to wasmtime: " + ", ".join(parts) + ".")
+        print()
 print("- native: clang -O2 (../shared/guests/build.sh)")
 if "wasmtime" in runtimes:
     print("- wasmtime: %s" % E["B_WASMTIME_DESC"])
