@@ -9,12 +9,16 @@
 //!           code)        globals, linker)            dispatch loop)
 //! ```
 
+pub mod cli;
 pub mod compile;
 pub mod error;
 pub mod exec;
+pub mod guest;
 pub mod parse;
 pub mod runtime;
+pub mod session;
 pub mod spectest;
+pub mod wasi;
 pub mod wast;
 
 pub use error::Error;

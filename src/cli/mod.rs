@@ -1,0 +1,91 @@
+//! The command line: `chiwawa run`, `chiwawa wast`, `chiwawa inspect`.
+//!
+//! Modelled on `wasmtime run`: everything after the module goes to the guest; `--dir`, `--env`,
+//! `--argv0` and `--invoke` mean what they mean there; a trap exits with 134; the guest's exit
+//! code is chiwawa's. chiwawa itself speaks only on stderr.
+
+pub mod invoke;
+pub mod run;
+pub mod wast;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit code for a Wasm trap (like wasmtime on Unix: 128 + SIGABRT).
+pub const EXIT_TRAP: i32 = 134;
+/// Exit code for chiwawa's own errors (bad module, bad flags, I/O).
+pub const EXIT_ERROR: i32 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "chiwawa", version, about = "A WebAssembly interpreter that checkpoints WASI programs so they survive crashes and move between hosts", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a WebAssembly module (a WASI command's `_start`, or an export with --invoke)
+    Run(RunArgs),
+    /// Run WebAssembly spec test scripts (.wast) and report `N passed, M failed`
+    Wast(WastArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Call this exported function instead of `_start`; the values after the module are its
+    /// arguments (i32/i64/f32/f64; floats accept `nan`, `inf`, hex floats) and its results are
+    /// printed one per line
+    #[arg(long, value_name = "NAME")]
+    pub invoke: Option<String>,
+
+    /// Grant the guest access to a host directory, as GUEST (default: the same path)
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+
+    /// Set an environment variable for the guest; without `=VALUE` it is inherited
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub envs: Vec<String>,
+
+    /// The guest's argv[0] (default: the module's file name)
+    #[arg(long, value_name = "NAME")]
+    pub argv0: Option<String>,
+
+    /// Maximum call depth before a "call stack exhausted" trap
+    #[arg(long, value_name = "FRAMES", default_value_t = 200_000)]
+    pub max_call_depth: u32,
+
+    /// Maximum value-stack size, in 8-byte slots
+    #[arg(long, value_name = "SLOTS", default_value_t = 16 << 20)]
+    pub max_stack_slots: u32,
+
+    /// Maximum size of any linear memory, in 64 KiB pages (65536 = 4 GiB)
+    #[arg(long, value_name = "PAGES", default_value_t = 65536)]
+    pub max_memory_pages: u32,
+
+    /// The module: a binary .wasm or a text .wat file
+    #[arg(value_name = "MODULE")]
+    pub module: PathBuf,
+
+    /// Arguments for the guest (or for the --invoke'd function)
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WastArgs {
+    /// Print every failing check, not just the first ones per file
+    #[arg(long)]
+    pub verbose: bool,
+    /// The .wast scripts
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Wast(a) => wast::run(a),
+    }
+}

@@ -1,0 +1,70 @@
+//! `chiwawa run`.
+
+use super::{RunArgs, EXIT_ERROR, EXIT_TRAP};
+use crate::guest::Outcome;
+use crate::runtime::store::Limits;
+use crate::session::{self, EntrySpec, RunConfig};
+use crate::wasi::{Preopen, WasiConfig};
+
+fn wasi_config(a: &RunArgs) -> WasiConfig {
+    let argv0 = a.argv0.clone().unwrap_or_else(|| {
+        a.module.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    let mut args = vec![argv0];
+    args.extend(a.args.iter().cloned());
+    let env = a
+        .envs
+        .iter()
+        .filter_map(|e| match e.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(e).ok().map(|v| (e.clone(), v)),
+        })
+        .collect();
+    let preopens = a.dirs.iter().map(|d| Preopen::from_dir_arg(d)).collect();
+    WasiConfig { args, env, preopens }
+}
+
+pub fn config(a: &RunArgs) -> RunConfig {
+    RunConfig {
+        module_path: a.module.clone(),
+        wasi: wasi_config(a),
+        entry: match &a.invoke {
+            Some(name) => EntrySpec::Invoke { name: name.clone(), args: a.args.clone() },
+            None => EntrySpec::Command,
+        },
+        limits: Limits {
+            max_memory_pages: a.max_memory_pages,
+            max_stack_slots: a.max_stack_slots,
+            max_frames: a.max_call_depth,
+        },
+    }
+}
+
+/// Prints the outcome the way `wasmtime run` does and returns the exit code.
+pub fn report(outcome: Outcome) -> i32 {
+    match outcome {
+        Outcome::Exit(code) => code,
+        Outcome::Returned(vals) => {
+            for v in vals {
+                println!("{v}");
+            }
+            0
+        }
+        Outcome::Trap(t) => {
+            eprintln!("error: {t}");
+            eprint!("{}", t.backtrace_text());
+            EXIT_TRAP
+        }
+    }
+}
+
+pub fn run(a: RunArgs) -> i32 {
+    let cfg = config(&a);
+    match session::run(&cfg) {
+        Ok(o) => report(o),
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
+    }
+}
