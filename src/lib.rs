@@ -9,6 +9,7 @@
 //!           code)        globals, linker)            dispatch loop)
 //! ```
 
+pub mod checkpoint;
 pub mod cli;
 pub mod compile;
 pub mod error;
@@ -17,7 +18,9 @@ pub mod guest;
 pub mod parse;
 pub mod runtime;
 pub mod session;
+pub mod snapshot;
 pub mod spectest;
+pub mod trigger;
 pub mod wasi;
 pub mod wast;
 

@@ -1,13 +1,17 @@
 //! The orchestrator: load → compile → (restore | instantiate) → run in slices, checkpointing when
 //! the trigger says so → outcome.
 
+use crate::checkpoint::{hash, read_checkpoint, CheckpointDir};
 use crate::error::Error;
 use crate::guest::{Entry, Guest, Outcome, Step};
 use crate::parse::Module;
 use crate::runtime::store::Limits;
+use crate::snapshot;
+use crate::trigger::{Policy, Trigger};
 use crate::wasi::{WasiConfig, WasiCtx};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Everything `chiwawa run` needs to know.
 #[derive(Clone, Debug)]
@@ -16,6 +20,22 @@ pub struct RunConfig {
     pub wasi: WasiConfig,
     pub entry: EntrySpec,
     pub limits: Limits,
+    /// Checkpointing, when any checkpoint option was given.
+    pub checkpoint: Option<CheckpointOptions>,
+}
+
+/// Where and when to checkpoint, and how to start.
+#[derive(Clone, Debug)]
+pub struct CheckpointOptions {
+    pub dir: PathBuf,
+    pub keep: u32,
+    pub policy: Policy,
+    /// Ignore existing generations and start from the beginning.
+    pub fresh: bool,
+    /// Resume from this one file instead of scanning the directory.
+    pub restore: Option<PathBuf>,
+    /// Archive the generations when the guest finishes, instead of deleting them.
+    pub keep_on_exit: bool,
 }
 
 /// The entry as given on the command line (arguments still text).
@@ -84,17 +104,125 @@ fn resolve_entry(module: &Module, spec: &EntrySpec) -> Result<Entry, Error> {
     }
 }
 
+fn fresh_guest(cfg: &RunConfig, module: Arc<Module>) -> Result<Guest, Error> {
+    let entry = resolve_entry(&module, &cfg.entry)?;
+    let wasi = WasiCtx::new(&cfg.wasi).map_err(|e| Error::Other(e.to_string()))?;
+    Guest::instantiate(module, wasi, cfg.limits, entry)
+}
+
 /// Runs a guest to completion.
 pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let bytes = load_module_bytes(&cfg.module_path)?;
     let module = Arc::new(Module::new(&bytes)?);
-    let entry = resolve_entry(&module, &cfg.entry)?;
-    let wasi = WasiCtx::new(&cfg.wasi).map_err(|e| Error::Other(e.to_string()))?;
-    let mut guest = Guest::instantiate(module, wasi, cfg.limits, entry)?;
-    loop {
-        match guest.step(u64::MAX)? {
-            Step::Paused => continue,
-            Step::Finished(o) => return Ok(o),
+    let Some(ck) = &cfg.checkpoint else {
+        let mut guest = fresh_guest(cfg, module)?;
+        loop {
+            match guest.step(u64::MAX)? {
+                Step::Paused => continue,
+                Step::Finished(o) => return Ok(o),
+            }
+        }
+    };
+    let module_hash = hash::sha256(&bytes);
+    let dir = CheckpointDir::open(&ck.dir, ck.keep)
+        .map_err(|e| Error::Other(format!("cannot open checkpoint directory {}: {e}", ck.dir.display())))?;
+    let mut guest = start_guest(cfg, ck, &dir, module, &module_hash)?;
+    let mut trigger = Trigger::new(ck.policy.clone());
+    trigger.resume_from(guest.machine.executed());
+    guest.wasi.set_interrupt(trigger.interrupt_flag());
+    let outcome = loop {
+        let budget = trigger.budget(guest.machine.executed());
+        match guest.step(budget)? {
+            Step::Finished(o) => break o,
+            Step::Paused => {
+                let executed = guest.machine.executed();
+                if let Some(reason) = trigger.due(executed) {
+                    let t0 = Instant::now();
+                    match snapshot::checkpoint(&mut guest, &dir, module_hash) {
+                        Ok((generation, path, bytes)) => {
+                            log::debug!(
+                                "checkpoint: generation {generation} ({}), {bytes} bytes, {} instructions, {:.1} ms, reason {}",
+                                path.display(),
+                                executed,
+                                t0.elapsed().as_secs_f64() * 1e3,
+                                reason.as_str()
+                            );
+                            trigger.checkpointed(executed, reason);
+                        }
+                        Err(e) => {
+                            log::warn!(
+                                "checkpoint failed (the run continues, older generations are intact): {e}"
+                            );
+                            trigger.checkpoint_failed(executed);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    // The guest is done: its generations must not resurrect it on the next run.
+    let done = if ck.keep_on_exit {
+        dir.archive().map(|p| log::info!("guest finished; generations archived in {}", p.display()))
+    } else {
+        dir.clear()
+    };
+    if let Err(e) = done {
+        log::warn!("cannot clear the checkpoint directory {}: {e}", dir.path().display());
+    }
+    Ok(outcome)
+}
+
+/// A fresh guest, or one restored from `--restore FILE` or the newest restorable generation.
+fn start_guest(
+    cfg: &RunConfig,
+    ck: &CheckpointOptions,
+    dir: &CheckpointDir,
+    module: Arc<Module>,
+    module_hash: &[u8; 32],
+) -> Result<Guest, Error> {
+    let module_len = module.byte_len;
+    let try_restore = |path: &std::path::Path| -> Result<Guest, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let c = read_checkpoint(&bytes).map_err(|e| e.to_string())?;
+        snapshot::accept(&c, module_hash, module_len)?;
+        let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| e.to_string())?;
+        log::info!(
+            "resuming from {} (generation {}, {} instructions)",
+            path.display(),
+            c.header.generation,
+            c.header.instructions
+        );
+        Ok(g)
+    };
+    if let Some(file) = &ck.restore {
+        return try_restore(file)
+            .map_err(|e| Error::Other(format!("cannot restore from {}: {e}", file.display())));
+    }
+    if !ck.fresh {
+        let gens =
+            dir.list().map_err(|e| Error::Other(format!("cannot list {}: {e}", dir.path().display())))?;
+        let mut foreign = 0;
+        for g in &gens {
+            match try_restore(&g.path) {
+                Ok(guest) => return Ok(guest),
+                Err(why) => {
+                    if why.contains("another module") {
+                        foreign += 1;
+                    }
+                    log::warn!("skipping checkpoint {}: {why}", g.path.display());
+                }
+            }
+        }
+        if foreign > 0 {
+            return Err(Error::Other(format!(
+                "{} holds checkpoints of another module; refusing to overwrite them \
+                 (use --fresh to start over, or another --checkpoint-dir)",
+                dir.path().display()
+            )));
+        }
+        if !gens.is_empty() {
+            log::warn!("no usable checkpoint in {}; starting from the beginning", dir.path().display());
         }
     }
+    fresh_guest(cfg, module)
 }

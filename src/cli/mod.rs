@@ -51,6 +51,40 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub argv0: Option<String>,
 
+    /// Checkpoint directory (default: .chiwawa/<module stem>/). Giving any checkpoint option
+    /// turns checkpointing on; a run started again resumes from the newest valid generation
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+
+    /// Checkpoint every DURATION of wall time (humantime: 10s, 5m, 1h30m; a bare number is seconds)
+    #[arg(long, value_name = "DURATION", value_parser = crate::trigger::parse_duration)]
+    pub every: Option<std::time::Duration>,
+
+    /// Checkpoint every N instruction units (deterministic: the same positions on every host)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub every_instructions: Option<u64>,
+
+    /// Checkpoint as soon as this file appears; it is removed once the checkpoint is durable
+    /// (default: <checkpoint dir>/checkpoint.trigger)
+    #[arg(long, value_name = "PATH")]
+    pub trigger_file: Option<PathBuf>,
+
+    /// How many generations to keep
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+
+    /// Start from the beginning even if the checkpoint directory has generations
+    #[arg(long, conflicts_with = "restore")]
+    pub fresh: bool,
+
+    /// Resume from this checkpoint file (e.g. copied from another machine)
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
+
+    /// When the guest finishes, archive its generations instead of deleting them
+    #[arg(long)]
+    pub keep_on_exit: bool,
+
     /// Maximum call depth before a "call stack exhausted" trap
     #[arg(long, value_name = "FRAMES", default_value_t = 200_000)]
     pub max_call_depth: u32,

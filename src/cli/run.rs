@@ -3,8 +3,10 @@
 use super::{RunArgs, EXIT_ERROR, EXIT_TRAP};
 use crate::guest::Outcome;
 use crate::runtime::store::Limits;
-use crate::session::{self, EntrySpec, RunConfig};
+use crate::session::{self, CheckpointOptions, EntrySpec, RunConfig};
+use crate::trigger::Policy;
 use crate::wasi::{Preopen, WasiConfig};
+use std::path::PathBuf;
 
 fn wasi_config(a: &RunArgs) -> WasiConfig {
     let argv0 = a.argv0.clone().unwrap_or_else(|| {
@@ -24,6 +26,32 @@ fn wasi_config(a: &RunArgs) -> WasiConfig {
     WasiConfig { args, env, preopens }
 }
 
+/// Checkpointing is on when any checkpoint option is given.
+fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
+    let on = a.checkpoint_dir.is_some()
+        || a.every.is_some()
+        || a.every_instructions.is_some()
+        || a.trigger_file.is_some()
+        || a.restore.is_some();
+    if !on {
+        return None;
+    }
+    let dir = a.checkpoint_dir.clone().unwrap_or_else(|| {
+        let stem =
+            a.module.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "module".into());
+        PathBuf::from(".chiwawa").join(stem)
+    });
+    let trigger_file = Some(a.trigger_file.clone().unwrap_or_else(|| dir.join("checkpoint.trigger")));
+    Some(CheckpointOptions {
+        policy: Policy { every: a.every, every_instructions: a.every_instructions, trigger_file },
+        dir,
+        keep: a.keep,
+        fresh: a.fresh,
+        restore: a.restore.clone(),
+        keep_on_exit: a.keep_on_exit,
+    })
+}
+
 pub fn config(a: &RunArgs) -> RunConfig {
     RunConfig {
         module_path: a.module.clone(),
@@ -37,6 +65,7 @@ pub fn config(a: &RunArgs) -> RunConfig {
             max_stack_slots: a.max_stack_slots,
             max_frames: a.max_call_depth,
         },
+        checkpoint: checkpoint_options(a),
     }
 }
 
