@@ -1,0 +1,346 @@
+//! **The only platform-specific file of `crate::wasi`.**
+//!
+//! Everything that differs between a native Unix host (`#[cfg(unix)]`) and
+//! chiwawa itself running as a `wasm32-wasip1` program (`#[cfg(target_os =
+//! "wasi")]`, where `std::fs` calls go to the *host's* WASI) lives here:
+//!
+//! * mapping `io::Error` to a WASI errno (Linux errno numbers vs. WASI errnos,
+//!   which is what `raw_os_error` holds under wasip1),
+//! * device/inode/link-count numbers of files,
+//! * symlink creation (unstable in `std::os::wasi` → raw host import),
+//! * positional reads and writes (`FileExt` is unstable on wasi → seek + I/O),
+//! * borrowing the process's stdio descriptors as `std::fs::File`,
+//! * random bytes (`/dev/urandom` vs. the host's `random_get`),
+//! * classifying special file types (block/char devices, sockets).
+//!
+//! Only `std` is used; the wasi arm declares the few host imports it needs.
+
+use super::abi::{filetype, Errno};
+use std::fs::{File, FileType, Metadata};
+use std::io;
+use std::mem::ManuallyDrop;
+use std::path::Path;
+
+// ---------------------------------------------------------------- errno mapping
+
+/// Map a host I/O error to the WASI errno Wasmtime would report.
+///
+/// Wasmtime maps a fixed list of raw OS errors and falls back on the error
+/// kind for the rest (NotFound → NOENT, PermissionDenied → PERM,
+/// AlreadyExists → EXIST, InvalidInput → INVAL, anything else → IO).
+pub fn errno_from_io(e: &io::Error) -> Errno {
+    if let Some(errno) = e.raw_os_error().and_then(errno_from_raw) {
+        return errno;
+    }
+    match e.kind() {
+        io::ErrorKind::NotFound => Errno::NOENT,
+        io::ErrorKind::PermissionDenied => Errno::PERM,
+        io::ErrorKind::AlreadyExists => Errno::EXIST,
+        io::ErrorKind::InvalidInput => Errno::INVAL,
+        _ => kind_extra(e.kind()).unwrap_or(Errno::IO),
+    }
+}
+
+/// Linux errno numbers (asm-generic, as on x86_64/aarch64/riscv) → WASI,
+/// exactly the list Wasmtime's `from_raw_os_error` maps.
+#[cfg(target_os = "linux")]
+fn errno_from_raw(raw: i32) -> Option<Errno> {
+    Some(match raw {
+        32 => Errno::PIPE,
+        1 => Errno::PERM,
+        2 => Errno::NOENT,
+        12 => Errno::NOMEM,
+        5 => Errno::IO,
+        9 => Errno::BADF,
+        16 => Errno::BUSY,
+        13 => Errno::ACCES,
+        20 => Errno::NOTDIR,
+        21 => Errno::ISDIR,
+        22 => Errno::INVAL,
+        17 => Errno::EXIST,
+        27 => Errno::FBIG,
+        28 => Errno::NOSPC,
+        29 => Errno::SPIPE,
+        31 => Errno::MLINK,
+        36 => Errno::NAMETOOLONG,
+        39 => Errno::NOTEMPTY,
+        40 => Errno::LOOP,
+        75 => Errno::OVERFLOW,
+        84 => Errno::ILSEQ,
+        95 => Errno::NOTSUP,
+        114 => Errno::ALREADY,
+        115 => Errno::INPROGRESS,
+        4 => Errno::INTR,
+        _ => return None,
+    })
+}
+
+/// Other Unix hosts: errno numbers differ per OS, so rely on the error kind.
+#[cfg(all(unix, not(target_os = "linux")))]
+fn errno_from_raw(_raw: i32) -> Option<Errno> {
+    None
+}
+
+/// Under wasip1 the raw OS error *is* the host's WASI errno.
+#[cfg(target_os = "wasi")]
+fn errno_from_raw(raw: i32) -> Option<Errno> {
+    match u16::try_from(raw) {
+        Ok(v) if (1..=76).contains(&v) => Some(Errno(v)),
+        _ => None,
+    }
+}
+
+/// Finer kind mapping for hosts without a raw errno table.
+#[cfg(not(target_os = "linux"))]
+fn kind_extra(kind: io::ErrorKind) -> Option<Errno> {
+    use io::ErrorKind as K;
+    Some(match kind {
+        K::NotADirectory => Errno::NOTDIR,
+        K::IsADirectory => Errno::ISDIR,
+        K::DirectoryNotEmpty => Errno::NOTEMPTY,
+        K::FileTooLarge => Errno::FBIG,
+        K::ResourceBusy => Errno::BUSY,
+        K::StorageFull => Errno::NOSPC,
+        K::NotSeekable => Errno::SPIPE,
+        K::TooManyLinks => Errno::MLINK,
+        K::InvalidFilename => Errno::NAMETOOLONG,
+        K::BrokenPipe => Errno::PIPE,
+        K::Interrupted => Errno::INTR,
+        K::OutOfMemory => Errno::NOMEM,
+        K::Unsupported => Errno::NOTSUP,
+        _ => return None,
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn kind_extra(_kind: io::ErrorKind) -> Option<Errno> {
+    None
+}
+
+// ---------------------------------------------------------------- file identity
+
+/// Device, inode and link count of a file as the host reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostIds {
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+}
+
+/// Fallback identity when the host cannot tell: a hash of the path, so that
+/// distinct paths still get distinct inode numbers.
+#[cfg_attr(unix, allow(dead_code))]
+fn ids_from_path(path: &Path) -> HostIds {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    HostIds { dev: 0, ino: h.finish(), nlink: 1 }
+}
+
+#[cfg(unix)]
+fn ids_from_meta(meta: &Metadata) -> HostIds {
+    use std::os::unix::fs::MetadataExt;
+    HostIds { dev: meta.dev(), ino: meta.ino(), nlink: meta.nlink() }
+}
+
+/// Identity of an open file (`meta` is `file.metadata()`, `path` its host path).
+#[cfg(unix)]
+pub fn ids_of_file(_file: &File, meta: &Metadata, _path: &Path) -> HostIds {
+    ids_from_meta(meta)
+}
+
+/// Identity of `parent/name` (`meta` is its (l)stat, per `follow`).
+#[cfg(unix)]
+pub fn ids_at(_parent: &Path, _name: &str, _follow: bool, meta: &Metadata) -> HostIds {
+    ids_from_meta(meta)
+}
+
+#[cfg(target_os = "wasi")]
+mod raw {
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    extern "C" {
+        pub fn fd_filestat_get(fd: i32, buf: *mut u8) -> i32;
+        pub fn path_filestat_get(fd: i32, flags: i32, path: *const u8, path_len: usize, buf: *mut u8) -> i32;
+        pub fn path_symlink(
+            old_path: *const u8,
+            old_path_len: usize,
+            fd: i32,
+            new_path: *const u8,
+            new_path_len: usize,
+        ) -> i32;
+        pub fn random_get(buf: *mut u8, buf_len: usize) -> i32;
+    }
+}
+
+/// Decode dev/ino/nlink from a raw 64-byte `$filestat`.
+#[cfg(target_os = "wasi")]
+fn ids_from_filestat(buf: &[u64; 8]) -> HostIds {
+    HostIds { dev: buf[0], ino: buf[1], nlink: buf[3] }
+}
+
+#[cfg(target_os = "wasi")]
+pub fn ids_of_file(file: &File, _meta: &Metadata, path: &Path) -> HostIds {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u64; 8];
+    // SAFETY: `buf` is 64 writable, 8-aligned bytes, the size of `$filestat`.
+    let rc = unsafe { raw::fd_filestat_get(file.as_raw_fd(), buf.as_mut_ptr().cast()) };
+    if rc == 0 {
+        ids_from_filestat(&buf)
+    } else {
+        ids_from_path(path)
+    }
+}
+
+#[cfg(target_os = "wasi")]
+pub fn ids_at(parent: &Path, name: &str, follow: bool, _meta: &Metadata) -> HostIds {
+    use std::os::fd::AsRawFd;
+    let fallback = || ids_from_path(&parent.join(name));
+    let Ok(dir) = File::open(parent) else {
+        return fallback();
+    };
+    let mut buf = [0u64; 8];
+    // SAFETY: `name` is a valid byte slice and `buf` is 64 writable, 8-aligned bytes.
+    let rc = unsafe {
+        raw::path_filestat_get(
+            dir.as_raw_fd(),
+            i32::from(follow),
+            name.as_ptr(),
+            name.len(),
+            buf.as_mut_ptr().cast(),
+        )
+    };
+    if rc == 0 {
+        ids_from_filestat(&buf)
+    } else {
+        fallback()
+    }
+}
+
+// ---------------------------------------------------------------- file types
+
+/// The WASI filetype of anything that is not a directory, regular file or
+/// symlink (those are classified portably by the caller).
+#[cfg(unix)]
+pub fn filetype_other(ft: &FileType) -> u8 {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_block_device() {
+        filetype::BLOCK_DEVICE
+    } else if ft.is_char_device() {
+        filetype::CHARACTER_DEVICE
+    } else if ft.is_socket() {
+        filetype::SOCKET_STREAM
+    } else {
+        // FIFOs: preview1 has no code for them; Wasmtime reports unknown.
+        filetype::UNKNOWN
+    }
+}
+
+#[cfg(target_os = "wasi")]
+pub fn filetype_other(_ft: &FileType) -> u8 {
+    filetype::UNKNOWN
+}
+
+// ---------------------------------------------------------------- symlinks
+
+/// Create a symlink `parent/name` whose content is `target` (not interpreted).
+#[cfg(unix)]
+pub fn symlink(target: &str, parent: &Path, name: &str) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, parent.join(name))
+}
+
+#[cfg(target_os = "wasi")]
+pub fn symlink(target: &str, parent: &Path, name: &str) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = File::open(parent)?;
+    // SAFETY: both strings are valid byte slices for the duration of the call.
+    let rc = unsafe {
+        raw::path_symlink(target.as_ptr(), target.len(), dir.as_raw_fd(), name.as_ptr(), name.len())
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+// ---------------------------------------------------------------- positional I/O
+
+/// Read at `pos` without using (unix) or caring about (wasi) the OS cursor.
+#[cfg(unix)]
+pub fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, pos) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(unix)]
+pub fn write_at(file: &File, buf: &[u8], pos: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.write_at(buf, pos) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(target_os = "wasi")]
+pub fn read_at(mut file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(pos))?;
+    file.read(buf)
+}
+
+#[cfg(target_os = "wasi")]
+pub fn write_at(mut file: &File, buf: &[u8], pos: u64) -> io::Result<usize> {
+    use std::io::{Seek, SeekFrom, Write};
+    file.seek(SeekFrom::Start(pos))?;
+    file.write(buf)
+}
+
+/// Append `buf` at the current end of file (the file is never opened with
+/// `O_APPEND`, so the APPEND fdflag can be toggled at any time).
+pub fn append(mut file: &File, buf: &[u8]) -> io::Result<usize> {
+    use std::io::{Seek, SeekFrom, Write};
+    file.seek(SeekFrom::End(0))?;
+    loop {
+        match file.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- stdio
+
+/// The process's descriptor `fd` (0, 1 or 2) as a `File` that is never closed.
+pub fn stdio_file(fd: i32) -> ManuallyDrop<File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: 0, 1 and 2 belong to the process for its whole life; the
+    // `ManuallyDrop` guarantees we never close them. If one is not open, the
+    // I/O calls on it fail with EBADF, which is reported to the guest.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
+}
+
+// ---------------------------------------------------------------- randomness
+
+#[cfg(unix)]
+pub fn random_fill(buf: &mut [u8]) -> io::Result<()> {
+    use std::io::Read;
+    File::open("/dev/urandom")?.read_exact(buf)
+}
+
+#[cfg(target_os = "wasi")]
+pub fn random_fill(buf: &mut [u8]) -> io::Result<()> {
+    // SAFETY: `buf` is a valid writable slice.
+    let rc = unsafe { raw::random_get(buf.as_mut_ptr(), buf.len()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}

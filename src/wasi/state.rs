@@ -1,0 +1,355 @@
+//! Checkpoint data of a [`WasiCtx`] and the capture/restore logic.
+//!
+//! [`WasiState`] is plain data with a platform-independent serde shape (no
+//! `usize`, `PathBuf` or `HashMap`), so it encodes to the same bytes on
+//! x86_64 and wasm32.
+//!
+//! # What a restore does
+//!
+//! * args and environment come from the checkpoint (the guest has already
+//!   seen them), preopens from the *new* configuration, matched by guest name
+//!   (the n-th preopen named `/data` in the checkpoint is the n-th preopen
+//!   named `/data` in the configuration), so a checkpoint can move to another
+//!   machine or directory. A preopen the checkpoint still uses but the
+//!   configuration lacks is an error naming it.
+//! * Descriptors keep their numbers; the set of freed numbers is restored too,
+//!   so later `path_open`s return the same numbers as in an uninterrupted run.
+//! * Files and directories are reopened by their path below their preopen,
+//!   never with `O_CREAT`/`O_TRUNC`/`O_EXCL`, with the recorded read/write
+//!   mode, position and fdflags. A path that no longer exists is an error
+//!   naming it.
+//! * A writable regular file that is now longer than it was at capture time
+//!   is truncated back to the captured size (the rerun from the checkpoint
+//!   writes that tail again). The same holds for stdout/stderr when they are
+//!   regular files (e.g. a supervisor's `>> app.log`); stdin, when it is a
+//!   regular file, is repositioned to its captured offset.
+//! * The monotonic clock continues from its captured value; a `poll_oneoff`
+//!   sleep cut short by a checkpoint keeps its remaining time.
+//!
+//! Not rolled back: other changes to the preopened directories made after the
+//! checkpoint (created, renamed or deleted files, writes that did not extend a
+//! file). A file that was unlinked while open cannot be reopened.
+
+use super::fd::{rel_from_string, FdEntry, FdKind, FdTable, PreopenDir};
+use super::{host_os, Clock, WasiConfig, WasiCtx, WasiError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+
+/// Version of the [`WasiState`] layout; bumped on incompatible changes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything about the WASI side of a running guest that must survive a
+/// checkpoint.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct WasiState {
+    /// [`STATE_VERSION`] of the code that captured it.
+    pub version: u32,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// The preopens of the capturing context, in fd order of creation.
+    pub preopens: Vec<PreopenState>,
+    /// Open descriptors, ascending by `fd`.
+    pub fds: Vec<FdState>,
+    /// Freed descriptor numbers awaiting reuse (highest is reused first).
+    pub free_fds: Vec<u32>,
+    /// Value of the monotonic clock at capture, in nanoseconds.
+    pub monotonic_ns: u64,
+    /// A `poll_oneoff` sleep interrupted for this checkpoint.
+    pub pending_sleep: Option<PendingSleep>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PreopenState {
+    /// Name the guest sees (`fd_prestat_dir_name`); used to match on restore.
+    pub guest: String,
+    /// Host directory at capture time, for information and messages only.
+    pub host: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FdState {
+    pub fd: u32,
+    pub kind: FdKind,
+    /// Index into [`WasiState::preopens`] (directories and files).
+    pub preopen: Option<u32>,
+    /// Path below the preopen root, `/`-separated, empty for the root itself.
+    pub path: String,
+    /// `path_open` oflags (informational; never replayed).
+    pub oflags: u16,
+    pub rights_base: u64,
+    pub rights_inheriting: u64,
+    /// Current fdflags (`APPEND`, `NONBLOCK`).
+    pub fdflags: u16,
+    pub read: bool,
+    pub write: bool,
+    /// File position (files; stdin when it is a regular file).
+    pub offset: u64,
+    /// Size at capture of a writable regular file, or of stdout/stderr when
+    /// they are regular files: restore truncates anything beyond it.
+    pub size: Option<u64>,
+}
+
+/// A `poll_oneoff` call suspended by the interrupt flag (see `poll`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PendingSleep {
+    /// The call's arguments: subscriptions, events, count, result pointer.
+    pub subscriptions: u32,
+    pub events: u32,
+    pub nsubscriptions: u32,
+    pub result: u32,
+    /// FNV-1a digest of the subscription bytes.
+    pub digest: u64,
+    /// Nanoseconds still to sleep.
+    pub remaining_ns: u64,
+    /// Indices of the subscriptions to report once the sleep is over.
+    pub ready: Vec<u32>,
+}
+
+fn stdio_fd(kind: FdKind) -> Option<i32> {
+    match kind {
+        FdKind::Stdin => Some(0),
+        FdKind::Stdout => Some(1),
+        FdKind::Stderr => Some(2),
+        _ => None,
+    }
+}
+
+/// Length of a stdio descriptor if it is a regular file.
+fn stdio_regular_len(fd: i32) -> std::io::Result<Option<u64>> {
+    let f = host_os::stdio_file(fd);
+    match f.metadata() {
+        Ok(m) if m.is_file() => Ok(Some(m.len())),
+        Ok(_) => Ok(None),
+        // Closed or unusable stdio: nothing to record.
+        Err(_) => Ok(None),
+    }
+}
+
+impl WasiCtx {
+    /// Capture the current state (queries live sizes of writable files and
+    /// stdio; positions are tracked by the context itself).
+    pub fn state(&mut self) -> std::io::Result<WasiState> {
+        let mut fds = Vec::with_capacity(self.fds.used.len());
+        for (&fd, e) in &self.fds.used {
+            let mut offset = e.offset;
+            let mut size = None;
+            match e.kind {
+                FdKind::File => {
+                    if e.write {
+                        if let Some(f) = &e.file {
+                            let meta = f.metadata()?;
+                            if meta.is_file() {
+                                size = Some(meta.len());
+                            }
+                        }
+                    }
+                }
+                FdKind::Stdout | FdKind::Stderr => {
+                    size = stdio_regular_len(stdio_fd(e.kind).unwrap_or(1))?;
+                }
+                FdKind::Stdin => {
+                    if stdio_regular_len(0)?.is_some() {
+                        let f = host_os::stdio_file(0);
+                        offset = (&*f).stream_position()?;
+                    }
+                }
+                FdKind::PreopenDir | FdKind::Dir => {}
+            }
+            fds.push(FdState {
+                fd,
+                kind: e.kind,
+                preopen: e.preopen,
+                path: e.rel_string(),
+                oflags: e.oflags,
+                rights_base: e.rights_base,
+                rights_inheriting: e.rights_inheriting,
+                fdflags: e.fdflags,
+                read: e.read,
+                write: e.write,
+                offset,
+                size,
+            });
+        }
+        Ok(WasiState {
+            version: STATE_VERSION,
+            args: self.args.clone(),
+            env: self.env.clone(),
+            preopens: self
+                .preopens
+                .iter()
+                .map(|p| PreopenState { guest: p.guest.clone(), host: p.host.to_string_lossy().into_owned() })
+                .collect(),
+            fds,
+            free_fds: self.fds.free.iter().copied().collect(),
+            monotonic_ns: self.clock.monotonic(),
+            pending_sleep: self.pending.clone(),
+        })
+    }
+
+    /// Rebuild a live context from `state`, taking preopen host directories
+    /// from `cfg` (matched by guest name). See the module docs for details.
+    pub fn restore(cfg: &WasiConfig, state: &WasiState) -> Result<WasiCtx, WasiError> {
+        if state.version != STATE_VERSION {
+            return Err(WasiError::new(format!(
+                "checkpoint WASI state has version {}, this chiwawa reads version {}",
+                state.version, STATE_VERSION
+            )));
+        }
+        let preopens = match_preopens(cfg, state)?;
+        let mut used = std::collections::BTreeMap::new();
+        let mut stdio_done = BTreeSet::new();
+        for s in &state.fds {
+            let e = restore_fd(s, &preopens, &mut stdio_done)?;
+            if used.insert(s.fd, e).is_some() {
+                return Err(WasiError::new(format!("checkpoint lists descriptor {} twice", s.fd)));
+            }
+        }
+        let free: BTreeSet<u32> =
+            state.free_fds.iter().copied().filter(|fd| !used.contains_key(fd)).collect();
+        // Preopens the checkpoint no longer uses keep a placeholder so that
+        // preopen indices stay those of the checkpoint.
+        let preopens = preopens
+            .into_iter()
+            .zip(&state.preopens)
+            .map(|(p, s)| {
+                p.unwrap_or_else(|| PreopenDir { guest: s.guest.clone(), host: s.host.clone().into() })
+            })
+            .collect();
+        Ok(WasiCtx {
+            args: state.args.clone(),
+            env: state.env.clone(),
+            preopens,
+            fds: FdTable { used, free },
+            clock: Clock::starting_at(state.monotonic_ns),
+            pending: state.pending_sleep.clone(),
+            interrupt: None,
+        })
+    }
+}
+
+/// For each checkpoint preopen still referenced by a descriptor, the
+/// configuration's preopen with the same guest name (same occurrence).
+fn match_preopens(cfg: &WasiConfig, state: &WasiState) -> Result<Vec<Option<PreopenDir>>, WasiError> {
+    let used: BTreeSet<u32> = state.fds.iter().filter_map(|f| f.preopen).collect();
+    let mut out = Vec::with_capacity(state.preopens.len());
+    for (i, p) in state.preopens.iter().enumerate() {
+        let nth = state.preopens[..i].iter().filter(|q| q.guest == p.guest).count();
+        let found = cfg.preopens.iter().filter(|q| q.guest == p.guest).nth(nth);
+        match found {
+            Some(q) => out.push(Some(PreopenDir { guest: q.guest.clone(), host: q.host.clone() })),
+            None if used.contains(&(i as u32)) => {
+                return Err(WasiError::new(format!(
+                    "the checkpoint needs preopened directory '{}' (was host '{}'), \
+                     but it is not in the configuration (add --dir HOST::{})",
+                    p.guest, p.host, p.guest
+                )))
+            }
+            None => out.push(None),
+        }
+    }
+    Ok(out)
+}
+
+fn restore_fd(
+    s: &FdState,
+    preopens: &[Option<PreopenDir>],
+    stdio_done: &mut BTreeSet<i32>,
+) -> Result<FdEntry, WasiError> {
+    let mut e = FdEntry::stdio(s.kind);
+    e.oflags = s.oflags;
+    e.rights_base = s.rights_base;
+    e.rights_inheriting = s.rights_inheriting;
+    e.fdflags = s.fdflags;
+    e.read = s.read;
+    e.write = s.write;
+    e.offset = s.offset;
+    if let Some(fd) = stdio_fd(s.kind) {
+        if stdio_done.insert(fd) {
+            restore_stdio(fd, s)?;
+        }
+        return Ok(e);
+    }
+    let idx =
+        s.preopen.ok_or_else(|| WasiError::new(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
+    let p = preopens.get(idx as usize).and_then(Option::as_ref).ok_or_else(|| {
+        WasiError::new(format!("checkpoint descriptor {} refers to unknown preopen #{idx}", s.fd))
+    })?;
+    let rel = rel_from_string(&s.path);
+    let host = super::path::host_path(&p.host, &rel);
+    let guest = if s.path.is_empty() {
+        p.guest.clone()
+    } else {
+        format!("{}/{}", p.guest.trim_end_matches('/'), s.path)
+    };
+    let what =
+        |e: &str| format!("cannot restore descriptor {} ('{}', host '{}'): {e}", s.fd, guest, host.display());
+    e.preopen = Some(idx);
+    e.rel = rel;
+    match s.kind {
+        FdKind::PreopenDir | FdKind::Dir => {
+            let meta = std::fs::metadata(&host).map_err(|err| WasiError::io(what("gone"), err))?;
+            if !meta.is_dir() {
+                return Err(WasiError::new(what("no longer a directory")));
+            }
+            e.file = Some(File::open(&host).map_err(|err| WasiError::io(what("open failed"), err))?);
+        }
+        _ => {
+            let f =
+                OpenOptions::new().read(s.read || !s.write).write(s.write).open(&host).map_err(|err| {
+                    let m = if err.kind() == std::io::ErrorKind::NotFound {
+                        "the file was deleted or moved"
+                    } else {
+                        "reopen failed"
+                    };
+                    WasiError::io(what(m), err)
+                })?;
+            let meta = f.metadata().map_err(|err| WasiError::io(what("stat failed"), err))?;
+            if let (true, Some(size)) = (s.write && meta.is_file(), s.size) {
+                if meta.len() > size {
+                    log::info!(
+                        "restore: truncating '{}' from {} back to {} bytes",
+                        host.display(),
+                        meta.len(),
+                        size
+                    );
+                    f.set_len(size).map_err(|err| WasiError::io(what("truncate failed"), err))?;
+                } else if meta.len() < size {
+                    log::warn!(
+                        "restore: '{}' is shorter ({} bytes) than at the checkpoint ({} bytes)",
+                        host.display(),
+                        meta.len(),
+                        size
+                    );
+                }
+            }
+            e.file = Some(f);
+        }
+    }
+    Ok(e)
+}
+
+/// Truncate a regular-file stdout/stderr that grew; reposition a
+/// regular-file stdin.
+fn restore_stdio(fd: i32, s: &FdState) -> Result<(), WasiError> {
+    let f = host_os::stdio_file(fd);
+    let Ok(meta) = f.metadata() else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let name = ["stdin", "stdout", "stderr"][fd as usize];
+    let err = |e| WasiError::io(format!("cannot restore {name}"), e);
+    if fd == 0 {
+        (&*f).seek(SeekFrom::Start(s.offset)).map_err(err)?;
+    } else if let Some(size) = s.size {
+        if meta.len() > size {
+            log::info!("restore: truncating {name} from {} back to {size} bytes", meta.len());
+            f.set_len(size).map_err(err)?;
+            (&*f).seek(SeekFrom::End(0)).map_err(err)?;
+        }
+    }
+    Ok(())
+}
