@@ -4,6 +4,7 @@
 //! `--argv0` and `--invoke` mean what they mean there; a trap exits with 134; the guest's exit
 //! code is chiwawa's. chiwawa itself speaks only on stderr.
 
+pub mod inspect;
 pub mod invoke;
 pub mod run;
 pub mod wast;
@@ -24,11 +25,25 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Run a WebAssembly module (a WASI command's `_start`, or an export with --invoke)
     Run(RunArgs),
     /// Run WebAssembly spec test scripts (.wast) and report `N passed, M failed`
     Wast(WastArgs),
+    /// List the checkpoint generations in a directory (or describe one file): validity and why
+    /// not, module, instruction count, memory, frames and a short backtrace
+    Inspect(InspectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// Print one JSON object per generation (JSON Lines)
+    #[arg(long)]
+    pub json: bool,
+    /// A checkpoint directory or a single checkpoint file
+    #[arg(value_name = "DIR|FILE")]
+    pub path: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -121,5 +136,6 @@ pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Wast(a) => wast::run(a),
+        Command::Inspect(a) => inspect::run(a),
     }
 }

@@ -1,0 +1,197 @@
+//! `chiwawa inspect <DIR|FILE> [--json]`: what is in a checkpoint directory or file.
+
+use super::{InspectArgs, EXIT_ERROR};
+use crate::checkpoint::format::{decode_meta, memory_pages, read_checkpoint, Checkpoint, SectionKind};
+use crate::checkpoint::{codec, hash, CheckpointDir};
+use crate::snapshot::MachineImage;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// What `inspect` reports about one file.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub valid: bool,
+    pub reason: Option<String>,
+    pub generation: u64,
+    pub created: String,
+    pub instructions: u64,
+    pub module_sha256: String,
+    pub module_len: u64,
+    pub module_name: String,
+    pub producer: String,
+    pub frames: u64,
+    pub memory_pages: Vec<u64>,
+    pub stored_pages: u64,
+    pub backtrace: String,
+    pub sections: Vec<(String, u64)>,
+}
+
+fn describe(c: &Checkpoint, r: &mut Report) -> Result<(), String> {
+    let h = &c.header;
+    r.generation = h.generation;
+    r.instructions = h.instructions;
+    r.module_sha256 = hash::to_hex(&h.module_hash);
+    r.module_len = h.module_len;
+    r.producer = h.producer.to_string();
+    r.created = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(h.created_unix_nanos))
+        .to_string();
+    for s in &c.sections {
+        r.sections.push((format!("{:?}", s.kind), s.payload.len() as u64));
+    }
+    if let Some(m) = c.section(SectionKind::Meta) {
+        for (k, v) in decode_meta(&m.payload).map_err(|e| e.to_string())? {
+            match k.as_str() {
+                "module" => r.module_name = v,
+                "backtrace" => r.backtrace = v,
+                _ => {}
+            }
+        }
+    }
+    let mi: MachineImage =
+        codec::decode(&c.section(SectionKind::Machine).ok_or("no Machine section")?.payload)
+            .map_err(|e| format!("Machine section: {e}"))?;
+    r.frames = mi.frames.len() as u64;
+    for s in c.sections_of(SectionKind::Memory) {
+        let (info, _) = memory_pages(&s.payload).map_err(|e| e.to_string())?;
+        r.memory_pages.push(info.size_pages);
+        r.stored_pages += info.stored_pages;
+    }
+    Ok(())
+}
+
+/// Reads and verifies one file.
+pub fn inspect_file(path: &Path) -> Report {
+    let mut r = Report { path: path.to_path_buf(), ..Default::default() };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            r.reason = Some(format!("cannot read: {e}"));
+            return r;
+        }
+    };
+    r.bytes = bytes.len() as u64;
+    match read_checkpoint(&bytes) {
+        Ok(c) => match describe(&c, &mut r) {
+            Ok(()) => r.valid = true,
+            Err(e) => r.reason = Some(e),
+        },
+        Err(e) => r.reason = Some(e.to_string()),
+    }
+    r
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+impl Report {
+    /// One JSON object (a line of JSON Lines).
+    pub fn to_json(&self) -> String {
+        let pages: Vec<String> = self.memory_pages.iter().map(|p| p.to_string()).collect();
+        let sections: Vec<String> = self
+            .sections
+            .iter()
+            .map(|(k, n)| format!("{{\"kind\":{},\"bytes\":{n}}}", json_str(k)))
+            .collect();
+        format!(
+            "{{\"path\":{},\"bytes\":{},\"valid\":{},\"reason\":{},\"generation\":{},\"created\":{},\"instructions\":{},\"module_sha256\":{},\"module_len\":{},\"module_name\":{},\"producer\":{},\"frames\":{},\"memory_pages\":[{}],\"stored_pages\":{},\"backtrace\":{},\"sections\":[{}]}}",
+            json_str(&self.path.display().to_string()),
+            self.bytes,
+            self.valid,
+            self.reason.as_deref().map_or("null".to_string(), json_str),
+            self.generation,
+            json_str(&self.created),
+            self.instructions,
+            json_str(&self.module_sha256),
+            self.module_len,
+            json_str(&self.module_name),
+            json_str(&self.producer),
+            self.frames,
+            pages.join(","),
+            self.stored_pages,
+            json_str(&self.backtrace),
+            sections.join(",")
+        )
+    }
+
+    pub fn to_text(&self) -> String {
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !self.valid {
+            return format!(
+                "{name}  INVALID  {} bytes: {}\n",
+                self.bytes,
+                self.reason.as_deref().unwrap_or("?")
+            );
+        }
+        let pages: Vec<String> = self.memory_pages.iter().map(|p| p.to_string()).collect();
+        format!(
+            "{name}  valid  generation {}  {} bytes  {}\n  instructions {}  frames {}  memory pages [{}] ({} stored)\n  module {}{} ({} bytes, sha256 {}…)  producer {}\n  backtrace: {}\n",
+            self.generation,
+            self.bytes,
+            self.created,
+            self.instructions,
+            self.frames,
+            pages.join(", "),
+            self.stored_pages,
+            if self.module_name.is_empty() { "" } else { "`" },
+            if self.module_name.is_empty() { "(unnamed)".to_string() } else { format!("{}`", self.module_name) },
+            self.module_len,
+            &self.module_sha256[..16.min(self.module_sha256.len())],
+            self.producer,
+            if self.backtrace.is_empty() { "(not started)" } else { &self.backtrace },
+        )
+    }
+}
+
+pub fn run(a: InspectArgs) -> i32 {
+    let reports: Vec<Report> = if a.path.is_dir() {
+        let dir = match CheckpointDir::open(&a.path, u32::MAX) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: cannot open {}: {e}", a.path.display());
+                return EXIT_ERROR;
+            }
+        };
+        match dir.list() {
+            Ok(gens) => gens.iter().map(|g| inspect_file(&g.path)).collect(),
+            Err(e) => {
+                eprintln!("error: cannot list {}: {e}", a.path.display());
+                return EXIT_ERROR;
+            }
+        }
+    } else if a.path.exists() {
+        vec![inspect_file(&a.path)]
+    } else {
+        eprintln!("error: {} does not exist", a.path.display());
+        return EXIT_ERROR;
+    };
+    if a.json {
+        for r in &reports {
+            println!("{}", r.to_json());
+        }
+    } else if reports.is_empty() {
+        println!("no checkpoint generations in {}", a.path.display());
+    } else {
+        for r in &reports {
+            print!("{}", r.to_text());
+        }
+    }
+    // A single file that is invalid is an error; a directory listing is informational.
+    if !a.path.is_dir() && reports.iter().any(|r| !r.valid) {
+        return EXIT_ERROR;
+    }
+    0
+}
