@@ -87,10 +87,29 @@ pub fn report(outcome: Outcome) -> i32 {
     }
 }
 
+/// The environment variable naming a file where chiwawa records that the *guest* finished
+/// (`exit CODE`), so a supervisor can tell a finished guest from a crash of chiwawa itself
+/// whatever the exit code (a guest may well exit 137, and a trap and SIGABRT both give 134).
+pub const STATUS_FILE_ENV: &str = "CHIWAWA_STATUS_FILE";
+
+fn write_status(code: i32) {
+    let Some(path) = std::env::var_os(STATUS_FILE_ENV) else { return };
+    let path = PathBuf::from(path);
+    let tmp = path.with_extension("tmp");
+    let r = std::fs::write(&tmp, format!("exit {code}\n")).and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = r {
+        log::warn!("cannot write {STATUS_FILE_ENV} {}: {e}", path.display());
+    }
+}
+
 pub fn run(a: RunArgs) -> i32 {
     let cfg = config(&a);
     match session::run(&cfg) {
-        Ok(o) => report(o),
+        Ok(o) => {
+            let code = report(o);
+            write_status(code);
+            code
+        }
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_ERROR
