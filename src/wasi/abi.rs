@@ -191,9 +191,10 @@ pub mod size {
 
 // ---------------------------------------------------------------- argument decoding
 //
-// Wiggle (Wasmtime's binding generator) decodes every argument before the
-// function body runs: a value too wide for its `u8`/`u16` type is OVERFLOW, an
-// unknown enum value or flag bit is INVAL. These helpers reproduce that.
+// Parameters are validated by `WasiCtx::call` before a function runs (a bad
+// enum/flag parameter is a host error there, as in Wasmtime), so on parameters
+// these helpers never fail; on values read from guest memory (poll
+// subscriptions) their OVERFLOW/INVAL is what Wasmtime answers too.
 
 pub fn dec_u8(v: u32) -> WResult<u8> {
     u8::try_from(v).map_err(|_| Errno::OVERFLOW)
@@ -244,14 +245,41 @@ pub fn dec_clockid(v: u32) -> WResult<u32> {
 
 // ---------------------------------------------------------------- guest memory
 
-/// Bounds-checked little-endian view of the guest's linear memory.
+/// Bytes a single call may copy between guest and host (Wasmtime's default
+/// "hostcall fuel", 128 MiB): iovec arrays, the transferred buffer, path
+/// strings and poll arrays count against it; beyond it the call fails NOMEM.
+pub const HOSTCALL_FUEL: u64 = 128 << 20;
+
+/// Bounds-checked little-endian view of the guest's linear memory, with the
+/// hostcall fuel of the current call.
 pub struct Mem<'a> {
     bytes: &'a mut [u8],
+    fuel: u64,
 }
 
 impl<'a> Mem<'a> {
     pub fn new(bytes: &'a mut [u8]) -> Mem<'a> {
-        Mem { bytes }
+        Mem {
+            bytes,
+            fuel: HOSTCALL_FUEL,
+        }
+    }
+
+    /// Account for `n` bytes copied by this call: NOMEM once over budget.
+    pub fn consume(&mut self, n: u64) -> WResult<()> {
+        if n > self.fuel {
+            return Err(Errno::NOMEM);
+        }
+        self.fuel -= n;
+        Ok(())
+    }
+
+    /// Account for an array of `count` records of `size` bytes.
+    pub fn consume_array(&mut self, count: u32, size: u32) -> WResult<()> {
+        let n = u64::from(count)
+            .checked_mul(u64::from(size))
+            .ok_or(Errno::OVERFLOW)?;
+        self.consume(n)
     }
 
     /// The host range of `len` guest bytes at `ptr`, or FAULT.
@@ -322,23 +350,38 @@ impl<'a> Mem<'a> {
         self.write_bytes(ptr, &v.to_le_bytes())
     }
 
-    /// A guest string (`ptr`, `len`): FAULT if out of bounds, ILSEQ if not UTF-8.
-    pub fn read_str(&self, ptr: u32, len: u32) -> WResult<String> {
+    /// A guest string (`ptr`, `len`), counted against the fuel: NOMEM if too
+    /// long, FAULT if out of bounds, ILSEQ if not UTF-8.
+    pub fn read_str(&mut self, ptr: u32, len: u32) -> WResult<String> {
+        self.consume(u64::from(len))?;
+        self.read_str_unmetered(ptr, len)
+    }
+
+    /// [`Mem::read_str`] without fuel (Wasmtime's `path_unlink_file`).
+    pub fn read_str_unmetered(&self, ptr: u32, len: u32) -> WResult<String> {
         let bytes = self.slice(ptr, len)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| Errno::ILSEQ)
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| Errno::ILSEQ)
     }
 
     /// The first iovec of the array (`iovs`, `count`) whose length is not zero,
     /// as Wasmtime reads and writes only that one buffer per call; `(0, 0)` when
-    /// all are empty. The chosen buffer must be inside memory.
-    pub fn first_nonempty_iovec(&self, iovs: u32, count: u32) -> WResult<(u32, u32)> {
+    /// all are empty. The array and the chosen buffer count against the fuel;
+    /// the chosen buffer must be inside memory.
+    pub fn first_nonempty_iovec(&mut self, iovs: u32, count: u32) -> WResult<(u32, u32)> {
+        self.consume_array(count, size::IOVEC)?;
         for i in 0..count {
-            let at = i.checked_mul(size::IOVEC).and_then(|o| iovs.checked_add(o)).ok_or(Errno::FAULT)?;
+            let at = i
+                .checked_mul(size::IOVEC)
+                .and_then(|o| iovs.checked_add(o))
+                .ok_or(Errno::FAULT)?;
             let buf = self.read_u32(at)?;
             let len = self.read_u32(at.checked_add(4).ok_or(Errno::FAULT)?)?;
             if len == 0 {
                 continue;
             }
+            self.consume(u64::from(len))?;
             self.check(buf, len)?;
             return Ok((buf, len));
         }
@@ -402,13 +445,24 @@ pub fn dirent_bytes(d_next: u64, d_ino: u64, d_namlen: u32, d_type: u8) -> [u8; 
     b
 }
 
-/// Serialize an `$event` (32 bytes): fields written, padding zeroed.
-pub fn event_bytes(userdata: u64, error: Errno, kind: u8, nbytes: u64, flags: u16) -> [u8; 32] {
-    let mut b = [0u8; 32];
-    b[0..8].copy_from_slice(&userdata.to_le_bytes());
-    b[8..10].copy_from_slice(&error.0.to_le_bytes());
-    b[10] = kind;
-    b[16..24].copy_from_slice(&nbytes.to_le_bytes());
-    b[24..26].copy_from_slice(&flags.to_le_bytes());
-    b
+/// `$event` as written to guest memory (fields only; padding untouched, as
+/// Wasmtime does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub userdata: u64,
+    pub error: Errno,
+    pub kind: u8,
+    pub nbytes: u64,
+    pub flags: u16,
+}
+
+impl Event {
+    pub fn write(&self, mem: &mut Mem<'_>, ptr: u32) -> WResult<()> {
+        mem.check(ptr, size::EVENT)?;
+        mem.write_u64(ptr, self.userdata)?;
+        mem.write_u16(ptr + 8, self.error.0)?;
+        mem.write_u8(ptr + 10, self.kind)?;
+        mem.write_u64(ptr + 16, self.nbytes)?;
+        mem.write_u16(ptr + 24, self.flags)
+    }
 }

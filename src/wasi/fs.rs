@@ -11,8 +11,8 @@
 //! I/O is used, so the position is plain checkpoint data.
 
 use super::abi::{
-    self, dirent_bytes, fdflags, filetype, fstflags, lookupflags, oflags, rights, size, whence, Errno,
-    Fdstat, Filestat, Mem, WResult,
+    self, dirent_bytes, fdflags, filetype, fstflags, lookupflags, oflags, rights, size, whence,
+    Errno, Fdstat, Filestat, Mem, WResult,
 };
 use super::fd::{filestat_of, filetype_of, metadata_hash, FdEntry, FdKind};
 use super::host_os;
@@ -114,9 +114,23 @@ fn ns_to_time(ns: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(ns)
 }
 
+/// New (access, modification) times; `None` leaves one unchanged.
+type NewTimes = (Option<SystemTime>, Option<SystemTime>);
+
+fn to_file_times((a, m): NewTimes) -> FileTimes {
+    let mut t = FileTimes::new();
+    if let Some(a) = a {
+        t = t.set_accessed(a);
+    }
+    if let Some(m) = m {
+        t = t.set_modified(m);
+    }
+    t
+}
+
 /// The new timestamps of `fd_filestat_set_times`/`path_filestat_set_times`;
 /// `None` when nothing changes. Setting a time and "now" at once is INVAL.
-fn file_times(atim: u64, mtim: u64, fst: u16) -> WResult<Option<FileTimes>> {
+fn file_times(atim: u64, mtim: u64, fst: u16) -> WResult<Option<NewTimes>> {
     let pick = |set: u16, now: u16, ts: u64| -> WResult<Option<SystemTime>> {
         match (fst & set != 0, fst & now != 0) {
             (true, true) => Err(Errno::INVAL),
@@ -130,21 +144,16 @@ fn file_times(atim: u64, mtim: u64, fst: u16) -> WResult<Option<FileTimes>> {
     if a.is_none() && m.is_none() {
         return Ok(None);
     }
-    let mut t = FileTimes::new();
-    if let Some(a) = a {
-        t = t.set_accessed(a);
-    }
-    if let Some(m) = m {
-        t = t.set_modified(m);
-    }
-    Ok(Some(t))
+    Ok(Some((a, m)))
 }
 
 /// Open an existing path only to change its times (read, else write access).
 fn open_for_times(p: &Path) -> std::io::Result<File> {
     match File::open(p) {
         Ok(f) => Ok(f),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => OpenOptions::new().write(true).open(p),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            OpenOptions::new().write(true).open(p)
+        }
         Err(e) => Err(e),
     }
 }
@@ -152,7 +161,10 @@ fn open_for_times(p: &Path) -> std::io::Result<File> {
 impl WasiCtx {
     /// Host directory of a directory descriptor.
     fn host_of(&self, e: &FdEntry) -> WResult<PathBuf> {
-        let p = e.preopen.and_then(|i| self.preopens.get(i as usize)).ok_or(Errno::BADF)?;
+        let p = e
+            .preopen
+            .and_then(|i| self.preopens.get(i as usize))
+            .ok_or(Errno::BADF)?;
         Ok(host_path(&p.host, &e.rel))
     }
 
@@ -171,10 +183,15 @@ impl WasiCtx {
 
     // ------------------------------------------------------------ fd_*
 
-    pub(super) fn fd_advise(&self, fd: u32, _offset: u64, _len: u64, advice: u32) -> WResult<()> {
+    pub(super) fn fd_advise(&self, fd: u32, offset: u64, len: u64, advice: u32) -> WResult<()> {
         abi::dec_enum8(advice, abi::ADVICE_MAX)?;
-        // Advice is only a hint; std has no fadvise, so it is accepted and ignored.
-        self.fds.file(fd).map(drop)
+        self.fds.file(fd)?;
+        // Advice is only a hint and std has no fadvise: accepted and ignored,
+        // after the range check posix_fadvise makes (negative → INVAL).
+        if i64::try_from(offset).is_err() || i64::try_from(len).is_err() {
+            return Err(Errno::INVAL);
+        }
+        Ok(())
     }
 
     pub(super) fn fd_allocate(&self, fd: u32, _offset: u64, _len: u64) -> WResult<()> {
@@ -199,8 +216,17 @@ impl WasiCtx {
         let e = self.fds.get(fd)?;
         let st = match e.kind {
             FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => {
-                let r = if e.kind == FdKind::Stdin { rights::FD_READ } else { rights::FD_WRITE };
-                Fdstat { filetype: stdio_filetype(e.kind), flags: 0, rights_base: r, rights_inheriting: r }
+                let r = if e.kind == FdKind::Stdin {
+                    rights::FD_READ
+                } else {
+                    rights::FD_WRITE
+                };
+                Fdstat {
+                    filetype: stdio_filetype(e.kind),
+                    flags: 0,
+                    rights_base: r,
+                    rights_inheriting: r,
+                }
             }
             FdKind::PreopenDir => Fdstat {
                 filetype: filetype::DIRECTORY,
@@ -216,7 +242,9 @@ impl WasiCtx {
                 };
                 let mut r = rights::ALL;
                 if ft == filetype::DIRECTORY {
-                    r &= !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE | rights::PATH_FILESTAT_SET_SIZE);
+                    r &= !(rights::FD_SEEK
+                        | rights::FD_FILESTAT_SET_SIZE
+                        | rights::PATH_FILESTAT_SET_SIZE);
                 }
                 if !e.read {
                     r &= !(rights::FD_READ | rights::FD_READDIR);
@@ -225,7 +253,12 @@ impl WasiCtx {
                 if !e.write || e.kind == FdKind::Dir {
                     r &= !rights::FD_WRITE;
                 }
-                Fdstat { filetype: ft, flags: e.fdflags & KEPT_FDFLAGS, rights_base: r, rights_inheriting: r }
+                Fdstat {
+                    filetype: ft,
+                    flags: e.fdflags & KEPT_FDFLAGS,
+                    rights_base: r,
+                    rights_inheriting: r,
+                }
             }
         };
         st.write(m, ret)
@@ -252,9 +285,10 @@ impl WasiCtx {
         m.check(ret, size::FILESTAT)?;
         let e = self.fds.get(fd)?;
         let st = match e.kind {
-            FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => {
-                Filestat { filetype: stdio_filetype(e.kind), ..Filestat::default() }
-            }
+            FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => Filestat {
+                filetype: stdio_filetype(e.kind),
+                ..Filestat::default()
+            },
             _ => self.stat_entry(e)?,
         };
         st.write(m, ret)
@@ -264,12 +298,18 @@ impl WasiCtx {
         Ok(handle(self.fds.file(fd)?)?.set_len(size)?)
     }
 
-    pub(super) fn fd_filestat_set_times(&self, fd: u32, atim: u64, mtim: u64, fst: u32) -> WResult<()> {
+    pub(super) fn fd_filestat_set_times(
+        &self,
+        fd: u32,
+        atim: u64,
+        mtim: u64,
+        fst: u32,
+    ) -> WResult<()> {
         let fst = abi::dec_flags16(fst, fstflags::ALL)?;
         let times = file_times(atim, mtim, fst)?;
         let e = self.fds.fs_entry(fd)?;
         if let Some(t) = times {
-            handle(e)?.set_times(t)?;
+            handle(e)?.set_times(to_file_times(t))?;
         }
         Ok(())
     }
@@ -394,7 +434,13 @@ impl WasiCtx {
         m.write_u32(ret + 4, len)
     }
 
-    pub(super) fn fd_prestat_dir_name(&self, m: &mut Mem<'_>, fd: u32, ptr: u32, len: u32) -> WResult<()> {
+    pub(super) fn fd_prestat_dir_name(
+        &self,
+        m: &mut Mem<'_>,
+        fd: u32,
+        ptr: u32,
+        len: u32,
+    ) -> WResult<()> {
         let e = self.fds.get(fd)?;
         let name = self.preopen_name(e).ok_or(Errno::NOTDIR)?;
         if name.len() > len as usize {
@@ -506,7 +552,13 @@ impl WasiCtx {
 
     // ------------------------------------------------------------ path_*
 
-    pub(super) fn path_create_directory(&self, m: &mut Mem<'_>, fd: u32, p: u32, len: u32) -> WResult<()> {
+    pub(super) fn path_create_directory(
+        &self,
+        m: &mut Mem<'_>,
+        fd: u32,
+        p: u32,
+        len: u32,
+    ) -> WResult<()> {
         let start = self.dir_start(fd)?;
         let path = m.read_str(p, len)?;
         match resolve_parent(&start, strip_dir_suffix(&path))? {
@@ -536,7 +588,10 @@ impl WasiCtx {
                 filestat_of(&meta, host_os::ids_at(&parent, ".", true, &meta))
             }
             Some(Last { meta: None, .. }) => return Err(Errno::NOENT),
-            Some(Last { name, meta: Some(meta) }) => {
+            Some(Last {
+                name,
+                meta: Some(meta),
+            }) => {
                 if w.dir_required && !meta.is_dir() {
                     return Err(Errno::NOTDIR);
                 }
@@ -546,8 +601,8 @@ impl WasiCtx {
         st.write(m, ret)
     }
 
-    /// Changing the times of a symlink itself (no SYMLINK_FOLLOW) needs
-    /// `utimensat(AT_SYMLINK_NOFOLLOW)`, which `std` lacks: NOTSUP.
+    /// The times of a symlink itself (no SYMLINK_FOLLOW) are set through
+    /// `host_os::set_symlink_times` (NOTSUP where the host cannot).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn path_filestat_set_times(
         &self,
@@ -570,21 +625,30 @@ impl WasiCtx {
         let target = match &w.last {
             None => parent,
             Some(Last { meta: None, .. }) => return Err(Errno::NOENT),
-            Some(Last { name, meta: Some(meta) }) => {
+            Some(Last {
+                name,
+                meta: Some(meta),
+            }) => {
                 if w.dir_required && !meta.is_dir() {
                     return Err(Errno::NOTDIR);
                 }
                 if meta.file_type().is_symlink() {
-                    return match times {
-                        None => Ok(()),
-                        Some(_) => Err(Errno::NOTSUP),
-                    };
+                    if let Some((a, m)) = times {
+                        host_os::set_symlink_times(&parent, name, a, m).map_err(|e| {
+                            if e.kind() == std::io::ErrorKind::Unsupported {
+                                Errno::NOTSUP
+                            } else {
+                                Errno::from(e)
+                            }
+                        })?;
+                    }
+                    return Ok(());
                 }
                 parent.join(name)
             }
         };
         if let Some(t) = times {
-            open_for_times(&target)?.set_times(t)?;
+            open_for_times(&target)?.set_times(to_file_times(t))?;
         }
         Ok(())
     }
@@ -624,7 +688,8 @@ impl WasiCtx {
     /// `path_open`, with Wasmtime's open-mode rules: CREAT and TRUNC imply
     /// write; without the FD_WRITE right the file is opened for reading;
     /// SYNC/DSYNC/RSYNC are NOTSUP; DIRECTORY with CREAT/EXCL/TRUNC is INVAL;
-    /// a final symlink that is not followed is LOOP (EXIST with CREAT|EXCL).
+    /// a final symlink that is not followed is LOOP; with CREAT|EXCL a final
+    /// symlink is never followed and is EXIST (POSIX `O_EXCL`).
     pub(super) fn path_open(&mut self, m: &mut Mem<'_>, a: OpenArgs) -> WResult<()> {
         let dirflags = abi::dec_lookupflags(a.dirflags)?;
         let of = abi::dec_flags16(a.oflags, oflags::ALL)?;
@@ -675,7 +740,8 @@ impl WasiCtx {
         }
         opts.read(read).write(write);
 
-        let w = walk(&start, &path, dirflags & lookupflags::SYMLINK_FOLLOW != 0)?;
+        let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0 && !(creat && excl);
+        let w = walk(&start, &path, follow)?;
         let parent = host_path(&start, &w.stack);
         let target = match &w.last {
             None => parent,
@@ -685,9 +751,16 @@ impl WasiCtx {
                 }
                 parent.join(name)
             }
-            Some(Last { name, meta: Some(meta) }) => {
+            Some(Last {
+                name,
+                meta: Some(meta),
+            }) => {
                 if meta.file_type().is_symlink() {
-                    return Err(if creat && excl { Errno::EXIST } else { Errno::LOOP });
+                    return Err(if creat && excl {
+                        Errno::EXIST
+                    } else {
+                        Errno::LOOP
+                    });
                 }
                 if w.dir_required && !meta.is_dir() {
                     return Err(Errno::NOTDIR);
@@ -736,13 +809,26 @@ impl WasiCtx {
             (stack, Base::Name(n)) => std::fs::read_link(host_path(&start, &stack).join(n))?,
             (_, Base::Dot) => return Err(Errno::INVAL),
         };
-        let target = target.into_os_string().into_string().map_err(|_| Errno::ILSEQ)?;
+        let target = target
+            .into_os_string()
+            .into_string()
+            .map_err(|_| Errno::ILSEQ)?;
+        // Like cap-std: never reveal an absolute target (host layout).
+        if target.starts_with('/') {
+            return Err(Errno::PERM);
+        }
         let bytes = &target.as_bytes()[..target.len().min(buf_len as usize)];
         m.write_bytes(buf, bytes)?;
         m.write_u32(ret, bytes.len() as u32)
     }
 
-    pub(super) fn path_remove_directory(&self, m: &mut Mem<'_>, fd: u32, p: u32, len: u32) -> WResult<()> {
+    pub(super) fn path_remove_directory(
+        &self,
+        m: &mut Mem<'_>,
+        fd: u32,
+        p: u32,
+        len: u32,
+    ) -> WResult<()> {
         let start = self.dir_start(fd)?;
         let path = m.read_str(p, len)?;
         match resolve_parent(&start, &path)? {
@@ -751,9 +837,15 @@ impl WasiCtx {
         }
     }
 
-    pub(super) fn path_unlink_file(&self, m: &mut Mem<'_>, fd: u32, p: u32, len: u32) -> WResult<()> {
+    pub(super) fn path_unlink_file(
+        &self,
+        m: &mut Mem<'_>,
+        fd: u32,
+        p: u32,
+        len: u32,
+    ) -> WResult<()> {
         let start = self.dir_start(fd)?;
-        let path = m.read_str(p, len)?;
+        let path = m.read_str_unmetered(p, len)?;
         match resolve_parent(&start, &path)? {
             (stack, Base::Name(n)) => Ok(std::fs::remove_file(host_path(&start, &stack).join(n))?),
             (_, Base::Dot) => Err(Errno::ISDIR),
@@ -772,6 +864,11 @@ impl WasiCtx {
         let start = self.dir_start(fd)?;
         let old = m.read_str(old_p, old_len)?;
         let new = m.read_str(new_p, new_len)?;
+        // Like cap-std: no symlink may point at an absolute path, so that other
+        // host programs cannot be tricked into following one.
+        if old.starts_with('/') {
+            return Err(Errno::PERM);
+        }
         match resolve_parent(&start, &new)? {
             (stack, Base::Name(n)) => Ok(host_os::symlink(&old, &host_path(&start, &stack), &n)?),
             (_, Base::Dot) => Err(Errno::EXIST),

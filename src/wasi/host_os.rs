@@ -7,7 +7,8 @@
 //! * mapping `io::Error` to a WASI errno (Linux errno numbers vs. WASI errnos,
 //!   which is what `raw_os_error` holds under wasip1),
 //! * device/inode/link-count numbers of files,
-//! * symlink creation (unstable in `std::os::wasi` → raw host import),
+//! * symlink creation (unstable in `std::os::wasi` → raw host import) and
+//!   setting a symlink's own times (`utimensat` on Linux, raw import on wasi),
 //! * positional reads and writes (`FileExt` is unstable on wasi → seek + I/O),
 //! * borrowing the process's stdio descriptors as `std::fs::File`,
 //! * random bytes (`/dev/urandom` vs. the host's `random_get`),
@@ -134,13 +135,21 @@ fn ids_from_path(path: &Path) -> HostIds {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
-    HostIds { dev: 0, ino: h.finish(), nlink: 1 }
+    HostIds {
+        dev: 0,
+        ino: h.finish(),
+        nlink: 1,
+    }
 }
 
 #[cfg(unix)]
 fn ids_from_meta(meta: &Metadata) -> HostIds {
     use std::os::unix::fs::MetadataExt;
-    HostIds { dev: meta.dev(), ino: meta.ino(), nlink: meta.nlink() }
+    HostIds {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        nlink: meta.nlink(),
+    }
 }
 
 /// Identity of an open file (`meta` is `file.metadata()`, `path` its host path).
@@ -160,7 +169,13 @@ mod raw {
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
     extern "C" {
         pub fn fd_filestat_get(fd: i32, buf: *mut u8) -> i32;
-        pub fn path_filestat_get(fd: i32, flags: i32, path: *const u8, path_len: usize, buf: *mut u8) -> i32;
+        pub fn path_filestat_get(
+            fd: i32,
+            flags: i32,
+            path: *const u8,
+            path_len: usize,
+            buf: *mut u8,
+        ) -> i32;
         pub fn path_symlink(
             old_path: *const u8,
             old_path_len: usize,
@@ -169,13 +184,26 @@ mod raw {
             new_path_len: usize,
         ) -> i32;
         pub fn random_get(buf: *mut u8, buf_len: usize) -> i32;
+        pub fn path_filestat_set_times(
+            fd: i32,
+            flags: i32,
+            path: *const u8,
+            path_len: usize,
+            atim: i64,
+            mtim: i64,
+            fst_flags: i32,
+        ) -> i32;
     }
 }
 
 /// Decode dev/ino/nlink from a raw 64-byte `$filestat`.
 #[cfg(target_os = "wasi")]
 fn ids_from_filestat(buf: &[u64; 8]) -> HostIds {
-    HostIds { dev: buf[0], ino: buf[1], nlink: buf[3] }
+    HostIds {
+        dev: buf[0],
+        ino: buf[1],
+        nlink: buf[3],
+    }
 }
 
 #[cfg(target_os = "wasi")]
@@ -254,7 +282,116 @@ pub fn symlink(target: &str, parent: &Path, name: &str) -> io::Result<()> {
     let dir = File::open(parent)?;
     // SAFETY: both strings are valid byte slices for the duration of the call.
     let rc = unsafe {
-        raw::path_symlink(target.as_ptr(), target.len(), dir.as_raw_fd(), name.as_ptr(), name.len())
+        raw::path_symlink(
+            target.as_ptr(),
+            target.len(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            name.len(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+// ---------------------------------------------------------------- symlink times
+
+/// Set the access/modification times of the symlink `parent/name` itself
+/// (`None` leaves one unchanged). `ErrorKind::Unsupported` where impossible.
+///
+/// Linux: `utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW)` from the C
+/// library `std` already links (no crate involved); the constants and the
+/// `timespec` layout are those of 64-bit Linux.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+pub fn set_symlink_times(
+    parent: &Path,
+    name: &str,
+    atime: Option<std::time::SystemTime>,
+    mtime: Option<std::time::SystemTime>,
+) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn utimensat(
+            dirfd: i32,
+            path: *const std::ffi::c_char,
+            times: *const Timespec,
+            flags: i32,
+        ) -> i32;
+    }
+    const AT_FDCWD: i32 = -100;
+    const AT_SYMLINK_NOFOLLOW: i32 = 0x100;
+    const UTIME_OMIT: i64 = (1 << 30) - 2;
+    let ts = |t: Option<std::time::SystemTime>| match t {
+        None => Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        Some(t) => {
+            let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            Timespec {
+                tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(d.subsec_nanos()),
+            }
+        }
+    };
+    let path = std::ffi::CString::new(parent.join(name).as_os_str().as_bytes())?;
+    let times = [ts(atime), ts(mtime)];
+    // SAFETY: `path` is NUL-terminated and `times` is two valid timespecs.
+    let rc = unsafe { utimensat(AT_FDCWD, path.as_ptr(), times.as_ptr(), AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(all(unix, not(all(target_os = "linux", target_pointer_width = "64"))))]
+pub fn set_symlink_times(
+    _parent: &Path,
+    _name: &str,
+    _atime: Option<std::time::SystemTime>,
+    _mtime: Option<std::time::SystemTime>,
+) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "cannot set the times of a symlink here",
+    ))
+}
+
+#[cfg(target_os = "wasi")]
+pub fn set_symlink_times(
+    parent: &Path,
+    name: &str,
+    atime: Option<std::time::SystemTime>,
+    mtime: Option<std::time::SystemTime>,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let ns = |t: Option<std::time::SystemTime>| {
+        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    };
+    // fstflags: ATIM = 1, MTIM = 4.
+    let flags = if atime.is_some() { 1 } else { 0 } | if mtime.is_some() { 4 } else { 0 };
+    let dir = File::open(parent)?;
+    // SAFETY: `name` is a valid byte slice for the duration of the call.
+    let rc = unsafe {
+        raw::path_filestat_set_times(
+            dir.as_raw_fd(),
+            0,
+            name.as_ptr(),
+            name.len(),
+            ns(atime) as i64,
+            ns(mtime) as i64,
+            flags,
+        )
     };
     if rc == 0 {
         Ok(())

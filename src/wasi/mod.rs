@@ -76,8 +76,14 @@ impl Preopen {
     /// guest name is `HOST` as written.
     pub fn from_dir_arg(arg: &str) -> Preopen {
         match arg.split_once("::") {
-            Some((host, guest)) => Preopen { host: host.into(), guest: guest.to_owned() },
-            None => Preopen { host: arg.into(), guest: arg.to_owned() },
+            Some((host, guest)) => Preopen {
+                host: host.into(),
+                guest: guest.to_owned(),
+            },
+            None => Preopen {
+                host: arg.into(),
+                guest: arg.to_owned(),
+            },
         }
     }
 }
@@ -185,6 +191,103 @@ impl WasiFunc {
     pub fn from_u16(v: u16) -> Option<WasiFunc> {
         Self::ALL.get(usize::from(v)).copied()
     }
+
+    /// The parameters with a narrower witx type than their core-wasm slot
+    /// (enums, flags, `u8`/`u16`), by index. Wasmtime's bindings convert them
+    /// before the call and fail the call with a host error (not an errno) if
+    /// the value does not convert; [`WasiCtx::call`] does the same.
+    fn typed_params(self) -> &'static [(usize, Param)] {
+        use Param::*;
+        use WasiFunc as F;
+        const CLOCKID: Param = Enum32("Clockid", abi::clockid::THREAD_CPUTIME_ID);
+        const FDFLAGS: Param = Flags16("Fdflags", abi::fdflags::ALL);
+        const RIGHTS: Param = Flags64("Rights", abi::rights::ALL);
+        const LOOKUP: Param = Flags32("Lookupflags", abi::lookupflags::ALL);
+        const FST: Param = Flags16("Fstflags", abi::fstflags::ALL);
+        match self {
+            F::ClockResGet | F::ClockTimeGet => &[(0, CLOCKID)],
+            F::FdAdvise => &[(3, Enum8("Advice", abi::ADVICE_MAX))],
+            F::FdFdstatSetFlags => &[(1, FDFLAGS)],
+            F::FdFdstatSetRights => &[(1, RIGHTS), (2, RIGHTS)],
+            F::FdFilestatSetTimes => &[(3, FST)],
+            F::FdSeek => &[(2, Enum8("Whence", abi::whence::END))],
+            F::PathFilestatGet | F::PathLink => &[(1, LOOKUP)],
+            F::PathFilestatSetTimes => &[(1, LOOKUP), (6, FST)],
+            F::PathOpen => &[
+                (1, LOOKUP),
+                (4, Flags16("Oflags", abi::oflags::ALL)),
+                (5, RIGHTS),
+                (6, RIGHTS),
+                (7, FDFLAGS),
+            ],
+            F::ProcRaise => &[(0, Enum8("Signal", abi::SIGNAL_MAX))],
+            F::SockAccept => &[(1, FDFLAGS)],
+            F::SockRecv => &[(3, Flags16("Riflags", abi::RIFLAGS_ALL))],
+            F::SockSend => &[(3, Flags16("u16", u16::MAX))],
+            F::SockShutdown => &[(1, Flags8("Sdflags", abi::SDFLAGS_ALL))],
+            _ => &[],
+        }
+    }
+}
+
+/// How one typed parameter converts from its core-wasm value.
+#[derive(Clone, Copy, Debug)]
+enum Param {
+    /// A `u8` enum with values `0..=max`.
+    Enum8(&'static str, u8),
+    /// `u8` flags within the mask.
+    Flags8(&'static str, u8),
+    /// `u16` flags within the mask (`u16::MAX`: a plain `u16`).
+    Flags16(&'static str, u16),
+    /// A `u32` enum with values `0..=max`.
+    Enum32(&'static str, u32),
+    /// `u32` flags within the mask.
+    Flags32(&'static str, u32),
+    /// `u64` flags within the mask.
+    Flags64(&'static str, u64),
+}
+
+impl Param {
+    /// Convert like wiggle: out of the integer range (a negative `i32`/`i64`
+    /// included) is a conversion error, then unknown values/bits.
+    fn check(self, raw: u64) -> Result<(), String> {
+        let int_err = |neg: bool| {
+            let which = if neg { "NegOverflow" } else { "PosOverflow" };
+            format!("Int conversion error: TryFromIntError({which})")
+        };
+        let v32 = raw as u32 as i32;
+        let (name, ok, kind) = match self {
+            Param::Enum8(n, max) => {
+                let v = u8::try_from(v32).map_err(|_| (n, int_err(v32 < 0)));
+                (n, v.map(|v| v <= max), "enum")
+            }
+            Param::Flags8(n, all) => {
+                let v = u8::try_from(v32).map_err(|_| (n, int_err(v32 < 0)));
+                (n, v.map(|v| v & !all == 0), "flag")
+            }
+            Param::Flags16(n, all) => {
+                let v = u16::try_from(v32).map_err(|_| (n, int_err(v32 < 0)));
+                (n, v.map(|v| v & !all == 0), "flag")
+            }
+            Param::Enum32(n, max) => {
+                let v = u32::try_from(v32).map_err(|_| (n, int_err(true)));
+                (n, v.map(|v| v <= max), "enum")
+            }
+            Param::Flags32(n, all) => {
+                let v = u32::try_from(v32).map_err(|_| (n, int_err(true)));
+                (n, v.map(|v| v & !all == 0), "flag")
+            }
+            Param::Flags64(n, all) => {
+                let v = u64::try_from(raw as i64).map_err(|_| (n, int_err(true)));
+                (n, v.map(|v| v & !all == 0), "flag")
+            }
+        };
+        match ok {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("{name}: Invalid {kind} value {name}")),
+            Err((n, e)) => Err(format!("{n}: {e}")),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- outcomes & errors
@@ -194,8 +297,11 @@ impl WasiFunc {
 pub enum HostExit {
     /// `proc_exit(code)`: the program is finished with this exit status.
     Exit(i32),
-    /// The call must trap (e.g. `proc_exit` with a status ≥ 126, or the
-    /// interpreter passed the wrong number of arguments).
+    /// The call fails with a host error instead of returning an errno, as in
+    /// Wasmtime: a parameter that does not convert to its witx type (unknown
+    /// enum value or flag bit, out-of-range integer), `proc_exit` with a
+    /// status ≥ 126, or the wrong number of arguments from the interpreter.
+    /// (`wasmtime run` prints such errors and exits with status 1, not 134.)
     Trap(String),
     /// The interrupt flag was seen during a long `poll_oneoff` sleep. The
     /// remaining sleep is recorded in the context (and in [`WasiState`]);
@@ -223,11 +329,17 @@ pub struct WasiError {
 
 impl WasiError {
     pub(crate) fn new(message: impl Into<String>) -> WasiError {
-        WasiError { message: message.into(), source: None }
+        WasiError {
+            message: message.into(),
+            source: None,
+        }
     }
 
     pub(crate) fn io(message: impl Into<String>, e: std::io::Error) -> WasiError {
-        WasiError { message: message.into(), source: Some(e) }
+        WasiError {
+            message: message.into(),
+            source: Some(e),
+        }
     }
 
     pub fn message(&self) -> &str {
@@ -246,7 +358,9 @@ impl fmt::Display for WasiError {
 
 impl std::error::Error for WasiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -284,7 +398,10 @@ impl WasiCtx {
             e.write = false;
             e.file = Some(handle);
             push_infallible(&mut fds, e)?;
-            preopens.push(PreopenDir { guest: p.guest.clone(), host: p.host.clone() });
+            preopens.push(PreopenDir {
+                guest: p.guest.clone(),
+                host: p.host.clone(),
+            });
         }
         Ok(WasiCtx {
             args: cfg.args.clone(),
@@ -309,7 +426,12 @@ impl WasiCtx {
     /// Returns `Ok(Some(errno))` for functions with an `i32` result, `Ok(None)`
     /// for functions without one (none return normally: `proc_exit` exits).
     /// Guest pointers out of bounds give errno FAULT; nothing panics.
-    pub fn call(&mut self, f: WasiFunc, mem: &mut [u8], args: &[u64]) -> Result<Option<u64>, HostExit> {
+    pub fn call(
+        &mut self,
+        f: WasiFunc,
+        mem: &mut [u8],
+        args: &[u64],
+    ) -> Result<Option<u64>, HostExit> {
         let (params, results) = f.signature();
         if args.len() != params.len() {
             return Err(HostExit::Trap(format!(
@@ -318,6 +440,14 @@ impl WasiCtx {
                 args.len(),
                 params.len()
             )));
+        }
+        for &(i, p) in f.typed_params() {
+            if let Err(e) = p.check(args[i]) {
+                return Err(HostExit::Trap(format!(
+                    "In func wasi_snapshot_preview1::{} at convert {e}",
+                    f.name()
+                )));
+            }
         }
         let a = |i: usize| args[i] as u32;
         let l = |i: usize| args[i];
@@ -414,7 +544,11 @@ impl WasiCtx {
     }
 
     fn environ_get(&self, m: &mut Mem<'_>, environ: u32, buf: u32) -> WResult<()> {
-        let items: Vec<(&[u8], &[u8])> = self.env.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+        let items: Vec<(&[u8], &[u8])> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
         let keys: Vec<&[u8]> = items.iter().map(|(k, _)| *k).collect();
         let vals: Vec<&[u8]> = items.iter().map(|(_, v)| *v).collect();
         write_string_list(m, &keys, Some(&vals), environ, buf)
@@ -489,12 +623,14 @@ fn proc_exit(code: u32) -> HostExit {
 }
 
 fn push_infallible(fds: &mut FdTable, e: FdEntry) -> Result<u32, WasiError> {
-    fds.push(e).map_err(|e| WasiError::new(format!("descriptor table full ({e})")))
+    fds.push(e)
+        .map_err(|e| WasiError::new(format!("descriptor table full ({e})")))
 }
 
 fn open_preopen_dir(p: &Preopen) -> Result<std::fs::File, WasiError> {
     let what = || format!("preopen '{}' (host '{}')", p.guest, p.host.display());
-    let meta = std::fs::metadata(&p.host).map_err(|e| WasiError::io(format!("cannot open {}", what()), e))?;
+    let meta = std::fs::metadata(&p.host)
+        .map_err(|e| WasiError::io(format!("cannot open {}", what()), e))?;
     if !meta.is_dir() {
         return Err(WasiError::new(format!("{} is not a directory", what())));
     }

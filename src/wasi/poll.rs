@@ -1,18 +1,23 @@
 //! `poll_oneoff`, with sleeps that a checkpoint can interrupt.
 //!
-//! Readiness follows Wasmtime's preview1 adapter:
+//! Readiness follows Wasmtime's preview1 adapter (its general path):
 //!
-//! * no subscriptions → INVAL;
-//! * a single *relative* clock subscription is a plain sleep, reported with
-//!   `nbytes = 1` (Wasmtime's fast path);
-//! * otherwise clocks may be `realtime` or `monotonic` (other ids → INVAL),
-//!   absolute or relative; `fd_read` accepts stdin and files, `fd_write`
-//!   stdout, stderr and files (anything else → BADF). Files are always ready
-//!   (`nbytes = 1`, HANGUP on read at end of file); **stdin is also treated as
-//!   always ready** (`std` has no way to wait for it; the next `fd_read`
-//!   blocks instead). When any descriptor is subscribed nothing sleeps; else
-//!   the call sleeps until the earliest clock and reports every clock whose
-//!   timeout is not later than that.
+//! * no subscriptions → INVAL; arrays larger than the hostcall fuel → NOMEM;
+//! * clocks may be `realtime` or `monotonic` (other ids → INVAL), absolute or
+//!   relative; `fd_read` accepts stdin and files, `fd_write` stdout, stderr
+//!   and files (anything else → BADF);
+//! * files are always ready (`nbytes = 1`, HANGUP on read at end of file);
+//!   **stdin is also treated as always ready** (`std` has no way to wait for
+//!   it; the next `fd_read` blocks instead);
+//! * when any descriptor is subscribed nothing sleeps; otherwise the call
+//!   sleeps until the earliest clock and reports every clock whose timeout is
+//!   not later than that (`nbytes = 0`);
+//! * events are written field by field, padding left untouched.
+//!
+//! The `wasmtime` CLI additionally has a fast path for a single relative clock
+//! (any clock id accepted, `nbytes = 1`) when it may block its thread; the
+//! embedding API — and so the project's reference runner — does not, and
+//! neither does chiwawa.
 //!
 //! # Interruptible sleeps
 //!
@@ -27,7 +32,8 @@
 //! does not match the record discards it.
 
 use super::abi::{
-    self, clockid, eventtype, size, Errno, Mem, WResult, EVENTRWFLAGS_HANGUP, SUBCLOCKFLAGS_ABSTIME,
+    self, clockid, eventtype, size, Errno, Event, Mem, WResult, EVENTRWFLAGS_HANGUP,
+    SUBCLOCKFLAGS_ABSTIME,
 };
 use super::clock::Clock;
 use super::fd::FdKind;
@@ -72,7 +78,18 @@ fn read_sub(m: &Mem<'_>, at: u32) -> WResult<Sub> {
 
 /// FNV-1a, to recognise the subscriptions of a resumed call.
 fn digest(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// What a call will do: its subscriptions, how long it sleeps, which
+/// subscriptions are then reported, and the digest identifying it.
+struct Plan {
+    subs: Vec<Sub>,
+    wait_ns: u64,
+    ready: Vec<u32>,
+    digest: u64,
 }
 
 impl WasiCtx {
@@ -88,22 +105,21 @@ impl WasiCtx {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
-        let (subs, fast, wait_ns, ready, dig) = plan;
         let (wait_ns, ready) = match self.pending.take() {
             Some(p)
                 if p.subscriptions == subs_ptr
                     && p.events == events_ptr
                     && p.nsubscriptions == n
                     && p.result == ret
-                    && p.digest == dig =>
+                    && p.digest == plan.digest =>
             {
                 (p.remaining_ns, p.ready)
             }
             Some(p) => {
                 log::debug!("discarding a pending poll_oneoff sleep that does not match: {p:?}");
-                (wait_ns, ready)
+                (plan.wait_ns, plan.ready)
             }
-            None => (wait_ns, ready),
+            None => (plan.wait_ns, plan.ready),
         };
         if let Err(remaining) = self.sleep(Duration::from_nanos(wait_ns)) {
             let remaining_ns = u64::try_from(remaining.as_nanos()).unwrap_or(u64::MAX);
@@ -113,41 +129,37 @@ impl WasiCtx {
                 events: events_ptr,
                 nsubscriptions: n,
                 result: ret,
-                digest: dig,
+                digest: plan.digest,
                 remaining_ns,
                 ready,
             });
             return Err(HostExit::Suspend);
         }
-        Ok(self.poll_report(m, &subs, fast, &ready, events_ptr, ret))
+        Ok(self.poll_report(m, &plan.subs, &ready, events_ptr, ret))
     }
 
     /// Decode and validate the call; decide how long to sleep and what will
-    /// be ready: `(subs, fast_path, wait_ns, ready_indices, digest)`.
-    #[allow(clippy::type_complexity)]
+    /// then be ready.
     fn poll_plan(
         &self,
-        m: &Mem<'_>,
+        m: &mut Mem<'_>,
         subs_ptr: u32,
         events_ptr: u32,
         n: u32,
         ret: u32,
-    ) -> WResult<(Vec<Sub>, bool, u64, Vec<u32>, u64)> {
+    ) -> WResult<Plan> {
         if n == 0 {
             return Err(Errno::INVAL);
         }
+        m.consume_array(n, size::SUBSCRIPTION)?;
+        m.consume_array(n, size::EVENT)?;
         m.check_array(subs_ptr, n, size::SUBSCRIPTION)?;
         m.check_array(events_ptr, n, size::EVENT)?;
         m.check(ret, 4)?;
-        let subs =
-            (0..n).map(|i| read_sub(m, subs_ptr + i * size::SUBSCRIPTION)).collect::<WResult<Vec<_>>>()?;
-        let dig = digest(m.slice(subs_ptr, n * size::SUBSCRIPTION)?);
-
-        if let [Sub { kind: SubKind::Clock { timeout, flags, .. }, .. }] = subs.as_slice() {
-            if flags & SUBCLOCKFLAGS_ABSTIME == 0 {
-                return Ok((subs.clone(), true, *timeout, vec![0], dig));
-            }
-        }
+        let subs = (0..n)
+            .map(|i| read_sub(m, subs_ptr + i * size::SUBSCRIPTION))
+            .collect::<WResult<Vec<_>>>()?;
+        let digest = digest(m.slice(subs_ptr, n * size::SUBSCRIPTION)?);
 
         let mut clocks: Vec<(u32, u64)> = Vec::new();
         let mut fd_ready: Vec<u32> = Vec::new();
@@ -174,12 +186,24 @@ impl WasiCtx {
                 },
             }
         }
-        let wait =
-            if fd_ready.is_empty() { clocks.iter().map(|&(_, rel)| rel).min().unwrap_or(0) } else { 0 };
-        let mut ready: Vec<u32> =
-            clocks.iter().filter(|&&(_, rel)| rel <= wait).map(|&(i, _)| i).chain(fd_ready).collect();
+        let wait_ns = if fd_ready.is_empty() {
+            clocks.iter().map(|&(_, rel)| rel).min().unwrap_or(0)
+        } else {
+            0
+        };
+        let mut ready: Vec<u32> = clocks
+            .iter()
+            .filter(|&&(_, rel)| rel <= wait_ns)
+            .map(|&(i, _)| i)
+            .chain(fd_ready)
+            .collect();
         ready.sort_unstable();
-        Ok((subs, false, wait, ready, dig))
+        Ok(Plan {
+            subs,
+            wait_ns,
+            ready,
+            digest,
+        })
     }
 
     /// Sleep `total` in slices; `Err(remaining)` if the interrupt flag is seen.
@@ -204,7 +228,6 @@ impl WasiCtx {
         &self,
         m: &mut Mem<'_>,
         subs: &[Sub],
-        fast: bool,
         ready: &[u32],
         events_ptr: u32,
         ret: u32,
@@ -215,7 +238,7 @@ impl WasiCtx {
                 continue;
             };
             let (kind, nbytes, flags) = match s.kind {
-                SubKind::Clock { .. } => (eventtype::CLOCK, u64::from(fast), 0),
+                SubKind::Clock { .. } => (eventtype::CLOCK, 0, 0),
                 SubKind::FdRead(fd) => {
                     let e = self.fds.get(fd)?;
                     let mut flags = 0;
@@ -232,8 +255,14 @@ impl WasiCtx {
                     (eventtype::FD_WRITE, 1, 0)
                 }
             };
-            let ev = abi::event_bytes(s.userdata, Errno::SUCCESS, kind, nbytes, flags);
-            m.write_bytes(events_ptr + count * size::EVENT, &ev)?;
+            let ev = Event {
+                userdata: s.userdata,
+                error: Errno::SUCCESS,
+                kind,
+                nbytes,
+                flags,
+            };
+            ev.write(m, events_ptr + count * size::EVENT)?;
             count += 1;
         }
         m.write_u32(ret, count)
