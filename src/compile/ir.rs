@@ -12,7 +12,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -52,6 +52,23 @@ pub struct CmpBr {
     pub target: u32,
 }
 
+/// Binary operation with a constant right operand: `dst = a OP imm` (for i64 operations the
+/// immediate is sign-extended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BinImm {
+    pub dst: Slot,
+    pub a: Slot,
+    pub imm: i32,
+}
+
+/// Compare-and-branch against a constant: `if a OP imm { goto target }` (sign-extended for i64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmpBrImm {
+    pub a: Slot,
+    pub imm: i32,
+    pub target: u32,
+}
+
 macro_rules! instrs {
     (
         bin: [$($b:ident),* $(,)?],
@@ -59,6 +76,8 @@ macro_rules! instrs {
         load: [$($l:ident),* $(,)?],
         store: [$($s:ident),* $(,)?],
         cmpbr: [$($c:ident),* $(,)?],
+        binimm: [$($bi:ident),* $(,)?],
+        cmpbrimm: [$($ci:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +87,8 @@ macro_rules! instrs {
             $($l(Load),)*
             $($s(Store),)*
             $($c(CmpBr),)*
+            $($bi(BinImm),)*
+            $($ci(CmpBrImm),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
@@ -79,6 +100,7 @@ macro_rules! instrs {
                     $(Instr::$b(x) => Some(&mut x.dst),)*
                     $(Instr::$u(x) => Some(&mut x.dst),)*
                     $(Instr::$l(x) => Some(&mut x.dst),)*
+                    $(Instr::$bi(x) => Some(&mut x.dst),)*
                     Instr::Const32 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
@@ -97,6 +119,7 @@ macro_rules! instrs {
             pub fn cmp_branch_target_mut(&mut self) -> Option<&mut u32> {
                 match self {
                     $(Instr::$c(x) => Some(&mut x.target),)*
+                    $(Instr::$ci(x) => Some(&mut x.target),)*
                     _ => None,
                 }
             }
@@ -140,11 +163,28 @@ instrs! {
         BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU,
         BrI64GeS, BrI64GeU,
     ],
+    binimm: [
+        I32AddImm, I32MulImm, I32AndImm, I32OrImm, I32XorImm, I32ShlImm, I32ShrSImm, I32ShrUImm,
+        I32EqImm, I32NeImm, I32LtSImm, I32LtUImm, I32GtSImm, I32GtUImm, I32LeSImm, I32LeUImm,
+        I32GeSImm, I32GeUImm,
+        I64AddImm, I64MulImm, I64AndImm, I64OrImm, I64XorImm, I64ShlImm, I64ShrSImm, I64ShrUImm,
+        I64EqImm, I64NeImm, I64LtSImm, I64LtUImm, I64GtSImm, I64GtUImm, I64LeSImm, I64LeUImm,
+        I64GeSImm, I64GeUImm,
+    ],
+    cmpbrimm: [
+        BrI32EqImm, BrI32NeImm, BrI32LtSImm, BrI32LtUImm, BrI32GtSImm, BrI32GtUImm, BrI32LeSImm,
+        BrI32LeUImm, BrI32GeSImm, BrI32GeUImm,
+        BrI64EqImm, BrI64NeImm, BrI64LtSImm, BrI64LtUImm, BrI64GtSImm, BrI64GtUImm, BrI64LeSImm,
+        BrI64LeUImm, BrI64GeSImm, BrI64GeUImm,
+    ],
     other: {
         /// Trap: `unreachable` executed.
         Unreachable,
         /// Safe point: charge `cost` instruction units; pause if the budget is spent.
         /// `height` is the number of live slots of the frame here.
+        ///
+        /// Every backward branch targets a loop header's `Poll`; the branch executes that
+        /// `Poll` itself (charges `cost`, continues or pauses after it) instead of dispatching it.
         Poll { cost: u32, height: u32 },
         Const32 { dst: Slot, val: u32 },
         Const64 { dst: Slot, val: u64 },

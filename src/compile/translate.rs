@@ -10,7 +10,7 @@
 //! belong directly to its loop body (or, for the entry safe point, to the function body outside
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
-use super::ir::{Bin, CmpBr, CompiledFunc, Instr, Load, Slot, Store, Un};
+use super::ir::{Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, Slot, Store, Un};
 use crate::error::Error;
 use crate::parse::Module;
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
@@ -335,6 +335,76 @@ impl T<'_> {
         let a = self.pop();
         let dst = self.push()?;
         self.result(f(Bin { dst, a, b }));
+        Ok(())
+    }
+
+    /// If the last instruction loads a constant into `slot` (a popped operand in its canonical
+    /// slot, no label in between) and `f` accepts its value (sign-interpreted; `wide`: i64),
+    /// removes that instruction and returns `f`'s immediate.
+    fn take_const(&mut self, slot: Slot, wide: bool, f: impl Fn(i64) -> Option<i32>) -> Option<i32> {
+        let li = self.last_result?;
+        let v = match self.code[li as usize] {
+            Instr::Const32 { dst, val } if dst == slot && !wide => val as i32 as i64,
+            Instr::Const64 { dst, val } if dst == slot && wide => val as i64,
+            _ => return None,
+        };
+        let imm = f(v)?;
+        debug_assert_eq!(li as usize, self.code.len() - 1);
+        self.code.pop();
+        self.offsets.pop();
+        self.last_result = None;
+        Some(imm)
+    }
+
+    /// A binary operation, folding a constant right operand into `k` (and a constant left
+    /// operand into `flip`, for commutative operations and mirrored comparisons).
+    fn binary_k(
+        &mut self,
+        f: fn(Bin) -> Instr,
+        k: fn(BinImm) -> Instr,
+        flip: Option<fn(BinImm) -> Instr>,
+        wide: bool,
+    ) -> Result<(), Error> {
+        let b = self.pop();
+        let a = self.pop();
+        let fits = |v: i64| i32::try_from(v).ok();
+        let folded = match self.take_const(b, wide, fits) {
+            Some(imm) => Some(k(BinImm { dst: 0, a, imm })),
+            None => match flip {
+                Some(g) if a != b => {
+                    self.take_const(a, wide, fits).map(|imm| g(BinImm { dst: 0, a: b, imm }))
+                }
+                _ => None,
+            },
+        };
+        let dst = self.push()?;
+        match folded {
+            Some(mut i) => {
+                *i.result_slot_mut().expect("binimm") = dst;
+                self.result(i);
+            }
+            None => self.result(f(Bin { dst, a, b })),
+        }
+        Ok(())
+    }
+
+    /// `a - c` becomes `a + (-c)`.
+    fn sub_k(&mut self, f: fn(Bin) -> Instr, k: fn(BinImm) -> Instr, wide: bool) -> Result<(), Error> {
+        let b = self.pop();
+        let a = self.pop();
+        let neg = |v: i64| {
+            if wide {
+                v.checked_neg().and_then(|n| i32::try_from(n).ok())
+            } else {
+                Some((v as i32).wrapping_neg())
+            }
+        };
+        let imm = self.take_const(b, wide, neg);
+        let dst = self.push()?;
+        match imm {
+            Some(imm) => self.result(k(BinImm { dst, a, imm })),
+            None => self.result(f(Bin { dst, a, b })),
+        }
         Ok(())
     }
 
@@ -827,56 +897,56 @@ impl T<'_> {
             O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U)?,
             O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S)?,
             O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U)?,
-            O::I32Add => self.binary(Instr::I32Add)?,
-            O::I32Sub => self.binary(Instr::I32Sub)?,
-            O::I32Mul => self.binary(Instr::I32Mul)?,
+            O::I32Add => self.binary_k(Instr::I32Add, Instr::I32AddImm, Some(Instr::I32AddImm), false)?,
+            O::I32Sub => self.sub_k(Instr::I32Sub, Instr::I32AddImm, false)?,
+            O::I32Mul => self.binary_k(Instr::I32Mul, Instr::I32MulImm, Some(Instr::I32MulImm), false)?,
             O::I32DivS => self.binary(Instr::I32DivS)?,
             O::I32DivU => self.binary(Instr::I32DivU)?,
             O::I32RemS => self.binary(Instr::I32RemS)?,
             O::I32RemU => self.binary(Instr::I32RemU)?,
-            O::I32And => self.binary(Instr::I32And)?,
-            O::I32Or => self.binary(Instr::I32Or)?,
-            O::I32Xor => self.binary(Instr::I32Xor)?,
-            O::I32Shl => self.binary(Instr::I32Shl)?,
-            O::I32ShrS => self.binary(Instr::I32ShrS)?,
-            O::I32ShrU => self.binary(Instr::I32ShrU)?,
+            O::I32And => self.binary_k(Instr::I32And, Instr::I32AndImm, Some(Instr::I32AndImm), false)?,
+            O::I32Or => self.binary_k(Instr::I32Or, Instr::I32OrImm, Some(Instr::I32OrImm), false)?,
+            O::I32Xor => self.binary_k(Instr::I32Xor, Instr::I32XorImm, Some(Instr::I32XorImm), false)?,
+            O::I32Shl => self.binary_k(Instr::I32Shl, Instr::I32ShlImm, None, false)?,
+            O::I32ShrS => self.binary_k(Instr::I32ShrS, Instr::I32ShrSImm, None, false)?,
+            O::I32ShrU => self.binary_k(Instr::I32ShrU, Instr::I32ShrUImm, None, false)?,
             O::I32Rotl => self.binary(Instr::I32Rotl)?,
             O::I32Rotr => self.binary(Instr::I32Rotr)?,
-            O::I32Eq => self.binary(Instr::I32Eq)?,
-            O::I32Ne => self.binary(Instr::I32Ne)?,
-            O::I32LtS => self.binary(Instr::I32LtS)?,
-            O::I32LtU => self.binary(Instr::I32LtU)?,
-            O::I32GtS => self.binary(Instr::I32GtS)?,
-            O::I32GtU => self.binary(Instr::I32GtU)?,
-            O::I32LeS => self.binary(Instr::I32LeS)?,
-            O::I32LeU => self.binary(Instr::I32LeU)?,
-            O::I32GeS => self.binary(Instr::I32GeS)?,
-            O::I32GeU => self.binary(Instr::I32GeU)?,
-            O::I64Add => self.binary(Instr::I64Add)?,
-            O::I64Sub => self.binary(Instr::I64Sub)?,
-            O::I64Mul => self.binary(Instr::I64Mul)?,
+            O::I32Eq => self.binary_k(Instr::I32Eq, Instr::I32EqImm, Some(Instr::I32EqImm), false)?,
+            O::I32Ne => self.binary_k(Instr::I32Ne, Instr::I32NeImm, Some(Instr::I32NeImm), false)?,
+            O::I32LtS => self.binary_k(Instr::I32LtS, Instr::I32LtSImm, Some(Instr::I32GtSImm), false)?,
+            O::I32LtU => self.binary_k(Instr::I32LtU, Instr::I32LtUImm, Some(Instr::I32GtUImm), false)?,
+            O::I32GtS => self.binary_k(Instr::I32GtS, Instr::I32GtSImm, Some(Instr::I32LtSImm), false)?,
+            O::I32GtU => self.binary_k(Instr::I32GtU, Instr::I32GtUImm, Some(Instr::I32LtUImm), false)?,
+            O::I32LeS => self.binary_k(Instr::I32LeS, Instr::I32LeSImm, Some(Instr::I32GeSImm), false)?,
+            O::I32LeU => self.binary_k(Instr::I32LeU, Instr::I32LeUImm, Some(Instr::I32GeUImm), false)?,
+            O::I32GeS => self.binary_k(Instr::I32GeS, Instr::I32GeSImm, Some(Instr::I32LeSImm), false)?,
+            O::I32GeU => self.binary_k(Instr::I32GeU, Instr::I32GeUImm, Some(Instr::I32LeUImm), false)?,
+            O::I64Add => self.binary_k(Instr::I64Add, Instr::I64AddImm, Some(Instr::I64AddImm), true)?,
+            O::I64Sub => self.sub_k(Instr::I64Sub, Instr::I64AddImm, true)?,
+            O::I64Mul => self.binary_k(Instr::I64Mul, Instr::I64MulImm, Some(Instr::I64MulImm), true)?,
             O::I64DivS => self.binary(Instr::I64DivS)?,
             O::I64DivU => self.binary(Instr::I64DivU)?,
             O::I64RemS => self.binary(Instr::I64RemS)?,
             O::I64RemU => self.binary(Instr::I64RemU)?,
-            O::I64And => self.binary(Instr::I64And)?,
-            O::I64Or => self.binary(Instr::I64Or)?,
-            O::I64Xor => self.binary(Instr::I64Xor)?,
-            O::I64Shl => self.binary(Instr::I64Shl)?,
-            O::I64ShrS => self.binary(Instr::I64ShrS)?,
-            O::I64ShrU => self.binary(Instr::I64ShrU)?,
+            O::I64And => self.binary_k(Instr::I64And, Instr::I64AndImm, Some(Instr::I64AndImm), true)?,
+            O::I64Or => self.binary_k(Instr::I64Or, Instr::I64OrImm, Some(Instr::I64OrImm), true)?,
+            O::I64Xor => self.binary_k(Instr::I64Xor, Instr::I64XorImm, Some(Instr::I64XorImm), true)?,
+            O::I64Shl => self.binary_k(Instr::I64Shl, Instr::I64ShlImm, None, true)?,
+            O::I64ShrS => self.binary_k(Instr::I64ShrS, Instr::I64ShrSImm, None, true)?,
+            O::I64ShrU => self.binary_k(Instr::I64ShrU, Instr::I64ShrUImm, None, true)?,
             O::I64Rotl => self.binary(Instr::I64Rotl)?,
             O::I64Rotr => self.binary(Instr::I64Rotr)?,
-            O::I64Eq => self.binary(Instr::I64Eq)?,
-            O::I64Ne => self.binary(Instr::I64Ne)?,
-            O::I64LtS => self.binary(Instr::I64LtS)?,
-            O::I64LtU => self.binary(Instr::I64LtU)?,
-            O::I64GtS => self.binary(Instr::I64GtS)?,
-            O::I64GtU => self.binary(Instr::I64GtU)?,
-            O::I64LeS => self.binary(Instr::I64LeS)?,
-            O::I64LeU => self.binary(Instr::I64LeU)?,
-            O::I64GeS => self.binary(Instr::I64GeS)?,
-            O::I64GeU => self.binary(Instr::I64GeU)?,
+            O::I64Eq => self.binary_k(Instr::I64Eq, Instr::I64EqImm, Some(Instr::I64EqImm), true)?,
+            O::I64Ne => self.binary_k(Instr::I64Ne, Instr::I64NeImm, Some(Instr::I64NeImm), true)?,
+            O::I64LtS => self.binary_k(Instr::I64LtS, Instr::I64LtSImm, Some(Instr::I64GtSImm), true)?,
+            O::I64LtU => self.binary_k(Instr::I64LtU, Instr::I64LtUImm, Some(Instr::I64GtUImm), true)?,
+            O::I64GtS => self.binary_k(Instr::I64GtS, Instr::I64GtSImm, Some(Instr::I64LtSImm), true)?,
+            O::I64GtU => self.binary_k(Instr::I64GtU, Instr::I64GtUImm, Some(Instr::I64LtUImm), true)?,
+            O::I64LeS => self.binary_k(Instr::I64LeS, Instr::I64LeSImm, Some(Instr::I64GeSImm), true)?,
+            O::I64LeU => self.binary_k(Instr::I64LeU, Instr::I64LeUImm, Some(Instr::I64GeUImm), true)?,
+            O::I64GeS => self.binary_k(Instr::I64GeS, Instr::I64GeSImm, Some(Instr::I64LeSImm), true)?,
+            O::I64GeU => self.binary_k(Instr::I64GeU, Instr::I64GeUImm, Some(Instr::I64LeUImm), true)?,
             O::F32Add => self.binary(Instr::F32Add)?,
             O::F32Sub => self.binary(Instr::F32Sub)?,
             O::F32Mul => self.binary(Instr::F32Mul)?,
@@ -919,6 +989,7 @@ impl T<'_> {
 fn fuse_compare(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option<Instr> {
     use Instr as I;
     let b = |x: Bin| CmpBr { a: x.a, b: x.b, target };
+    let k = |x: BinImm| CmpBrImm { a: x.a, imm: x.imm, target };
     let fused = match last {
         I::I32Eqz(u) if u.dst == cond => {
             return Some(if when_true {
@@ -947,7 +1018,55 @@ fn fuse_compare(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option
         I::I64LeU(x) if x.dst == cond => (I::BrI64LeU(b(x)), I::BrI64GtU(b(x))),
         I::I64GeS(x) if x.dst == cond => (I::BrI64GeS(b(x)), I::BrI64LtS(b(x))),
         I::I64GeU(x) if x.dst == cond => (I::BrI64GeU(b(x)), I::BrI64LtU(b(x))),
+        I::I64Eqz(u) if u.dst == cond => {
+            let z = CmpBrImm { a: u.a, imm: 0, target };
+            (I::BrI64EqImm(z), I::BrI64NeImm(z))
+        }
+        I::I32EqImm(x) if x.dst == cond => (I::BrI32EqImm(k(x)), I::BrI32NeImm(k(x))),
+        I::I32NeImm(x) if x.dst == cond => (I::BrI32NeImm(k(x)), I::BrI32EqImm(k(x))),
+        I::I32LtSImm(x) if x.dst == cond => (I::BrI32LtSImm(k(x)), I::BrI32GeSImm(k(x))),
+        I::I32LtUImm(x) if x.dst == cond => (I::BrI32LtUImm(k(x)), I::BrI32GeUImm(k(x))),
+        I::I32GtSImm(x) if x.dst == cond => (I::BrI32GtSImm(k(x)), I::BrI32LeSImm(k(x))),
+        I::I32GtUImm(x) if x.dst == cond => (I::BrI32GtUImm(k(x)), I::BrI32LeUImm(k(x))),
+        I::I32LeSImm(x) if x.dst == cond => (I::BrI32LeSImm(k(x)), I::BrI32GtSImm(k(x))),
+        I::I32LeUImm(x) if x.dst == cond => (I::BrI32LeUImm(k(x)), I::BrI32GtUImm(k(x))),
+        I::I32GeSImm(x) if x.dst == cond => (I::BrI32GeSImm(k(x)), I::BrI32LtSImm(k(x))),
+        I::I32GeUImm(x) if x.dst == cond => (I::BrI32GeUImm(k(x)), I::BrI32LtUImm(k(x))),
+        I::I64EqImm(x) if x.dst == cond => (I::BrI64EqImm(k(x)), I::BrI64NeImm(k(x))),
+        I::I64NeImm(x) if x.dst == cond => (I::BrI64NeImm(k(x)), I::BrI64EqImm(k(x))),
+        I::I64LtSImm(x) if x.dst == cond => (I::BrI64LtSImm(k(x)), I::BrI64GeSImm(k(x))),
+        I::I64LtUImm(x) if x.dst == cond => (I::BrI64LtUImm(k(x)), I::BrI64GeUImm(k(x))),
+        I::I64GtSImm(x) if x.dst == cond => (I::BrI64GtSImm(k(x)), I::BrI64LeSImm(k(x))),
+        I::I64GtUImm(x) if x.dst == cond => (I::BrI64GtUImm(k(x)), I::BrI64LeUImm(k(x))),
+        I::I64LeSImm(x) if x.dst == cond => (I::BrI64LeSImm(k(x)), I::BrI64GtSImm(k(x))),
+        I::I64LeUImm(x) if x.dst == cond => (I::BrI64LeUImm(k(x)), I::BrI64GtUImm(k(x))),
+        I::I64GeSImm(x) if x.dst == cond => (I::BrI64GeSImm(k(x)), I::BrI64LtSImm(k(x))),
+        I::I64GeUImm(x) if x.dst == cond => (I::BrI64GeUImm(k(x)), I::BrI64LtUImm(k(x))),
         _ => return None,
     };
     Some(if when_true { fused.0 } else { fused.1 })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Prints the lowered code of every function of the module named by `$CHIWAWA_DUMP_IR`
+    /// (a .wasm file): `CHIWAWA_DUMP_IR=x.wasm cargo test --lib dump_ir -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn dump_ir() {
+        let Ok(path) = std::env::var("CHIWAWA_DUMP_IR") else { return };
+        let m = crate::parse::Module::new(&std::fs::read(path).unwrap()).unwrap();
+        for (i, f) in m.code.iter().enumerate() {
+            let idx = i as u32 + m.num_imported_funcs;
+            println!(
+                "func {idx} {} (locals {}, slots {}):",
+                m.func_display_name(idx),
+                f.num_locals,
+                f.max_slots
+            );
+            for (pc, ins) in f.code.iter().enumerate() {
+                println!("  {pc:4}: {ins:?}");
+            }
+        }
+    }
 }

@@ -44,7 +44,15 @@ pub struct Machine {
     countdown: i64,
     budget: i64,
     executed_base: u64,
+    /// Cache used only inside [`Machine::run`] (rebuilt from `frames` when it starts, never
+    /// saved): for each frame, the address of its function's first instruction, with bit 0 set
+    /// when that frame belongs to another instance than the frame below it. Saves resolving
+    /// the caller's code through store → instance → module on every return.
+    codes: Vec<usize>,
 }
+
+/// Bit 0 of a [`Machine::codes`] entry: returning from this frame changes instance.
+const OTHER_INSTANCE: usize = 1;
 
 /// The current function's code, resolved from a frame.
 #[inline(always)]
@@ -170,6 +178,15 @@ impl Machine {
         let max_stack = store.limits.max_stack_slots as usize;
         let max_frames = store.limits.max_frames as usize;
         let mut cd = self.countdown;
+        self.codes.clear();
+        let mut prev_inst = u32::MAX;
+        for fr in &self.frames {
+            // SAFETY: frames only ever name Wasm functions of the store (start_call, calls).
+            let (cf, i) = unsafe { code_of(store, fr.func) };
+            let ptr = unsafe { (*cf).code.as_ptr() } as usize;
+            self.codes.push(ptr | if i != prev_inst { OTHER_INSTANCE } else { 0 });
+            prev_inst = i;
+        }
         // SAFETY (for the whole loop): slot indices were bounded by the lowering to the
         // function's `max_slots`, and every frame has `max_slots` stack slots allocated before
         // it starts; the raw pointers are refreshed whenever the vectors they point into may
@@ -196,6 +213,11 @@ impl Machine {
                     ((*mem).data.as_mut_ptr(), (*mem).data.len() as u64)
                 };
                 let globals = store.globals.as_mut_ptr();
+                // The current module's defined functions, for direct calls within the instance.
+                let module = &*(*inst).module;
+                let nimp = module.num_imported_funcs;
+                let defined: *const CompiledFunc = module.code.as_ptr();
+                let inst_funcs: *const u32 = (*inst).funcs.as_ptr();
 
                 macro_rules! rd {
                     ($s:expr) => {
@@ -310,12 +332,98 @@ impl Machine {
                         std::ptr::write_unaligned(p as *mut $t, (rd!($x.val) as $t).to_le());
                     }};
                 }
+                // Runs the safe point at `pc` (a `Poll`) without dispatching it: what a
+                // backward branch and a call do with the loop header / function entry they
+                // jump to. Same charge, same `pc` after it, same yield as executing it.
+                macro_rules! poll_at {
+                    ($t:expr) => {{
+                        let t: usize = $t;
+                        if let Instr::Poll { cost, .. } = *code.add(t) {
+                            cd -= cost as i64;
+                            pc = t + 1;
+                            if cd <= 0 {
+                                save_pc!(pc);
+                                self.countdown = cd;
+                                return Ok(RunResult::Yield);
+                            }
+                        } else {
+                            pc = t;
+                        }
+                    }};
+                }
+                // Taken branch. Backward targets are loop headers, whose first instruction is
+                // their `Poll` (the lowering guarantees it).
+                macro_rules! jump {
+                    ($t:expr) => {{
+                        let t = $t as usize;
+                        if t < pc {
+                            poll_at!(t);
+                        } else {
+                            pc = t;
+                        }
+                    }};
+                }
                 macro_rules! cmpbr {
                     ($x:expr, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
                         let $a = rd!($x.a) as $t;
                         let $b = rd!($x.b) as $t;
                         if $e {
-                            pc = $x.target as usize;
+                            jump!($x.target);
+                        }
+                    }};
+                }
+                macro_rules! cmpbri {
+                    ($x:expr, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+                        let $a = rd!($x.a) as $t;
+                        let $b = $x.imm as i64 as $t;
+                        if $e {
+                            jump!($x.target);
+                        }
+                    }};
+                }
+                macro_rules! i32bi {
+                    ($x:expr, |$a:ident, $b:ident| $e:expr) => {{
+                        let $a = rd!($x.a) as u32;
+                        let $b = $x.imm as u32;
+                        wr!($x.dst, ($e) as u32 as u64);
+                    }};
+                }
+                macro_rules! i64bi {
+                    ($x:expr, |$a:ident, $b:ident| $e:expr) => {{
+                        let $a = rd!($x.a);
+                        let $b = $x.imm as i64 as u64;
+                        wr!($x.dst, ($e) as u64);
+                    }};
+                }
+                // Enters Wasm function `$callee` (store address `$addr`, instance `$ci`) with
+                // its frame at slot `$base`.
+                macro_rules! enter {
+                    ($addr:expr, $callee:expr, $ci:expr, $base:expr) => {{
+                        let callee: &CompiledFunc = $callee;
+                        let ci: u32 = $ci;
+                        let new_fp = fp + $base as usize;
+                        let need = new_fp + callee.max_slots as usize;
+                        if need > self.stack.len() || self.frames.len() >= max_frames {
+                            if self.frames.len() >= max_frames || !self.grow_stack(need, max_stack) {
+                                trap!(TrapKind::StackExhausted);
+                            }
+                        }
+                        save_pc!(pc);
+                        let nregs = self.stack.as_mut_ptr().add(new_fp);
+                        zero_locals(nregs, callee);
+                        self.frames.push(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
+                        let ccode = callee.code.as_ptr();
+                        if ci == cur_inst {
+                            self.codes.push(ccode as usize);
+                            code = ccode;
+                            fp = new_fp;
+                            regs = nregs;
+                            // The entry safe point, executed without a dispatch.
+                            poll_at!(0);
+                        } else {
+                            self.codes.push(ccode as usize | OTHER_INSTANCE);
+                            self.countdown = cd;
+                            continue 'reload;
                         }
                     }};
                 }
@@ -329,28 +437,7 @@ impl Machine {
                             FuncKind::Wasm { instance: ci, index } => {
                                 let m = &*store.instances.get_unchecked(ci as usize).module;
                                 let callee = m.code.get_unchecked((index - m.num_imported_funcs) as usize);
-                                let new_fp = fp + base;
-                                let need = new_fp + callee.max_slots as usize;
-                                if need > self.stack.len() || self.frames.len() >= max_frames {
-                                    if self.frames.len() >= max_frames || !self.grow_stack(need, max_stack) {
-                                        trap!(TrapKind::StackExhausted);
-                                    }
-                                }
-                                save_pc!(pc);
-                                let nregs = self.stack.as_mut_ptr().add(new_fp);
-                                for i in callee.num_params..callee.num_locals {
-                                    *nregs.add(i as usize) = 0;
-                                }
-                                self.frames.push(Frame { func: addr, pc: 0, fp: new_fp as u32 });
-                                if ci == cur_inst {
-                                    code = callee.code.as_ptr();
-                                    pc = 0;
-                                    fp = new_fp;
-                                    regs = nregs;
-                                } else {
-                                    self.countdown = cd;
-                                    continue 'reload;
-                                }
+                                enter!(addr, callee, ci, base)
                             }
                             FuncKind::Host { id } => {
                                 let ty = store.types.get_unchecked(f.ty as usize);
@@ -412,21 +499,21 @@ impl Machine {
                         Instr::Select { dst, a, b, cond } => {
                             wr!(dst, if rd!(cond) as u32 != 0 { rd!(a) } else { rd!(b) })
                         }
-                        Instr::Br { target } => pc = target as usize,
+                        Instr::Br { target } => jump!(target),
                         Instr::BrCopy { target, from, to, n } => {
                             for i in 0..n as usize {
                                 wr!(to as usize + i, rd!(from as usize + i));
                             }
-                            pc = target as usize;
+                            jump!(target);
                         }
                         Instr::BrIfNez { cond, target } => {
                             if rd!(cond) as u32 != 0 {
-                                pc = target as usize;
+                                jump!(target);
                             }
                         }
                         Instr::BrIfEqz { cond, target } => {
                             if rd!(cond) as u32 == 0 {
-                                pc = target as usize;
+                                jump!(target);
                             }
                         }
                         Instr::BrTable { index, len } => {
@@ -453,6 +540,62 @@ impl Machine {
                         Instr::BrI64LeU(x) => cmpbr!(x, u64, |a, b| a <= b),
                         Instr::BrI64GeS(x) => cmpbr!(x, u64, |a, b| (a as i64) >= (b as i64)),
                         Instr::BrI64GeU(x) => cmpbr!(x, u64, |a, b| a >= b),
+                        Instr::BrI32EqImm(x) => cmpbri!(x, u32, |a, b| a == b),
+                        Instr::BrI32NeImm(x) => cmpbri!(x, u32, |a, b| a != b),
+                        Instr::BrI32LtSImm(x) => cmpbri!(x, u32, |a, b| (a as i32) < (b as i32)),
+                        Instr::BrI32LtUImm(x) => cmpbri!(x, u32, |a, b| a < b),
+                        Instr::BrI32GtSImm(x) => cmpbri!(x, u32, |a, b| (a as i32) > (b as i32)),
+                        Instr::BrI32GtUImm(x) => cmpbri!(x, u32, |a, b| a > b),
+                        Instr::BrI32LeSImm(x) => cmpbri!(x, u32, |a, b| (a as i32) <= (b as i32)),
+                        Instr::BrI32LeUImm(x) => cmpbri!(x, u32, |a, b| a <= b),
+                        Instr::BrI32GeSImm(x) => cmpbri!(x, u32, |a, b| (a as i32) >= (b as i32)),
+                        Instr::BrI32GeUImm(x) => cmpbri!(x, u32, |a, b| a >= b),
+                        Instr::BrI64EqImm(x) => cmpbri!(x, u64, |a, b| a == b),
+                        Instr::BrI64NeImm(x) => cmpbri!(x, u64, |a, b| a != b),
+                        Instr::BrI64LtSImm(x) => cmpbri!(x, u64, |a, b| (a as i64) < (b as i64)),
+                        Instr::BrI64LtUImm(x) => cmpbri!(x, u64, |a, b| a < b),
+                        Instr::BrI64GtSImm(x) => cmpbri!(x, u64, |a, b| (a as i64) > (b as i64)),
+                        Instr::BrI64GtUImm(x) => cmpbri!(x, u64, |a, b| a > b),
+                        Instr::BrI64LeSImm(x) => cmpbri!(x, u64, |a, b| (a as i64) <= (b as i64)),
+                        Instr::BrI64LeUImm(x) => cmpbri!(x, u64, |a, b| a <= b),
+                        Instr::BrI64GeSImm(x) => cmpbri!(x, u64, |a, b| (a as i64) >= (b as i64)),
+                        Instr::BrI64GeUImm(x) => cmpbri!(x, u64, |a, b| a >= b),
+                        Instr::I32AddImm(x) => i32bi!(x, |a, b| a.wrapping_add(b)),
+                        Instr::I32MulImm(x) => i32bi!(x, |a, b| a.wrapping_mul(b)),
+                        Instr::I32AndImm(x) => i32bi!(x, |a, b| a & b),
+                        Instr::I32OrImm(x) => i32bi!(x, |a, b| a | b),
+                        Instr::I32XorImm(x) => i32bi!(x, |a, b| a ^ b),
+                        Instr::I32ShlImm(x) => i32bi!(x, |a, b| a.wrapping_shl(b)),
+                        Instr::I32ShrSImm(x) => i32bi!(x, |a, b| (a as i32).wrapping_shr(b)),
+                        Instr::I32ShrUImm(x) => i32bi!(x, |a, b| a.wrapping_shr(b)),
+                        Instr::I32EqImm(x) => i32bi!(x, |a, b| a == b),
+                        Instr::I32NeImm(x) => i32bi!(x, |a, b| a != b),
+                        Instr::I32LtSImm(x) => i32bi!(x, |a, b| (a as i32) < (b as i32)),
+                        Instr::I32LtUImm(x) => i32bi!(x, |a, b| a < b),
+                        Instr::I32GtSImm(x) => i32bi!(x, |a, b| (a as i32) > (b as i32)),
+                        Instr::I32GtUImm(x) => i32bi!(x, |a, b| a > b),
+                        Instr::I32LeSImm(x) => i32bi!(x, |a, b| (a as i32) <= (b as i32)),
+                        Instr::I32LeUImm(x) => i32bi!(x, |a, b| a <= b),
+                        Instr::I32GeSImm(x) => i32bi!(x, |a, b| (a as i32) >= (b as i32)),
+                        Instr::I32GeUImm(x) => i32bi!(x, |a, b| a >= b),
+                        Instr::I64AddImm(x) => i64bi!(x, |a, b| a.wrapping_add(b)),
+                        Instr::I64MulImm(x) => i64bi!(x, |a, b| a.wrapping_mul(b)),
+                        Instr::I64AndImm(x) => i64bi!(x, |a, b| a & b),
+                        Instr::I64OrImm(x) => i64bi!(x, |a, b| a | b),
+                        Instr::I64XorImm(x) => i64bi!(x, |a, b| a ^ b),
+                        Instr::I64ShlImm(x) => i64bi!(x, |a, b| a.wrapping_shl(b as u32)),
+                        Instr::I64ShrSImm(x) => i64bi!(x, |a, b| (a as i64).wrapping_shr(b as u32)),
+                        Instr::I64ShrUImm(x) => i64bi!(x, |a, b| a.wrapping_shr(b as u32)),
+                        Instr::I64EqImm(x) => i64bi!(x, |a, b| a == b),
+                        Instr::I64NeImm(x) => i64bi!(x, |a, b| a != b),
+                        Instr::I64LtSImm(x) => i64bi!(x, |a, b| (a as i64) < (b as i64)),
+                        Instr::I64LtUImm(x) => i64bi!(x, |a, b| a < b),
+                        Instr::I64GtSImm(x) => i64bi!(x, |a, b| (a as i64) > (b as i64)),
+                        Instr::I64GtUImm(x) => i64bi!(x, |a, b| a > b),
+                        Instr::I64LeSImm(x) => i64bi!(x, |a, b| (a as i64) <= (b as i64)),
+                        Instr::I64LeUImm(x) => i64bi!(x, |a, b| a <= b),
+                        Instr::I64GeSImm(x) => i64bi!(x, |a, b| (a as i64) >= (b as i64)),
+                        Instr::I64GeUImm(x) => i64bi!(x, |a, b| a >= b),
                         Instr::Return { from, n } => {
                             if from != 0 {
                                 for i in 0..n as usize {
@@ -460,22 +603,28 @@ impl Machine {
                                 }
                             }
                             self.frames.pop();
+                            let done = self.codes.pop().unwrap_unchecked();
                             let Some(&caller) = self.frames.last() else {
                                 self.countdown = cd;
                                 return Ok(RunResult::Done);
                             };
-                            let (ccf, ci) = code_of(store, caller.func);
-                            if ci != cur_inst {
+                            if done & OTHER_INSTANCE != 0 {
                                 self.countdown = cd;
                                 continue 'reload;
                             }
-                            code = (*ccf).code.as_ptr();
+                            code = (*self.codes.last().unwrap_unchecked() & !OTHER_INSTANCE) as *const Instr;
                             pc = caller.pc as usize;
                             fp = caller.fp as usize;
                             regs = self.stack.as_mut_ptr().add(fp);
                         }
                         Instr::Call { func, base } => {
-                            call!(*(&*inst).funcs.get_unchecked(func as usize), base)
+                            let addr = *inst_funcs.add(func as usize);
+                            if func >= nimp {
+                                // A function defined by this module: this instance's own.
+                                enter!(addr, &*defined.add((func - nimp) as usize), cur_inst, base)
+                            } else {
+                                call!(addr, base)
+                            }
                         }
                         Instr::CallIndirect { type_idx, table, index, base } => {
                             let t = store
@@ -817,6 +966,21 @@ impl Machine {
                 }
             }
         }
+    }
+}
+
+/// Zeroes the declared (non-parameter) locals of a new frame at `regs`.
+///
+/// # Safety
+/// `regs` must point at `callee.max_slots` writable slots.
+#[inline(always)]
+unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
+    let (p, l) = (callee.num_params as usize, callee.num_locals as usize);
+    if l - p <= 4 && p + 4 <= callee.max_slots as usize {
+        // Few locals: one fixed-size store (the extra slots are scratch operand slots).
+        std::ptr::write_unaligned(regs.add(p) as *mut [u64; 4], [0; 4]);
+    } else {
+        std::ptr::write_bytes(regs.add(p), 0, l - p);
     }
 }
 
