@@ -146,24 +146,37 @@ fn meta(g: &Guest) -> Vec<(String, String)> {
     m
 }
 
+/// The `Clock` section: readings that depend on when the capture happened. Kept apart so that
+/// every other section is a pure function of the execution position (identical whichever host
+/// or producer wrote it).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockImage {
+    /// The guest's monotonic clock at capture (it continues from here after a restore).
+    pub monotonic_ns: u64,
+}
+
 /// Everything of a guest that goes into a checkpoint, encoded (memories are streamed later).
 pub struct Capture {
     pub meta: Vec<u8>,
     pub machine: Vec<u8>,
     pub store: Vec<u8>,
     pub wasi: Vec<u8>,
+    pub clock: Vec<u8>,
     pub executed: u64,
 }
 
 /// Encodes the guest's state. Needs `&mut` only to query live file offsets.
 pub fn capture(g: &mut Guest) -> Result<Capture, Error> {
-    let wasi_state = g.wasi.state().map_err(|e| Error::Other(format!("cannot capture WASI state: {e}")))?;
+    let mut wasi_state =
+        g.wasi.state().map_err(|e| Error::Other(format!("cannot capture WASI state: {e}")))?;
+    let clock = ClockImage { monotonic_ns: std::mem::take(&mut wasi_state.monotonic_ns) };
     let enc = |e: codec::CodecError| Error::Other(format!("cannot encode checkpoint: {e}"));
     Ok(Capture {
         meta: encode_meta(&meta(g)),
         machine: codec::encode(&MachineImage::capture(g)).map_err(enc)?,
         store: codec::encode(&StoreImage::capture(g)).map_err(enc)?,
         wasi: codec::encode(&wasi_state).map_err(enc)?,
+        clock: codec::encode(&clock).map_err(enc)?,
         executed: g.machine.executed(),
     })
 }
@@ -179,6 +192,7 @@ pub fn write(g: &Guest, c: &Capture, header: &Header, w: &mut dyn Write) -> std:
         cw.memory_section(i as u32, &mem.data, mem.max_pages.map(u64::from))?;
     }
     cw.section(SectionKind::Wasi, &c.wasi)?;
+    cw.section(SectionKind::Clock, &c.clock)?;
     cw.finish()?;
     Ok(())
 }
@@ -249,9 +263,13 @@ pub fn restore(
     let si: StoreImage =
         codec::decode(&c.section(SectionKind::Store).ok_or_else(|| bad("no Store section"))?.payload)
             .map_err(codec_err("Store"))?;
-    let ws: WasiState =
+    let mut ws: WasiState =
         codec::decode(&c.section(SectionKind::Wasi).ok_or_else(|| bad("no Wasi section"))?.payload)
             .map_err(codec_err("Wasi"))?;
+    if let Some(clock) = c.section(SectionKind::Clock) {
+        let ci: ClockImage = codec::decode(&clock.payload).map_err(codec_err("Clock"))?;
+        ws.monotonic_ns = ci.monotonic_ns;
+    }
     let mut memories = Vec::new();
     for s in c.sections_of(SectionKind::Memory) {
         memories.push(format::decode_memory(&s.payload).map_err(|e| bad(e.to_string()))?);

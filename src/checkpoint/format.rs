@@ -273,6 +273,9 @@ pub enum SectionKind {
     Wasi,
     /// Code 5: free-form key/value pairs for `inspect` (see [`encode_meta`]).
     Meta,
+    /// Code 6: clock readings at capture (bincode). The only section whose bytes depend on
+    /// *when* the capture happened; every other section is a function of the execution position.
+    Clock,
     /// Any other code (never 0, which is the end section), preserved as read.
     Other(u32),
 }
@@ -286,11 +289,12 @@ impl SectionKind {
             SectionKind::Memory => 3,
             SectionKind::Wasi => 4,
             SectionKind::Meta => 5,
+            SectionKind::Clock => 6,
             SectionKind::Other(c) => c,
         }
     }
 
-    /// The kind for an on-disk code; codes 1..=5 always map to the named
+    /// The kind for an on-disk code; codes 1..=6 always map to the named
     /// variants, so `from_code(k.code())` is canonical.
     pub fn from_code(code: u32) -> Self {
         match code {
@@ -299,6 +303,7 @@ impl SectionKind {
             3 => SectionKind::Memory,
             4 => SectionKind::Wasi,
             5 => SectionKind::Meta,
+            6 => SectionKind::Clock,
             c => SectionKind::Other(c),
         }
     }
@@ -312,6 +317,7 @@ impl fmt::Display for SectionKind {
             SectionKind::Memory => f.write_str("Memory"),
             SectionKind::Wasi => f.write_str("Wasi"),
             SectionKind::Meta => f.write_str("Meta"),
+            SectionKind::Clock => f.write_str("Clock"),
             SectionKind::Other(0) => f.write_str("End"),
             SectionKind::Other(c) => write!(f, "kind {c:#x}"),
         }
