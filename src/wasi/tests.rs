@@ -418,6 +418,14 @@ fn function_table_is_complete_and_consistent() {
 }
 
 #[test]
+fn context_and_state_are_send() {
+    fn send<T: Send + 'static>() {}
+    send::<WasiCtx>();
+    send::<WasiState>();
+    send::<HostExit>();
+}
+
+#[test]
 fn wrong_argument_count_traps() {
     let mut g = setup();
     let r = g.ctx.call(WasiFunc::FdClose, &mut g.mem, &[]);
@@ -1434,7 +1442,8 @@ fn escapes_are_refused_and_touch_nothing_outside() {
             "absolute targets are not revealed"
         );
     } else {
-        assert!(cfg!(target_os = "wasi"), "planting host symlinks failed");
+        let host_is_wasi = cfg!(target_os = "wasi");
+        assert!(host_is_wasi, "planting host symlinks failed");
         let _ = std::fs::remove_file(g.root().join("slash"));
         g.symlink("../../../../../../..", "slash").unwrap();
         g.symlink("../outside.txt", "abs").unwrap();
