@@ -126,20 +126,21 @@ pub fn define_host(store: &mut Store, linker: &mut Linker) {
         let a = store.add_host_func(&ty, id as u32);
         linker.define(WASI_MODULE, f.name(), Extern::Func(a));
     }
-    use ValType::*;
-    let printers: [(&str, Vec<ValType>); 7] = [
-        ("print", vec![]),
-        ("print_i32", vec![I32]),
-        ("print_i64", vec![I64]),
-        ("print_f32", vec![F32]),
-        ("print_f64", vec![F64]),
-        ("print_i32_f32", vec![I32, F32]),
-        ("print_f64_f64", vec![F64, F64]),
-    ];
-    for (i, (name, params)) in printers.into_iter().enumerate() {
-        let a = store.add_host_func(&FuncType { params, results: vec![] }, SPECTEST_BASE + i as u32);
-        linker.define("spectest", name, Extern::Func(a));
-    }
+    crate::spectest::define_printers(store, linker, SPECTEST_BASE);
+}
+
+/// The error for a missing exported function, listing the ones there are.
+pub fn no_such_export(module: &Module, name: &str) -> Error {
+    let funcs: Vec<&str> = module
+        .exports
+        .iter()
+        .filter(|e| e.kind == crate::parse::ExportKind::Func)
+        .map(|e| e.name.as_str())
+        .collect();
+    Error::Other(format!(
+        "no exported function `{name}`; exported functions: {}",
+        if funcs.is_empty() { "(none)".to_string() } else { funcs.join(", ") }
+    ))
 }
 
 impl Guest {
@@ -178,19 +179,7 @@ impl Guest {
                 Err(Error::Other(format!("export `{name}` is a {}, not a function", other.kind_name())))
             }
             None if self.entry == Entry::Command => Ok(None),
-            None => {
-                let funcs: Vec<&str> = self
-                    .module
-                    .exports
-                    .iter()
-                    .filter(|e| e.kind == crate::parse::ExportKind::Func)
-                    .map(|e| e.name.as_str())
-                    .collect();
-                Err(Error::Other(format!(
-                    "no exported function `{name}`; exported functions: {}",
-                    if funcs.is_empty() { "(none)".to_string() } else { funcs.join(", ") }
-                )))
-            }
+            None => Err(no_such_export(&self.module, name)),
         }
     }
 

@@ -74,16 +74,7 @@ fn resolve_entry(module: &Module, spec: &EntrySpec) -> Result<Entry, Error> {
         EntrySpec::Invoke { name, args } => {
             let export = module.export(name).filter(|e| e.kind == crate::parse::ExportKind::Func);
             let Some(export) = export else {
-                let funcs: Vec<&str> = module
-                    .exports
-                    .iter()
-                    .filter(|e| e.kind == crate::parse::ExportKind::Func)
-                    .map(|e| e.name.as_str())
-                    .collect();
-                return Err(Error::Other(format!(
-                    "no exported function `{name}`; exported functions: {}",
-                    if funcs.is_empty() { "(none)".to_string() } else { funcs.join(", ") }
-                )));
+                return Err(crate::guest::no_such_export(module, name));
             };
             let ty = module.func_type(export.index);
             if args.len() != ty.params.len() {

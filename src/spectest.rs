@@ -15,22 +15,33 @@ impl Host for SpecHost {
     }
 }
 
+/// The `print*` functions of `spectest`: name and parameter types (no results).
+pub const PRINTERS: [(&str, &[ValType]); 7] = {
+    use ValType::*;
+    [
+        ("print", &[]),
+        ("print_i32", &[I32]),
+        ("print_i64", &[I64]),
+        ("print_f32", &[F32]),
+        ("print_f64", &[F64]),
+        ("print_i32_f32", &[I32, F32]),
+        ("print_f64_f64", &[F64, F64]),
+    ]
+};
+
+/// Defines the `print*` functions in `linker` as host functions numbered `first_id..`.
+pub fn define_printers(store: &mut Store, linker: &mut Linker, first_id: u32) {
+    for (i, (name, params)) in PRINTERS.iter().enumerate() {
+        let ty = FuncType { params: params.to_vec(), results: vec![] };
+        let a = store.add_host_func(&ty, first_id + i as u32);
+        linker.define("spectest", name, Extern::Func(a));
+    }
+}
+
 /// Defines `spectest` in `linker`, allocating its objects in `store`.
 pub fn define(store: &mut Store, linker: &mut Linker) {
     use ValType::*;
-    let funcs: [(&str, Vec<ValType>); 7] = [
-        ("print", vec![]),
-        ("print_i32", vec![I32]),
-        ("print_i64", vec![I64]),
-        ("print_f32", vec![F32]),
-        ("print_f64", vec![F64]),
-        ("print_i32_f32", vec![I32, F32]),
-        ("print_f64_f64", vec![F64, F64]),
-    ];
-    for (id, (name, params)) in funcs.into_iter().enumerate() {
-        let a = store.add_host_func(&FuncType { params, results: vec![] }, id as u32);
-        linker.define("spectest", name, Extern::Func(a));
-    }
+    define_printers(store, linker, 0);
     let globals = [
         ("global_i32", I32, Val::I32(666)),
         ("global_i64", I64, Val::I64(666)),
