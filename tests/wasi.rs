@@ -58,14 +58,8 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn guest_path(guest: &str) -> PathBuf {
-    let p = manifest_dir()
-        .join("tests/guests/wasm")
-        .join(format!("{guest}.wasm"));
-    assert!(
-        p.is_file(),
-        "missing guest {} (rebuild with tests/guests/build.sh)",
-        p.display()
-    );
+    let p = manifest_dir().join("tests/guests/wasm").join(format!("{guest}.wasm"));
+    assert!(p.is_file(), "missing guest {} (rebuild with tests/guests/build.sh)", p.display());
     p
 }
 
@@ -77,16 +71,11 @@ fn require_reference() {
         if !script.is_file() {
             return Err(format!("{} is missing", script.display()));
         }
-        match Command::new("python3")
-            .args(["-c", "import wasmtime"])
-            .stdin(Stdio::null())
-            .output()
-        {
+        match Command::new("python3").args(["-c", "import wasmtime"]).stdin(Stdio::null()).output() {
             Err(e) => Err(format!("cannot run python3: {e}")),
-            Ok(o) if !o.status.success() => Err(format!(
-                "python3 cannot import wasmtime: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
+            Ok(o) if !o.status.success() => {
+                Err(format!("python3 cannot import wasmtime: {}", String::from_utf8_lossy(&o.stderr).trim()))
+            }
             Ok(_) => Ok(()),
         }
     });
@@ -99,10 +88,7 @@ fn require_reference() {
 /// targets inside `root` are rewritten to `$ROOT/...` so runs in different temp dirs compare.
 fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
-        let mut entries: Vec<_> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
         entries.sort();
         for p in entries {
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
@@ -144,12 +130,8 @@ fn fmt_tree(t: &BTreeMap<String, Entry>) -> String {
 
 /// Runs `program args...` with cwd `cwd`, feeding `stdin`, with a timeout.
 fn exec(mut cmd: Command, stdin: &[u8]) -> (Vec<u8>, Vec<u8>, Option<i32>, bool) {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
     let mut cin = child.stdin.take().unwrap();
     let input = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -181,12 +163,7 @@ fn exec(mut cmd: Command, stdin: &[u8]) -> (Vec<u8>, Vec<u8>, Option<i32>, bool)
         std::thread::sleep(Duration::from_millis(5));
     };
     let _ = writer.join();
-    (
-        r_out.join().unwrap(),
-        r_err.join().unwrap(),
-        status.code(),
-        timed_out,
-    )
+    (r_out.join().unwrap(), r_err.join().unwrap(), status.code(), timed_out)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -204,10 +181,7 @@ fn run_one(
     stdin: &[u8],
 ) -> Out {
     let module = guest_path(guest);
-    let tmp = tempfile::Builder::new()
-        .prefix("chiwawa-wasi-")
-        .tempdir()
-        .unwrap();
+    let tmp = tempfile::Builder::new().prefix("chiwawa-wasi-").tempdir().unwrap();
     // Canonical path: symlink targets written by `setup` match the snapshot prefix.
     let root = tmp.path().canonicalize().unwrap();
     let sandbox = root.join("sandbox");
@@ -241,11 +215,7 @@ fn run_one(
     let (stdout, stderr, code, timed_out) = exec(cmd, stdin);
     let tree = snapshot(&root);
     Out {
-        runtime: if rt == Runtime::Chiwawa {
-            "chiwawa"
-        } else {
-            "wasmtime"
-        },
+        runtime: if rt == Runtime::Chiwawa { "chiwawa" } else { "wasmtime" },
         stdout,
         stderr,
         code,
@@ -282,17 +252,10 @@ fn run_both_stdin(
 fn first_diff_line(a: &str, b: &str) -> String {
     for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
         if x != y {
-            return format!(
-                "first difference at line {}:\n  chiwawa:  {x}\n  wasmtime: {y}",
-                i + 1
-            );
+            return format!("first difference at line {}:\n  chiwawa:  {x}\n  wasmtime: {y}", i + 1);
         }
     }
-    format!(
-        "line counts differ: chiwawa {} vs wasmtime {}",
-        a.lines().count(),
-        b.lines().count()
-    )
+    format!("line counts differ: chiwawa {} vs wasmtime {}", a.lines().count(), b.lines().count())
 }
 
 /// The core assertion: identical stdout, exit code and directory tree.
@@ -309,17 +272,9 @@ fn assert_same(guest: &str, c: &Out, r: &Out) {
             String::from_utf8_lossy(&r.stderr),
         )
     };
-    assert!(
-        !c.timed_out,
-        "chiwawa timed out after {RUN_TIMEOUT:?}\n{}",
-        ctx()
-    );
+    assert!(!c.timed_out, "chiwawa timed out after {RUN_TIMEOUT:?}\n{}", ctx());
     if c.stdout != r.stdout {
-        panic!(
-            "stdout differs: {}\n{}",
-            first_diff_line(&c.stdout_str(), &r.stdout_str()),
-            ctx()
-        );
+        panic!("stdout differs: {}\n{}", first_diff_line(&c.stdout_str(), &r.stdout_str()), ctx());
     }
     assert_eq!(c.code, r.code, "exit code differs\n{}", ctx());
     if c.tree != r.tree {
@@ -350,31 +305,19 @@ fn check_stdin(guest: &str, stdin: &[u8]) -> Out {
 
 fn assert_contains(out: &Out, needle: &str) {
     let s = out.stdout_str();
-    assert!(
-        s.contains(needle),
-        "{} stdout lacks {needle:?}:\n{s}",
-        out.runtime
-    );
+    assert!(s.contains(needle), "{} stdout lacks {needle:?}:\n{s}", out.runtime);
 }
 
 fn assert_no_line_with(out: &Out, needle: &str) {
     let s = out.stdout_str();
-    assert!(
-        !s.contains(needle),
-        "{} stdout unexpectedly contains {needle:?}:\n{s}",
-        out.runtime
-    );
+    assert!(!s.contains(needle), "{} stdout unexpectedly contains {needle:?}:\n{s}", out.runtime);
 }
 
 // ---------------------------------------------------------------- args, env
 
 const ARGS: &[&str] = &["first", "with space", "", "ünïcødé ✓", "--dir", "a=b"];
-const ENV: &[(&str, &str)] = &[
-    ("CHIWAWA_TEST", "hello world"),
-    ("EMPTY", ""),
-    ("WITH_EQ", "a=b=c"),
-    ("UNI", "ö✓"),
-];
+const ENV: &[(&str, &str)] =
+    &[("CHIWAWA_TEST", "hello world"), ("EMPTY", ""), ("WITH_EQ", "a=b=c"), ("UNI", "ö✓")];
 
 #[test]
 fn args_env_c() {
@@ -413,11 +356,7 @@ fn files_rust() {
 }
 
 fn setup_preexisting(sandbox: &Path) {
-    fs::write(
-        sandbox.join("a.txt"),
-        b"pre-existing contents that are longer than hello world\n",
-    )
-    .unwrap();
+    fs::write(sandbox.join("a.txt"), b"pre-existing contents that are longer than hello world\n").unwrap();
     fs::create_dir(sandbox.join("keep")).unwrap();
     fs::write(sandbox.join("keep/untouched.bin"), [0u8, 1, 2, 255]).unwrap();
 }
@@ -515,10 +454,7 @@ fn trap_c() {
     let (c, r) = run_both("trap", &[], &[], no_setup);
     assert_eq!(r.code, Some(134));
     assert_same("trap", &c, &r);
-    assert!(
-        !c.stderr.is_empty(),
-        "chiwawa printed nothing on stderr for a trap"
-    );
+    assert!(!c.stderr.is_empty(), "chiwawa printed nothing on stderr for a trap");
 }
 
 #[test]
@@ -527,10 +463,7 @@ fn panic_rust() {
     assert_eq!(r.code, Some(134));
     assert_same("rs_panic", &c, &r);
     let err = String::from_utf8_lossy(&c.stderr);
-    assert!(
-        err.contains("index out of bounds"),
-        "guest panic message missing from stderr:\n{err}"
-    );
+    assert!(err.contains("index out of bounds"), "guest panic message missing from stderr:\n{err}");
 }
 
 // ---------------------------------------------------------------- stdin
@@ -584,10 +517,7 @@ fn counter_c() {
     };
     assert_eq!(out.lines().count(), 4, "out.txt:\n{out}");
     // stdout = the progress lines (same as out.txt) + the final line.
-    assert_eq!(
-        r.stdout_str(),
-        format!("{out}done n=200000 sum=84892d2640bf9224\n")
-    );
+    assert_eq!(r.stdout_str(), format!("{out}done n=200000 sum=84892d2640bf9224\n"));
 }
 
 /// counter appends to an existing out.txt (O_APPEND) rather than truncating it.
@@ -597,13 +527,7 @@ fn setup_counter_existing(sandbox: &Path) {
 
 #[test]
 fn counter_c_appends() {
-    let r = check(
-        "counter",
-        &["30000", "10000", GUEST_DIR],
-        &[],
-        setup_counter_existing,
-        0,
-    );
+    let r = check("counter", &["30000", "10000", GUEST_DIR], &[], setup_counter_existing, 0);
     match r.tree.get("sandbox/out.txt") {
         Some(Entry::File(b)) => assert!(b.starts_with(b"previous run\nstep 1 ")),
         other => panic!("out.txt: {other:?}"),
@@ -632,29 +556,13 @@ fn setup_escape(sandbox: &Path) {
 fn assert_escape_contained(o: &Out) {
     let s = o.stdout_str();
     let attempts: Vec<&str> = s.lines().filter(|l| l.starts_with("ATTEMPT ")).collect();
-    assert!(
-        attempts.len() >= 24,
-        "{}: expected >= 24 ATTEMPT lines, got:\n{s}",
-        o.runtime
-    );
+    assert!(attempts.len() >= 24, "{}: expected >= 24 ATTEMPT lines, got:\n{s}", o.runtime);
     for l in &attempts {
-        assert!(
-            l.contains(": FAIL "),
-            "{}: sandbox escape succeeded: {l}\n{s}",
-            o.runtime
-        );
+        assert!(l.contains(": FAIL "), "{}: sandbox escape succeeded: {l}\n{s}", o.runtime);
     }
     assert!(!s.contains("ESCAPED"), "{}: {s}", o.runtime);
-    assert!(
-        s.contains("control: open inside.txt ok"),
-        "{}: sandbox itself unusable:\n{s}",
-        o.runtime
-    );
-    assert!(
-        s.contains("escaped\n") && s.contains(", 0 escaped"),
-        "{}: no summary:\n{s}",
-        o.runtime
-    );
+    assert!(s.contains("control: open inside.txt ok"), "{}: sandbox itself unusable:\n{s}", o.runtime);
+    assert!(s.contains("escaped\n") && s.contains(", 0 escaped"), "{}: no summary:\n{s}", o.runtime);
     assert_eq!(o.code, Some(0), "{}: escape guest exit code", o.runtime);
     // Nothing inside or outside the preopen was created, removed or modified.
     assert_eq!(
@@ -665,10 +573,7 @@ fn assert_escape_contained(o: &Out) {
         fmt_tree(&o.tree_before),
         fmt_tree(&o.tree)
     );
-    assert_eq!(
-        o.tree.get("outside.txt"),
-        Some(&Entry::File(OUTSIDE.to_vec()))
-    );
+    assert_eq!(o.tree.get("outside.txt"), Some(&Entry::File(OUTSIDE.to_vec())));
 }
 
 /// Security property, independent of errno details: every escape attempt fails and
@@ -676,23 +581,9 @@ fn assert_escape_contained(o: &Out) {
 #[test]
 fn escape_attempts_all_fail() {
     require_reference();
-    let r = run_one(
-        Runtime::Reference,
-        "escape",
-        &[GUEST_DIR],
-        &[],
-        setup_escape,
-        b"",
-    );
+    let r = run_one(Runtime::Reference, "escape", &[GUEST_DIR], &[], setup_escape, b"");
     assert_escape_contained(&r);
-    let c = run_one(
-        Runtime::Chiwawa,
-        "escape",
-        &[GUEST_DIR],
-        &[],
-        setup_escape,
-        b"",
-    );
+    let c = run_one(Runtime::Chiwawa, "escape", &[GUEST_DIR], &[], setup_escape, b"");
     assert_escape_contained(&c);
 }
 
