@@ -173,15 +173,17 @@ fn start_guest(
 ) -> Result<Guest, Error> {
     let module_len = module.byte_len;
     let try_restore = |path: &std::path::Path| -> Result<Guest, String> {
+        let t0 = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
         let c = read_checkpoint(&bytes).map_err(|e| e.to_string())?;
         snapshot::accept(&c, module_hash, module_len)?;
         let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| e.to_string())?;
         log::info!(
-            "resuming from {} (generation {}, {} instructions)",
+            "resuming from {} (generation {}, {} instructions; restored in {:.1} ms)",
             path.display(),
             c.header.generation,
-            c.header.instructions
+            c.header.instructions,
+            t0.elapsed().as_secs_f64() * 1e3
         );
         Ok(g)
     };

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Checkpoint cost, printed as markdown tables (progress on stderr):
+#   1. one checkpoint of 16 MiB and 256 MiB of touched guest memory: file size, time to write it
+#      durably (temp file, fsync, rename, fsync dir), versus writing and fsyncing the same number
+#      of bytes with dd; and the time to restore from it;
+#   2. the slowdown of `--every 10s` versus no checkpointing on the shared benchmark guests.
+#
+# usage: benches/checkpoint.sh [--guests "sieve matmul"] [--scale N] [--skip-overhead]
+# env:   CHIWAWA_BIN (default target/release/chiwawa; build it with cargo build --release)
+#        BENCH_CACHE (default target/bench-cache: benches/bench.sh builds the guests there)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${CHIWAWA_BIN:-$root/target/release/chiwawa}
+cache=${BENCH_CACHE:-$root/target/bench-cache}
+guests="fib sieve matmul sha256 nbody sort bigmem" scale=1 overhead=1
+while (($#)); do
+  case "$1" in
+    --guests) guests="$2"; shift 2 ;;
+    --scale) scale="$2"; shift 2 ;;
+    --skip-overhead) overhead=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ -x "$bin" ]] || { echo "no chiwawa at $bin (cargo build --release)" >&2; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/chiwawa-ckbench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# Measure on the same file system as the checkpoint directory.
+now() { date +%s.%N; }
+secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
+
+echo "| touched memory | checkpoint file | checkpoint (write+fsync+rename+fsync dir) | dd same bytes + fsync | restore |"
+echo "|---:|---:|---:|---:|---:|"
+for mib in 16 256; do
+  echo "checkpoint bench: $mib MiB" >&2
+  # the touch loop costs ~9 units per 4 KiB page, a checksum pass ~11: checkpoint once after
+  # the touch phase, in the first pass, and let the guest finish (generations are archived).
+  pages4k=$((mib * 256))
+  n=$((pages4k * 20))
+  dir="$work/ck$mib"
+  RUST_LOG=chiwawa=debug "$bin" run --every-instructions "$n" --keep 1 --keep-on-exit --checkpoint-dir "$dir" \
+    --invoke touch "$root/benches/memtouch.wat" "$mib" 2 >/dev/null 2>"$work/log$mib"
+  line=$(grep -m1 'checkpoint: generation' "$work/log$mib") || { cat "$work/log$mib" >&2; exit 1; }
+  bytes=$(sed -E 's/.*\), ([0-9]+) bytes.*/\1/' <<<"$line")
+  ms=$(sed -E 's/.* ([0-9.]+) ms.*/\1/' <<<"$line")
+  file=$(ls "$dir"/archive-*/gen-*.ckpt | head -1)
+  # dd: the same number of bytes, fsynced
+  t0=$(now); dd if=/dev/zero of="$work/dd.bin" bs=1M count="$(((bytes + 1048575) / 1048576))" conv=fsync status=none; t1=$(now)
+  dd_s=$(secs "$t0" "$t1"); rm -f "$work/dd.bin"
+  # restore: --restore the archived generation; chiwawa logs how long rebuilding took
+  RUST_LOG=chiwawa=info "$bin" run --restore "$file" --checkpoint-dir "$work/r$mib" \
+    --invoke touch "$root/benches/memtouch.wat" "$mib" 2 >/dev/null 2>"$work/rlog$mib"
+  rms=$(grep -m1 -o 'restored in [0-9.]* ms' "$work/rlog$mib" | grep -o '[0-9.]*') || { cat "$work/rlog$mib" >&2; exit 1; }
+  printf '| %d MiB | %.1f MiB | %.3f s | %s s | %.3f s |\n' "$mib" "$(python3 -c "print($bytes/1048576)")" \
+    "$(python3 -c "print($ms/1000)")" "$dd_s" "$(python3 -c "print($rms/1000)")"
+done
+
+((overhead)) || exit 0
+echo
+echo "| guest (scale $scale) | no checkpoints | --every 10s | checkpoints taken | slowdown |"
+echo "|---|---:|---:|---:|---:|"
+for g in $guests; do
+  w="$cache/wasm/$g.wasm"
+  [[ -f "$w" ]] || { echo "missing $w: run benches/bench.sh once to build the guests" >&2; exit 1; }
+  echo "overhead bench: $g" >&2
+  t0=$(now); "$bin" run "$w" "$scale" >/dev/null; t1=$(now)
+  base=$(secs "$t0" "$t1")
+  t0=$(now); RUST_LOG=chiwawa=debug "$bin" run --every 10s --checkpoint-dir "$work/ov-$g" "$w" "$scale" >/dev/null 2>"$work/ov-$g.log"; t1=$(now)
+  with=$(secs "$t0" "$t1")
+  count=$(grep -c 'checkpoint: generation' "$work/ov-$g.log" || true)
+  printf '| %s | %s s | %s s | %s | %+.1f %% |\n' "$g" "$base" "$with" "$count" "$(python3 -c "print(($with/$base-1)*100)")"
+done
