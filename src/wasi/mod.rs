@@ -64,7 +64,7 @@ use abi::{Mem, WResult};
 use clock::Clock;
 use fd::{FdEntry, FdTable, PreopenDir};
 use std::fmt;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 // ---------------------------------------------------------------- configuration
@@ -390,7 +390,22 @@ pub struct WasiCtx {
     clock: Clock,
     /// A `poll_oneoff` sleep cut short by the interrupt flag.
     pending: Option<PendingSleep>,
-    interrupt: Option<Arc<AtomicBool>>,
+    interrupt: Option<InterruptCheck>,
+}
+
+/// How a sliced sleep asks whether to suspend for a checkpoint.
+pub(crate) struct InterruptCheck(Box<dyn Fn() -> bool + Send>);
+
+impl InterruptCheck {
+    pub(crate) fn requested(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for InterruptCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InterruptCheck")
+    }
 }
 
 impl WasiCtx {
@@ -432,7 +447,18 @@ impl WasiCtx {
     /// The context only reads it; whoever handles the resulting
     /// [`HostExit::Suspend`] must clear it before calling again.
     pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
-        self.interrupt = Some(flag);
+        self.interrupt = Some(InterruptCheck(Box::new(move || {
+            flag.load(Ordering::SeqCst)
+        })));
+    }
+
+    /// Like [`set_interrupt`](Self::set_interrupt), but with a function
+    /// asked between the slices (replaces any flag). For hosts without
+    /// threads (`wasm32-wasip1`), where nothing can set a flag while the
+    /// guest sleeps, the function can itself look at the clock or a trigger
+    /// file, e.g. `ctx.set_interrupt_probe(move || probe.check())`.
+    pub fn set_interrupt_probe(&mut self, probe: impl Fn() -> bool + Send + 'static) {
+        self.interrupt = Some(InterruptCheck(Box::new(probe)));
     }
 
     /// Execute one call. `mem` is the guest's whole linear memory 0; `args`

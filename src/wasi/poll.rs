@@ -22,7 +22,8 @@
 //! # Interruptible sleeps
 //!
 //! A sleep is cut into slices of at most [`SLICE`]. Before each slice the
-//! interrupt flag (`WasiCtx::set_interrupt`) is read; if it is set, the call
+//! interrupt flag (`WasiCtx::set_interrupt`) is read, or the probe
+//! (`WasiCtx::set_interrupt_probe`) asked; if a checkpoint is wanted, the call
 //! records a [`PendingSleep`] — its arguments, a digest of the subscription
 //! bytes, the remaining nanoseconds and the subscriptions that will be ready —
 //! and returns [`HostExit::Suspend`]. The record is part of the checkpoint.
@@ -38,7 +39,6 @@ use super::abi::{
 use super::clock::Clock;
 use super::fd::FdKind;
 use super::{HostExit, PendingSleep, WasiCtx};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Longest uninterrupted sleep.
@@ -215,10 +215,8 @@ impl WasiCtx {
                 return Ok(());
             }
             let left = deadline - now;
-            if let Some(flag) = &self.interrupt {
-                if flag.load(Ordering::SeqCst) {
-                    return Err(left);
-                }
+            if self.interrupt.as_ref().is_some_and(|i| i.requested()) {
+                return Err(left);
             }
             std::thread::sleep(left.min(SLICE));
         }

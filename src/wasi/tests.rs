@@ -1798,6 +1798,29 @@ fn poll_oneoff_suspends_and_resumes_after_restore() {
     );
     assert!(h.ctx.state().unwrap().pending_sleep.is_none());
 
+    // A probe instead of a flag (hosts without threads): it is asked
+    // between slices, so a 10 s sleep suspends at once when it says so.
+    let asked = Arc::new(AtomicBool::new(false));
+    let seen = asked.clone();
+    h.ctx.set_interrupt_probe(move || {
+        seen.store(true, Ordering::SeqCst);
+        true
+    });
+    let p2 = h.subs(&[(8, 0, 1, 10_000 * MS, 0)]);
+    let t = Instant::now();
+    assert_eq!(h.poll(p2, 1), Err(HostExit::Suspend));
+    assert!(t.elapsed() < Duration::from_millis(500));
+    assert!(asked.load(Ordering::SeqCst));
+    let rem = h.ctx.state().unwrap().pending_sleep.unwrap().remaining_ns;
+    assert!(rem > 9_000 * MS, "{rem}");
+    h.ctx.set_interrupt_probe(|| false);
+    let p3 = h.subs(&[(9, 0, 1, 20 * MS, 0)]);
+    assert_eq!(
+        h.poll(p3, 1).unwrap().unwrap(),
+        vec![(9, 0, 0, 0, 0)],
+        "a new call drops the record"
+    );
+
     // A different call discards a stale pending record.
     g.ctx.pending = Some(pending);
     let q = g.subs(&[(5, 0, 1, MS, 0)]);
