@@ -206,15 +206,19 @@ impl WasiCtx {
         })
     }
 
-    /// Sleep `total` in slices; `Err(remaining)` if the interrupt flag is seen.
+    /// Sleep `total` in slices; `Err(remaining)` if an interrupt is requested.
+    /// A deadline too far away for `Instant` (a guest may ask for `u64::MAX`
+    /// ns) means sleeping until interrupted.
     fn sleep(&self, total: Duration) -> Result<(), Duration> {
-        let deadline = Instant::now() + total;
+        let start = Instant::now();
+        let deadline = start.checked_add(total);
         loop {
             let now = Instant::now();
-            if now >= deadline {
-                return Ok(());
-            }
-            let left = deadline - now;
+            let left = match deadline {
+                Some(d) if now >= d => return Ok(()),
+                Some(d) => d - now,
+                None => total.saturating_sub(now - start),
+            };
             if self.interrupt.as_ref().is_some_and(|i| i.requested()) {
                 return Err(left);
             }

@@ -1813,6 +1813,11 @@ fn poll_oneoff_suspends_and_resumes_after_restore() {
     assert!(asked.load(Ordering::SeqCst));
     let rem = h.ctx.state().unwrap().pending_sleep.unwrap().remaining_ns;
     assert!(rem > 9_000 * MS, "{rem}");
+    // A timeout too large for `Instant` must not panic.
+    let p4 = h.subs(&[(10, 0, 1, u64::MAX, 0)]);
+    assert_eq!(h.poll(p4, 1), Err(HostExit::Suspend));
+    let rem = h.ctx.state().unwrap().pending_sleep.unwrap().remaining_ns;
+    assert!(rem > u64::MAX / 2, "{rem}");
     h.ctx.set_interrupt_probe(|| false);
     let p3 = h.subs(&[(9, 0, 1, 20 * MS, 0)]);
     assert_eq!(
@@ -2037,4 +2042,149 @@ fn rename_keeps_open_descriptors_restorable() {
     assert_eq!(h.tell(f), Ok(5));
     assert_eq!(h.pread(f, 5, 0).unwrap(), b"12345");
     assert!(h.open_full(d, 0, "f", 0, 0, 0).is_ok());
+}
+
+// ---------------------------------------------------------------- robustness
+
+/// xorshift64*: deterministic test randomness without a crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Mostly small numbers, pointers into memory and boundary values.
+    fn arg(&mut self, mem_len: u64) -> u64 {
+        match self.next() % 10 {
+            0 => 0,
+            1 => self.next() % 8,
+            2 | 3 => self.next() % 64,
+            4 | 5 => self.next() % mem_len,
+            6 => mem_len - self.next() % 64,
+            7 => u64::from(u32::MAX) - self.next() % 4,
+            8 => u64::MAX - self.next() % 4,
+            _ => self.next(),
+        }
+    }
+}
+
+#[test]
+fn random_calls_never_panic_or_escape() {
+    let mut g = setup();
+    // No stdio (a read could block), and every sleep is cut short.
+    for fd in 0..3 {
+        g.close(fd).unwrap();
+    }
+    g.ctx.set_interrupt_probe(|| true);
+    g.mkdir("d").unwrap();
+    g.create("d/f", b"content");
+    g.symlink("d/f", "l").unwrap();
+    g.symlink("../outside.txt", "out").unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mem_len = 1u64 << 16;
+    let mut mem = vec![0u8; mem_len as usize];
+    let names: [&[u8]; 8] = [b"d", b"d/f", b"l", b"out", b"..", b"new", b"d/../x", b"/"];
+    let mut outcomes = std::collections::BTreeMap::new();
+    for i in 0..30_000u32 {
+        if i % 1000 == 0 {
+            for b in mem.iter_mut() {
+                *b = rng.next() as u8;
+            }
+        }
+        // Plant plausible paths (result writes may have clobbered them).
+        for (k, n) in names.iter().enumerate() {
+            mem[k * 16..k * 16 + n.len()].copy_from_slice(n);
+        }
+        let f = WasiFunc::ALL[(rng.next() % WasiFunc::ALL.len() as u64) as usize];
+        let nparams = f.signature().0.len();
+        let mut args: Vec<u64> = (0..nparams).map(|_| rng.arg(mem_len)).collect();
+        if nparams > 0 && rng.next() % 2 == 0 {
+            args[0] = 3 + rng.next() % 6; // a plausible fd
+        }
+        // Often valid flags, so that calls get past parameter decoding.
+        for &(k, _) in f.typed_params() {
+            if rng.next() % 4 != 0 {
+                args[k] = 0;
+            }
+        }
+        // (ptr, len) parameter pairs of paths: often a planted name.
+        let path_params: &[(usize, usize)] = match f {
+            WasiFunc::PathCreateDirectory
+            | WasiFunc::PathReadlink
+            | WasiFunc::PathRemoveDirectory
+            | WasiFunc::PathUnlinkFile => &[(1, 2)],
+            WasiFunc::PathFilestatGet | WasiFunc::PathFilestatSetTimes | WasiFunc::PathOpen => {
+                &[(2, 3)]
+            }
+            WasiFunc::PathLink => &[(2, 3), (5, 6)],
+            WasiFunc::PathRename => &[(1, 2), (4, 5)],
+            WasiFunc::PathSymlink => &[(0, 1), (3, 4)],
+            _ => &[],
+        };
+        for &(p, l) in path_params {
+            if rng.next() % 4 != 0 {
+                let k = (rng.next() % names.len() as u64) as usize;
+                args[p] = (k * 16) as u64;
+                args[l] = names[k].len() as u64;
+            }
+        }
+        if !path_params.is_empty() && f != WasiFunc::PathSymlink && rng.next() % 4 != 0 {
+            args[0] = 3;
+        }
+        let r = g.ctx.call(f, &mut mem, &args);
+        let key = match &r {
+            Ok(Some(e)) => format!("errno {}", Errno(*e as u16).name()),
+            Ok(None) => "none".to_owned(),
+            Err(HostExit::Exit(_)) => "exit".to_owned(),
+            Err(HostExit::Trap(_)) => "trap".to_owned(),
+            Err(HostExit::Suspend) => "suspend".to_owned(),
+        };
+        *outcomes.entry(key).or_insert(0u32) += 1;
+    }
+    assert!(
+        outcomes.get("errno SUCCESS").copied().unwrap_or(0) > 1000,
+        "{outcomes:?}"
+    );
+    for e in [
+        "errno NOENT",
+        "errno EXIST",
+        "errno PERM",
+        "errno NOTDIR",
+        "trap",
+        "exit",
+    ] {
+        assert!(outcomes.contains_key(e), "{e} never happened: {outcomes:?}");
+    }
+    assert_eq!(
+        std::fs::read(g.tmp.path().join("outside.txt")).unwrap(),
+        b"secret"
+    );
+    let mut top: Vec<_> = std::fs::read_dir(g.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    top.sort();
+    assert_eq!(
+        top,
+        ["outside.txt", "root"],
+        "nothing created outside the preopen"
+    );
+    // Whatever the calls left open can be captured, and restored unless one
+    // of its paths has gone since (deleted or replaced while open).
+    let st = g.ctx.state().unwrap();
+    let all_there = st.fds.iter().filter(|f| f.preopen.is_some()).all(|f| {
+        let p = g.root().join(&f.path);
+        match f.kind {
+            FdKind::File => p.is_file(),
+            _ => p.is_dir(),
+        }
+    });
+    let restored = WasiCtx::restore(&g.cfg(), &st);
+    if all_there {
+        restored.unwrap();
+    }
 }
