@@ -1,5 +1,5 @@
-;; A long-running WASI command for trying checkpoints: it counts to 4_000_000_000 in steps,
-;; mixing a checksum, and prints a line every 200_000_000 iterations (a few seconds each).
+;; A long-running WASI command for trying checkpoints: it counts to 1_000_000_000 in steps,
+;; mixing a checksum, and prints the count and the checksum every 50_000_000 iterations.
 ;;
 ;;   chiwawa run --every 2s examples/counter.wat      # kill -9 it any time, run it again: it resumes
 (module $counter
@@ -23,6 +23,6 @@
     (loop $count
       (local.set $sum (i64.add (i64.rotl (local.get $sum) (i64.const 5)) (i64.xor (local.get $i) (i64.const 0x9e3779b9))))
       (local.set $i (i64.add (local.get $i) (i64.const 1)))
-      (if (i64.eqz (i64.rem_u (local.get $i) (i64.const 200000000)))
+      (if (i64.eqz (i64.rem_u (local.get $i) (i64.const 50000000)))
         (then (call $print_u64 (local.get $i)) (call $print_u64 (local.get $sum))))
-      (br_if $count (i64.lt_u (local.get $i) (i64.const 4000000000))))))
+      (br_if $count (i64.lt_u (local.get $i) (i64.const 1000000000))))))
