@@ -259,10 +259,7 @@ pub struct Mem<'a> {
 
 impl<'a> Mem<'a> {
     pub fn new(bytes: &'a mut [u8]) -> Mem<'a> {
-        Mem {
-            bytes,
-            fuel: HOSTCALL_FUEL,
-        }
+        Mem { bytes, fuel: HOSTCALL_FUEL }
     }
 
     /// Account for `n` bytes copied by this call: NOMEM once over budget.
@@ -276,9 +273,7 @@ impl<'a> Mem<'a> {
 
     /// Account for an array of `count` records of `size` bytes.
     pub fn consume_array(&mut self, count: u32, size: u32) -> WResult<()> {
-        let n = u64::from(count)
-            .checked_mul(u64::from(size))
-            .ok_or(Errno::OVERFLOW)?;
+        let n = u64::from(count).checked_mul(u64::from(size)).ok_or(Errno::OVERFLOW)?;
         self.consume(n)
     }
 
@@ -360,9 +355,7 @@ impl<'a> Mem<'a> {
     /// [`Mem::read_str`] without fuel (Wasmtime's `path_unlink_file`).
     pub fn read_str_unmetered(&self, ptr: u32, len: u32) -> WResult<String> {
         let bytes = self.slice(ptr, len)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| Errno::ILSEQ)
+        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| Errno::ILSEQ)
     }
 
     /// The first iovec of the array (`iovs`, `count`) whose length is not zero,
@@ -372,10 +365,7 @@ impl<'a> Mem<'a> {
     pub fn first_nonempty_iovec(&mut self, iovs: u32, count: u32) -> WResult<(u32, u32)> {
         self.consume_array(count, size::IOVEC)?;
         for i in 0..count {
-            let at = i
-                .checked_mul(size::IOVEC)
-                .and_then(|o| iovs.checked_add(o))
-                .ok_or(Errno::FAULT)?;
+            let at = i.checked_mul(size::IOVEC).and_then(|o| iovs.checked_add(o)).ok_or(Errno::FAULT)?;
             let buf = self.read_u32(at)?;
             let len = self.read_u32(at.checked_add(4).ok_or(Errno::FAULT)?)?;
             if len == 0 {

@@ -26,10 +26,7 @@ pub(crate) struct Clock {
 impl Clock {
     /// A monotonic clock starting at `base_ns` now.
     pub fn starting_at(base_ns: u64) -> Clock {
-        Clock {
-            start: Instant::now(),
-            base_ns,
-        }
+        Clock { start: Instant::now(), base_ns }
     }
 
     pub fn monotonic(&self) -> u64 {

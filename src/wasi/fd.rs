@@ -87,10 +87,7 @@ impl FdEntry {
 
 /// Split a stored rel path back into names.
 pub(crate) fn rel_from_string(s: &str) -> Vec<String> {
-    s.split('/')
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
+    s.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect()
 }
 
 #[derive(Debug, Default)]
@@ -107,10 +104,7 @@ impl FdTable {
                 None => 0,
                 Some((&last, _)) => match last.checked_add(1) {
                     Some(fd) => fd,
-                    None => (0..u32::MAX)
-                        .rev()
-                        .find(|fd| !self.used.contains_key(fd))
-                        .ok_or(Errno::MFILE)?,
+                    None => (0..u32::MAX).rev().find(|fd| !self.used.contains_key(fd)).ok_or(Errno::MFILE)?,
                 },
             },
         };

@@ -11,8 +11,8 @@
 //! I/O is used, so the position is plain checkpoint data.
 
 use super::abi::{
-    self, dirent_bytes, fdflags, filetype, fstflags, lookupflags, oflags, rights, size, whence,
-    Errno, Fdstat, Filestat, Mem, WResult,
+    self, dirent_bytes, fdflags, filetype, fstflags, lookupflags, oflags, rights, size, whence, Errno,
+    Fdstat, Filestat, Mem, WResult,
 };
 use super::fd::{filestat_of, filetype_of, metadata_hash, FdEntry, FdKind};
 use super::host_os;
@@ -151,9 +151,7 @@ fn file_times(atim: u64, mtim: u64, fst: u16) -> WResult<Option<NewTimes>> {
 fn open_for_times(p: &Path) -> std::io::Result<File> {
     match File::open(p) {
         Ok(f) => Ok(f),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            OpenOptions::new().write(true).open(p)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => OpenOptions::new().write(true).open(p),
         Err(e) => Err(e),
     }
 }
@@ -161,10 +159,7 @@ fn open_for_times(p: &Path) -> std::io::Result<File> {
 impl WasiCtx {
     /// Host directory of a directory descriptor.
     fn host_of(&self, e: &FdEntry) -> WResult<PathBuf> {
-        let p = e
-            .preopen
-            .and_then(|i| self.preopens.get(i as usize))
-            .ok_or(Errno::BADF)?;
+        let p = e.preopen.and_then(|i| self.preopens.get(i as usize)).ok_or(Errno::BADF)?;
         Ok(host_path(&p.host, &e.rel))
     }
 
@@ -216,17 +211,8 @@ impl WasiCtx {
         let e = self.fds.get(fd)?;
         let st = match e.kind {
             FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => {
-                let r = if e.kind == FdKind::Stdin {
-                    rights::FD_READ
-                } else {
-                    rights::FD_WRITE
-                };
-                Fdstat {
-                    filetype: stdio_filetype(e.kind),
-                    flags: 0,
-                    rights_base: r,
-                    rights_inheriting: r,
-                }
+                let r = if e.kind == FdKind::Stdin { rights::FD_READ } else { rights::FD_WRITE };
+                Fdstat { filetype: stdio_filetype(e.kind), flags: 0, rights_base: r, rights_inheriting: r }
             }
             FdKind::PreopenDir => Fdstat {
                 filetype: filetype::DIRECTORY,
@@ -242,9 +228,7 @@ impl WasiCtx {
                 };
                 let mut r = rights::ALL;
                 if ft == filetype::DIRECTORY {
-                    r &= !(rights::FD_SEEK
-                        | rights::FD_FILESTAT_SET_SIZE
-                        | rights::PATH_FILESTAT_SET_SIZE);
+                    r &= !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE | rights::PATH_FILESTAT_SET_SIZE);
                 }
                 if !e.read {
                     r &= !(rights::FD_READ | rights::FD_READDIR);
@@ -253,12 +237,7 @@ impl WasiCtx {
                 if !e.write || e.kind == FdKind::Dir {
                     r &= !rights::FD_WRITE;
                 }
-                Fdstat {
-                    filetype: ft,
-                    flags: e.fdflags & KEPT_FDFLAGS,
-                    rights_base: r,
-                    rights_inheriting: r,
-                }
+                Fdstat { filetype: ft, flags: e.fdflags & KEPT_FDFLAGS, rights_base: r, rights_inheriting: r }
             }
         };
         st.write(m, ret)
@@ -285,10 +264,9 @@ impl WasiCtx {
         m.check(ret, size::FILESTAT)?;
         let e = self.fds.get(fd)?;
         let st = match e.kind {
-            FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => Filestat {
-                filetype: stdio_filetype(e.kind),
-                ..Filestat::default()
-            },
+            FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => {
+                Filestat { filetype: stdio_filetype(e.kind), ..Filestat::default() }
+            }
             _ => self.stat_entry(e)?,
         };
         st.write(m, ret)
@@ -298,13 +276,7 @@ impl WasiCtx {
         Ok(handle(self.fds.file(fd)?)?.set_len(size)?)
     }
 
-    pub(super) fn fd_filestat_set_times(
-        &self,
-        fd: u32,
-        atim: u64,
-        mtim: u64,
-        fst: u32,
-    ) -> WResult<()> {
+    pub(super) fn fd_filestat_set_times(&self, fd: u32, atim: u64, mtim: u64, fst: u32) -> WResult<()> {
         let fst = abi::dec_flags16(fst, fstflags::ALL)?;
         let times = file_times(atim, mtim, fst)?;
         let e = self.fds.fs_entry(fd)?;
@@ -434,13 +406,7 @@ impl WasiCtx {
         m.write_u32(ret + 4, len)
     }
 
-    pub(super) fn fd_prestat_dir_name(
-        &self,
-        m: &mut Mem<'_>,
-        fd: u32,
-        ptr: u32,
-        len: u32,
-    ) -> WResult<()> {
+    pub(super) fn fd_prestat_dir_name(&self, m: &mut Mem<'_>, fd: u32, ptr: u32, len: u32) -> WResult<()> {
         let e = self.fds.get(fd)?;
         let name = self.preopen_name(e).ok_or(Errno::NOTDIR)?;
         if name.len() > len as usize {
@@ -552,13 +518,7 @@ impl WasiCtx {
 
     // ------------------------------------------------------------ path_*
 
-    pub(super) fn path_create_directory(
-        &self,
-        m: &mut Mem<'_>,
-        fd: u32,
-        p: u32,
-        len: u32,
-    ) -> WResult<()> {
+    pub(super) fn path_create_directory(&self, m: &mut Mem<'_>, fd: u32, p: u32, len: u32) -> WResult<()> {
         let start = self.dir_start(fd)?;
         let path = m.read_str(p, len)?;
         match resolve_parent(&start, strip_dir_suffix(&path))? {
@@ -588,10 +548,7 @@ impl WasiCtx {
                 filestat_of(&meta, host_os::ids_at(&parent, ".", true, &meta))
             }
             Some(Last { meta: None, .. }) => return Err(Errno::NOENT),
-            Some(Last {
-                name,
-                meta: Some(meta),
-            }) => {
+            Some(Last { name, meta: Some(meta) }) => {
                 if w.dir_required && !meta.is_dir() {
                     return Err(Errno::NOTDIR);
                 }
@@ -625,10 +582,7 @@ impl WasiCtx {
         let target = match &w.last {
             None => parent,
             Some(Last { meta: None, .. }) => return Err(Errno::NOENT),
-            Some(Last {
-                name,
-                meta: Some(meta),
-            }) => {
+            Some(Last { name, meta: Some(meta) }) => {
                 if w.dir_required && !meta.is_dir() {
                     return Err(Errno::NOTDIR);
                 }
@@ -751,16 +705,9 @@ impl WasiCtx {
                 }
                 parent.join(name)
             }
-            Some(Last {
-                name,
-                meta: Some(meta),
-            }) => {
+            Some(Last { name, meta: Some(meta) }) => {
                 if meta.file_type().is_symlink() {
-                    return Err(if creat && excl {
-                        Errno::EXIST
-                    } else {
-                        Errno::LOOP
-                    });
+                    return Err(if creat && excl { Errno::EXIST } else { Errno::LOOP });
                 }
                 if w.dir_required && !meta.is_dir() {
                     return Err(Errno::NOTDIR);
@@ -809,10 +756,7 @@ impl WasiCtx {
             (stack, Base::Name(n)) => std::fs::read_link(host_path(&start, &stack).join(n))?,
             (_, Base::Dot) => return Err(Errno::INVAL),
         };
-        let target = target
-            .into_os_string()
-            .into_string()
-            .map_err(|_| Errno::ILSEQ)?;
+        let target = target.into_os_string().into_string().map_err(|_| Errno::ILSEQ)?;
         // Like cap-std: never reveal an absolute target (host layout).
         if target.starts_with('/') {
             return Err(Errno::PERM);
@@ -822,13 +766,7 @@ impl WasiCtx {
         m.write_u32(ret, bytes.len() as u32)
     }
 
-    pub(super) fn path_remove_directory(
-        &self,
-        m: &mut Mem<'_>,
-        fd: u32,
-        p: u32,
-        len: u32,
-    ) -> WResult<()> {
+    pub(super) fn path_remove_directory(&self, m: &mut Mem<'_>, fd: u32, p: u32, len: u32) -> WResult<()> {
         let start = self.dir_start(fd)?;
         let path = m.read_str(p, len)?;
         match resolve_parent(&start, &path)? {
@@ -837,13 +775,7 @@ impl WasiCtx {
         }
     }
 
-    pub(super) fn path_unlink_file(
-        &self,
-        m: &mut Mem<'_>,
-        fd: u32,
-        p: u32,
-        len: u32,
-    ) -> WResult<()> {
+    pub(super) fn path_unlink_file(&self, m: &mut Mem<'_>, fd: u32, p: u32, len: u32) -> WResult<()> {
         let start = self.dir_start(fd)?;
         let path = m.read_str_unmetered(p, len)?;
         match resolve_parent(&start, &path)? {

@@ -135,21 +135,13 @@ fn ids_from_path(path: &Path) -> HostIds {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
-    HostIds {
-        dev: 0,
-        ino: h.finish(),
-        nlink: 1,
-    }
+    HostIds { dev: 0, ino: h.finish(), nlink: 1 }
 }
 
 #[cfg(unix)]
 fn ids_from_meta(meta: &Metadata) -> HostIds {
     use std::os::unix::fs::MetadataExt;
-    HostIds {
-        dev: meta.dev(),
-        ino: meta.ino(),
-        nlink: meta.nlink(),
-    }
+    HostIds { dev: meta.dev(), ino: meta.ino(), nlink: meta.nlink() }
 }
 
 /// Identity of an open file (`meta` is `file.metadata()`, `path` its host path).
@@ -169,13 +161,7 @@ mod raw {
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
     extern "C" {
         pub fn fd_filestat_get(fd: i32, buf: *mut u8) -> i32;
-        pub fn path_filestat_get(
-            fd: i32,
-            flags: i32,
-            path: *const u8,
-            path_len: usize,
-            buf: *mut u8,
-        ) -> i32;
+        pub fn path_filestat_get(fd: i32, flags: i32, path: *const u8, path_len: usize, buf: *mut u8) -> i32;
         pub fn path_symlink(
             old_path: *const u8,
             old_path_len: usize,
@@ -199,11 +185,7 @@ mod raw {
 /// Decode dev/ino/nlink from a raw 64-byte `$filestat`.
 #[cfg(target_os = "wasi")]
 fn ids_from_filestat(buf: &[u64; 8]) -> HostIds {
-    HostIds {
-        dev: buf[0],
-        ino: buf[1],
-        nlink: buf[3],
-    }
+    HostIds { dev: buf[0], ino: buf[1], nlink: buf[3] }
 }
 
 #[cfg(target_os = "wasi")]
@@ -282,13 +264,7 @@ pub fn symlink(target: &str, parent: &Path, name: &str) -> io::Result<()> {
     let dir = File::open(parent)?;
     // SAFETY: both strings are valid byte slices for the duration of the call.
     let rc = unsafe {
-        raw::path_symlink(
-            target.as_ptr(),
-            target.len(),
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            name.len(),
-        )
+        raw::path_symlink(target.as_ptr(), target.len(), dir.as_raw_fd(), name.as_ptr(), name.len())
     };
     if rc == 0 {
         Ok(())
@@ -319,21 +295,13 @@ pub fn set_symlink_times(
         tv_nsec: i64,
     }
     extern "C" {
-        fn utimensat(
-            dirfd: i32,
-            path: *const std::ffi::c_char,
-            times: *const Timespec,
-            flags: i32,
-        ) -> i32;
+        fn utimensat(dirfd: i32, path: *const std::ffi::c_char, times: *const Timespec, flags: i32) -> i32;
     }
     const AT_FDCWD: i32 = -100;
     const AT_SYMLINK_NOFOLLOW: i32 = 0x100;
     const UTIME_OMIT: i64 = (1 << 30) - 2;
     let ts = |t: Option<std::time::SystemTime>| match t {
-        None => Timespec {
-            tv_sec: 0,
-            tv_nsec: UTIME_OMIT,
-        },
+        None => Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
         Some(t) => {
             let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             Timespec {
@@ -360,10 +328,7 @@ pub fn set_symlink_times(
     _atime: Option<std::time::SystemTime>,
     _mtime: Option<std::time::SystemTime>,
 ) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "cannot set the times of a symlink here",
-    ))
+    Err(io::Error::new(io::ErrorKind::Unsupported, "cannot set the times of a symlink here"))
 }
 
 #[cfg(target_os = "wasi")]

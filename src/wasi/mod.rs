@@ -90,14 +90,8 @@ impl Preopen {
     /// guest name is `HOST` as written.
     pub fn from_dir_arg(arg: &str) -> Preopen {
         match arg.split_once("::") {
-            Some((host, guest)) => Preopen {
-                host: host.into(),
-                guest: guest.to_owned(),
-            },
-            None => Preopen {
-                host: arg.into(),
-                guest: arg.to_owned(),
-            },
+            Some((host, guest)) => Preopen { host: host.into(), guest: guest.to_owned() },
+            None => Preopen { host: arg.into(), guest: arg.to_owned() },
         }
     }
 }
@@ -343,17 +337,11 @@ pub struct WasiError {
 
 impl WasiError {
     pub(crate) fn new(message: impl Into<String>) -> WasiError {
-        WasiError {
-            message: message.into(),
-            source: None,
-        }
+        WasiError { message: message.into(), source: None }
     }
 
     pub(crate) fn io(message: impl Into<String>, e: std::io::Error) -> WasiError {
-        WasiError {
-            message: message.into(),
-            source: Some(e),
-        }
+        WasiError { message: message.into(), source: Some(e) }
     }
 
     pub fn message(&self) -> &str {
@@ -372,9 +360,7 @@ impl fmt::Display for WasiError {
 
 impl std::error::Error for WasiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -427,10 +413,7 @@ impl WasiCtx {
             e.write = false;
             e.file = Some(handle);
             push_infallible(&mut fds, e)?;
-            preopens.push(PreopenDir {
-                guest: p.guest.clone(),
-                host: p.host.clone(),
-            });
+            preopens.push(PreopenDir { guest: p.guest.clone(), host: p.host.clone() });
         }
         Ok(WasiCtx {
             args: cfg.args.clone(),
@@ -447,9 +430,7 @@ impl WasiCtx {
     /// The context only reads it; whoever handles the resulting
     /// [`HostExit::Suspend`] must clear it before calling again.
     pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
-        self.interrupt = Some(InterruptCheck(Box::new(move || {
-            flag.load(Ordering::SeqCst)
-        })));
+        self.interrupt = Some(InterruptCheck(Box::new(move || flag.load(Ordering::SeqCst))));
     }
 
     /// Like [`set_interrupt`](Self::set_interrupt), but with a function
@@ -466,12 +447,7 @@ impl WasiCtx {
     /// Returns `Ok(Some(errno))` for functions with an `i32` result, `Ok(None)`
     /// for functions without one (none return normally: `proc_exit` exits).
     /// Guest pointers out of bounds give errno FAULT; nothing panics.
-    pub fn call(
-        &mut self,
-        f: WasiFunc,
-        mem: &mut [u8],
-        args: &[u64],
-    ) -> Result<Option<u64>, HostExit> {
+    pub fn call(&mut self, f: WasiFunc, mem: &mut [u8], args: &[u64]) -> Result<Option<u64>, HostExit> {
         let (params, results) = f.signature();
         if args.len() != params.len() {
             return Err(HostExit::Trap(format!(
@@ -584,11 +560,7 @@ impl WasiCtx {
     }
 
     fn environ_get(&self, m: &mut Mem<'_>, environ: u32, buf: u32) -> WResult<()> {
-        let items: Vec<(&[u8], &[u8])> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
-            .collect();
+        let items: Vec<(&[u8], &[u8])> = self.env.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
         let keys: Vec<&[u8]> = items.iter().map(|(k, _)| *k).collect();
         let vals: Vec<&[u8]> = items.iter().map(|(_, v)| *v).collect();
         write_string_list(m, &keys, Some(&vals), environ, buf)
@@ -663,14 +635,12 @@ fn proc_exit(code: u32) -> HostExit {
 }
 
 fn push_infallible(fds: &mut FdTable, e: FdEntry) -> Result<u32, WasiError> {
-    fds.push(e)
-        .map_err(|e| WasiError::new(format!("descriptor table full ({e})")))
+    fds.push(e).map_err(|e| WasiError::new(format!("descriptor table full ({e})")))
 }
 
 fn open_preopen_dir(p: &Preopen) -> Result<std::fs::File, WasiError> {
     let what = || format!("preopen '{}' (host '{}')", p.guest, p.host.display());
-    let meta = std::fs::metadata(&p.host)
-        .map_err(|e| WasiError::io(format!("cannot open {}", what()), e))?;
+    let meta = std::fs::metadata(&p.host).map_err(|e| WasiError::io(format!("cannot open {}", what()), e))?;
     if !meta.is_dir() {
         return Err(WasiError::new(format!("{} is not a directory", what())));
     }

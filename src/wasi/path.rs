@@ -166,10 +166,7 @@ pub fn walk(start: &Path, path: &str, follow: bool) -> WResult<Walked> {
                     }
                     push_components(&mut work, &target);
                 } else if is_last {
-                    last = Some(Last {
-                        name,
-                        meta: Some(meta),
-                    });
+                    last = Some(Last { name, meta: Some(meta) });
                 } else if ft.is_dir() {
                     stack.push(name);
                 } else {
@@ -178,11 +175,7 @@ pub fn walk(start: &Path, path: &str, follow: bool) -> WResult<Walked> {
             }
         }
     }
-    Ok(Walked {
-        stack,
-        last,
-        dir_required,
-    })
+    Ok(Walked { stack, last, dir_required })
 }
 
 /// Resolve `path` to an existing directory, following every symlink (the
@@ -193,10 +186,7 @@ pub fn walk_dir(start: &Path, path: &str) -> WResult<Vec<String>> {
     match w.last {
         None => Ok(stack),
         Some(Last { meta: None, .. }) => Err(Errno::NOENT),
-        Some(Last {
-            name,
-            meta: Some(m),
-        }) => {
+        Some(Last { name, meta: Some(m) }) => {
             if m.is_dir() {
                 stack.push(name);
                 Ok(stack)
@@ -250,10 +240,6 @@ pub fn strip_dir_suffix(path: &str) -> &str {
 /// readlink).
 pub fn resolve_parent(start: &Path, path: &str) -> WResult<(Vec<String>, Base)> {
     let (dir, base) = split_parent(path)?;
-    let stack = if dir.is_empty() {
-        Vec::new()
-    } else {
-        walk_dir(start, &dir)?
-    };
+    let stack = if dir.is_empty() { Vec::new() } else { walk_dir(start, &dir)? };
     Ok((stack, base))
 }

@@ -33,8 +33,7 @@
 //! does not match the record discards it.
 
 use super::abi::{
-    self, clockid, eventtype, size, Errno, Event, Mem, WResult, EVENTRWFLAGS_HANGUP,
-    SUBCLOCKFLAGS_ABSTIME,
+    self, clockid, eventtype, size, Errno, Event, Mem, WResult, EVENTRWFLAGS_HANGUP, SUBCLOCKFLAGS_ABSTIME,
 };
 use super::clock::Clock;
 use super::fd::FdKind;
@@ -78,9 +77,7 @@ fn read_sub(m: &Mem<'_>, at: u32) -> WResult<Sub> {
 
 /// FNV-1a, to recognise the subscriptions of a resumed call.
 fn digest(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// What a call will do: its subscriptions, how long it sleeps, which
@@ -140,14 +137,7 @@ impl WasiCtx {
 
     /// Decode and validate the call; decide how long to sleep and what will
     /// then be ready.
-    fn poll_plan(
-        &self,
-        m: &mut Mem<'_>,
-        subs_ptr: u32,
-        events_ptr: u32,
-        n: u32,
-        ret: u32,
-    ) -> WResult<Plan> {
+    fn poll_plan(&self, m: &mut Mem<'_>, subs_ptr: u32, events_ptr: u32, n: u32, ret: u32) -> WResult<Plan> {
         if n == 0 {
             return Err(Errno::INVAL);
         }
@@ -156,9 +146,8 @@ impl WasiCtx {
         m.check_array(subs_ptr, n, size::SUBSCRIPTION)?;
         m.check_array(events_ptr, n, size::EVENT)?;
         m.check(ret, 4)?;
-        let subs = (0..n)
-            .map(|i| read_sub(m, subs_ptr + i * size::SUBSCRIPTION))
-            .collect::<WResult<Vec<_>>>()?;
+        let subs =
+            (0..n).map(|i| read_sub(m, subs_ptr + i * size::SUBSCRIPTION)).collect::<WResult<Vec<_>>>()?;
         let digest = digest(m.slice(subs_ptr, n * size::SUBSCRIPTION)?);
 
         let mut clocks: Vec<(u32, u64)> = Vec::new();
@@ -186,24 +175,12 @@ impl WasiCtx {
                 },
             }
         }
-        let wait_ns = if fd_ready.is_empty() {
-            clocks.iter().map(|&(_, rel)| rel).min().unwrap_or(0)
-        } else {
-            0
-        };
-        let mut ready: Vec<u32> = clocks
-            .iter()
-            .filter(|&&(_, rel)| rel <= wait_ns)
-            .map(|&(i, _)| i)
-            .chain(fd_ready)
-            .collect();
+        let wait_ns =
+            if fd_ready.is_empty() { clocks.iter().map(|&(_, rel)| rel).min().unwrap_or(0) } else { 0 };
+        let mut ready: Vec<u32> =
+            clocks.iter().filter(|&&(_, rel)| rel <= wait_ns).map(|&(i, _)| i).chain(fd_ready).collect();
         ready.sort_unstable();
-        Ok(Plan {
-            subs,
-            wait_ns,
-            ready,
-            digest,
-        })
+        Ok(Plan { subs, wait_ns, ready, digest })
     }
 
     /// Sleep `total` in slices; `Err(remaining)` if an interrupt is requested.
@@ -257,13 +234,7 @@ impl WasiCtx {
                     (eventtype::FD_WRITE, 1, 0)
                 }
             };
-            let ev = Event {
-                userdata: s.userdata,
-                error: Errno::SUCCESS,
-                kind,
-                nbytes,
-                flags,
-            };
+            let ev = Event { userdata: s.userdata, error: Errno::SUCCESS, kind, nbytes, flags };
             ev.write(m, events_ptr + count * size::EVENT)?;
             count += 1;
         }

@@ -179,10 +179,7 @@ impl WasiCtx {
             preopens: self
                 .preopens
                 .iter()
-                .map(|p| PreopenState {
-                    guest: p.guest.clone(),
-                    host: p.host.to_string_lossy().into_owned(),
-                })
+                .map(|p| PreopenState { guest: p.guest.clone(), host: p.host.to_string_lossy().into_owned() })
                 .collect(),
             fds,
             free_fds: self.fds.free.iter().copied().collect(),
@@ -206,28 +203,18 @@ impl WasiCtx {
         for s in &state.fds {
             let e = restore_fd(s, &preopens, &mut stdio_done)?;
             if used.insert(s.fd, e).is_some() {
-                return Err(WasiError::new(format!(
-                    "checkpoint lists descriptor {} twice",
-                    s.fd
-                )));
+                return Err(WasiError::new(format!("checkpoint lists descriptor {} twice", s.fd)));
             }
         }
-        let free: BTreeSet<u32> = state
-            .free_fds
-            .iter()
-            .copied()
-            .filter(|fd| !used.contains_key(fd))
-            .collect();
+        let free: BTreeSet<u32> =
+            state.free_fds.iter().copied().filter(|fd| !used.contains_key(fd)).collect();
         // Preopens the checkpoint no longer uses keep a placeholder so that
         // preopen indices stay those of the checkpoint.
         let preopens = preopens
             .into_iter()
             .zip(&state.preopens)
             .map(|(p, s)| {
-                p.unwrap_or_else(|| PreopenDir {
-                    guest: s.guest.clone(),
-                    host: s.host.clone().into(),
-                })
+                p.unwrap_or_else(|| PreopenDir { guest: s.guest.clone(), host: s.host.clone().into() })
             })
             .collect();
         Ok(WasiCtx {
@@ -244,23 +231,14 @@ impl WasiCtx {
 
 /// For each checkpoint preopen still referenced by a descriptor, the
 /// configuration's preopen with the same guest name (same occurrence).
-fn match_preopens(
-    cfg: &WasiConfig,
-    state: &WasiState,
-) -> Result<Vec<Option<PreopenDir>>, WasiError> {
+fn match_preopens(cfg: &WasiConfig, state: &WasiState) -> Result<Vec<Option<PreopenDir>>, WasiError> {
     let used: BTreeSet<u32> = state.fds.iter().filter_map(|f| f.preopen).collect();
     let mut out = Vec::with_capacity(state.preopens.len());
     for (i, p) in state.preopens.iter().enumerate() {
-        let nth = state.preopens[..i]
-            .iter()
-            .filter(|q| q.guest == p.guest)
-            .count();
+        let nth = state.preopens[..i].iter().filter(|q| q.guest == p.guest).count();
         let found = cfg.preopens.iter().filter(|q| q.guest == p.guest).nth(nth);
         match found {
-            Some(q) => out.push(Some(PreopenDir {
-                guest: q.guest.clone(),
-                host: q.host.clone(),
-            })),
+            Some(q) => out.push(Some(PreopenDir { guest: q.guest.clone(), host: q.host.clone() })),
             None if used.contains(&(i as u32)) => {
                 return Err(WasiError::new(format!(
                     "the checkpoint needs preopened directory '{}' (was host '{}'), \
@@ -293,18 +271,11 @@ fn restore_fd(
         }
         return Ok(e);
     }
-    let idx = s
-        .preopen
-        .ok_or_else(|| WasiError::new(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
-    let p = preopens
-        .get(idx as usize)
-        .and_then(Option::as_ref)
-        .ok_or_else(|| {
-            WasiError::new(format!(
-                "checkpoint descriptor {} refers to unknown preopen #{idx}",
-                s.fd
-            ))
-        })?;
+    let idx =
+        s.preopen.ok_or_else(|| WasiError::new(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
+    let p = preopens.get(idx as usize).and_then(Option::as_ref).ok_or_else(|| {
+        WasiError::new(format!("checkpoint descriptor {} refers to unknown preopen #{idx}", s.fd))
+    })?;
     let rel = rel_from_string(&s.path);
     let host = super::path::host_path(&p.host, &rel);
     let guest = if s.path.is_empty() {
@@ -312,14 +283,8 @@ fn restore_fd(
     } else {
         format!("{}/{}", p.guest.trim_end_matches('/'), s.path)
     };
-    let what = |e: &str| {
-        format!(
-            "cannot restore descriptor {} ('{}', host '{}'): {e}",
-            s.fd,
-            guest,
-            host.display()
-        )
-    };
+    let what =
+        |e: &str| format!("cannot restore descriptor {} ('{}', host '{}'): {e}", s.fd, guest, host.display());
     e.preopen = Some(idx);
     e.rel = rel;
     match s.kind {
@@ -328,15 +293,11 @@ fn restore_fd(
             if !meta.is_dir() {
                 return Err(WasiError::new(what("no longer a directory")));
             }
-            e.file =
-                Some(File::open(&host).map_err(|err| WasiError::io(what("open failed"), err))?);
+            e.file = Some(File::open(&host).map_err(|err| WasiError::io(what("open failed"), err))?);
         }
         _ => {
-            let f = OpenOptions::new()
-                .read(s.read || !s.write)
-                .write(s.write)
-                .open(&host)
-                .map_err(|err| {
+            let f =
+                OpenOptions::new().read(s.read || !s.write).write(s.write).open(&host).map_err(|err| {
                     let m = if err.kind() == std::io::ErrorKind::NotFound {
                         "the file was deleted or moved"
                     } else {
@@ -344,9 +305,7 @@ fn restore_fd(
                     };
                     WasiError::io(what(m), err)
                 })?;
-            let meta = f
-                .metadata()
-                .map_err(|err| WasiError::io(what("stat failed"), err))?;
+            let meta = f.metadata().map_err(|err| WasiError::io(what("stat failed"), err))?;
             if let (true, Some(size)) = (s.write && meta.is_file(), s.size) {
                 if meta.len() > size {
                     log::info!(
@@ -355,8 +314,7 @@ fn restore_fd(
                         meta.len(),
                         size
                     );
-                    f.set_len(size)
-                        .map_err(|err| WasiError::io(what("truncate failed"), err))?;
+                    f.set_len(size).map_err(|err| WasiError::io(what("truncate failed"), err))?;
                 } else if meta.len() < size {
                     log::warn!(
                         "restore: '{}' is shorter ({} bytes) than at the checkpoint ({} bytes)",
@@ -388,10 +346,7 @@ fn restore_stdio(fd: i32, s: &FdState) -> Result<(), WasiError> {
         (&*f).seek(SeekFrom::Start(s.offset)).map_err(err)?;
     } else if let Some(size) = s.size {
         if meta.len() > size {
-            log::info!(
-                "restore: truncating {name} from {} back to {size} bytes",
-                meta.len()
-            );
+            log::info!("restore: truncating {name} from {} back to {size} bytes", meta.len());
             f.set_len(size).map_err(err)?;
             (&*f).seek(SeekFrom::End(0)).map_err(err)?;
         }

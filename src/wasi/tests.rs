@@ -53,14 +53,8 @@ struct G {
 fn cfg_for(root: PathBuf) -> WasiConfig {
     WasiConfig {
         args: vec!["prog.wasm".into(), "arg one".into(), "".into()],
-        env: vec![
-            ("HOME".into(), "/sandbox".into()),
-            ("EMPTY".into(), "".into()),
-        ],
-        preopens: vec![Preopen {
-            host: root,
-            guest: "/sandbox".into(),
-        }],
+        env: vec![("HOME".into(), "/sandbox".into()), ("EMPTY".into(), "".into())],
+        preopens: vec![Preopen { host: root, guest: "/sandbox".into() }],
     }
 }
 
@@ -79,12 +73,7 @@ fn setup() -> G {
     std::fs::create_dir(tmp.path().join("root")).unwrap();
     std::fs::write(tmp.path().join("outside.txt"), b"secret").unwrap();
     let ctx = WasiCtx::new(&cfg_for(tmp.path().join("root"))).unwrap();
-    G {
-        ctx,
-        mem: vec![0; MEM],
-        top: 1024,
-        tmp,
-    }
+    G { ctx, mem: vec![0; MEM], top: 1024, tmp }
 }
 
 impl G {
@@ -143,15 +132,7 @@ impl G {
         }
     }
 
-    fn open_full(
-        &mut self,
-        dirfd: u32,
-        dirflags: u32,
-        path: &str,
-        of: u16,
-        base: u64,
-        fdfl: u16,
-    ) -> R<u32> {
+    fn open_full(&mut self, dirfd: u32, dirflags: u32, path: &str, of: u16, base: u64, fdfl: u16) -> R<u32> {
         let (p, l) = self.s(path);
         let ret = self.alloc(4);
         let args = [
@@ -197,10 +178,7 @@ impl G {
         let b = self.put(data);
         let iov = self.iov(b, data.len() as u32);
         let ret = self.alloc(4);
-        ok(self.call(
-            WasiFunc::FdPwrite,
-            &[fd.into(), iov.into(), 1, off, ret.into()],
-        ))?;
+        ok(self.call(WasiFunc::FdPwrite, &[fd.into(), iov.into(), 1, off, ret.into()]))?;
         Ok(self.r32(ret))
     }
 
@@ -217,20 +195,14 @@ impl G {
         let b = self.alloc(n);
         let iov = self.iov(b, n);
         let ret = self.alloc(4);
-        ok(self.call(
-            WasiFunc::FdPread,
-            &[fd.into(), iov.into(), 1, off, ret.into()],
-        ))?;
+        ok(self.call(WasiFunc::FdPread, &[fd.into(), iov.into(), 1, off, ret.into()]))?;
         let got = self.r32(ret);
         Ok(self.bytes(b, got))
     }
 
     fn seek(&mut self, fd: u32, off: i64, wh: u8) -> R<u64> {
         let ret = self.alloc(8);
-        ok(self.call(
-            WasiFunc::FdSeek,
-            &[fd.into(), off as u64, wh.into(), ret.into()],
-        ))?;
+        ok(self.call(WasiFunc::FdSeek, &[fd.into(), off as u64, wh.into(), ret.into()]))?;
         Ok(self.r64(ret))
     }
 
@@ -264,19 +236,13 @@ impl G {
     fn rename(&mut self, old: &str, new: &str) -> R<()> {
         let (op, ol) = self.s(old);
         let (np, nl) = self.s(new);
-        ok(self.call(
-            WasiFunc::PathRename,
-            &[PRE.into(), op, ol, PRE.into(), np, nl],
-        ))
+        ok(self.call(WasiFunc::PathRename, &[PRE.into(), op, ol, PRE.into(), np, nl]))
     }
 
     fn link(&mut self, flags: u32, old: &str, new: &str) -> R<()> {
         let (op, ol) = self.s(old);
         let (np, nl) = self.s(new);
-        ok(self.call(
-            WasiFunc::PathLink,
-            &[PRE.into(), flags.into(), op, ol, PRE.into(), np, nl],
-        ))
+        ok(self.call(WasiFunc::PathLink, &[PRE.into(), flags.into(), op, ol, PRE.into(), np, nl]))
     }
 
     fn symlink(&mut self, target: &str, path: &str) -> R<()> {
@@ -289,10 +255,7 @@ impl G {
         let (p, l) = self.s(path);
         let b = self.alloc(buf_len);
         let ret = self.alloc(4);
-        ok(self.call(
-            WasiFunc::PathReadlink,
-            &[PRE.into(), p, l, b.into(), buf_len.into(), ret.into()],
-        ))?;
+        ok(self.call(WasiFunc::PathReadlink, &[PRE.into(), p, l, b.into(), buf_len.into(), ret.into()]))?;
         let n = self.r32(ret);
         Ok(self.bytes(b, n))
     }
@@ -317,10 +280,7 @@ impl G {
     fn pstat(&mut self, flags: u32, path: &str) -> R<Stat> {
         let (p, l) = self.s(path);
         let ret = self.alloc(64);
-        ok(self.call(
-            WasiFunc::PathFilestatGet,
-            &[PRE.into(), flags.into(), p, l, ret.into()],
-        ))?;
+        ok(self.call(WasiFunc::PathFilestatGet, &[PRE.into(), flags.into(), p, l, ret.into()]))?;
         Ok(self.parse_stat(ret))
     }
 
@@ -336,10 +296,7 @@ impl G {
     fn readdir_raw(&mut self, fd: u32, buf_len: u32, cookie: u64) -> R<Vec<u8>> {
         let b = self.alloc(buf_len);
         let ret = self.alloc(4);
-        ok(self.call(
-            WasiFunc::FdReaddir,
-            &[fd.into(), b.into(), buf_len.into(), cookie, ret.into()],
-        ))?;
+        ok(self.call(WasiFunc::FdReaddir, &[fd.into(), b.into(), buf_len.into(), cookie, ret.into()]))?;
         let n = self.r32(ret);
         assert!(n <= buf_len);
         Ok(self.bytes(b, n))
@@ -369,12 +326,7 @@ fn parse_dirents(mut b: &[u8]) -> Vec<Dirent> {
             break;
         }
         let name = String::from_utf8(b[24..24 + namlen].to_vec()).unwrap();
-        out.push(Dirent {
-            next,
-            ino,
-            ty,
-            name,
-        });
+        out.push(Dirent { next, ino, ty, name });
         b = &b[24 + namlen..];
     }
     out
@@ -400,16 +352,10 @@ fn function_table_is_complete_and_consistent() {
     assert_eq!(WasiFunc::from_name("fd_nope"), None);
     use ValKind::{I32, I64};
     let sig = |n: &str| WasiFunc::from_name(n).unwrap().signature().0;
-    assert_eq!(
-        sig("path_open"),
-        &[I32, I32, I32, I32, I32, I64, I64, I32, I32]
-    );
+    assert_eq!(sig("path_open"), &[I32, I32, I32, I32, I32, I64, I64, I32, I32]);
     assert_eq!(sig("fd_seek"), &[I32, I64, I32, I32]);
     assert_eq!(sig("clock_time_get"), &[I32, I64, I32]);
-    assert_eq!(
-        sig("path_filestat_set_times"),
-        &[I32, I32, I32, I32, I64, I64, I32]
-    );
+    assert_eq!(sig("path_filestat_set_times"), &[I32, I32, I32, I32, I64, I64, I32]);
     assert_eq!(sig("fd_pread"), &[I32, I32, I32, I64, I32]);
     assert_eq!(sig("fd_readdir"), &[I32, I32, I32, I64, I32]);
     assert_eq!(sig("sock_recv"), &[I32; 6]);
@@ -436,18 +382,9 @@ fn wrong_argument_count_traps() {
 fn preopen_arg_parsing() {
     assert_eq!(
         Preopen::from_dir_arg("/srv/data::/data"),
-        Preopen {
-            host: "/srv/data".into(),
-            guest: "/data".into()
-        }
+        Preopen { host: "/srv/data".into(), guest: "/data".into() }
     );
-    assert_eq!(
-        Preopen::from_dir_arg("."),
-        Preopen {
-            host: ".".into(),
-            guest: ".".into()
-        }
-    );
+    assert_eq!(Preopen::from_dir_arg("."), Preopen { host: ".".into(), guest: ".".into() });
 }
 
 #[test]
@@ -465,49 +402,28 @@ fn new_fails_clearly_for_missing_preopen() {
 fn args_and_environ() {
     let mut g = setup();
     let (c, s) = (g.alloc(4), g.alloc(4));
-    assert_eq!(
-        g.call(WasiFunc::ArgsSizesGet, &[c.into(), s.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::ArgsSizesGet, &[c.into(), s.into()]), Errno::SUCCESS);
     assert_eq!(g.r32(c), 3);
     assert_eq!(g.r32(s), 10 + 8 + 1);
     let (argv, buf) = (g.alloc(12), g.alloc(19));
-    assert_eq!(
-        g.call(WasiFunc::ArgsGet, &[argv.into(), buf.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::ArgsGet, &[argv.into(), buf.into()]), Errno::SUCCESS);
     assert_eq!(g.bytes(buf, 19), b"prog.wasm\0arg one\0\0");
     assert_eq!(g.r32(argv), buf);
     assert_eq!(g.r32(argv + 4), buf + 10);
     assert_eq!(g.r32(argv + 8), buf + 18);
 
-    assert_eq!(
-        g.call(WasiFunc::EnvironSizesGet, &[c.into(), s.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::EnvironSizesGet, &[c.into(), s.into()]), Errno::SUCCESS);
     assert_eq!((g.r32(c), g.r32(s)), (2, 14 + 7));
     let (envp, ebuf) = (g.alloc(8), g.alloc(21));
-    assert_eq!(
-        g.call(WasiFunc::EnvironGet, &[envp.into(), ebuf.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::EnvironGet, &[envp.into(), ebuf.into()]), Errno::SUCCESS);
     assert_eq!(g.bytes(ebuf, 21), b"HOME=/sandbox\0EMPTY=\0");
     assert_eq!(g.r32(envp + 4), ebuf + 14);
 
     // Out of bounds: FAULT, never a panic.
     let end = MEM as u64;
-    assert_eq!(
-        g.call(WasiFunc::ArgsGet, &[argv.into(), end - 5]),
-        Errno::FAULT
-    );
-    assert_eq!(
-        g.call(WasiFunc::ArgsSizesGet, &[end - 2, s.into()]),
-        Errno::FAULT
-    );
-    assert_eq!(
-        g.call(WasiFunc::EnvironGet, &[u64::from(u32::MAX), ebuf.into()]),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::ArgsGet, &[argv.into(), end - 5]), Errno::FAULT);
+    assert_eq!(g.call(WasiFunc::ArgsSizesGet, &[end - 2, s.into()]), Errno::FAULT);
+    assert_eq!(g.call(WasiFunc::EnvironGet, &[u64::from(u32::MAX), ebuf.into()]), Errno::FAULT);
 }
 
 #[test]
@@ -515,42 +431,27 @@ fn clocks() {
     let mut g = setup();
     let ret = g.alloc(8);
     for id in 0..4u64 {
-        assert_eq!(
-            g.call(WasiFunc::ClockResGet, &[id, ret.into()]),
-            Errno::SUCCESS
-        );
+        assert_eq!(g.call(WasiFunc::ClockResGet, &[id, ret.into()]), Errno::SUCCESS);
         assert_eq!(g.r64(ret), 1);
     }
     // Parameters that do not convert are host errors, as in Wasmtime.
     assert!(g.traps(WasiFunc::ClockResGet, &[4, ret.into()]));
     assert!(g.traps(WasiFunc::ClockTimeGet, &[9, 0, ret.into()]));
-    assert!(g.traps(
-        WasiFunc::ClockTimeGet,
-        &[u64::from(u32::MAX), 0, ret.into()]
-    ));
+    assert!(g.traps(WasiFunc::ClockTimeGet, &[u64::from(u32::MAX), 0, ret.into()]));
 
-    assert_eq!(
-        g.call(WasiFunc::ClockTimeGet, &[0, 0, ret.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::ClockTimeGet, &[0, 0, ret.into()]), Errno::SUCCESS);
     let rt = g.r64(ret);
     let now = Clock::realtime();
     assert!(rt <= now && now - rt < 5_000_000_000, "{rt} vs {now}");
 
     let mut last = 0;
     for id in [1u64, 1, 2, 3, 1] {
-        assert_eq!(
-            g.call(WasiFunc::ClockTimeGet, &[id, 0, ret.into()]),
-            Errno::SUCCESS
-        );
+        assert_eq!(g.call(WasiFunc::ClockTimeGet, &[id, 0, ret.into()]), Errno::SUCCESS);
         let t = g.r64(ret);
         assert!(t >= last, "clock {id} went backwards");
         last = t;
     }
-    assert_eq!(
-        g.call(WasiFunc::ClockTimeGet, &[1, 0, MEM as u64 - 4]),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::ClockTimeGet, &[1, 0, MEM as u64 - 4]), Errno::FAULT);
 }
 
 #[test]
@@ -562,53 +463,29 @@ fn random_get_fills_and_checks_bounds() {
     assert_eq!(g.call(WasiFunc::RandomGet, &[b.into(), 64]), Errno::SUCCESS);
     assert_ne!(g.bytes(a, 64), vec![0; 64]);
     assert_ne!(g.bytes(a, 64), g.bytes(b, 64));
-    assert_eq!(
-        g.call(WasiFunc::RandomGet, &[MEM as u64 - 10, 64]),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::RandomGet, &[MEM as u64 - 10, 64]), Errno::FAULT);
     assert_eq!(g.call(WasiFunc::RandomGet, &[0, 0]), Errno::SUCCESS);
 }
 
 #[test]
 fn proc_and_sched_and_sockets() {
     let mut g = setup();
-    assert_eq!(
-        g.ctx.call(WasiFunc::ProcExit, &mut g.mem, &[3]),
-        Err(HostExit::Exit(3))
-    );
-    assert_eq!(
-        g.ctx.call(WasiFunc::ProcExit, &mut g.mem, &[0]),
-        Err(HostExit::Exit(0))
-    );
-    assert!(matches!(
-        g.ctx.call(WasiFunc::ProcExit, &mut g.mem, &[126]),
-        Err(HostExit::Trap(_))
-    ));
+    assert_eq!(g.ctx.call(WasiFunc::ProcExit, &mut g.mem, &[3]), Err(HostExit::Exit(3)));
+    assert_eq!(g.ctx.call(WasiFunc::ProcExit, &mut g.mem, &[0]), Err(HostExit::Exit(0)));
+    assert!(matches!(g.ctx.call(WasiFunc::ProcExit, &mut g.mem, &[126]), Err(HostExit::Trap(_))));
     assert_eq!(g.call(WasiFunc::ProcRaise, &[2]), Errno::NOTSUP);
     assert!(g.traps(WasiFunc::ProcRaise, &[31]));
     assert!(g.traps(WasiFunc::ProcRaise, &[256]));
     assert_eq!(g.call(WasiFunc::SchedYield, &[]), Errno::SUCCESS);
 
     let ret = g.alloc(8);
-    assert_eq!(
-        g.call(WasiFunc::SockAccept, &[1, 0, ret.into()]),
-        Errno::NOTSOCK
-    );
-    assert_eq!(
-        g.call(WasiFunc::SockAccept, &[77, 0, ret.into()]),
-        Errno::BADF
-    );
+    assert_eq!(g.call(WasiFunc::SockAccept, &[1, 0, ret.into()]), Errno::NOTSOCK);
+    assert_eq!(g.call(WasiFunc::SockAccept, &[77, 0, ret.into()]), Errno::BADF);
     assert!(g.traps(WasiFunc::SockAccept, &[1, 0x100, ret.into()]));
     assert!(g.traps(WasiFunc::SockAccept, &[1, 0x10000, ret.into()]));
     assert!(g.traps(WasiFunc::SockSend, &[1, 0, 0, 0x10000, ret.into()]));
-    assert_eq!(
-        g.call(WasiFunc::SockRecv, &[0, 0, 0, 0, ret.into(), ret.into()]),
-        Errno::NOTSOCK
-    );
-    assert_eq!(
-        g.call(WasiFunc::SockSend, &[PRE.into(), 0, 0, 0, ret.into()]),
-        Errno::NOTSOCK
-    );
+    assert_eq!(g.call(WasiFunc::SockRecv, &[0, 0, 0, 0, ret.into(), ret.into()]), Errno::NOTSOCK);
+    assert_eq!(g.call(WasiFunc::SockSend, &[PRE.into(), 0, 0, 0, ret.into()]), Errno::NOTSOCK);
     assert_eq!(g.call(WasiFunc::SockShutdown, &[2, 3]), Errno::NOTSOCK);
     assert!(g.traps(WasiFunc::SockShutdown, &[2, 4]));
     assert_eq!(g.call(WasiFunc::SockShutdown, &[50, 1]), Errno::BADF);
@@ -634,10 +511,7 @@ fn stdio_descriptors() {
     // An fd_write whose iovecs are all empty writes nothing and returns 0.
     let iov = g.iov(0, 0);
     let ret = g.alloc(4);
-    assert_eq!(
-        g.call(WasiFunc::FdWrite, &[2, iov.into(), 1, ret.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdWrite, &[2, iov.into(), 1, ret.into()]), Errno::SUCCESS);
     assert_eq!(g.r32(ret), 0);
     assert_eq!(g.fd_sync_errno(1), Errno::BADF);
 }
@@ -652,53 +526,24 @@ impl G {
 fn prestat_and_preopen_rights() {
     let mut g = setup();
     let ret = g.alloc(8);
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatGet, &[3, ret.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdPrestatGet, &[3, ret.into()]), Errno::SUCCESS);
     assert_eq!(g.mem[ret as usize], 0);
     assert_eq!(g.r32(ret + 4), 8);
     let name = g.alloc(16);
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatDirName, &[3, name.into(), 7]),
-        Errno::NAMETOOLONG
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatDirName, &[3, name.into(), 16]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdPrestatDirName, &[3, name.into(), 7]), Errno::NAMETOOLONG);
+    assert_eq!(g.call(WasiFunc::FdPrestatDirName, &[3, name.into(), 16]), Errno::SUCCESS);
     assert_eq!(g.bytes(name, 8), b"/sandbox");
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatGet, &[4, ret.into()]),
-        Errno::BADF
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatGet, &[1, ret.into()]),
-        Errno::BADF
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatDirName, &[1, name.into(), 16]),
-        Errno::NOTDIR
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatDirName, &[9, name.into(), 16]),
-        Errno::BADF
-    );
+    assert_eq!(g.call(WasiFunc::FdPrestatGet, &[4, ret.into()]), Errno::BADF);
+    assert_eq!(g.call(WasiFunc::FdPrestatGet, &[1, ret.into()]), Errno::BADF);
+    assert_eq!(g.call(WasiFunc::FdPrestatDirName, &[1, name.into(), 16]), Errno::NOTDIR);
+    assert_eq!(g.call(WasiFunc::FdPrestatDirName, &[9, name.into(), 16]), Errno::BADF);
 
     let (ft, flags, base, inh) = g.fdstat(PRE).unwrap();
     assert_eq!((ft, flags), (filetype::DIRECTORY, 0));
-    for r in [
-        rights::PATH_OPEN,
-        rights::FD_READDIR,
-        rights::PATH_CREATE_FILE,
-        rights::PATH_SYMLINK,
-    ] {
+    for r in [rights::PATH_OPEN, rights::FD_READDIR, rights::PATH_CREATE_FILE, rights::PATH_SYMLINK] {
         assert_eq!(base & r, r);
     }
-    assert_eq!(
-        base & (rights::FD_READ | rights::FD_WRITE | rights::FD_SEEK),
-        0
-    );
+    assert_eq!(base & (rights::FD_READ | rights::FD_WRITE | rights::FD_SEEK), 0);
     assert_eq!(base.count_ones(), 16);
     assert_eq!(inh & rights::FD_WRITE, rights::FD_WRITE);
     assert_eq!(inh & rights::FD_SEEK, rights::FD_SEEK);
@@ -717,11 +562,7 @@ fn prestat_and_preopen_rights() {
                 | rights::FD_WRITE)
     );
     assert_eq!(base, inh);
-    assert_eq!(
-        g.open(".", oflags::DIRECTORY, RW),
-        Err(Errno::ISDIR),
-        "opening a directory read/write"
-    );
+    assert_eq!(g.open(".", oflags::DIRECTORY, RW), Err(Errno::ISDIR), "opening a directory read/write");
 }
 
 // ---------------------------------------------------------------- files
@@ -733,10 +574,7 @@ fn file_create_write_read_seek_tell() {
     assert_eq!(fd, 4);
     assert_eq!(g.write(fd, b"hello world"), Ok(11));
     assert_eq!(g.tell(fd), Ok(11));
-    assert_eq!(
-        std::fs::read(g.root().join("f.txt")).unwrap(),
-        b"hello world"
-    );
+    assert_eq!(std::fs::read(g.root().join("f.txt")).unwrap(), b"hello world");
     assert_eq!(g.seek(fd, 0, whence::SET), Ok(0));
     assert_eq!(g.read(fd, 5).unwrap(), b"hello");
     assert_eq!(g.tell(fd), Ok(5));
@@ -772,10 +610,7 @@ fn file_create_write_read_seek_tell() {
         g.put(&v)
     };
     let ret = g.alloc(4);
-    assert_eq!(
-        g.call(WasiFunc::FdWrite, &[fd.into(), iovs.into(), 3, ret.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdWrite, &[fd.into(), iovs.into(), 3, ret.into()]), Errno::SUCCESS);
     assert_eq!(g.r32(ret), 3);
     assert_eq!(g.pread(fd, 3, 21).unwrap(), b"abc");
 
@@ -812,20 +647,11 @@ fn open_modes_and_rights() {
     // TRUNC truncates, EXCL on existing → EXIST, missing → NOENT.
     let t = g.open("file", oflags::TRUNC, RW).unwrap();
     assert_eq!(g.fstat(t).unwrap().size, 0);
-    assert_eq!(
-        g.open("file", oflags::CREAT | oflags::EXCL, RW),
-        Err(Errno::EXIST)
-    );
+    assert_eq!(g.open("file", oflags::CREAT | oflags::EXCL, RW), Err(Errno::EXIST));
     assert_eq!(g.open("missing", 0, RW), Err(Errno::NOENT));
     assert_eq!(g.open("file", oflags::DIRECTORY, 0), Err(Errno::NOTDIR));
-    assert_eq!(
-        g.open("d", oflags::DIRECTORY | oflags::CREAT, 0),
-        Err(Errno::INVAL)
-    );
-    assert_eq!(
-        g.open_full(PRE, 0, "file", 0, RW, fdflags::SYNC),
-        Err(Errno::NOTSUP)
-    );
+    assert_eq!(g.open("d", oflags::DIRECTORY | oflags::CREAT, 0), Err(Errno::INVAL));
+    assert_eq!(g.open_full(PRE, 0, "file", 0, RW, fdflags::SYNC), Err(Errno::NOTSUP));
     // Unknown flag bits, out-of-range and negative values: host errors.
     let (pp, pl) = g.s("file");
     let ret = g.alloc(4);
@@ -841,33 +667,18 @@ fn open_modes_and_rights() {
         assert!(g.traps(WasiFunc::PathOpen, &args), "{args:?}");
     }
     // A file as directory fd → NOTDIR; a closed fd → BADF; stdio → BADF.
-    assert_eq!(
-        g.open_full(t, 0, "x", oflags::CREAT, 0, 0),
-        Err(Errno::NOTDIR)
-    );
+    assert_eq!(g.open_full(t, 0, "x", oflags::CREAT, 0, 0), Err(Errno::NOTDIR));
     assert_eq!(g.open_full(99, 0, "x", 0, 0, 0), Err(Errno::BADF));
     assert_eq!(g.open_full(1, 0, "x", 0, 0, 0), Err(Errno::BADF));
     // Bad UTF-8 path.
     let p = g.put(&[0xff, 0xfe]);
     let ret = g.alloc(4);
-    assert_eq!(
-        g.call(
-            WasiFunc::PathOpen,
-            &[3, 0, p.into(), 2, 0, 0, 0, 0, ret.into()]
-        ),
-        Errno::ILSEQ
-    );
+    assert_eq!(g.call(WasiFunc::PathOpen, &[3, 0, p.into(), 2, 0, 0, 0, 0, ret.into()]), Errno::ILSEQ);
     assert_eq!(g.open("file\0", 0, 0), Err(Errno::INVAL));
     assert_eq!(g.open("", 0, 0), Err(Errno::NOENT));
     // Result pointer out of bounds: FAULT and no descriptor is created.
     let (pp, pl) = g.s("file");
-    assert_eq!(
-        g.call(
-            WasiFunc::PathOpen,
-            &[3, 0, pp, pl, 0, 0, 0, 0, MEM as u64 - 2]
-        ),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::PathOpen, &[3, 0, pp, pl, 0, 0, 0, 0, MEM as u64 - 2]), Errno::FAULT);
     let next = g.open("file", 0, 0).unwrap();
     assert_eq!(next, t + 1);
 }
@@ -875,9 +686,7 @@ fn open_modes_and_rights() {
 #[test]
 fn append_mode_and_fdflags() {
     let mut g = setup();
-    let fd = g
-        .open_full(PRE, 0, "log", oflags::CREAT, RW, fdflags::APPEND)
-        .unwrap();
+    let fd = g.open_full(PRE, 0, "log", oflags::CREAT, RW, fdflags::APPEND).unwrap();
     assert_eq!(g.fdstat(fd).unwrap().1, fdflags::APPEND);
     assert_eq!(g.write(fd, &[0; 100]), Ok(100));
     assert_eq!(g.seek(fd, 0, whence::SET), Ok(0));
@@ -895,25 +704,10 @@ fn append_mode_and_fdflags() {
     assert_eq!(g.pread(fd, 10, 0).unwrap(), vec![2; 10]);
     assert_eq!(g.fstat(fd).unwrap().size, 202);
 
-    assert_eq!(
-        g.call(
-            WasiFunc::FdFdstatSetFlags,
-            &[fd.into(), fdflags::SYNC.into()]
-        ),
-        Errno::INVAL
-    );
-    assert_eq!(
-        g.call(
-            WasiFunc::FdFdstatSetFlags,
-            &[fd.into(), fdflags::NONBLOCK.into()]
-        ),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdFdstatSetFlags, &[fd.into(), fdflags::SYNC.into()]), Errno::INVAL);
+    assert_eq!(g.call(WasiFunc::FdFdstatSetFlags, &[fd.into(), fdflags::NONBLOCK.into()]), Errno::SUCCESS);
     assert_eq!(g.fdstat(fd).unwrap().1, fdflags::NONBLOCK);
-    assert_eq!(
-        g.call(WasiFunc::FdFdstatSetFlags, &[PRE.into(), 0]),
-        Errno::BADF
-    );
+    assert_eq!(g.call(WasiFunc::FdFdstatSetFlags, &[PRE.into(), 0]), Errno::BADF);
     assert_eq!(g.call(WasiFunc::FdFdstatSetFlags, &[1, 0]), Errno::BADF);
 }
 
@@ -936,58 +730,28 @@ fn file_only_operations_on_directories_are_badf() {
     assert_eq!(g.call(WasiFunc::FdDatasync, &[3]), Errno::BADF);
     assert_eq!(g.call(WasiFunc::FdSync, &[3]), Errno::BADF);
     assert_eq!(g.call(WasiFunc::FdFilestatSetSize, &[3, 0]), Errno::BADF);
-    assert_eq!(
-        g.call(WasiFunc::FdFdstatSetRights, &[3, 0, 0]),
-        Errno::NOTSUP
-    );
+    assert_eq!(g.call(WasiFunc::FdFdstatSetRights, &[3, 0, 0]), Errno::NOTSUP);
     assert_eq!(g.call(WasiFunc::FdFdstatSetRights, &[1, 0, 0]), Errno::BADF);
 
     // And their success on a file.
     let f = g.open("x", oflags::CREAT, RW).unwrap();
-    assert_eq!(
-        g.call(WasiFunc::FdAdvise, &[f.into(), 0, 0, 4]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdAdvise, &[f.into(), 0, 0, 4]), Errno::SUCCESS);
     assert!(g.traps(WasiFunc::FdAdvise, &[f.into(), 0, 0, 6]));
-    assert_eq!(
-        g.call(WasiFunc::FdAdvise, &[f.into(), u64::MAX, 0, 0]),
-        Errno::INVAL
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdAdvise, &[f.into(), 0, 1 << 63, 0]),
-        Errno::INVAL
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdAllocate, &[f.into(), 0, 1]),
-        Errno::NOTSUP
-    );
+    assert_eq!(g.call(WasiFunc::FdAdvise, &[f.into(), u64::MAX, 0, 0]), Errno::INVAL);
+    assert_eq!(g.call(WasiFunc::FdAdvise, &[f.into(), 0, 1 << 63, 0]), Errno::INVAL);
+    assert_eq!(g.call(WasiFunc::FdAllocate, &[f.into(), 0, 1]), Errno::NOTSUP);
     assert_eq!(g.call(WasiFunc::FdDatasync, &[f.into()]), Errno::SUCCESS);
     assert_eq!(g.call(WasiFunc::FdSync, &[f.into()]), Errno::SUCCESS);
-    assert_eq!(
-        g.call(WasiFunc::FdFilestatSetSize, &[f.into(), 1000]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdFilestatSetSize, &[f.into(), 1000]), Errno::SUCCESS);
     assert_eq!(g.fstat(f).unwrap().size, 1000);
-    assert_eq!(
-        g.call(WasiFunc::FdFilestatSetSize, &[f.into(), 3]),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdFilestatSetSize, &[f.into(), 3]), Errno::SUCCESS);
     assert_eq!(std::fs::metadata(g.root().join("x")).unwrap().len(), 3);
     // Directory-only operations on a file.
     let b = g.alloc(64);
     let ret = g.alloc(4);
-    assert_eq!(
-        g.call(
-            WasiFunc::FdReaddir,
-            &[f.into(), b.into(), 64, 0, ret.into()]
-        ),
-        Errno::BADF
-    );
+    assert_eq!(g.call(WasiFunc::FdReaddir, &[f.into(), b.into(), 64, 0, ret.into()]), Errno::BADF);
     let (p, l) = g.s("y");
-    assert_eq!(
-        g.call(WasiFunc::PathCreateDirectory, &[f.into(), p, l]),
-        Errno::BADF
-    );
+    assert_eq!(g.call(WasiFunc::PathCreateDirectory, &[f.into(), p, l]), Errno::BADF);
 }
 
 // ---------------------------------------------------------------- directories
@@ -1008,11 +772,7 @@ fn mkdir_rmdir_unlink_rename_errors() {
     assert_eq!(g.rmdir("d/f"), Err(Errno::NOTDIR));
     assert_eq!(g.rmdir("d/f/"), Err(Errno::NOTDIR));
     assert_eq!(g.rmdir("nope"), Err(Errno::NOENT));
-    assert_eq!(
-        g.rmdir("e/"),
-        Err(Errno::INVAL),
-        "rmdir of dir/ is rmdir('.')"
-    );
+    assert_eq!(g.rmdir("e/"), Err(Errno::INVAL), "rmdir of dir/ is rmdir('.')");
     assert_eq!(g.unlink("d"), Err(Errno::ISDIR));
     assert_eq!(g.unlink("d/"), Err(Errno::ISDIR));
     assert_eq!(g.unlink("d/f/"), Err(Errno::NOTDIR));
@@ -1030,11 +790,7 @@ fn mkdir_rmdir_unlink_rename_errors() {
     assert_eq!(g.rename("d", "e"), Err(Errno::NOTEMPTY));
     assert_eq!(g.rename("d", "h"), Err(Errno::NOTDIR));
     assert_eq!(g.rename("d/", "d2"), Ok(()), "source with trailing slash");
-    assert_eq!(
-        g.rename("d2", "d/"),
-        Ok(()),
-        "destination with trailing slash"
-    );
+    assert_eq!(g.rename("d2", "d/"), Ok(()), "destination with trailing slash");
     assert_eq!(g.rename("h/", "h2"), Err(Errno::NOTDIR));
     assert_eq!(g.rename(".", "x"), Err(Errno::BUSY));
     assert_eq!(g.rename("nope", "x"), Err(Errno::NOENT));
@@ -1053,11 +809,7 @@ fn readdir_matches_wasmtime() {
     let pre_ino = g.fstat(PRE).unwrap().ino;
     assert_eq!(entries[0].ino, pre_ino);
     assert_eq!(entries[1].ino, pre_ino);
-    assert_eq!(
-        (entries[0].next, entries[1].next),
-        (1, 2),
-        "cookies are entry indices"
-    );
+    assert_eq!((entries[0].next, entries[1].next), (1, 2), "cookies are entry indices");
     assert!(entries.iter().all(|e| e.ty == filetype::DIRECTORY));
 
     let f = g.open("file", oflags::CREAT, RW).unwrap();
@@ -1128,40 +880,22 @@ fn symlinks_readlink_and_nofollow() {
     let mut g = setup();
     g.mkdir("target").unwrap();
     g.symlink("target", "symlink").unwrap();
-    assert_eq!(
-        std::fs::read_link(g.root().join("symlink")).unwrap(),
-        PathBuf::from("target")
-    );
+    assert_eq!(std::fs::read_link(g.root().join("symlink")).unwrap(), PathBuf::from("target"));
     // p1_nofollow_errors
     assert_eq!(g.open("symlink", oflags::DIRECTORY, 0), Err(Errno::LOOP));
     assert_eq!(g.open("symlink", 0, 0), Err(Errno::LOOP));
-    let d = g
-        .open_full(PRE, FOLLOW, "symlink", oflags::DIRECTORY, 0, 0)
-        .unwrap();
+    let d = g.open_full(PRE, FOLLOW, "symlink", oflags::DIRECTORY, 0, 0).unwrap();
     assert_eq!(g.fdstat(d).unwrap().0, filetype::DIRECTORY);
-    assert_eq!(
-        g.open("symlink/", 0, 0).map(|_| ()),
-        Ok(()),
-        "trailing slash follows"
-    );
+    assert_eq!(g.open("symlink/", 0, 0).map(|_| ()), Ok(()), "trailing slash follows");
     g.unlink("symlink").unwrap();
-    assert!(
-        g.root().join("target").is_dir(),
-        "unlink removes the link only"
-    );
+    assert!(g.root().join("target").is_dir(), "unlink removes the link only");
     g.rmdir("target").unwrap();
 
     g.create("target", b"0123456789");
     g.symlink("target", "symlink").unwrap();
     assert_eq!(g.open("symlink", 0, 0), Err(Errno::LOOP));
-    assert_eq!(
-        g.open("symlink", oflags::CREAT | oflags::EXCL, RW),
-        Err(Errno::EXIST)
-    );
-    assert_eq!(
-        g.open_full(PRE, FOLLOW, "symlink", oflags::DIRECTORY, 0, 0),
-        Err(Errno::NOTDIR)
-    );
+    assert_eq!(g.open("symlink", oflags::CREAT | oflags::EXCL, RW), Err(Errno::EXIST));
+    assert_eq!(g.open_full(PRE, FOLLOW, "symlink", oflags::DIRECTORY, 0, 0), Err(Errno::NOTDIR));
     let f = g.open_full(PRE, FOLLOW, "symlink", 0, RW, 0).unwrap();
     assert_eq!(g.read(f, 3).unwrap(), b"012");
 
@@ -1182,32 +916,21 @@ fn symlinks_readlink_and_nofollow() {
     // Dangling symlinks and loops.
     g.symlink("nowhere", "dangling").unwrap();
     assert_eq!(g.open("dangling", 0, 0), Err(Errno::LOOP));
-    assert_eq!(
-        g.open_full(PRE, FOLLOW, "dangling", 0, 0, 0),
-        Err(Errno::NOENT)
-    );
+    assert_eq!(g.open_full(PRE, FOLLOW, "dangling", 0, 0, 0), Err(Errno::NOENT));
     assert_eq!(
         g.open_full(PRE, FOLLOW, "dangling", oflags::CREAT | oflags::EXCL, RW, 0),
         Err(Errno::EXIST),
         "O_EXCL never follows the last symlink"
     );
     assert!(!g.root().join("nowhere").exists());
-    let c = g
-        .open_full(PRE, FOLLOW, "dangling", oflags::CREAT, RW, 0)
-        .unwrap();
+    let c = g.open_full(PRE, FOLLOW, "dangling", oflags::CREAT, RW, 0).unwrap();
     g.close(c).unwrap();
-    assert!(
-        g.root().join("nowhere").is_file(),
-        "created through the link"
-    );
+    assert!(g.root().join("nowhere").is_file(), "created through the link");
     g.symlink("loop", "loop").unwrap();
     assert_eq!(g.open("loop", 0, 0), Err(Errno::LOOP));
     assert_eq!(g.open_full(PRE, FOLLOW, "loop", 0, 0, 0), Err(Errno::LOOP));
     assert_eq!(g.pstat(FOLLOW, "loop"), Err(Errno::LOOP));
-    assert_eq!(
-        g.pstat(0, "loop").unwrap().filetype,
-        filetype::SYMBOLIC_LINK
-    );
+    assert_eq!(g.pstat(0, "loop").unwrap().filetype, filetype::SYMBOLIC_LINK);
 
     // Symlinks in the middle of a path are followed; `..` is physical.
     g.mkdir("a").unwrap();
@@ -1239,11 +962,7 @@ fn hard_links() {
     assert_eq!(g.link(0, "file", "newlink/"), Err(Errno::NOENT));
     g.symlink("target", "symlink").unwrap();
     assert_eq!(g.link(FOLLOW, "symlink", "l2"), Err(Errno::INVAL));
-    assert_eq!(
-        g.link(0, "symlink", "l2"),
-        Ok(()),
-        "links the dangling symlink itself"
-    );
+    assert_eq!(g.link(0, "symlink", "l2"), Ok(()), "links the dangling symlink itself");
     assert_eq!(g.link(0, "missing", "l3"), Err(Errno::NOENT));
 }
 
@@ -1255,20 +974,14 @@ fn filestat_and_times() {
     g.create("file", b"12345");
     g.symlink("file", "sl").unwrap();
     let st = g.pstat(0, "file").unwrap();
-    assert_eq!(
-        (st.filetype, st.size, st.nlink),
-        (filetype::REGULAR_FILE, 5, 1)
-    );
+    assert_eq!((st.filetype, st.size, st.nlink), (filetype::REGULAR_FILE, 5, 1));
     let lst = g.pstat(0, "sl").unwrap();
     assert_eq!((lst.filetype, lst.size), (filetype::SYMBOLIC_LINK, 4));
     assert_ne!(lst.ino, st.ino);
     assert_eq!(g.pstat(FOLLOW, "sl").unwrap(), st);
     assert_eq!(g.pstat(0, "file/"), Err(Errno::NOTDIR));
     assert_eq!(g.pstat(0, "nope"), Err(Errno::NOENT));
-    assert!(
-        g.traps(WasiFunc::PathFilestatGet, &[3, 2, 0, 0, 0]),
-        "unknown lookup flag"
-    );
+    assert!(g.traps(WasiFunc::PathFilestatGet, &[3, 2, 0, 0, 0]), "unknown lookup flag");
     let root = g.pstat(0, ".").unwrap();
     assert_eq!(root.filetype, filetype::DIRECTORY);
     assert_eq!(root.ino, g.fstat(PRE).unwrap().ino);
@@ -1278,72 +991,38 @@ fn filestat_and_times() {
     let t = 1_000_000_000_123_000_000u64; // 2001-09-09, µs precision
     let r = g.call(
         WasiFunc::FdFilestatSetTimes,
-        &[
-            fd.into(),
-            t,
-            t,
-            u64::from(abi::fstflags::ATIM | abi::fstflags::MTIM),
-        ],
+        &[fd.into(), t, t, u64::from(abi::fstflags::ATIM | abi::fstflags::MTIM)],
     );
     assert_eq!(r, Errno::SUCCESS);
     assert_eq!(g.fstat(fd).unwrap().mtim, t);
     let r = g.call(
         WasiFunc::FdFilestatSetTimes,
-        &[
-            fd.into(),
-            0,
-            0,
-            u64::from(abi::fstflags::MTIM | abi::fstflags::MTIM_NOW),
-        ],
+        &[fd.into(), 0, 0, u64::from(abi::fstflags::MTIM | abi::fstflags::MTIM_NOW)],
     );
     assert_eq!(r, Errno::INVAL);
     let (p, l) = g.s("sl");
     let t2 = 2_000_000_000_000_000_000u64;
     let r = g.call(
         WasiFunc::PathFilestatSetTimes,
-        &[
-            3,
-            FOLLOW.into(),
-            p,
-            l,
-            t2,
-            t2,
-            u64::from(abi::fstflags::MTIM),
-        ],
+        &[3, FOLLOW.into(), p, l, t2, t2, u64::from(abi::fstflags::MTIM)],
     );
     assert_eq!(r, Errno::SUCCESS);
     assert_eq!(g.pstat(0, "file").unwrap().mtim, t2);
     // The times of the symlink itself (Linux: utimensat AT_SYMLINK_NOFOLLOW).
     let t3 = 1_500_000_000_000_000_000u64;
-    let r = g.call(
-        WasiFunc::PathFilestatSetTimes,
-        &[3, 0, p, l, t3, t3, u64::from(abi::fstflags::MTIM)],
-    );
+    let r = g.call(WasiFunc::PathFilestatSetTimes, &[3, 0, p, l, t3, t3, u64::from(abi::fstflags::MTIM)]);
     assert_eq!(r, Errno::SUCCESS, "times of a symlink itself");
     assert_eq!(g.pstat(0, "sl").unwrap().mtim, t3);
-    assert_eq!(
-        g.pstat(0, "file").unwrap().mtim,
-        t2,
-        "the target is unchanged"
-    );
+    assert_eq!(g.pstat(0, "file").unwrap().mtim, t2, "the target is unchanged");
     let before = Clock::realtime();
-    let r = g.call(
-        WasiFunc::PathFilestatSetTimes,
-        &[3, 0, 0, 0, 0, 0, u64::from(abi::fstflags::MTIM_NOW)],
-    );
+    let r = g.call(WasiFunc::PathFilestatSetTimes, &[3, 0, 0, 0, 0, 0, u64::from(abi::fstflags::MTIM_NOW)]);
     assert_eq!(r, Errno::NOENT, "empty path");
     let (p, l) = g.s("file");
-    let r = g.call(
-        WasiFunc::PathFilestatSetTimes,
-        &[3, 0, p, l, 0, 0, u64::from(abi::fstflags::MTIM_NOW)],
-    );
+    let r = g.call(WasiFunc::PathFilestatSetTimes, &[3, 0, p, l, 0, 0, u64::from(abi::fstflags::MTIM_NOW)]);
     assert_eq!(r, Errno::SUCCESS);
     assert!(g.pstat(0, "file").unwrap().mtim + 1_000_000_000 >= before);
     // Directory times through its descriptor.
-    let r = g.call(
-        WasiFunc::FdFilestatSetTimes,
-        &[3, t, t, u64::from(abi::fstflags::MTIM)],
-    );
+    let r = g.call(WasiFunc::FdFilestatSetTimes, &[3, t, t, u64::from(abi::fstflags::MTIM)]);
     assert_eq!(r, Errno::SUCCESS);
     assert_eq!(g.fstat(PRE).unwrap().mtim, t);
 }
@@ -1389,11 +1068,7 @@ fn renumber_over_preopen() {
     assert_eq!(g.fstat(3).unwrap().ino, before.ino);
     assert_eq!(g.fdstat(d), Err(Errno::BADF));
     let ret = g.alloc(8);
-    assert_eq!(
-        g.call(WasiFunc::FdPrestatGet, &[3, ret.into()]),
-        Errno::BADF,
-        "fd 3 is no longer a preopen"
-    );
+    assert_eq!(g.call(WasiFunc::FdPrestatGet, &[3, ret.into()]), Errno::BADF, "fd 3 is no longer a preopen");
 }
 
 // ---------------------------------------------------------------- sandbox
@@ -1404,25 +1079,15 @@ fn escapes_are_refused_and_touch_nothing_outside() {
     let outside = g.tmp.path().join("outside.txt");
     g.mkdir("a").unwrap();
     g.create("a/inner", b"in");
-    for path in [
-        "../outside.txt",
-        "/etc/passwd",
-        "/",
-        "a/../../outside.txt",
-        "..",
-        "a/../..",
-        "./../root/a/inner",
-    ] {
+    for path in
+        ["../outside.txt", "/etc/passwd", "/", "a/../../outside.txt", "..", "a/../..", "./../root/a/inner"]
+    {
         assert_eq!(g.open(path, 0, 0), Err(Errno::PERM), "{path}");
         assert_eq!(g.pstat(FOLLOW, path), Err(Errno::PERM), "{path}");
     }
     // `..` that stays inside is fine.
     assert!(g.open("a/../a/./inner", 0, 0).is_ok());
-    assert_eq!(
-        g.open("a/../../root/a/inner", 0, 0),
-        Err(Errno::PERM),
-        "even when it would come back inside"
-    );
+    assert_eq!(g.open("a/../../root/a/inner", 0, 0), Err(Errno::PERM), "even when it would come back inside");
 
     // Symlinks that lead out: relative and absolute targets.
     let abs = outside.to_str().unwrap().to_owned();
@@ -1433,14 +1098,10 @@ fn escapes_are_refused_and_touch_nothing_outside() {
     assert_eq!(g.symlink(&abs, "abs"), Err(Errno::PERM));
     // (A host that is itself WASI refuses them too; use escaping relative
     // targets there instead.)
-    let planted = host_os::symlink("/", &g.root(), "slash").is_ok()
-        && host_os::symlink(&abs, &g.root(), "abs").is_ok();
+    let planted =
+        host_os::symlink("/", &g.root(), "slash").is_ok() && host_os::symlink(&abs, &g.root(), "abs").is_ok();
     if planted {
-        assert_eq!(
-            g.readlink("abs", 64),
-            Err(Errno::PERM),
-            "absolute targets are not revealed"
-        );
+        assert_eq!(g.readlink("abs", 64), Err(Errno::PERM), "absolute targets are not revealed");
     } else {
         let host_is_wasi = cfg!(target_os = "wasi");
         assert!(host_is_wasi, "planting host symlinks failed");
@@ -1461,24 +1122,14 @@ fn escapes_are_refused_and_touch_nothing_outside() {
         ("sneaky", FOLLOW),
         ("a/../rel", FOLLOW),
     ] {
-        assert_eq!(
-            g.open_full(PRE, flags, path, 0, RW, 0),
-            Err(Errno::PERM),
-            "{path}"
-        );
+        assert_eq!(g.open_full(PRE, flags, path, 0, RW, 0), Err(Errno::PERM), "{path}");
         assert_eq!(g.pstat(flags, path), Err(Errno::PERM), "{path}");
     }
     assert_eq!(g.open("abs", 0, 0), Err(Errno::LOOP), "not followed");
     // Creating through an escaping symlink must not create anything.
     g.symlink("../created.txt", "esc").unwrap();
-    assert_eq!(
-        g.open_full(PRE, FOLLOW, "esc", oflags::CREAT, RW, 0),
-        Err(Errno::PERM)
-    );
-    assert_eq!(
-        g.open_full(PRE, FOLLOW, "up/created.txt", oflags::CREAT, RW, 0),
-        Err(Errno::PERM)
-    );
+    assert_eq!(g.open_full(PRE, FOLLOW, "esc", oflags::CREAT, RW, 0), Err(Errno::PERM));
+    assert_eq!(g.open_full(PRE, FOLLOW, "up/created.txt", oflags::CREAT, RW, 0), Err(Errno::PERM));
     // Mutations aimed outside.
     assert_eq!(g.mkdir("../evil"), Err(Errno::PERM));
     assert_eq!(g.mkdir("up/evil"), Err(Errno::PERM));
@@ -1514,10 +1165,7 @@ fn symlink_chain_limit() {
     for i in 1..45 {
         g.symlink(&format!("l{}", i - 1), &format!("l{i}")).unwrap();
     }
-    assert!(
-        g.open_full(PRE, FOLLOW, "l39", 0, 0, 0).is_ok(),
-        "40 expansions"
-    );
+    assert!(g.open_full(PRE, FOLLOW, "l39", 0, 0, 0).is_ok(), "40 expansions");
     assert_eq!(g.open_full(PRE, FOLLOW, "l40", 0, 0, 0), Err(Errno::LOOP));
 }
 
@@ -1525,33 +1173,15 @@ fn symlink_chain_limit() {
 fn path_ops_fault_on_bad_pointers() {
     let mut g = setup();
     let end = MEM as u64;
-    assert_eq!(
-        g.call(WasiFunc::PathCreateDirectory, &[3, end - 1, 5]),
-        Errno::FAULT
-    );
-    assert_eq!(
-        g.call(WasiFunc::PathUnlinkFile, &[3, u64::from(u32::MAX), 2]),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::PathCreateDirectory, &[3, end - 1, 5]), Errno::FAULT);
+    assert_eq!(g.call(WasiFunc::PathUnlinkFile, &[3, u64::from(u32::MAX), 2]), Errno::FAULT);
     let ret = g.alloc(4);
-    assert_eq!(
-        g.call(WasiFunc::FdRead, &[3, end - 4, 1, ret.into()]),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::FdRead, &[3, end - 4, 1, ret.into()]), Errno::FAULT);
     let f = g.open("f", oflags::CREAT, RW).unwrap();
     let iov = g.iov(end as u32 - 2, 10);
-    assert_eq!(
-        g.call(WasiFunc::FdWrite, &[f.into(), iov.into(), 1, ret.into()]),
-        Errno::FAULT
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdFilestatGet, &[f.into(), end - 63]),
-        Errno::FAULT
-    );
-    assert_eq!(
-        g.call(WasiFunc::FdReaddir, &[3, end - 10, 100, 0, ret.into()]),
-        Errno::FAULT
-    );
+    assert_eq!(g.call(WasiFunc::FdWrite, &[f.into(), iov.into(), 1, ret.into()]), Errno::FAULT);
+    assert_eq!(g.call(WasiFunc::FdFilestatGet, &[f.into(), end - 63]), Errno::FAULT);
+    assert_eq!(g.call(WasiFunc::FdReaddir, &[3, end - 10, 100, 0, ret.into()]), Errno::FAULT);
 }
 
 #[test]
@@ -1562,51 +1192,21 @@ fn hostcall_fuel_limits_copies() {
     let ret = g.alloc(4);
     // An iovec array of 160 MB exceeds Wasmtime's 128 MiB per call: NOMEM,
     // before any element is read.
+    assert_eq!(g.call(WasiFunc::FdWrite, &[f.into(), iovs.into(), 20_000_000, ret.into()]), Errno::NOMEM);
     assert_eq!(
-        g.call(
-            WasiFunc::FdWrite,
-            &[f.into(), iovs.into(), 20_000_000, ret.into()]
-        ),
-        Errno::NOMEM
-    );
-    assert_eq!(
-        g.call(
-            WasiFunc::FdRead,
-            &[f.into(), iovs.into(), u64::from(u32::MAX), ret.into()]
-        ),
+        g.call(WasiFunc::FdRead, &[f.into(), iovs.into(), u64::from(u32::MAX), ret.into()]),
         Errno::NOMEM
     );
     // So does a single buffer, and a path string.
     let big = g.iov(0, 200 << 20);
-    assert_eq!(
-        g.call(
-            WasiFunc::FdPwrite,
-            &[f.into(), big.into(), 1, 0, ret.into()]
-        ),
-        Errno::NOMEM
-    );
-    assert_eq!(
-        g.call(WasiFunc::PathCreateDirectory, &[3, 0, 200 << 20]),
-        Errno::NOMEM
-    );
+    assert_eq!(g.call(WasiFunc::FdPwrite, &[f.into(), big.into(), 1, 0, ret.into()]), Errno::NOMEM);
+    assert_eq!(g.call(WasiFunc::PathCreateDirectory, &[3, 0, 200 << 20]), Errno::NOMEM);
     // path_unlink_file is unmetered in Wasmtime: the bounds check answers.
-    assert_eq!(
-        g.call(WasiFunc::PathUnlinkFile, &[3, 0, 200 << 20]),
-        Errno::FAULT
-    );
-    assert_eq!(
-        g.call(WasiFunc::PollOneoff, &[0, 0, 2_000_000, ret.into()]),
-        Errno::NOMEM
-    );
+    assert_eq!(g.call(WasiFunc::PathUnlinkFile, &[3, 0, 200 << 20]), Errno::FAULT);
+    assert_eq!(g.call(WasiFunc::PollOneoff, &[0, 0, 2_000_000, ret.into()]), Errno::NOMEM);
     // 10 000 empty iovecs are fine.
     let many = g.alloc(80_000);
-    assert_eq!(
-        g.call(
-            WasiFunc::FdWrite,
-            &[f.into(), many.into(), 10_000, ret.into()]
-        ),
-        Errno::SUCCESS
-    );
+    assert_eq!(g.call(WasiFunc::FdWrite, &[f.into(), many.into(), 10_000, ret.into()]), Errno::SUCCESS);
     assert_eq!(g.r32(ret), 0);
 }
 
@@ -1676,17 +1276,9 @@ fn poll_oneoff_clocks_and_fds() {
     g.mem[p.1 as usize + 11] = 0xEE;
     g.mem[p.1 as usize + 30] = 0xEE;
     g.poll(p, 1).unwrap().unwrap();
-    assert_eq!(
-        (g.mem[p.1 as usize + 11], g.mem[p.1 as usize + 30]),
-        (0xEE, 0xEE),
-        "padding untouched"
-    );
+    assert_eq!((g.mem[p.1 as usize + 11], g.mem[p.1 as usize + 30]), (0xEE, 0xEE), "padding untouched");
     let p = g.subs(&[(1, 0, 2, 0, 0)]);
-    assert_eq!(
-        g.poll(p, 1).unwrap(),
-        Err(Errno::INVAL),
-        "cputime clock alone"
-    );
+    assert_eq!(g.poll(p, 1).unwrap(), Err(Errno::INVAL), "cputime clock alone");
 
     // Two clocks: the earlier one fires alone, with nbytes 0.
     let p = g.subs(&[(1, 0, 1, 500 * MS, 0), (2, 0, 0, 30 * MS, 0)]);
@@ -1704,23 +1296,11 @@ fn poll_oneoff_clocks_and_fds() {
 
     // Descriptors are ready at once; a file at EOF reports HANGUP.
     let f = g.open("f", oflags::CREAT, RW).unwrap();
-    let p = g.subs(&[
-        (10, 0, 1, 10_000 * MS, 0),
-        (11, 1, f, 0, 0),
-        (12, 2, 1, 0, 0),
-        (13, 2, f, 0, 0),
-    ]);
+    let p = g.subs(&[(10, 0, 1, 10_000 * MS, 0), (11, 1, f, 0, 0), (12, 2, 1, 0, 0), (13, 2, f, 0, 0)]);
     let t = Instant::now();
     let ev = g.poll(p, 4).unwrap().unwrap();
     assert!(t.elapsed() < Duration::from_millis(500));
-    assert_eq!(
-        ev,
-        vec![
-            (11, 0, 1, 1, abi::EVENTRWFLAGS_HANGUP),
-            (12, 0, 2, 1, 0),
-            (13, 0, 2, 1, 0)
-        ]
-    );
+    assert_eq!(ev, vec![(11, 0, 1, 1, abi::EVENTRWFLAGS_HANGUP), (12, 0, 2, 1, 0), (13, 0, 2, 1, 0)]);
     g.write(f, b"abc").unwrap();
     g.seek(f, 0, whence::SET).unwrap();
     let p = g.subs(&[(11, 1, f, 0, 0)]);
@@ -1741,11 +1321,7 @@ fn poll_oneoff_clocks_and_fds() {
     assert_eq!(g.poll(p, 1).unwrap(), Err(Errno::INVAL), "bad tag");
     let p = g.subs(&[(1, 0, 9, 0, 0)]);
     assert_eq!(g.poll(p, 1).unwrap(), Err(Errno::INVAL), "bad clock id");
-    let r = g.ctx.call(
-        WasiFunc::PollOneoff,
-        &mut g.mem,
-        &[MEM as u64 - 40, 0, 1, 0],
-    );
+    let r = g.ctx.call(WasiFunc::PollOneoff, &mut g.mem, &[MEM as u64 - 40, 0, 1, 0]);
     assert_eq!(r, Ok(Some(u64::from(Errno::FAULT.0))));
 }
 
@@ -1781,21 +1357,14 @@ fn poll_oneoff_suspends_and_resumes_after_restore() {
 
     // Restore into a new context and repeat the very same call.
     flag.store(false, Ordering::SeqCst);
-    let mut h = G {
-        ctx: WasiCtx::restore(&g.cfg(), &st).unwrap(),
-        mem: g.mem.clone(),
-        top: g.top,
-        tmp: tempdir(),
-    };
+    let mut h =
+        G { ctx: WasiCtx::restore(&g.cfg(), &st).unwrap(), mem: g.mem.clone(), top: g.top, tmp: tempdir() };
     let t = Instant::now();
     let ev = h.poll(p, 1).unwrap().unwrap();
     let rest = t.elapsed();
     assert_eq!(ev, vec![(42, 0, 0, 0, 0)]);
     assert!(rest >= Duration::from_nanos(pending.remaining_ns) - Duration::from_millis(5));
-    assert!(
-        rest < Duration::from_millis(550),
-        "only the remainder: {rest:?}"
-    );
+    assert!(rest < Duration::from_millis(550), "only the remainder: {rest:?}");
     assert!(h.ctx.state().unwrap().pending_sleep.is_none());
 
     // A probe instead of a flag (hosts without threads): it is asked
@@ -1820,11 +1389,7 @@ fn poll_oneoff_suspends_and_resumes_after_restore() {
     assert!(rem > u64::MAX / 2, "{rem}");
     h.ctx.set_interrupt_probe(|| false);
     let p3 = h.subs(&[(9, 0, 1, 20 * MS, 0)]);
-    assert_eq!(
-        h.poll(p3, 1).unwrap().unwrap(),
-        vec![(9, 0, 0, 0, 0)],
-        "a new call drops the record"
-    );
+    assert_eq!(h.poll(p3, 1).unwrap().unwrap(), vec![(9, 0, 0, 0, 0)], "a new call drops the record");
 
     // A different call discards a stale pending record.
     g.ctx.pending = Some(pending);
@@ -1850,37 +1415,18 @@ fn state_restore_preserves_descriptors_offsets_and_numbering() {
     let b = g.open("sub/b.txt", oflags::CREAT, RW).unwrap(); // 5
     let c = g.open("c.txt", oflags::CREAT, rights::FD_WRITE).unwrap(); // 6
     let d = g.open("sub", oflags::DIRECTORY, 0).unwrap(); // 7
-    let r = g
-        .open_full(
-            PRE,
-            0,
-            "r.txt",
-            oflags::CREAT,
-            rights::FD_READ,
-            fdflags::APPEND,
-        )
-        .unwrap(); // 8
+    let r = g.open_full(PRE, 0, "r.txt", oflags::CREAT, rights::FD_READ, fdflags::APPEND).unwrap(); // 8
     g.close(b).unwrap(); // free {5}
     assert_eq!(g.call(WasiFunc::FdRenumber, &[c.into(), 9]), Errno::BADF);
     assert_eq!((a, c, d, r), (4, 6, 7, 8));
     let mono_before = g.ctx.clock.monotonic();
 
     let st = g.state_roundtrip();
-    assert_eq!(
-        st.fds.iter().map(|f| f.fd).collect::<Vec<_>>(),
-        [0, 1, 2, 3, 4, 6, 7, 8]
-    );
+    assert_eq!(st.fds.iter().map(|f| f.fd).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 6, 7, 8]);
     assert_eq!(st.free_fds, [5]);
     let fa = st.fds.iter().find(|f| f.fd == 4).unwrap();
     assert_eq!(
-        (
-            fa.kind,
-            fa.path.as_str(),
-            fa.offset,
-            fa.size,
-            fa.read,
-            fa.write
-        ),
+        (fa.kind, fa.path.as_str(), fa.offset, fa.size, fa.read, fa.write),
         (FdKind::File, "a.txt", 6, Some(11), true, true)
     );
     let fd7 = st.fds.iter().find(|f| f.fd == 7).unwrap();
@@ -1897,46 +1443,26 @@ fn state_restore_preserves_descriptors_offsets_and_numbering() {
     assert_eq!(std::fs::metadata(g.root().join("a.txt")).unwrap().len(), 21);
 
     // ... and a restored one continues identically.
-    let mut h = G {
-        ctx: WasiCtx::restore(&g.cfg(), &st).unwrap(),
-        mem: vec![0; MEM],
-        top: 1024,
-        tmp: tempdir(),
-    };
+    let mut h =
+        G { ctx: WasiCtx::restore(&g.cfg(), &st).unwrap(), mem: vec![0; MEM], top: 1024, tmp: tempdir() };
     // The grown file was truncated back to its captured size (bytes rewritten
     // in place are not rolled back: the rerun writes them again).
-    assert_eq!(
-        std::fs::read(g.root().join("a.txt")).unwrap(),
-        b"hello there"
-    );
+    assert_eq!(std::fs::read(g.root().join("a.txt")).unwrap(), b"hello there");
     assert_eq!(h.tell(4), Ok(6));
     assert_eq!(h.write(4, b"there!"), Ok(6));
     assert_eq!(h.write(4, b" and more"), Ok(9));
-    assert_eq!(
-        std::fs::read(g.root().join("a.txt")).unwrap(),
-        b"hello there! and more"
-    );
+    assert_eq!(std::fs::read(g.root().join("a.txt")).unwrap(), b"hello there! and more");
     assert_eq!(h.fdstat(5), Err(Errno::BADF));
     assert_eq!(h.fdstat(7).unwrap().0, filetype::DIRECTORY);
     assert_eq!(h.fdstat(8).unwrap().1, fdflags::APPEND);
-    assert_eq!(
-        h.read(6, 1),
-        Err(Errno::BADF),
-        "write-only stays write-only"
-    );
+    assert_eq!(h.read(6, 1), Err(Errno::BADF), "write-only stays write-only");
     let next_restored = h.open_full(7, 0, "new2.txt", oflags::CREAT, RW, 0).unwrap();
     assert_eq!(next_restored, next_uninterrupted, "same fd numbering");
     let ret = h.alloc(8);
-    assert_eq!(
-        h.call(WasiFunc::ClockTimeGet, &[1, 0, ret.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(h.call(WasiFunc::ClockTimeGet, &[1, 0, ret.into()]), Errno::SUCCESS);
     assert!(h.r64(ret) >= st.monotonic_ns, "monotonic time continues");
     // The prestat of the restored preopen is intact.
-    assert_eq!(
-        h.call(WasiFunc::FdPrestatGet, &[3, ret.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(h.call(WasiFunc::FdPrestatGet, &[3, ret.into()]), Errno::SUCCESS);
     assert_eq!(h.r32(ret + 4), 8);
 
     // Capturing the restored context gives the same state back (modulo time).
@@ -1970,36 +1496,19 @@ fn restore_moves_preopens_and_reports_missing_things() {
     std::fs::write(moved.join("sub/a.txt"), b"ABCDEF").unwrap();
     let mut cfg = g.cfg();
     cfg.preopens = vec![
-        Preopen {
-            host: g.tmp.path().to_path_buf(),
-            guest: "/extra".into(),
-        },
-        Preopen {
-            host: moved.clone(),
-            guest: "/sandbox".into(),
-        },
+        Preopen { host: g.tmp.path().to_path_buf(), guest: "/extra".into() },
+        Preopen { host: moved.clone(), guest: "/sandbox".into() },
     ];
     cfg.args = vec!["ignored".into()];
-    let mut h = G {
-        ctx: WasiCtx::restore(&cfg, &st).unwrap(),
-        mem: vec![0; MEM],
-        top: 1024,
-        tmp: tempdir(),
-    };
+    let mut h = G { ctx: WasiCtx::restore(&cfg, &st).unwrap(), mem: vec![0; MEM], top: 1024, tmp: tempdir() };
     assert_eq!(h.read(a, 10).unwrap(), b"CDEF");
     let c = h.alloc(4);
     let s = h.alloc(4);
-    assert_eq!(
-        h.call(WasiFunc::ArgsSizesGet, &[c.into(), s.into()]),
-        Errno::SUCCESS
-    );
+    assert_eq!(h.call(WasiFunc::ArgsSizesGet, &[c.into(), s.into()]), Errno::SUCCESS);
     assert_eq!(h.r32(c), 3, "args come from the checkpoint");
     let f = h.open("new", oflags::CREAT, RW).unwrap();
     h.close(f).unwrap();
-    assert!(
-        moved.join("new").exists(),
-        "the preopen is the new host dir"
-    );
+    assert!(moved.join("new").exists(), "the preopen is the new host dir");
 
     // A preopen missing from the configuration is named.
     let mut cfg = g.cfg();
@@ -2029,16 +1538,9 @@ fn rename_keeps_open_descriptors_restorable() {
     g.rename("dir", "renamed").unwrap();
     let st = g.ctx.state().unwrap();
     let paths: Vec<_> = st.fds.iter().map(|s| s.path.as_str()).collect();
-    assert!(
-        paths.contains(&"renamed/f") && paths.contains(&"renamed"),
-        "{paths:?}"
-    );
-    let mut h = G {
-        ctx: WasiCtx::restore(&g.cfg(), &st).unwrap(),
-        mem: vec![0; MEM],
-        top: 1024,
-        tmp: tempdir(),
-    };
+    assert!(paths.contains(&"renamed/f") && paths.contains(&"renamed"), "{paths:?}");
+    let mut h =
+        G { ctx: WasiCtx::restore(&g.cfg(), &st).unwrap(), mem: vec![0; MEM], top: 1024, tmp: tempdir() };
     assert_eq!(h.tell(f), Ok(5));
     assert_eq!(h.pread(f, 5, 0).unwrap(), b"12345");
     assert!(h.open_full(d, 0, "f", 0, 0, 0).is_ok());
@@ -2117,9 +1619,7 @@ fn random_calls_never_panic_or_escape() {
             | WasiFunc::PathReadlink
             | WasiFunc::PathRemoveDirectory
             | WasiFunc::PathUnlinkFile => &[(1, 2)],
-            WasiFunc::PathFilestatGet | WasiFunc::PathFilestatSetTimes | WasiFunc::PathOpen => {
-                &[(2, 3)]
-            }
+            WasiFunc::PathFilestatGet | WasiFunc::PathFilestatSetTimes | WasiFunc::PathOpen => &[(2, 3)],
             WasiFunc::PathLink => &[(2, 3), (5, 6)],
             WasiFunc::PathRename => &[(1, 2), (4, 5)],
             WasiFunc::PathSymlink => &[(0, 1), (3, 4)],
@@ -2145,34 +1645,17 @@ fn random_calls_never_panic_or_escape() {
         };
         *outcomes.entry(key).or_insert(0u32) += 1;
     }
-    assert!(
-        outcomes.get("errno SUCCESS").copied().unwrap_or(0) > 1000,
-        "{outcomes:?}"
-    );
-    for e in [
-        "errno NOENT",
-        "errno EXIST",
-        "errno PERM",
-        "errno NOTDIR",
-        "trap",
-        "exit",
-    ] {
+    assert!(outcomes.get("errno SUCCESS").copied().unwrap_or(0) > 1000, "{outcomes:?}");
+    for e in ["errno NOENT", "errno EXIST", "errno PERM", "errno NOTDIR", "trap", "exit"] {
         assert!(outcomes.contains_key(e), "{e} never happened: {outcomes:?}");
     }
-    assert_eq!(
-        std::fs::read(g.tmp.path().join("outside.txt")).unwrap(),
-        b"secret"
-    );
+    assert_eq!(std::fs::read(g.tmp.path().join("outside.txt")).unwrap(), b"secret");
     let mut top: Vec<_> = std::fs::read_dir(g.tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     top.sort();
-    assert_eq!(
-        top,
-        ["outside.txt", "root"],
-        "nothing created outside the preopen"
-    );
+    assert_eq!(top, ["outside.txt", "root"], "nothing created outside the preopen");
     // Whatever the calls left open can be captured, and restored unless one
     // of its paths has gone since (deleted or replaced while open).
     let st = g.ctx.state().unwrap();
