@@ -1,7 +1,8 @@
 //! The orchestrator: load → compile → (restore | instantiate) → run in slices, checkpointing when
 //! the trigger says so → outcome.
 
-use crate::checkpoint::{hash, read_checkpoint, CheckpointDir};
+use crate::checkpoint::format::parse_checkpoint;
+use crate::checkpoint::{hash, CheckpointDir};
 use crate::error::Error;
 use crate::guest::{Entry, Guest, Outcome, Step};
 use crate::parse::Module;
@@ -175,7 +176,8 @@ fn start_guest(
     let try_restore = |path: &std::path::Path| -> Result<Guest, String> {
         let t0 = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-        let c = read_checkpoint(&bytes).map_err(|e| e.to_string())?;
+        // Borrowing parse: section payloads are not copied out of the file bytes.
+        let c = parse_checkpoint(&bytes).map_err(|e| e.to_string())?;
         snapshot::accept(&c, module_hash, module_len)?;
         let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| e.to_string())?;
         log::info!(

@@ -9,7 +9,7 @@
 //! Applying is all-or-nothing for the interpreter state: every section is decoded and validated
 //! before the WASI state is restored (which reopens and may truncate files).
 
-use crate::checkpoint::format::{self, encode_meta, Checkpoint, CheckpointWriter, Header, SectionKind};
+use crate::checkpoint::format::{self, encode_meta, CheckpointRef, CheckpointWriter, Header, SectionKind};
 use crate::checkpoint::{codec, CheckpointDir};
 use crate::compile::ir::IR_VERSION;
 use crate::error::Error;
@@ -220,7 +220,7 @@ pub fn checkpoint(
 }
 
 /// Whether a checkpoint belongs to this module and this chiwawa can read it (header level).
-pub fn accept(c: &Checkpoint, module_hash: &[u8; 32], module_len: u64) -> Result<(), String> {
+pub fn accept(c: &CheckpointRef<'_>, module_hash: &[u8; 32], module_len: u64) -> Result<(), String> {
     if &c.header.module_hash != module_hash || c.header.module_len != module_len {
         return Err(format!(
             "it was made for another module (sha256 {}, {} bytes; this module is sha256 {}, {} bytes)",
@@ -247,7 +247,7 @@ pub fn accept(c: &Checkpoint, module_hash: &[u8; 32], module_len: u64) -> Result
 /// the sections, files reopened (and grown files truncated back) from the WASI state.
 pub fn restore(
     module: Arc<Module>,
-    c: &Checkpoint,
+    c: &CheckpointRef<'_>,
     wasi_cfg: &WasiConfig,
     limits: Limits,
 ) -> Result<Guest, Error> {
@@ -272,7 +272,7 @@ pub fn restore(
     }
     let mut memories = Vec::new();
     for s in c.sections_of(SectionKind::Memory) {
-        memories.push(format::decode_memory(&s.payload).map_err(|e| bad(e.to_string()))?);
+        memories.push(format::decode_memory(s.payload).map_err(|e| bad(e.to_string()))?);
     }
 
     // A placeholder WASI context: instantiation does not call WASI. The real one is restored last.

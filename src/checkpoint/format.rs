@@ -389,6 +389,11 @@ impl CheckpointRef<'_> {
     pub fn section(&self, kind: SectionKind) -> Option<&SectionRef<'_>> {
         self.sections.iter().find(|s| s.kind == kind)
     }
+
+    /// Every section of `kind`, in file order.
+    pub fn sections_of(&self, kind: SectionKind) -> impl Iterator<Item = &SectionRef<'_>> + '_ {
+        self.sections.iter().filter(move |s| s.kind == kind)
+    }
 }
 
 // ---------------------------------------------------------------------------
