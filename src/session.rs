@@ -121,7 +121,11 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let mut guest = start_guest(cfg, ck, &dir, module, &module_hash)?;
     let mut trigger = Trigger::new(ck.policy.clone());
     trigger.resume_from(guest.machine.executed());
-    guest.wasi.set_interrupt(trigger.interrupt_flag());
+    // Long WASI sleeps are sliced and ask between slices whether a checkpoint is due. With a
+    // watcher thread that is one atomic load; without threads (wasm32) the probe reads the
+    // clock and looks for the trigger file itself.
+    let probe = trigger.interrupt_probe();
+    guest.wasi.set_interrupt_probe(move || probe.check());
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
         match guest.step(budget)? {
