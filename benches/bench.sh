@@ -119,7 +119,7 @@ export B_SCALE="$scale" B_REPS="$reps" B_FILTER="$filter" B_TIMEOUT="$timeout_s"
 export B_WASMTIME="$wasmtime_cmd" B_WASMTIME_DESC="$wasmtime_desc" B_WASMI="$wasmi_cmd" B_WASMI_DESC="$wasmi_desc"
 export B_CHIWAWA="$chiwawa_bin run" B_CHIWAWA_DESC="$chiwawa_desc" B_EMPTY="$repo/tests/guests/wasm/ret0.wasm"
 
-read -r -d '' PY <<'EOF' || true
+python3 - <<'EOF'
 import csv, math, os, shlex, signal, statistics, subprocess, sys, time
 
 GUESTS = ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"]
@@ -281,4 +281,3 @@ if "chiwawa" in runtimes:
     print("- chiwawa: %s" % E["B_CHIWAWA_DESC"])
 print("- every cell's output was checked against native's checksum line (WRONG = mismatch); samples: %s" % E["B_CSV"])
 EOF
-python3 -c "$PY"
