@@ -47,6 +47,19 @@ pub struct Context {
     stack: Vec<Slot>,
     ctrl: Vec<Ctrl>,
     polls: Vec<(u32, u32)>,
+    konst: Vec<(u64, bool)>,
+}
+
+/// Stack entry of a constant not yet written anywhere (its value is in `T::konst` at the same
+/// height): consumers that take immediates use it directly, others materialize it. Never a real
+/// slot (`push` keeps slots below `u16::MAX`).
+const KONST: Slot = Slot::MAX;
+
+/// A popped operand: a slot, or a pending constant (bits, is 64-bit).
+#[derive(Clone, Copy)]
+enum Opnd {
+    Slot(Slot),
+    K(u64, bool),
 }
 
 struct T<'a> {
@@ -62,6 +75,8 @@ struct T<'a> {
     unreachable: bool,
     /// Index of the last instruction if its single result is the stack top in its canonical slot.
     last_result: Option<u32>,
+    /// For stack entries equal to [`KONST`]: the constant (bits, is 64-bit) at that height.
+    konst: Vec<(u64, bool)>,
     offset: u32,
 }
 
@@ -100,6 +115,7 @@ pub fn translate(
         max_height: 0,
         unreachable: false,
         last_result: None,
+        konst: std::mem::take(&mut ctx.konst),
         offset: body.range().start as u32,
     };
     t.stack.clear();
@@ -141,6 +157,7 @@ pub fn translate(
     ctx.stack = t.stack;
     ctx.ctrl = t.ctrl;
     ctx.polls = t.polls;
+    ctx.konst = t.konst;
     Ok(f)
 }
 
@@ -177,8 +194,51 @@ impl T<'_> {
         Ok(s)
     }
 
+    /// Pops an operand, materializing a pending constant into its canonical slot.
     fn pop(&mut self) -> Slot {
-        self.stack.pop().expect("validated: operand stack underflow")
+        match self.pop_any() {
+            Opnd::Slot(s) => s,
+            Opnd::K(v, wide) => self.write_const(self.canon(self.height()), v, wide),
+        }
+    }
+
+    /// Pops an operand, leaving a pending constant pending.
+    fn pop_any(&mut self) -> Opnd {
+        let s = self.stack.pop().expect("validated: operand stack underflow");
+        if s == KONST {
+            let (v, wide) = self.konst[self.stack.len()];
+            Opnd::K(v, wide)
+        } else {
+            Opnd::Slot(s)
+        }
+    }
+
+    /// After `pop_any`: the slot of an operand (materialized at height `h` if constant).
+    fn slot_at(&mut self, o: Opnd, h: u32) -> Slot {
+        match o {
+            Opnd::Slot(s) => s,
+            Opnd::K(v, wide) => self.write_const(self.canon(h), v, wide),
+        }
+    }
+
+    fn write_const(&mut self, dst: Slot, v: u64, wide: bool) -> Slot {
+        if wide {
+            self.emit(Instr::Const64 { dst, val: v });
+        } else {
+            self.emit(Instr::Const32 { dst, val: v as u32 });
+        }
+        dst
+    }
+
+    fn push_const(&mut self, v: u64, wide: bool) -> Result<(), Error> {
+        let h = self.height() as usize;
+        self.push()?;
+        self.stack[h] = KONST;
+        if self.konst.len() <= h {
+            self.konst.resize(h + 1, (0, false));
+        }
+        self.konst[h] = (v, wide);
+        Ok(())
     }
 
     /// Emits a value-producing instruction whose result is pushed.
@@ -190,7 +250,11 @@ impl T<'_> {
     fn materialize_at(&mut self, h: usize) {
         let canon = self.canon(h as u32);
         let src = self.stack[h];
-        if src != canon {
+        if src == KONST {
+            let (v, wide) = self.konst[h];
+            self.write_const(canon, v, wide);
+            self.stack[h] = canon;
+        } else if src != canon {
             self.emit(Instr::Copy { dst: canon, src });
             self.stack[h] = canon;
         }
@@ -276,6 +340,9 @@ impl T<'_> {
         let c = &self.ctrl[ci];
         if c.kind == Kind::Func {
             if arity == 1 {
+                if *self.stack.last().unwrap() == KONST {
+                    self.materialize_top(1);
+                }
                 let from = *self.stack.last().unwrap();
                 return (Instr::Return { from, n: 1 }, None);
             }
@@ -338,74 +405,64 @@ impl T<'_> {
         Ok(())
     }
 
-    /// If the last instruction loads a constant into `slot` (a popped operand in its canonical
-    /// slot, no label in between) and `f` accepts its value (sign-interpreted; `wide`: i64),
-    /// removes that instruction and returns `f`'s immediate.
-    fn take_const(&mut self, slot: Slot, wide: bool, f: impl Fn(i64) -> Option<i32>) -> Option<i32> {
-        let li = self.last_result?;
-        let v = match self.code[li as usize] {
-            Instr::Const32 { dst, val } if dst == slot && !wide => val as i32 as i64,
-            Instr::Const64 { dst, val } if dst == slot && wide => val as i64,
-            _ => return None,
-        };
-        let imm = f(v)?;
-        debug_assert_eq!(li as usize, self.code.len() - 1);
-        self.code.pop();
-        self.offsets.pop();
-        self.last_result = None;
-        Some(imm)
+    /// The immediate for a pending constant operand, if `f` accepts its value
+    /// (sign-interpreted as i32 or i64).
+    fn imm_of(o: Opnd, f: impl Fn(i64) -> Option<i32>) -> Option<i32> {
+        match o {
+            Opnd::K(v, wide) => f(if wide { v as i64 } else { v as u32 as i32 as i64 }),
+            Opnd::Slot(_) => None,
+        }
     }
 
     /// A binary operation, folding a constant right operand into `k` (and a constant left
-    /// operand into `flip`, for commutative operations and mirrored comparisons).
+    /// operand into `flip`, for commutative operations and mirrored comparisons). `rhs` maps
+    /// the right constant to the immediate.
+    fn binary_with(
+        &mut self,
+        f: fn(Bin) -> Instr,
+        k: fn(BinImm) -> Instr,
+        flip: Option<fn(BinImm) -> Instr>,
+        rhs: impl Fn(i64) -> Option<i32>,
+    ) -> Result<(), Error> {
+        let h = self.height() - 2;
+        let ob = self.pop_any();
+        let oa = self.pop_any();
+        let i = if let Some(imm) = Self::imm_of(ob, rhs) {
+            let a = self.slot_at(oa, h);
+            k(BinImm { dst: 0, a, imm })
+        } else if let (Some(g), Some(imm)) = (flip, Self::imm_of(oa, |v| i32::try_from(v).ok())) {
+            let b = self.slot_at(ob, h + 1);
+            g(BinImm { dst: 0, a: b, imm })
+        } else {
+            let b = self.slot_at(ob, h + 1);
+            let a = self.slot_at(oa, h);
+            f(Bin { dst: 0, a, b })
+        };
+        let dst = self.push()?;
+        let mut i = i;
+        *i.result_slot_mut().expect("binary result") = dst;
+        self.result(i);
+        Ok(())
+    }
+
     fn binary_k(
         &mut self,
         f: fn(Bin) -> Instr,
         k: fn(BinImm) -> Instr,
         flip: Option<fn(BinImm) -> Instr>,
-        wide: bool,
     ) -> Result<(), Error> {
-        let b = self.pop();
-        let a = self.pop();
-        let fits = |v: i64| i32::try_from(v).ok();
-        let folded = match self.take_const(b, wide, fits) {
-            Some(imm) => Some(k(BinImm { dst: 0, a, imm })),
-            None => match flip {
-                Some(g) if a != b => {
-                    self.take_const(a, wide, fits).map(|imm| g(BinImm { dst: 0, a: b, imm }))
-                }
-                _ => None,
-            },
-        };
-        let dst = self.push()?;
-        match folded {
-            Some(mut i) => {
-                *i.result_slot_mut().expect("binimm") = dst;
-                self.result(i);
-            }
-            None => self.result(f(Bin { dst, a, b })),
-        }
-        Ok(())
+        self.binary_with(f, k, flip, |v| i32::try_from(v).ok())
     }
 
     /// `a - c` becomes `a + (-c)`.
     fn sub_k(&mut self, f: fn(Bin) -> Instr, k: fn(BinImm) -> Instr, wide: bool) -> Result<(), Error> {
-        let b = self.pop();
-        let a = self.pop();
-        let neg = |v: i64| {
+        self.binary_with(f, k, None, move |v| {
             if wide {
                 v.checked_neg().and_then(|n| i32::try_from(n).ok())
             } else {
                 Some((v as i32).wrapping_neg())
             }
-        };
-        let imm = self.take_const(b, wide, neg);
-        let dst = self.push()?;
-        match imm {
-            Some(imm) => self.result(k(BinImm { dst, a, imm })),
-            None => self.result(f(Bin { dst, a, b })),
-        }
-        Ok(())
+        })
     }
 
     fn load(&mut self, memarg: wasmparser::MemArg, f: fn(Load) -> Instr) -> Result<(), Error> {
@@ -423,15 +480,11 @@ impl T<'_> {
     }
 
     fn const32(&mut self, val: u32) -> Result<(), Error> {
-        let dst = self.push()?;
-        self.result(Instr::Const32 { dst, val });
-        Ok(())
+        self.push_const(val as u64, false)
     }
 
     fn const64(&mut self, val: u64) -> Result<(), Error> {
-        let dst = self.push()?;
-        self.result(Instr::Const64 { dst, val });
-        Ok(())
+        self.push_const(val, true)
     }
 
     /// Pops `n` call arguments into canonical slots and returns the base slot.
@@ -672,7 +725,7 @@ impl T<'_> {
                 self.push_results(nr)?;
             }
             O::Drop => {
-                self.pop();
+                self.pop_any();
             }
             O::Select | O::TypedSelect { .. } => {
                 let cond = self.pop();
@@ -692,7 +745,13 @@ impl T<'_> {
             O::LocalSet { local_index } => {
                 let l = local_index as Slot;
                 let had_refs = self.materialize_local(l, 1);
-                let v = self.pop();
+                let v = match self.pop_any() {
+                    Opnd::K(v, wide) => {
+                        self.write_const(l, v, wide);
+                        return Ok(());
+                    }
+                    Opnd::Slot(s) => s,
+                };
                 if v == l {
                     return Ok(());
                 }
@@ -710,6 +769,12 @@ impl T<'_> {
                 let l = local_index as Slot;
                 let had_refs = self.materialize_local(l, 1);
                 let v = *self.stack.last().unwrap();
+                if v == KONST {
+                    // The stack keeps the pending constant; the local gets a copy of it.
+                    let (k, wide) = self.konst[self.stack.len() - 1];
+                    self.write_const(l, k, wide);
+                    return Ok(());
+                }
                 if v == l {
                     return Ok(());
                 }
@@ -897,56 +962,56 @@ impl T<'_> {
             O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U)?,
             O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S)?,
             O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U)?,
-            O::I32Add => self.binary_k(Instr::I32Add, Instr::I32AddImm, Some(Instr::I32AddImm), false)?,
+            O::I32Add => self.binary_k(Instr::I32Add, Instr::I32AddImm, Some(Instr::I32AddImm))?,
             O::I32Sub => self.sub_k(Instr::I32Sub, Instr::I32AddImm, false)?,
-            O::I32Mul => self.binary_k(Instr::I32Mul, Instr::I32MulImm, Some(Instr::I32MulImm), false)?,
+            O::I32Mul => self.binary_k(Instr::I32Mul, Instr::I32MulImm, Some(Instr::I32MulImm))?,
             O::I32DivS => self.binary(Instr::I32DivS)?,
             O::I32DivU => self.binary(Instr::I32DivU)?,
             O::I32RemS => self.binary(Instr::I32RemS)?,
             O::I32RemU => self.binary(Instr::I32RemU)?,
-            O::I32And => self.binary_k(Instr::I32And, Instr::I32AndImm, Some(Instr::I32AndImm), false)?,
-            O::I32Or => self.binary_k(Instr::I32Or, Instr::I32OrImm, Some(Instr::I32OrImm), false)?,
-            O::I32Xor => self.binary_k(Instr::I32Xor, Instr::I32XorImm, Some(Instr::I32XorImm), false)?,
-            O::I32Shl => self.binary_k(Instr::I32Shl, Instr::I32ShlImm, None, false)?,
-            O::I32ShrS => self.binary_k(Instr::I32ShrS, Instr::I32ShrSImm, None, false)?,
-            O::I32ShrU => self.binary_k(Instr::I32ShrU, Instr::I32ShrUImm, None, false)?,
+            O::I32And => self.binary_k(Instr::I32And, Instr::I32AndImm, Some(Instr::I32AndImm))?,
+            O::I32Or => self.binary_k(Instr::I32Or, Instr::I32OrImm, Some(Instr::I32OrImm))?,
+            O::I32Xor => self.binary_k(Instr::I32Xor, Instr::I32XorImm, Some(Instr::I32XorImm))?,
+            O::I32Shl => self.binary_k(Instr::I32Shl, Instr::I32ShlImm, None)?,
+            O::I32ShrS => self.binary_k(Instr::I32ShrS, Instr::I32ShrSImm, None)?,
+            O::I32ShrU => self.binary_k(Instr::I32ShrU, Instr::I32ShrUImm, None)?,
             O::I32Rotl => self.binary(Instr::I32Rotl)?,
             O::I32Rotr => self.binary(Instr::I32Rotr)?,
-            O::I32Eq => self.binary_k(Instr::I32Eq, Instr::I32EqImm, Some(Instr::I32EqImm), false)?,
-            O::I32Ne => self.binary_k(Instr::I32Ne, Instr::I32NeImm, Some(Instr::I32NeImm), false)?,
-            O::I32LtS => self.binary_k(Instr::I32LtS, Instr::I32LtSImm, Some(Instr::I32GtSImm), false)?,
-            O::I32LtU => self.binary_k(Instr::I32LtU, Instr::I32LtUImm, Some(Instr::I32GtUImm), false)?,
-            O::I32GtS => self.binary_k(Instr::I32GtS, Instr::I32GtSImm, Some(Instr::I32LtSImm), false)?,
-            O::I32GtU => self.binary_k(Instr::I32GtU, Instr::I32GtUImm, Some(Instr::I32LtUImm), false)?,
-            O::I32LeS => self.binary_k(Instr::I32LeS, Instr::I32LeSImm, Some(Instr::I32GeSImm), false)?,
-            O::I32LeU => self.binary_k(Instr::I32LeU, Instr::I32LeUImm, Some(Instr::I32GeUImm), false)?,
-            O::I32GeS => self.binary_k(Instr::I32GeS, Instr::I32GeSImm, Some(Instr::I32LeSImm), false)?,
-            O::I32GeU => self.binary_k(Instr::I32GeU, Instr::I32GeUImm, Some(Instr::I32LeUImm), false)?,
-            O::I64Add => self.binary_k(Instr::I64Add, Instr::I64AddImm, Some(Instr::I64AddImm), true)?,
+            O::I32Eq => self.binary_k(Instr::I32Eq, Instr::I32EqImm, Some(Instr::I32EqImm))?,
+            O::I32Ne => self.binary_k(Instr::I32Ne, Instr::I32NeImm, Some(Instr::I32NeImm))?,
+            O::I32LtS => self.binary_k(Instr::I32LtS, Instr::I32LtSImm, Some(Instr::I32GtSImm))?,
+            O::I32LtU => self.binary_k(Instr::I32LtU, Instr::I32LtUImm, Some(Instr::I32GtUImm))?,
+            O::I32GtS => self.binary_k(Instr::I32GtS, Instr::I32GtSImm, Some(Instr::I32LtSImm))?,
+            O::I32GtU => self.binary_k(Instr::I32GtU, Instr::I32GtUImm, Some(Instr::I32LtUImm))?,
+            O::I32LeS => self.binary_k(Instr::I32LeS, Instr::I32LeSImm, Some(Instr::I32GeSImm))?,
+            O::I32LeU => self.binary_k(Instr::I32LeU, Instr::I32LeUImm, Some(Instr::I32GeUImm))?,
+            O::I32GeS => self.binary_k(Instr::I32GeS, Instr::I32GeSImm, Some(Instr::I32LeSImm))?,
+            O::I32GeU => self.binary_k(Instr::I32GeU, Instr::I32GeUImm, Some(Instr::I32LeUImm))?,
+            O::I64Add => self.binary_k(Instr::I64Add, Instr::I64AddImm, Some(Instr::I64AddImm))?,
             O::I64Sub => self.sub_k(Instr::I64Sub, Instr::I64AddImm, true)?,
-            O::I64Mul => self.binary_k(Instr::I64Mul, Instr::I64MulImm, Some(Instr::I64MulImm), true)?,
+            O::I64Mul => self.binary_k(Instr::I64Mul, Instr::I64MulImm, Some(Instr::I64MulImm))?,
             O::I64DivS => self.binary(Instr::I64DivS)?,
             O::I64DivU => self.binary(Instr::I64DivU)?,
             O::I64RemS => self.binary(Instr::I64RemS)?,
             O::I64RemU => self.binary(Instr::I64RemU)?,
-            O::I64And => self.binary_k(Instr::I64And, Instr::I64AndImm, Some(Instr::I64AndImm), true)?,
-            O::I64Or => self.binary_k(Instr::I64Or, Instr::I64OrImm, Some(Instr::I64OrImm), true)?,
-            O::I64Xor => self.binary_k(Instr::I64Xor, Instr::I64XorImm, Some(Instr::I64XorImm), true)?,
-            O::I64Shl => self.binary_k(Instr::I64Shl, Instr::I64ShlImm, None, true)?,
-            O::I64ShrS => self.binary_k(Instr::I64ShrS, Instr::I64ShrSImm, None, true)?,
-            O::I64ShrU => self.binary_k(Instr::I64ShrU, Instr::I64ShrUImm, None, true)?,
+            O::I64And => self.binary_k(Instr::I64And, Instr::I64AndImm, Some(Instr::I64AndImm))?,
+            O::I64Or => self.binary_k(Instr::I64Or, Instr::I64OrImm, Some(Instr::I64OrImm))?,
+            O::I64Xor => self.binary_k(Instr::I64Xor, Instr::I64XorImm, Some(Instr::I64XorImm))?,
+            O::I64Shl => self.binary_k(Instr::I64Shl, Instr::I64ShlImm, None)?,
+            O::I64ShrS => self.binary_k(Instr::I64ShrS, Instr::I64ShrSImm, None)?,
+            O::I64ShrU => self.binary_k(Instr::I64ShrU, Instr::I64ShrUImm, None)?,
             O::I64Rotl => self.binary(Instr::I64Rotl)?,
             O::I64Rotr => self.binary(Instr::I64Rotr)?,
-            O::I64Eq => self.binary_k(Instr::I64Eq, Instr::I64EqImm, Some(Instr::I64EqImm), true)?,
-            O::I64Ne => self.binary_k(Instr::I64Ne, Instr::I64NeImm, Some(Instr::I64NeImm), true)?,
-            O::I64LtS => self.binary_k(Instr::I64LtS, Instr::I64LtSImm, Some(Instr::I64GtSImm), true)?,
-            O::I64LtU => self.binary_k(Instr::I64LtU, Instr::I64LtUImm, Some(Instr::I64GtUImm), true)?,
-            O::I64GtS => self.binary_k(Instr::I64GtS, Instr::I64GtSImm, Some(Instr::I64LtSImm), true)?,
-            O::I64GtU => self.binary_k(Instr::I64GtU, Instr::I64GtUImm, Some(Instr::I64LtUImm), true)?,
-            O::I64LeS => self.binary_k(Instr::I64LeS, Instr::I64LeSImm, Some(Instr::I64GeSImm), true)?,
-            O::I64LeU => self.binary_k(Instr::I64LeU, Instr::I64LeUImm, Some(Instr::I64GeUImm), true)?,
-            O::I64GeS => self.binary_k(Instr::I64GeS, Instr::I64GeSImm, Some(Instr::I64LeSImm), true)?,
-            O::I64GeU => self.binary_k(Instr::I64GeU, Instr::I64GeUImm, Some(Instr::I64LeUImm), true)?,
+            O::I64Eq => self.binary_k(Instr::I64Eq, Instr::I64EqImm, Some(Instr::I64EqImm))?,
+            O::I64Ne => self.binary_k(Instr::I64Ne, Instr::I64NeImm, Some(Instr::I64NeImm))?,
+            O::I64LtS => self.binary_k(Instr::I64LtS, Instr::I64LtSImm, Some(Instr::I64GtSImm))?,
+            O::I64LtU => self.binary_k(Instr::I64LtU, Instr::I64LtUImm, Some(Instr::I64GtUImm))?,
+            O::I64GtS => self.binary_k(Instr::I64GtS, Instr::I64GtSImm, Some(Instr::I64LtSImm))?,
+            O::I64GtU => self.binary_k(Instr::I64GtU, Instr::I64GtUImm, Some(Instr::I64LtUImm))?,
+            O::I64LeS => self.binary_k(Instr::I64LeS, Instr::I64LeSImm, Some(Instr::I64GeSImm))?,
+            O::I64LeU => self.binary_k(Instr::I64LeU, Instr::I64LeUImm, Some(Instr::I64GeUImm))?,
+            O::I64GeS => self.binary_k(Instr::I64GeS, Instr::I64GeSImm, Some(Instr::I64LeSImm))?,
+            O::I64GeU => self.binary_k(Instr::I64GeU, Instr::I64GeUImm, Some(Instr::I64LeUImm))?,
             O::F32Add => self.binary(Instr::F32Add)?,
             O::F32Sub => self.binary(Instr::F32Sub)?,
             O::F32Mul => self.binary(Instr::F32Mul)?,
@@ -1055,7 +1120,13 @@ mod tests {
     #[ignore]
     fn dump_ir() {
         let Ok(path) = std::env::var("CHIWAWA_DUMP_IR") else { return };
-        let m = crate::parse::Module::new(&std::fs::read(path).unwrap()).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if path.ends_with(".wat") {
+            let text = String::from_utf8(bytes).unwrap();
+            let buf = wast::parser::ParseBuffer::new(&text).unwrap();
+            bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        }
+        let m = crate::parse::Module::new(&bytes).unwrap();
         for (i, f) in m.code.iter().enumerate() {
             let idx = i as u32 + m.num_imported_funcs;
             println!(
