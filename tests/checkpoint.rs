@@ -1,0 +1,491 @@
+//! Checkpoint/restore end to end, through the real `chiwawa run` binary.
+//!
+//! * Equivalence: every guest (tests/wat/*.wat and counter.wasm with its out.txt), for seven
+//!   `--every-instructions` values from 1 to 1000003, killed with SIGKILL at seeded random
+//!   moments and started again with the same command until it exits, ends exactly like an
+//!   uninterrupted run: the same exit code, the stdout file (a regular file opened for
+//!   append that already held a header line) equal to header + reference stdout, the same
+//!   files, an empty checkpoint directory. With stdout on a pipe: at-least-once delivery.
+//! * Deterministic positions: instruction-driven checkpoints land on the same instruction
+//!   counts with the same section bytes in two runs and in a run that was killed and
+//!   restarted.
+//! * `--restore FILE` on a copy in another directory, `--fresh`, the default checkpoint
+//!   directory, the trigger file, `--every DURATION`.
+//!
+//! The ignored test `kill_before_first_checkpoint_keeps_output_exact` documents a known gap:
+//! output written before the first checkpoint is written again after a kill.
+//!
+//! The harness (process control, an independent checkpoint parser) is tests/wat/harness.rs.
+//! Seeds derive from test names; CHIWAWA_TEST_SEED=N replays with another seed.
+#![cfg(target_os = "linux")]
+
+#[path = "wat/harness.rs"]
+mod harness;
+
+use harness::*;
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The three sizes of a guest in the equivalence tests.
+struct Sizes {
+    /// Every safe point may be a checkpoint (N = 1): thousands of generations.
+    small: Guest,
+    /// A few million instruction units.
+    medium: Guest,
+    /// Tens of millions of units: between two checkpoints at N = 100003 or 1000003 the guest
+    /// computes for long enough that most kills land after it printed something since the
+    /// last checkpoint (the output that restore must cut off again).
+    large: Guest,
+}
+
+#[derive(Clone, Copy)]
+enum Size {
+    Small,
+    Medium,
+    Large,
+}
+
+impl Sizes {
+    fn get(&self, s: Size) -> &Guest {
+        match s {
+            Size::Small => &self.small,
+            Size::Medium => &self.medium,
+            Size::Large => &self.large,
+        }
+    }
+}
+
+/// `--every-instructions` values of the equivalence tests and the guest size for each.
+const EVERY: &[(u64, Size)] = &[
+    (1, Size::Small),
+    (7, Size::Small),
+    (97, Size::Small),
+    (1009, Size::Medium),
+    (4099, Size::Medium),
+    (100_003, Size::Large),
+    (1_000_003, Size::Large),
+];
+
+fn equivalence(test: &str, sizes: Sizes) {
+    let t0 = Instant::now();
+    let mut rng = Rng::for_test(test);
+    let plan = Plan { max_kills: 3, kill_chance: (4, 5), max_delay: Duration::from_millis(25) };
+    let (mut kills, mut resumes, mut rollbacks) = (0, 0, 0);
+    for &(n, size) in EVERY {
+        let g = sizes.get(size);
+        let r = reference(g);
+        let root = Root::with_header();
+        let every = n.to_string();
+        let opts = ["--checkpoint-dir", CK, "--every-instructions", &every];
+        let d = drive(&root, g, &opts, &mut rng, &plan, &mut |_| {});
+        let ctx = format!("{} --every-instructions {n} ({} runs, {} kills)", g.key(), d.runs, d.kills);
+        assert_eq!(d.code, r.code, "{ctx}: exit code\n{}", d.stderr);
+        assert_equivalent(&root, &r, &ctx);
+        kills += d.kills;
+        resumes += d.resumes;
+        rollbacks += d.rollbacks;
+    }
+    // Each kill happens while a generation exists, so the next run resumes (a killed run may
+    // die before it logs that; runs that finish are checked by `drive`).
+    assert!(
+        kills >= 4 && resumes >= 3,
+        "{test}: only {kills} kills / {resumes} resumes: the test proved little"
+    );
+
+    // stdout on a pipe: what was written after the last checkpoint is written again.
+    for &(n, size) in &[(7u64, Size::Small), (100_003, Size::Large)] {
+        let g = sizes.get(size);
+        let r = reference(g);
+        let root = Root::new();
+        let every = n.to_string();
+        let opts = ["--checkpoint-dir", CK, "--every-instructions", &every];
+        let mut out = Vec::new();
+        let mut kills = 0;
+        loop {
+            let run = spawn(&root, g, &opts, &[], Out::Pipe);
+            let f = if kills < 3 && rng.chance((3, 4)) {
+                std::thread::sleep(Duration::from_micros(rng.below(30_000)));
+                run.kill()
+            } else {
+                run.wait()
+            };
+            f.assert_no_panic(test);
+            out.extend_from_slice(&f.stdout);
+            if f.killed {
+                kills += 1;
+                continue;
+            }
+            assert_eq!(f.code(), Some(r.code), "{test}: pipe run exit code\n{}", f.stderr);
+            break;
+        }
+        let ctx = format!("{} --every-instructions {n}, stdout on a pipe, {kills} kills", g.key());
+        assert_at_least_once(&out, &r, &ctx);
+        assert_eq!(dir_names(&root.ck()), Vec::<String>::new(), "{ctx}: checkpoint directory not empty");
+    }
+    eprintln!(
+        "{test}: {kills} kills, {resumes} resumes, {rollbacks} rollbacks of output, {:.1?}",
+        t0.elapsed()
+    );
+}
+
+fn wat3(name: &str, small: &[&str], medium: &[&str], large: &[&str]) -> Sizes {
+    Sizes { small: Guest::wat(name, small), medium: Guest::wat(name, medium), large: Guest::wat(name, large) }
+}
+
+#[test]
+fn equivalence_deep_recursion() {
+    let r = reference(&Guest::wat("rec", &[]));
+    assert!(r.stdout.ends_with(b"done rounds=10\n") && r.code == 0);
+    equivalence("equivalence_deep_recursion", wat3("rec", &["1", "60"], &[], &["80"]));
+}
+
+#[test]
+fn equivalence_tables_data_drop() {
+    // Ends with a trap that only happens if data.drop survived: exit 134.
+    let r = reference(&Guest::wat("tables", &[]));
+    assert_eq!(r.code, 134);
+    assert!(r.stdout.ends_with(b"probe dropped data segment (expect a trap)\n"));
+    equivalence("equivalence_tables_data_drop", wat3("tables", &["120"], &[], &["150000"]));
+}
+
+#[test]
+fn equivalence_tables_elem_drop() {
+    let r = reference(&Guest::wat("tables", &["120", "1"]));
+    assert_eq!(r.code, 134);
+    assert!(r.stdout.ends_with(b"probe dropped elem segment (expect a trap)\n"));
+    equivalence(
+        "equivalence_tables_elem_drop",
+        wat3("tables", &["120", "1"], &["4000", "1"], &["150000", "1"]),
+    );
+}
+
+#[test]
+fn equivalence_memory_grow() {
+    let r = reference(&Guest::wat("memgrow", &["110"]));
+    assert!(
+        r.stdout.ends_with(b"over max old=4294967295 pages=223\ndone steps=110 words=924\n") && r.code == 0
+    );
+    equivalence("equivalence_memory_grow", wat3("memgrow", &["4"], &[], &["110"]));
+}
+
+#[test]
+fn equivalence_globals() {
+    equivalence("equivalence_globals", wat3("globals", &["300"], &[], &["60000"]));
+}
+
+#[test]
+fn equivalence_multi_value() {
+    equivalence("equivalence_multi_value", wat3("multi", &["10"], &[], &["5000"]));
+}
+
+#[test]
+fn equivalence_counter_with_file() {
+    let r = reference(&Guest::counter(20_000, 500));
+    assert_eq!(r.files.keys().collect::<Vec<_>>(), ["out.txt"]);
+    assert_eq!(r.files["out.txt"].iter().filter(|&&c| c == b'\n').count(), 40);
+    let sizes = Sizes {
+        small: Guest::counter(300, 50),
+        medium: Guest::counter(20_000, 500),
+        large: Guest::counter(200_000, 100),
+    };
+    equivalence("equivalence_counter_with_file", sizes);
+}
+
+// ------------------------------------------------------------------------------------------
+
+/// The generations archived by --keep-on-exit in `root` (there must be exactly one archive
+/// and nothing else in the checkpoint directory), ascending.
+fn archived(root: &Root) -> (PathBuf, Vec<Ckpt>) {
+    let names = dir_names(&root.ck());
+    assert!(names.len() == 1 && names[0].starts_with("archive-"), "expected one archive in ck/: {names:?}");
+    let dir = root.ck().join(&names[0]);
+    let mut gens = list_gens(&dir);
+    gens.reverse();
+    assert_eq!(gens.len(), dir_names(&dir).len(), "only generations in {}", dir.display());
+    let ckpts = gens
+        .iter()
+        .map(|(g, p)| {
+            let c = read_ckpt(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert_eq!(c.generation, *g, "{}", p.display());
+            c
+        })
+        .collect();
+    (dir, ckpts)
+}
+
+/// Section bytes that must not depend on when or where a checkpoint was written: all but
+/// the Clock section (docs/FORMAT.md §10).
+fn stable_sections(c: &Ckpt) -> Vec<(u32, Vec<u8>)> {
+    c.sections.iter().filter(|s| s.kind != KIND_CLOCK).map(|s| (s.kind, c.payload(s).to_vec())).collect()
+}
+
+fn header_without_time(c: &Ckpt) -> Vec<u8> {
+    let mut h = c.bytes[..HEADER_LEN].to_vec();
+    h[64..72].fill(0); // created_unix_nanos
+    h[148..152].fill(0); // header CRC (covers the time)
+    h
+}
+
+#[test]
+fn deterministic_positions_and_bytes() {
+    const N: u64 = 100_003;
+    let g = Guest::counter(40_000, 1_000);
+    let r = reference(&g);
+    let opts = ["--checkpoint-dir", CK, "--every-instructions", "100003", "--keep", "1000", "--keep-on-exit"];
+    let runs: Vec<Root> = (0..2)
+        .map(|_| {
+            let root = Root::with_header();
+            let f = spawn(&root, &g, &opts, &[], Out::File).wait();
+            assert_eq!(f.code(), Some(0), "{}", f.stderr);
+            assert!(f.stderr.contains("generations archived in"), "{}", f.stderr);
+            root
+        })
+        .collect();
+    // A third run killed a few times on the way.
+    let killed = Root::with_header();
+    let mut rng = Rng::for_test("deterministic_positions_and_bytes");
+    let plan = Plan { max_kills: 3, kill_chance: (1, 1), max_delay: Duration::from_millis(12) };
+    let d = drive(&killed, &g, &opts, &mut rng, &plan, &mut |_| {});
+    assert_eq!(d.code, 0);
+
+    let (archive, a) = archived(&runs[0]);
+    assert!(a.len() >= 20, "only {} generations", a.len());
+    // `chiwawa inspect` reads the same numbers as the harness's own parser.
+    let listed = inspect_json(runs[0].path(), archive.to_str().unwrap());
+    let listed: Vec<(u64, u64, bool)> = listed
+        .iter()
+        .rev()
+        .map(|m| (m["generation"].parse().unwrap(), m["instructions"].parse().unwrap(), m["valid"] == "true"))
+        .collect();
+    assert_eq!(listed, a.iter().map(|c| (c.generation, c.instructions, true)).collect::<Vec<_>>());
+    let mut prev = 0;
+    for (i, c) in a.iter().enumerate() {
+        assert_eq!(c.generation, i as u64 + 1, "generations are numbered 1, 2, ...");
+        let delta = c.instructions - prev;
+        assert!(
+            (N..N + 20_000).contains(&delta),
+            "generation {}: {} instructions after the previous checkpoint, --every-instructions {N}",
+            c.generation,
+            delta
+        );
+        prev = c.instructions;
+    }
+    for (what, root) in [("second run", &runs[1]), ("killed and restarted run", &killed)] {
+        let (_, b) = archived(root);
+        let pos = |v: &[Ckpt]| v.iter().map(|c| (c.generation, c.instructions)).collect::<Vec<_>>();
+        assert_eq!(pos(&b), pos(&a), "{what}: checkpoint positions differ");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                header_without_time(x),
+                header_without_time(y),
+                "{what}: header of generation {}",
+                x.generation
+            );
+            let (sx, sy) = (stable_sections(x), stable_sections(y));
+            assert_eq!(
+                sx.iter().map(|s| s.0).collect::<Vec<_>>(),
+                sy.iter().map(|s| s.0).collect::<Vec<_>>()
+            );
+            for (p, q) in sx.iter().zip(&sy) {
+                assert!(p == q, "{what}: generation {}: section kind {} differs", x.generation, p.0);
+            }
+        }
+    }
+    // All three also produced the reference output.
+    for root in runs.iter().chain([&killed]) {
+        let mut want = HEADER.to_vec();
+        want.extend_from_slice(&r.stdout);
+        assert_bytes_eq(&root.stdout_bytes(), &want, "stdout");
+        assert_eq!(root.sandbox_files(), r.files);
+    }
+    assert!(d.kills >= 1, "the killed run was never killed");
+}
+
+#[test]
+fn restore_copied_generation_in_another_directory() {
+    let g = Guest::counter(20_000, 500);
+    let r = reference(&g);
+    // An uninterrupted run that archives all of its generations.
+    let a = Root::with_header();
+    let opts = ["--checkpoint-dir", CK, "--every-instructions", "200003", "--keep", "1000", "--keep-on-exit"];
+    let f = spawn(&a, &g, &opts, &[], Out::File).wait();
+    assert_eq!(f.code(), Some(0), "{}", f.stderr);
+    let (archive, gens) = archived(&a);
+    assert!(gens.len() >= 5);
+    let pick = &gens[gens.len() / 2];
+
+    // Another directory with the files as the first run left them (complete output), and
+    // the generation copied in under another name.
+    let b = Root::new();
+    copy_tree(&a.path().join("sb"), &b.path().join("sb"));
+    fs::copy(a.stdout_path(), b.stdout_path()).unwrap();
+    fs::create_dir(b.path().join("saved")).unwrap();
+    let saved = b.path().join("saved/moved.ckpt");
+    fs::copy(archive.join(gen_name(pick.generation)), &saved).unwrap();
+    let f = spawn(
+        &b,
+        &g,
+        &["--restore", "saved/moved.ckpt", "--checkpoint-dir", CK, "--every-instructions", "200003"],
+        &[],
+        Out::File,
+    )
+    .wait();
+    f.assert_no_panic("restore");
+    assert_eq!(f.code(), Some(0), "{}", f.stderr);
+    assert_eq!(
+        resumed_from(&f.stderr),
+        [("saved/moved.ckpt".to_string(), pick.generation, pick.instructions)],
+        "{}",
+        f.stderr
+    );
+    // Output written after the checkpoint was cut off and written again.
+    assert!(f.stderr.contains("truncating stdout"), "{}", f.stderr);
+    assert!(f.stderr.contains("out.txt"), "out.txt should be truncated back: {}", f.stderr);
+    assert_equivalent(&b, &r, "--restore");
+    assert_eq!(fs::read(&saved).unwrap(), pick.bytes, "the restored file must be left alone");
+}
+
+#[test]
+fn fresh_ignores_existing_generations() {
+    let g = Guest::wat("rec", &[]);
+    let r = reference(&g);
+    let root = Root::with_header();
+    let opts = ["--checkpoint-dir", CK, "--every-instructions", "50021"];
+    make_generations(&root, &root.ck(), &g, &opts, 2);
+    // Start over into a clean stdout file: all of the output must come from this run.
+    fs::write(root.stdout_path(), HEADER).unwrap();
+    let f = spawn(
+        &root,
+        &g,
+        &["--fresh", "--checkpoint-dir", CK, "--every-instructions", "50021"],
+        &[],
+        Out::File,
+    )
+    .wait();
+    f.assert_no_panic("--fresh");
+    assert_eq!(f.code(), Some(0), "{}", f.stderr);
+    assert!(resumed_from(&f.stderr).is_empty(), "--fresh resumed: {}", f.stderr);
+    assert_equivalent(&root, &r, "--fresh");
+
+    // Without --fresh the same command would have resumed (and printed only the tail).
+    let root = Root::with_header();
+    make_generations(&root, &root.ck(), &g, &opts, 2);
+    fs::write(root.stdout_path(), HEADER).unwrap();
+    let f = spawn(&root, &g, &opts, &[], Out::File).wait();
+    assert_eq!(f.code(), Some(0));
+    assert_eq!(resumed_from(&f.stderr).first().map(|x| x.1), Some(2), "{}", f.stderr);
+    assert!(root.stdout_bytes().len() < HEADER.len() + r.stdout.len());
+}
+
+#[test]
+fn default_checkpoint_directory() {
+    let g = Guest::counter(20_000, 500);
+    let r = reference(&g);
+    let root = Root::with_header();
+    let ck = root.path().join(".chiwawa/counter");
+    let opts = ["--every-instructions", "100003"];
+    make_generations(&root, &ck, &g, &opts, 1);
+    assert_eq!(dir_names(&root.path().join(".chiwawa")), ["counter"]);
+    let f = spawn(&root, &g, &opts, &[], Out::File).wait();
+    assert_eq!(f.code(), Some(0), "{}", f.stderr);
+    assert_eq!(
+        resumed_from(&f.stderr).first().map(|x| (x.0.as_str(), x.1)),
+        Some((".chiwawa/counter/gen-0000000000000001.ckpt", 1))
+    );
+    assert_equivalent_in(&root, &ck, &r, "default checkpoint directory");
+}
+
+/// A guest that runs far longer than any test waits; the tests kill it.
+fn endless() -> Guest {
+    Guest::counter(2_000_000_000, 1_000_000)
+}
+
+#[test]
+fn trigger_file_requests_a_checkpoint() {
+    let root = Root::with_header();
+    let ck = root.ck();
+    let trigger = ck.join("checkpoint.trigger");
+    let opts = ["--checkpoint-dir", CK];
+    let mut run = spawn(&root, &endless(), &opts, &[], Out::File);
+    // Only the (absent) default trigger file is configured: no checkpoint on its own.
+    assert!(run.wait_until(Duration::from_secs(20), |_| ck.is_dir()), "checkpoint directory not created");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(run.exited().is_none());
+    assert!(list_gens(&ck).is_empty(), "checkpoint without a trigger: {:?}", dir_names(&ck));
+
+    fs::write(&trigger, b"").unwrap();
+    let taken = run.wait_until(Duration::from_secs(20), |_| !list_gens(&ck).is_empty() && !trigger.exists());
+    assert!(run.exited().is_none(), "guest exited early");
+    let f = run.kill();
+    assert!(taken, "no generation / trigger not consumed: {:?}\n{}", dir_names(&ck), f.stderr);
+    let gens = list_gens(&ck);
+    assert_eq!(gens.iter().map(|g| g.0).collect::<Vec<_>>(), [1]);
+    let c = read_ckpt(&gens[0].1).unwrap();
+    assert!(c.instructions > 0);
+
+    // The next run resumes from it; a second trigger gives generation 2.
+    let mut run = spawn(&root, &endless(), &opts, &[], Out::File);
+    let resumed = run.wait_until(Duration::from_secs(20), |r| {
+        r.stderr_now().contains("resuming from ck/gen-0000000000000001.ckpt")
+    });
+    fs::write(&trigger, b"").unwrap();
+    let taken = run.wait_until(Duration::from_secs(20), |_| list_gens(&ck).len() == 2 && !trigger.exists());
+    let f = run.kill();
+    assert!(
+        resumed && taken,
+        "resumed {resumed}, second checkpoint {taken}: {:?}\n{}",
+        dir_names(&ck),
+        f.stderr
+    );
+    assert!(read_ckpt(&list_gens(&ck)[0].1).unwrap().instructions > c.instructions);
+}
+
+#[test]
+fn every_duration_checkpoints_while_running() {
+    let root = Root::with_header();
+    let ck = root.ck();
+    let mut run = spawn(
+        &root,
+        &endless(),
+        &["--checkpoint-dir", CK, "--every", "200ms"],
+        &[("RUST_LOG", "chiwawa=debug")],
+        Out::File,
+    );
+    let t0 = run.started;
+    let first = run.wait_until(Duration::from_secs(20), |_| !list_gens(&ck).is_empty());
+    let first_at = t0.elapsed();
+    let second =
+        run.wait_until(Duration::from_secs(20), |_| list_gens(&ck).first().is_some_and(|g| g.0 >= 2));
+    assert!(run.exited().is_none(), "guest exited early");
+    let f = run.kill();
+    assert!(first && second, "no interval checkpoints: {:?}\n{}", dir_names(&ck), f.stderr);
+    assert!(first_at >= Duration::from_millis(200), "first interval checkpoint after only {first_at:?}");
+    assert!(f.stderr.contains("reason interval"), "{}", f.stderr);
+    let gens = list_gens(&ck);
+    let ckpts: Vec<Ckpt> = gens.iter().map(|(_, p)| read_ckpt(p).unwrap()).collect();
+    assert!(ckpts.windows(2).all(|w| w[0].instructions > w[1].instructions));
+}
+
+/// Known gap, documented as a failing test: a run killed after it wrote output but before
+/// its first checkpoint leaves that output in the stdout file and in out.txt; the restart
+/// (from the beginning, there is no generation) writes it again. Nothing on disk records
+/// where the run started, so "killed at any moment ... finishes with the same output and
+/// files" does not hold for this window.
+#[test]
+#[ignore = "known bug: output written before the first checkpoint is duplicated after a kill"]
+fn kill_before_first_checkpoint_keeps_output_exact() {
+    let g = Guest::counter(100_000, 1_000);
+    let r = reference(&g);
+    let root = Root::with_header();
+    // The first checkpoint would come after the whole run.
+    let opts = ["--checkpoint-dir", CK, "--every-instructions", "1000000000"];
+    let mut run = spawn(&root, &g, &opts, &[], Out::File);
+    let path = root.stdout_path();
+    assert!(run.wait_until(Duration::from_secs(20), |_| split_lines(&fs::read(&path).unwrap()).len() > 5));
+    let f = run.kill();
+    assert!(f.killed && list_gens(&root.ck()).is_empty());
+    let f = spawn(&root, &g, &opts, &[], Out::File).wait();
+    assert_eq!(f.code(), Some(0));
+    assert_equivalent(&root, &r, "kill before the first checkpoint");
+}
