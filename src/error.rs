@@ -15,6 +15,9 @@ pub enum Error {
     Instantiate(String),
     /// A trap outside of a machine run (while applying segments at instantiation).
     Trap(String),
+    /// A valid checkpoint that cannot be applied in this run's environment (a preopen missing
+    /// from `--dir`, a file deleted since): fixable by the user, so no generation is skipped.
+    Environment(String),
     /// Anything else, with context.
     Other(String),
     Io(std::io::Error),
@@ -36,6 +39,7 @@ impl fmt::Display for Error {
             Error::Link(m) => write!(f, "link error: {m}"),
             Error::Instantiate(m) => write!(f, "instantiation failed: {m}"),
             Error::Trap(m) => write!(f, "wasm trap: {m}"),
+            Error::Environment(m) => f.write_str(m),
             Error::Other(m) => f.write_str(m),
             Error::Io(e) => write!(f, "{e}"),
         }

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod error;
 pub mod exec;
 pub mod guest;
+pub mod journal;
 pub mod parse;
 pub mod runtime;
 pub mod session;

@@ -1,11 +1,23 @@
 use clap::Parser;
 
 fn main() {
-    // Logs go to stderr (stdout belongs to the guest); RUST_LOG overrides the default.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,chiwawa=info"))
-        .format_target(false)
-        .init();
     let cli = chiwawa::cli::Cli::parse();
+    // Logs go to stderr (stdout belongs to the guest) or to --log-file; RUST_LOG overrides the level.
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,chiwawa=info"));
+    logger.format_target(false);
+    if let Some(path) = &cli.log_file {
+        match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            Ok(f) => {
+                logger.target(env_logger::Target::Pipe(Box::new(f)));
+            }
+            Err(e) => {
+                eprintln!("error: cannot open the log file {}: {e}", path.display());
+                std::process::exit(chiwawa::cli::EXIT_ERROR);
+            }
+        }
+    }
+    logger.init();
     let code = chiwawa::cli::main(cli);
     std::process::exit(code);
 }

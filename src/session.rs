@@ -5,13 +5,14 @@ use crate::checkpoint::format::parse_checkpoint;
 use crate::checkpoint::{hash, CheckpointDir};
 use crate::error::Error;
 use crate::guest::{Entry, Guest, Outcome, Step};
+use crate::journal::{self, Journal, Resume};
 use crate::parse::Module;
 use crate::runtime::store::Limits;
 use crate::snapshot;
 use crate::trigger::{Policy, Trigger};
 use crate::wasi::{WasiConfig, WasiCtx};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Everything `chiwawa run` needs to know.
@@ -118,7 +119,19 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let module_hash = hash::sha256(&bytes);
     let dir = CheckpointDir::open(&ck.dir, ck.keep)
         .map_err(|e| Error::Other(format!("cannot open checkpoint directory {}: {e}", ck.dir.display())))?;
-    let mut guest = start_guest(cfg, ck, &dir, module, &module_hash)?;
+    let (mut guest, restored) = start_guest(cfg, ck, &dir, module, &module_hash)?;
+    // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
+    // of a regular-file stdout/stderr) for a fresh run.
+    let (base, stdio) = match restored {
+        Some(generation) => (generation, Vec::new()),
+        None => (0, crate::wasi::stdio_sizes()),
+    };
+    let journal = Journal::reset(dir.path(), base, &module_hash, &stdio).map_err(|e| {
+        Error::Other(format!("cannot start the undo journal in {}: {e}", dir.path().display()))
+    })?;
+    let journal = Arc::new(Mutex::new(journal));
+    let hook = journal.clone();
+    guest.wasi.set_write_open_hook(move |w| hook.lock().unwrap_or_else(|p| p.into_inner()).record(w));
     let mut trigger = Trigger::new(ck.policy.clone());
     trigger.resume_from(guest.machine.executed());
     // Long WASI sleeps are sliced and ask between slices whether a checkpoint is due. With a
@@ -144,6 +157,10 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
                                 reason.as_str()
                             );
                             trigger.checkpointed(executed, reason);
+                            match Journal::reset(dir.path(), generation, &module_hash, &[]) {
+                                Ok(j) => *journal.lock().unwrap_or_else(|p| p.into_inner()) = j,
+                                Err(e) => log::warn!("cannot restart the undo journal: {e}"),
+                            }
                         }
                         Err(e) => {
                             log::warn!(
@@ -157,6 +174,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
         }
     };
     // The guest is done: its generations must not resurrect it on the next run.
+    journal::remove(dir.path());
     let done = if ck.keep_on_exit {
         dir.archive().map(|p| log::info!("guest finished; generations archived in {}", p.display()))
     } else {
@@ -168,49 +186,116 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     Ok(outcome)
 }
 
-/// A fresh guest, or one restored from `--restore FILE` or the newest restorable generation.
+/// Why a generation was not used.
+enum Skip {
+    /// Unusable (damaged, another module, another version): try the next older one.
+    Invalid(String),
+    /// Valid, but this run's environment cannot take it (e.g. a missing `--dir`): stop, keep
+    /// every generation, let the user fix the command.
+    Fatal(String),
+}
+
+/// A fresh guest, or one restored from `--restore FILE` or the newest restorable generation
+/// (then also its generation number).
+///
+/// Restoring may truncate a regular-file stderr back to its checkpointed size, so the messages
+/// about skipped generations are logged only after the restore.
 fn start_guest(
     cfg: &RunConfig,
     ck: &CheckpointOptions,
     dir: &CheckpointDir,
     module: Arc<Module>,
     module_hash: &[u8; 32],
-) -> Result<Guest, Error> {
+) -> Result<(Guest, Option<u64>), Error> {
     let module_len = module.byte_len;
-    let try_restore = |path: &std::path::Path| -> Result<Guest, String> {
-        let t0 = Instant::now();
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-        // Borrowing parse: section payloads are not copied out of the file bytes.
-        let c = parse_checkpoint(&bytes).map_err(|e| e.to_string())?;
-        snapshot::accept(&c, module_hash, module_len)?;
-        let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| e.to_string())?;
-        log::info!(
-            "resuming from {} (generation {}, {} instructions; restored in {:.1} ms)",
-            path.display(),
-            c.header.generation,
-            c.header.instructions,
-            t0.elapsed().as_secs_f64() * 1e3
-        );
-        Ok(g)
-    };
+    // On success: the guest and the message to log once the skipped generations are reported.
+    let try_restore =
+        |path: &std::path::Path, expected_generation: Option<u64>| -> Result<(Guest, String, u64), Skip> {
+            let t0 = Instant::now();
+            let bytes = std::fs::read(path).map_err(|e| Skip::Invalid(format!("cannot read it: {e}")))?;
+            // Borrowing parse: section payloads are not copied out of the file bytes.
+            let c = parse_checkpoint(&bytes).map_err(|e| Skip::Invalid(e.to_string()))?;
+            if let Some(g) = expected_generation.filter(|g| *g != c.header.generation) {
+                return Err(Skip::Invalid(format!(
+                    "its header says generation {}, its name says {g} (renamed?)",
+                    c.header.generation
+                )));
+            }
+            snapshot::accept(&c, module_hash, module_len).map_err(Skip::Invalid)?;
+            // Files opened for writing after this checkpoint go back to what they were at it. (Only
+            // for the directory's own generations: a `--restore` file may come from elsewhere.)
+            let undone = match expected_generation {
+                Some(_) => journal::undo(
+                    dir.path(),
+                    Resume::Generation(c.header.generation),
+                    module_hash,
+                    &cfg.wasi.preopens,
+                )
+                .map_err(|e| Skip::Fatal(e.to_string()))?,
+                None => 0,
+            };
+            if undone > 0 {
+                log::debug!("rolled back {undone} file(s) opened after generation {}", c.header.generation);
+            }
+            let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| match e {
+                Error::Environment(m) => Skip::Fatal(m),
+                other => Skip::Invalid(other.to_string()),
+            })?;
+            let msg = format!(
+                "resuming from {} (generation {}, {} instructions; restored in {:.1} ms)",
+                path.display(),
+                c.header.generation,
+                c.header.instructions,
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+            Ok((g, msg, c.header.generation))
+        };
     if let Some(file) = &ck.restore {
-        return try_restore(file)
-            .map_err(|e| Error::Other(format!("cannot restore from {}: {e}", file.display())));
+        let (g, msg, generation) = try_restore(file, None).map_err(|s| match s {
+            Skip::Invalid(e) => Error::Other(format!("cannot restore from {}: {e}", file.display())),
+            Skip::Fatal(e) => Error::Other(format!(
+                "cannot restore from {}: {e} (check the --dir options: preopens are matched by guest path)",
+                file.display()
+            )),
+        })?;
+        log::info!("{msg}");
+        return Ok((g, Some(generation)));
     }
     if !ck.fresh {
         let gens =
             dir.list().map_err(|e| Error::Other(format!("cannot list {}: {e}", dir.path().display())))?;
+        let mut skipped = Vec::new();
         let mut foreign = 0;
         for g in &gens {
-            match try_restore(&g.path) {
-                Ok(guest) => return Ok(guest),
-                Err(why) => {
+            match try_restore(&g.path, Some(g.generation)) {
+                Ok((guest, msg, generation)) => {
+                    for (path, why) in &skipped {
+                        log::warn!("skipping checkpoint {}: {why}", path);
+                    }
+                    log::info!("{msg}");
+                    return Ok((guest, Some(generation)));
+                }
+                Err(Skip::Fatal(why)) => {
+                    for (path, why) in &skipped {
+                        log::warn!("skipping checkpoint {}: {why}", path);
+                    }
+                    return Err(Error::Other(format!(
+                        "cannot resume from {}: {why}; the generations in {} are kept \
+                         (give the same --dir options as the first run, or --fresh to start over)",
+                        g.path.display(),
+                        dir.path().display()
+                    )));
+                }
+                Err(Skip::Invalid(why)) => {
                     if why.contains("another module") {
                         foreign += 1;
                     }
-                    log::warn!("skipping checkpoint {}: {why}", g.path.display());
+                    skipped.push((g.path.display().to_string(), why));
                 }
             }
+        }
+        for (path, why) in &skipped {
+            log::warn!("skipping checkpoint {}: {why}", path);
         }
         if foreign > 0 {
             return Err(Error::Other(format!(
@@ -222,6 +307,17 @@ fn start_guest(
         if !gens.is_empty() {
             log::warn!("no usable checkpoint in {}; starting from the beginning", dir.path().display());
         }
+        // A run that crashed before its first checkpoint: undo what it wrote.
+        match journal::undo(dir.path(), Resume::Start, module_hash, &cfg.wasi.preopens) {
+            Ok(0) => {}
+            Ok(n) => log::info!("starting over: rolled back {n} file(s) written by the interrupted run"),
+            Err(e) => {
+                return Err(Error::Other(format!(
+                "cannot roll back the files of the interrupted run: {e} (use --fresh to start over anyway)"
+            )))
+            }
+        }
     }
-    fresh_guest(cfg, module)
+    journal::remove(dir.path());
+    Ok((fresh_guest(cfg, module)?, None))
 }

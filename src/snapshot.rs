@@ -221,6 +221,12 @@ pub fn checkpoint(
 
 /// Whether a checkpoint belongs to this module and this chiwawa can read it (header level).
 pub fn accept(c: &CheckpointRef<'_>, module_hash: &[u8; 32], module_len: u64) -> Result<(), String> {
+    if c.header.is_postmortem() {
+        return Err(
+            "it is a postmortem checkpoint (the final state of a finished guest), for inspection only"
+                .to_string(),
+        );
+    }
     if &c.header.module_hash != module_hash || c.header.module_len != module_len {
         return Err(format!(
             "it was made for another module (sha256 {}, {} bytes; this module is sha256 {}, {} bytes)",
@@ -252,7 +258,7 @@ pub fn restore(
     limits: Limits,
 ) -> Result<Guest, Error> {
     let mi: MachineImage =
-        codec::decode(&c.section(SectionKind::Machine).ok_or_else(|| bad("no Machine section"))?.payload)
+        codec::decode(c.section(SectionKind::Machine).ok_or_else(|| bad("no Machine section"))?.payload)
             .map_err(codec_err("Machine"))?;
     if mi.ir_version != IR_VERSION {
         return Err(bad(format!(
@@ -261,13 +267,13 @@ pub fn restore(
         )));
     }
     let si: StoreImage =
-        codec::decode(&c.section(SectionKind::Store).ok_or_else(|| bad("no Store section"))?.payload)
+        codec::decode(c.section(SectionKind::Store).ok_or_else(|| bad("no Store section"))?.payload)
             .map_err(codec_err("Store"))?;
     let mut ws: WasiState =
-        codec::decode(&c.section(SectionKind::Wasi).ok_or_else(|| bad("no Wasi section"))?.payload)
+        codec::decode(c.section(SectionKind::Wasi).ok_or_else(|| bad("no Wasi section"))?.payload)
             .map_err(codec_err("Wasi"))?;
     if let Some(clock) = c.section(SectionKind::Clock) {
-        let ci: ClockImage = codec::decode(&clock.payload).map_err(codec_err("Clock"))?;
+        let ci: ClockImage = codec::decode(clock.payload).map_err(codec_err("Clock"))?;
         ws.monotonic_ns = ci.monotonic_ns;
     }
     let mut memories = Vec::new();
@@ -281,8 +287,9 @@ pub fn restore(
     let mut g = Guest::instantiate(module, placeholder, limits, mi.entry.clone())?;
     apply_store(&mut g, &si, memories)?;
     apply_machine(&mut g, &mi)?;
-    g.wasi = WasiCtx::restore(wasi_cfg, &ws)
-        .map_err(|e| Error::Other(format!("cannot restore WASI state: {e}")))?;
+    // A failure here is about this run's environment (a preopen not given, a file deleted since):
+    // the checkpoint itself is fine, so it must not be skipped in favour of an older one.
+    g.wasi = WasiCtx::restore(wasi_cfg, &ws).map_err(|e| Error::Environment(e.to_string()))?;
     Ok(g)
 }
 

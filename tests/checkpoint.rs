@@ -467,13 +467,11 @@ fn every_duration_checkpoints_while_running() {
     assert!(ckpts.windows(2).all(|w| w[0].instructions > w[1].instructions));
 }
 
-/// Known gap, documented as a failing test: a run killed after it wrote output but before
-/// its first checkpoint leaves that output in the stdout file and in out.txt; the restart
-/// (from the beginning, there is no generation) writes it again. Nothing on disk records
-/// where the run started, so "killed at any moment ... finishes with the same output and
-/// files" does not hold for this window.
+/// A run killed after it wrote output but before its first checkpoint: the restart starts
+/// from the beginning, and the undo journal (started at "generation 0" with the size of the
+/// regular-file stdout) cuts the stdout file back and removes out.txt, which the killed run
+/// created, so the output is not written twice.
 #[test]
-#[ignore = "known bug: output written before the first checkpoint is duplicated after a kill"]
 fn kill_before_first_checkpoint_keeps_output_exact() {
     let g = Guest::counter(100_000, 1_000);
     let r = reference(&g);

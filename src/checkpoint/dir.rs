@@ -393,7 +393,7 @@ fn failpoint_active(name: &str) -> bool {
 /// Abort the process if `name` is the active failpoint.
 fn failpoint(name: &str) {
     if failpoint_active(name) {
-        eprintln!("chiwawa: failpoint '{name}' reached, aborting");
+        log::error!("failpoint '{name}' reached, aborting");
         std::process::abort();
     }
 }

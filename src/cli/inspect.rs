@@ -61,8 +61,20 @@ fn describe(c: &Checkpoint, r: &mut Report) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads and verifies one file.
+/// Reads and verifies one file (a generation's header must agree with its file name).
 pub fn inspect_file(path: &Path) -> Report {
+    let mut r = inspect_bytes(path);
+    let named = path
+        .file_name()
+        .and_then(|n| crate::checkpoint::dir::parse_generation_file_name(&n.to_string_lossy()));
+    if let Some(g) = named.filter(|g| r.valid && *g != r.generation) {
+        r.valid = false;
+        r.reason = Some(format!("its header says generation {}, its name says {g} (renamed?)", r.generation));
+    }
+    r
+}
+
+fn inspect_bytes(path: &Path) -> Report {
     let mut r = Report { path: path.to_path_buf(), ..Default::default() };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,

@@ -20,6 +20,11 @@ pub const EXIT_ERROR: i32 = 1;
 #[derive(Parser, Debug)]
 #[command(name = "chiwawa", version, about = "A WebAssembly interpreter that checkpoints WASI programs so they survive crashes and move between hosts", long_about = None)]
 pub struct Cli {
+    /// Append chiwawa's own log lines to this file instead of stderr (stderr then belongs to the
+    /// guest alone; a regular-file stderr is rolled back with the guest on restore)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -715,6 +715,11 @@ impl WasiCtx {
                 parent.join(name)
             }
         };
+        if write {
+            let mut full = rel.clone();
+            full.extend(w.components());
+            self.before_write_open(preopen, &full, &target)?;
+        }
         let file = opts.open(&target)?;
         let is_dir = file.metadata()?.is_dir();
         if !is_dir && want_dir {

@@ -58,7 +58,7 @@ mod tests;
 
 pub use abi::Errno;
 pub use fd::FdKind;
-pub use state::{FdState, PendingSleep, PreopenState, WasiState, STATE_VERSION};
+pub use state::{stdio_sizes, truncate_stdio, FdState, PendingSleep, PreopenState, WasiState, STATE_VERSION};
 
 use abi::{Mem, WResult};
 use clock::Clock;
@@ -377,6 +377,31 @@ pub struct WasiCtx {
     /// A `poll_oneoff` sleep cut short by the interrupt flag.
     pending: Option<PendingSleep>,
     interrupt: Option<InterruptCheck>,
+    /// Called before `path_open` may write to a file (see [`WasiCtx::set_write_open_hook`]).
+    write_open_hook: Option<WriteOpenHook>,
+}
+
+/// A file about to be opened with write access: where it is and what it was before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteOpen {
+    /// The guest name of the preopen the path is below.
+    pub preopen: String,
+    /// `/`-separated path below the preopen root.
+    pub path: String,
+    /// Whether the file existed before this open.
+    pub existed: bool,
+    /// Its size before this open (0 when it did not exist).
+    pub size: u64,
+}
+
+type WriteOpenFn = dyn FnMut(&WriteOpen) -> std::io::Result<()> + Send;
+
+pub(crate) struct WriteOpenHook(Box<WriteOpenFn>);
+
+impl std::fmt::Debug for WriteOpenHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteOpenHook")
+    }
 }
 
 /// How a sliced sleep asks whether to suspend for a checkpoint.
@@ -423,6 +448,7 @@ impl WasiCtx {
             clock: Clock::starting_at(0),
             pending: None,
             interrupt: None,
+            write_open_hook: None,
         })
     }
 
@@ -440,6 +466,38 @@ impl WasiCtx {
     /// file, e.g. `ctx.set_interrupt_probe(move || probe.check())`.
     pub fn set_interrupt_probe(&mut self, probe: impl Fn() -> bool + Send + 'static) {
         self.interrupt = Some(InterruptCheck(Box::new(probe)));
+    }
+
+    /// Installs a function called *before* every `path_open` that may write to a regular file,
+    /// with what the file was before. The checkpoint session uses it to keep a write-ahead undo
+    /// journal, so that files opened after the last checkpoint can be rolled back after a crash.
+    /// If it fails, the open fails with EIO (the guest never writes without the undo record).
+    pub fn set_write_open_hook(
+        &mut self,
+        hook: impl FnMut(&WriteOpen) -> std::io::Result<()> + Send + 'static,
+    ) {
+        self.write_open_hook = Some(WriteOpenHook(Box::new(hook)));
+    }
+
+    /// Calls the write-open hook, if any.
+    pub(crate) fn before_write_open(
+        &mut self,
+        preopen: Option<u32>,
+        rel: &[String],
+        target: &std::path::Path,
+    ) -> Result<(), Errno> {
+        let Some(hook) = self.write_open_hook.as_mut() else { return Ok(()) };
+        let Some(p) = preopen.and_then(|i| self.preopens.get(i as usize)) else { return Ok(()) };
+        let (existed, size) = match std::fs::metadata(target) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(m) => (true, m.len()),
+            Err(_) => (false, 0),
+        };
+        let w = WriteOpen { preopen: p.guest.clone(), path: rel.join("/"), existed, size };
+        (hook.0)(&w).map_err(|e| {
+            log::warn!("cannot record the open of {} for undo: {e}", w.path);
+            Errno::IO
+        })
     }
 
     /// Execute one call. `mem` is the guest's whole linear memory 0; `args`

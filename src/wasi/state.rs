@@ -127,6 +127,39 @@ fn stdio_regular_len(fd: i32) -> std::io::Result<Option<u64>> {
     }
 }
 
+/// Sizes of stdout (fd 1) and stderr (fd 2) when they are regular files, as `(fd, size)`.
+/// The undo journal records them at a fresh start, to cut them back if the run crashes before
+/// its first checkpoint.
+pub fn stdio_sizes() -> Vec<(u32, u64)> {
+    [1, 2].into_iter().filter_map(|fd| stdio_regular_len(fd).ok().flatten().map(|n| (fd as u32, n))).collect()
+}
+
+/// Truncates a regular-file stdout or stderr back to `size` bytes (no-op if it is shorter or
+/// not a regular file).
+pub fn truncate_stdio(fd: u32, size: u64) -> Result<(), WasiError> {
+    let kind = match fd {
+        1 => FdKind::Stdout,
+        2 => FdKind::Stderr,
+        _ => return Ok(()),
+    };
+    let mut s = FdState {
+        fd,
+        kind,
+        preopen: None,
+        path: String::new(),
+        oflags: 0,
+        rights_base: 0,
+        rights_inheriting: 0,
+        fdflags: 0,
+        read: false,
+        write: true,
+        offset: 0,
+        size: None,
+    };
+    s.size = Some(size);
+    restore_stdio(fd as i32, &s)
+}
+
 impl WasiCtx {
     /// Capture the current state (queries live sizes of writable files and
     /// stdio; positions are tracked by the context itself).
@@ -225,6 +258,7 @@ impl WasiCtx {
             clock: Clock::starting_at(state.monotonic_ns),
             pending: state.pending_sleep.clone(),
             interrupt: None,
+            write_open_hook: None,
         })
     }
 }

@@ -1,0 +1,281 @@
+//! The undo journal: a write-ahead record of the files a guest opens for writing *after* the
+//! newest checkpoint, so that a restart can put them back as they were at that checkpoint.
+//!
+//! A checkpoint records the size of every file open for writing at that moment, and restore
+//! truncates those back. Files opened later are unknown to it: without this journal, a guest
+//! killed after opening `log.txt` with `O_APPEND` would append the same lines twice after the
+//! restart, and one that created `out.bin` with `O_EXCL` would fail with EEXIST. So before any
+//! `path_open` that may write, WASI calls a hook that appends a line to `<checkpoint dir>/journal`
+//! and fsyncs it; only then is the file opened. On restore from generation G, the entries of a
+//! journal started at generation ≥ G are undone newest first: a file that did not exist is
+//! removed, a file that existed is truncated back to its recorded size.
+//!
+//! Before the first checkpoint of a run the journal's generation is 0, "the start", and its
+//! header also records the sizes of stdout/stderr when they are regular files: a run killed
+//! before its first checkpoint is then undone completely when the next run starts over.
+//!
+//! Format (text, one record per line):
+//!
+//! ```text
+//! chiwawa-journal 1 <generation> <module sha256, hex> [<fd>:<size>]...
+//! open <existed: 0|1> <size> <preopen guest name, hex> <path below the preopen, hex>
+//! ```
+//!
+//! A torn last line is ignored: it was never fsynced, so the open it announces never happened.
+//! Limits: writes in place to a file that already existed are not undone (only growth is), nor
+//! are deletions, renames or new directories.
+
+use crate::checkpoint::hash;
+use crate::error::Error;
+use crate::wasi::{truncate_stdio, Preopen, WriteOpen};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &str = "chiwawa-journal 1";
+
+/// The file name inside the checkpoint directory.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join("journal")
+}
+
+/// One recorded open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub existed: bool,
+    pub size: u64,
+    pub preopen: String,
+    pub path: String,
+}
+
+/// An open journal, appended to by the WASI write-open hook.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+}
+
+fn hex(s: &str) -> String {
+    if s.is_empty() {
+        return "-".into();
+    }
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if s == "-" {
+        return Some(String::new());
+    }
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+impl Journal {
+    /// Starts an empty journal for the state of `generation` (0: the start of the run, with
+    /// the sizes of regular-file stdout/stderr in `stdio`), replacing any older one.
+    pub fn reset(
+        dir: &Path,
+        generation: u64,
+        module_hash: &[u8; 32],
+        stdio: &[(u32, u64)],
+    ) -> io::Result<Journal> {
+        let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(path(dir))?;
+        let stdio: String = stdio.iter().map(|(fd, n)| format!(" {fd}:{n}")).collect();
+        writeln!(file, "{MAGIC} {generation} {}{stdio}", hash::to_hex(module_hash))?;
+        file.sync_data()?;
+        Ok(Journal { file })
+    }
+
+    /// Records an open before it happens; durable when this returns.
+    pub fn record(&mut self, w: &WriteOpen) -> io::Result<()> {
+        writeln!(self.file, "open {} {} {} {}", w.existed as u8, w.size, hex(&w.preopen), hex(&w.path))?;
+        self.file.sync_data()
+    }
+}
+
+/// A journal as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub generation: u64,
+    /// Module SHA-256, hex.
+    pub module: String,
+    /// Regular-file stdout/stderr sizes at the start (generation 0 only).
+    pub stdio: Vec<(u32, u64)>,
+    pub entries: Vec<Entry>,
+}
+
+/// Reads the journal (complete entries only).
+pub fn load(dir: &Path) -> io::Result<Option<Loaded>> {
+    let text = match std::fs::read(path(dir)) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut lines = text.split_inclusive('\n');
+    let Some(head) = lines.next().and_then(|l| l.strip_suffix('\n')) else { return Ok(None) };
+    let Some(rest) = head.strip_prefix(MAGIC) else { return Ok(None) };
+    let mut parts = rest.split_whitespace();
+    let (Some(generation), Some(module)) = (parts.next().and_then(|g| g.parse().ok()), parts.next()) else {
+        return Ok(None);
+    };
+    let mut stdio = Vec::new();
+    for p in parts {
+        match p.split_once(':').and_then(|(fd, n)| Some((fd.parse().ok()?, n.parse().ok()?))) {
+            Some(x) => stdio.push(x),
+            None => return Ok(None),
+        }
+    }
+    let mut entries = Vec::new();
+    for line in lines {
+        let Some(line) = line.strip_suffix('\n') else { break }; // torn: never fsynced
+        let f: Vec<&str> = line.split(' ').collect();
+        let parsed = match f.as_slice() {
+            ["open", e, size, pre, p] => (|| {
+                Some(Entry {
+                    existed: *e == "1",
+                    size: size.parse().ok()?,
+                    preopen: unhex(pre)?,
+                    path: unhex(p)?,
+                })
+            })(),
+            _ => None,
+        };
+        match parsed {
+            Some(entry) => entries.push(entry),
+            None => break,
+        }
+    }
+    Ok(Some(Loaded { generation, module: module.to_string(), stdio, entries }))
+}
+
+/// Deletes the journal (the guest finished, or a fresh start).
+pub fn remove(dir: &Path) {
+    let _ = std::fs::remove_file(path(dir));
+}
+
+/// What a restart resumes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// A generation of the checkpoint directory.
+    Generation(u64),
+    /// The beginning: no generation could be used.
+    Start,
+}
+
+/// Before resuming: undoes the opens recorded since that point, if the journal belongs to this
+/// module and was started at that point or later (for [`Resume::Start`]: only a journal of a run
+/// that never reached a checkpoint, whose stdout/stderr are cut back too). Returns how many
+/// entries were undone.
+pub fn undo(
+    dir: &Path,
+    resume: Resume,
+    module_hash: &[u8; 32],
+    preopens: &[Preopen],
+) -> Result<usize, Error> {
+    let Some(j) = load(dir).map_err(|e| Error::Other(format!("cannot read the undo journal: {e}")))? else {
+        return Ok(0);
+    };
+    let applies = match resume {
+        Resume::Generation(g) => j.generation >= g,
+        Resume::Start => j.generation == 0,
+    };
+    if j.module != hash::to_hex(module_hash) || !applies {
+        return Ok(0);
+    }
+    let entries = &j.entries;
+    for e in entries.iter().rev() {
+        let Some(p) = preopens.iter().find(|p| p.guest == e.preopen) else {
+            return Err(Error::Environment(format!(
+                "the preopen {:?} is not given (files below it must be rolled back)",
+                e.preopen
+            )));
+        };
+        let comps: Vec<&str> = e.path.split('/').collect();
+        if comps.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
+            return Err(Error::Other(format!("the undo journal holds a bad path {:?}", e.path)));
+        }
+        let target = comps.iter().fold(p.host.clone(), |acc, c| acc.join(c));
+        let result = if e.existed {
+            match OpenOptions::new().write(true).open(&target) {
+                Ok(f) if f.metadata().map(|m| m.len() > e.size).unwrap_or(false) => f.set_len(e.size),
+                Ok(_) => Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            }
+        } else {
+            match std::fs::remove_file(&target) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+        result.map_err(|err| Error::Other(format!("cannot roll back {}: {err}", target.display())))?;
+        log::debug!("rolled back {} ({})", target.display(), if e.existed { "truncated" } else { "removed" });
+    }
+    if resume == Resume::Start {
+        for &(fd, size) in &j.stdio {
+            truncate_stdio(fd, size).map_err(|e| Error::Other(e.to_string()))?;
+        }
+    }
+    Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_load_undo() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("old.txt"), b"0123456789").unwrap();
+        let h = [7u8; 32];
+        let mut j = Journal::reset(d.path(), 5, &h, &[]).unwrap();
+        let pre = vec![Preopen { host: root.clone(), guest: "/data".into() }];
+        j.record(&WriteOpen { preopen: "/data".into(), path: "old.txt".into(), existed: true, size: 4 })
+            .unwrap();
+        j.record(&WriteOpen {
+            preopen: "/data".into(),
+            path: "sub/new file".into(),
+            existed: false,
+            size: 0,
+        })
+        .unwrap();
+        std::fs::write(root.join("sub/new file"), b"x").unwrap();
+        // A torn record at the end is ignored.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path(d.path()))
+            .unwrap()
+            .write_all(b"open 0 0 2f")
+            .unwrap();
+        let j = load(d.path()).unwrap().unwrap();
+        assert_eq!((j.generation, j.module.len(), j.entries.len()), (5, 64, 2));
+        // A journal older than the generation being restored is left alone, and so is one
+        // that is not from before the first checkpoint when starting over.
+        assert_eq!(undo(d.path(), Resume::Generation(6), &h, &pre).unwrap(), 0);
+        assert_eq!(undo(d.path(), Resume::Start, &h, &pre).unwrap(), 0);
+        // Another module's journal too.
+        assert_eq!(undo(d.path(), Resume::Generation(5), &[8u8; 32], &pre).unwrap(), 0);
+        assert_eq!(undo(d.path(), Resume::Generation(5), &h, &pre).unwrap(), 2);
+        assert_eq!(std::fs::read(root.join("old.txt")).unwrap(), b"0123");
+        assert!(!root.join("sub/new file").exists());
+        // Missing preopen: an environment error.
+        assert!(matches!(undo(d.path(), Resume::Generation(5), &h, &[]), Err(Error::Environment(_))));
+    }
+
+    #[test]
+    fn hostile_paths_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let h = [1u8; 32];
+        let mut j = Journal::reset(d.path(), 1, &h, &[(1, 10)]).unwrap();
+        j.record(&WriteOpen { preopen: "p".into(), path: "../escape".into(), existed: false, size: 0 })
+            .unwrap();
+        let pre = vec![Preopen { host: d.path().join("x"), guest: "p".into() }];
+        assert_eq!(load(d.path()).unwrap().unwrap().stdio, [(1, 10)]);
+        assert!(undo(d.path(), Resume::Generation(1), &h, &pre).is_err());
+    }
+}
