@@ -21,6 +21,8 @@ pub mod runtime;
 pub mod session;
 pub mod snapshot;
 pub mod spectest;
+#[cfg(test)]
+mod test_util;
 pub mod trigger;
 pub mod wasi;
 pub mod wast;

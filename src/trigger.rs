@@ -467,15 +467,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    /// `tempfile::tempdir()` uses `std::env::temp_dir()`, which panics on
-    /// WASI; honour `TMPDIR` (the test runner preopens it) instead.
-    fn tempdir() -> tempfile::TempDir {
-        match std::env::var_os("TMPDIR") {
-            Some(dir) => tempfile::tempdir_in(dir),
-            None => tempfile::tempdir(),
-        }
-        .unwrap()
-    }
+    use crate::test_util::tempdir;
 
     fn instr(n: u64) -> Policy {
         Policy { every_instructions: Some(n), ..Policy::default() }

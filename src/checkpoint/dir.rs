@@ -403,15 +403,7 @@ mod tests {
     use super::super::format::{CheckpointWriter, Header, SectionKind, FORMAT_VERSION};
     use super::*;
 
-    /// `tempfile::tempdir()` uses `std::env::temp_dir()`, which panics on
-    /// WASI; honour `TMPDIR` (the test runner preopens it) instead.
-    fn tempdir() -> tempfile::TempDir {
-        match std::env::var_os("TMPDIR") {
-            Some(dir) => tempfile::tempdir_in(dir),
-            None => tempfile::tempdir(),
-        }
-        .unwrap()
-    }
+    use crate::test_util::tempdir;
 
     fn header(generation: u64) -> Header {
         Header::new(b"\0asm\x01\0\0\0", generation, generation * 1000)
