@@ -393,7 +393,12 @@ fn failpoint_active(name: &str) -> bool {
 /// Abort the process if `name` is the active failpoint.
 fn failpoint(name: &str) {
     if failpoint_active(name) {
-        log::error!("failpoint '{name}' reached, aborting");
+        // Through the logger (so --log-file gets it), or straight to stderr without one.
+        if log::log_enabled!(log::Level::Error) {
+            log::error!("failpoint '{name}' reached, aborting");
+        } else {
+            eprintln!("chiwawa: failpoint '{name}' reached, aborting");
+        }
         std::process::abort();
     }
 }
