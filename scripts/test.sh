@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
-# installs what the tests need, then checks formatting and lints, then runs every test.
+# installs what the tests need, then checks formatting and lints, builds chiwawa.wasm
+# (scripts/build-wasm.sh, exported as CHIWAWA_WASM), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,5 +9,8 @@ scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chiwawa-target}"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-# unit tests, spec (official Wasm 2.0 suite), cli, wasi (vs Wasmtime), checkpoint, crash, supervise
+# chiwawa itself compiled to wasm32-wasip1, for tests/hosted.rs (chiwawa.wasm under Wasmtime and Node)
+CHIWAWA_WASM="$(scripts/build-wasm.sh)"
+export CHIWAWA_WASM
+# unit tests, spec (official Wasm 2.0 suite), cli, wasi (vs Wasmtime), checkpoint, crash, supervise, hosted
 cargo test --all-targets
