@@ -45,12 +45,15 @@ if (i >= argv.length) {
 }
 const modulePath = argv[i];
 const args = [basename(modulePath), ...argv.slice(i + 1)];
-const wasi = new WASI({ version: 'preview1', args, env, preopens, returnOnExit: true });
+// returnOnExit: false — proc_exit ends the process with the guest's code right away. (With
+// `true`, Node 20.20 was seen to crash in V8's GC at exit after long runs.)
+const wasi = new WASI({ version: 'preview1', args, env, preopens, returnOnExit: false });
 let code;
 try {
   const module = await WebAssembly.compile(await readFile(modulePath));
   const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-  code = wasi.start(instance);
+  wasi.start(instance);
+  code = 0; // _start returned without proc_exit
 } catch (e) {
   if (e instanceof WebAssembly.RuntimeError) {
     console.error(`error: wasm trap: ${e.message}`);

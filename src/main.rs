@@ -19,5 +19,15 @@ fn main() {
     }
     logger.init();
     let code = chiwawa::cli::main(cli);
+    // Inside a WASI host, exit statuses >= 126 are refused by Wasmtime ("exit with invalid exit
+    // status outside of [0..126)"; the host then exits 1). Report a guest trap as a trap of
+    // chiwawa.wasm itself, which WASI hosts turn into 134, like a native abort.
+    #[cfg(target_os = "wasi")]
+    if code == chiwawa::cli::EXIT_TRAP {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        std::process::abort();
+    }
     std::process::exit(code);
 }

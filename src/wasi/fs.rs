@@ -99,15 +99,34 @@ fn read_stdin(buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         match (&*f).read(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // The host's fd 0 may be non-blocking (Node's WASI makes stdio pipes so); the
+            // guest's stdin is blocking: wait for data or EOF.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => stdio_backoff(),
             r => return r,
         }
     }
 }
 
-fn write_stdio(kind: FdKind, data: &[u8]) -> std::io::Result<()> {
+/// A short wait before retrying a stdio transfer that would block.
+fn stdio_backoff() {
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+fn write_stdio(kind: FdKind, mut data: &[u8]) -> std::io::Result<()> {
     let fd = if kind == FdKind::Stdout { 1 } else { 2 };
     let f = host_os::stdio_file(fd);
-    (&*f).write_all(data)
+    // Like `write_all`, but a full non-blocking host fd (Node's WASI stdio pipes) is waited
+    // for instead of failing and losing the rest of the guest's output.
+    while !data.is_empty() {
+        match (&*f).write(data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => stdio_backoff(),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn ns_to_time(ns: u64) -> SystemTime {

@@ -698,7 +698,20 @@ fn push_infallible(fds: &mut FdTable, e: FdEntry) -> Result<u32, WasiError> {
 
 fn open_preopen_dir(p: &Preopen) -> Result<std::fs::File, WasiError> {
     let what = || format!("preopen '{}' (host '{}')", p.guest, p.host.display());
-    let meta = std::fs::metadata(&p.host).map_err(|e| WasiError::io(format!("cannot open {}", what()), e))?;
+    let meta = std::fs::metadata(&p.host).map_err(|e| {
+        // chiwawa.wasm reaches only what its own WASI host preopened; anything else looks
+        // like a missing file.
+        if cfg!(target_os = "wasi") && e.kind() == std::io::ErrorKind::NotFound {
+            WasiError::new(format!(
+                "cannot open {}: {e}; chiwawa runs inside a WASI host and sees only the \
+                 directories that host preopened: give the host `--dir {}` (or a parent)",
+                what(),
+                p.host.display()
+            ))
+        } else {
+            WasiError::io(format!("cannot open {}", what()), e)
+        }
+    })?;
     if !meta.is_dir() {
         return Err(WasiError::new(format!("{} is not a directory", what())));
     }
