@@ -371,10 +371,17 @@ fn restore_stdio(fd: i32, s: &FdState) -> Result<(), WasiError> {
     let Ok(meta) = f.metadata() else {
         return Ok(());
     };
+    let name = ["stdin", "stdout", "stderr"][fd as usize];
     if !meta.is_file() {
+        if let (Some(size), 1 | 2) = (s.size, fd) {
+            // E.g. Wasmtime shows chiwawa.wasm a redirected stdout as a stream, not a file.
+            log::warn!(
+                "{name} was a regular file of {size} bytes at the checkpoint, but is not one now \
+                 (or this host does not say so): output after the checkpoint may appear twice"
+            );
+        }
         return Ok(());
     }
-    let name = ["stdin", "stdout", "stderr"][fd as usize];
     let err = |e| WasiError::io(format!("cannot restore {name}"), e);
     if fd == 0 {
         (&*f).seek(SeekFrom::Start(s.offset)).map_err(err)?;
