@@ -188,8 +188,10 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
 
 /// Why a generation was not used.
 enum Skip {
-    /// Unusable (damaged, another module, another version): try the next older one.
+    /// Unusable (damaged, another version): try the next older one.
     Invalid(String),
+    /// Made for another module: try the next older one, but never start over on top of it.
+    Foreign(String),
     /// Valid, but this run's environment cannot take it (e.g. a missing `--dir`): stop, keep
     /// every generation, let the user fix the command.
     Fatal(String),
@@ -221,7 +223,13 @@ fn start_guest(
                     c.header.generation
                 )));
             }
-            snapshot::accept(&c, module_hash, module_len).map_err(Skip::Invalid)?;
+            snapshot::accept(&c, module_hash, module_len).map_err(|why| {
+                if c.header.module_hash != *module_hash {
+                    Skip::Foreign(why)
+                } else {
+                    Skip::Invalid(why)
+                }
+            })?;
             // Files opened for writing after this checkpoint go back to what they were at it. (Only
             // for the directory's own generations: a `--restore` file may come from elsewhere.)
             let undone = match expected_generation {
@@ -252,7 +260,9 @@ fn start_guest(
         };
     if let Some(file) = &ck.restore {
         let (g, msg, generation) = try_restore(file, None).map_err(|s| match s {
-            Skip::Invalid(e) => Error::Other(format!("cannot restore from {}: {e}", file.display())),
+            Skip::Invalid(e) | Skip::Foreign(e) => {
+                Error::Other(format!("cannot restore from {}: {e}", file.display()))
+            }
             Skip::Fatal(e) => Error::Other(format!(
                 "cannot restore from {}: {e} (check the --dir options: preopens are matched by guest path)",
                 file.display()
@@ -264,21 +274,23 @@ fn start_guest(
     if !ck.fresh {
         let gens =
             dir.list().map_err(|e| Error::Other(format!("cannot list {}: {e}", dir.path().display())))?;
-        let mut skipped = Vec::new();
+        // (path, reason), reported once the outcome is known (see above).
+        let mut skipped: Vec<(String, String)> = Vec::new();
+        let report = |skipped: &[(String, String)]| {
+            for (path, why) in skipped {
+                log::warn!("skipping checkpoint {path}: {why}");
+            }
+        };
         let mut foreign = 0;
         for g in &gens {
             match try_restore(&g.path, Some(g.generation)) {
                 Ok((guest, msg, generation)) => {
-                    for (path, why) in &skipped {
-                        log::warn!("skipping checkpoint {}: {why}", path);
-                    }
+                    report(&skipped);
                     log::info!("{msg}");
                     return Ok((guest, Some(generation)));
                 }
                 Err(Skip::Fatal(why)) => {
-                    for (path, why) in &skipped {
-                        log::warn!("skipping checkpoint {}: {why}", path);
-                    }
+                    report(&skipped);
                     return Err(Error::Other(format!(
                         "cannot resume from {}: {why}; the generations in {} are kept \
                          (give the same --dir options as the first run, or --fresh to start over)",
@@ -286,17 +298,14 @@ fn start_guest(
                         dir.path().display()
                     )));
                 }
-                Err(Skip::Invalid(why)) => {
-                    if why.contains("another module") {
-                        foreign += 1;
-                    }
+                Err(Skip::Foreign(why)) => {
+                    foreign += 1;
                     skipped.push((g.path.display().to_string(), why));
                 }
+                Err(Skip::Invalid(why)) => skipped.push((g.path.display().to_string(), why)),
             }
         }
-        for (path, why) in &skipped {
-            log::warn!("skipping checkpoint {}: {why}", path);
-        }
+        report(&skipped);
         if foreign > 0 {
             return Err(Error::Other(format!(
                 "{} holds checkpoints of another module; refusing to overwrite them \

@@ -29,15 +29,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const FAILPOINTS: &[&str] = &[
-    "before-write",
-    "mid-write",
-    "after-write",
-    "after-fsync",
-    "after-rename",
-    "after-dir-fsync",
-    "mid-prune",
-];
+/// Every failpoint of a commit, as the crate defines them (a new one is tested automatically).
+use chiwawa::checkpoint::dir::FAILPOINTS;
 
 /// counter.wasm for the failpoint and corruption tests: 40000 iterations (a few million
 /// instruction units), a line every 1000.
@@ -138,6 +131,19 @@ fn crash_loop_counter() {
 
 #[test]
 fn failpoints_with_previous_generations() {
+    // Every step of the commit protocol in docs/FORMAT.md §14 has its failpoint.
+    assert_eq!(
+        FAILPOINTS,
+        [
+            "before-write",
+            "mid-write",
+            "after-write",
+            "after-fsync",
+            "after-rename",
+            "after-dir-fsync",
+            "mid-prune"
+        ]
+    );
     let base = with_generations(3);
     let before = snapshot_dir(&base.ck());
     let gen_len = before[&gen_name(3)].len();
