@@ -7,7 +7,9 @@
 //! `local.get` is usually free (the consumer reads the local's slot directly) and a result
 //! consumed by `local.set` is written straight into the local.
 //!
-//! Branch targets are absolute instruction indices within the function. `Poll` marks a
+//! Branch targets are *relative*: the signed distance (two's complement in the `u32`) from the
+//! branching instruction to its target, so the executor jumps with one pointer addition;
+//! backward branches (distance ≤ 0) are exactly those to loop headers. `Poll` marks a
 //! *safe point* (function entry, loop headers): the only places where execution may pause
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
@@ -80,7 +82,10 @@ macro_rules! instrs {
         cmpbrimm: [$($ci:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
+        /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
+        /// `Op::<variant> as u16` (the executor dispatches on it through a handler table).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u16)]
         pub enum Instr {
             $($b(Bin),)*
             $($u(Un),)*
@@ -92,7 +97,28 @@ macro_rules! instrs {
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
+        /// The tags of [`Instr`], in the same order (both are generated from one list here).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u16)]
+        #[allow(clippy::enum_variant_names)]
+        pub enum Op {
+            $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($o,)*
+        }
+
+        impl Op {
+            /// Number of instruction kinds.
+            pub const COUNT: usize = [$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
+                $(Op::$bi,)* $(Op::$ci,)* $(Op::$o,)*].len();
+        }
+
         impl Instr {
+            /// The instruction's tag.
+            #[inline(always)]
+            pub fn op(&self) -> u16 {
+                // SAFETY: `repr(u16)` puts the tag in the first two bytes.
+                unsafe { *(self as *const Instr as *const u16) }
+            }
+
             /// The single result slot of a value-producing instruction, so the lowering can
             /// retarget it (`i32.add; local.set 3` becomes one instruction writing slot 3).
             pub fn result_slot_mut(&mut self) -> Option<&mut Slot> {
@@ -115,11 +141,15 @@ macro_rules! instrs {
                 }
             }
 
-            /// The target of a compare-and-branch, for patching.
-            pub fn cmp_branch_target_mut(&mut self) -> Option<&mut u32> {
+            /// The target of a branch (compare-and-branch, conditional or not), for patching.
+            pub fn branch_target_mut(&mut self) -> Option<&mut u32> {
                 match self {
                     $(Instr::$c(x) => Some(&mut x.target),)*
                     $(Instr::$ci(x) => Some(&mut x.target),)*
+                    Instr::Br { target }
+                    | Instr::BrCopy { target, .. }
+                    | Instr::BrIfNez { target, .. }
+                    | Instr::BrIfEqz { target, .. } => Some(target),
                     _ => None,
                 }
             }

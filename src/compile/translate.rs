@@ -146,6 +146,12 @@ pub fn translate(
     }
     reader.finish().map_err(Error::from_parser)?;
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
+    // Absolute targets (as patched during lowering) become distances from the branch.
+    for (i, ins) in t.code.iter_mut().enumerate() {
+        if let Some(target) = ins.branch_target_mut() {
+            *target = target.wrapping_sub(i as u32);
+        }
+    }
     let f = CompiledFunc {
         code: std::mem::take(&mut t.code),
         offsets: std::mem::take(&mut t.offsets),
@@ -291,13 +297,7 @@ impl T<'_> {
     }
 
     fn patch(&mut self, at: u32, target: u32) {
-        match &mut self.code[at as usize] {
-            Instr::Br { target: t }
-            | Instr::BrCopy { target: t, .. }
-            | Instr::BrIfNez { target: t, .. }
-            | Instr::BrIfEqz { target: t, .. } => *t = target,
-            other => *other.cmp_branch_target_mut().expect("patching a non-branch instruction") = target,
-        }
+        *self.code[at as usize].branch_target_mut().expect("patching a non-branch instruction") = target;
     }
 
     fn emit_poll(&mut self) {

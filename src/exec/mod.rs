@@ -1,6 +1,7 @@
 //! Execution: the [`Machine`] (value stack, frames, program counters — all plain data) and its
 //! dispatch loop, numeric semantics in [`ops`], and [`Trap`]s with Wasm backtraces.
 
+mod handlers;
 pub mod machine;
 pub mod ops;
 pub mod trap;

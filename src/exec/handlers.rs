@@ -1,0 +1,1137 @@
+//! The dispatch loop, replicated: one handler function per instruction kind.
+//!
+//! Every handler executes its instruction and then *dispatches* the next one itself: it loads
+//! the next instruction's tag, looks its handler up in [`HANDLERS`] and calls it in tail
+//! position with the same signature. With optimizations on (`cfg(chiwawa_tail_calls)`, set by
+//! `build.rs`) LLVM turns that call into a jump, so each handler ends in its own indirect jump
+//! (threaded code: no single shared, unpredictable dispatch branch) and the interpreter state
+//! the hot path needs — instruction pointer, frame slots, memory base and length, the
+//! safe-point countdown — stays in machine registers as the handlers' arguments. Without
+//! guaranteed tail calls (unoptimized builds, wasm32 without the `tail-call` feature) `go!`
+//! instead stores that state in the [`Ctx`] and returns to a small loop in [`execute`]: the same
+//! handlers, one dispatch site.
+//!
+//! A handler leaves the chain by returning a [`Flow`], after writing back what the
+//! [`Machine`] needs (the frame's program counter, the countdown), so that all guest state is
+//! in `Machine::stack`/`frames` whenever Rust code outside this module runs. No Rust recursion
+//! per Wasm call either way: calls and returns only move `ip`/`regs` and push/pop [`Frame`]s.
+//!
+//! Handlers call out-of-line helpers (host calls, bulk memory, tables) through plain scalar
+//! arguments and refresh their registers from the `Ctx` afterwards: no local's address may
+//! escape a handler, or LLVM could not turn its final call into a jump.
+
+// The `Ctx` pointers are valid for the whole run and nothing else accesses their targets
+// meanwhile, so the short-lived references that method calls through them create are sound.
+#![allow(dangerous_implicit_autorefs)]
+
+use super::machine::{need_results_space, zero_locals, Frame, Machine, OTHER_INSTANCE};
+use super::ops;
+use super::trap::TrapKind;
+use crate::compile::ir::{CompiledFunc, Instr, Op};
+use crate::runtime::global::Global;
+use crate::runtime::instance::Instance;
+use crate::runtime::memory::Memory;
+use crate::runtime::store::{FuncKind, Store};
+use crate::runtime::{Host, HostError};
+
+/// How a chain of handlers ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flow {
+    /// The outermost frame returned.
+    Done,
+    /// The budget ran out at a safe point, or a host call asked to pause.
+    Yield,
+    /// A host function asked to exit (`proc_exit`) with [`Ctx::exit_code`].
+    Exit,
+    /// A trap ([`Ctx::trap`]).
+    Trap,
+    /// The current instance changed (cross-instance call or return): rebuild the `Ctx`.
+    Reload,
+    /// Loop backend only: dispatch the instruction saved in [`Ctx::next`].
+    #[cfg_attr(chiwawa_tail_calls, allow(dead_code))]
+    Continue,
+}
+
+/// What the handlers need besides their register arguments. Rebuilt by [`Machine::run`]
+/// whenever execution enters another instance; never saved.
+pub(super) struct Ctx {
+    pub m: *mut Machine,
+    pub store: *mut Store,
+    pub host: *mut (dyn Host + 'static),
+    /// First instruction of the current function (program counters are indices from here).
+    pub code: *const Instr,
+    pub inst: *const Instance,
+    pub cur_inst: u32,
+    /// Memory 0 of the current instance, or null.
+    pub mem: *mut Memory,
+    pub globals: *mut Global,
+    /// The current module's defined functions, for direct calls within the instance.
+    pub defined: *const CompiledFunc,
+    pub inst_funcs: *const u32,
+    pub nimp: u32,
+    pub max_stack: usize,
+    pub max_frames: usize,
+    pub trap: Option<TrapKind>,
+    pub exit_code: i32,
+    /// Loop backend: the next instruction and the registers to run it with.
+    #[cfg_attr(chiwawa_tail_calls, allow(dead_code))]
+    pub next: S,
+}
+
+/// The handlers' register state (passed as six scalar arguments, kept in a local inside).
+#[derive(Clone, Copy)]
+pub(super) struct S {
+    /// The instruction being executed.
+    pub ip: *const Instr,
+    /// Slot 0 of the current frame.
+    pub regs: *mut u64,
+    /// Memory 0's bytes and length (null/0 without a memory).
+    pub mp: *mut u8,
+    pub ml: u64,
+    /// Safe-point countdown: instruction units left before the next yield.
+    pub cd: i64,
+    pub cx: *mut Ctx,
+}
+
+type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, u64, i64, *mut Ctx) -> Flow;
+
+/// Runs handlers from `s.ip` until one returns a [`Flow`] other than `Continue`.
+///
+/// # Safety
+/// `s` must describe the innermost frame of `(*s.cx).m` as [`Machine::run`] sets it up.
+pub(super) unsafe fn execute(s: S) -> Flow {
+    let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
+    #[cfg(chiwawa_tail_calls)]
+    {
+        h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx)
+    }
+    #[cfg(not(chiwawa_tail_calls))]
+    {
+        let mut e = h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx);
+        while e == Flow::Continue {
+            let n = (*s.cx).next;
+            let h = *HANDLERS.get_unchecked((*n.ip).op() as usize);
+            e = h(n.ip, n.regs, n.mp, n.ml, n.cd, n.cx);
+        }
+        e
+    }
+}
+
+// ---- dispatch -----------------------------------------------------------------------------
+
+/// Continues with the instruction at `$ip`.
+#[cfg(chiwawa_tail_calls)]
+macro_rules! go {
+    ($s:ident, $ip:expr) => {{
+        let ip: *const Instr = $ip;
+        let h = *HANDLERS.get_unchecked((*ip).op() as usize);
+        return h(ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
+    }};
+}
+#[cfg(not(chiwawa_tail_calls))]
+macro_rules! go {
+    ($s:ident, $ip:expr) => {{
+        let ip: *const Instr = $ip;
+        (*$s.cx).next = S { ip, ..$s };
+        return Flow::Continue;
+    }};
+}
+
+macro_rules! next {
+    ($s:ident) => {
+        go!($s, $s.ip.add(1))
+    };
+}
+
+macro_rules! rd {
+    ($s:ident, $slot:expr) => {
+        *$s.regs.add($slot as usize)
+    };
+}
+macro_rules! wr {
+    ($s:ident, $slot:expr, $v:expr) => {
+        *$s.regs.add($slot as usize) = $v
+    };
+}
+
+macro_rules! trap {
+    ($s:ident, $k:expr) => {
+        return trap_exit($s, $k)
+    };
+}
+
+/// Runs the safe point at `$t` if it is a `Poll` (charge its cost; continue after it or pause
+/// there), else continues at `$t`: what backward branches and calls do with the loop header or
+/// function entry they jump to — the same charge, `pc` and yield as dispatching the `Poll`.
+macro_rules! poll_go {
+    ($s:ident, $t:expr) => {{
+        let t: *const Instr = $t;
+        if let Instr::Poll { cost, .. } = *t {
+            $s.cd -= cost as i64;
+            if $s.cd <= 0 {
+                return yield_at($s, t.add(1));
+            }
+            go!($s, t.add(1));
+        }
+        go!($s, t)
+    }};
+}
+
+/// Taken branch by the relative distance `$rel`; backward targets are loop headers.
+macro_rules! jump {
+    ($s:ident, $rel:expr) => {{
+        let rel = $rel as i32;
+        let t = $s.ip.offset(rel as isize);
+        if rel <= 0 {
+            poll_go!($s, t);
+        }
+        go!($s, t)
+    }};
+}
+
+// ---- exits (cold) -------------------------------------------------------------------------
+
+/// Index of `ip` in the current function's code.
+#[inline(always)]
+unsafe fn pc_of(cx: *mut Ctx, ip: *const Instr) -> u32 {
+    ip.offset_from((*cx).code) as u32
+}
+
+#[inline(always)]
+unsafe fn set_pc(cx: *mut Ctx, pc: u32) {
+    (*(*cx).m).frames.last_mut().unwrap_unchecked().pc = pc;
+}
+
+/// Leaves with `Flow::Yield`, to resume at `at`.
+#[cold]
+#[inline(never)]
+unsafe fn yield_at(s: S, at: *const Instr) -> Flow {
+    set_pc(s.cx, pc_of(s.cx, at));
+    (*(*s.cx).m).countdown = s.cd;
+    Flow::Yield
+}
+
+/// Leaves with a trap raised by the instruction at `s.ip` (the frame's `pc` points after it, as
+/// the backtrace expects).
+#[cold]
+#[inline(never)]
+unsafe fn trap_exit(s: S, kind: TrapKind) -> Flow {
+    set_pc(s.cx, pc_of(s.cx, s.ip) + 1);
+    (*(*s.cx).m).countdown = s.cd;
+    (*s.cx).trap = Some(kind);
+    Flow::Trap
+}
+
+/// After an out-of-line helper: the stack may have moved and memory may have grown.
+macro_rules! refresh {
+    ($s:ident) => {{
+        let m = (*$s.cx).m;
+        let fp = (*m).frames.last().unwrap_unchecked().fp as usize;
+        $s.regs = (*m).stack.as_mut_ptr().add(fp);
+        let mem = (*$s.cx).mem;
+        if !mem.is_null() {
+            $s.mp = (*mem).data.as_mut_ptr();
+            $s.ml = (*mem).data.len() as u64;
+        }
+    }};
+}
+
+// ---- instruction families -----------------------------------------------------------------
+
+macro_rules! i32bin {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = rd!($s, $x.a) as u32;
+        let $b = rd!($s, $x.b) as u32;
+        wr!($s, $x.dst, ($e) as u32 as u64);
+    }};
+}
+macro_rules! i64bin {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = rd!($s, $x.a);
+        let $b = rd!($s, $x.b);
+        wr!($s, $x.dst, ($e) as u64);
+    }};
+}
+macro_rules! f32bin {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = f32::from_bits(rd!($s, $x.a) as u32);
+        let $b = f32::from_bits(rd!($s, $x.b) as u32);
+        wr!($s, $x.dst, ($e).to_bits() as u64);
+    }};
+}
+macro_rules! f64bin {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = f64::from_bits(rd!($s, $x.a));
+        let $b = f64::from_bits(rd!($s, $x.b));
+        wr!($s, $x.dst, ($e).to_bits());
+    }};
+}
+macro_rules! f32cmp {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = f32::from_bits(rd!($s, $x.a) as u32);
+        let $b = f32::from_bits(rd!($s, $x.b) as u32);
+        wr!($s, $x.dst, ($e) as u64);
+    }};
+}
+macro_rules! f64cmp {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = f64::from_bits(rd!($s, $x.a));
+        let $b = f64::from_bits(rd!($s, $x.b));
+        wr!($s, $x.dst, ($e) as u64);
+    }};
+}
+macro_rules! un {
+    ($s:ident, $x:ident, $from:ident, |$a:ident| $e:expr) => {{
+        let $a = un!(@get $from, rd!($s, $x.a));
+        wr!($s, $x.dst, $e);
+    }};
+    (@get u32, $v:expr) => { $v as u32 };
+    (@get u64, $v:expr) => { $v };
+    (@get f32, $v:expr) => { f32::from_bits($v as u32) };
+    (@get f64, $v:expr) => { f64::from_bits($v) };
+}
+macro_rules! trunc {
+    ($s:ident, $x:ident, $from:ident, $f:path, $to:ty) => {{
+        let v = un!(@get $from, rd!($s, $x.a));
+        match $f(v) {
+            Ok(r) => wr!($s, $x.dst, r as $to as u64),
+            Err(k) => trap!($s, k),
+        }
+    }};
+}
+macro_rules! i32bi {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = rd!($s, $x.a) as u32;
+        let $b = $x.imm as u32;
+        wr!($s, $x.dst, ($e) as u32 as u64);
+    }};
+}
+macro_rules! i64bi {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = rd!($s, $x.a);
+        let $b = $x.imm as i64 as u64;
+        wr!($s, $x.dst, ($e) as u64);
+    }};
+}
+macro_rules! cmpbr {
+    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = rd!($s, $x.a) as $t;
+        let $b = rd!($s, $x.b) as $t;
+        if $e {
+            jump!($s, $x.target);
+        }
+    }};
+}
+macro_rules! cmpbri {
+    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = rd!($s, $x.a) as $t;
+        let $b = $x.imm as i64 as $t;
+        if $e {
+            jump!($s, $x.target);
+        }
+    }};
+}
+/// Effective address of an access of `$n` bytes, or a trap.
+macro_rules! ea {
+    ($s:ident, $addr:expr, $off:expr, $n:expr) => {{
+        let ea = (rd!($s, $addr) as u32 as u64) + $off as u64;
+        if ea + $n > $s.ml {
+            trap!($s, TrapKind::MemoryOutOfBounds);
+        }
+        $s.mp.add(ea as usize)
+    }};
+}
+macro_rules! load {
+    ($s:ident, $x:ident, $t:ty, $conv:ty) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let p = ea!($s, $x.addr, $x.offset, N as u64);
+        // A byte-array access (alignment 1) rather than `read_unaligned`, whose checked
+        // version in debug builds takes the address of a local (and so blocks the tail call).
+        let v = <$t>::from_le_bytes(*(p as *const [u8; N]));
+        wr!($s, $x.dst, v as $conv as u64);
+    }};
+}
+macro_rules! store {
+    ($s:ident, $x:ident, $t:ty) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let p = ea!($s, $x.addr, $x.offset, N as u64);
+        *(p as *mut [u8; N]) = (rd!($s, $x.val) as $t).to_le_bytes();
+    }};
+}
+
+/// Enters the Wasm function at store address `$addr` (lowered code `$callee`, instance `$ci`)
+/// with its frame at slot `$base` of the current one.
+macro_rules! enter {
+    ($s:ident, $addr:expr, $callee:expr, $ci:expr, $base:expr) => {{
+        let callee: *const CompiledFunc = $callee;
+        let cx = $s.cx;
+        let m = (*cx).m;
+        let cur = (*m).frames.last_mut().unwrap_unchecked();
+        let new_fp = cur.fp as usize + $base as usize;
+        cur.pc = pc_of(cx, $s.ip) + 1;
+        let need = new_fp + (*callee).max_slots as usize;
+        if need > (*m).stack.len() || (*m).frames.len() >= (*cx).max_frames {
+            if (*m).frames.len() >= (*cx).max_frames || !(*m).grow_stack(need, (*cx).max_stack) {
+                trap!($s, TrapKind::StackExhausted);
+            }
+        }
+        let nregs = (*m).stack.as_mut_ptr().add(new_fp);
+        zero_locals(nregs, &*callee);
+        (*m).frames.push(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
+        let ccode = (*callee).code.as_ptr();
+        if $ci == (*cx).cur_inst {
+            (*m).codes.push(ccode as usize);
+            (*cx).code = ccode;
+            $s.regs = nregs;
+            // The entry safe point, executed without a dispatch.
+            poll_go!($s, ccode);
+        }
+        (*m).codes.push(ccode as usize | OTHER_INSTANCE);
+        (*m).countdown = $s.cd;
+        return Flow::Reload;
+    }};
+}
+
+/// Calls the function at store address `$addr` with its frame at slot `$base`.
+macro_rules! call_addr {
+    ($s:ident, $addr:expr, $base:expr) => {{
+        let addr: u32 = $addr;
+        let store = (*$s.cx).store;
+        let f = *(*store).funcs.get_unchecked(addr as usize);
+        match f.kind {
+            FuncKind::Wasm { instance: ci, index } => {
+                let m = &*(*store).instances.get_unchecked(ci as usize).module;
+                let callee = m.code.as_ptr().add((index - m.num_imported_funcs) as usize);
+                enter!($s, addr, callee, ci, $base)
+            }
+            FuncKind::Host { id } => match host_call($s.cx, $s.ip, f.ty, id, $base as usize) {
+                Flow::Continue => refresh!($s),
+                Flow::Trap => return Flow::Trap,
+                e => {
+                    (*(*$s.cx).m).countdown = $s.cd;
+                    return e;
+                }
+            },
+        }
+    }};
+}
+
+/// Calls host function `id` (canonical type `ty`) with the arguments at slot `base` of the
+/// current frame, for the call instruction at `ip`. `Flow::Continue`: it returned normally.
+#[inline(never)]
+unsafe fn host_call(cx: *mut Ctx, ip: *const Instr, ty: u32, id: u32, base: usize) -> Flow {
+    let m = &mut *(*cx).m;
+    let store = &*(*cx).store;
+    let fp = m.frames.last().unwrap_unchecked().fp as usize;
+    let ty = store.types.get_unchecked(ty as usize);
+    let (np, nr) = (ty.params.len(), ty.results.len());
+    let mut small = [0u64; 16];
+    let mut big = Vec::new();
+    let args: &mut [u64] = if np <= 16 {
+        &mut small[..np]
+    } else {
+        big.resize(np, 0);
+        &mut big
+    };
+    args.copy_from_slice(&m.stack[fp + base..fp + base + np]);
+    let pc = pc_of(cx, ip);
+    if !need_results_space(m, fp + base + nr, (*cx).max_stack) {
+        set_pc(cx, pc + 1);
+        (*cx).trap = Some(TrapKind::StackExhausted);
+        return Flow::Trap;
+    }
+    let results = &mut m.stack[fp + base..fp + base + nr];
+    let mem = (*cx).mem;
+    let memory = if mem.is_null() { None } else { Some(&mut *mem) };
+    match (*(*cx).host).call(id, memory, args, results) {
+        Ok(()) => Flow::Continue,
+        Err(HostError::Suspend) => {
+            // Pause before the call: it runs again on resume.
+            set_pc(cx, pc);
+            Flow::Yield
+        }
+        Err(HostError::Exit(code)) => {
+            set_pc(cx, pc + 1);
+            (*cx).exit_code = code;
+            Flow::Exit
+        }
+        Err(HostError::Trap(msg)) => {
+            set_pc(cx, pc + 1);
+            (*cx).trap = Some(TrapKind::Host(msg));
+            Flow::Trap
+        }
+    }
+}
+
+/// Out-of-line instructions (bulk memory, tables, segments) return `Err` to trap.
+type Slow = Result<(), TrapKind>;
+
+#[inline(never)]
+unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
+    (*(*cx).mem).grow(delta).unwrap_or(u32::MAX)
+}
+
+#[inline(never)]
+unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
+    let (d, s, n) = (d as u64, s as u64, n as u64);
+    if d + n > ml || s + n > ml {
+        return Err(TrapKind::MemoryOutOfBounds);
+    }
+    std::ptr::copy(mp.add(s as usize), mp.add(d as usize), n as usize);
+    Ok(())
+}
+
+#[inline(never)]
+unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
+    let (d, n) = (d as u64, n as u64);
+    if d + n > ml {
+        return Err(TrapKind::MemoryOutOfBounds);
+    }
+    std::ptr::write_bytes(mp.add(d as usize), v, n as usize);
+    Ok(())
+}
+
+#[inline(never)]
+unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u32, n: u32) -> Slow {
+    let data = (*(*cx).inst).data(seg);
+    let (d, s, n) = (d as u64, s as u64, n as u64);
+    if d + n > ml || s + n > data.len() as u64 {
+        return Err(TrapKind::MemoryOutOfBounds);
+    }
+    std::ptr::copy_nonoverlapping(data.as_ptr().add(s as usize), mp.add(d as usize), n as usize);
+    Ok(())
+}
+
+#[inline(never)]
+unsafe fn data_drop(cx: *mut Ctx, seg: u32) {
+    let i = (*cx).cur_inst as usize;
+    (&mut (*(*cx).store).instances)[i].data_dropped[seg as usize] = true;
+    (*cx).inst = (*(*cx).store).instances.as_ptr().add(i);
+}
+
+#[inline(never)]
+unsafe fn elem_drop(cx: *mut Ctx, seg: u32) {
+    let i = (*cx).cur_inst as usize;
+    (&mut (*(*cx).store).instances)[i].elems[seg as usize] = Vec::new();
+    (*cx).inst = (*(*cx).store).instances.as_ptr().add(i);
+}
+
+/// Store address of the current instance's table `t`.
+#[inline(always)]
+unsafe fn table_addr(cx: *mut Ctx, t: u32) -> usize {
+    (&(*(*cx).inst).tables)[t as usize] as usize
+}
+
+#[inline(never)]
+unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32) -> Result<u64, TrapKind> {
+    let t = &(&(*(*cx).store).tables)[table_addr(cx, table)];
+    t.elems.get(i as usize).copied().ok_or(TrapKind::TableOutOfBounds)
+}
+
+#[inline(never)]
+unsafe fn table_set(cx: *mut Ctx, table: u32, i: u32, v: u64) -> Slow {
+    let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
+    *t.elems.get_mut(i as usize).ok_or(TrapKind::TableOutOfBounds)? = v;
+    Ok(())
+}
+
+#[inline(never)]
+unsafe fn table_size(cx: *mut Ctx, table: u32) -> u32 {
+    (&(*(*cx).store).tables)[table_addr(cx, table)].size()
+}
+
+#[inline(never)]
+unsafe fn table_grow(cx: *mut Ctx, table: u32, delta: u32, init: u64) -> u32 {
+    let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
+    t.grow(delta, init).unwrap_or(u32::MAX)
+}
+
+#[inline(never)]
+unsafe fn table_fill(cx: *mut Ctx, table: u32, i: u32, v: u64, n: u32) -> Slow {
+    let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
+    let (i, n) = (i as u64, n as u64);
+    if i + n > t.elems.len() as u64 {
+        return Err(TrapKind::TableOutOfBounds);
+    }
+    t.elems[i as usize..(i + n) as usize].fill(v);
+    Ok(())
+}
+
+#[inline(never)]
+unsafe fn table_copy(cx: *mut Ctx, dt: u32, st: u32, d: u32, s: u32, n: u32) -> Slow {
+    let tables = &mut (*(*cx).store).tables;
+    let (da, sa) = (table_addr(cx, dt), table_addr(cx, st));
+    let (d, s, n) = (d as u64, s as u64, n as u64);
+    if d + n > tables[da].elems.len() as u64 || s + n > tables[sa].elems.len() as u64 {
+        return Err(TrapKind::TableOutOfBounds);
+    }
+    let sp = tables[sa].elems.as_ptr().add(s as usize);
+    let dp = tables[da].elems.as_mut_ptr().add(d as usize);
+    std::ptr::copy(sp, dp, n as usize);
+    Ok(())
+}
+
+#[inline(never)]
+unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32) -> Slow {
+    let ta = table_addr(cx, table);
+    let items = &(&(*(*cx).inst).elems)[seg as usize];
+    let tables = &mut (*(*cx).store).tables;
+    let (d, s, n) = (d as u64, s as u64, n as u64);
+    if d + n > tables[ta].elems.len() as u64 || s + n > items.len() as u64 {
+        return Err(TrapKind::TableOutOfBounds);
+    }
+    tables[ta].elems[d as usize..(d + n) as usize].copy_from_slice(&items[s as usize..(s + n) as usize]);
+    Ok(())
+}
+
+/// `call_indirect` checks: the callee's store address, or the trap.
+#[inline(always)]
+unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Result<u32, TrapKind> {
+    let store = (*cx).store;
+    let inst = (*cx).inst;
+    let t = (*store).tables.get_unchecked(*(*inst).tables.get_unchecked(table as usize) as usize);
+    let Some(&r) = t.elems.get(i as usize) else {
+        return Err(TrapKind::UndefinedElement);
+    };
+    if r == 0 {
+        return Err(TrapKind::UninitializedElement);
+    }
+    let addr = (r - 1) as u32;
+    let expected = *(*inst).types.get_unchecked(type_idx as usize);
+    if (&(*store).funcs)[addr as usize].ty != expected {
+        return Err(TrapKind::IndirectCallTypeMismatch);
+    }
+    Ok(addr)
+}
+
+macro_rules! slow {
+    ($s:ident, $e:expr) => {
+        if let Err(k) = $e {
+            trap!($s, k);
+        }
+    };
+}
+
+// ---- the handlers -------------------------------------------------------------------------
+
+/// Defines one handler per entry (`Variant pattern => |s| body;`) and the table [`HANDLERS`]
+/// indexed by [`Op`]. After the body, execution continues with the next instruction.
+macro_rules! handlers {
+    ($( $v:ident $pat:tt => |$s:ident| $body:expr; )*) => {
+        $(
+            #[allow(non_snake_case, unused_mut, unreachable_code, unused_variables, clippy::all)]
+            unsafe fn $v(
+                ip: *const Instr,
+                regs: *mut u64,
+                mp: *mut u8,
+                ml: u64,
+                cd: i64,
+                cx: *mut Ctx,
+            ) -> Flow {
+                let Instr::$v $pat = *ip else { std::hint::unreachable_unchecked() };
+                let mut $s = S { ip, regs, mp, ml, cd, cx };
+                $body;
+                next!($s)
+            }
+        )*
+
+        /// The handler of every instruction kind, indexed by its tag.
+        static HANDLERS: [Handler; Op::COUNT] = {
+            let mut t: [Handler; Op::COUNT] = [missing; Op::COUNT];
+            $( t[Op::$v as usize] = $v; )*
+            t
+        };
+
+        /// Every kind with a handler (tests check that this is all of them).
+        #[cfg(test)]
+        pub(super) const HANDLED: &[Op] = &[$(Op::$v),*];
+    };
+}
+
+/// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
+unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: u64, _: i64, _: *mut Ctx) -> Flow {
+    unreachable!("no handler for instruction {:?}", *ip)
+}
+
+handlers! {
+    Unreachable {} => |s| trap!(s, TrapKind::Unreachable);
+    Poll { cost, .. } => |s| {
+        s.cd -= cost as i64;
+        if s.cd <= 0 {
+            return yield_at(s, s.ip.add(1));
+        }
+    };
+    Const32 { dst, val } => |s| wr!(s, dst, val as u64);
+    Const64 { dst, val } => |s| wr!(s, dst, val);
+    Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
+    Select { dst, a, b, cond } => |s| wr!(s, dst, if rd!(s, cond) as u32 != 0 { rd!(s, a) } else { rd!(s, b) });
+    Br { target } => |s| jump!(s, target);
+    BrCopy { target, from, to, n } => |s| {
+        for i in 0..n as usize {
+            wr!(s, to as usize + i, rd!(s, from as usize + i));
+        }
+        jump!(s, target)
+    };
+    BrIfNez { cond, target } => |s| {
+        if rd!(s, cond) as u32 != 0 {
+            jump!(s, target);
+        }
+    };
+    BrIfEqz { cond, target } => |s| {
+        if rd!(s, cond) as u32 == 0 {
+            jump!(s, target);
+        }
+    };
+    // Followed by `len + 1` branches: continue at the selected one.
+    BrTable { index, len } => |s| go!(s, s.ip.add(1 + (rd!(s, index) as u32).min(len) as usize));
+
+    BrI32Eq(x) => |s| cmpbr!(s, x, u32, |a, b| a == b);
+    BrI32Ne(x) => |s| cmpbr!(s, x, u32, |a, b| a != b);
+    BrI32LtS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) < (b as i32));
+    BrI32LtU(x) => |s| cmpbr!(s, x, u32, |a, b| a < b);
+    BrI32GtS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) > (b as i32));
+    BrI32GtU(x) => |s| cmpbr!(s, x, u32, |a, b| a > b);
+    BrI32LeS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) <= (b as i32));
+    BrI32LeU(x) => |s| cmpbr!(s, x, u32, |a, b| a <= b);
+    BrI32GeS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) >= (b as i32));
+    BrI32GeU(x) => |s| cmpbr!(s, x, u32, |a, b| a >= b);
+    BrI64Eq(x) => |s| cmpbr!(s, x, u64, |a, b| a == b);
+    BrI64Ne(x) => |s| cmpbr!(s, x, u64, |a, b| a != b);
+    BrI64LtS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) < (b as i64));
+    BrI64LtU(x) => |s| cmpbr!(s, x, u64, |a, b| a < b);
+    BrI64GtS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) > (b as i64));
+    BrI64GtU(x) => |s| cmpbr!(s, x, u64, |a, b| a > b);
+    BrI64LeS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) <= (b as i64));
+    BrI64LeU(x) => |s| cmpbr!(s, x, u64, |a, b| a <= b);
+    BrI64GeS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) >= (b as i64));
+    BrI64GeU(x) => |s| cmpbr!(s, x, u64, |a, b| a >= b);
+    BrI32EqImm(x) => |s| cmpbri!(s, x, u32, |a, b| a == b);
+    BrI32NeImm(x) => |s| cmpbri!(s, x, u32, |a, b| a != b);
+    BrI32LtSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) < (b as i32));
+    BrI32LtUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a < b);
+    BrI32GtSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) > (b as i32));
+    BrI32GtUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a > b);
+    BrI32LeSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) <= (b as i32));
+    BrI32LeUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a <= b);
+    BrI32GeSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) >= (b as i32));
+    BrI32GeUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a >= b);
+    BrI64EqImm(x) => |s| cmpbri!(s, x, u64, |a, b| a == b);
+    BrI64NeImm(x) => |s| cmpbri!(s, x, u64, |a, b| a != b);
+    BrI64LtSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) < (b as i64));
+    BrI64LtUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a < b);
+    BrI64GtSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) > (b as i64));
+    BrI64GtUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a > b);
+    BrI64LeSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) <= (b as i64));
+    BrI64LeUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a <= b);
+    BrI64GeSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) >= (b as i64));
+    BrI64GeUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a >= b);
+
+    I32AddImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_add(b));
+    I32MulImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_mul(b));
+    I32AndImm(x) => |s| i32bi!(s, x, |a, b| a & b);
+    I32OrImm(x) => |s| i32bi!(s, x, |a, b| a | b);
+    I32XorImm(x) => |s| i32bi!(s, x, |a, b| a ^ b);
+    I32ShlImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_shl(b));
+    I32ShrSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32).wrapping_shr(b));
+    I32ShrUImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_shr(b));
+    I32EqImm(x) => |s| i32bi!(s, x, |a, b| a == b);
+    I32NeImm(x) => |s| i32bi!(s, x, |a, b| a != b);
+    I32LtSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) < (b as i32));
+    I32LtUImm(x) => |s| i32bi!(s, x, |a, b| a < b);
+    I32GtSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) > (b as i32));
+    I32GtUImm(x) => |s| i32bi!(s, x, |a, b| a > b);
+    I32LeSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) <= (b as i32));
+    I32LeUImm(x) => |s| i32bi!(s, x, |a, b| a <= b);
+    I32GeSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) >= (b as i32));
+    I32GeUImm(x) => |s| i32bi!(s, x, |a, b| a >= b);
+    I64AddImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_add(b));
+    I64MulImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_mul(b));
+    I64AndImm(x) => |s| i64bi!(s, x, |a, b| a & b);
+    I64OrImm(x) => |s| i64bi!(s, x, |a, b| a | b);
+    I64XorImm(x) => |s| i64bi!(s, x, |a, b| a ^ b);
+    I64ShlImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_shl(b as u32));
+    I64ShrSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64).wrapping_shr(b as u32));
+    I64ShrUImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_shr(b as u32));
+    I64EqImm(x) => |s| i64bi!(s, x, |a, b| a == b);
+    I64NeImm(x) => |s| i64bi!(s, x, |a, b| a != b);
+    I64LtSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) < (b as i64));
+    I64LtUImm(x) => |s| i64bi!(s, x, |a, b| a < b);
+    I64GtSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) > (b as i64));
+    I64GtUImm(x) => |s| i64bi!(s, x, |a, b| a > b);
+    I64LeSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) <= (b as i64));
+    I64LeUImm(x) => |s| i64bi!(s, x, |a, b| a <= b);
+    I64GeSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) >= (b as i64));
+    I64GeUImm(x) => |s| i64bi!(s, x, |a, b| a >= b);
+
+    Return { from, n } => |s| {
+        if from != 0 {
+            for i in 0..n as usize {
+                wr!(s, i, rd!(s, from as usize + i));
+            }
+        }
+        let m = (*s.cx).m;
+        (*m).frames.pop();
+        let done = (*m).codes.pop().unwrap_unchecked();
+        let Some(&caller) = (*m).frames.last() else {
+            (*m).countdown = s.cd;
+            return Flow::Done;
+        };
+        if done & OTHER_INSTANCE != 0 {
+            (*m).countdown = s.cd;
+            return Flow::Reload;
+        }
+        let code = (*(*m).codes.last().unwrap_unchecked() & !OTHER_INSTANCE) as *const Instr;
+        (*s.cx).code = code;
+        s.regs = (*m).stack.as_mut_ptr().add(caller.fp as usize);
+        go!(s, code.add(caller.pc as usize))
+    };
+    Call { func, base } => |s| {
+        let cx = s.cx;
+        let addr = *(*cx).inst_funcs.add(func as usize);
+        if func >= (*cx).nimp {
+            // A function defined by this module: this instance's own.
+            enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), (*cx).cur_inst, base)
+        }
+        call_addr!(s, addr, base)
+    };
+    CallIndirect { type_idx, table, index, base } => |s| {
+        match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
+            Ok(addr) => call_addr!(s, addr, base),
+            Err(k) => trap!(s, k),
+        }
+    };
+    GlobalGet { dst, global } => |s| {
+        let a = *(*(*s.cx).inst).globals.get_unchecked(global as usize);
+        wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value)
+    };
+    GlobalSet { src, global } => |s| {
+        let a = *(*(*s.cx).inst).globals.get_unchecked(global as usize);
+        (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
+    };
+
+    I32Load(x) => |s| load!(s, x, u32, u32);
+    I64Load(x) => |s| load!(s, x, u64, u64);
+    I32Load8S(x) => |s| load!(s, x, i8, u32);
+    I32Load8U(x) => |s| load!(s, x, u8, u32);
+    I32Load16S(x) => |s| load!(s, x, i16, u32);
+    I32Load16U(x) => |s| load!(s, x, u16, u32);
+    I64Load8S(x) => |s| load!(s, x, i8, i64);
+    I64Load8U(x) => |s| load!(s, x, u8, u64);
+    I64Load16S(x) => |s| load!(s, x, i16, i64);
+    I64Load16U(x) => |s| load!(s, x, u16, u64);
+    I64Load32S(x) => |s| load!(s, x, i32, i64);
+    I64Load32U(x) => |s| load!(s, x, u32, u64);
+    I32Store(x) => |s| store!(s, x, u32);
+    I64Store(x) => |s| store!(s, x, u64);
+    I32Store8(x) => |s| store!(s, x, u8);
+    I64Store8(x) => |s| store!(s, x, u8);
+    I32Store16(x) => |s| store!(s, x, u16);
+    I64Store16(x) => |s| store!(s, x, u16);
+    I64Store32(x) => |s| store!(s, x, u32);
+
+    MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages() as u64);
+    MemoryGrow { dst, delta } => |s| {
+        let r = memory_grow(s.cx, rd!(s, delta) as u32);
+        refresh!(s);
+        wr!(s, dst, r as u64);
+    };
+    MemoryCopy { dst, src, n } => |s| {
+        slow!(s, memory_copy(s.mp, s.ml, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+    };
+    MemoryFill { dst, val, n } => |s| {
+        slow!(s, memory_fill(s.mp, s.ml, rd!(s, dst) as u32, rd!(s, val) as u8, rd!(s, n) as u32))
+    };
+    MemoryInit { seg, dst, src, n } => |s| {
+        slow!(s, memory_init(s.cx, s.mp, s.ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+    };
+    DataDrop { seg } => |s| data_drop(s.cx, seg);
+    TableGet { dst, index, table } => |s| {
+        match table_get(s.cx, table, rd!(s, index) as u32) {
+            Ok(r) => wr!(s, dst, r),
+            Err(k) => trap!(s, k),
+        }
+    };
+    TableSet { table, index, val } => |s| slow!(s, table_set(s.cx, table, rd!(s, index) as u32, rd!(s, val)));
+    TableSize { dst, table } => |s| wr!(s, dst, table_size(s.cx, table) as u64);
+    TableGrow { table, dst, init, delta } => |s| {
+        wr!(s, dst, table_grow(s.cx, table, rd!(s, delta) as u32, rd!(s, init)) as u64)
+    };
+    TableFill { table, index, val, n } => |s| {
+        slow!(s, table_fill(s.cx, table, rd!(s, index) as u32, rd!(s, val), rd!(s, n) as u32))
+    };
+    TableCopy { dst_table, src_table, dst, src, n } => |s| {
+        slow!(s, table_copy(
+            s.cx,
+            dst_table as u32,
+            src_table as u32,
+            rd!(s, dst) as u32,
+            rd!(s, src) as u32,
+            rd!(s, n) as u32
+        ))
+    };
+    TableInit { table, seg, dst, src, n } => |s| {
+        slow!(s, table_init(s.cx, table as u32, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+    };
+    ElemDrop { seg } => |s| elem_drop(s.cx, seg);
+    RefIsNull { dst, src } => |s| wr!(s, dst, (rd!(s, src) == 0) as u64);
+    RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_unchecked(func as usize) as u64 + 1);
+
+    I32Add(x) => |s| i32bin!(s, x, |a, b| a.wrapping_add(b));
+    I32Sub(x) => |s| i32bin!(s, x, |a, b| a.wrapping_sub(b));
+    I32Mul(x) => |s| i32bin!(s, x, |a, b| a.wrapping_mul(b));
+    I32DivS(x) => |s| {
+        let (a, b) = (rd!(s, x.a) as i32, rd!(s, x.b) as i32);
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        if a == i32::MIN && b == -1 {
+            trap!(s, TrapKind::IntegerOverflow);
+        }
+        wr!(s, x.dst, (a / b) as u32 as u64);
+    };
+    I32DivU(x) => |s| {
+        let (a, b) = (rd!(s, x.a) as u32, rd!(s, x.b) as u32);
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        wr!(s, x.dst, (a / b) as u64);
+    };
+    I32RemS(x) => |s| {
+        let (a, b) = (rd!(s, x.a) as i32, rd!(s, x.b) as i32);
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        wr!(s, x.dst, a.wrapping_rem(b) as u32 as u64);
+    };
+    I32RemU(x) => |s| {
+        let (a, b) = (rd!(s, x.a) as u32, rd!(s, x.b) as u32);
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        wr!(s, x.dst, (a % b) as u64);
+    };
+    I32And(x) => |s| i32bin!(s, x, |a, b| a & b);
+    I32Or(x) => |s| i32bin!(s, x, |a, b| a | b);
+    I32Xor(x) => |s| i32bin!(s, x, |a, b| a ^ b);
+    I32Shl(x) => |s| i32bin!(s, x, |a, b| a.wrapping_shl(b));
+    I32ShrS(x) => |s| i32bin!(s, x, |a, b| (a as i32).wrapping_shr(b));
+    I32ShrU(x) => |s| i32bin!(s, x, |a, b| a.wrapping_shr(b));
+    I32Rotl(x) => |s| i32bin!(s, x, |a, b| a.rotate_left(b));
+    I32Rotr(x) => |s| i32bin!(s, x, |a, b| a.rotate_right(b));
+    I32Eq(x) => |s| i32bin!(s, x, |a, b| a == b);
+    I32Ne(x) => |s| i32bin!(s, x, |a, b| a != b);
+    I32LtS(x) => |s| i32bin!(s, x, |a, b| (a as i32) < (b as i32));
+    I32LtU(x) => |s| i32bin!(s, x, |a, b| a < b);
+    I32GtS(x) => |s| i32bin!(s, x, |a, b| (a as i32) > (b as i32));
+    I32GtU(x) => |s| i32bin!(s, x, |a, b| a > b);
+    I32LeS(x) => |s| i32bin!(s, x, |a, b| (a as i32) <= (b as i32));
+    I32LeU(x) => |s| i32bin!(s, x, |a, b| a <= b);
+    I32GeS(x) => |s| i32bin!(s, x, |a, b| (a as i32) >= (b as i32));
+    I32GeU(x) => |s| i32bin!(s, x, |a, b| a >= b);
+    I64Add(x) => |s| i64bin!(s, x, |a, b| a.wrapping_add(b));
+    I64Sub(x) => |s| i64bin!(s, x, |a, b| a.wrapping_sub(b));
+    I64Mul(x) => |s| i64bin!(s, x, |a, b| a.wrapping_mul(b));
+    I64DivS(x) => |s| {
+        let (a, b) = (rd!(s, x.a) as i64, rd!(s, x.b) as i64);
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        if a == i64::MIN && b == -1 {
+            trap!(s, TrapKind::IntegerOverflow);
+        }
+        wr!(s, x.dst, (a / b) as u64);
+    };
+    I64DivU(x) => |s| {
+        let (a, b) = (rd!(s, x.a), rd!(s, x.b));
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        wr!(s, x.dst, a / b);
+    };
+    I64RemS(x) => |s| {
+        let (a, b) = (rd!(s, x.a) as i64, rd!(s, x.b) as i64);
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        wr!(s, x.dst, a.wrapping_rem(b) as u64);
+    };
+    I64RemU(x) => |s| {
+        let (a, b) = (rd!(s, x.a), rd!(s, x.b));
+        if b == 0 {
+            trap!(s, TrapKind::IntegerDivideByZero);
+        }
+        wr!(s, x.dst, a % b);
+    };
+    I64And(x) => |s| i64bin!(s, x, |a, b| a & b);
+    I64Or(x) => |s| i64bin!(s, x, |a, b| a | b);
+    I64Xor(x) => |s| i64bin!(s, x, |a, b| a ^ b);
+    I64Shl(x) => |s| i64bin!(s, x, |a, b| a.wrapping_shl(b as u32));
+    I64ShrS(x) => |s| i64bin!(s, x, |a, b| (a as i64).wrapping_shr(b as u32));
+    I64ShrU(x) => |s| i64bin!(s, x, |a, b| a.wrapping_shr(b as u32));
+    I64Rotl(x) => |s| i64bin!(s, x, |a, b| a.rotate_left(b as u32));
+    I64Rotr(x) => |s| i64bin!(s, x, |a, b| a.rotate_right(b as u32));
+    I64Eq(x) => |s| i64bin!(s, x, |a, b| a == b);
+    I64Ne(x) => |s| i64bin!(s, x, |a, b| a != b);
+    I64LtS(x) => |s| i64bin!(s, x, |a, b| (a as i64) < (b as i64));
+    I64LtU(x) => |s| i64bin!(s, x, |a, b| a < b);
+    I64GtS(x) => |s| i64bin!(s, x, |a, b| (a as i64) > (b as i64));
+    I64GtU(x) => |s| i64bin!(s, x, |a, b| a > b);
+    I64LeS(x) => |s| i64bin!(s, x, |a, b| (a as i64) <= (b as i64));
+    I64LeU(x) => |s| i64bin!(s, x, |a, b| a <= b);
+    I64GeS(x) => |s| i64bin!(s, x, |a, b| (a as i64) >= (b as i64));
+    I64GeU(x) => |s| i64bin!(s, x, |a, b| a >= b);
+    F32Add(x) => |s| f32bin!(s, x, |a, b| a + b);
+    F32Sub(x) => |s| f32bin!(s, x, |a, b| a - b);
+    F32Mul(x) => |s| f32bin!(s, x, |a, b| a * b);
+    F32Div(x) => |s| f32bin!(s, x, |a, b| a / b);
+    F32Min(x) => |s| f32bin!(s, x, |a, b| ops::f32_min(a, b));
+    F32Max(x) => |s| f32bin!(s, x, |a, b| ops::f32_max(a, b));
+    F32Copysign(x) => |s| f32bin!(s, x, |a, b| a.copysign(b));
+    F32Eq(x) => |s| f32cmp!(s, x, |a, b| a == b);
+    F32Ne(x) => |s| f32cmp!(s, x, |a, b| a != b);
+    F32Lt(x) => |s| f32cmp!(s, x, |a, b| a < b);
+    F32Gt(x) => |s| f32cmp!(s, x, |a, b| a > b);
+    F32Le(x) => |s| f32cmp!(s, x, |a, b| a <= b);
+    F32Ge(x) => |s| f32cmp!(s, x, |a, b| a >= b);
+    F64Add(x) => |s| f64bin!(s, x, |a, b| a + b);
+    F64Sub(x) => |s| f64bin!(s, x, |a, b| a - b);
+    F64Mul(x) => |s| f64bin!(s, x, |a, b| a * b);
+    F64Div(x) => |s| f64bin!(s, x, |a, b| a / b);
+    F64Min(x) => |s| f64bin!(s, x, |a, b| ops::f64_min(a, b));
+    F64Max(x) => |s| f64bin!(s, x, |a, b| ops::f64_max(a, b));
+    F64Copysign(x) => |s| f64bin!(s, x, |a, b| a.copysign(b));
+    F64Eq(x) => |s| f64cmp!(s, x, |a, b| a == b);
+    F64Ne(x) => |s| f64cmp!(s, x, |a, b| a != b);
+    F64Lt(x) => |s| f64cmp!(s, x, |a, b| a < b);
+    F64Gt(x) => |s| f64cmp!(s, x, |a, b| a > b);
+    F64Le(x) => |s| f64cmp!(s, x, |a, b| a <= b);
+    F64Ge(x) => |s| f64cmp!(s, x, |a, b| a >= b);
+
+    I32Eqz(x) => |s| un!(s, x, u32, |a| (a == 0) as u64);
+    I32Clz(x) => |s| un!(s, x, u32, |a| a.leading_zeros() as u64);
+    I32Ctz(x) => |s| un!(s, x, u32, |a| a.trailing_zeros() as u64);
+    I32Popcnt(x) => |s| un!(s, x, u32, |a| a.count_ones() as u64);
+    I64Eqz(x) => |s| un!(s, x, u64, |a| (a == 0) as u64);
+    I64Clz(x) => |s| un!(s, x, u64, |a| a.leading_zeros() as u64);
+    I64Ctz(x) => |s| un!(s, x, u64, |a| a.trailing_zeros() as u64);
+    I64Popcnt(x) => |s| un!(s, x, u64, |a| a.count_ones() as u64);
+    F32Abs(x) => |s| un!(s, x, u32, |a| (a & 0x7fff_ffff) as u64);
+    F32Neg(x) => |s| un!(s, x, u32, |a| (a ^ 0x8000_0000) as u64);
+    F32Ceil(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.ceil()) as u64);
+    F32Floor(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.floor()) as u64);
+    F32Trunc(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.trunc()) as u64);
+    F32Nearest(x) => |s| un!(s, x, f32, |a| ops::quiet32(ops::f32_nearest(a)) as u64);
+    F32Sqrt(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.sqrt()) as u64);
+    F64Abs(x) => |s| un!(s, x, u64, |a| a & 0x7fff_ffff_ffff_ffff);
+    F64Neg(x) => |s| un!(s, x, u64, |a| a ^ 0x8000_0000_0000_0000);
+    F64Ceil(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.ceil()));
+    F64Floor(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.floor()));
+    F64Trunc(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.trunc()));
+    F64Nearest(x) => |s| un!(s, x, f64, |a| ops::quiet64(ops::f64_nearest(a)));
+    F64Sqrt(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.sqrt()));
+    I32WrapI64(x) => |s| un!(s, x, u64, |a| a as u32 as u64);
+    I32TruncF32S(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_s, u32);
+    I32TruncF32U(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_u, u32);
+    I32TruncF64S(x) => |s| trunc!(s, x, f64, ops::i32_trunc_f64_s, u32);
+    I32TruncF64U(x) => |s| trunc!(s, x, f64, ops::i32_trunc_f64_u, u32);
+    I64ExtendI32S(x) => |s| un!(s, x, u32, |a| a as i32 as i64 as u64);
+    I64ExtendI32U(x) => |s| un!(s, x, u32, |a| a as u64);
+    I64TruncF32S(x) => |s| trunc!(s, x, f32, ops::i64_trunc_f32_s, u64);
+    I64TruncF32U(x) => |s| trunc!(s, x, f32, ops::i64_trunc_f32_u, u64);
+    I64TruncF64S(x) => |s| trunc!(s, x, f64, ops::i64_trunc_f64_s, u64);
+    I64TruncF64U(x) => |s| trunc!(s, x, f64, ops::i64_trunc_f64_u, u64);
+    F32ConvertI32S(x) => |s| un!(s, x, u32, |a| (a as i32 as f32).to_bits() as u64);
+    F32ConvertI32U(x) => |s| un!(s, x, u32, |a| (a as f32).to_bits() as u64);
+    F32ConvertI64S(x) => |s| un!(s, x, u64, |a| (a as i64 as f32).to_bits() as u64);
+    F32ConvertI64U(x) => |s| un!(s, x, u64, |a| (a as f32).to_bits() as u64);
+    F32DemoteF64(x) => |s| un!(s, x, f64, |a| (a as f32).to_bits() as u64);
+    F64ConvertI32S(x) => |s| un!(s, x, u32, |a| (a as i32 as f64).to_bits());
+    F64ConvertI32U(x) => |s| un!(s, x, u32, |a| (a as f64).to_bits());
+    F64ConvertI64S(x) => |s| un!(s, x, u64, |a| (a as i64 as f64).to_bits());
+    F64ConvertI64U(x) => |s| un!(s, x, u64, |a| (a as f64).to_bits());
+    F64PromoteF32(x) => |s| un!(s, x, f32, |a| (a as f64).to_bits());
+    I32Extend8S(x) => |s| un!(s, x, u32, |a| a as i8 as i32 as u32 as u64);
+    I32Extend16S(x) => |s| un!(s, x, u32, |a| a as i16 as i32 as u32 as u64);
+    I64Extend8S(x) => |s| un!(s, x, u64, |a| a as i8 as i64 as u64);
+    I64Extend16S(x) => |s| un!(s, x, u64, |a| a as i16 as i64 as u64);
+    I64Extend32S(x) => |s| un!(s, x, u64, |a| a as i32 as i64 as u64);
+    // `as` casts from float to int saturate and map NaN to 0: exactly trunc_sat.
+    I32TruncSatF32S(x) => |s| un!(s, x, f32, |a| a as i32 as u32 as u64);
+    I32TruncSatF32U(x) => |s| un!(s, x, f32, |a| a as u32 as u64);
+    I32TruncSatF64S(x) => |s| un!(s, x, f64, |a| a as i32 as u32 as u64);
+    I32TruncSatF64U(x) => |s| un!(s, x, f64, |a| a as u32 as u64);
+    I64TruncSatF32S(x) => |s| un!(s, x, f32, |a| a as i64 as u64);
+    I64TruncSatF32U(x) => |s| un!(s, x, f32, |a| a as u64);
+    I64TruncSatF64S(x) => |s| un!(s, x, f64, |a| a as i64 as u64);
+    I64TruncSatF64U(x) => |s| un!(s, x, f64, |a| a as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_instruction_kind_has_a_handler() {
+        assert_eq!(HANDLED.len(), Op::COUNT, "handlers defined vs instruction kinds");
+        let mut seen = vec![false; Op::COUNT];
+        for op in HANDLED {
+            assert!(!seen[*op as usize], "{op:?} has two handlers");
+            seen[*op as usize] = true;
+        }
+        for (i, h) in HANDLERS.iter().enumerate() {
+            assert_ne!(*h as usize, missing as Handler as usize, "no handler for op {i}");
+        }
+    }
+
+    #[test]
+    fn tags_match_ops() {
+        use crate::compile::ir::{Bin, CmpBrImm};
+        let b = Bin { dst: 1, a: 2, b: 3 };
+        assert_eq!(Instr::I32Add(b).op(), Op::I32Add as u16);
+        assert_eq!(Instr::F64Ge(b).op(), Op::F64Ge as u16);
+        assert_eq!(Instr::Unreachable.op(), Op::Unreachable as u16);
+        assert_eq!(Instr::RefFunc { dst: 0, func: 9 }.op(), Op::RefFunc as u16);
+        let c = CmpBrImm { a: 0, imm: -1, target: 5 };
+        assert_eq!(Instr::BrI64GeUImm(c).op(), Op::BrI64GeUImm as u16);
+    }
+}
+
+/// The handlers chain by tail calls: executing any number of instructions, calls and host calls
+/// must not grow the native stack. A handler whose dispatch is not a jump would overflow this
+/// thread's small stack (and abort the test binary) within a few thousand instructions.
+#[cfg(test)]
+mod stack_tests {
+    const SCRIPT: &str = r#"
+      (module
+        (import "spectest" "print_i32" (func $print (param i32)))
+        (memory 1)
+        (table 1 funcref)
+        (elem (i32.const 0) $id)
+        (type $t (func (param i32) (result i32)))
+        (global $g (mut i64) (i64.const 0))
+        (func $id (type $t) (local.get 0))
+        (func (export "run") (param $n i32) (result i64)
+          (local $i i32) (local $x i32)
+          (loop $l
+            (i32.store (i32.const 16) (local.get $i))
+            (local.set $x (call_indirect (type $t) (call $id (i32.load (i32.const 16))) (i32.const 0)))
+            (call $print (local.get $x))
+            (global.set $g (i64.add (global.get $g) (i64.extend_i32_u (local.get $x))))
+            (memory.fill (i32.const 32) (i32.const 0) (i32.const 4))
+            (block $odd (block $even (br_table $even $odd (i32.and (local.get $i) (i32.const 1)))))
+            (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+          (global.get $g)))
+      (assert_return (invoke "run" (i32.const 200000)) (i64.const 19999900000))
+    "#;
+
+    #[test]
+    fn dispatch_does_not_grow_the_native_stack() {
+        let summary = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| crate::wast::run_text("stack", SCRIPT))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!((summary.passed, summary.failed), (2, 0), "{:?}", summary.failures);
+    }
+}
