@@ -24,7 +24,7 @@
 // meanwhile, so the short-lived references that method calls through them create are sound.
 #![allow(dangerous_implicit_autorefs)]
 
-use super::machine::{need_results_space, zero_locals, Frame, Machine, OTHER_INSTANCE};
+use super::machine::{need_results_space, zero_few_locals, zero_locals, Frame, Machine, OTHER_INSTANCE};
 use super::ops;
 use super::trap::TrapKind;
 use crate::compile::ir::{CompiledFunc, Instr, Op};
@@ -156,7 +156,7 @@ macro_rules! wr {
 
 macro_rules! trap {
     ($s:ident, $k:expr) => {
-        return trap_exit($s, $k)
+        return trap_exit($s.cx, $s.ip, $s.cd, $k)
     };
 }
 
@@ -169,7 +169,7 @@ macro_rules! poll_go {
         if let Instr::Poll { cost, .. } = *t {
             $s.cd -= cost as i64;
             if $s.cd <= 0 {
-                return yield_at($s, t.add(1));
+                return yield_at($s.cx, t.add(1), $s.cd);
             }
             go!($s, t.add(1));
         }
@@ -202,23 +202,26 @@ unsafe fn set_pc(cx: *mut Ctx, pc: u32) {
     (*(*cx).m).frames.last_mut().unwrap_unchecked().pc = pc;
 }
 
+// These take scalars, not an `S`: a struct argument lives in memory, and LLVM would spill the
+// handler's registers into it on the hot path too.
+
 /// Leaves with `Flow::Yield`, to resume at `at`.
 #[cold]
 #[inline(never)]
-unsafe fn yield_at(s: S, at: *const Instr) -> Flow {
-    set_pc(s.cx, pc_of(s.cx, at));
-    (*(*s.cx).m).countdown = s.cd;
+unsafe fn yield_at(cx: *mut Ctx, at: *const Instr, cd: i64) -> Flow {
+    set_pc(cx, pc_of(cx, at));
+    (*(*cx).m).countdown = cd;
     Flow::Yield
 }
 
-/// Leaves with a trap raised by the instruction at `s.ip` (the frame's `pc` points after it, as
+/// Leaves with a trap raised by the instruction at `ip` (the frame's `pc` points after it, as
 /// the backtrace expects).
 #[cold]
 #[inline(never)]
-unsafe fn trap_exit(s: S, kind: TrapKind) -> Flow {
-    set_pc(s.cx, pc_of(s.cx, s.ip) + 1);
-    (*(*s.cx).m).countdown = s.cd;
-    (*s.cx).trap = Some(kind);
+unsafe fn trap_exit(cx: *mut Ctx, ip: *const Instr, cd: i64, kind: TrapKind) -> Flow {
+    set_pc(cx, pc_of(cx, ip) + 1);
+    (*(*cx).m).countdown = cd;
+    (*cx).trap = Some(kind);
     Flow::Trap
 }
 
@@ -392,6 +395,45 @@ macro_rules! enter {
     }};
 }
 
+/// The common case of a call, without any call of its own (so the handler needs no stack
+/// frame): a Wasm function of the current instance with at most 4 declared locals, when the
+/// value stack and the frame vectors have room. Anything else goes to [`call_slow`].
+macro_rules! enter_fast {
+    ($s:ident, $addr:expr, $callee:expr, $base:expr) => {{
+        let callee: *const CompiledFunc = $callee;
+        let cx = $s.cx;
+        let m = (*cx).m;
+        let frames = &mut (*m).frames;
+        let codes = &mut (*m).codes;
+        let n = frames.len();
+        let cur = frames.as_mut_ptr().add(n - 1);
+        let new_fp = (*cur).fp as usize + $base as usize;
+        let (p, l, max) = ((*callee).num_params as usize, (*callee).num_locals as usize, (*callee).max_slots as usize);
+        let need = new_fp + max;
+        if need > (*m).stack.len()
+            || l - p > 4
+            || n == frames.capacity()
+            || codes.len() == codes.capacity()
+            || n >= (*cx).max_frames
+        {
+            return call_slow($s.ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
+        }
+        (*cur).pc = pc_of(cx, $s.ip) + 1;
+        let nregs = (*m).stack.as_mut_ptr().add(new_fp);
+        zero_few_locals(nregs, p, l, max);
+        frames.as_mut_ptr().add(n).write(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
+        frames.set_len(n + 1);
+        let ccode = (*callee).code.as_ptr();
+        let k = codes.len();
+        codes.as_mut_ptr().add(k).write(ccode as usize);
+        codes.set_len(k + 1);
+        (*cx).code = ccode;
+        $s.regs = nregs;
+        // The entry safe point, executed without a dispatch.
+        poll_go!($s, ccode);
+    }};
+}
+
 /// Calls the function at store address `$addr` with its frame at slot `$base`.
 macro_rules! call_addr {
     ($s:ident, $addr:expr, $base:expr) => {{
@@ -414,6 +456,30 @@ macro_rules! call_addr {
             },
         }
     }};
+}
+
+/// `Call` and `CallIndirect` in full (host functions, other instances, many locals, growing
+/// the stack or the frame vectors): re-executes the call instruction at `ip`.
+#[inline(never)]
+unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, ml: u64, cd: i64, cx: *mut Ctx) -> Flow {
+    let mut s = S { ip, regs, mp, ml, cd, cx };
+    match *ip {
+        Instr::Call { func, base } => {
+            let addr = *(*cx).inst_funcs.add(func as usize);
+            if func >= (*cx).nimp {
+                enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), (*cx).cur_inst, base)
+            }
+            call_addr!(s, addr, base)
+        }
+        Instr::CallIndirect { type_idx, table, index, base } => {
+            match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
+                Ok(addr) => call_addr!(s, addr, base),
+                Err(k) => trap!(s, k),
+            }
+        }
+        _ => std::hint::unreachable_unchecked(),
+    }
+    next!(s)
 }
 
 /// Calls host function `id` (canonical type `ty`) with the arguments at slot `base` of the
@@ -658,7 +724,7 @@ handlers! {
     Poll { cost, .. } => |s| {
         s.cd -= cost as i64;
         if s.cd <= 0 {
-            return yield_at(s, s.ip.add(1));
+            return yield_at(s.cx, s.ip.add(1), s.cd);
         }
     };
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
@@ -787,16 +853,25 @@ handlers! {
     };
     Call { func, base } => |s| {
         let cx = s.cx;
-        let addr = *(*cx).inst_funcs.add(func as usize);
         if func >= (*cx).nimp {
             // A function defined by this module: this instance's own.
-            enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), (*cx).cur_inst, base)
+            let addr = *(*cx).inst_funcs.add(func as usize);
+            enter_fast!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), base)
         }
-        call_addr!(s, addr, base)
+        return call_slow(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx);
     };
     CallIndirect { type_idx, table, index, base } => |s| {
         match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
-            Ok(addr) => call_addr!(s, addr, base),
+            Ok(addr) => {
+                let store = (*s.cx).store;
+                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_unchecked(addr as usize).kind {
+                    if instance == (*s.cx).cur_inst {
+                        let nimp = (*s.cx).nimp;
+                        enter_fast!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
+                    }
+                }
+                return call_slow(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx);
+            }
             Err(k) => trap!(s, k),
         }
     };

@@ -277,11 +277,27 @@ impl Machine {
 #[inline(always)]
 pub(super) unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
     let (p, l) = (callee.num_params as usize, callee.num_locals as usize);
-    if l - p <= 4 && p + 4 <= callee.max_slots as usize {
-        // Few locals: one fixed-size store (the extra slots are scratch operand slots).
-        *(regs.add(p) as *mut [u64; 4]) = [0; 4];
+    if l - p <= 4 {
+        zero_few_locals(regs, p, l, callee.max_slots as usize);
     } else {
         std::ptr::write_bytes(regs.add(p), 0, l - p);
+    }
+}
+
+/// Zeroes slots `p..l` (at most 4 of them) of a frame of `max` slots without calling
+/// `memset` (the call handlers' fast path makes no calls).
+#[inline(always)]
+pub(super) unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: usize) {
+    let r = regs.add(p);
+    if p + 4 <= max {
+        // One fixed-size store (the extra slots are scratch operand slots).
+        *(r as *mut [u64; 4]) = [0; 4];
+    } else {
+        for i in 0..4 {
+            if p + i < l {
+                *r.add(i) = 0;
+            }
+        }
     }
 }
 
