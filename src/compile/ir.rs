@@ -14,7 +14,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 2;
+pub const IR_VERSION: u32 = 3;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -63,6 +63,33 @@ pub struct BinImm {
     pub imm: i32,
 }
 
+/// Load whose address is `a + imm` (a wrapping 32-bit add, as the `i32.add` it replaces),
+/// then `+ offset` like any load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadAt {
+    pub dst: Slot,
+    pub a: Slot,
+    pub imm: u32,
+    pub offset: u32,
+}
+
+/// Store to address `addr + imm` (wrapping 32-bit add), then `+ offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreAt {
+    pub addr: Slot,
+    pub val: Slot,
+    pub imm: u32,
+    pub offset: u32,
+}
+
+/// Store of a constant: `imm` sign-extended to 64 bits, then truncated to the store's width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreK {
+    pub addr: Slot,
+    pub imm: i32,
+    pub offset: u32,
+}
+
 /// Compare-and-branch against a constant: `if a OP imm { goto target }` (sign-extended for i64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CmpBrImm {
@@ -80,6 +107,9 @@ macro_rules! instrs {
         cmpbr: [$($c:ident),* $(,)?],
         binimm: [$($bi:ident),* $(,)?],
         cmpbrimm: [$($ci:ident),* $(,)?],
+        loadat: [$($la:ident),* $(,)?],
+        storeat: [$($sa:ident),* $(,)?],
+        storek: [$($sk:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
@@ -94,6 +124,9 @@ macro_rules! instrs {
             $($c(CmpBr),)*
             $($bi(BinImm),)*
             $($ci(CmpBrImm),)*
+            $($la(LoadAt),)*
+            $($sa(StoreAt),)*
+            $($sk(StoreK),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
@@ -102,13 +135,14 @@ macro_rules! instrs {
         #[repr(u16)]
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
-            $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($o,)*
+            $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
+            $($o,)*
         }
 
         impl Op {
             /// Number of instruction kinds.
             pub const COUNT: usize = [$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
-                $(Op::$bi,)* $(Op::$ci,)* $(Op::$o,)*].len();
+                $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$o,)*].len();
         }
 
         impl Instr {
@@ -127,6 +161,7 @@ macro_rules! instrs {
                     $(Instr::$u(x) => Some(&mut x.dst),)*
                     $(Instr::$l(x) => Some(&mut x.dst),)*
                     $(Instr::$bi(x) => Some(&mut x.dst),)*
+                    $(Instr::$la(x) => Some(&mut x.dst),)*
                     Instr::Const32 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
@@ -207,6 +242,12 @@ instrs! {
         BrI64EqImm, BrI64NeImm, BrI64LtSImm, BrI64LtUImm, BrI64GtSImm, BrI64GtUImm, BrI64LeSImm,
         BrI64LeUImm, BrI64GeSImm, BrI64GeUImm,
     ],
+    loadat: [
+        I32LoadAt, I64LoadAt, I32Load8SAt, I32Load8UAt, I32Load16SAt, I32Load16UAt,
+        I64Load8SAt, I64Load8UAt, I64Load16SAt, I64Load16UAt, I64Load32SAt, I64Load32UAt,
+    ],
+    storeat: [I32StoreAt, I64StoreAt, I32Store8At, I32Store16At, I64Store32At],
+    storek: [I32StoreK, I64StoreK, I32Store8K, I32Store16K, I64Store32K],
     other: {
         /// Trap: `unreachable` executed.
         Unreachable,

@@ -10,7 +10,9 @@
 //! belong directly to its loop body (or, for the entry safe point, to the function body outside
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
-use super::ir::{Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, Slot, Store, Un};
+use super::ir::{
+    Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, Slot, Store, StoreAt, StoreK, Un,
+};
 use crate::error::Error;
 use crate::parse::Module;
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
@@ -292,6 +294,19 @@ impl T<'_> {
         any
     }
 
+    /// `local.set`/`local.tee` of the result of instruction `li` when the deferred reads of
+    /// the local were just materialized by copies emitted after it: moves the instruction behind
+    /// the copies and lets it write local `l` directly (one `Copy` less). Sound because the
+    /// copies only write canonical slots below the result's height, which it does not read,
+    /// and read the local's old value, which it then overwrites.
+    fn result_after_copies(&mut self, li: usize, l: Slot) {
+        self.code[li..].rotate_left(1);
+        self.offsets[li..].rotate_left(1);
+        let last = self.code.len() - 1;
+        *self.code[last].result_slot_mut().expect("result instruction") = l;
+        self.last_result = None;
+    }
+
     fn bind_label(&mut self) {
         self.last_result = None;
     }
@@ -465,17 +480,68 @@ impl T<'_> {
         })
     }
 
-    fn load(&mut self, memarg: wasmparser::MemArg, f: fn(Load) -> Instr) -> Result<(), Error> {
-        let addr = self.pop();
+    /// The `i32.add` with a constant that was just emitted into `slot`, the operand about to be
+    /// consumed as an address: a load or store can take its work over (`slot` is a temporary
+    /// read exactly once, by that access, and nothing was emitted since).
+    fn address_add(&self, addr: Opnd) -> Option<(u32, BinImm)> {
+        let (Opnd::Slot(t), Some(li)) = (addr, self.last_result) else { return None };
+        match self.code[li as usize] {
+            Instr::I32AddImm(x) if x.dst == t && t == self.canon(self.height()) => Some((li, x)),
+            _ => None,
+        }
+    }
+
+    fn load(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Load) -> Instr,
+        at: fn(LoadAt) -> Instr,
+    ) -> Result<(), Error> {
+        let offset = memarg.offset as u32;
+        let o = self.pop_any();
+        if let Some((li, x)) = self.address_add(o) {
+            let dst = self.push()?;
+            self.code[li as usize] = at(LoadAt { dst, a: x.a, imm: x.imm as u32, offset });
+            self.offsets[li as usize] = self.offset;
+            self.last_result = Some(li);
+            return Ok(());
+        }
+        let addr = self.slot_at(o, self.height());
         let dst = self.push()?;
-        self.result(f(Load { dst, addr, offset: memarg.offset as u32 }));
+        self.result(f(Load { dst, addr, offset }));
         Ok(())
     }
 
-    fn store(&mut self, memarg: wasmparser::MemArg, f: fn(Store) -> Instr) -> Result<(), Error> {
-        let val = self.pop();
-        let addr = self.pop();
-        self.emit(f(Store { addr, val, offset: memarg.offset as u32 }));
+    /// `wide`: a 64-bit store, whose constant value must fit a sign-extended `i32` to become
+    /// an immediate (narrower stores truncate it anyway).
+    fn store(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Store) -> Instr,
+        at: fn(StoreAt) -> Instr,
+        k: fn(StoreK) -> Instr,
+        wide: bool,
+    ) -> Result<(), Error> {
+        let offset = memarg.offset as u32;
+        let vo = self.pop_any();
+        let ao = self.pop_any();
+        let h = self.height();
+        if let Opnd::K(v, _) = vo {
+            if !wide || v as i64 == v as i32 as i64 {
+                let addr = self.slot_at(ao, h);
+                self.emit(k(StoreK { addr, imm: v as i32, offset }));
+                return Ok(());
+            }
+        }
+        let val = self.slot_at(vo, h + 1);
+        if let Some((li, x)) = self.address_add(ao) {
+            self.code[li as usize] = at(StoreAt { addr: x.a, val, imm: x.imm as u32, offset });
+            self.offsets[li as usize] = self.offset;
+            self.last_result = None;
+            return Ok(());
+        }
+        let addr = self.slot_at(ao, h);
+        self.emit(f(Store { addr, val, offset }));
         Ok(())
     }
 
@@ -744,6 +810,7 @@ impl T<'_> {
             }
             O::LocalSet { local_index } => {
                 let l = local_index as Slot;
+                let (result_before, len_before) = (self.last_result, self.code.len());
                 let had_refs = self.materialize_local(l, 1);
                 let v = match self.pop_any() {
                     Opnd::K(v, wide) => {
@@ -755,10 +822,15 @@ impl T<'_> {
                 if v == l {
                     return Ok(());
                 }
-                match (had_refs, self.last_result) {
-                    (false, Some(li)) if v == self.canon(self.height()) => {
+                match (had_refs, self.last_result, result_before) {
+                    (false, Some(li), _) if v == self.canon(self.height()) => {
                         *self.code[li as usize].result_slot_mut().expect("result instruction") = l;
                         self.last_result = None;
+                    }
+                    (true, _, Some(li))
+                        if li as usize + 1 == len_before && v == self.canon(self.height()) =>
+                    {
+                        self.result_after_copies(li as usize, l);
                     }
                     _ => {
                         self.emit(Instr::Copy { dst: l, src: v });
@@ -767,6 +839,7 @@ impl T<'_> {
             }
             O::LocalTee { local_index } => {
                 let l = local_index as Slot;
+                let (result_before, len_before) = (self.last_result, self.code.len());
                 let had_refs = self.materialize_local(l, 1);
                 let v = *self.stack.last().unwrap();
                 if v == KONST {
@@ -778,11 +851,18 @@ impl T<'_> {
                 if v == l {
                     return Ok(());
                 }
-                match (had_refs, self.last_result) {
-                    (false, Some(li)) if v == self.canon(self.height() - 1) => {
+                match (had_refs, self.last_result, result_before) {
+                    (false, Some(li), _) if v == self.canon(self.height() - 1) => {
                         *self.code[li as usize].result_slot_mut().expect("result instruction") = l;
                         *self.stack.last_mut().unwrap() = l;
                         self.last_result = None;
+                    }
+                    (true, _, Some(li))
+                        if li as usize + 1 == len_before && v == self.canon(self.height() - 1) =>
+                    {
+                        // As for `local.set`: the result instruction goes behind the copies.
+                        self.result_after_copies(li as usize, l);
+                        *self.stack.last_mut().unwrap() = l;
                     }
                     _ => {
                         self.emit(Instr::Copy { dst: l, src: v });
@@ -797,23 +877,37 @@ impl T<'_> {
                 let src = self.pop();
                 self.emit(Instr::GlobalSet { src, global: global_index });
             }
-            O::I32Load { memarg } | O::F32Load { memarg } => self.load(memarg, Instr::I32Load)?,
-            O::I64Load { memarg } | O::F64Load { memarg } => self.load(memarg, Instr::I64Load)?,
-            O::I32Load8S { memarg } => self.load(memarg, Instr::I32Load8S)?,
-            O::I32Load8U { memarg } => self.load(memarg, Instr::I32Load8U)?,
-            O::I32Load16S { memarg } => self.load(memarg, Instr::I32Load16S)?,
-            O::I32Load16U { memarg } => self.load(memarg, Instr::I32Load16U)?,
-            O::I64Load8S { memarg } => self.load(memarg, Instr::I64Load8S)?,
-            O::I64Load8U { memarg } => self.load(memarg, Instr::I64Load8U)?,
-            O::I64Load16S { memarg } => self.load(memarg, Instr::I64Load16S)?,
-            O::I64Load16U { memarg } => self.load(memarg, Instr::I64Load16U)?,
-            O::I64Load32S { memarg } => self.load(memarg, Instr::I64Load32S)?,
-            O::I64Load32U { memarg } => self.load(memarg, Instr::I64Load32U)?,
-            O::I32Store { memarg } | O::F32Store { memarg } => self.store(memarg, Instr::I32Store)?,
-            O::I64Store { memarg } | O::F64Store { memarg } => self.store(memarg, Instr::I64Store)?,
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(memarg, Instr::I32Store8)?,
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, Instr::I32Store16)?,
-            O::I64Store32 { memarg } => self.store(memarg, Instr::I64Store32)?,
+            O::I32Load { memarg } | O::F32Load { memarg } => {
+                self.load(memarg, Instr::I32Load, Instr::I32LoadAt)?
+            }
+            O::I64Load { memarg } | O::F64Load { memarg } => {
+                self.load(memarg, Instr::I64Load, Instr::I64LoadAt)?
+            }
+            O::I32Load8S { memarg } => self.load(memarg, Instr::I32Load8S, Instr::I32Load8SAt)?,
+            O::I32Load8U { memarg } => self.load(memarg, Instr::I32Load8U, Instr::I32Load8UAt)?,
+            O::I32Load16S { memarg } => self.load(memarg, Instr::I32Load16S, Instr::I32Load16SAt)?,
+            O::I32Load16U { memarg } => self.load(memarg, Instr::I32Load16U, Instr::I32Load16UAt)?,
+            O::I64Load8S { memarg } => self.load(memarg, Instr::I64Load8S, Instr::I64Load8SAt)?,
+            O::I64Load8U { memarg } => self.load(memarg, Instr::I64Load8U, Instr::I64Load8UAt)?,
+            O::I64Load16S { memarg } => self.load(memarg, Instr::I64Load16S, Instr::I64Load16SAt)?,
+            O::I64Load16U { memarg } => self.load(memarg, Instr::I64Load16U, Instr::I64Load16UAt)?,
+            O::I64Load32S { memarg } => self.load(memarg, Instr::I64Load32S, Instr::I64Load32SAt)?,
+            O::I64Load32U { memarg } => self.load(memarg, Instr::I64Load32U, Instr::I64Load32UAt)?,
+            O::I32Store { memarg } | O::F32Store { memarg } => {
+                self.store(memarg, Instr::I32Store, Instr::I32StoreAt, Instr::I32StoreK, false)?
+            }
+            O::I64Store { memarg } | O::F64Store { memarg } => {
+                self.store(memarg, Instr::I64Store, Instr::I64StoreAt, Instr::I64StoreK, true)?
+            }
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                self.store(memarg, Instr::I32Store8, Instr::I32Store8At, Instr::I32Store8K, false)?
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                self.store(memarg, Instr::I32Store16, Instr::I32Store16At, Instr::I32Store16K, false)?
+            }
+            O::I64Store32 { memarg } => {
+                self.store(memarg, Instr::I64Store32, Instr::I64Store32At, Instr::I64Store32K, false)?
+            }
             O::MemorySize { .. } => {
                 let dst = self.push()?;
                 self.result(Instr::MemorySize { dst });
@@ -1139,5 +1233,102 @@ mod tests {
                 println!("  {pc:4}: {ins:?}");
             }
         }
+    }
+
+    /// Lowers a one-function module and returns its code.
+    fn lower(wat: &str) -> Vec<crate::compile::ir::Instr> {
+        let buf = wast::parser::ParseBuffer::new(wat).unwrap();
+        let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        let m = crate::parse::Module::new(&bytes).unwrap();
+        m.code[0].code.clone()
+    }
+
+    fn run(script: &str) {
+        let s = crate::wast::run_text("fusion", script);
+        assert_eq!(s.failed, 0, "{:?}", s.failures);
+        assert!(s.passed > 1);
+    }
+
+    /// Address adds folded into loads and stores keep the 32-bit wrap-around of `i32.add`:
+    /// `p + 8` with `p = 0xffff_fffc` is address 4, not an out-of-bounds 2^32 + 4.
+    #[test]
+    fn fused_address_adds_wrap_like_i32_add() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module (memory 1)
+          (func (export "ld") (param $p i32) (result i64)
+            (i64.load offset=2 (i32.add (local.get $p) (i32.const 8))))
+          (func (export "st") (param $p i32) (param $v i32)
+            (i32.store16 offset=1 (i32.add (local.get $p) (i32.const 8)) (local.get $v)))
+          (func (export "ld8") (param $a i32) (result i32) (i32.load8_u (local.get $a))))"#;
+        let code = lower(
+            &body
+                .replace("(func (export \"st\")", "(func $unused")
+                .replace("(func (export \"ld8\")", "(func $unused2"),
+        );
+        assert!(code.iter().any(|i| matches!(i, Instr::I64LoadAt(_))), "{code:?}");
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "st" (i32.const 0) (i32.const 0x1234)) )
+            (assert_return (invoke "ld8" (i32.const 9)) (i32.const 0x34))
+            (assert_return (invoke "st" (i32.const -4) (i32.const 0xabcd)))
+            (assert_return (invoke "ld8" (i32.const 5)) (i32.const 0xcd))
+            (assert_return (invoke "ld8" (i32.const 6)) (i32.const 0xab))
+            (assert_return (invoke "ld" (i32.const -8)) (i64.const 0x3400_00ab_cd00_0000))
+            (assert_trap (invoke "ld" (i32.const 65520)) "out of bounds memory access")
+            (assert_trap (invoke "st" (i32.const 65526) (i32.const 1)) "out of bounds memory access")"#
+        ));
+    }
+
+    /// Constant store values become immediates (truncated to the store's width; a 64-bit value
+    /// only when it fits a sign-extended i32).
+    #[test]
+    fn constant_store_values() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module (memory 1)
+          (func (export "s") (param $a i32)
+            (i64.store (local.get $a) (i64.const -2))
+            (i64.store offset=8 (local.get $a) (i64.const 0x1_0000_0005))
+            (i32.store8 offset=16 (local.get $a) (i32.const 0x1ff))
+            (i64.store32 offset=20 (local.get $a) (i64.const 0x7_8000_0001))
+            (i64.store16 offset=24 (local.get $a) (i64.const -1)))
+          (func (export "ld") (param $a i32) (result i64) (i64.load (local.get $a))))"#;
+        let code = lower(body);
+        let ks = code
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i,
+                    Instr::I64StoreK(_)
+                        | Instr::I32Store8K(_)
+                        | Instr::I64Store32K(_)
+                        | Instr::I32Store16K(_)
+                )
+            })
+            .count();
+        assert_eq!(ks, 4, "{code:?}");
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "s" (i32.const 100)))
+            (assert_return (invoke "ld" (i32.const 100)) (i64.const -2))
+            (assert_return (invoke "ld" (i32.const 108)) (i64.const 0x1_0000_0005))
+            (assert_return (invoke "ld" (i32.const 116)) (i64.const 0x8000_0001_0000_00ff))
+            (assert_return (invoke "ld" (i32.const 120)) (i64.const 0xffff_8000_0001))"#
+        ));
+    }
+
+    /// `local.tee`/`local.set` of a computed value while older reads of the local are still
+    /// on the stack: the reads see the old value, the local the new one.
+    #[test]
+    fn set_and_tee_with_pending_reads_of_the_local() {
+        run(r#"(module (memory 1)
+          (func (export "tee") (param $x i32) (result i32)
+            (i32.sub (local.get $x) (local.tee $x (i32.load (i32.const 0)))))
+          (func (export "set") (param $x i32) (result i32)
+            (local.get $x)
+            (local.set $x (i32.mul (local.get $x) (i32.const 3)))
+            (i32.sub (local.get $x)))
+          (data (i32.const 0) "\05"))
+          (assert_return (invoke "tee" (i32.const 12)) (i32.const 7))
+          (assert_return (invoke "set" (i32.const 4)) (i32.const -8))"#);
     }
 }

@@ -334,10 +334,10 @@ macro_rules! cmpbri {
         }
     }};
 }
-/// Effective address of an access of `$n` bytes, or a trap.
+/// Host address of an access of `$n` bytes at Wasm address `$base` (a `u32`) + `$off`, or a trap.
 macro_rules! ea {
-    ($s:ident, $addr:expr, $off:expr, $n:expr) => {{
-        let ea = (rd!($s, $addr) as u32 as u64) + $off as u64;
+    ($s:ident, $base:expr, $off:expr, $n:expr) => {{
+        let ea = ($base as u64) + $off as u64;
         if ea + $n > $s.ml {
             trap!($s, TrapKind::MemoryOutOfBounds);
         }
@@ -345,9 +345,15 @@ macro_rules! ea {
     }};
 }
 macro_rules! load {
-    ($s:ident, $x:ident, $t:ty, $conv:ty) => {{
+    ($s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, rd!($s, $x.addr) as u32, $t, $conv)
+    };
+    (at $s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), $t, $conv)
+    };
+    (@ $s:ident, $x:ident, $base:expr, $t:ty, $conv:ty) => {{
         const N: usize = std::mem::size_of::<$t>();
-        let p = ea!($s, $x.addr, $x.offset, N as u64);
+        let p = ea!($s, $base, $x.offset, N as u64);
         // A byte-array access (alignment 1) rather than `read_unaligned`, whose checked
         // version in debug builds takes the address of a local (and so blocks the tail call).
         let v = <$t>::from_le_bytes(*(p as *const [u8; N]));
@@ -355,10 +361,19 @@ macro_rules! load {
     }};
 }
 macro_rules! store {
-    ($s:ident, $x:ident, $t:ty) => {{
+    ($s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, rd!($s, $x.addr) as u32, rd!($s, $x.val), $t)
+    };
+    (at $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, (rd!($s, $x.addr) as u32).wrapping_add($x.imm), rd!($s, $x.val), $t)
+    };
+    (k $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, rd!($s, $x.addr) as u32, $x.imm as i64, $t)
+    };
+    (@ $s:ident, $x:ident, $base:expr, $v:expr, $t:ty) => {{
         const N: usize = std::mem::size_of::<$t>();
-        let p = ea!($s, $x.addr, $x.offset, N as u64);
-        *(p as *mut [u8; N]) = (rd!($s, $x.val) as $t).to_le_bytes();
+        let p = ea!($s, $base, $x.offset, N as u64);
+        *(p as *mut [u8; N]) = ($v as $t).to_le_bytes();
     }};
 }
 
@@ -408,7 +423,8 @@ macro_rules! enter_fast {
         let n = frames.len();
         let cur = frames.as_mut_ptr().add(n - 1);
         let new_fp = (*cur).fp as usize + $base as usize;
-        let (p, l, max) = ((*callee).num_params as usize, (*callee).num_locals as usize, (*callee).max_slots as usize);
+        let (p, l, max) =
+            ((*callee).num_params as usize, (*callee).num_locals as usize, (*callee).max_slots as usize);
         let need = new_fp + max;
         if need > (*m).stack.len()
             || l - p > 4
@@ -903,6 +919,28 @@ handlers! {
     I32Store16(x) => |s| store!(s, x, u16);
     I64Store16(x) => |s| store!(s, x, u16);
     I64Store32(x) => |s| store!(s, x, u32);
+    I32LoadAt(x) => |s| load!(at s, x, u32, u32);
+    I64LoadAt(x) => |s| load!(at s, x, u64, u64);
+    I32Load8SAt(x) => |s| load!(at s, x, i8, u32);
+    I32Load8UAt(x) => |s| load!(at s, x, u8, u32);
+    I32Load16SAt(x) => |s| load!(at s, x, i16, u32);
+    I32Load16UAt(x) => |s| load!(at s, x, u16, u32);
+    I64Load8SAt(x) => |s| load!(at s, x, i8, i64);
+    I64Load8UAt(x) => |s| load!(at s, x, u8, u64);
+    I64Load16SAt(x) => |s| load!(at s, x, i16, i64);
+    I64Load16UAt(x) => |s| load!(at s, x, u16, u64);
+    I64Load32SAt(x) => |s| load!(at s, x, i32, i64);
+    I64Load32UAt(x) => |s| load!(at s, x, u32, u64);
+    I32StoreAt(x) => |s| store!(at s, x, u32);
+    I64StoreAt(x) => |s| store!(at s, x, u64);
+    I32Store8At(x) => |s| store!(at s, x, u8);
+    I32Store16At(x) => |s| store!(at s, x, u16);
+    I64Store32At(x) => |s| store!(at s, x, u32);
+    I32StoreK(x) => |s| store!(k s, x, u32);
+    I64StoreK(x) => |s| store!(k s, x, u64);
+    I32Store8K(x) => |s| store!(k s, x, u8);
+    I32Store16K(x) => |s| store!(k s, x, u16);
+    I64Store32K(x) => |s| store!(k s, x, u32);
 
     MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages() as u64);
     MemoryGrow { dst, delta } => |s| {
