@@ -292,6 +292,10 @@ instrs! {
         ElemDrop { seg: u32 },
         RefIsNull { dst: Slot, src: Slot },
         RefFunc { dst: Slot, func: u32 },
+        /// Never emitted by the lowering: where the executor goes to leave. A handler that
+        /// stops (trap, yield, return from the outermost frame, …) records why and continues
+        /// here, so that every handler ends in exactly one dispatch (see `exec::handlers`).
+        Halt,
     }
 }
 

@@ -1,20 +1,25 @@
 //! The dispatch loop, replicated: one handler function per instruction kind.
 //!
 //! Every handler executes its instruction and then *dispatches* the next one itself: it loads
-//! the next instruction's tag, looks its handler up in [`HANDLERS`] and calls it in tail
+//! the next instruction's tag, looks its handler up in `HANDLERS` and calls it in tail
 //! position with the same signature. With optimizations on (`cfg(chiwawa_tail_calls)`, set by
 //! `build.rs`) LLVM turns that call into a jump, so each handler ends in its own indirect jump
 //! (threaded code: no single shared, unpredictable dispatch branch) and the interpreter state
 //! the hot path needs — instruction pointer, frame slots, memory base and length, the
 //! safe-point countdown — stays in machine registers as the handlers' arguments. Without
-//! guaranteed tail calls (unoptimized builds, wasm32 without the `tail-call` feature) `go!`
-//! instead stores that state in the [`Ctx`] and returns to a small loop in [`execute`]: the same
-//! handlers, one dispatch site.
+//! guaranteed tail calls (unoptimized builds, and wasm32, where hosts' `return_call_indirect`
+//! is slow) the same handlers are inlined into one `loop { match }` in `execute` instead
+//! (the *switch* backend): each returns its successor state, which stays in locals.
 //!
-//! A handler leaves the chain by returning a [`Flow`], after writing back what the
-//! [`Machine`] needs (the frame's program counter, the countdown), so that all guest state is
-//! in `Machine::stack`/`frames` whenever Rust code outside this module runs. No Rust recursion
-//! per Wasm call either way: calls and returns only move `ip`/`regs` and push/pop [`Frame`]s.
+//! Every handler ends in exactly one dispatch: its body (a closure, inlined) computes the next
+//! instruction, and the single call after it is the only one in tail position. Several calls in
+//! tail position would be merged into one return block by LLVM, and on wasm32 that block is no
+//! tail position any more (`return_call` needs the call right before the return). To stop, a
+//! handler writes back what the [`Machine`] needs (the frame's program counter, the countdown),
+//! records the [`Flow`] in the [`Ctx`] and continues at [`HALT`], whose handler returns it; so
+//! all guest state is in `Machine::stack`/`frames` whenever Rust code outside this module runs.
+//! No Rust recursion per Wasm call either way: calls and returns only move `ip`/`regs` and
+//! push/pop [`Frame`]s.
 //!
 //! Handlers call out-of-line helpers (host calls, bulk memory, tables) through plain scalar
 //! arguments and refresh their registers from the `Ctx` afterwards: no local's address may
@@ -47,9 +52,13 @@ pub(super) enum Flow {
     Trap,
     /// The current instance changed (cross-instance call or return): rebuild the `Ctx`.
     Reload,
-    /// Loop backend only: dispatch the instruction saved in [`Ctx::next`].
-    #[cfg_attr(chiwawa_tail_calls, allow(dead_code))]
+    /// Go on (a host call returned normally; in the switch backend, a handler finished).
     Continue,
+    /// Inside the handlers only (the [`HALT`] handler turns it into `Trap`): trap with
+    /// [`Ctx::trap_code`], raised by the instruction at [`Ctx::resume`].
+    Raise,
+    /// Inside the handlers only (turned into `Yield`): pause, to resume at [`Ctx::resume`].
+    Pause,
 }
 
 /// What the handlers need besides their register arguments. Rebuilt by [`Machine::run`]
@@ -73,8 +82,12 @@ pub(super) struct Ctx {
     pub max_frames: usize,
     pub trap: Option<TrapKind>,
     pub exit_code: i32,
-    /// Loop backend: the next instruction and the registers to run it with.
-    #[cfg_attr(chiwawa_tail_calls, allow(dead_code))]
+    /// Why execution reached [`HALT`].
+    pub flow: Flow,
+    /// With `Flow::Raise`: the trapping instruction; with `Flow::Pause`: where to resume.
+    pub resume: *const Instr,
+    pub trap_code: u8,
+    /// After [`call_slow`]: the registers to continue with.
     pub next: S,
 }
 
@@ -93,47 +106,91 @@ pub(super) struct S {
     pub cx: *mut Ctx,
 }
 
-type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, u64, i64, *mut Ctx) -> Flow;
+/// What a handler returns: with tail calls, the flow the chain ended with; in the switch
+/// backend, its own flow (`Continue` to go on) and the registers for the next instruction.
+#[cfg(chiwawa_tail_calls)]
+type Out = Flow;
+#[cfg(not(chiwawa_tail_calls))]
+type Out = (Flow, S);
 
-/// Runs handlers from `s.ip` until one returns a [`Flow`] other than `Continue`.
-///
-/// # Safety
-/// `s` must describe the innermost frame of `(*s.cx).m` as [`Machine::run`] sets it up.
-pub(super) unsafe fn execute(s: S) -> Flow {
-    let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
-    #[cfg(chiwawa_tail_calls)]
-    {
-        h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx)
-    }
-    #[cfg(not(chiwawa_tail_calls))]
-    {
-        let mut e = h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx);
-        while e == Flow::Continue {
-            let n = (*s.cx).next;
-            let h = *HANDLERS.get_unchecked((*n.ip).op() as usize);
-            e = h(n.ip, n.regs, n.mp, n.ml, n.cd, n.cx);
-        }
-        e
-    }
-}
+#[cfg(chiwawa_tail_calls)]
+type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, u64, i64, *mut Ctx) -> Out;
 
 // ---- dispatch -----------------------------------------------------------------------------
 
-/// Continues with the instruction at `$ip`.
+/// The end of every handler: runs the instruction at `$ip` with the registers in `$s`.
 #[cfg(chiwawa_tail_calls)]
-macro_rules! go {
+macro_rules! dispatch {
     ($s:ident, $ip:expr) => {{
         let ip: *const Instr = $ip;
         let h = *HANDLERS.get_unchecked((*ip).op() as usize);
-        return h(ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
+        h(ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx)
     }};
 }
 #[cfg(not(chiwawa_tail_calls))]
+macro_rules! dispatch {
+    ($s:ident, $ip:expr) => {
+        (Flow::Continue, S { ip: $ip, ..$s })
+    };
+}
+
+/// The stop of every chain (see the module docs).
+static HALT: Instr = Instr::Halt;
+
+/// Handler of [`HALT`]: writes back the countdown and the frame's program counter, and
+/// returns the recorded flow. Stopping this way costs the stopping handler no call (a call on
+/// any path would make it save registers on every path).
+#[cold]
+#[inline(never)]
+unsafe fn halt(ip: *const Instr, regs: *mut u64, mp: *mut u8, ml: u64, cd: i64, cx: *mut Ctx) -> Out {
+    let flow = halt_flow(cd, cx);
+    #[cfg(chiwawa_tail_calls)]
+    {
+        let _ = (ip, regs, mp, ml);
+        flow
+    }
+    #[cfg(not(chiwawa_tail_calls))]
+    {
+        (flow, S { ip, regs, mp, ml, cd, cx })
+    }
+}
+
+unsafe fn halt_flow(cd: i64, cx: *mut Ctx) -> Flow {
+    (*(*cx).m).countdown = cd;
+    match (*cx).flow {
+        Flow::Raise => {
+            set_pc(cx, pc_of(cx, (*cx).resume) + 1);
+            (*cx).trap = TrapKind::from_code((*cx).trap_code);
+            Flow::Trap
+        }
+        Flow::Pause => {
+            set_pc(cx, pc_of(cx, (*cx).resume));
+            Flow::Yield
+        }
+        f => f,
+    }
+}
+
+/// In a handler body: continue with the instruction at `$ip`.
 macro_rules! go {
-    ($s:ident, $ip:expr) => {{
-        let ip: *const Instr = $ip;
-        (*$s.cx).next = S { ip, ..$s };
-        return Flow::Continue;
+    ($s:ident, $ip:expr) => {
+        return $ip
+    };
+}
+
+/// In a handler body: stop with `$flow` (the frame's `pc` is written already, if it matters).
+macro_rules! leave {
+    ($s:ident, $flow:expr) => {{
+        (*$s.cx).flow = $flow;
+        go!($s, &HALT)
+    }};
+}
+
+/// In a handler body: pause (budget spent at a safe point), to resume at `$at`.
+macro_rules! pause {
+    ($s:ident, $at:expr) => {{
+        (*$s.cx).resume = $at;
+        leave!($s, Flow::Pause)
     }};
 }
 
@@ -154,9 +211,15 @@ macro_rules! wr {
     };
 }
 
+/// Traps with `$k`, a [`TrapKind`] or (`code`) its [`TrapKind::code`].
 macro_rules! trap {
+    ($s:ident, code $c:expr) => {{
+        (*$s.cx).resume = $s.ip;
+        (*$s.cx).trap_code = $c;
+        leave!($s, Flow::Raise)
+    }};
     ($s:ident, $k:expr) => {
-        return trap_exit($s.cx, $s.ip, $s.cd, $k)
+        trap!($s, code($k).code())
     };
 }
 
@@ -169,7 +232,7 @@ macro_rules! poll_go {
         if let Instr::Poll { cost, .. } = *t {
             $s.cd -= cost as i64;
             if $s.cd <= 0 {
-                return yield_at($s.cx, t.add(1), $s.cd);
+                pause!($s, t.add(1));
             }
             go!($s, t.add(1));
         }
@@ -200,29 +263,6 @@ unsafe fn pc_of(cx: *mut Ctx, ip: *const Instr) -> u32 {
 #[inline(always)]
 unsafe fn set_pc(cx: *mut Ctx, pc: u32) {
     (*(*cx).m).frames.last_mut().unwrap_unchecked().pc = pc;
-}
-
-// These take scalars, not an `S`: a struct argument lives in memory, and LLVM would spill the
-// handler's registers into it on the hot path too.
-
-/// Leaves with `Flow::Yield`, to resume at `at`.
-#[cold]
-#[inline(never)]
-unsafe fn yield_at(cx: *mut Ctx, at: *const Instr, cd: i64) -> Flow {
-    set_pc(cx, pc_of(cx, at));
-    (*(*cx).m).countdown = cd;
-    Flow::Yield
-}
-
-/// Leaves with a trap raised by the instruction at `ip` (the frame's `pc` points after it, as
-/// the backtrace expects).
-#[cold]
-#[inline(never)]
-unsafe fn trap_exit(cx: *mut Ctx, ip: *const Instr, cd: i64, kind: TrapKind) -> Flow {
-    set_pc(cx, pc_of(cx, ip) + 1);
-    (*(*cx).m).countdown = cd;
-    (*cx).trap = Some(kind);
-    Flow::Trap
 }
 
 /// After an out-of-line helper: the stack may have moved and memory may have grown.
@@ -405,8 +445,7 @@ macro_rules! enter {
             poll_go!($s, ccode);
         }
         (*m).codes.push(ccode as usize | OTHER_INSTANCE);
-        (*m).countdown = $s.cd;
-        return Flow::Reload;
+        leave!($s, Flow::Reload);
     }};
 }
 
@@ -432,7 +471,7 @@ macro_rules! enter_fast {
             || codes.len() == codes.capacity()
             || n >= (*cx).max_frames
         {
-            return call_slow($s.ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
+            slow_call!($s);
         }
         (*cur).pc = pc_of(cx, $s.ip) + 1;
         let nregs = (*m).stack.as_mut_ptr().add(new_fp);
@@ -464,11 +503,7 @@ macro_rules! call_addr {
             }
             FuncKind::Host { id } => match host_call($s.cx, $s.ip, f.ty, id, $base as usize) {
                 Flow::Continue => refresh!($s),
-                Flow::Trap => return Flow::Trap,
-                e => {
-                    (*(*$s.cx).m).countdown = $s.cd;
-                    return e;
-                }
+                e => leave!($s, e),
             },
         }
     }};
@@ -476,26 +511,49 @@ macro_rules! call_addr {
 
 /// `Call` and `CallIndirect` in full (host functions, other instances, many locals, growing
 /// the stack or the frame vectors): re-executes the call instruction at `ip`.
+/// Returns the next instruction; the registers to run it with are in `Ctx::next`.
 #[inline(never)]
-unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, ml: u64, cd: i64, cx: *mut Ctx) -> Flow {
+unsafe fn call_slow(
+    ip: *const Instr,
+    regs: *mut u64,
+    mp: *mut u8,
+    ml: u64,
+    cd: i64,
+    cx: *mut Ctx,
+) -> *const Instr {
     let mut s = S { ip, regs, mp, ml, cd, cx };
-    match *ip {
-        Instr::Call { func, base } => {
-            let addr = *(*cx).inst_funcs.add(func as usize);
-            if func >= (*cx).nimp {
-                enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), (*cx).cur_inst, base)
+    #[allow(clippy::redundant_closure_call)]
+    let next = (|| -> *const Instr {
+        match *ip {
+            Instr::Call { func, base } => {
+                let addr = *(*cx).inst_funcs.add(func as usize);
+                if func >= (*cx).nimp {
+                    enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), (*cx).cur_inst, base)
+                }
+                call_addr!(s, addr, base)
             }
-            call_addr!(s, addr, base)
-        }
-        Instr::CallIndirect { type_idx, table, index, base } => {
-            match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
-                Ok(addr) => call_addr!(s, addr, base),
-                Err(k) => trap!(s, k),
+            Instr::CallIndirect { type_idx, table, index, base } => {
+                match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
+                    Ok(addr) => call_addr!(s, addr, base),
+                    Err(c) => trap!(s, code c),
+                }
             }
+            _ => std::hint::unreachable_unchecked(),
         }
-        _ => std::hint::unreachable_unchecked(),
-    }
-    next!(s)
+        next!(s)
+    })();
+    (*cx).next = S { ip: next, ..s };
+    next
+}
+
+/// In `Call`/`CallIndirect`: continue through [`call_slow`].
+macro_rules! slow_call {
+    ($s:ident) => {{
+        let next = call_slow($s.ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
+        let n = (*$s.cx).next;
+        ($s.regs, $s.mp, $s.ml, $s.cd) = (n.regs, n.mp, n.ml, n.cd);
+        go!($s, next)
+    }};
 }
 
 /// Calls host function `id` (canonical type `ty`) with the arguments at slot `base` of the
@@ -545,8 +603,12 @@ unsafe fn host_call(cx: *mut Ctx, ip: *const Instr, ty: u32, id: u32, base: usiz
     }
 }
 
-/// Out-of-line instructions (bulk memory, tables, segments) return `Err` to trap.
-type Slow = Result<(), TrapKind>;
+/// Out-of-line instructions (bulk memory, tables, segments) return `Err(`[`TrapKind::code`]`)`
+/// to trap.
+type Slow = Result<(), u8>;
+
+const MEMORY_OOB: u8 = 1;
+const TABLE_OOB: u8 = 2;
 
 #[inline(never)]
 unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
@@ -557,7 +619,7 @@ unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
 unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
     let (d, s, n) = (d as u64, s as u64, n as u64);
     if d + n > ml || s + n > ml {
-        return Err(TrapKind::MemoryOutOfBounds);
+        return Err(MEMORY_OOB);
     }
     std::ptr::copy(mp.add(s as usize), mp.add(d as usize), n as usize);
     Ok(())
@@ -567,7 +629,7 @@ unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
 unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
     let (d, n) = (d as u64, n as u64);
     if d + n > ml {
-        return Err(TrapKind::MemoryOutOfBounds);
+        return Err(MEMORY_OOB);
     }
     std::ptr::write_bytes(mp.add(d as usize), v, n as usize);
     Ok(())
@@ -578,7 +640,7 @@ unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u
     let data = (*(*cx).inst).data(seg);
     let (d, s, n) = (d as u64, s as u64, n as u64);
     if d + n > ml || s + n > data.len() as u64 {
-        return Err(TrapKind::MemoryOutOfBounds);
+        return Err(MEMORY_OOB);
     }
     std::ptr::copy_nonoverlapping(data.as_ptr().add(s as usize), mp.add(d as usize), n as usize);
     Ok(())
@@ -605,15 +667,16 @@ unsafe fn table_addr(cx: *mut Ctx, t: u32) -> usize {
 }
 
 #[inline(never)]
-unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32) -> Result<u64, TrapKind> {
+unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32, dst: *mut u64) -> Slow {
     let t = &(&(*(*cx).store).tables)[table_addr(cx, table)];
-    t.elems.get(i as usize).copied().ok_or(TrapKind::TableOutOfBounds)
+    *dst = *t.elems.get(i as usize).ok_or(TABLE_OOB)?;
+    Ok(())
 }
 
 #[inline(never)]
 unsafe fn table_set(cx: *mut Ctx, table: u32, i: u32, v: u64) -> Slow {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
-    *t.elems.get_mut(i as usize).ok_or(TrapKind::TableOutOfBounds)? = v;
+    *t.elems.get_mut(i as usize).ok_or(TABLE_OOB)? = v;
     Ok(())
 }
 
@@ -633,7 +696,7 @@ unsafe fn table_fill(cx: *mut Ctx, table: u32, i: u32, v: u64, n: u32) -> Slow {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
     let (i, n) = (i as u64, n as u64);
     if i + n > t.elems.len() as u64 {
-        return Err(TrapKind::TableOutOfBounds);
+        return Err(TABLE_OOB);
     }
     t.elems[i as usize..(i + n) as usize].fill(v);
     Ok(())
@@ -645,7 +708,7 @@ unsafe fn table_copy(cx: *mut Ctx, dt: u32, st: u32, d: u32, s: u32, n: u32) -> 
     let (da, sa) = (table_addr(cx, dt), table_addr(cx, st));
     let (d, s, n) = (d as u64, s as u64, n as u64);
     if d + n > tables[da].elems.len() as u64 || s + n > tables[sa].elems.len() as u64 {
-        return Err(TrapKind::TableOutOfBounds);
+        return Err(TABLE_OOB);
     }
     let sp = tables[sa].elems.as_ptr().add(s as usize);
     let dp = tables[da].elems.as_mut_ptr().add(d as usize);
@@ -660,7 +723,7 @@ unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32)
     let tables = &mut (*(*cx).store).tables;
     let (d, s, n) = (d as u64, s as u64, n as u64);
     if d + n > tables[ta].elems.len() as u64 || s + n > items.len() as u64 {
-        return Err(TrapKind::TableOutOfBounds);
+        return Err(TABLE_OOB);
     }
     tables[ta].elems[d as usize..(d + n) as usize].copy_from_slice(&items[s as usize..(s + n) as usize]);
     Ok(())
@@ -668,28 +731,28 @@ unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32)
 
 /// `call_indirect` checks: the callee's store address, or the trap.
 #[inline(always)]
-unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Result<u32, TrapKind> {
+unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Result<u32, u8> {
     let store = (*cx).store;
     let inst = (*cx).inst;
     let t = (*store).tables.get_unchecked(*(*inst).tables.get_unchecked(table as usize) as usize);
     let Some(&r) = t.elems.get(i as usize) else {
-        return Err(TrapKind::UndefinedElement);
+        return Err(TrapKind::UndefinedElement.code());
     };
     if r == 0 {
-        return Err(TrapKind::UninitializedElement);
+        return Err(TrapKind::UninitializedElement.code());
     }
     let addr = (r - 1) as u32;
     let expected = *(*inst).types.get_unchecked(type_idx as usize);
     if (&(*store).funcs)[addr as usize].ty != expected {
-        return Err(TrapKind::IndirectCallTypeMismatch);
+        return Err(TrapKind::IndirectCallTypeMismatch.code());
     }
     Ok(addr)
 }
 
 macro_rules! slow {
     ($s:ident, $e:expr) => {
-        if let Err(k) = $e {
-            trap!($s, k);
+        if let Err(c) = $e {
+            trap!($s, code c);
         }
     };
 }
@@ -702,6 +765,7 @@ macro_rules! handlers {
     ($( $v:ident $pat:tt => |$s:ident| $body:expr; )*) => {
         $(
             #[allow(non_snake_case, unused_mut, unreachable_code, unused_variables, clippy::all)]
+            #[cfg_attr(not(chiwawa_tail_calls), inline(always))]
             unsafe fn $v(
                 ip: *const Instr,
                 regs: *mut u64,
@@ -709,28 +773,68 @@ macro_rules! handlers {
                 ml: u64,
                 cd: i64,
                 cx: *mut Ctx,
-            ) -> Flow {
+            ) -> Out {
                 let Instr::$v $pat = *ip else { std::hint::unreachable_unchecked() };
                 let mut $s = S { ip, regs, mp, ml, cd, cx };
-                $body;
-                next!($s)
+                // The body `return`s the next instruction from this closure (`go!`), or falls
+                // through to the following one.
+                let next: *const Instr = (|| -> *const Instr {
+                    $body;
+                    next!($s)
+                })();
+                dispatch!($s, next)
             }
         )*
 
         /// The handler of every instruction kind, indexed by its tag.
+        #[cfg(chiwawa_tail_calls)]
         static HANDLERS: [Handler; Op::COUNT] = {
             let mut t: [Handler; Op::COUNT] = [missing; Op::COUNT];
             $( t[Op::$v as usize] = $v; )*
+            t[Op::Halt as usize] = halt;
             t
         };
 
         /// Every kind with a handler (tests check that this is all of them).
         #[cfg(test)]
-        pub(super) const HANDLED: &[Op] = &[$(Op::$v),*];
+        pub(super) const HANDLED: &[Op] = &[$(Op::$v,)* Op::Halt];
+
+        /// Runs handlers from `s.ip` until the chain stops at [`HALT`].
+        ///
+        /// # Safety
+        /// `s` must describe the innermost frame of `(*s.cx).m` as [`Machine::run`] sets it up.
+        #[cfg(chiwawa_tail_calls)]
+        pub(super) unsafe fn execute(s: S) -> Flow {
+            let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
+            h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx)
+        }
+
+        /// Runs handlers from `s.ip` until the chain stops at [`HALT`] (switch backend).
+        ///
+        /// # Safety
+        /// As with tail calls.
+        #[cfg(not(chiwawa_tail_calls))]
+        pub(super) unsafe fn execute(s: S) -> Flow {
+            // The registers in locals (`s` itself may live in memory).
+            let S { mut ip, mut regs, mut mp, mut ml, mut cd, cx } = s;
+            loop {
+                // SAFETY: every instruction's tag is an `Op` (both enums come from one list).
+                let op: Op = std::mem::transmute::<u16, Op>((*ip).op());
+                let (flow, n) = match op {
+                    $(Op::$v => $v(ip, regs, mp, ml, cd, cx),)*
+                    Op::Halt => halt(ip, regs, mp, ml, cd, cx),
+                };
+                if flow != Flow::Continue {
+                    return flow;
+                }
+                (ip, regs, mp, ml, cd) = (n.ip, n.regs, n.mp, n.ml, n.cd);
+            }
+        }
     };
 }
 
 /// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
+#[cfg(chiwawa_tail_calls)]
 unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: u64, _: i64, _: *mut Ctx) -> Flow {
     unreachable!("no handler for instruction {:?}", *ip)
 }
@@ -740,7 +844,7 @@ handlers! {
     Poll { cost, .. } => |s| {
         s.cd -= cost as i64;
         if s.cd <= 0 {
-            return yield_at(s.cx, s.ip.add(1), s.cd);
+            pause!(s, s.ip.add(1));
         }
     };
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
@@ -855,12 +959,10 @@ handlers! {
         (*m).frames.pop();
         let done = (*m).codes.pop().unwrap_unchecked();
         let Some(&caller) = (*m).frames.last() else {
-            (*m).countdown = s.cd;
-            return Flow::Done;
+            leave!(s, Flow::Done);
         };
         if done & OTHER_INSTANCE != 0 {
-            (*m).countdown = s.cd;
-            return Flow::Reload;
+            leave!(s, Flow::Reload);
         }
         let code = (*(*m).codes.last().unwrap_unchecked() & !OTHER_INSTANCE) as *const Instr;
         (*s.cx).code = code;
@@ -874,7 +976,7 @@ handlers! {
             let addr = *(*cx).inst_funcs.add(func as usize);
             enter_fast!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), base)
         }
-        return call_slow(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx);
+        slow_call!(s)
     };
     CallIndirect { type_idx, table, index, base } => |s| {
         match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
@@ -886,9 +988,9 @@ handlers! {
                         enter_fast!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
                     }
                 }
-                return call_slow(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx);
+                slow_call!(s)
             }
-            Err(k) => trap!(s, k),
+            Err(c) => trap!(s, code c),
         }
     };
     GlobalGet { dst, global } => |s| {
@@ -958,12 +1060,7 @@ handlers! {
         slow!(s, memory_init(s.cx, s.mp, s.ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
     };
     DataDrop { seg } => |s| data_drop(s.cx, seg);
-    TableGet { dst, index, table } => |s| {
-        match table_get(s.cx, table, rd!(s, index) as u32) {
-            Ok(r) => wr!(s, dst, r),
-            Err(k) => trap!(s, k),
-        }
-    };
+    TableGet { dst, index, table } => |s| slow!(s, table_get(s.cx, table, rd!(s, index) as u32, s.regs.add(dst as usize)));
     TableSet { table, index, val } => |s| slow!(s, table_set(s.cx, table, rd!(s, index) as u32, rd!(s, val)));
     TableSize { dst, table } => |s| wr!(s, dst, table_size(s.cx, table) as u64);
     TableGrow { table, dst, init, delta } => |s| {
@@ -1191,6 +1288,7 @@ mod tests {
             assert!(!seen[*op as usize], "{op:?} has two handlers");
             seen[*op as usize] = true;
         }
+        #[cfg(chiwawa_tail_calls)]
         for (i, h) in HANDLERS.iter().enumerate() {
             assert_ne!(*h as usize, missing as Handler as usize, "no handler for op {i}");
         }

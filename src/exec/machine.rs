@@ -205,6 +205,9 @@ impl Machine {
             max_frames: store.limits.max_frames as usize,
             trap: None,
             exit_code: 0,
+            flow: Flow::Done,
+            resume: std::ptr::null(),
+            trap_code: 0,
             next: S {
                 ip: std::ptr::null(),
                 regs: std::ptr::null_mut(),
@@ -265,7 +268,9 @@ impl Machine {
             Flow::Yield => Ok(RunResult::Yield),
             Flow::Exit => Ok(RunResult::Exit(exit_code)),
             Flow::Trap => Err(self.trap(store, trap.unwrap_or(TrapKind::Unreachable))),
-            Flow::Reload | Flow::Continue => unreachable!("handled above"),
+            Flow::Reload | Flow::Continue | Flow::Raise | Flow::Pause => {
+                unreachable!("not a final flow: {exit:?}")
+            }
         }
     }
 }

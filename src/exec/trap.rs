@@ -18,7 +18,45 @@ pub enum TrapKind {
     Host(String),
 }
 
+/// The kinds the interpreter raises by itself, indexed by [`TrapKind::code`].
+const RAISED: [TrapKind; 10] = [
+    TrapKind::Unreachable,
+    TrapKind::MemoryOutOfBounds,
+    TrapKind::TableOutOfBounds,
+    TrapKind::UndefinedElement,
+    TrapKind::UninitializedElement,
+    TrapKind::IndirectCallTypeMismatch,
+    TrapKind::IntegerDivideByZero,
+    TrapKind::IntegerOverflow,
+    TrapKind::InvalidConversion,
+    TrapKind::StackExhausted,
+];
+
 impl TrapKind {
+    /// One byte for a kind the interpreter raises by itself (its handlers pass nothing through
+    /// memory, see `exec::handlers`); `u8::MAX` for `Host`, which carries a message.
+    #[inline(always)]
+    pub(crate) fn code(&self) -> u8 {
+        match self {
+            TrapKind::Unreachable => 0,
+            TrapKind::MemoryOutOfBounds => 1,
+            TrapKind::TableOutOfBounds => 2,
+            TrapKind::UndefinedElement => 3,
+            TrapKind::UninitializedElement => 4,
+            TrapKind::IndirectCallTypeMismatch => 5,
+            TrapKind::IntegerDivideByZero => 6,
+            TrapKind::IntegerOverflow => 7,
+            TrapKind::InvalidConversion => 8,
+            TrapKind::StackExhausted => 9,
+            TrapKind::Host(_) => u8::MAX,
+        }
+    }
+
+    /// The kind of a [`TrapKind::code`] (`None` for `Host`'s).
+    pub(crate) fn from_code(code: u8) -> Option<TrapKind> {
+        RAISED.get(code as usize).cloned()
+    }
+
     pub fn message(&self) -> &str {
         match self {
             TrapKind::Unreachable => "unreachable",
@@ -66,5 +104,20 @@ impl Trap {
             s.push_str(&format!("  {i:>3}: 0x{:x} - {}\n", fr.offset, fr.name));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for (i, k) in RAISED.iter().enumerate() {
+            assert_eq!(k.code() as usize, i);
+            assert_eq!(TrapKind::from_code(k.code()).as_ref(), Some(k));
+        }
+        assert_eq!(TrapKind::Host("x".into()).code(), u8::MAX);
+        assert_eq!(TrapKind::from_code(u8::MAX), None);
     }
 }
