@@ -17,3 +17,7 @@ cargo build --examples
 # unit tests, spec (official Wasm 2.0 suite), cli, wasi (vs Wasmtime), checkpoint, crash, sleep,
 # supervise, hosted (chiwawa.wasm under Wasmtime and Node)
 cargo test --lib --bins --tests
+# the switch dispatch backend (what chiwawa.wasm runs) natively too: unit tests and the
+# official suite (own target dir, so neither configuration invalidates the other's build)
+CHIWAWA_SWITCH_DISPATCH=1 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/switch-dispatch" \
+  cargo test --lib --test spec

@@ -14,7 +14,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 3;
+pub const IR_VERSION: u32 = 4;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -82,6 +82,17 @@ pub struct StoreAt {
     pub offset: u32,
 }
 
+/// Loop step: `a += add` (wrapping, 32-bit), then `if a OP imm { goto target }`. Packed after
+/// the tag so that the instruction stays 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct AddBr {
+    pub a: Slot,
+    pub add: i32,
+    pub imm: i32,
+    pub target: u32,
+}
+
 /// Store of a constant: `imm` sign-extended to 64 bits, then truncated to the store's width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreK {
@@ -110,6 +121,7 @@ macro_rules! instrs {
         loadat: [$($la:ident),* $(,)?],
         storeat: [$($sa:ident),* $(,)?],
         storek: [$($sk:ident),* $(,)?],
+        addbr: [$($ab:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
@@ -127,6 +139,7 @@ macro_rules! instrs {
             $($la(LoadAt),)*
             $($sa(StoreAt),)*
             $($sk(StoreK),)*
+            $($ab(AddBr),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
@@ -136,13 +149,14 @@ macro_rules! instrs {
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
             $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
-            $($o,)*
+            $($ab,)* $($o,)*
         }
 
         impl Op {
             /// Number of instruction kinds.
             pub const COUNT: usize = [$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
-                $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$o,)*].len();
+                $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$ab,)*
+                $(Op::$o,)*].len();
         }
 
         impl Instr {
@@ -176,17 +190,20 @@ macro_rules! instrs {
                 }
             }
 
-            /// The target of a branch (compare-and-branch, conditional or not), for patching.
-            pub fn branch_target_mut(&mut self) -> Option<&mut u32> {
+            /// Rewrites the target of a branch (compare-and-branch, conditional or not) with
+            /// `f`; false for other instructions.
+            pub fn map_branch_target(&mut self, f: impl FnOnce(u32) -> u32) -> bool {
                 match self {
-                    $(Instr::$c(x) => Some(&mut x.target),)*
-                    $(Instr::$ci(x) => Some(&mut x.target),)*
+                    $(Instr::$c(x) => x.target = f(x.target),)*
+                    $(Instr::$ci(x) => x.target = f(x.target),)*
+                    $(Instr::$ab(x) => x.target = f(x.target),)*
                     Instr::Br { target }
                     | Instr::BrCopy { target, .. }
                     | Instr::BrIfNez { target, .. }
-                    | Instr::BrIfEqz { target, .. } => Some(target),
-                    _ => None,
+                    | Instr::BrIfEqz { target, .. } => *target = f(*target),
+                    _ => return false,
                 }
+                true
             }
         }
     };
@@ -248,6 +265,10 @@ instrs! {
     ],
     storeat: [I32StoreAt, I64StoreAt, I32Store8At, I32Store16At, I64Store32At],
     storek: [I32StoreK, I64StoreK, I32Store8K, I32Store16K, I64Store32K],
+    addbr: [
+        I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,
+        I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,
+    ],
     other: {
         /// Trap: `unreachable` executed.
         Unreachable,

@@ -11,7 +11,7 @@
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
 use super::ir::{
-    Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, Slot, Store, StoreAt, StoreK, Un,
+    AddBr, Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, Slot, Store, StoreAt, StoreK, Un,
 };
 use crate::error::Error;
 use crate::parse::Module;
@@ -77,6 +77,8 @@ struct T<'a> {
     unreachable: bool,
     /// Index of the last instruction if its single result is the stack top in its canonical slot.
     last_result: Option<u32>,
+    /// Instruction index of the last label bound (a branch may land there).
+    label_pos: u32,
     /// For stack entries equal to [`KONST`]: the constant (bits, is 64-bit) at that height.
     konst: Vec<(u64, bool)>,
     offset: u32,
@@ -117,6 +119,7 @@ pub fn translate(
         max_height: 0,
         unreachable: false,
         last_result: None,
+        label_pos: 0,
         konst: std::mem::take(&mut ctx.konst),
         offset: body.range().start as u32,
     };
@@ -150,9 +153,7 @@ pub fn translate(
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
     // Absolute targets (as patched during lowering) become distances from the branch.
     for (i, ins) in t.code.iter_mut().enumerate() {
-        if let Some(target) = ins.branch_target_mut() {
-            *target = target.wrapping_sub(i as u32);
-        }
+        ins.map_branch_target(|target| target.wrapping_sub(i as u32));
     }
     let f = CompiledFunc {
         code: std::mem::take(&mut t.code),
@@ -309,10 +310,12 @@ impl T<'_> {
 
     fn bind_label(&mut self) {
         self.last_result = None;
+        self.label_pos = self.code.len() as u32;
     }
 
     fn patch(&mut self, at: u32, target: u32) {
-        *self.code[at as usize].branch_target_mut().expect("patching a non-branch instruction") = target;
+        let patched = self.code[at as usize].map_branch_target(|_| target);
+        assert!(patched, "patching a non-branch instruction");
     }
 
     fn emit_poll(&mut self) {
@@ -395,14 +398,49 @@ impl T<'_> {
             if let Some(fused) = fuse_compare(last, cond, when_true, target) {
                 self.code[li as usize] = fused;
                 self.last_result = None;
-                return li;
+                return self.fuse_loop_step(li);
             }
         }
-        if when_true {
+        let j = if when_true {
             self.emit(Instr::BrIfNez { cond, target })
         } else {
             self.emit(Instr::BrIfEqz { cond, target })
+        };
+        self.fuse_loop_step(j)
+    }
+
+    /// `x += c` right before a conditional branch on `x` (the last instruction, at `j`): one
+    /// `I32AddBr*` instead, unless a label sits between them.
+    fn fuse_loop_step(&mut self, j: u32) -> u32 {
+        let ju = j as usize;
+        if j == 0 || ju + 1 != self.code.len() || self.label_pos == j {
+            return j;
         }
+        let Instr::I32AddImm(add) = self.code[ju - 1] else { return j };
+        if add.dst != add.a {
+            return j;
+        }
+        let step = |imm: i32, target: u32| AddBr { a: add.a, add: add.imm, imm, target };
+        use Instr as I;
+        let fused = match self.code[ju] {
+            I::BrIfNez { cond, target } if cond == add.a => I::I32AddBrNe(step(0, target)),
+            I::BrIfEqz { cond, target } if cond == add.a => I::I32AddBrEq(step(0, target)),
+            I::BrI32EqImm(k) if k.a == add.a => I::I32AddBrEq(step(k.imm, k.target)),
+            I::BrI32NeImm(k) if k.a == add.a => I::I32AddBrNe(step(k.imm, k.target)),
+            I::BrI32LtSImm(k) if k.a == add.a => I::I32AddBrLtS(step(k.imm, k.target)),
+            I::BrI32LtUImm(k) if k.a == add.a => I::I32AddBrLtU(step(k.imm, k.target)),
+            I::BrI32GtSImm(k) if k.a == add.a => I::I32AddBrGtS(step(k.imm, k.target)),
+            I::BrI32GtUImm(k) if k.a == add.a => I::I32AddBrGtU(step(k.imm, k.target)),
+            I::BrI32LeSImm(k) if k.a == add.a => I::I32AddBrLeS(step(k.imm, k.target)),
+            I::BrI32LeUImm(k) if k.a == add.a => I::I32AddBrLeU(step(k.imm, k.target)),
+            I::BrI32GeSImm(k) if k.a == add.a => I::I32AddBrGeS(step(k.imm, k.target)),
+            I::BrI32GeUImm(k) if k.a == add.a => I::I32AddBrGeU(step(k.imm, k.target)),
+            _ => return j,
+        };
+        self.code.pop();
+        self.offsets.pop();
+        self.code[ju - 1] = fused;
+        j - 1
     }
 
     fn unary(&mut self, f: fn(Un) -> Instr) -> Result<(), Error> {
@@ -1330,5 +1368,36 @@ mod tests {
           (data (i32.const 0) "\05"))
           (assert_return (invoke "tee" (i32.const 12)) (i32.const 7))
           (assert_return (invoke "set" (i32.const 4)) (i32.const -8))"#);
+    }
+
+    /// `x += c` followed by a conditional branch on `x` becomes one instruction, but never
+    /// across a label (a branch landing between them must not run the add).
+    #[test]
+    fn loop_steps_fuse_but_not_across_labels() {
+        use crate::compile::ir::Instr;
+        let count = r#"(module (func (export "count") (result i32) (local $i i32) (local $c i32)
+            (loop $l
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 3))) (i32.const 30))))
+            (local.get $c)))"#;
+        assert!(lower(count).iter().any(|i| matches!(i, Instr::I32AddBrNe(_))));
+        let lab = r#"(module (func (export "lab") (param $x i32) (param $skip i32) (result i32)
+            (block $done
+              (block $b
+                (br_if $b (local.get $skip))
+                (local.set $x (i32.add (local.get $x) (i32.const 1))))
+              (br_if $done (local.get $x))
+              (return (i32.const 100)))
+            (local.get $x)))"#;
+        let code = lower(lab);
+        assert!(!code.iter().any(|i| format!("{i:?}").starts_with("I32AddBr")), "{code:?}");
+        run(&format!(
+            r#"{count}
+            (assert_return (invoke "count") (i32.const 10))
+            {lab}
+            (assert_return (invoke "lab" (i32.const -1) (i32.const 1)) (i32.const -1))
+            (assert_return (invoke "lab" (i32.const -1) (i32.const 0)) (i32.const 100))
+            (assert_return (invoke "lab" (i32.const 4) (i32.const 0)) (i32.const 5))"#
+        ));
     }
 }

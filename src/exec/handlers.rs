@@ -374,6 +374,19 @@ macro_rules! cmpbri {
         }
     }};
 }
+/// `a += add` (wrapping 32-bit), then compare-and-branch against `imm`.
+macro_rules! addbr {
+    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let v = (rd!($s, $x.a) as u32).wrapping_add($x.add as u32);
+        wr!($s, $x.a, v as u64);
+        let $a = v as $t;
+        let $b = $x.imm as $t;
+        if $e {
+            jump!($s, $x.target);
+        }
+    }};
+}
+
 /// Host address of an access of `$n` bytes at Wasm address `$base` (a `u32`) + `$off`, or a trap.
 macro_rules! ea {
     ($s:ident, $base:expr, $off:expr, $n:expr) => {{
@@ -1038,6 +1051,16 @@ handlers! {
     I32Store8At(x) => |s| store!(at s, x, u8);
     I32Store16At(x) => |s| store!(at s, x, u16);
     I64Store32At(x) => |s| store!(at s, x, u32);
+    I32AddBrEq(x) => |s| addbr!(s, x, u32, |a, b| a == b);
+    I32AddBrNe(x) => |s| addbr!(s, x, u32, |a, b| a != b);
+    I32AddBrLtS(x) => |s| addbr!(s, x, i32, |a, b| a < b);
+    I32AddBrLtU(x) => |s| addbr!(s, x, u32, |a, b| a < b);
+    I32AddBrGtS(x) => |s| addbr!(s, x, i32, |a, b| a > b);
+    I32AddBrGtU(x) => |s| addbr!(s, x, u32, |a, b| a > b);
+    I32AddBrLeS(x) => |s| addbr!(s, x, i32, |a, b| a <= b);
+    I32AddBrLeU(x) => |s| addbr!(s, x, u32, |a, b| a <= b);
+    I32AddBrGeS(x) => |s| addbr!(s, x, i32, |a, b| a >= b);
+    I32AddBrGeU(x) => |s| addbr!(s, x, u32, |a, b| a >= b);
     I32StoreK(x) => |s| store!(k s, x, u32);
     I64StoreK(x) => |s| store!(k s, x, u64);
     I32Store8K(x) => |s| store!(k s, x, u8);
