@@ -14,7 +14,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 4;
+pub const IR_VERSION: u32 = 5;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -180,6 +180,7 @@ macro_rules! instrs {
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
                     | Instr::Select { dst, .. }
+                    | Instr::Select64 { dst, .. }
                     | Instr::GlobalGet { dst, .. }
                     | Instr::MemorySize { dst }
                     | Instr::RefIsNull { dst, .. }
@@ -282,6 +283,9 @@ instrs! {
         Const64 { dst: Slot, val: u64 },
         Copy { dst: Slot, src: Slot },
         Select { dst: Slot, a: Slot, b: Slot, cond: Slot },
+        /// `select` on a 64-bit condition (`select(a, b, i64.eqz(c))` lowers to
+        /// `Select64 { a: b, b: a, cond: c }`).
+        Select64 { dst: Slot, a: Slot, b: Slot, cond: Slot },
         Br { target: u32 },
         /// Copy `n` slots from `from..` down to `to..`, then branch.
         BrCopy { target: u32, from: Slot, to: Slot, n: u16 },

@@ -832,10 +832,31 @@ impl T<'_> {
                 self.pop_any();
             }
             O::Select | O::TypedSelect { .. } => {
+                let eqz = self.last_result;
                 let cond = self.pop();
                 let b = self.pop();
                 let a = self.pop();
                 let dst = self.push()?;
+                // `select(a, b, eqz(c))` is `select(b, a, c)`: when the `eqz` was the last
+                // instruction (nothing was materialized since) and wrote the temporary `cond`.
+                if let Some(li) = eqz.filter(|&li| li as usize + 1 == self.code.len()) {
+                    let temp = cond == self.canon(self.height() + 1);
+                    let fused = match self.code[li as usize] {
+                        Instr::I32Eqz(u) if temp && u.dst == cond => {
+                            Some(Instr::Select { dst, a: b, b: a, cond: u.a })
+                        }
+                        Instr::I64Eqz(u) if temp && u.dst == cond => {
+                            Some(Instr::Select64 { dst, a: b, b: a, cond: u.a })
+                        }
+                        _ => None,
+                    };
+                    if let Some(f) = fused {
+                        self.code[li as usize] = f;
+                        self.offsets[li as usize] = self.offset;
+                        self.last_result = Some(li);
+                        return Ok(());
+                    }
+                }
                 self.result(Instr::Select { dst, a, b, cond });
             }
             O::LocalGet { local_index } => {
@@ -1398,6 +1419,37 @@ mod tests {
             (assert_return (invoke "lab" (i32.const -1) (i32.const 1)) (i32.const -1))
             (assert_return (invoke "lab" (i32.const -1) (i32.const 0)) (i32.const 100))
             (assert_return (invoke "lab" (i32.const 4) (i32.const 0)) (i32.const 5))"#
+        ));
+    }
+
+    /// `select(a, b, eqz(c))` becomes `select(b, a, c)`; for `i64.eqz` all 64 bits of `c`
+    /// count.
+    #[test]
+    fn select_on_eqz_swaps_operands() {
+        use crate::compile::ir::Instr;
+        let m = r#"(module
+          (func (export "s32") (param $a i32) (param $b i32) (param $c i32) (result i32)
+            (select (local.get $a) (local.get $b) (i32.eqz (local.get $c))))
+          (func (export "s64") (param $a i32) (param $b i32) (param $c i64) (result i32)
+            (select (local.get $a) (local.get $b) (i64.eqz (local.get $c)))))"#;
+        let code = lower(m);
+        assert!(code.iter().any(|i| matches!(i, Instr::Select { a: 1, b: 0, cond: 2, .. })), "{code:?}");
+        assert!(!code.iter().any(|i| matches!(i, Instr::I32Eqz(_))), "{code:?}");
+        let buf = wast::parser::ParseBuffer::new(m).unwrap();
+        let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        let module = crate::parse::Module::new(&bytes).unwrap();
+        assert!(
+            module.code[1].code.iter().any(|i| matches!(i, Instr::Select64 { .. })),
+            "{:?}",
+            module.code[1].code
+        );
+        run(&format!(
+            r#"{m}
+            (assert_return (invoke "s32" (i32.const 10) (i32.const 20) (i32.const 0)) (i32.const 10))
+            (assert_return (invoke "s32" (i32.const 10) (i32.const 20) (i32.const 7)) (i32.const 20))
+            (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const 0)) (i32.const 1))
+            (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const 0x1_0000_0000)) (i32.const 2))
+            (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const -1)) (i32.const 2))"#
         ));
     }
 }

@@ -864,6 +864,7 @@ handlers! {
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
     Select { dst, a, b, cond } => |s| wr!(s, dst, if rd!(s, cond) as u32 != 0 { rd!(s, a) } else { rd!(s, b) });
+    Select64 { dst, a, b, cond } => |s| wr!(s, dst, if rd!(s, cond) != 0 { rd!(s, a) } else { rd!(s, b) });
     Br { target } => |s| jump!(s, target);
     BrCopy { target, from, to, n } => |s| {
         for i in 0..n as usize {
