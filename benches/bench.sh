@@ -6,17 +6,21 @@
 #   --scale N         work scale passed to every guest (default 1)
 #   --reps N          timed repetitions per guest and runtime; the median is shown (default 3)
 #   --filter LIST     comma-separated guest and/or runtime names, e.g. fib,sort or wasmi,chiwawa
-#                     (runtimes: native wasmtime wasmi chiwawa; native always runs: it
-#                     provides the reference checksum)
+#                     (runtimes: native wasmtime wasmi chiwawa hosted; native always runs: it
+#                     provides the reference checksum; `hosted` = chiwawa.wasm inside Wasmtime,
+#                     only when named, as it takes about 3x chiwawa's time)
 #   --timeout SEC     wall-clock limit for one run (default 300); a run over it shows TIMEOUT
 #   --cache DIR       where the guests are built (default: <repo>/target/bench-cache)
-#   --build           cargo build --release chiwawa first (default: use target/release/chiwawa as is)
+#   --build           cargo build --release chiwawa first (and scripts/build-wasm.sh for hosted;
+#                     default: use target/release/chiwawa and chiwawa.wasm as they are)
 #   --no-install      do not `cargo install wasmi_cli` when wasmi is missing
 #   --csv FILE        also write every sample as CSV (default: <cache>/last-run.csv)
 # env: CHIWAWA_BIN=path   benchmark another chiwawa binary (default <repo>/target/release/chiwawa)
+#      CHIWAWA_WASM=path  the chiwawa.wasm for `hosted` (default <target dir>/wasm32-wasip1/release)
 #
 # Output: a markdown table on stdout (progress on stderr):
 #   guest | native | wasmtime | wasmi | chiwawa | chiwawa/wasmi   (median wall seconds)
+#   (with hosted: also | hosted | hosted/chiwawa)
 # plus a geomean row. Every runtime's stdout must equal native's checksum line, otherwise
 # the cell reads WRONG; a non-zero exit reads FAIL; a run over --timeout reads TIMEOUT.
 #
@@ -55,11 +59,11 @@ mkdir -p "$cache"
 
 want_runtime() {  # is runtime $1 selected by --filter?
   local t any=0
-  [[ -z "$filter" ]] && return 0
+  if [[ -z "$filter" ]]; then [[ "$1" != hosted ]]; return; fi   # hosted only when named
   for t in ${filter//,/ }; do
-    case "$t" in native|wasmtime|wasmi|chiwawa) any=1; [[ "$t" == "$1" ]] && return 0 ;; esac
+    case "$t" in native|wasmtime|wasmi|chiwawa|hosted) any=1; [[ "$t" == "$1" ]] && return 0 ;; esac
   done
-  ((any == 0))
+  ((any == 0)) && [[ "$1" != hosted ]]   # a filter of guests only: the default runtimes
 }
 
 # ---- build the guests (only when their sources changed) --------------------
@@ -115,6 +119,24 @@ fi
 chiwawa_desc="$chiwawa_bin ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 [[ -x "$chiwawa_bin" ]] || log "$chiwawa_bin missing (use --build): chiwawa column will FAIL"
 
+hosted_cmd="" hosted_desc="unavailable"
+if want_runtime hosted; then
+  if ((build)); then
+    log "scripts/build-wasm.sh"
+    CHIWAWA_WASM="$("$repo/scripts/build-wasm.sh")" || log "scripts/build-wasm.sh failed: hosted column will FAIL"
+  fi
+  chiwawa_wasm="${CHIWAWA_WASM:-$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/wasm32-wasip1/release/chiwawa.wasm}"
+  if [[ -f "$chiwawa_wasm" ]] && python3 -c 'import wasmtime' 2>/dev/null; then
+    # the guests live in the cache: preopen it, so chiwawa.wasm can read them
+    hosted_cmd="python3 $repo/scripts/wasmtime-run.py --dir $cache $chiwawa_wasm run"
+    hosted_desc="$chiwawa_wasm under scripts/wasmtime-run.py"
+  else
+    log "no chiwawa.wasm at $chiwawa_wasm (use --build) or no python wasmtime: hosted column will FAIL"
+  fi
+fi
+
+export B_HOSTED="$hosted_cmd" B_HOSTED_DESC="$hosted_desc"
 export B_SCALE="$scale" B_REPS="$reps" B_FILTER="$filter" B_TIMEOUT="$timeout_s" B_CACHE="$cache" B_CSV="$csv"
 export B_WASMTIME="$wasmtime_cmd" B_WASMTIME_DESC="$wasmtime_desc" B_WASMI="$wasmi_cmd" B_WASMI_DESC="$wasmi_desc"
 export B_CHIWAWA="$chiwawa_bin run" B_CHIWAWA_DESC="$chiwawa_desc" B_EMPTY="$repo/tests/guests/wasm/ret0.wasm"
@@ -123,7 +145,8 @@ python3 - <<'EOF'
 import csv, math, os, shlex, signal, statistics, subprocess, sys, time
 
 GUESTS = ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"]
-RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa"]
+RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa", "hosted"]
+DEFAULT_RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa"]
 E = os.environ
 scale, reps, timeout = E["B_SCALE"], int(E["B_REPS"]), float(E["B_TIMEOUT"])
 cache = E["B_CACHE"]
@@ -133,7 +156,7 @@ if bad:
     sys.exit("bench.sh: --filter: unknown name(s) %s (guests: %s; runtimes: %s)" % (
         ", ".join(bad), " ".join(GUESTS), " ".join(RUNTIMES)))
 guests = [g for g in GUESTS if g in tokens] or GUESTS
-runtimes = [r for r in RUNTIMES if r in tokens] or RUNTIMES
+runtimes = [r for r in RUNTIMES if r in tokens] or DEFAULT_RUNTIMES
 if "native" not in runtimes:
     runtimes = ["native"] + runtimes
 cmds = {
@@ -141,6 +164,7 @@ cmds = {
     "wasmtime": shlex.split(E["B_WASMTIME"]),
     "wasmi": shlex.split(E["B_WASMI"]),
     "chiwawa": shlex.split(E["B_CHIWAWA"]),
+    "hosted": shlex.split(E["B_HOSTED"]),
 }
 
 def log(*a):
@@ -180,8 +204,9 @@ for g in guests:
     expected = None
     state = {rt: [] for rt in runtimes}
     dead = {}
-    if "wasmtime" in runtimes and cmds["wasmtime"]:
-        run(argv_for("wasmtime", g))   # untimed warm-up: fills the compile cache
+    for rt in ("wasmtime", "hosted"):
+        if rt in runtimes and cmds[rt]:
+            run(argv_for(rt, g))   # untimed warm-up: fills the compile cache
     for rep in range(reps):
         for rt in runtimes:
             if rt in dead:
@@ -213,7 +238,9 @@ def geomean(xs):
 
 cols = [rt for rt in RUNTIMES if rt in runtimes]
 show_ratio = "chiwawa" in runtimes and "wasmi" in runtimes
-head = ["guest"] + cols + (["chiwawa/wasmi"] if show_ratio else [])
+show_hosted = "chiwawa" in runtimes and "hosted" in runtimes
+head = ["guest"] + cols + (["chiwawa/wasmi"] if show_ratio else []) + (["hosted/chiwawa"] if show_hosted else [])
+hratios = []
 lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
 ratios = []
 for g in guests:
@@ -225,6 +252,13 @@ for g in guests:
             row.append("%.2f" % (c / w))
         else:
             row.append("-")
+    if show_hosted:
+        c, h = results[(g, "chiwawa")], results[(g, "hosted")]
+        if isinstance(c, float) and isinstance(h, float):
+            hratios.append(h / c)
+            row.append("%.2f" % (h / c))
+        else:
+            row.append("-")
     lines.append("| " + " | ".join(row) + " |")
 row = ["**geomean**"]
 for rt in cols:
@@ -234,6 +268,9 @@ for rt in cols:
 if show_ratio:
     gm = geomean(ratios)
     row.append("-" if gm is None else "%.2f" % gm + ("" if len(ratios) == len(guests) else " (%d/%d)" % (len(ratios), len(guests))))
+if show_hosted:
+    gm = geomean(hratios)
+    row.append("-" if gm is None else "%.2f" % gm + ("" if len(hratios) == len(guests) else " (%d/%d)" % (len(hratios), len(guests))))
 lines.append("| " + " | ".join(row) + " |")
 
 overhead = None
@@ -279,5 +316,7 @@ if "wasmi" in runtimes:
     print("- wasmi: %s" % E["B_WASMI_DESC"])
 if "chiwawa" in runtimes:
     print("- chiwawa: %s" % E["B_CHIWAWA_DESC"])
+if "hosted" in runtimes:
+    print("- hosted: %s" % E["B_HOSTED_DESC"])
 print("- every cell's output was checked against native's checksum line (WRONG = mismatch); samples: %s" % E["B_CSV"])
 EOF

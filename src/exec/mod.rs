@@ -1,5 +1,7 @@
-//! Execution: the [`Machine`] (value stack, frames, program counters — all plain data) and its
-//! dispatch loop, numeric semantics in [`ops`], and [`Trap`]s with Wasm backtraces.
+//! Execution: the [`Machine`] (value stack, frames, program counters — all plain data), the
+//! instruction handlers that run on it (`handlers`: threaded code chained by tail calls, or one
+//! `loop { match }` where tail calls are not guaranteed), numeric semantics in [`ops`], and
+//! [`Trap`]s with Wasm backtraces.
 
 mod handlers;
 pub mod machine;
