@@ -15,9 +15,10 @@
 //! instruction, and the single call after it is the only one in tail position. Several calls in
 //! tail position would be merged into one return block by LLVM, and on wasm32 that block is no
 //! tail position any more (`return_call` needs the call right before the return). To stop, a
-//! handler writes back what the [`Machine`] needs (the frame's program counter, the countdown),
-//! records the [`Flow`] in the [`Ctx`] and continues at [`HALT`], whose handler returns it; so
-//! all guest state is in `Machine::stack`/`frames` whenever Rust code outside this module runs.
+//! handler records the [`Flow`] (and for a trap or pause, the instruction concerned) in the
+//! [`Ctx`] and continues at [`HALT`], whose handler writes the countdown and the frame's program
+//! counter back to the [`Machine`] and returns the flow; so all guest state is in
+//! `Machine::stack`/`frames` whenever Rust code outside this module runs.
 //! No Rust recursion per Wasm call either way: calls and returns only move `ip`/`regs` and
 //! push/pop [`Frame`]s.
 //!
