@@ -141,21 +141,16 @@ static HALT: Instr = Instr::Halt;
 /// Handler of [`HALT`]: writes back the countdown and the frame's program counter, and
 /// returns the recorded flow. Stopping this way costs the stopping handler no call (a call on
 /// any path would make it save registers on every path).
-#[cold]
-#[inline(never)]
-unsafe fn halt(ip: *const Instr, regs: *mut u64, mp: *mut u8, ml: u64, cd: i64, cx: *mut Ctx) -> Out {
-    let flow = halt_flow(cd, cx);
-    #[cfg(chiwawa_tail_calls)]
-    {
-        let _ = (ip, regs, mp, ml);
-        flow
-    }
-    #[cfg(not(chiwawa_tail_calls))]
-    {
-        (flow, S { ip, regs, mp, ml, cd, cx })
-    }
+#[cfg(chiwawa_tail_calls)]
+unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, _: u64, cd: i64, cx: *mut Ctx) -> Out {
+    halt_flow(cd, cx)
 }
 
+/// The work of [`halt`] (the switch backend calls it directly: a `(Flow, S)` returned by a
+/// function that is not inlined would travel through memory and keep the loop's registers
+/// there too).
+#[cold]
+#[inline(never)]
 unsafe fn halt_flow(cd: i64, cx: *mut Ctx) -> Flow {
     (*(*cx).m).countdown = cd;
     match (*cx).flow {
@@ -836,7 +831,7 @@ macro_rules! handlers {
                 let op: Op = std::mem::transmute::<u16, Op>((*ip).op());
                 let (flow, n) = match op {
                     $(Op::$v => $v(ip, regs, mp, ml, cd, cx),)*
-                    Op::Halt => halt(ip, regs, mp, ml, cd, cx),
+                    Op::Halt => return halt_flow(cd, cx),
                 };
                 if flow != Flow::Continue {
                     return flow;
