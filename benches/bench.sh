@@ -237,26 +237,24 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 cols = [rt for rt in RUNTIMES if rt in runtimes]
-show_ratio = "chiwawa" in runtimes and "wasmi" in runtimes
-show_hosted = "chiwawa" in runtimes and "hosted" in runtimes
-head = ["guest"] + cols + (["chiwawa/wasmi"] if show_ratio else []) + (["hosted/chiwawa"] if show_hosted else [])
-hratios = []
+# (column, numerator, denominator) for the runtimes that ran
+ratio_cols = [(n, x, y) for n, x, y in (("chiwawa/wasmi", "chiwawa", "wasmi"),
+                                         ("hosted/chiwawa", "hosted", "chiwawa"))
+              if x in runtimes and y in runtimes]
+head = ["guest"] + cols + [n for n, _, _ in ratio_cols]
 lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
-ratios = []
+ratios = {n: [] for n, _, _ in ratio_cols}
+
+def counted(gm, xs):
+    return "-" if gm is None else gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests)))
+
 for g in guests:
     row = [g] + [cell(results[(g, rt)]) for rt in cols]
-    if show_ratio:
-        c, w = results[(g, "chiwawa")], results[(g, "wasmi")]
-        if isinstance(c, float) and isinstance(w, float):
-            ratios.append(c / w)
-            row.append("%.2f" % (c / w))
-        else:
-            row.append("-")
-    if show_hosted:
-        c, h = results[(g, "chiwawa")], results[(g, "hosted")]
-        if isinstance(c, float) and isinstance(h, float):
-            hratios.append(h / c)
-            row.append("%.2f" % (h / c))
+    for n, x, y in ratio_cols:
+        a, b = results[(g, x)], results[(g, y)]
+        if isinstance(a, float) and isinstance(b, float):
+            ratios[n].append(a / b)
+            row.append("%.2f" % (a / b))
         else:
             row.append("-")
     lines.append("| " + " | ".join(row) + " |")
@@ -264,13 +262,10 @@ row = ["**geomean**"]
 for rt in cols:
     xs = [results[(g, rt)] for g in guests if isinstance(results[(g, rt)], float)]
     gm = geomean(xs)
-    row.append("-" if gm is None else "%.3f" % gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests))))
-if show_ratio:
-    gm = geomean(ratios)
-    row.append("-" if gm is None else "%.2f" % gm + ("" if len(ratios) == len(guests) else " (%d/%d)" % (len(ratios), len(guests))))
-if show_hosted:
-    gm = geomean(hratios)
-    row.append("-" if gm is None else "%.2f" % gm + ("" if len(hratios) == len(guests) else " (%d/%d)" % (len(hratios), len(guests))))
+    row.append(counted(None if gm is None else "%.3f" % gm, xs))
+for n, _, _ in ratio_cols:
+    gm = geomean(ratios[n])
+    row.append(counted(None if gm is None else "%.2f" % gm, ratios[n]))
 lines.append("| " + " | ".join(row) + " |")
 
 overhead = None
