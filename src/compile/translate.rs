@@ -518,13 +518,29 @@ impl T<'_> {
         })
     }
 
-    /// The `i32.add` with a constant that was just emitted into `slot`, the operand about to be
-    /// consumed as an address: a load or store can take its work over (`slot` is a temporary
-    /// read exactly once, by that access, and nothing was emitted since).
+    /// The last instruction, if nothing was emitted since and its result is `slot`, the
+    /// temporary at stack height `height` (popped by the caller): its only reader is the
+    /// instruction being lowered, which may take its work over ([`T::take_over`]).
+    fn just_wrote(&self, slot: Slot, height: u32) -> Option<(u32, Instr)> {
+        let li = self.last_result?;
+        let mut ins = self.code[li as usize];
+        (slot == self.canon(height) && ins.result_slot_mut().copied() == Some(slot)).then_some((li, ins))
+    }
+
+    /// Replaces the instruction at `li` (found by [`T::just_wrote`]) with `ins`, which does its
+    /// work and the current operator's.
+    fn take_over(&mut self, li: u32, mut ins: Instr) {
+        self.last_result = ins.result_slot_mut().is_some().then_some(li);
+        self.code[li as usize] = ins;
+        self.offsets[li as usize] = self.offset;
+    }
+
+    /// The `i32.add` with a constant that computed the address operand `addr` (at the current
+    /// height), for a load or store to take over.
     fn address_add(&self, addr: Opnd) -> Option<(u32, BinImm)> {
-        let (Opnd::Slot(t), Some(li)) = (addr, self.last_result) else { return None };
-        match self.code[li as usize] {
-            Instr::I32AddImm(x) if x.dst == t && t == self.canon(self.height()) => Some((li, x)),
+        let Opnd::Slot(t) = addr else { return None };
+        match self.just_wrote(t, self.height())? {
+            (li, Instr::I32AddImm(x)) => Some((li, x)),
             _ => None,
         }
     }
@@ -539,9 +555,7 @@ impl T<'_> {
         let o = self.pop_any();
         if let Some((li, x)) = self.address_add(o) {
             let dst = self.push()?;
-            self.code[li as usize] = at(LoadAt { dst, a: x.a, imm: x.imm as u32, offset });
-            self.offsets[li as usize] = self.offset;
-            self.last_result = Some(li);
+            self.take_over(li, at(LoadAt { dst, a: x.a, imm: x.imm as u32, offset }));
             return Ok(());
         }
         let addr = self.slot_at(o, self.height());
@@ -573,9 +587,7 @@ impl T<'_> {
         }
         let val = self.slot_at(vo, h + 1);
         if let Some((li, x)) = self.address_add(ao) {
-            self.code[li as usize] = at(StoreAt { addr: x.a, val, imm: x.imm as u32, offset });
-            self.offsets[li as usize] = self.offset;
-            self.last_result = None;
+            self.take_over(li, at(StoreAt { addr: x.a, val, imm: x.imm as u32, offset }));
             return Ok(());
         }
         let addr = self.slot_at(ao, h);
@@ -832,32 +844,21 @@ impl T<'_> {
                 self.pop_any();
             }
             O::Select | O::TypedSelect { .. } => {
-                let eqz = self.last_result;
                 let cond = self.pop();
                 let b = self.pop();
                 let a = self.pop();
+                // `cond` was at height + 2; `select(a, b, eqz(c))` is `select(b, a, c)`.
+                let eqz = self.just_wrote(cond, self.height() + 2);
                 let dst = self.push()?;
-                // `select(a, b, eqz(c))` is `select(b, a, c)`: when the `eqz` was the last
-                // instruction (nothing was materialized since) and wrote the temporary `cond`.
-                if let Some(li) = eqz.filter(|&li| li as usize + 1 == self.code.len()) {
-                    let temp = cond == self.canon(self.height() + 1);
-                    let fused = match self.code[li as usize] {
-                        Instr::I32Eqz(u) if temp && u.dst == cond => {
-                            Some(Instr::Select { dst, a: b, b: a, cond: u.a })
-                        }
-                        Instr::I64Eqz(u) if temp && u.dst == cond => {
-                            Some(Instr::Select64 { dst, a: b, b: a, cond: u.a })
-                        }
-                        _ => None,
-                    };
-                    if let Some(f) = fused {
-                        self.code[li as usize] = f;
-                        self.offsets[li as usize] = self.offset;
-                        self.last_result = Some(li);
-                        return Ok(());
+                match eqz {
+                    Some((li, Instr::I32Eqz(u))) => {
+                        self.take_over(li, Instr::Select { dst, a: b, b: a, cond: u.a })
                     }
+                    Some((li, Instr::I64Eqz(u))) => {
+                        self.take_over(li, Instr::Select64 { dst, a: b, b: a, cond: u.a })
+                    }
+                    _ => self.result(Instr::Select { dst, a, b, cond }),
                 }
-                self.result(Instr::Select { dst, a, b, cond });
             }
             O::LocalGet { local_index } => {
                 let h = self.height();
@@ -1294,12 +1295,12 @@ mod tests {
         }
     }
 
-    /// Lowers a one-function module and returns its code.
-    fn lower(wat: &str) -> Vec<crate::compile::ir::Instr> {
+    /// Lowers a module and returns the code of its defined function number `func`.
+    fn lower(wat: &str, func: usize) -> Vec<crate::compile::ir::Instr> {
         let buf = wast::parser::ParseBuffer::new(wat).unwrap();
         let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
         let m = crate::parse::Module::new(&bytes).unwrap();
-        m.code[0].code.clone()
+        m.code[func].code.clone()
     }
 
     fn run(script: &str) {
@@ -1319,12 +1320,10 @@ mod tests {
           (func (export "st") (param $p i32) (param $v i32)
             (i32.store16 offset=1 (i32.add (local.get $p) (i32.const 8)) (local.get $v)))
           (func (export "ld8") (param $a i32) (result i32) (i32.load8_u (local.get $a))))"#;
-        let code = lower(
-            &body
-                .replace("(func (export \"st\")", "(func $unused")
-                .replace("(func (export \"ld8\")", "(func $unused2"),
-        );
-        assert!(code.iter().any(|i| matches!(i, Instr::I64LoadAt(_))), "{code:?}");
+        let ld = lower(body, 0);
+        assert!(ld.iter().any(|i| matches!(i, Instr::I64LoadAt(_))), "{ld:?}");
+        let st = lower(body, 1);
+        assert!(st.iter().any(|i| matches!(i, Instr::I32Store16At(_))), "{st:?}");
         run(&format!(
             r#"{body}
             (assert_return (invoke "st" (i32.const 0) (i32.const 0x1234)) )
@@ -1351,7 +1350,7 @@ mod tests {
             (i64.store32 offset=20 (local.get $a) (i64.const 0x7_8000_0001))
             (i64.store16 offset=24 (local.get $a) (i64.const -1)))
           (func (export "ld") (param $a i32) (result i64) (i64.load (local.get $a))))"#;
-        let code = lower(body);
+        let code = lower(body, 0);
         let ks = code
             .iter()
             .filter(|i| {
@@ -1401,7 +1400,7 @@ mod tests {
               (local.set $c (i32.add (local.get $c) (i32.const 1)))
               (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 3))) (i32.const 30))))
             (local.get $c)))"#;
-        assert!(lower(count).iter().any(|i| matches!(i, Instr::I32AddBrNe(_))));
+        assert!(lower(count, 0).iter().any(|i| matches!(i, Instr::I32AddBrNe(_))));
         let lab = r#"(module (func (export "lab") (param $x i32) (param $skip i32) (result i32)
             (block $done
               (block $b
@@ -1410,7 +1409,7 @@ mod tests {
               (br_if $done (local.get $x))
               (return (i32.const 100)))
             (local.get $x)))"#;
-        let code = lower(lab);
+        let code = lower(lab, 0);
         assert!(!code.iter().any(|i| format!("{i:?}").starts_with("I32AddBr")), "{code:?}");
         run(&format!(
             r#"{count}
@@ -1432,17 +1431,11 @@ mod tests {
             (select (local.get $a) (local.get $b) (i32.eqz (local.get $c))))
           (func (export "s64") (param $a i32) (param $b i32) (param $c i64) (result i32)
             (select (local.get $a) (local.get $b) (i64.eqz (local.get $c)))))"#;
-        let code = lower(m);
+        let code = lower(m, 0);
         assert!(code.iter().any(|i| matches!(i, Instr::Select { a: 1, b: 0, cond: 2, .. })), "{code:?}");
         assert!(!code.iter().any(|i| matches!(i, Instr::I32Eqz(_))), "{code:?}");
-        let buf = wast::parser::ParseBuffer::new(m).unwrap();
-        let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
-        let module = crate::parse::Module::new(&bytes).unwrap();
-        assert!(
-            module.code[1].code.iter().any(|i| matches!(i, Instr::Select64 { .. })),
-            "{:?}",
-            module.code[1].code
-        );
+        let code = lower(m, 1);
+        assert!(code.iter().any(|i| matches!(i, Instr::Select64 { .. })), "{code:?}");
         run(&format!(
             r#"{m}
             (assert_return (invoke "s32" (i32.const 10) (i32.const 20) (i32.const 0)) (i32.const 10))
