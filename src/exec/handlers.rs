@@ -426,6 +426,21 @@ macro_rules! store {
     }};
 }
 
+/// Pushes the callee's [`Frame`] and its `Machine::codes` entry (code address | `$tag`), which
+/// always move together. Both vectors must have room for one more.
+macro_rules! push_frame {
+    ($m:expr, $addr:expr, $fp:expr, $code:expr, $tag:expr) => {{
+        let frames = &mut (*$m).frames;
+        let n = frames.len();
+        frames.as_mut_ptr().add(n).write(Frame { func: $addr, pc: 0, fp: $fp as u32 });
+        frames.set_len(n + 1);
+        let codes = &mut (*$m).codes;
+        let k = codes.len();
+        codes.as_mut_ptr().add(k).write($code as usize | $tag);
+        codes.set_len(k + 1);
+    }};
+}
+
 /// Enters the Wasm function at store address `$addr` (lowered code `$callee`, instance `$ci`)
 /// with its frame at slot `$base` of the current one.
 macro_rules! enter {
@@ -437,23 +452,24 @@ macro_rules! enter {
         let new_fp = cur.fp as usize + $base as usize;
         cur.pc = pc_of(cx, $s.ip) + 1;
         let need = new_fp + (*callee).max_slots as usize;
-        if need > (*m).stack.len() || (*m).frames.len() >= (*cx).max_frames {
-            if (*m).frames.len() >= (*cx).max_frames || !(*m).grow_stack(need, (*cx).max_stack) {
-                trap!($s, TrapKind::StackExhausted);
-            }
+        if (*m).frames.len() >= (*cx).max_frames
+            || (need > (*m).stack.len() && !(*m).grow_stack(need, (*cx).max_stack))
+        {
+            trap!($s, TrapKind::StackExhausted);
         }
+        (*m).frames.reserve(1);
+        (*m).codes.reserve(1);
         let nregs = (*m).stack.as_mut_ptr().add(new_fp);
         zero_locals(nregs, &*callee);
-        (*m).frames.push(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
         let ccode = (*callee).code.as_ptr();
         if $ci == (*cx).cur_inst {
-            (*m).codes.push(ccode as usize);
+            push_frame!(m, $addr, new_fp, ccode, 0);
             (*cx).code = ccode;
             $s.regs = nregs;
             // The entry safe point, executed without a dispatch.
             poll_go!($s, ccode);
         }
-        (*m).codes.push(ccode as usize | OTHER_INSTANCE);
+        push_frame!(m, $addr, new_fp, ccode, OTHER_INSTANCE);
         leave!($s, Flow::Reload);
     }};
 }
@@ -466,18 +482,16 @@ macro_rules! enter_fast {
         let callee: *const CompiledFunc = $callee;
         let cx = $s.cx;
         let m = (*cx).m;
-        let frames = &mut (*m).frames;
-        let codes = &mut (*m).codes;
-        let n = frames.len();
-        let cur = frames.as_mut_ptr().add(n - 1);
+        let n = (*m).frames.len();
+        let cur = (*m).frames.as_mut_ptr().add(n - 1);
         let new_fp = (*cur).fp as usize + $base as usize;
         let (p, l, max) =
             ((*callee).num_params as usize, (*callee).num_locals as usize, (*callee).max_slots as usize);
         let need = new_fp + max;
         if need > (*m).stack.len()
             || l - p > 4
-            || n == frames.capacity()
-            || codes.len() == codes.capacity()
+            || n == (*m).frames.capacity()
+            || (*m).codes.len() == (*m).codes.capacity()
             || n >= (*cx).max_frames
         {
             slow_call!($s);
@@ -485,12 +499,8 @@ macro_rules! enter_fast {
         (*cur).pc = pc_of(cx, $s.ip) + 1;
         let nregs = (*m).stack.as_mut_ptr().add(new_fp);
         zero_few_locals(nregs, p, l, max);
-        frames.as_mut_ptr().add(n).write(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
-        frames.set_len(n + 1);
         let ccode = (*callee).code.as_ptr();
-        let k = codes.len();
-        codes.as_mut_ptr().add(k).write(ccode as usize);
-        codes.set_len(k + 1);
+        push_frame!(m, $addr, new_fp, ccode, 0);
         (*cx).code = ccode;
         $s.regs = nregs;
         // The entry safe point, executed without a dispatch.
