@@ -14,7 +14,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 5;
+pub const IR_VERSION: u32 = 6;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -191,6 +191,19 @@ macro_rules! instrs {
                 }
             }
 
+            /// Whether this is a store (it writes memory, no slot).
+            pub fn is_store(&self) -> bool {
+                matches!(self, $(Instr::$s(_))|* | $(Instr::$sa(_))|* | $(Instr::$sk(_))|*)
+            }
+
+            /// Whether this is a conditional branch that writes no slot.
+            pub fn is_cond_branch(&self) -> bool {
+                matches!(
+                    self,
+                    $(Instr::$c(_))|* | $(Instr::$ci(_))|* | Instr::BrIfNez { .. } | Instr::BrIfEqz { .. }
+                )
+            }
+
             /// Rewrites the target of a branch (compare-and-branch, conditional or not) with
             /// `f`; false for other instructions.
             pub fn map_branch_target(&mut self, f: impl FnOnce(u32) -> u32) -> bool {
@@ -222,6 +235,9 @@ instrs! {
         F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge,
         F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign,
         F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge,
+        // Accumulator forms (see `compile::accumulator`): `A` reads operand `a` from the
+        // executor's f64 register instead of its slot, `B` operand `b`, `AA` both.
+        F64AddA, F64SubA, F64SubB, F64MulA, F64MulAA, F64DivA, F64DivB,
     ],
     un: [
         I32Eqz, I32Clz, I32Ctz, I32Popcnt, I64Eqz, I64Clz, I64Ctz, I64Popcnt,
@@ -234,12 +250,19 @@ instrs! {
         I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
         I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
         I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+        F64SqrtA,
     ],
     load: [
         I32Load, I64Load, I32Load8S, I32Load8U, I32Load16S, I32Load16U,
         I64Load8S, I64Load8U, I64Load16S, I64Load16U, I64Load32S, I64Load32U,
+        // `f64.load`: as `I64Load`, and also sets the f64 register.
+        F64Load,
     ],
-    store: [I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32],
+    store: [
+        I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
+        // A 64-bit store of the f64 register (`val` names the slot it mirrors).
+        F64StoreA,
+    ],
     cmpbr: [
         BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU,
         BrI32GeS, BrI32GeU,
@@ -263,8 +286,9 @@ instrs! {
     loadat: [
         I32LoadAt, I64LoadAt, I32Load8SAt, I32Load8UAt, I32Load16SAt, I32Load16UAt,
         I64Load8SAt, I64Load8UAt, I64Load16SAt, I64Load16UAt, I64Load32SAt, I64Load32UAt,
+        F64LoadAt,
     ],
-    storeat: [I32StoreAt, I64StoreAt, I32Store8At, I32Store16At, I64Store32At],
+    storeat: [I32StoreAt, I64StoreAt, I32Store8At, I32Store16At, I64Store32At, F64StoreAtA],
     storek: [I32StoreK, I64StoreK, I32Store8K, I32Store16K, I64Store32K],
     addbr: [
         I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,

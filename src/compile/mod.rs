@@ -2,6 +2,7 @@
 //!
 //! See [`ir`] for the instruction set and [`translate`] for the lowering itself.
 
+pub mod accumulator;
 pub mod ir;
 pub mod translate;
 

@@ -151,6 +151,7 @@ pub fn translate(
     }
     reader.finish().map_err(Error::from_parser)?;
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
+    super::accumulator::forward(&mut t.code);
     // Absolute targets (as patched during lowering) become distances from the branch.
     for (i, ins) in t.code.iter_mut().enumerate() {
         ins.map_branch_target(|target| target.wrapping_sub(i as u32));
@@ -940,9 +941,8 @@ impl T<'_> {
             O::I32Load { memarg } | O::F32Load { memarg } => {
                 self.load(memarg, Instr::I32Load, Instr::I32LoadAt)?
             }
-            O::I64Load { memarg } | O::F64Load { memarg } => {
-                self.load(memarg, Instr::I64Load, Instr::I64LoadAt)?
-            }
+            O::I64Load { memarg } => self.load(memarg, Instr::I64Load, Instr::I64LoadAt)?,
+            O::F64Load { memarg } => self.load(memarg, Instr::F64Load, Instr::F64LoadAt)?,
             O::I32Load8S { memarg } => self.load(memarg, Instr::I32Load8S, Instr::I32Load8SAt)?,
             O::I32Load8U { memarg } => self.load(memarg, Instr::I32Load8U, Instr::I32Load8UAt)?,
             O::I32Load16S { memarg } => self.load(memarg, Instr::I32Load16S, Instr::I32Load16SAt)?,

@@ -105,6 +105,9 @@ pub(super) struct S {
     /// Safe-point countdown: instruction units left before the next yield.
     pub cd: i64,
     pub cx: *mut Ctx,
+    /// The f64 register: the result of the last f64-producing instruction, which also wrote
+    /// it to its slot. Instructions rewritten by `compile::accumulator` read it.
+    pub fa: f64,
 }
 
 /// What a handler returns: with tail calls, the flow the chain ended with; in the switch
@@ -115,7 +118,7 @@ type Out = Flow;
 type Out = (Flow, S);
 
 #[cfg(chiwawa_tail_calls)]
-type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, u64, i64, *mut Ctx) -> Out;
+type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, u64, i64, *mut Ctx, f64) -> Out;
 
 // ---- dispatch -----------------------------------------------------------------------------
 
@@ -125,7 +128,7 @@ macro_rules! dispatch {
     ($s:ident, $ip:expr) => {{
         let ip: *const Instr = $ip;
         let h = *HANDLERS.get_unchecked((*ip).op() as usize);
-        h(ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx)
+        h(ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx, $s.fa)
     }};
 }
 #[cfg(not(chiwawa_tail_calls))]
@@ -142,7 +145,7 @@ static HALT: Instr = Instr::Halt;
 /// returns the recorded flow. Stopping this way costs the stopping handler no call (a call on
 /// any path would make it save registers on every path).
 #[cfg(chiwawa_tail_calls)]
-unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, _: u64, cd: i64, cx: *mut Ctx) -> Out {
+unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, _: u64, cd: i64, cx: *mut Ctx, _: f64) -> Out {
     halt_flow(cd, cx)
 }
 
@@ -298,12 +301,28 @@ macro_rules! f32bin {
         wr!($s, $x.dst, ($e).to_bits() as u64);
     }};
 }
-macro_rules! f64bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = f64::from_bits(rd!($s, $x.a));
-        let $b = f64::from_bits(rd!($s, $x.b));
-        wr!($s, $x.dst, ($e).to_bits());
+/// Writes f64 `$v` to slot `$dst` and to the f64 register.
+macro_rules! wrf {
+    ($s:ident, $dst:expr, $v:expr) => {{
+        let v: f64 = $v;
+        // Stored as an f64, so that a value that is in a floating-point register stays there.
+        *($s.regs.add($dst as usize) as *mut f64) = v;
+        $s.fa = v;
     }};
+}
+/// An f64 operation; `a`/`b` say where each operand comes from: its slot, or (`fa`) the f64
+/// register. The result goes to its slot and to the register.
+macro_rules! f64bin {
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
+        f64bin!($s, $x, slot, slot, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $fa:ident, $fb:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = f64bin!(@get $s, $fa, $x.a);
+        let $b = f64bin!(@get $s, $fb, $x.b);
+        wrf!($s, $x.dst, $e);
+    }};
+    (@get $s:ident, slot, $slot:expr) => { f64::from_bits(rd!($s, $slot)) };
+    (@get $s:ident, fa, $slot:expr) => { $s.fa };
 }
 macro_rules! f32cmp {
     ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
@@ -384,29 +403,55 @@ macro_rules! addbr {
 }
 
 /// Host address of an access of `$n` bytes at Wasm address `$base` (a `u32`) + `$off`, or a trap.
+/// The end of the access is computed first and the start addressed from it (displacement
+/// `-$n`), so that the check and the access share one register; `opaque` keeps LLVM from
+/// rederiving the start in a second one, which costs a handler a callee-saved register (a push
+/// and a pop) on x86_64.
 macro_rules! ea {
     ($s:ident, $base:expr, $off:expr, $n:expr) => {{
-        let ea = ($base as u64) + $off as u64;
-        if ea + $n > $s.ml {
+        let end = opaque(($base as u64) + $off as u64 + $n);
+        if end > $s.ml {
             trap!($s, TrapKind::MemoryOutOfBounds);
         }
-        $s.mp.add(ea as usize)
+        $s.mp.add(end as usize).sub($n as usize)
     }};
+}
+
+/// `v`, which the optimizer cannot see through (no instruction is emitted).
+#[inline(always)]
+fn opaque(v: u64) -> u64 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let mut v = v;
+        // SAFETY: an empty template; it only claims to change `v`.
+        unsafe { std::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags)) };
+        v
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    v
 }
 macro_rules! load {
     ($s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, rd!($s, $x.addr) as u32, $t, $conv)
+        load!(@ $s, $x, rd!($s, $x.addr) as u32, $t, |v| wr!($s, $x.dst, v as $conv as u64))
     };
     (at $s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), $t, $conv)
+        load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), $t, |v| wr!($s, $x.dst, v as $conv as u64))
     };
-    (@ $s:ident, $x:ident, $base:expr, $t:ty, $conv:ty) => {{
+    // `f64.load`: the value also goes to the f64 register (loaded as an f64, straight into a
+    // floating-point register).
+    (f64 $s:ident, $x:ident) => {
+        load!(@ $s, $x, rd!($s, $x.addr) as u32, f64, |v| wrf!($s, $x.dst, v))
+    };
+    (f64 at $s:ident, $x:ident) => {
+        load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), f64, |v| wrf!($s, $x.dst, v))
+    };
+    (@ $s:ident, $x:ident, $base:expr, $t:ty, |$v:ident| $put:expr) => {{
         const N: usize = std::mem::size_of::<$t>();
         let p = ea!($s, $base, $x.offset, N as u64);
         // A byte-array access (alignment 1) rather than `read_unaligned`, whose checked
         // version in debug builds takes the address of a local (and so blocks the tail call).
-        let v = <$t>::from_le_bytes(*(p as *const [u8; N]));
-        wr!($s, $x.dst, v as $conv as u64);
+        let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
+        $put;
     }};
 }
 macro_rules! store {
@@ -418,6 +463,12 @@ macro_rules! store {
     };
     (k $s:ident, $x:ident, $t:ty) => {
         store!(@ $s, $x, rd!($s, $x.addr) as u32, $x.imm as i64, $t)
+    };
+    (fa $s:ident, $x:ident) => {
+        store!(@ $s, $x, rd!($s, $x.addr) as u32, $s.fa.to_bits(), u64)
+    };
+    (fa at $s:ident, $x:ident) => {
+        store!(@ $s, $x, (rd!($s, $x.addr) as u32).wrapping_add($x.imm), $s.fa.to_bits(), u64)
     };
     (@ $s:ident, $x:ident, $base:expr, $v:expr, $t:ty) => {{
         const N: usize = std::mem::size_of::<$t>();
@@ -540,7 +591,7 @@ unsafe fn call_slow(
     cd: i64,
     cx: *mut Ctx,
 ) -> *const Instr {
-    let mut s = S { ip, regs, mp, ml, cd, cx };
+    let mut s = S { ip, regs, mp, ml, cd, cx, fa: 0.0 };
     #[allow(clippy::redundant_closure_call)]
     let next = (|| -> *const Instr {
         match *ip {
@@ -570,7 +621,8 @@ macro_rules! slow_call {
     ($s:ident) => {{
         let next = call_slow($s.ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
         let n = (*$s.cx).next;
-        ($s.regs, $s.mp, $s.ml, $s.cd) = (n.regs, n.mp, n.ml, n.cd);
+        // The f64 register is dead after a call: setting it keeps it out of the stack frame.
+        ($s.regs, $s.mp, $s.ml, $s.cd, $s.fa) = (n.regs, n.mp, n.ml, n.cd, n.fa);
         go!($s, next)
     }};
 }
@@ -792,9 +844,10 @@ macro_rules! handlers {
                 ml: u64,
                 cd: i64,
                 cx: *mut Ctx,
+                fa: f64,
             ) -> Out {
                 let Instr::$v $pat = *ip else { std::hint::unreachable_unchecked() };
-                let mut $s = S { ip, regs, mp, ml, cd, cx };
+                let mut $s = S { ip, regs, mp, ml, cd, cx, fa };
                 // The body `return`s the next instruction from this closure (`go!`), or falls
                 // through to the following one.
                 let next: *const Instr = (|| -> *const Instr {
@@ -825,7 +878,7 @@ macro_rules! handlers {
         #[cfg(chiwawa_tail_calls)]
         pub(super) unsafe fn execute(s: S) -> Flow {
             let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
-            h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx)
+            h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx, s.fa)
         }
 
         /// Runs handlers from `s.ip` until the chain stops at [`HALT`] (switch backend).
@@ -835,18 +888,18 @@ macro_rules! handlers {
         #[cfg(not(chiwawa_tail_calls))]
         pub(super) unsafe fn execute(s: S) -> Flow {
             // The registers in locals (`s` itself may live in memory).
-            let S { mut ip, mut regs, mut mp, mut ml, mut cd, cx } = s;
+            let S { mut ip, mut regs, mut mp, mut ml, mut cd, cx, mut fa } = s;
             loop {
                 // SAFETY: every instruction's tag is an `Op` (both enums come from one list).
                 let op: Op = std::mem::transmute::<u16, Op>((*ip).op());
                 let (flow, n) = match op {
-                    $(Op::$v => $v(ip, regs, mp, ml, cd, cx),)*
+                    $(Op::$v => $v(ip, regs, mp, ml, cd, cx, fa),)*
                     Op::Halt => return halt_flow(cd, cx),
                 };
                 if flow != Flow::Continue {
                     return flow;
                 }
-                (ip, regs, mp, ml, cd) = (n.ip, n.regs, n.mp, n.ml, n.cd);
+                (ip, regs, mp, ml, cd, fa) = (n.ip, n.regs, n.mp, n.ml, n.cd, n.fa);
             }
         }
     };
@@ -854,7 +907,7 @@ macro_rules! handlers {
 
 /// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
 #[cfg(chiwawa_tail_calls)]
-unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: u64, _: i64, _: *mut Ctx) -> Flow {
+unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: u64, _: i64, _: *mut Ctx, _: f64) -> Flow {
     unreachable!("no handler for instruction {:?}", *ip)
 }
 
@@ -1024,6 +1077,7 @@ handlers! {
 
     I32Load(x) => |s| load!(s, x, u32, u32);
     I64Load(x) => |s| load!(s, x, u64, u64);
+    F64Load(x) => |s| load!(f64 s, x);
     I32Load8S(x) => |s| load!(s, x, i8, u32);
     I32Load8U(x) => |s| load!(s, x, u8, u32);
     I32Load16S(x) => |s| load!(s, x, i16, u32);
@@ -1043,6 +1097,7 @@ handlers! {
     I64Store32(x) => |s| store!(s, x, u32);
     I32LoadAt(x) => |s| load!(at s, x, u32, u32);
     I64LoadAt(x) => |s| load!(at s, x, u64, u64);
+    F64LoadAt(x) => |s| load!(f64 at s, x);
     I32Load8SAt(x) => |s| load!(at s, x, i8, u32);
     I32Load8UAt(x) => |s| load!(at s, x, u8, u32);
     I32Load16SAt(x) => |s| load!(at s, x, i16, u32);
@@ -1237,6 +1292,15 @@ handlers! {
     F64Sub(x) => |s| f64bin!(s, x, |a, b| a - b);
     F64Mul(x) => |s| f64bin!(s, x, |a, b| a * b);
     F64Div(x) => |s| f64bin!(s, x, |a, b| a / b);
+    F64AddA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a + b);
+    F64SubA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a - b);
+    F64SubB(x) => |s| f64bin!(s, x, slot, fa, |a, b| a - b);
+    F64MulA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a * b);
+    F64MulAA(x) => |s| f64bin!(s, x, fa, fa, |a, b| a * b);
+    F64DivA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a / b);
+    F64DivB(x) => |s| f64bin!(s, x, slot, fa, |a, b| a / b);
+    F64StoreA(x) => |s| store!(fa s, x);
+    F64StoreAtA(x) => |s| store!(fa at s, x);
     F64Min(x) => |s| f64bin!(s, x, |a, b| ops::f64_min(a, b));
     F64Max(x) => |s| f64bin!(s, x, |a, b| ops::f64_max(a, b));
     F64Copysign(x) => |s| f64bin!(s, x, |a, b| a.copysign(b));
@@ -1268,7 +1332,8 @@ handlers! {
     F64Floor(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.floor()));
     F64Trunc(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.trunc()));
     F64Nearest(x) => |s| un!(s, x, f64, |a| ops::quiet64(ops::f64_nearest(a)));
-    F64Sqrt(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.sqrt()));
+    F64Sqrt(x) => |s| wrf!(s, x.dst, f64::from_bits(ops::quiet64(f64::from_bits(rd!(s, x.a)).sqrt())));
+    F64SqrtA(x) => |s| wrf!(s, x.dst, f64::from_bits(ops::quiet64(s.fa.sqrt())));
     I32WrapI64(x) => |s| un!(s, x, u64, |a| a as u32 as u64);
     I32TruncF32S(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_s, u32);
     I32TruncF32U(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_u, u32);
@@ -1285,11 +1350,11 @@ handlers! {
     F32ConvertI64S(x) => |s| un!(s, x, u64, |a| (a as i64 as f32).to_bits() as u64);
     F32ConvertI64U(x) => |s| un!(s, x, u64, |a| (a as f32).to_bits() as u64);
     F32DemoteF64(x) => |s| un!(s, x, f64, |a| (a as f32).to_bits() as u64);
-    F64ConvertI32S(x) => |s| un!(s, x, u32, |a| (a as i32 as f64).to_bits());
-    F64ConvertI32U(x) => |s| un!(s, x, u32, |a| (a as f64).to_bits());
-    F64ConvertI64S(x) => |s| un!(s, x, u64, |a| (a as i64 as f64).to_bits());
-    F64ConvertI64U(x) => |s| un!(s, x, u64, |a| (a as f64).to_bits());
-    F64PromoteF32(x) => |s| un!(s, x, f32, |a| (a as f64).to_bits());
+    F64ConvertI32S(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a) as u32; a as i32 as f64 });
+    F64ConvertI32U(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a) as u32; a as f64 });
+    F64ConvertI64S(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a); a as i64 as f64 });
+    F64ConvertI64U(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a); a as f64 });
+    F64PromoteF32(x) => |s| wrf!(s, x.dst, f32::from_bits(rd!(s, x.a) as u32) as f64);
     I32Extend8S(x) => |s| un!(s, x, u32, |a| a as i8 as i32 as u32 as u64);
     I32Extend16S(x) => |s| un!(s, x, u32, |a| a as i16 as i32 as u32 as u64);
     I64Extend8S(x) => |s| un!(s, x, u64, |a| a as i8 as i64 as u64);

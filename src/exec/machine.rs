@@ -215,6 +215,7 @@ impl Machine {
                 ml: 0,
                 cd: 0,
                 cx: std::ptr::null_mut(),
+                fa: 0.0,
             },
         };
         // SAFETY (for the handlers): slot indices were bounded by the lowering to the
@@ -256,6 +257,7 @@ impl Machine {
                     ml,
                     cd: (*m).countdown,
                     cx: &mut cx,
+                    fa: 0.0,
                 })
             };
             if exit != Flow::Reload {
