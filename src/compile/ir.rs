@@ -181,6 +181,8 @@ macro_rules! instrs {
                     | Instr::Copy { dst, .. }
                     | Instr::Select { dst, .. }
                     | Instr::Select64 { dst, .. }
+                    | Instr::SelectC { dst, .. }
+                    | Instr::Select64C { dst, .. }
                     | Instr::GlobalGet { dst, .. }
                     | Instr::MemorySize { dst }
                     | Instr::RefIsNull { dst, .. }
@@ -200,7 +202,12 @@ macro_rules! instrs {
             pub fn is_cond_branch(&self) -> bool {
                 matches!(
                     self,
-                    $(Instr::$c(_))|* | $(Instr::$ci(_))|* | Instr::BrIfNez { .. } | Instr::BrIfEqz { .. }
+                    $(Instr::$c(_))|*
+                        | $(Instr::$ci(_))|*
+                        | Instr::BrIfNez { .. }
+                        | Instr::BrIfEqz { .. }
+                        | Instr::BrIfNezA { .. }
+                        | Instr::BrIfEqzA { .. }
                 )
             }
 
@@ -214,7 +221,9 @@ macro_rules! instrs {
                     Instr::Br { target }
                     | Instr::BrCopy { target, .. }
                     | Instr::BrIfNez { target, .. }
-                    | Instr::BrIfEqz { target, .. } => *target = f(*target),
+                    | Instr::BrIfEqz { target, .. }
+                    | Instr::BrIfNezA { target, .. }
+                    | Instr::BrIfEqzA { target, .. } => *target = f(*target),
                     _ => return false,
                 }
                 true
@@ -238,6 +247,8 @@ instrs! {
         // Accumulator forms (see `compile::accumulator`): `A` reads operand `a` from the
         // executor's f64 register instead of its slot, `B` operand `b`, `AA` both.
         F64AddA, F64SubA, F64SubB, F64MulA, F64MulAA, F64DivA, F64DivB,
+        // Integer register forms: `A` takes operand `a` from it, `B` operand `b`.
+        I32AddA, I32SubA, I32MulA, I32AndA, I32OrA, I32XorA, I32ShlA, I32ShrSA, I32ShrUA, I32RotlA, I32RotrA, I32EqA, I32NeA, I32LtSA, I32LtUA, I32GtSA, I32GtUA, I32LeSA, I32LeUA, I32GeSA, I32GeUA, I64AddA, I64SubA, I64MulA, I64AndA, I64OrA, I64XorA, I64ShlA, I64ShrSA, I64ShrUA, I64RotlA, I64RotrA, I64EqA, I64NeA, I64LtSA, I64LtUA, I64GtSA, I64GtUA, I64LeSA, I64LeUA, I64GeSA, I64GeUA, I32SubB, I32ShlB, I32ShrSB, I32ShrUB, I64SubB, I64ShlB, I64ShrSB, I64ShrUB,
     ],
     un: [
         I32Eqz, I32Clz, I32Ctz, I32Popcnt, I64Eqz, I64Clz, I64Ctz, I64Popcnt,
@@ -251,23 +262,31 @@ instrs! {
         I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
         I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
         F64SqrtA,
+        // Operand `a` from the integer register.
+        I32EqzA, I32ClzA, I32CtzA, I32PopcntA, I64EqzA, I64ClzA, I64CtzA, I64PopcntA, I32WrapI64A, I64ExtendI32SA, I64ExtendI32UA, I32Extend8SA, I32Extend16SA, I64Extend8SA, I64Extend16SA, I64Extend32SA,
     ],
     load: [
         I32Load, I64Load, I32Load8S, I32Load8U, I32Load16S, I32Load16U,
         I64Load8S, I64Load8U, I64Load16S, I64Load16U, I64Load32S, I64Load32U,
         // `f64.load`: as `I64Load`, and also sets the f64 register.
         F64Load,
+        // The address from the integer register.
+        I32LoadA, I64LoadA, I32Load8SA, I32Load8UA, I32Load16SA, I32Load16UA, I64Load8SA, I64Load8UA, I64Load16SA, I64Load16UA, I64Load32SA, I64Load32UA, F64LoadA,
     ],
     store: [
         I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
         // A 64-bit store of the f64 register (`val` names the slot it mirrors).
-        F64StoreA,
+        F64StoreV,
+        // `A`: the address from the integer register; `V`: the value.
+        I32StoreA, I64StoreA, I32Store8A, I32Store16A, I64Store8A, I64Store16A, I64Store32A, I32StoreV, I64StoreV, I32Store8V, I32Store16V, I64Store8V, I64Store16V, I64Store32V,
     ],
     cmpbr: [
         BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU,
         BrI32GeS, BrI32GeU,
         BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU,
         BrI64GeS, BrI64GeU,
+        // Operand `a` from the integer register.
+        BrI32EqA, BrI32NeA, BrI32LtSA, BrI32LtUA, BrI32GtSA, BrI32GtUA, BrI32LeSA, BrI32LeUA, BrI32GeSA, BrI32GeUA, BrI64EqA, BrI64NeA, BrI64LtSA, BrI64LtUA, BrI64GtSA, BrI64GtUA, BrI64LeSA, BrI64LeUA, BrI64GeSA, BrI64GeUA,
     ],
     binimm: [
         I32AddImm, I32MulImm, I32AndImm, I32OrImm, I32XorImm, I32ShlImm, I32ShrSImm, I32ShrUImm,
@@ -276,20 +295,34 @@ instrs! {
         I64AddImm, I64MulImm, I64AndImm, I64OrImm, I64XorImm, I64ShlImm, I64ShrSImm, I64ShrUImm,
         I64EqImm, I64NeImm, I64LtSImm, I64LtUImm, I64GtSImm, I64GtUImm, I64LeSImm, I64LeUImm,
         I64GeSImm, I64GeUImm,
+        // Operand `a` from the integer register.
+        I32AddImmA, I32MulImmA, I32AndImmA, I32OrImmA, I32XorImmA, I32ShlImmA, I32ShrSImmA, I32ShrUImmA, I32EqImmA, I32NeImmA, I32LtSImmA, I32LtUImmA, I32GtSImmA, I32GtUImmA, I32LeSImmA, I32LeUImmA, I32GeSImmA, I32GeUImmA, I64AddImmA, I64MulImmA, I64AndImmA, I64OrImmA, I64XorImmA, I64ShlImmA, I64ShrSImmA, I64ShrUImmA, I64EqImmA, I64NeImmA, I64LtSImmA, I64LtUImmA, I64GtSImmA, I64GtUImmA, I64LeSImmA, I64LeUImmA, I64GeSImmA, I64GeUImmA,
     ],
     cmpbrimm: [
         BrI32EqImm, BrI32NeImm, BrI32LtSImm, BrI32LtUImm, BrI32GtSImm, BrI32GtUImm, BrI32LeSImm,
         BrI32LeUImm, BrI32GeSImm, BrI32GeUImm,
         BrI64EqImm, BrI64NeImm, BrI64LtSImm, BrI64LtUImm, BrI64GtSImm, BrI64GtUImm, BrI64LeSImm,
         BrI64LeUImm, BrI64GeSImm, BrI64GeUImm,
+        // Operand `a` from the integer register.
+        BrI32EqImmA, BrI32NeImmA, BrI32LtSImmA, BrI32LtUImmA, BrI32GtSImmA, BrI32GtUImmA, BrI32LeSImmA, BrI32LeUImmA, BrI32GeSImmA, BrI32GeUImmA, BrI64EqImmA, BrI64NeImmA, BrI64LtSImmA, BrI64LtUImmA, BrI64GtSImmA, BrI64GtUImmA, BrI64LeSImmA, BrI64LeUImmA, BrI64GeSImmA, BrI64GeUImmA,
     ],
     loadat: [
         I32LoadAt, I64LoadAt, I32Load8SAt, I32Load8UAt, I32Load16SAt, I32Load16UAt,
         I64Load8SAt, I64Load8UAt, I64Load16SAt, I64Load16UAt, I64Load32SAt, I64Load32UAt,
         F64LoadAt,
+        // Operand `a` from the integer register.
+        I32LoadAtA, I64LoadAtA, I32Load8SAtA, I32Load8UAtA, I32Load16SAtA, I32Load16UAtA, I64Load8SAtA, I64Load8UAtA, I64Load16SAtA, I64Load16UAtA, I64Load32SAtA, I64Load32UAtA, F64LoadAtA,
     ],
-    storeat: [I32StoreAt, I64StoreAt, I32Store8At, I32Store16At, I64Store32At, F64StoreAtA],
-    storek: [I32StoreK, I64StoreK, I32Store8K, I32Store16K, I64Store32K],
+    storeat: [
+        I32StoreAt, I64StoreAt, I32Store8At, I32Store16At, I64Store32At, F64StoreAtV,
+        // `A`: operand `addr` from the integer register; `V`: the value.
+        I32StoreAtA, I64StoreAtA, I32Store8AtA, I32Store16AtA, I64Store32AtA, I32StoreAtV, I64StoreAtV, I32Store8AtV, I32Store16AtV, I64Store32AtV,
+    ],
+    storek: [
+        I32StoreK, I64StoreK, I32Store8K, I32Store16K, I64Store32K,
+        // The address from the integer register.
+        I32StoreKA, I64StoreKA, I32Store8KA, I32Store16KA, I64Store32KA,
+    ],
     addbr: [
         I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,
         I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,
@@ -310,11 +343,17 @@ instrs! {
         /// `select` on a 64-bit condition (`select(a, b, i64.eqz(c))` lowers to
         /// `Select64 { a: b, b: a, cond: c }`).
         Select64 { dst: Slot, a: Slot, b: Slot, cond: Slot },
+        /// `Select`/`Select64` with the condition from the integer register.
+        SelectC { dst: Slot, a: Slot, b: Slot, cond: Slot },
+        Select64C { dst: Slot, a: Slot, b: Slot, cond: Slot },
         Br { target: u32 },
         /// Copy `n` slots from `from..` down to `to..`, then branch.
         BrCopy { target: u32, from: Slot, to: Slot, n: u16 },
         BrIfNez { cond: Slot, target: u32 },
         BrIfEqz { cond: Slot, target: u32 },
+        /// `BrIfNez`/`BrIfEqz` on the integer register (`cond` names the slot it mirrors).
+        BrIfNezA { cond: Slot, target: u32 },
+        BrIfEqzA { cond: Slot, target: u32 },
         /// Followed by `len + 1` branch instructions (`Br`/`BrCopy`/`Return`); the last is the default.
         BrTable { index: Slot, len: u32 },
         /// Return `n` values starting at `from` (they are copied to slots `0..n`).

@@ -90,6 +90,10 @@ pub(super) struct Ctx {
     pub trap_code: u8,
     /// After [`call_slow`]: the registers to continue with.
     pub next: S,
+    /// Length of memory 0 in bytes (0 without a memory): what loads and stores check against.
+    /// Not a handler argument: the integer register [`S::ia`] is worth more than saving that
+    /// load, which feeds only a predicted branch.
+    pub ml: u64,
 }
 
 /// The handlers' register state (passed as six scalar arguments, kept in a local inside).
@@ -99,12 +103,15 @@ pub(super) struct S {
     pub ip: *const Instr,
     /// Slot 0 of the current frame.
     pub regs: *mut u64,
-    /// Memory 0's bytes and length (null/0 without a memory).
+    /// Memory 0's bytes (null without a memory; its length is [`Ctx::ml`]).
     pub mp: *mut u8,
-    pub ml: u64,
     /// Safe-point countdown: instruction units left before the next yield.
     pub cd: i64,
     pub cx: *mut Ctx,
+    /// The integer register: the value last written to a slot by `wr!`, which every handler
+    /// with a single result uses except the f64 ones. Instructions rewritten by
+    /// `compile::accumulator` read it.
+    pub ia: u64,
     /// The f64 register: the result of the last f64-producing instruction, which also wrote
     /// it to its slot. Instructions rewritten by `compile::accumulator` read it.
     pub fa: f64,
@@ -118,7 +125,7 @@ type Out = Flow;
 type Out = (Flow, S);
 
 #[cfg(chiwawa_tail_calls)]
-type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, u64, i64, *mut Ctx, f64) -> Out;
+type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, i64, *mut Ctx, u64, f64) -> Out;
 
 // ---- dispatch -----------------------------------------------------------------------------
 
@@ -128,7 +135,7 @@ macro_rules! dispatch {
     ($s:ident, $ip:expr) => {{
         let ip: *const Instr = $ip;
         let h = *HANDLERS.get_unchecked((*ip).op() as usize);
-        h(ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx, $s.fa)
+        h(ip, $s.regs, $s.mp, $s.cd, $s.cx, $s.ia, $s.fa)
     }};
 }
 #[cfg(not(chiwawa_tail_calls))]
@@ -145,7 +152,7 @@ static HALT: Instr = Instr::Halt;
 /// returns the recorded flow. Stopping this way costs the stopping handler no call (a call on
 /// any path would make it save registers on every path).
 #[cfg(chiwawa_tail_calls)]
-unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, _: u64, cd: i64, cx: *mut Ctx, _: f64) -> Out {
+unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, cd: i64, cx: *mut Ctx, _: u64, _: f64) -> Out {
     halt_flow(cd, cx)
 }
 
@@ -204,9 +211,21 @@ macro_rules! rd {
         *$s.regs.add($slot as usize)
     };
 }
+/// Writes `$v` to slot `$slot` and to the integer register.
 macro_rules! wr {
-    ($s:ident, $slot:expr, $v:expr) => {
-        *$s.regs.add($slot as usize) = $v
+    ($s:ident, $slot:expr, $v:expr) => {{
+        let v: u64 = $v;
+        *$s.regs.add($slot as usize) = v;
+        $s.ia = v;
+    }};
+}
+/// An operand: from its slot, or (`ia`) from the integer register.
+macro_rules! get {
+    ($s:ident, slot, $slot:expr) => {
+        rd!($s, $slot)
+    };
+    ($s:ident, ia, $slot:expr) => {
+        $s.ia
     };
 }
 
@@ -273,24 +292,31 @@ macro_rules! refresh {
         let mem = (*$s.cx).mem;
         if !mem.is_null() {
             $s.mp = (*mem).data.as_mut_ptr();
-            $s.ml = (*mem).data.len() as u64;
+            (*$s.cx).ml = (*mem).data.len() as u64;
         }
     }};
 }
 
 // ---- instruction families -----------------------------------------------------------------
 
+/// Integer operations; `$ma`/`$mb` say where each operand comes from (see `get!`).
 macro_rules! i32bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = rd!($s, $x.a) as u32;
-        let $b = rd!($s, $x.b) as u32;
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
+        i32bin!($s, $x, slot, slot, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $ma:ident, $mb:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = get!($s, $ma, $x.a) as u32;
+        let $b = get!($s, $mb, $x.b) as u32;
         wr!($s, $x.dst, ($e) as u32 as u64);
     }};
 }
 macro_rules! i64bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = rd!($s, $x.a);
-        let $b = rd!($s, $x.b);
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
+        i64bin!($s, $x, slot, slot, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $ma:ident, $mb:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = get!($s, $ma, $x.a);
+        let $b = get!($s, $mb, $x.b);
         wr!($s, $x.dst, ($e) as u64);
     }};
 }
@@ -339,6 +365,10 @@ macro_rules! f64cmp {
     }};
 }
 macro_rules! un {
+    (ia $s:ident, $x:ident, $from:ident, |$a:ident| $e:expr) => {{
+        let $a = un!(@get $from, $s.ia);
+        wr!($s, $x.dst, $e);
+    }};
     ($s:ident, $x:ident, $from:ident, |$a:ident| $e:expr) => {{
         let $a = un!(@get $from, rd!($s, $x.a));
         wr!($s, $x.dst, $e);
@@ -358,22 +388,31 @@ macro_rules! trunc {
     }};
 }
 macro_rules! i32bi {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = rd!($s, $x.a) as u32;
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
+        i32bi!($s, $x, slot, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $ma:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = get!($s, $ma, $x.a) as u32;
         let $b = $x.imm as u32;
         wr!($s, $x.dst, ($e) as u32 as u64);
     }};
 }
 macro_rules! i64bi {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = rd!($s, $x.a);
+    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
+        i64bi!($s, $x, slot, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $ma:ident, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = get!($s, $ma, $x.a);
         let $b = $x.imm as i64 as u64;
         wr!($s, $x.dst, ($e) as u64);
     }};
 }
 macro_rules! cmpbr {
-    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = rd!($s, $x.a) as $t;
+    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {
+        cmpbr!($s, $x, slot, $t, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $ma:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = get!($s, $ma, $x.a) as $t;
         let $b = rd!($s, $x.b) as $t;
         if $e {
             jump!($s, $x.target);
@@ -381,8 +420,11 @@ macro_rules! cmpbr {
     }};
 }
 macro_rules! cmpbri {
-    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = rd!($s, $x.a) as $t;
+    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {
+        cmpbri!($s, $x, slot, $t, |$a, $b| $e)
+    };
+    ($s:ident, $x:ident, $ma:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let $a = get!($s, $ma, $x.a) as $t;
         let $b = $x.imm as i64 as $t;
         if $e {
             jump!($s, $x.target);
@@ -410,7 +452,7 @@ macro_rules! addbr {
 macro_rules! ea {
     ($s:ident, $base:expr, $off:expr, $n:expr) => {{
         let end = opaque(($base as u64) + $off as u64 + $n);
-        if end > $s.ml {
+        if end > (*$s.cx).ml {
             trap!($s, TrapKind::MemoryOutOfBounds);
         }
         $s.mp.add(end as usize).sub($n as usize)
@@ -431,19 +473,29 @@ fn opaque(v: u64) -> u64 {
     v
 }
 macro_rules! load {
-    ($s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, rd!($s, $x.addr) as u32, $t, |v| wr!($s, $x.dst, v as $conv as u64))
+    // `ia`: the address (operand) from the integer register.
+    (ia at $s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), $t, |v| wr!($s, $x.dst, v as $conv as u64))
+    };
+    (ia $s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, $s.ia as u32, $t, |v| wr!($s, $x.dst, v as $conv as u64))
     };
     (at $s:ident, $x:ident, $t:ty, $conv:ty) => {
         load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), $t, |v| wr!($s, $x.dst, v as $conv as u64))
     };
-    // `f64.load`: the value also goes to the f64 register (loaded as an f64, straight into a
+    // `f64.load`: the value goes to the f64 register too (loaded as an f64, straight into a
     // floating-point register).
-    (f64 $s:ident, $x:ident) => {
-        load!(@ $s, $x, rd!($s, $x.addr) as u32, f64, |v| wrf!($s, $x.dst, v))
+    (f64 ia at $s:ident, $x:ident) => {
+        load!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), f64, |v| wrf!($s, $x.dst, v))
+    };
+    (f64 ia $s:ident, $x:ident) => {
+        load!(@ $s, $x, $s.ia as u32, f64, |v| wrf!($s, $x.dst, v))
     };
     (f64 at $s:ident, $x:ident) => {
         load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), f64, |v| wrf!($s, $x.dst, v))
+    };
+    (f64 $s:ident, $x:ident) => {
+        load!(@ $s, $x, rd!($s, $x.addr) as u32, f64, |v| wrf!($s, $x.dst, v))
     };
     (@ $s:ident, $x:ident, $base:expr, $t:ty, |$v:ident| $put:expr) => {{
         const N: usize = std::mem::size_of::<$t>();
@@ -453,6 +505,9 @@ macro_rules! load {
         let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
         $put;
     }};
+    ($s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, rd!($s, $x.addr) as u32, $t, |v| wr!($s, $x.dst, v as $conv as u64))
+    };
 }
 macro_rules! store {
     ($s:ident, $x:ident, $t:ty) => {
@@ -464,6 +519,23 @@ macro_rules! store {
     (k $s:ident, $x:ident, $t:ty) => {
         store!(@ $s, $x, rd!($s, $x.addr) as u32, $x.imm as i64, $t)
     };
+    // `ia`: the address from the integer register; `iv`: the value.
+    (ia at $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), rd!($s, $x.val), $t)
+    };
+    (iv at $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, (rd!($s, $x.addr) as u32).wrapping_add($x.imm), $s.ia, $t)
+    };
+    (ia k $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, $s.ia as u32, $x.imm as i64, $t)
+    };
+    (ia $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, $s.ia as u32, rd!($s, $x.val), $t)
+    };
+    (iv $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, rd!($s, $x.addr) as u32, $s.ia, $t)
+    };
+    // The value from the f64 register.
     (fa $s:ident, $x:ident) => {
         store!(@ $s, $x, rd!($s, $x.addr) as u32, $s.fa.to_bits(), u64)
     };
@@ -583,15 +655,8 @@ macro_rules! call_addr {
 /// the stack or the frame vectors): re-executes the call instruction at `ip`.
 /// Returns the next instruction; the registers to run it with are in `Ctx::next`.
 #[inline(never)]
-unsafe fn call_slow(
-    ip: *const Instr,
-    regs: *mut u64,
-    mp: *mut u8,
-    ml: u64,
-    cd: i64,
-    cx: *mut Ctx,
-) -> *const Instr {
-    let mut s = S { ip, regs, mp, ml, cd, cx, fa: 0.0 };
+unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: *mut Ctx) -> *const Instr {
+    let mut s = S { ip, regs, mp, cd, cx, ia: 0, fa: 0.0 };
     #[allow(clippy::redundant_closure_call)]
     let next = (|| -> *const Instr {
         match *ip {
@@ -619,10 +684,10 @@ unsafe fn call_slow(
 /// In `Call`/`CallIndirect`: continue through [`call_slow`].
 macro_rules! slow_call {
     ($s:ident) => {{
-        let next = call_slow($s.ip, $s.regs, $s.mp, $s.ml, $s.cd, $s.cx);
+        let next = call_slow($s.ip, $s.regs, $s.mp, $s.cd, $s.cx);
         let n = (*$s.cx).next;
-        // The f64 register is dead after a call: setting it keeps it out of the stack frame.
-        ($s.regs, $s.mp, $s.ml, $s.cd, $s.fa) = (n.regs, n.mp, n.ml, n.cd, n.fa);
+        // The registers are dead after a call: setting them keeps them out of the stack frame.
+        ($s.regs, $s.mp, $s.cd, $s.ia, $s.fa) = (n.regs, n.mp, n.cd, n.ia, n.fa);
         go!($s, next)
     }};
 }
@@ -841,13 +906,13 @@ macro_rules! handlers {
                 ip: *const Instr,
                 regs: *mut u64,
                 mp: *mut u8,
-                ml: u64,
                 cd: i64,
                 cx: *mut Ctx,
+                ia: u64,
                 fa: f64,
             ) -> Out {
                 let Instr::$v $pat = *ip else { std::hint::unreachable_unchecked() };
-                let mut $s = S { ip, regs, mp, ml, cd, cx, fa };
+                let mut $s = S { ip, regs, mp, cd, cx, ia, fa };
                 // The body `return`s the next instruction from this closure (`go!`), or falls
                 // through to the following one.
                 let next: *const Instr = (|| -> *const Instr {
@@ -878,7 +943,7 @@ macro_rules! handlers {
         #[cfg(chiwawa_tail_calls)]
         pub(super) unsafe fn execute(s: S) -> Flow {
             let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
-            h(s.ip, s.regs, s.mp, s.ml, s.cd, s.cx, s.fa)
+            h(s.ip, s.regs, s.mp, s.cd, s.cx, s.ia, s.fa)
         }
 
         /// Runs handlers from `s.ip` until the chain stops at [`HALT`] (switch backend).
@@ -888,18 +953,18 @@ macro_rules! handlers {
         #[cfg(not(chiwawa_tail_calls))]
         pub(super) unsafe fn execute(s: S) -> Flow {
             // The registers in locals (`s` itself may live in memory).
-            let S { mut ip, mut regs, mut mp, mut ml, mut cd, cx, mut fa } = s;
+            let S { mut ip, mut regs, mut mp, mut cd, cx, mut ia, mut fa } = s;
             loop {
                 // SAFETY: every instruction's tag is an `Op` (both enums come from one list).
                 let op: Op = std::mem::transmute::<u16, Op>((*ip).op());
                 let (flow, n) = match op {
-                    $(Op::$v => $v(ip, regs, mp, ml, cd, cx, fa),)*
+                    $(Op::$v => $v(ip, regs, mp, cd, cx, ia, fa),)*
                     Op::Halt => return halt_flow(cd, cx),
                 };
                 if flow != Flow::Continue {
                     return flow;
                 }
-                (ip, regs, mp, ml, cd, fa) = (n.ip, n.regs, n.mp, n.ml, n.cd, n.fa);
+                (ip, regs, mp, cd, ia, fa) = (n.ip, n.regs, n.mp, n.cd, n.ia, n.fa);
             }
         }
     };
@@ -907,7 +972,7 @@ macro_rules! handlers {
 
 /// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
 #[cfg(chiwawa_tail_calls)]
-unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: u64, _: i64, _: *mut Ctx, _: f64) -> Flow {
+unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: i64, _: *mut Ctx, _: u64, _: f64) -> Flow {
     unreachable!("no handler for instruction {:?}", *ip)
 }
 
@@ -1136,13 +1201,13 @@ handlers! {
         wr!(s, dst, r as u64);
     };
     MemoryCopy { dst, src, n } => |s| {
-        slow!(s, memory_copy(s.mp, s.ml, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+        slow!(s, memory_copy(s.mp, (*s.cx).ml, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
     };
     MemoryFill { dst, val, n } => |s| {
-        slow!(s, memory_fill(s.mp, s.ml, rd!(s, dst) as u32, rd!(s, val) as u8, rd!(s, n) as u32))
+        slow!(s, memory_fill(s.mp, (*s.cx).ml, rd!(s, dst) as u32, rd!(s, val) as u8, rd!(s, n) as u32))
     };
     MemoryInit { seg, dst, src, n } => |s| {
-        slow!(s, memory_init(s.cx, s.mp, s.ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+        slow!(s, memory_init(s.cx, s.mp, (*s.cx).ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
     };
     DataDrop { seg } => |s| data_drop(s.cx, seg);
     TableGet { dst, index, table } => |s| slow!(s, table_get(s.cx, table, rd!(s, index) as u32, s.regs.add(dst as usize)));
@@ -1299,8 +1364,8 @@ handlers! {
     F64MulAA(x) => |s| f64bin!(s, x, fa, fa, |a, b| a * b);
     F64DivA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a / b);
     F64DivB(x) => |s| f64bin!(s, x, slot, fa, |a, b| a / b);
-    F64StoreA(x) => |s| store!(fa s, x);
-    F64StoreAtA(x) => |s| store!(fa at s, x);
+    F64StoreV(x) => |s| store!(fa s, x);
+    F64StoreAtV(x) => |s| store!(fa at s, x);
     F64Min(x) => |s| f64bin!(s, x, |a, b| ops::f64_min(a, b));
     F64Max(x) => |s| f64bin!(s, x, |a, b| ops::f64_max(a, b));
     F64Copysign(x) => |s| f64bin!(s, x, |a, b| a.copysign(b));
@@ -1369,6 +1434,217 @@ handlers! {
     I64TruncSatF32U(x) => |s| un!(s, x, f32, |a| a as u64);
     I64TruncSatF64S(x) => |s| un!(s, x, f64, |a| a as i64 as u64);
     I64TruncSatF64U(x) => |s| un!(s, x, f64, |a| a as u64);
+
+    // ---- integer register forms (see `compile::accumulator`)
+    I32AddA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_add(b));
+    I32SubA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_sub(b));
+    I32MulA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_mul(b));
+    I32AndA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a & b);
+    I32OrA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a | b);
+    I32XorA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a ^ b);
+    I32ShlA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_shl(b));
+    I32ShrSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32).wrapping_shr(b));
+    I32ShrUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_shr(b));
+    I32RotlA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.rotate_left(b));
+    I32RotrA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.rotate_right(b));
+    I32EqA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a == b);
+    I32NeA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a != b);
+    I32LtSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) < (b as i32));
+    I32LtUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a < b);
+    I32GtSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) > (b as i32));
+    I32GtUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a > b);
+    I32LeSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) <= (b as i32));
+    I32LeUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a <= b);
+    I32GeSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) >= (b as i32));
+    I32GeUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a >= b);
+    I32SubB(x) => |s| i32bin!(s, x, slot, ia, |a, b| a.wrapping_sub(b));
+    I32ShlB(x) => |s| i32bin!(s, x, slot, ia, |a, b| a.wrapping_shl(b));
+    I32ShrSB(x) => |s| i32bin!(s, x, slot, ia, |a, b| (a as i32).wrapping_shr(b));
+    I32ShrUB(x) => |s| i32bin!(s, x, slot, ia, |a, b| a.wrapping_shr(b));
+    I64AddA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_add(b));
+    I64SubA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_sub(b));
+    I64MulA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_mul(b));
+    I64AndA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a & b);
+    I64OrA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a | b);
+    I64XorA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a ^ b);
+    I64ShlA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_shl(b as u32));
+    I64ShrSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64).wrapping_shr(b as u32));
+    I64ShrUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_shr(b as u32));
+    I64RotlA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.rotate_left(b as u32));
+    I64RotrA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.rotate_right(b as u32));
+    I64EqA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a == b);
+    I64NeA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a != b);
+    I64LtSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) < (b as i64));
+    I64LtUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a < b);
+    I64GtSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) > (b as i64));
+    I64GtUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a > b);
+    I64LeSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) <= (b as i64));
+    I64LeUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a <= b);
+    I64GeSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) >= (b as i64));
+    I64GeUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a >= b);
+    I64SubB(x) => |s| i64bin!(s, x, slot, ia, |a, b| a.wrapping_sub(b));
+    I64ShlB(x) => |s| i64bin!(s, x, slot, ia, |a, b| a.wrapping_shl(b as u32));
+    I64ShrSB(x) => |s| i64bin!(s, x, slot, ia, |a, b| (a as i64).wrapping_shr(b as u32));
+    I64ShrUB(x) => |s| i64bin!(s, x, slot, ia, |a, b| a.wrapping_shr(b as u32));
+    I32AddImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_add(b));
+    I32MulImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_mul(b));
+    I32AndImmA(x) => |s| i32bi!(s, x, ia, |a, b| a & b);
+    I32OrImmA(x) => |s| i32bi!(s, x, ia, |a, b| a | b);
+    I32XorImmA(x) => |s| i32bi!(s, x, ia, |a, b| a ^ b);
+    I32ShlImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_shl(b));
+    I32ShrSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32).wrapping_shr(b));
+    I32ShrUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_shr(b));
+    I32EqImmA(x) => |s| i32bi!(s, x, ia, |a, b| a == b);
+    I32NeImmA(x) => |s| i32bi!(s, x, ia, |a, b| a != b);
+    I32LtSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) < (b as i32));
+    I32LtUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a < b);
+    I32GtSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) > (b as i32));
+    I32GtUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a > b);
+    I32LeSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) <= (b as i32));
+    I32LeUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a <= b);
+    I32GeSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) >= (b as i32));
+    I32GeUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a >= b);
+    I64AddImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_add(b));
+    I64MulImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_mul(b));
+    I64AndImmA(x) => |s| i64bi!(s, x, ia, |a, b| a & b);
+    I64OrImmA(x) => |s| i64bi!(s, x, ia, |a, b| a | b);
+    I64XorImmA(x) => |s| i64bi!(s, x, ia, |a, b| a ^ b);
+    I64ShlImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_shl(b as u32));
+    I64ShrSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64).wrapping_shr(b as u32));
+    I64ShrUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_shr(b as u32));
+    I64EqImmA(x) => |s| i64bi!(s, x, ia, |a, b| a == b);
+    I64NeImmA(x) => |s| i64bi!(s, x, ia, |a, b| a != b);
+    I64LtSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) < (b as i64));
+    I64LtUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a < b);
+    I64GtSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) > (b as i64));
+    I64GtUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a > b);
+    I64LeSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) <= (b as i64));
+    I64LeUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a <= b);
+    I64GeSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) >= (b as i64));
+    I64GeUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a >= b);
+    BrI32EqA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a == b);
+    BrI32NeA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a != b);
+    BrI32LtSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) < (b as i32));
+    BrI32LtUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a < b);
+    BrI32GtSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) > (b as i32));
+    BrI32GtUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a > b);
+    BrI32LeSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) <= (b as i32));
+    BrI32LeUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a <= b);
+    BrI32GeSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) >= (b as i32));
+    BrI32GeUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a >= b);
+    BrI64EqA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a == b);
+    BrI64NeA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a != b);
+    BrI64LtSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) < (b as i64));
+    BrI64LtUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a < b);
+    BrI64GtSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) > (b as i64));
+    BrI64GtUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a > b);
+    BrI64LeSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) <= (b as i64));
+    BrI64LeUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a <= b);
+    BrI64GeSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) >= (b as i64));
+    BrI64GeUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a >= b);
+    BrI32EqImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a == b);
+    BrI32NeImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a != b);
+    BrI32LtSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) < (b as i32));
+    BrI32LtUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a < b);
+    BrI32GtSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) > (b as i32));
+    BrI32GtUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a > b);
+    BrI32LeSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) <= (b as i32));
+    BrI32LeUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a <= b);
+    BrI32GeSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) >= (b as i32));
+    BrI32GeUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a >= b);
+    BrI64EqImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a == b);
+    BrI64NeImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a != b);
+    BrI64LtSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) < (b as i64));
+    BrI64LtUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a < b);
+    BrI64GtSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) > (b as i64));
+    BrI64GtUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a > b);
+    BrI64LeSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) <= (b as i64));
+    BrI64LeUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a <= b);
+    BrI64GeSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) >= (b as i64));
+    BrI64GeUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a >= b);
+    I32LoadA(x) => |s| load!(ia s, x, u32, u32);
+    I64LoadA(x) => |s| load!(ia s, x, u64, u64);
+    I32Load8SA(x) => |s| load!(ia s, x, i8, u32);
+    I32Load8UA(x) => |s| load!(ia s, x, u8, u32);
+    I32Load16SA(x) => |s| load!(ia s, x, i16, u32);
+    I32Load16UA(x) => |s| load!(ia s, x, u16, u32);
+    I64Load8SA(x) => |s| load!(ia s, x, i8, i64);
+    I64Load8UA(x) => |s| load!(ia s, x, u8, u64);
+    I64Load16SA(x) => |s| load!(ia s, x, i16, i64);
+    I64Load16UA(x) => |s| load!(ia s, x, u16, u64);
+    I64Load32SA(x) => |s| load!(ia s, x, i32, i64);
+    I64Load32UA(x) => |s| load!(ia s, x, u32, u64);
+    F64LoadA(x) => |s| load!(f64 ia s, x);
+    I32LoadAtA(x) => |s| load!(ia at s, x, u32, u32);
+    I64LoadAtA(x) => |s| load!(ia at s, x, u64, u64);
+    I32Load8SAtA(x) => |s| load!(ia at s, x, i8, u32);
+    I32Load8UAtA(x) => |s| load!(ia at s, x, u8, u32);
+    I32Load16SAtA(x) => |s| load!(ia at s, x, i16, u32);
+    I32Load16UAtA(x) => |s| load!(ia at s, x, u16, u32);
+    I64Load8SAtA(x) => |s| load!(ia at s, x, i8, i64);
+    I64Load8UAtA(x) => |s| load!(ia at s, x, u8, u64);
+    I64Load16SAtA(x) => |s| load!(ia at s, x, i16, i64);
+    I64Load16UAtA(x) => |s| load!(ia at s, x, u16, u64);
+    I64Load32SAtA(x) => |s| load!(ia at s, x, i32, i64);
+    I64Load32UAtA(x) => |s| load!(ia at s, x, u32, u64);
+    F64LoadAtA(x) => |s| load!(f64 ia at s, x);
+    I32StoreA(x) => |s| store!(ia s, x, u32);
+    I32StoreV(x) => |s| store!(iv s, x, u32);
+    I64StoreA(x) => |s| store!(ia s, x, u64);
+    I64StoreV(x) => |s| store!(iv s, x, u64);
+    I32Store8A(x) => |s| store!(ia s, x, u8);
+    I32Store8V(x) => |s| store!(iv s, x, u8);
+    I32Store16A(x) => |s| store!(ia s, x, u16);
+    I32Store16V(x) => |s| store!(iv s, x, u16);
+    I64Store8A(x) => |s| store!(ia s, x, u8);
+    I64Store8V(x) => |s| store!(iv s, x, u8);
+    I64Store16A(x) => |s| store!(ia s, x, u16);
+    I64Store16V(x) => |s| store!(iv s, x, u16);
+    I64Store32A(x) => |s| store!(ia s, x, u32);
+    I64Store32V(x) => |s| store!(iv s, x, u32);
+    I32StoreAtA(x) => |s| store!(ia at s, x, u32);
+    I32StoreAtV(x) => |s| store!(iv at s, x, u32);
+    I64StoreAtA(x) => |s| store!(ia at s, x, u64);
+    I64StoreAtV(x) => |s| store!(iv at s, x, u64);
+    I32Store8AtA(x) => |s| store!(ia at s, x, u8);
+    I32Store8AtV(x) => |s| store!(iv at s, x, u8);
+    I32Store16AtA(x) => |s| store!(ia at s, x, u16);
+    I32Store16AtV(x) => |s| store!(iv at s, x, u16);
+    I64Store32AtA(x) => |s| store!(ia at s, x, u32);
+    I64Store32AtV(x) => |s| store!(iv at s, x, u32);
+    I32StoreKA(x) => |s| store!(ia k s, x, u32);
+    I64StoreKA(x) => |s| store!(ia k s, x, u64);
+    I32Store8KA(x) => |s| store!(ia k s, x, u8);
+    I32Store16KA(x) => |s| store!(ia k s, x, u16);
+    I64Store32KA(x) => |s| store!(ia k s, x, u32);
+    I32EqzA(x) => |s| un!(ia s, x, u32, |a| (a == 0) as u64);
+    I32ClzA(x) => |s| un!(ia s, x, u32, |a| a.leading_zeros() as u64);
+    I32CtzA(x) => |s| un!(ia s, x, u32, |a| a.trailing_zeros() as u64);
+    I32PopcntA(x) => |s| un!(ia s, x, u32, |a| a.count_ones() as u64);
+    I64EqzA(x) => |s| un!(ia s, x, u64, |a| (a == 0) as u64);
+    I64ClzA(x) => |s| un!(ia s, x, u64, |a| a.leading_zeros() as u64);
+    I64CtzA(x) => |s| un!(ia s, x, u64, |a| a.trailing_zeros() as u64);
+    I64PopcntA(x) => |s| un!(ia s, x, u64, |a| a.count_ones() as u64);
+    I32WrapI64A(x) => |s| un!(ia s, x, u64, |a| a as u32 as u64);
+    I64ExtendI32SA(x) => |s| un!(ia s, x, u32, |a| a as i32 as i64 as u64);
+    I64ExtendI32UA(x) => |s| un!(ia s, x, u32, |a| a as u64);
+    I32Extend8SA(x) => |s| un!(ia s, x, u32, |a| a as i8 as i32 as u32 as u64);
+    I32Extend16SA(x) => |s| un!(ia s, x, u32, |a| a as i16 as i32 as u32 as u64);
+    I64Extend8SA(x) => |s| un!(ia s, x, u64, |a| a as i8 as i64 as u64);
+    I64Extend16SA(x) => |s| un!(ia s, x, u64, |a| a as i16 as i64 as u64);
+    I64Extend32SA(x) => |s| un!(ia s, x, u64, |a| a as i32 as i64 as u64);
+    BrIfNezA { target, .. } => |s| {
+        if s.ia as u32 != 0 {
+            jump!(s, target);
+        }
+    };
+    BrIfEqzA { target, .. } => |s| {
+        if s.ia as u32 == 0 {
+            jump!(s, target);
+        }
+    };
+    SelectC { dst, a, b, .. } => |s| wr!(s, dst, if s.ia as u32 != 0 { rd!(s, a) } else { rd!(s, b) });
+    Select64C { dst, a, b, .. } => |s| wr!(s, dst, if s.ia != 0 { rd!(s, a) } else { rd!(s, b) });
 }
 
 #[cfg(test)]
@@ -1387,6 +1663,55 @@ mod tests {
         for (i, h) in HANDLERS.iter().enumerate() {
             assert_ne!(*h as usize, missing as Handler as usize, "no handler for op {i}");
         }
+    }
+
+    /// `compile::accumulator` must know exactly which handlers set the f64 register (those
+    /// whose body uses `wrf!`, directly or through `f64bin!`/`load!(f64 …)`), and that all
+    /// other handlers with a single result set the integer register (through `wr!`).
+    #[test]
+    fn register_writers_match_the_accumulator_pass() {
+        use crate::compile::accumulator::{sets_f64_register, sets_int_register};
+        let src = include_str!("handlers.rs");
+        let start = src.find("\nhandlers! {").expect("handler list");
+        let list = &src[start..start + src[start..].find("\n}\n").expect("end of the list")];
+        let mut bodies: Vec<(&str, String)> = Vec::new();
+        for line in list.lines() {
+            let is_entry = line.starts_with("    ")
+                && line.as_bytes().get(4).is_some_and(|c| c.is_ascii_uppercase())
+                && line.contains("=> |s|");
+            if is_entry {
+                let name = line[4..].split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap();
+                bodies.push((name, String::new()));
+            }
+            if let Some(last) = bodies.last_mut() {
+                last.1.push_str(line);
+            }
+        }
+        assert_eq!(bodies.len(), HANDLED.len() - 1, "entries parsed vs handlers (without Halt)");
+        for (name, body) in &bodies {
+            let op = *HANDLED.iter().find(|o| format!("{o:?}") == *name).expect("an Op");
+            let f64w = body.contains("wrf!") || body.contains("f64bin!") || body.contains("load!(f64");
+            assert_eq!(f64w, sets_f64_register(op as u16), "{name}: f64 register");
+            if !f64w && sets_int_register(op as u16) {
+                let int_w = [
+                    "wr!", "i32bin!", "i64bin!", "i32bi!", "i64bi!", "f32bin!", "f32cmp!", "f64cmp!", "un!",
+                    "trunc!", "load!",
+                ]
+                .iter()
+                .any(|m| body.contains(m));
+                assert!(!has_result(op) || int_w, "{name}: its result must go through wr!");
+            }
+        }
+    }
+
+    /// Whether instructions of kind `op` have a single result slot (asked of an instance with
+    /// all operands zero).
+    fn has_result(op: Op) -> bool {
+        // SAFETY: every payload field is a plain integer, for which zero is valid.
+        let mut bytes = [0u8; std::mem::size_of::<Instr>()];
+        bytes[..2].copy_from_slice(&(op as u16).to_ne_bytes());
+        let mut ins: Instr = unsafe { std::mem::transmute(bytes) };
+        ins.result_slot_mut().is_some()
     }
 
     #[test]

@@ -212,11 +212,12 @@ impl Machine {
                 ip: std::ptr::null(),
                 regs: std::ptr::null_mut(),
                 mp: std::ptr::null_mut(),
-                ml: 0,
                 cd: 0,
                 cx: std::ptr::null_mut(),
+                ia: 0,
                 fa: 0.0,
             },
+            ml: 0,
         };
         // SAFETY (for the handlers): slot indices were bounded by the lowering to the
         // function's `max_slots`, and every frame has `max_slots` stack slots allocated before
@@ -250,13 +251,14 @@ impl Machine {
                 } else {
                     ((*mem).data.as_mut_ptr(), (*mem).data.len() as u64)
                 };
+                cx.ml = ml;
                 execute(S {
                     ip: cx.code.add(frame.pc as usize),
                     regs: (*m).stack.as_mut_ptr().add(frame.fp as usize),
                     mp,
-                    ml,
                     cd: (*m).countdown,
                     cx: &mut cx,
+                    ia: 0,
                     fa: 0.0,
                 })
             };
