@@ -396,6 +396,7 @@ pub const F64_WRITERS: &[Op] = &[
     Op::F64LoadA,
     Op::F64LoadAt,
     Op::F64LoadAtA,
+    Op::F64LoadIdx,
 ];
 
 /// Whether the handler of `op`, an instruction with a single result slot that is not an f64

@@ -14,7 +14,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 6;
+pub const IR_VERSION: u32 = 7;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -93,6 +93,27 @@ pub struct AddBr {
     pub target: u32,
 }
 
+/// Load from an indexed address: `base + (idx << shift)` (wrapping 32-bit, as the `i32.shl` and
+/// `i32.add` it replaces), then `+ offset` like any load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadIdx {
+    pub dst: Slot,
+    pub base: Slot,
+    pub idx: Slot,
+    pub shift: u16,
+    pub offset: u32,
+}
+
+/// Store to an indexed address: `base + (idx << shift)` (wrapping 32-bit), then `+ offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreIdx {
+    pub base: Slot,
+    pub idx: Slot,
+    pub val: Slot,
+    pub shift: u16,
+    pub offset: u32,
+}
+
 /// Store of a constant: `imm` sign-extended to 64 bits, then truncated to the store's width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreK {
@@ -121,6 +142,8 @@ macro_rules! instrs {
         loadat: [$($la:ident),* $(,)?],
         storeat: [$($sa:ident),* $(,)?],
         storek: [$($sk:ident),* $(,)?],
+        loadidx: [$($li:ident),* $(,)?],
+        storeidx: [$($si:ident),* $(,)?],
         addbr: [$($ab:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
@@ -139,6 +162,8 @@ macro_rules! instrs {
             $($la(LoadAt),)*
             $($sa(StoreAt),)*
             $($sk(StoreK),)*
+            $($li(LoadIdx),)*
+            $($si(StoreIdx),)*
             $($ab(AddBr),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
@@ -149,13 +174,14 @@ macro_rules! instrs {
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
             $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
-            $($ab,)* $($o,)*
+            $($li,)* $($si,)* $($ab,)* $($o,)*
         }
 
         impl Op {
             /// Number of instruction kinds.
             pub const COUNT: usize = [$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
-                $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$ab,)*
+                $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$li,)*
+                $(Op::$si,)* $(Op::$ab,)*
                 $(Op::$o,)*].len();
         }
 
@@ -176,6 +202,7 @@ macro_rules! instrs {
                     $(Instr::$l(x) => Some(&mut x.dst),)*
                     $(Instr::$bi(x) => Some(&mut x.dst),)*
                     $(Instr::$la(x) => Some(&mut x.dst),)*
+                    $(Instr::$li(x) => Some(&mut x.dst),)*
                     Instr::Const32 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
@@ -195,7 +222,10 @@ macro_rules! instrs {
 
             /// Whether this is a store (it writes memory, no slot).
             pub fn is_store(&self) -> bool {
-                matches!(self, $(Instr::$s(_))|* | $(Instr::$sa(_))|* | $(Instr::$sk(_))|*)
+                matches!(
+                    self,
+                    $(Instr::$s(_))|* | $(Instr::$sa(_))|* | $(Instr::$sk(_))|* | $(Instr::$si(_))|*
+                )
             }
 
             /// Whether this is a conditional branch that writes no slot.
@@ -323,6 +353,11 @@ instrs! {
         // The address from the integer register.
         I32StoreKA, I64StoreKA, I32Store8KA, I32Store16KA, I64Store32KA,
     ],
+    loadidx: [
+        I32LoadIdx, I64LoadIdx, F64LoadIdx, I32Load8SIdx, I32Load8UIdx, I32Load16SIdx,
+        I32Load16UIdx, I64Load32SIdx, I64Load32UIdx,
+    ],
+    storeidx: [I32StoreIdx, I64StoreIdx, I32Store8Idx, I32Store16Idx],
     addbr: [
         I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,
         I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,

@@ -11,7 +11,8 @@
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
 use super::ir::{
-    AddBr, Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, Slot, Store, StoreAt, StoreK, Un,
+    AddBr, Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, Slot, Store, StoreAt,
+    StoreIdx, StoreK, Un,
 };
 use crate::error::Error;
 use crate::parse::Module;
@@ -546,14 +547,59 @@ impl T<'_> {
         }
     }
 
+    /// The `i32.add` of a base and an `i32.shl` by a constant that computed the address
+    /// operand `addr` (at the current height), both just emitted and both results temporaries
+    /// used only here: (index of the shift, base, index, shift count) for an indexed access.
+    fn address_index(&self, addr: Opnd) -> Option<(u32, Slot, Slot, u16)> {
+        let Opnd::Slot(t) = addr else { return None };
+        let (li, Instr::I32Add(add)) = self.just_wrote(t, self.height())? else { return None };
+        let Instr::I32ShlImm(shl) = *self.code.get((li as usize).checked_sub(1)?)? else { return None };
+        // A branch may land on the add (then the shift may not have run just before).
+        if self.label_pos == li {
+            return None;
+        }
+        let h = self.height();
+        let temp = |s: Slot| s == self.canon(h) || s == self.canon(h + 1);
+        let base = match (add.a == shl.dst, add.b == shl.dst) {
+            (true, false) => add.b,
+            (false, true) => add.a,
+            _ => return None,
+        };
+        temp(shl.dst).then_some((li - 1, base, shl.a, (shl.imm & 31) as u16))
+    }
+
+    /// Replaces the shift and the add found by [`T::address_index`] (from `at` on) with `ins`.
+    fn take_over_two(&mut self, at: u32, ins: Instr) {
+        self.code.truncate(at as usize + 1);
+        self.offsets.truncate(at as usize + 1);
+        self.take_over(at, ins);
+    }
+
     fn load(
         &mut self,
         memarg: wasmparser::MemArg,
         f: fn(Load) -> Instr,
         at: fn(LoadAt) -> Instr,
     ) -> Result<(), Error> {
+        self.load_idx(memarg, f, at, None)
+    }
+
+    /// A load, which may take over the address computation: `i32.add` of a constant
+    /// (`at`), or of a base and a shifted index (`idx`, when the load has an indexed form).
+    fn load_idx(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Load) -> Instr,
+        at: fn(LoadAt) -> Instr,
+        idx: Option<fn(LoadIdx) -> Instr>,
+    ) -> Result<(), Error> {
         let offset = memarg.offset as u32;
         let o = self.pop_any();
+        if let (Some(g), Some((si, base, index, shift))) = (idx, self.address_index(o)) {
+            let dst = self.push()?;
+            self.take_over_two(si, g(LoadIdx { dst, base, idx: index, shift, offset }));
+            return Ok(());
+        }
         if let Some((li, x)) = self.address_add(o) {
             let dst = self.push()?;
             self.take_over(li, at(LoadAt { dst, a: x.a, imm: x.imm as u32, offset }));
@@ -575,6 +621,19 @@ impl T<'_> {
         k: fn(StoreK) -> Instr,
         wide: bool,
     ) -> Result<(), Error> {
+        self.store_idx(memarg, f, at, k, None, wide)
+    }
+
+    /// A store, which may take over the address computation as [`T::load_idx`] does.
+    fn store_idx(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Store) -> Instr,
+        at: fn(StoreAt) -> Instr,
+        k: fn(StoreK) -> Instr,
+        idx: Option<fn(StoreIdx) -> Instr>,
+        wide: bool,
+    ) -> Result<(), Error> {
         let offset = memarg.offset as u32;
         let vo = self.pop_any();
         let ao = self.pop_any();
@@ -587,6 +646,11 @@ impl T<'_> {
             }
         }
         let val = self.slot_at(vo, h + 1);
+        if let (Some(g), Some((si, base, index, shift))) = (idx, self.address_index(ao)) {
+            self.take_over_two(si, g(StoreIdx { base, idx: index, val, shift, offset }));
+            self.last_result = None;
+            return Ok(());
+        }
         if let Some((li, x)) = self.address_add(ao) {
             self.take_over(li, at(StoreAt { addr: x.a, val, imm: x.imm as u32, offset }));
             return Ok(());
@@ -939,32 +1003,68 @@ impl T<'_> {
                 self.emit(Instr::GlobalSet { src, global: global_index });
             }
             O::I32Load { memarg } | O::F32Load { memarg } => {
-                self.load(memarg, Instr::I32Load, Instr::I32LoadAt)?
+                self.load_idx(memarg, Instr::I32Load, Instr::I32LoadAt, Some(Instr::I32LoadIdx))?
             }
-            O::I64Load { memarg } => self.load(memarg, Instr::I64Load, Instr::I64LoadAt)?,
-            O::F64Load { memarg } => self.load(memarg, Instr::F64Load, Instr::F64LoadAt)?,
-            O::I32Load8S { memarg } => self.load(memarg, Instr::I32Load8S, Instr::I32Load8SAt)?,
-            O::I32Load8U { memarg } => self.load(memarg, Instr::I32Load8U, Instr::I32Load8UAt)?,
-            O::I32Load16S { memarg } => self.load(memarg, Instr::I32Load16S, Instr::I32Load16SAt)?,
-            O::I32Load16U { memarg } => self.load(memarg, Instr::I32Load16U, Instr::I32Load16UAt)?,
+            O::I64Load { memarg } => {
+                self.load_idx(memarg, Instr::I64Load, Instr::I64LoadAt, Some(Instr::I64LoadIdx))?
+            }
+            O::F64Load { memarg } => {
+                self.load_idx(memarg, Instr::F64Load, Instr::F64LoadAt, Some(Instr::F64LoadIdx))?
+            }
+            O::I32Load8S { memarg } => {
+                self.load_idx(memarg, Instr::I32Load8S, Instr::I32Load8SAt, Some(Instr::I32Load8SIdx))?
+            }
+            O::I32Load8U { memarg } => {
+                self.load_idx(memarg, Instr::I32Load8U, Instr::I32Load8UAt, Some(Instr::I32Load8UIdx))?
+            }
+            O::I32Load16S { memarg } => {
+                self.load_idx(memarg, Instr::I32Load16S, Instr::I32Load16SAt, Some(Instr::I32Load16SIdx))?
+            }
+            O::I32Load16U { memarg } => {
+                self.load_idx(memarg, Instr::I32Load16U, Instr::I32Load16UAt, Some(Instr::I32Load16UIdx))?
+            }
             O::I64Load8S { memarg } => self.load(memarg, Instr::I64Load8S, Instr::I64Load8SAt)?,
             O::I64Load8U { memarg } => self.load(memarg, Instr::I64Load8U, Instr::I64Load8UAt)?,
             O::I64Load16S { memarg } => self.load(memarg, Instr::I64Load16S, Instr::I64Load16SAt)?,
             O::I64Load16U { memarg } => self.load(memarg, Instr::I64Load16U, Instr::I64Load16UAt)?,
-            O::I64Load32S { memarg } => self.load(memarg, Instr::I64Load32S, Instr::I64Load32SAt)?,
-            O::I64Load32U { memarg } => self.load(memarg, Instr::I64Load32U, Instr::I64Load32UAt)?,
-            O::I32Store { memarg } | O::F32Store { memarg } => {
-                self.store(memarg, Instr::I32Store, Instr::I32StoreAt, Instr::I32StoreK, false)?
+            O::I64Load32S { memarg } => {
+                self.load_idx(memarg, Instr::I64Load32S, Instr::I64Load32SAt, Some(Instr::I64Load32SIdx))?
             }
-            O::I64Store { memarg } | O::F64Store { memarg } => {
-                self.store(memarg, Instr::I64Store, Instr::I64StoreAt, Instr::I64StoreK, true)?
+            O::I64Load32U { memarg } => {
+                self.load_idx(memarg, Instr::I64Load32U, Instr::I64Load32UAt, Some(Instr::I64Load32UIdx))?
             }
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
-                self.store(memarg, Instr::I32Store8, Instr::I32Store8At, Instr::I32Store8K, false)?
-            }
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
-                self.store(memarg, Instr::I32Store16, Instr::I32Store16At, Instr::I32Store16K, false)?
-            }
+            O::I32Store { memarg } | O::F32Store { memarg } => self.store_idx(
+                memarg,
+                Instr::I32Store,
+                Instr::I32StoreAt,
+                Instr::I32StoreK,
+                Some(Instr::I32StoreIdx),
+                false,
+            )?,
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store_idx(
+                memarg,
+                Instr::I64Store,
+                Instr::I64StoreAt,
+                Instr::I64StoreK,
+                Some(Instr::I64StoreIdx),
+                true,
+            )?,
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store_idx(
+                memarg,
+                Instr::I32Store8,
+                Instr::I32Store8At,
+                Instr::I32Store8K,
+                Some(Instr::I32Store8Idx),
+                false,
+            )?,
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store_idx(
+                memarg,
+                Instr::I32Store16,
+                Instr::I32Store16At,
+                Instr::I32Store16K,
+                Some(Instr::I32Store16Idx),
+                false,
+            )?,
             O::I64Store32 { memarg } => {
                 self.store(memarg, Instr::I64Store32, Instr::I64Store32At, Instr::I64Store32K, false)?
             }
@@ -1334,6 +1434,43 @@ mod tests {
             (assert_return (invoke "ld" (i32.const -8)) (i64.const 0x3400_00ab_cd00_0000))
             (assert_trap (invoke "ld" (i32.const 65520)) "out of bounds memory access")
             (assert_trap (invoke "st" (i32.const 65526) (i32.const 1)) "out of bounds memory access")"#
+        ));
+    }
+
+    /// `base + (i << k)` addresses fold into indexed loads and stores, in either operand order,
+    /// wrapping like the `i32.shl` and `i32.add` they replace; not when the shifted value is a
+    /// local (it may be read again).
+    #[test]
+    fn indexed_accesses_wrap_like_shl_and_add() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module (memory 1)
+          (func (export "ld") (param $b i32) (param $i i32) (result i32)
+            (i32.load offset=4 (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))
+          (func (export "st") (param $b i32) (param $i i32) (param $v i64)
+            (i64.store (i32.add (i32.shl (local.get $i) (i32.const 35)) (local.get $b)) (local.get $v)))
+          (func (export "tee") (param $b i32) (param $i i32) (result i32)
+            (i32.load8_u (i32.add (local.get $b) (local.tee $i (i32.shl (local.get $i) (i32.const 1)))))))"#;
+        let ld = lower(body, 0);
+        assert!(
+            ld.iter().any(|i| matches!(i, Instr::I32LoadIdx(x) if x.shift == 2 && x.offset == 4)),
+            "{ld:?}"
+        );
+        assert!(!ld.iter().any(|i| matches!(i, Instr::I32ShlImm(_))), "{ld:?}");
+        let st = lower(body, 1);
+        assert!(st.iter().any(|i| matches!(i, Instr::I64StoreIdx(x) if x.shift == 3)), "{st:?}");
+        let tee = lower(body, 2);
+        assert!(tee.iter().any(|i| matches!(i, Instr::I32ShlImm(_))), "{tee:?}");
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "st" (i32.const 8) (i32.const 1) (i64.const 0x0807060504030201)))
+            (assert_return (invoke "ld" (i32.const 0) (i32.const 3)) (i32.const 0x04030201))
+            (assert_return (invoke "ld" (i32.const 0) (i32.const 4)) (i32.const 0x08070605))
+            (assert_return (invoke "ld" (i32.const -8) (i32.const 5)) (i32.const 0x04030201))
+            (assert_return (invoke "st" (i32.const -16) (i32.const 3) (i64.const -1)))
+            (assert_return (invoke "ld" (i32.const 4) (i32.const 0)) (i32.const -1))
+            (assert_return (invoke "tee" (i32.const 1) (i32.const 4)) (i32.const 0xff))
+            (assert_trap (invoke "ld" (i32.const 65528) (i32.const 1)) "out of bounds memory access")
+            (assert_trap (invoke "st" (i32.const 65529) (i32.const 0) (i64.const 0)) "out of bounds memory access")"#
         ));
     }
 

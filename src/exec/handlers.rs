@@ -472,7 +472,20 @@ fn opaque(v: u64) -> u64 {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     v
 }
+/// The address of an indexed access: `base + (idx << shift)`, wrapping like the `i32.shl` and
+/// `i32.add` it replaces.
+macro_rules! idx_addr {
+    ($s:ident, $x:ident) => {
+        (rd!($s, $x.base) as u32).wrapping_add((rd!($s, $x.idx) as u32).wrapping_shl($x.shift as u32))
+    };
+}
 macro_rules! load {
+    (idx $s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, idx_addr!($s, $x), $t, |v| wr!($s, $x.dst, v as $conv as u64))
+    };
+    (f64 idx $s:ident, $x:ident) => {
+        load!(@ $s, $x, idx_addr!($s, $x), f64, |v| wrf!($s, $x.dst, v))
+    };
     // `ia`: the address (operand) from the integer register.
     (ia at $s:ident, $x:ident, $t:ty, $conv:ty) => {
         load!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), $t, |v| wr!($s, $x.dst, v as $conv as u64))
@@ -518,6 +531,9 @@ macro_rules! store {
     };
     (k $s:ident, $x:ident, $t:ty) => {
         store!(@ $s, $x, rd!($s, $x.addr) as u32, $x.imm as i64, $t)
+    };
+    (idx $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, idx_addr!($s, $x), rd!($s, $x.val), $t)
     };
     // `ia`: the address from the integer register; `iv`: the value.
     (ia at $s:ident, $x:ident, $t:ty) => {
@@ -1193,6 +1209,20 @@ handlers! {
     I32Store8K(x) => |s| store!(k s, x, u8);
     I32Store16K(x) => |s| store!(k s, x, u16);
     I64Store32K(x) => |s| store!(k s, x, u32);
+
+    I32LoadIdx(x) => |s| load!(idx s, x, u32, u32);
+    I64LoadIdx(x) => |s| load!(idx s, x, u64, u64);
+    F64LoadIdx(x) => |s| load!(f64 idx s, x);
+    I32Load8SIdx(x) => |s| load!(idx s, x, i8, u32);
+    I32Load8UIdx(x) => |s| load!(idx s, x, u8, u32);
+    I32Load16SIdx(x) => |s| load!(idx s, x, i16, u32);
+    I32Load16UIdx(x) => |s| load!(idx s, x, u16, u32);
+    I64Load32SIdx(x) => |s| load!(idx s, x, i32, i64);
+    I64Load32UIdx(x) => |s| load!(idx s, x, u32, u64);
+    I32StoreIdx(x) => |s| store!(idx s, x, u32);
+    I64StoreIdx(x) => |s| store!(idx s, x, u64);
+    I32Store8Idx(x) => |s| store!(idx s, x, u8);
+    I32Store16Idx(x) => |s| store!(idx s, x, u16);
 
     MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages() as u64);
     MemoryGrow { dst, delta } => |s| {
