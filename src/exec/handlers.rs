@@ -378,6 +378,15 @@ macro_rules! un {
     (@get f32, $v:expr) => { f32::from_bits($v as u32) };
     (@get f64, $v:expr) => { f64::from_bits($v) };
 }
+/// `select`: both operands are loaded before the condition picks one (a conditional move), so
+/// that the loads need not wait for the condition: LLVM would otherwise select the slot index
+/// and load once, putting the condition's latency in front of the load.
+macro_rules! select {
+    ($s:ident, $dst:expr, $a:expr, $b:expr, $cond:expr) => {{
+        let (va, vb) = (opaque(rd!($s, $a)), opaque(rd!($s, $b)));
+        wr!($s, $dst, if $cond { va } else { vb })
+    }};
+}
 macro_rules! trunc {
     ($s:ident, $x:ident, $from:ident, $f:path, $to:ty) => {{
         let v = un!(@get $from, rd!($s, $x.a));
@@ -466,7 +475,7 @@ fn opaque(v: u64) -> u64 {
     {
         let mut v = v;
         // SAFETY: an empty template; it only claims to change `v`.
-        unsafe { std::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags)) };
+        unsafe { std::arch::asm!("/* {0} */", inout(reg) v, options(nomem, nostack, preserves_flags)) };
         v
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -1003,8 +1012,8 @@ handlers! {
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
-    Select { dst, a, b, cond } => |s| wr!(s, dst, if rd!(s, cond) as u32 != 0 { rd!(s, a) } else { rd!(s, b) });
-    Select64 { dst, a, b, cond } => |s| wr!(s, dst, if rd!(s, cond) != 0 { rd!(s, a) } else { rd!(s, b) });
+    Select { dst, a, b, cond } => |s| select!(s, dst, a, b, rd!(s, cond) as u32 != 0);
+    Select64 { dst, a, b, cond } => |s| select!(s, dst, a, b, rd!(s, cond) != 0);
     Br { target } => |s| jump!(s, target);
     BrCopy { target, from, to, n } => |s| {
         for i in 0..n as usize {
@@ -1427,8 +1436,8 @@ handlers! {
     F64Floor(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.floor()));
     F64Trunc(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.trunc()));
     F64Nearest(x) => |s| un!(s, x, f64, |a| ops::quiet64(ops::f64_nearest(a)));
-    F64Sqrt(x) => |s| wrf!(s, x.dst, f64::from_bits(ops::quiet64(f64::from_bits(rd!(s, x.a)).sqrt())));
-    F64SqrtA(x) => |s| wrf!(s, x.dst, f64::from_bits(ops::quiet64(s.fa.sqrt())));
+    F64Sqrt(x) => |s| wrf!(s, x.dst, ops::sqrt64(f64::from_bits(rd!(s, x.a))));
+    F64SqrtA(x) => |s| wrf!(s, x.dst, ops::sqrt64(s.fa));
     I32WrapI64(x) => |s| un!(s, x, u64, |a| a as u32 as u64);
     I32TruncF32S(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_s, u32);
     I32TruncF32U(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_u, u32);
@@ -1673,8 +1682,8 @@ handlers! {
             jump!(s, target);
         }
     };
-    SelectC { dst, a, b, .. } => |s| wr!(s, dst, if s.ia as u32 != 0 { rd!(s, a) } else { rd!(s, b) });
-    Select64C { dst, a, b, .. } => |s| wr!(s, dst, if s.ia != 0 { rd!(s, a) } else { rd!(s, b) });
+    SelectC { dst, a, b, .. } => |s| select!(s, dst, a, b, s.ia as u32 != 0);
+    Select64C { dst, a, b, .. } => |s| select!(s, dst, a, b, s.ia != 0);
 }
 
 #[cfg(test)]
@@ -1725,7 +1734,7 @@ mod tests {
             if !f64w && sets_int_register(op as u16) {
                 let int_w = [
                     "wr!", "i32bin!", "i64bin!", "i32bi!", "i64bi!", "f32bin!", "f32cmp!", "f64cmp!", "un!",
-                    "trunc!", "load!",
+                    "trunc!", "load!", "select!",
                 ]
                 .iter()
                 .any(|m| body.contains(m));

@@ -70,6 +70,19 @@ pub fn quiet32(r: f32) -> u32 {
     }
 }
 
+/// `f64.sqrt`. The square root instructions of x86_64 and aarch64 (and Wasm's own `f64.sqrt`
+/// under chiwawa.wasm) already return a quiet NaN for a NaN operand, as Wasm requires; the
+/// explicit quieting, for other targets, would lengthen every dependency chain through a
+/// square root.
+#[inline(always)]
+pub fn sqrt64(a: f64) -> f64 {
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "wasm32")) {
+        a.sqrt()
+    } else {
+        f64::from_bits(quiet64(a.sqrt()))
+    }
+}
+
 #[inline]
 pub fn quiet64(r: f64) -> u64 {
     let b = r.to_bits();
