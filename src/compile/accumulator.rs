@@ -32,33 +32,82 @@ use super::ir::{Bin, CmpBr, Instr, Op, Slot};
 /// Rewrites the readers of the registers in `code` (branch targets still absolute).
 pub fn forward(code: &mut [Instr]) {
     let entry = entries(code);
-    // The slots the registers mirror.
-    let (mut fa, mut ia): (Option<Slot>, Option<Slot>) = (None, None);
+    // The slots whose values the registers hold.
+    let (mut fa, mut ia) = (Mirror::default(), Mirror::default());
     for (i, ins) in code.iter_mut().enumerate() {
         if entry[i] {
-            (fa, ia) = (None, None);
+            (fa, ia) = (Mirror::default(), Mirror::default());
         }
         let before = *ins;
-        if let Some(x) = fa {
-            *ins = reading(*ins, x);
+        for x in fa.slots() {
+            if *ins == before {
+                *ins = reading(*ins, x);
+            }
         }
-        if let (Some(x), true) = (ia, *ins == before) {
-            *ins = int_reading(*ins, x);
+        for x in ia.slots() {
+            if *ins == before {
+                *ins = int_reading(*ins, x);
+            }
         }
         let op = ins.op();
         let result = ins.result_slot_mut().copied();
-        match result {
-            Some(d) if sets_f64_register(op) => {
-                fa = Some(d);
-                ia = ia.filter(|&x| x != d);
+        match (*ins, result) {
+            // The copy's value is in both slots, and (`wr!`) in the integer register.
+            (Instr::Copy { dst, src } | Instr::CopyA { dst, src }, _) => {
+                ia = Mirror::one(src);
+                ia.add(dst);
+                if fa.contains(src) {
+                    fa.add(dst);
+                } else {
+                    fa.remove(dst);
+                }
             }
-            Some(d) if sets_int_register(op) => {
-                ia = Some(d);
-                fa = fa.filter(|&x| x != d);
+            (_, Some(d)) if sets_f64_register(op) => {
+                fa = Mirror::one(d);
+                ia.remove(d);
+            }
+            (_, Some(d)) if sets_int_register(op) => {
+                ia = Mirror::one(d);
+                fa.remove(d);
             }
             _ if keeps_registers(ins) => {}
-            _ => (fa, ia) = (None, None),
+            _ => (fa, ia) = (Mirror::default(), Mirror::default()),
         }
+    }
+}
+
+/// The slots (at most three) whose value a register holds.
+#[derive(Clone, Copy, Default)]
+struct Mirror([Option<Slot>; 3]);
+
+impl Mirror {
+    fn one(s: Slot) -> Self {
+        Mirror([Some(s), None, None])
+    }
+
+    fn slots(self) -> impl Iterator<Item = Slot> {
+        self.0.into_iter().flatten()
+    }
+
+    fn contains(&self, s: Slot) -> bool {
+        self.0.contains(&Some(s))
+    }
+
+    fn remove(&mut self, s: Slot) {
+        for e in &mut self.0 {
+            if *e == Some(s) {
+                *e = None;
+            }
+        }
+    }
+
+    /// Adds `s` (when full, in place of the last one).
+    fn add(&mut self, s: Slot) {
+        if self.contains(s) {
+            return;
+        }
+        let free = self.0.iter().position(|e| e.is_none()).unwrap_or(self.0.len() - 1);
+        self.0[free] = Some(s);
     }
 }
 
@@ -355,6 +404,20 @@ fn int_reading(ins: Instr, x: Slot) -> Instr {
         I::I64Extend8S(v) if v.a == x => I::I64Extend8SA(v),
         I::I64Extend16S(v) if v.a == x => I::I64Extend16SA(v),
         I::I64Extend32S(v) if v.a == x => I::I64Extend32SA(v),
+        I::Copy { dst, src } if src == x => I::CopyA { dst, src },
+        I::I32LoadIdx(l) if l.idx == x && l.base != x => I::I32LoadIdxA(l),
+        I::I64LoadIdx(l) if l.idx == x && l.base != x => I::I64LoadIdxA(l),
+        I::F64LoadIdx(l) if l.idx == x && l.base != x => I::F64LoadIdxA(l),
+        I::I32Load8SIdx(l) if l.idx == x && l.base != x => I::I32Load8SIdxA(l),
+        I::I32Load8UIdx(l) if l.idx == x && l.base != x => I::I32Load8UIdxA(l),
+        I::I32Load16SIdx(l) if l.idx == x && l.base != x => I::I32Load16SIdxA(l),
+        I::I32Load16UIdx(l) if l.idx == x && l.base != x => I::I32Load16UIdxA(l),
+        I::I64Load32SIdx(l) if l.idx == x && l.base != x => I::I64Load32SIdxA(l),
+        I::I64Load32UIdx(l) if l.idx == x && l.base != x => I::I64Load32UIdxA(l),
+        I::I32StoreIdx(m) if m.idx == x && m.base != x && m.val != x => I::I32StoreIdxA(m),
+        I::I64StoreIdx(m) if m.idx == x && m.base != x && m.val != x => I::I64StoreIdxA(m),
+        I::I32Store8Idx(m) if m.idx == x && m.base != x && m.val != x => I::I32Store8IdxA(m),
+        I::I32Store16Idx(m) if m.idx == x && m.base != x && m.val != x => I::I32Store16IdxA(m),
         I::BrIfNez { cond, target } if cond == x => I::BrIfNezA { cond, target },
         I::BrIfEqz { cond, target } if cond == x => I::BrIfEqzA { cond, target },
         I::Select { dst, a, b, cond } if cond == x => I::SelectC { dst, a, b, cond },
@@ -397,6 +460,7 @@ pub const F64_WRITERS: &[Op] = &[
     Op::F64LoadAt,
     Op::F64LoadAtA,
     Op::F64LoadIdx,
+    Op::F64LoadIdxA,
 ];
 
 /// Whether the handler of `op`, an instruction with a single result slot that is not an f64
@@ -498,6 +562,49 @@ mod tests {
             "across an f64 result"
         );
         assert_eq!(code[11], Instr::F64MulAA(bin(13, 9, 9)));
+    }
+
+    #[test]
+    fn indexed_accesses_take_the_index_from_the_register() {
+        use crate::compile::ir::{BinImm, LoadIdx};
+        let ld = LoadIdx { dst: 5, base: 1, idx: 4, shift: 2, offset: 0 };
+        let mut code = vec![
+            Instr::Poll { cost: 1, height: 0 },
+            Instr::I32AndImm(BinImm { dst: 4, a: 0, imm: 15 }),
+            Instr::I32LoadIdx(ld),
+            Instr::I32AndImm(BinImm { dst: 1, a: 0, imm: 15 }),
+            Instr::I32LoadIdx(ld),
+        ];
+        forward(&mut code);
+        assert_eq!(code[2], Instr::I32LoadIdxA(ld));
+        assert_eq!(code[4], Instr::I32LoadIdx(ld), "the base has no register form");
+    }
+
+    #[test]
+    fn copies_leave_the_value_in_both_slots() {
+        use crate::compile::ir::BinImm;
+        let mut code = vec![
+            Instr::Poll { cost: 1, height: 0 },
+            Instr::I32AddImm(BinImm { dst: 6, a: 0, imm: -4096 }),
+            Instr::Copy { dst: 12, src: 6 },
+            Instr::I32Load(Load { dst: 6, addr: 6, offset: 0 }),
+            Instr::I32Store(Store { addr: 12, val: 7, offset: 0 }),
+            Instr::F64Mul(bin(20, 21, 22)),
+            Instr::Copy { dst: 23, src: 20 },
+            Instr::F64Add(bin(24, 23, 25)),
+            Instr::Copy { dst: 20, src: 1 },
+            Instr::F64Add(bin(26, 20, 25)),
+        ];
+        forward(&mut code);
+        assert_eq!(code[2], Instr::CopyA { dst: 12, src: 6 });
+        assert_eq!(code[3], Instr::I32LoadA(Load { dst: 6, addr: 6, offset: 0 }), "slot 6 too");
+        assert_eq!(
+            code[4],
+            Instr::I32Store(Store { addr: 12, val: 7, offset: 0 }),
+            "the load replaced slot 12"
+        );
+        assert_eq!(code[7], Instr::F64AddA(bin(24, 23, 25)), "the f64 register holds slot 23 too");
+        assert_eq!(code[9], Instr::F64Add(bin(26, 20, 25)), "slot 20 was overwritten by a copy");
     }
 
     #[test]

@@ -206,6 +206,7 @@ macro_rules! instrs {
                     Instr::Const32 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
+                    | Instr::CopyA { dst, .. }
                     | Instr::Select { dst, .. }
                     | Instr::Select64 { dst, .. }
                     | Instr::SelectC { dst, .. }
@@ -356,8 +357,14 @@ instrs! {
     loadidx: [
         I32LoadIdx, I64LoadIdx, F64LoadIdx, I32Load8SIdx, I32Load8UIdx, I32Load16SIdx,
         I32Load16UIdx, I64Load32SIdx, I64Load32UIdx,
+        // The index from the integer register.
+        I32LoadIdxA, I64LoadIdxA, F64LoadIdxA, I32Load8SIdxA, I32Load8UIdxA, I32Load16SIdxA, I32Load16UIdxA, I64Load32SIdxA, I64Load32UIdxA,
     ],
-    storeidx: [I32StoreIdx, I64StoreIdx, I32Store8Idx, I32Store16Idx],
+    storeidx: [
+        I32StoreIdx, I64StoreIdx, I32Store8Idx, I32Store16Idx,
+        // The index from the integer register.
+        I32StoreIdxA, I64StoreIdxA, I32Store8IdxA, I32Store16IdxA,
+    ],
     addbr: [
         I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,
         I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,
@@ -374,6 +381,8 @@ instrs! {
         Const32 { dst: Slot, val: u32 },
         Const64 { dst: Slot, val: u64 },
         Copy { dst: Slot, src: Slot },
+        /// `Copy` from the integer register (`src` names the slot it mirrors).
+        CopyA { dst: Slot, src: Slot },
         Select { dst: Slot, a: Slot, b: Slot, cond: Slot },
         /// `select` on a 64-bit condition (`select(a, b, i64.eqz(c))` lowers to
         /// `Select64 { a: b, b: a, cond: c }`).

@@ -485,15 +485,24 @@ fn opaque(v: u64) -> u64 {
 /// `i32.add` it replaces.
 macro_rules! idx_addr {
     ($s:ident, $x:ident) => {
-        (rd!($s, $x.base) as u32).wrapping_add((rd!($s, $x.idx) as u32).wrapping_shl($x.shift as u32))
+        idx_addr!($s, $x, rd!($s, $x.idx))
+    };
+    ($s:ident, $x:ident, $idx:expr) => {
+        (rd!($s, $x.base) as u32).wrapping_add(($idx as u32).wrapping_shl($x.shift as u32))
     };
 }
 macro_rules! load {
     (idx $s:ident, $x:ident, $t:ty, $conv:ty) => {
         load!(@ $s, $x, idx_addr!($s, $x), $t, |v| wr!($s, $x.dst, v as $conv as u64))
     };
+    (idx ia $s:ident, $x:ident, $t:ty, $conv:ty) => {
+        load!(@ $s, $x, idx_addr!($s, $x, $s.ia), $t, |v| wr!($s, $x.dst, v as $conv as u64))
+    };
     (f64 idx $s:ident, $x:ident) => {
         load!(@ $s, $x, idx_addr!($s, $x), f64, |v| wrf!($s, $x.dst, v))
+    };
+    (f64 idx ia $s:ident, $x:ident) => {
+        load!(@ $s, $x, idx_addr!($s, $x, $s.ia), f64, |v| wrf!($s, $x.dst, v))
     };
     // `ia`: the address (operand) from the integer register.
     (ia at $s:ident, $x:ident, $t:ty, $conv:ty) => {
@@ -543,6 +552,9 @@ macro_rules! store {
     };
     (idx $s:ident, $x:ident, $t:ty) => {
         store!(@ $s, $x, idx_addr!($s, $x), rd!($s, $x.val), $t)
+    };
+    (idx ia $s:ident, $x:ident, $t:ty) => {
+        store!(@ $s, $x, idx_addr!($s, $x, $s.ia), rd!($s, $x.val), $t)
     };
     // `ia`: the address from the integer register; `iv`: the value.
     (ia at $s:ident, $x:ident, $t:ty) => {
@@ -1012,6 +1024,7 @@ handlers! {
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
+    CopyA { dst, .. } => |s| wr!(s, dst, s.ia);
     Select { dst, a, b, cond } => |s| select!(s, dst, a, b, rd!(s, cond) as u32 != 0);
     Select64 { dst, a, b, cond } => |s| select!(s, dst, a, b, rd!(s, cond) != 0);
     Br { target } => |s| jump!(s, target);
@@ -1232,6 +1245,19 @@ handlers! {
     I64StoreIdx(x) => |s| store!(idx s, x, u64);
     I32Store8Idx(x) => |s| store!(idx s, x, u8);
     I32Store16Idx(x) => |s| store!(idx s, x, u16);
+    I32LoadIdxA(x) => |s| load!(idx ia s, x, u32, u32);
+    I64LoadIdxA(x) => |s| load!(idx ia s, x, u64, u64);
+    F64LoadIdxA(x) => |s| load!(f64 idx ia s, x);
+    I32Load8SIdxA(x) => |s| load!(idx ia s, x, i8, u32);
+    I32Load8UIdxA(x) => |s| load!(idx ia s, x, u8, u32);
+    I32Load16SIdxA(x) => |s| load!(idx ia s, x, i16, u32);
+    I32Load16UIdxA(x) => |s| load!(idx ia s, x, u16, u32);
+    I64Load32SIdxA(x) => |s| load!(idx ia s, x, i32, i64);
+    I64Load32UIdxA(x) => |s| load!(idx ia s, x, u32, u64);
+    I32StoreIdxA(x) => |s| store!(idx ia s, x, u32);
+    I64StoreIdxA(x) => |s| store!(idx ia s, x, u64);
+    I32Store8IdxA(x) => |s| store!(idx ia s, x, u8);
+    I32Store16IdxA(x) => |s| store!(idx ia s, x, u16);
 
     MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages() as u64);
     MemoryGrow { dst, delta } => |s| {
