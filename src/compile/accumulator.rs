@@ -38,12 +38,14 @@ pub fn forward(code: &mut [Instr]) {
         if entry[i] {
             (fa, ia) = (Mirror::default(), Mirror::default());
         }
+        // At most one rewrite per register (an instruction may read both: `F64AddMAF`).
         let before = *ins;
         for x in fa.slots() {
             if *ins == before {
                 *ins = reading(*ins, x);
             }
         }
+        let before = *ins;
         for x in ia.slots() {
             if *ins == before {
                 *ins = int_reading(*ins, x);
@@ -147,6 +149,18 @@ fn reading(ins: Instr, x: Slot) -> Instr {
         I::F64Sqrt(u) if u.a == x => I::F64SqrtA(u),
         I::I64Store(s) if s.val == x => I::F64StoreV(s),
         I::I64StoreAt(s) if s.val == x => I::F64StoreAtV(s),
+        I::F64AddM(m) if m.b == x => I::F64AddMF(m),
+        I::F64AddMA(m) if m.b == x => I::F64AddMAF(m),
+        I::F64SubM(m) if m.b == x => I::F64SubMF(m),
+        I::F64SubMA(m) if m.b == x => I::F64SubMAF(m),
+        I::F64SubMR(m) if m.b == x => I::F64SubMRF(m),
+        I::F64SubMRA(m) if m.b == x => I::F64SubMRAF(m),
+        I::F64MulM(m) if m.b == x => I::F64MulMF(m),
+        I::F64MulMA(m) if m.b == x => I::F64MulMAF(m),
+        I::F64DivM(m) if m.b == x => I::F64DivMF(m),
+        I::F64DivMA(m) if m.b == x => I::F64DivMAF(m),
+        I::F64DivMR(m) if m.b == x => I::F64DivMRF(m),
+        I::F64DivMRA(m) if m.b == x => I::F64DivMRAF(m),
         other => other,
     }
 }
@@ -422,6 +436,18 @@ fn int_reading(ins: Instr, x: Slot) -> Instr {
         I::BrIfEqz { cond, target } if cond == x => I::BrIfEqzA { cond, target },
         I::Select { dst, a, b, cond } if cond == x => I::SelectC { dst, a, b, cond },
         I::Select64 { dst, a, b, cond } if cond == x => I::Select64C { dst, a, b, cond },
+        I::F64AddM(m) if m.a == x => I::F64AddMA(m),
+        I::F64AddMF(m) if m.a == x => I::F64AddMAF(m),
+        I::F64SubM(m) if m.a == x => I::F64SubMA(m),
+        I::F64SubMF(m) if m.a == x => I::F64SubMAF(m),
+        I::F64SubMR(m) if m.a == x => I::F64SubMRA(m),
+        I::F64SubMRF(m) if m.a == x => I::F64SubMRAF(m),
+        I::F64MulM(m) if m.a == x => I::F64MulMA(m),
+        I::F64MulMF(m) if m.a == x => I::F64MulMAF(m),
+        I::F64DivM(m) if m.a == x => I::F64DivMA(m),
+        I::F64DivMF(m) if m.a == x => I::F64DivMAF(m),
+        I::F64DivMR(m) if m.a == x => I::F64DivMRA(m),
+        I::F64DivMRF(m) if m.a == x => I::F64DivMRAF(m),
         other => other,
     }
 }
@@ -461,6 +487,30 @@ pub const F64_WRITERS: &[Op] = &[
     Op::F64LoadAtA,
     Op::F64LoadIdx,
     Op::F64LoadIdxA,
+    Op::F64AddM,
+    Op::F64SubM,
+    Op::F64SubMR,
+    Op::F64MulM,
+    Op::F64DivM,
+    Op::F64DivMR,
+    Op::F64AddMA,
+    Op::F64SubMA,
+    Op::F64SubMRA,
+    Op::F64MulMA,
+    Op::F64DivMA,
+    Op::F64DivMRA,
+    Op::F64AddMF,
+    Op::F64SubMF,
+    Op::F64SubMRF,
+    Op::F64MulMF,
+    Op::F64DivMF,
+    Op::F64DivMRF,
+    Op::F64AddMAF,
+    Op::F64SubMAF,
+    Op::F64SubMRAF,
+    Op::F64MulMAF,
+    Op::F64DivMAF,
+    Op::F64DivMRAF,
 ];
 
 /// Whether the handler of `op`, an instruction with a single result slot that is not an f64

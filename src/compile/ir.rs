@@ -14,7 +14,7 @@
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
-pub const IR_VERSION: u32 = 7;
+pub const IR_VERSION: u32 = 8;
 
 /// Frame-relative slot index.
 pub type Slot = u16;
@@ -114,6 +114,20 @@ pub struct StoreIdx {
     pub offset: u32,
 }
 
+/// An f64 operation with one operand loaded from memory: an `f64.load` fused with the
+/// operation that reads its result. `dst = m OP b` (the `…R` kinds: `b OP m`), where `m` is
+/// the f64 at address `a + imm` (a wrapping 32-bit add, as for [`LoadAt`]; 0 after a plain
+/// load) `+ offset`. Packed after the tag so that the instruction stays 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct BinMem {
+    pub dst: Slot,
+    pub a: Slot,
+    pub b: Slot,
+    pub imm: u32,
+    pub offset: u32,
+}
+
 /// Store of a constant: `imm` sign-extended to 64 bits, then truncated to the store's width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreK {
@@ -145,6 +159,7 @@ macro_rules! instrs {
         loadidx: [$($li:ident),* $(,)?],
         storeidx: [$($si:ident),* $(,)?],
         addbr: [$($ab:ident),* $(,)?],
+        binmem: [$($bm:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
@@ -165,6 +180,7 @@ macro_rules! instrs {
             $($li(LoadIdx),)*
             $($si(StoreIdx),)*
             $($ab(AddBr),)*
+            $($bm(BinMem),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
@@ -174,14 +190,14 @@ macro_rules! instrs {
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
             $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
-            $($li,)* $($si,)* $($ab,)* $($o,)*
+            $($li,)* $($si,)* $($ab,)* $($bm,)* $($o,)*
         }
 
         impl Op {
             /// Number of instruction kinds.
             pub const COUNT: usize = [$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
                 $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$li,)*
-                $(Op::$si,)* $(Op::$ab,)*
+                $(Op::$si,)* $(Op::$ab,)* $(Op::$bm,)*
                 $(Op::$o,)*].len();
         }
 
@@ -203,6 +219,7 @@ macro_rules! instrs {
                     $(Instr::$bi(x) => Some(&mut x.dst),)*
                     $(Instr::$la(x) => Some(&mut x.dst),)*
                     $(Instr::$li(x) => Some(&mut x.dst),)*
+                    $(Instr::$bm(x) => Some(&mut x.dst),)*
                     Instr::Const32 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
@@ -368,6 +385,14 @@ instrs! {
     addbr: [
         I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,
         I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,
+    ],
+    binmem: [
+        F64AddM, F64SubM, F64SubMR, F64MulM, F64DivM, F64DivMR,
+        // `A`: the address operand `a` from the integer register; `F`: operand `b` from the
+        // f64 register; `AF`: both.
+        F64AddMA, F64SubMA, F64SubMRA, F64MulMA, F64DivMA, F64DivMRA,
+        F64AddMF, F64SubMF, F64SubMRF, F64MulMF, F64DivMF, F64DivMRF,
+        F64AddMAF, F64SubMAF, F64SubMRAF, F64MulMAF, F64DivMAF, F64DivMRAF,
     ],
     other: {
         /// Trap: `unreachable` executed.

@@ -11,8 +11,8 @@
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
 use super::ir::{
-    AddBr, Bin, BinImm, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, Slot, Store, StoreAt,
-    StoreIdx, StoreK, Un,
+    AddBr, Bin, BinImm, BinMem, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, Slot, Store,
+    StoreAt, StoreIdx, StoreK, Un,
 };
 use crate::error::Error;
 use crate::parse::Module;
@@ -456,6 +456,49 @@ impl T<'_> {
         let b = self.pop();
         let a = self.pop();
         let dst = self.push()?;
+        self.result(f(Bin { dst, a, b }));
+        Ok(())
+    }
+
+    /// An f64 operation. When an operand is the result of the `f64.load` (or `f64.load` at an
+    /// added constant) just emitted, a temporary read only here, the operation takes the load
+    /// over: `m` builds `mem OP b` (the loaded operand on the left), `mr` builds `b OP mem`
+    /// (the same as `m` for commutative operations). The fused instruction keeps the load's
+    /// code offset: the load is what may trap.
+    fn f64_binary(
+        &mut self,
+        f: fn(Bin) -> Instr,
+        m: fn(BinMem) -> Instr,
+        mr: fn(BinMem) -> Instr,
+    ) -> Result<(), Error> {
+        let h = self.height() - 2;
+        let ob = self.pop_any();
+        let oa = self.pop_any();
+        let loaded = |o: Opnd, height: u32| {
+            let Opnd::Slot(t) = o else { return None };
+            match self.just_wrote(t, height)? {
+                (li, Instr::F64Load(l)) => Some((li, l.addr, 0, l.offset)),
+                (li, Instr::F64LoadAt(l)) => Some((li, l.a, l.imm, l.offset)),
+                _ => None,
+            }
+        };
+        // The other operand must need no code (a constant would be materialized after the load).
+        let fused = match (oa, ob) {
+            (Opnd::Slot(a), Opnd::Slot(_)) => loaded(ob, h + 1).map(|l| (l, a, mr)),
+            _ => None,
+        }
+        .or_else(|| match (oa, ob) {
+            (Opnd::Slot(_), Opnd::Slot(b)) => loaded(oa, h).map(|l| (l, b, m)),
+            _ => None,
+        });
+        let dst = self.push()?;
+        if let Some(((li, a, imm, offset), b, g)) = fused {
+            self.code[li as usize] = g(BinMem { dst, a, b, imm, offset });
+            self.last_result = Some(li);
+            return Ok(());
+        }
+        let b = self.slot_at(ob, h + 1);
+        let a = self.slot_at(oa, h);
         self.result(f(Bin { dst, a, b }));
         Ok(())
     }
@@ -1279,10 +1322,10 @@ impl T<'_> {
             O::F32Gt => self.binary(Instr::F32Gt)?,
             O::F32Le => self.binary(Instr::F32Le)?,
             O::F32Ge => self.binary(Instr::F32Ge)?,
-            O::F64Add => self.binary(Instr::F64Add)?,
-            O::F64Sub => self.binary(Instr::F64Sub)?,
-            O::F64Mul => self.binary(Instr::F64Mul)?,
-            O::F64Div => self.binary(Instr::F64Div)?,
+            O::F64Add => self.f64_binary(Instr::F64Add, Instr::F64AddM, Instr::F64AddM)?,
+            O::F64Sub => self.f64_binary(Instr::F64Sub, Instr::F64SubM, Instr::F64SubMR)?,
+            O::F64Mul => self.f64_binary(Instr::F64Mul, Instr::F64MulM, Instr::F64MulM)?,
+            O::F64Div => self.f64_binary(Instr::F64Div, Instr::F64DivM, Instr::F64DivMR)?,
             O::F64Min => self.binary(Instr::F64Min)?,
             O::F64Max => self.binary(Instr::F64Max)?,
             O::F64Copysign => self.binary(Instr::F64Copysign)?,
@@ -1471,6 +1514,58 @@ mod tests {
             (assert_return (invoke "tee" (i32.const 1) (i32.const 4)) (i32.const 0xff))
             (assert_trap (invoke "ld" (i32.const 65528) (i32.const 1)) "out of bounds memory access")
             (assert_trap (invoke "st" (i32.const 65529) (i32.const 0) (i64.const 0)) "out of bounds memory access")"#
+        ));
+    }
+
+    /// f64 operations take over the `f64.load` of an operand (either side; `…R`: the loaded
+    /// operand on the right), also when the load added a constant to its address; the register
+    /// forms read the address from the integer register and `b` from the f64 register. Results,
+    /// wrap-around and traps are those of the separate instructions.
+    #[test]
+    fn f64_operations_take_over_loads() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module (memory 1)
+          (func (export "put") (param $p i32) (param $v f64) (f64.store (local.get $p) (local.get $v)))
+          (func (export "sub_m") (param $p i32) (param $x f64) (result f64)
+            (f64.sub (f64.load (local.get $p)) (local.get $x)))
+          (func (export "sub_mr") (param $p i32) (param $x f64) (result f64)
+            (f64.sub (local.get $x) (f64.load offset=8 (local.get $p))))
+          (func (export "div_at") (param $p i32) (param $x f64) (result f64)
+            (f64.div (local.get $x) (f64.load offset=4 (i32.add (local.get $p) (i32.const 8)))))
+          (func (export "chain") (param $p i32) (param $q i32) (param $x f64) (result f64) (local $s i32)
+            (local.set $s (i32.add (local.get $p) (local.get $q)))
+            (f64.add (f64.mul (f64.load (local.get $s)) (local.get $x)) (f64.load offset=8 (local.get $s))))
+          (func (export "label") (param $p i32) (param $x f64) (result f64)
+            (f64.div (block (result f64) (f64.load (local.get $p))) (local.get $x))))"#;
+        let has = |f: usize, want: fn(&Instr) -> bool| {
+            let code = lower(body, f);
+            assert!(code.iter().any(want), "{code:?}");
+            assert!(!code.iter().any(|i| matches!(i, Instr::F64Load(_) | Instr::F64LoadAt(_))), "{code:?}");
+        };
+        has(1, |i| matches!(i, Instr::F64SubM(_)));
+        has(2, |i| matches!(i, Instr::F64SubMR(x) if x.offset == 8));
+        has(3, |i| matches!(i, Instr::F64DivMR(x) if x.imm == 8 && x.offset == 4));
+        has(4, |i| matches!(i, Instr::F64MulMA(_)));
+        has(4, |i| matches!(i, Instr::F64AddMAF(x) if x.offset == 8));
+        let label = lower(body, 5);
+        assert!(label.iter().any(|i| matches!(i, Instr::F64Div(_) | Instr::F64DivA(_))), "{label:?}");
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "put" (i32.const 0) (f64.const 1.5)))
+            (assert_return (invoke "put" (i32.const 8) (f64.const 0.5)))
+            (assert_return (invoke "put" (i32.const 16) (f64.const -2)))
+            (assert_return (invoke "sub_m" (i32.const 0) (f64.const 0.25)) (f64.const 1.25))
+            (assert_return (invoke "sub_mr" (i32.const 0) (f64.const 0.25)) (f64.const -0.25))
+            (assert_return (invoke "sub_m" (i32.const 8) (f64.const nan)) (f64.const nan:arithmetic))
+            (assert_return (invoke "div_at" (i32.const 4) (f64.const 3)) (f64.const -1.5))
+            (assert_return (invoke "div_at" (i32.const -8) (f64.const 1)) (f64.const inf))
+            (assert_return (invoke "chain" (i32.const 4) (i32.const 4) (f64.const 4)) (f64.const 0))
+            (assert_return (invoke "chain" (i32.const 0) (i32.const 0) (f64.const -4)) (f64.const -5.5))
+            (assert_return (invoke "label" (i32.const 16) (f64.const -0.5)) (f64.const 4))
+            (assert_trap (invoke "sub_m" (i32.const 65529) (f64.const 0)) "out of bounds memory access")
+            (assert_trap (invoke "sub_mr" (i32.const 65521) (f64.const 0)) "out of bounds memory access")
+            (assert_trap (invoke "div_at" (i32.const 65520) (f64.const 0)) "out of bounds memory access")
+            (assert_trap (invoke "chain" (i32.const 65528) (i32.const 0) (f64.const 0)) "out of bounds memory access")"#
         ));
     }
 

@@ -350,6 +350,17 @@ macro_rules! f64bin {
     (@get $s:ident, slot, $slot:expr) => { f64::from_bits(rd!($s, $slot)) };
     (@get $s:ident, fa, $slot:expr) => { $s.fa };
 }
+/// An f64 operation with one operand from memory ([`crate::compile::ir::BinMem`]): `$m` is the
+/// f64 at `a + imm + offset` (the address operand `a` from its slot or, `ia`, the integer
+/// register), `$b` operand `b` (from its slot or, `fa`, the f64 register).
+macro_rules! f64mem {
+    ($s:ident, $x:ident, $ma:ident, $fb:ident, |$m:ident, $b:ident| $e:expr) => {{
+        let p = ea!($s, (get!($s, $ma, $x.a) as u32).wrapping_add($x.imm), $x.offset, 8u64);
+        let $m = f64::from_le_bytes(*(p as *const [u8; 8]));
+        let $b = f64bin!(@get $s, $fb, $x.b);
+        wrf!($s, $x.dst, $e);
+    }};
+}
 macro_rules! f32cmp {
     ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
         let $a = f32::from_bits(rd!($s, $x.a) as u32);
@@ -1429,6 +1440,30 @@ handlers! {
     F64MulAA(x) => |s| f64bin!(s, x, fa, fa, |a, b| a * b);
     F64DivA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a / b);
     F64DivB(x) => |s| f64bin!(s, x, slot, fa, |a, b| a / b);
+    F64AddM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m + b);
+    F64SubM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m - b);
+    F64SubMR(x) => |s| f64mem!(s, x, slot, slot, |m, b| b - m);
+    F64MulM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m * b);
+    F64DivM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m / b);
+    F64DivMR(x) => |s| f64mem!(s, x, slot, slot, |m, b| b / m);
+    F64AddMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m + b);
+    F64SubMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m - b);
+    F64SubMRA(x) => |s| f64mem!(s, x, ia, slot, |m, b| b - m);
+    F64MulMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m * b);
+    F64DivMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m / b);
+    F64DivMRA(x) => |s| f64mem!(s, x, ia, slot, |m, b| b / m);
+    F64AddMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m + b);
+    F64SubMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m - b);
+    F64SubMRF(x) => |s| f64mem!(s, x, slot, fa, |m, b| b - m);
+    F64MulMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m * b);
+    F64DivMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m / b);
+    F64DivMRF(x) => |s| f64mem!(s, x, slot, fa, |m, b| b / m);
+    F64AddMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m + b);
+    F64SubMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m - b);
+    F64SubMRAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| b - m);
+    F64MulMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m * b);
+    F64DivMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m / b);
+    F64DivMRAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| b / m);
     F64StoreV(x) => |s| store!(fa s, x);
     F64StoreAtV(x) => |s| store!(fa at s, x);
     F64Min(x) => |s| f64bin!(s, x, |a, b| ops::f64_min(a, b));
@@ -1755,7 +1790,7 @@ mod tests {
         assert_eq!(bodies.len(), HANDLED.len() - 1, "entries parsed vs handlers (without Halt)");
         for (name, body) in &bodies {
             let op = *HANDLED.iter().find(|o| format!("{o:?}") == *name).expect("an Op");
-            let f64w = body.contains("wrf!") || body.contains("f64bin!") || body.contains("load!(f64");
+            let f64w = ["wrf!", "f64bin!", "f64mem!", "load!(f64"].iter().any(|m| body.contains(m));
             assert_eq!(f64w, sets_f64_register(op as u16), "{name}: f64 register");
             if !f64w && sets_int_register(op as u16) {
                 let int_w = [
