@@ -325,7 +325,12 @@ instrs! {
         I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
         // A 64-bit store of the f64 register (`val` names the slot it mirrors).
         F64StoreV,
-        // `A`: the address from the integer register; `V`: the value.
+        // Updates: an f64 operation that took over the `f64.load` of an operand, stored back
+        // to the same address (`x[i] += y`): `mem = mem OP val` (`…RU`: `val OP mem`).
+        F64AddU, F64SubU, F64SubRU, F64MulU, F64DivU, F64DivRU,
+        // `A`: the address from the integer register; `V`: the value (for the updates, from
+        // the f64 register); `AV`: both.
+        F64AddUA, F64SubUA, F64SubRUA, F64MulUA, F64DivUA, F64DivRUA, F64AddUV, F64SubUV, F64SubRUV, F64MulUV, F64DivUV, F64DivRUV, F64AddUAV, F64SubUAV, F64SubRUAV, F64MulUAV, F64DivUAV, F64DivRUAV,
         I32StoreA, I64StoreA, I32Store8A, I32Store16A, I64Store8A, I64Store16A, I64Store32A, I32StoreV, I64StoreV, I32Store8V, I32Store16V, I64Store8V, I64Store16V, I64Store32V,
     ],
     cmpbr: [

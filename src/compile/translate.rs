@@ -153,9 +153,23 @@ pub fn translate(
     reader.finish().map_err(Error::from_parser)?;
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
     super::accumulator::forward(&mut t.code);
-    // Absolute targets (as patched during lowering) become distances from the branch.
-    for (i, ins) in t.code.iter_mut().enumerate() {
-        ins.map_branch_target(|target| target.wrapping_sub(i as u32));
+    // Absolute targets (as patched during lowering) become distances from the branch. The
+    // executor relies on every backward branch landing on a `Poll` (a loop header) and on the
+    // entry being one: it runs the target's safe point without checking its kind.
+    let is_poll = |code: &[Instr], at: u32| matches!(code.get(at as usize), Some(Instr::Poll { .. }));
+    let internal = |what: &str| Error::Other(format!("internal error in the lowering: {what}"));
+    if !is_poll(&t.code, 0) {
+        return Err(internal("the function does not start with a safe point"));
+    }
+    for i in 0..t.code.len() {
+        let mut target = None;
+        t.code[i].map_branch_target(|to| {
+            target = Some(to);
+            to.wrapping_sub(i as u32)
+        });
+        if target.is_some_and(|to| to <= i as u32 && !is_poll(&t.code, to)) {
+            return Err(internal(&format!("a backward branch at {i} does not target a loop header")));
+        }
     }
     let f = CompiledFunc {
         code: std::mem::take(&mut t.code),
@@ -501,6 +515,36 @@ impl T<'_> {
         let a = self.slot_at(oa, h);
         self.result(f(Bin { dst, a, b }));
         Ok(())
+    }
+
+    /// `f64.store` of the result of an f64 operation that took over the `f64.load` of the same
+    /// address (the same slot, no added constant, the same offset): the operation becomes an
+    /// update of memory (`x[i] += y`: `F64AddU`), keeping the load's code offset. Sound
+    /// because the load, the operation and the store run at one point, with the address slot
+    /// unchanged between them; the result was a temporary read only by the store.
+    fn f64_update(&mut self, memarg: wasmparser::MemArg) -> bool {
+        let n = self.stack.len();
+        let (addr, val) = (self.stack[n - 2], self.stack[n - 1]);
+        if addr == KONST || val == KONST {
+            return false;
+        }
+        let Some((li, ins)) = self.just_wrote(val, n as u32 - 1) else { return false };
+        let (g, x): (fn(Store) -> Instr, BinMem) = match ins {
+            Instr::F64AddM(x) => (Instr::F64AddU, x),
+            Instr::F64SubM(x) => (Instr::F64SubU, x),
+            Instr::F64SubMR(x) => (Instr::F64SubRU, x),
+            Instr::F64MulM(x) => (Instr::F64MulU, x),
+            Instr::F64DivM(x) => (Instr::F64DivU, x),
+            Instr::F64DivMR(x) => (Instr::F64DivRU, x),
+            _ => return false,
+        };
+        if x.a != addr || x.imm != 0 || x.offset as u64 != memarg.offset {
+            return false;
+        }
+        self.stack.truncate(n - 2);
+        self.code[li as usize] = g(Store { addr, val: x.b, offset: x.offset });
+        self.last_result = None;
+        true
     }
 
     /// The immediate for a pending constant operand, if `f` accepts its value
@@ -1084,6 +1128,7 @@ impl T<'_> {
                 Some(Instr::I32StoreIdx),
                 false,
             )?,
+            O::F64Store { memarg } if self.f64_update(memarg) => {}
             O::I64Store { memarg } | O::F64Store { memarg } => self.store_idx(
                 memarg,
                 Instr::I64Store,
@@ -1566,6 +1611,59 @@ mod tests {
             (assert_trap (invoke "sub_mr" (i32.const 65521) (f64.const 0)) "out of bounds memory access")
             (assert_trap (invoke "div_at" (i32.const 65520) (f64.const 0)) "out of bounds memory access")
             (assert_trap (invoke "chain" (i32.const 65528) (i32.const 0) (f64.const 0)) "out of bounds memory access")"#
+        ));
+    }
+
+    /// An f64 operation on a loaded operand, stored back to the same address (same slot, no
+    /// added constant, same offset), becomes an update of memory; with another address or
+    /// offset it stays an operation and a store.
+    #[test]
+    fn f64_updates_of_memory() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module (memory 1)
+          (func (export "put") (param $p i32) (param $v f64) (f64.store (local.get $p) (local.get $v)))
+          (func (export "get") (param $p i32) (result f64) (f64.load (local.get $p)))
+          (func (export "add") (param $p i32) (param $y f64)
+            (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (local.get $y))))
+          (func (export "subr") (param $p i32) (param $y f64)
+            (f64.store offset=8 (local.get $p) (f64.sub (local.get $y) (f64.load offset=8 (local.get $p)))))
+          (func (export "divr") (param $p i32) (param $q i32) (param $x f64) (local $s i32)
+            (local.set $s (i32.add (local.get $p) (local.get $q)))
+            (f64.store (local.get $s) (f64.div (f64.mul (local.get $x) (local.get $x)) (f64.load (local.get $s)))))
+          (func (export "other_offset") (param $p i32) (param $y f64)
+            (f64.store offset=8 (local.get $p) (f64.mul (f64.load (local.get $p)) (local.get $y))))
+          (func (export "other_addr") (param $p i32) (param $q i32) (param $y f64)
+            (f64.store (local.get $q) (f64.mul (f64.load (local.get $p)) (local.get $y)))))"#;
+        let code = |f: usize| lower(body, f);
+        let is_store = |i: &Instr| matches!(i, Instr::I64Store(_) | Instr::F64StoreV(_));
+        assert!(code(2).iter().any(|i| matches!(i, Instr::F64AddU(_))), "{:?}", code(2));
+        assert!(code(3).iter().any(|i| matches!(i, Instr::F64SubRU(x) if x.offset == 8)), "{:?}", code(3));
+        assert!(code(4).iter().any(|i| matches!(i, Instr::F64DivRUAV(_))), "{:?}", code(4));
+        for f in 2..=4 {
+            assert!(!code(f).iter().any(is_store), "{:?}", code(f));
+        }
+        for f in 5..=6 {
+            assert!(code(f).iter().any(|i| matches!(i, Instr::F64MulM(_))), "{:?}", code(f));
+            assert!(code(f).iter().any(is_store), "{:?}", code(f));
+        }
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "put" (i32.const 0) (f64.const 1.5)))
+            (assert_return (invoke "put" (i32.const 8) (f64.const 0.5)))
+            (assert_return (invoke "add" (i32.const 0) (f64.const 2)))
+            (assert_return (invoke "get" (i32.const 0)) (f64.const 3.5))
+            (assert_return (invoke "subr" (i32.const 0) (f64.const 2)))
+            (assert_return (invoke "get" (i32.const 8)) (f64.const 1.5))
+            (assert_return (invoke "divr" (i32.const 4) (i32.const 4) (f64.const 3)))
+            (assert_return (invoke "get" (i32.const 8)) (f64.const 6))
+            (assert_return (invoke "other_offset" (i32.const 0) (f64.const 2)))
+            (assert_return (invoke "get" (i32.const 0)) (f64.const 3.5))
+            (assert_return (invoke "get" (i32.const 8)) (f64.const 7))
+            (assert_return (invoke "other_addr" (i32.const 8) (i32.const 16) (f64.const 0.5)))
+            (assert_return (invoke "get" (i32.const 16)) (f64.const 3.5))
+            (assert_trap (invoke "add" (i32.const 65529) (f64.const 1)) "out of bounds memory access")
+            (assert_trap (invoke "subr" (i32.const 65521) (f64.const 1)) "out of bounds memory access")
+            (assert_trap (invoke "divr" (i32.const 65528) (i32.const 1) (f64.const 1)) "out of bounds memory access")"#
         ));
     }
 

@@ -241,20 +241,20 @@ macro_rules! trap {
     };
 }
 
-/// Runs the safe point at `$t` if it is a `Poll` (charge its cost; continue after it or pause
-/// there), else continues at `$t`: what backward branches and calls do with the loop header or
-/// function entry they jump to — the same charge, `pc` and yield as dispatching the `Poll`.
+/// Runs the safe point at `$t`, a `Poll` (charge its cost; continue after it or pause there):
+/// what backward branches and calls do with the loop header or function entry they jump to —
+/// the same charge, `pc` and yield as dispatching the `Poll`. Every function starts with a
+/// `Poll` and every backward branch targets one: `compile::translate` checks both for each
+/// function it lowers, so the handlers need not.
 macro_rules! poll_go {
     ($s:ident, $t:expr) => {{
         let t: *const Instr = $t;
-        if let Instr::Poll { cost, .. } = *t {
-            $s.cd -= cost as i64;
-            if $s.cd <= 0 {
-                pause!($s, t.add(1));
-            }
-            go!($s, t.add(1));
+        let Instr::Poll { cost, .. } = *t else { std::hint::unreachable_unchecked() };
+        $s.cd -= cost as i64;
+        if $s.cd <= 0 {
+            pause!($s, t.add(1));
         }
-        go!($s, t)
+        go!($s, t.add(1))
     }};
 }
 
@@ -361,6 +361,18 @@ macro_rules! f64mem {
         wrf!($s, $x.dst, $e);
     }};
 }
+/// An update of memory by an f64 operation (`F64AddU`, …: a [`crate::compile::ir::Store`]):
+/// `$m` is the f64 at `addr + offset` (the address from its slot or, `ia`, the integer
+/// register), `$b` operand `val` (from its slot or, `fa`, the f64 register); the result goes
+/// back to memory only (no slot, no register).
+macro_rules! f64upd {
+    ($s:ident, $x:ident, $ma:ident, $fb:ident, |$m:ident, $b:ident| $e:expr) => {{
+        let p = ea!($s, get!($s, $ma, $x.addr) as u32, $x.offset, 8u64);
+        let $m = f64::from_le_bytes(*(p as *const [u8; 8]));
+        let $b = f64bin!(@get $s, $fb, $x.val);
+        *(p as *mut [u8; 8]) = ($e).to_le_bytes();
+    }};
+}
 macro_rules! f32cmp {
     ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
         let $a = f32::from_bits(rd!($s, $x.a) as u32);
@@ -392,11 +404,37 @@ macro_rules! un {
 /// `select`: both operands are loaded before the condition picks one (a conditional move), so
 /// that the loads need not wait for the condition: LLVM would otherwise select the slot index
 /// and load once, putting the condition's latency in front of the load.
+///
+/// The result slot is read only after the choice (through a pointer the optimizer cannot see
+/// to be `ip`): loaded first, it would keep a fifth value live across the loads, and the
+/// handler would save and restore a callee-saved register for it. `repr(u16)` lays the four
+/// `Select` kinds out alike, as a `repr(C)` tag followed by `dst`.
 macro_rules! select {
-    ($s:ident, $dst:expr, $a:expr, $b:expr, $cond:expr) => {{
+    ($s:ident, $a:expr, $b:expr, $cond:expr) => {{
         let (va, vb) = (opaque(rd!($s, $a)), opaque(rd!($s, $b)));
-        wr!($s, $dst, if $cond { va } else { vb })
+        let v = if $cond { va } else { vb };
+        let dst = *(after(v, $s.ip) as *const u16).add(1);
+        wr!($s, dst, v)
     }};
+}
+
+/// `p`, which the optimizer cannot see through and must compute after `v`.
+#[inline(always)]
+fn after<T>(v: u64, p: *const T) -> *const T {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let mut a = p.addr();
+        // SAFETY: an empty template; it only claims to read `v` and change `a`.
+        unsafe {
+            std::arch::asm!("/* {0} {1} */", inout(reg) a, in(reg) v, options(nomem, nostack, preserves_flags))
+        };
+        p.with_addr(a)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = v;
+        p
+    }
 }
 macro_rules! trunc {
     ($s:ident, $x:ident, $from:ident, $f:path, $to:ty) => {{
@@ -1036,8 +1074,8 @@ handlers! {
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
     CopyA { dst, .. } => |s| wr!(s, dst, s.ia);
-    Select { dst, a, b, cond } => |s| select!(s, dst, a, b, rd!(s, cond) as u32 != 0);
-    Select64 { dst, a, b, cond } => |s| select!(s, dst, a, b, rd!(s, cond) != 0);
+    Select { a, b, cond, .. } => |s| select!(s, a, b, rd!(s, cond) as u32 != 0);
+    Select64 { a, b, cond, .. } => |s| select!(s, a, b, rd!(s, cond) != 0);
     Br { target } => |s| jump!(s, target);
     BrCopy { target, from, to, n } => |s| {
         for i in 0..n as usize {
@@ -1464,6 +1502,30 @@ handlers! {
     F64MulMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m * b);
     F64DivMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m / b);
     F64DivMRAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| b / m);
+    F64AddU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m + b);
+    F64SubU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m - b);
+    F64SubRU(x) => |s| f64upd!(s, x, slot, slot, |m, b| b - m);
+    F64MulU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m * b);
+    F64DivU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m / b);
+    F64DivRU(x) => |s| f64upd!(s, x, slot, slot, |m, b| b / m);
+    F64AddUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m + b);
+    F64SubUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m - b);
+    F64SubRUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| b - m);
+    F64MulUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m * b);
+    F64DivUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m / b);
+    F64DivRUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| b / m);
+    F64AddUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m + b);
+    F64SubUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m - b);
+    F64SubRUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| b - m);
+    F64MulUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m * b);
+    F64DivUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m / b);
+    F64DivRUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| b / m);
+    F64AddUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m + b);
+    F64SubUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m - b);
+    F64SubRUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| b - m);
+    F64MulUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m * b);
+    F64DivUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m / b);
+    F64DivRUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| b / m);
     F64StoreV(x) => |s| store!(fa s, x);
     F64StoreAtV(x) => |s| store!(fa at s, x);
     F64Min(x) => |s| f64bin!(s, x, |a, b| ops::f64_min(a, b));
@@ -1743,8 +1805,8 @@ handlers! {
             jump!(s, target);
         }
     };
-    SelectC { dst, a, b, .. } => |s| select!(s, dst, a, b, s.ia as u32 != 0);
-    Select64C { dst, a, b, .. } => |s| select!(s, dst, a, b, s.ia != 0);
+    SelectC { a, b, .. } => |s| select!(s, a, b, s.ia as u32 != 0);
+    Select64C { a, b, .. } => |s| select!(s, a, b, s.ia != 0);
 }
 
 #[cfg(test)]
