@@ -83,6 +83,9 @@ struct T<'a> {
     /// For stack entries equal to [`KONST`]: the constant (bits, is 64-bit) at that height.
     konst: Vec<(u64, bool)>,
     offset: u32,
+    /// Whether the operator being lowered reads its i32 operands truncated to their low 32
+    /// bits (see [`T::pop_any`]).
+    narrow: bool,
 }
 
 fn too_complex(offset: u32) -> Error {
@@ -120,6 +123,7 @@ pub fn translate(
         max_height: 0,
         unreachable: false,
         last_result: None,
+        narrow: false,
         label_pos: 0,
         konst: std::mem::take(&mut ctx.konst),
         offset: body.range().start as u32,
@@ -227,15 +231,26 @@ impl T<'_> {
         }
     }
 
-    /// Pops an operand, leaving a pending constant pending.
+    /// Pops an operand, leaving a pending constant pending. For an operator that reads its
+    /// i32 operands truncated (`narrow`), an operand computed by the `i32.wrap_i64` just
+    /// emitted is read from the wrap's operand instead, and the wrap is dropped: a no-op then.
     fn pop_any(&mut self) -> Opnd {
         let s = self.stack.pop().expect("validated: operand stack underflow");
         if s == KONST {
             let (v, wide) = self.konst[self.stack.len()];
-            Opnd::K(v, wide)
-        } else {
-            Opnd::Slot(s)
+            return Opnd::K(v, wide);
         }
+        if self.narrow {
+            if let Some((li, Instr::I32WrapI64(u))) = self.just_wrote(s, self.height()) {
+                if li as usize + 1 == self.code.len() {
+                    self.code.pop();
+                    self.offsets.pop();
+                    self.last_result = None;
+                    return Opnd::Slot(u.a);
+                }
+            }
+        }
+        Opnd::Slot(s)
     }
 
     /// After `pop_any`: the slot of an operand (materialized at height `h` if constant).
@@ -637,22 +652,30 @@ impl T<'_> {
     /// The `i32.add` of a base and an `i32.shl` by a constant that computed the address
     /// operand `addr` (at the current height), both just emitted and both results temporaries
     /// used only here: (index of the shift, base, index, shift count) for an indexed access.
+    ///
+    /// Without such a shift, the `i32.add` of two slots alone is an indexed address with
+    /// shift 0 (the index of the add is returned then).
     fn address_index(&self, addr: Opnd) -> Option<(u32, Slot, Slot, u16)> {
         let Opnd::Slot(t) = addr else { return None };
         let (li, Instr::I32Add(add)) = self.just_wrote(t, self.height())? else { return None };
-        let Instr::I32ShlImm(shl) = *self.code.get((li as usize).checked_sub(1)?)? else { return None };
+        let plain = Some((li, add.a, add.b, 0));
+        let Some(&Instr::I32ShlImm(shl)) = self.code.get((li as usize).wrapping_sub(1)) else { return plain };
         // A branch may land on the add (then the shift may not have run just before).
         if self.label_pos == li {
-            return None;
+            return plain;
         }
         let h = self.height();
         let temp = |s: Slot| s == self.canon(h) || s == self.canon(h + 1);
         let base = match (add.a == shl.dst, add.b == shl.dst) {
             (true, false) => add.b,
             (false, true) => add.a,
-            _ => return None,
+            _ => return plain,
         };
-        temp(shl.dst).then_some((li - 1, base, shl.a, (shl.imm & 31) as u16))
+        if temp(shl.dst) {
+            Some((li - 1, base, shl.a, (shl.imm & 31) as u16))
+        } else {
+            plain
+        }
     }
 
     /// Replaces the shift and the add found by [`T::address_index`] (from `at` on) with `ins`.
@@ -820,6 +843,73 @@ impl T<'_> {
 
     fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
         use Operator as O;
+        // Operators whose handlers read every i32 operand as its low 32 bits (`as u32`), so
+        // that an `i32.wrap_i64` feeding them is a no-op: i32 arithmetic, comparisons and
+        // conversions, and loads and stores (the address; the value of the i32 stores). Not
+        // `select`, `local.set`, calls, returns and the like, which keep all 64 bits, nor
+        // `i64.extend_i32_u`, a no-op that relies on i32 slots being zero-extended.
+        self.narrow = matches!(
+            op,
+            O::I32Add
+                | O::I32Sub
+                | O::I32Mul
+                | O::I32DivS
+                | O::I32DivU
+                | O::I32RemS
+                | O::I32RemU
+                | O::I32And
+                | O::I32Or
+                | O::I32Xor
+                | O::I32Shl
+                | O::I32ShrS
+                | O::I32ShrU
+                | O::I32Rotl
+                | O::I32Rotr
+                | O::I32Eq
+                | O::I32Ne
+                | O::I32LtS
+                | O::I32LtU
+                | O::I32GtS
+                | O::I32GtU
+                | O::I32LeS
+                | O::I32LeU
+                | O::I32GeS
+                | O::I32GeU
+                | O::I32Eqz
+                | O::I32Clz
+                | O::I32Ctz
+                | O::I32Popcnt
+                | O::I32Extend8S
+                | O::I32Extend16S
+                | O::I64ExtendI32S
+                | O::F32ConvertI32S
+                | O::F32ConvertI32U
+                | O::F64ConvertI32S
+                | O::F64ConvertI32U
+                | O::I32Load { .. }
+                | O::I64Load { .. }
+                | O::F32Load { .. }
+                | O::F64Load { .. }
+                | O::I32Load8S { .. }
+                | O::I32Load8U { .. }
+                | O::I32Load16S { .. }
+                | O::I32Load16U { .. }
+                | O::I64Load8S { .. }
+                | O::I64Load8U { .. }
+                | O::I64Load16S { .. }
+                | O::I64Load16U { .. }
+                | O::I64Load32S { .. }
+                | O::I64Load32U { .. }
+                | O::I32Store { .. }
+                | O::I64Store { .. }
+                | O::F32Store { .. }
+                | O::F64Store { .. }
+                | O::I32Store8 { .. }
+                | O::I32Store16 { .. }
+                | O::I64Store8 { .. }
+                | O::I64Store16 { .. }
+                | O::I64Store32 { .. }
+        );
         // Control structure is tracked even in unreachable code.
         if self.unreachable {
             match op {
@@ -1664,6 +1754,55 @@ mod tests {
             (assert_trap (invoke "add" (i32.const 65529) (f64.const 1)) "out of bounds memory access")
             (assert_trap (invoke "subr" (i32.const 65521) (f64.const 1)) "out of bounds memory access")
             (assert_trap (invoke "divr" (i32.const 65528) (i32.const 1) (f64.const 1)) "out of bounds memory access")"#
+        ));
+    }
+
+    /// An `i32.wrap_i64` feeding an operator that reads its i32 operands truncated is dropped
+    /// (the operator reads the i64 slot); one feeding a `local.set` stays. An address that is
+    /// the `i32.add` of two slots becomes an indexed access with shift 0 (either operand may
+    /// come from the integer register), wrapping like the add.
+    #[test]
+    fn wraps_and_plain_indexed_addresses() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module (memory 1)
+          (func (export "add") (param $x i64) (result i32) (i32.add (i32.wrap_i64 (local.get $x)) (i32.const 1)))
+          (func (export "ext") (param $x i64) (result i64) (i64.extend_i32_u (i32.wrap_i64 (local.get $x))))
+          (func (export "set") (param $x i64) (result i32) (local $l i32)
+            (local.set $l (i32.wrap_i64 (local.get $x))) (local.get $l))
+          (func (export "ld") (param $x i64) (param $b i32) (result i32)
+            (i32.load8_u (i32.add (i32.wrap_i64 (local.get $x)) (local.get $b))))
+          (func (export "st") (param $a i32) (param $b i32) (param $v i32)
+            (i32.store8 (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+          (func (export "reg") (param $b i32) (param $i i32) (result i32)
+            (local.set $b (i32.mul (local.get $b) (i32.const 3)))
+            (i32.load (i32.add (local.get $b) (local.get $i)))))"#;
+        let wraps = |f: usize| lower(body, f).iter().filter(|i| matches!(i, Instr::I32WrapI64(_))).count();
+        // `i64.extend_i32_u` is no instruction: the wrap is what zero-extends.
+        assert_eq!((wraps(0), wraps(1), wraps(2), wraps(3)), (0, 1, 1, 0));
+        let ld = lower(body, 3);
+        assert!(
+            matches!(ld[1], Instr::I32Load8UIdx(x) if x.shift == 0 && x.base == 0 && x.idx == 1),
+            "{ld:?}"
+        );
+        let st = lower(body, 4);
+        assert!(st.iter().any(|i| matches!(i, Instr::I32Store8Idx(x) if x.shift == 0)), "{st:?}");
+        let reg = lower(body, 5);
+        assert!(
+            reg.iter().any(|i| matches!(i, Instr::I32LoadIdxA(x) if x.idx == 0 && x.base == 1)),
+            "{reg:?}"
+        );
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "add" (i64.const 0x1_0000_0005)) (i32.const 6))
+            (assert_return (invoke "add" (i64.const 0x7_ffff_ffff)) (i32.const 0))
+            (assert_return (invoke "ext" (i64.const -1)) (i64.const 0xffff_ffff))
+            (assert_return (invoke "set" (i64.const 0x1_0000_0002)) (i32.const 2))
+            (assert_return (invoke "st" (i32.const -1) (i32.const 5) (i32.const 0x1ab)))
+            (assert_return (invoke "ld" (i64.const 0x1_0000_0003) (i32.const 1)) (i32.const 0xab))
+            (assert_return (invoke "ld" (i64.const -1) (i32.const 5)) (i32.const 0xab))
+            (assert_return (invoke "reg" (i32.const 1) (i32.const 1)) (i32.const 0xab))
+            (assert_trap (invoke "ld" (i64.const 0xffff) (i32.const 1)) "out of bounds memory access")
+            (assert_trap (invoke "st" (i32.const 65535) (i32.const 1) (i32.const 0)) "out of bounds memory access")"#
         ));
     }
 
