@@ -228,6 +228,12 @@ macro_rules! instrs {
                     | Instr::Select64 { dst, .. }
                     | Instr::SelectC { dst, .. }
                     | Instr::Select64C { dst, .. }
+                    | Instr::SelectAnd { dst, .. }
+                    | Instr::SelectAndA { dst, .. }
+                    | Instr::SelectAndB { dst, .. }
+                    | Instr::SelectAnd64 { dst, .. }
+                    | Instr::SelectAnd64A { dst, .. }
+                    | Instr::SelectAnd64B { dst, .. }
                     | Instr::GlobalGet { dst, .. }
                     | Instr::MemorySize { dst }
                     | Instr::RefIsNull { dst, .. }
@@ -420,6 +426,16 @@ instrs! {
         /// `Select`/`Select64` with the condition from the integer register.
         SelectC { dst: Slot, a: Slot, b: Slot, cond: Slot },
         Select64C { dst: Slot, a: Slot, b: Slot, cond: Slot },
+        /// `select` on a bit test: `dst = if c & mask != 0 { a } else { b }` (`i32.and` with a
+        /// constant, and through `i32.eqz` with `a` and `b` swapped); `SelectAnd64` on an
+        /// `i64.and` (mask sign-extended) through `i64.eqz`. `A`/`B`: that operand from the
+        /// integer register.
+        SelectAnd { dst: Slot, a: Slot, b: Slot, c: Slot, mask: i32 },
+        SelectAndA { dst: Slot, a: Slot, b: Slot, c: Slot, mask: i32 },
+        SelectAndB { dst: Slot, a: Slot, b: Slot, c: Slot, mask: i32 },
+        SelectAnd64 { dst: Slot, a: Slot, b: Slot, c: Slot, mask: i32 },
+        SelectAnd64A { dst: Slot, a: Slot, b: Slot, c: Slot, mask: i32 },
+        SelectAnd64B { dst: Slot, a: Slot, b: Slot, c: Slot, mask: i32 },
         Br { target: u32 },
         /// Copy `n` slots from `from..` down to `to..`, then branch.
         BrCopy { target: u32, from: Slot, to: Slot, n: u16 },

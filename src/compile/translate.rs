@@ -562,6 +562,52 @@ impl T<'_> {
         true
     }
 
+    /// `select` on a bit test (`i32.and`/`i64.and` with a constant, the i64 one through
+    /// `i64.eqz`, the i32 one directly or through `i32.eqz`) computed just before into the
+    /// temporary `cond`: one `SelectAnd` that takes the test over (the first instruction to
+    /// replace and the replacement).
+    fn select_and(
+        &self,
+        cond: Slot,
+        a: Slot,
+        b: Slot,
+        dst: Slot,
+        eqz: Option<(u32, Instr)>,
+    ) -> Option<(u32, Instr)> {
+        let and_before = |li: u32, x: Slot| -> Option<(u32, Instr)> {
+            // A branch may land on the `eqz` (then the `and` may not have run just before).
+            if self.label_pos == li {
+                return None;
+            }
+            let ins = *self.code.get((li as usize).checked_sub(1)?)?;
+            let temp = |k: BinImm| (k.dst == x && x == cond).then_some((li - 1, k));
+            match ins {
+                Instr::I32AndImm(k) => temp(k).map(|(at, k)| (at, Instr::I32AndImm(k))),
+                Instr::I64AndImm(k) => temp(k).map(|(at, k)| (at, Instr::I64AndImm(k))),
+                _ => None,
+            }
+        };
+        let (at, and, swap) = match eqz {
+            Some((li, Instr::I32Eqz(u) | Instr::I64Eqz(u))) => {
+                let (at, and) = and_before(li, u.a)?;
+                let wide_eqz = matches!(self.code[li as usize], Instr::I64Eqz(_));
+                // The eqz's width must be the and's.
+                if wide_eqz != matches!(and, Instr::I64AndImm(_)) {
+                    return None;
+                }
+                (at, and, true)
+            }
+            Some((li, Instr::I32AndImm(k))) => (li, Instr::I32AndImm(k), false),
+            _ => return None,
+        };
+        let (a, b) = if swap { (b, a) } else { (a, b) };
+        Some(match and {
+            Instr::I32AndImm(k) => (at, Instr::SelectAnd { dst, a, b, c: k.a, mask: k.imm }),
+            Instr::I64AndImm(k) => (at, Instr::SelectAnd64 { dst, a, b, c: k.a, mask: k.imm }),
+            _ => unreachable!(),
+        })
+    }
+
     /// The immediate for a pending constant operand, if `f` accepts its value
     /// (sign-interpreted as i32 or i64).
     fn imm_of(o: Opnd, f: impl Fn(i64) -> Option<i32>) -> Option<i32> {
@@ -1092,6 +1138,10 @@ impl T<'_> {
                 // `cond` was at height + 2; `select(a, b, eqz(c))` is `select(b, a, c)`.
                 let eqz = self.just_wrote(cond, self.height() + 2);
                 let dst = self.push()?;
+                if let Some((at, sel)) = self.select_and(cond, a, b, dst, eqz) {
+                    self.take_over_two(at, sel);
+                    return Ok(());
+                }
                 match eqz {
                     Some((li, Instr::I32Eqz(u))) => {
                         self.take_over(li, Instr::Select { dst, a: b, b: a, cond: u.a })
@@ -1803,6 +1853,51 @@ mod tests {
             (assert_return (invoke "reg" (i32.const 1) (i32.const 1)) (i32.const 0xab))
             (assert_trap (invoke "ld" (i64.const 0xffff) (i32.const 1)) "out of bounds memory access")
             (assert_trap (invoke "st" (i32.const 65535) (i32.const 1) (i32.const 0)) "out of bounds memory access")"#
+        ));
+    }
+
+    /// `select` on a bit test (`and` with a constant, directly or through `eqz`) becomes one
+    /// `SelectAnd`; not when the `eqz` and the `and` differ in width (a wrap between them).
+    #[test]
+    fn select_on_bit_tests() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module
+          (func (export "and") (param $a i32) (param $b i32) (param $x i32) (result i32)
+            (select (local.get $a) (local.get $b) (i32.and (local.get $x) (i32.const 4))))
+          (func (export "eqz") (param $a i32) (param $b i32) (param $x i32) (result i32)
+            (select (local.get $a) (local.get $b) (i32.eqz (i32.and (local.get $x) (i32.const 4)))))
+          (func (export "eqz64") (param $a i64) (param $b i64) (param $x i64) (result i64)
+            (select (local.get $a) (local.get $b) (i64.eqz (i64.and (local.get $x) (i64.const -2)))))
+          (func (export "wrapped") (param $a i32) (param $b i32) (param $x i64) (result i32)
+            (select (local.get $a) (local.get $b)
+              (i32.eqz (i32.wrap_i64 (i64.and (local.get $x) (i64.const -1))))))
+          (func (export "collatz") (param $x i64) (result i64)
+            (select (i64.shr_u (local.get $x) (i64.const 1))
+                    (i64.add (i64.mul (local.get $x) (i64.const 3)) (i64.const 1))
+                    (i64.eqz (i64.and (local.get $x) (i64.const 1))))))"#;
+        let one = |f: usize, want: fn(&Instr) -> bool| {
+            let code = lower(body, f);
+            assert_eq!(code.iter().filter(|i| want(i)).count(), 1, "{code:?}");
+            assert!(!code.iter().any(|i| matches!(i, Instr::I32AndImm(_) | Instr::I64AndImm(_))), "{code:?}");
+        };
+        one(0, |i| matches!(i, Instr::SelectAnd { a: 0, b: 1, c: 2, mask: 4, .. }));
+        one(1, |i| matches!(i, Instr::SelectAnd { a: 1, b: 0, c: 2, mask: 4, .. }));
+        one(2, |i| matches!(i, Instr::SelectAnd64 { a: 1, b: 0, c: 2, mask: -2, .. }));
+        one(4, |i| matches!(i, Instr::SelectAnd64A { .. }));
+        let wrapped = lower(body, 3);
+        assert!(!wrapped.iter().any(|i| matches!(i, Instr::SelectAnd64 { .. })), "{wrapped:?}");
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "and" (i32.const 10) (i32.const 20) (i32.const 4)) (i32.const 10))
+            (assert_return (invoke "and" (i32.const 10) (i32.const 20) (i32.const 3)) (i32.const 20))
+            (assert_return (invoke "eqz" (i32.const 10) (i32.const 20) (i32.const 4)) (i32.const 20))
+            (assert_return (invoke "eqz" (i32.const 10) (i32.const 20) (i32.const 3)) (i32.const 10))
+            (assert_return (invoke "eqz64" (i64.const 10) (i64.const 20) (i64.const 0x1_0000_0000)) (i64.const 20))
+            (assert_return (invoke "eqz64" (i64.const 10) (i64.const 20) (i64.const 1)) (i64.const 10))
+            (assert_return (invoke "wrapped" (i32.const 10) (i32.const 20) (i64.const 0x1_0000_0000)) (i32.const 10))
+            (assert_return (invoke "wrapped" (i32.const 10) (i32.const 20) (i64.const 0x1_0000_0001)) (i32.const 20))
+            (assert_return (invoke "collatz" (i64.const 6)) (i64.const 3))
+            (assert_return (invoke "collatz" (i64.const 7)) (i64.const 22))"#
         ));
     }
 

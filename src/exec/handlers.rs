@@ -410,12 +410,15 @@ macro_rules! un {
 /// handler would save and restore a callee-saved register for it. `repr(u16)` lays the four
 /// `Select` kinds out alike, as a `repr(C)` tag followed by `dst`.
 macro_rules! select {
-    ($s:ident, $a:expr, $b:expr, $cond:expr) => {{
-        let (va, vb) = (opaque(rd!($s, $a)), opaque(rd!($s, $b)));
+    ($s:ident, $a:tt, $b:tt, $cond:expr) => {{
+        let (va, vb) = (select!(@v $s, $a), select!(@v $s, $b));
         let v = if $cond { va } else { vb };
         let dst = *(after(v, $s.ip) as *const u16).add(1);
         wr!($s, dst, v)
     }};
+    // An operand: `ia` for the integer register, else a slot.
+    (@v $s:ident, ia) => { $s.ia };
+    (@v $s:ident, $slot:expr) => { opaque(rd!($s, $slot)) };
 }
 
 /// `p`, which the optimizer cannot see through and must compute after `v`.
@@ -1807,6 +1810,12 @@ handlers! {
     };
     SelectC { a, b, .. } => |s| select!(s, a, b, s.ia as u32 != 0);
     Select64C { a, b, .. } => |s| select!(s, a, b, s.ia != 0);
+    SelectAnd { a, b, c, mask, .. } => |s| select!(s, a, b, rd!(s, c) as u32 & mask as u32 != 0);
+    SelectAndA { b, c, mask, .. } => |s| select!(s, ia, b, rd!(s, c) as u32 & mask as u32 != 0);
+    SelectAndB { a, c, mask, .. } => |s| select!(s, a, ia, rd!(s, c) as u32 & mask as u32 != 0);
+    SelectAnd64 { a, b, c, mask, .. } => |s| select!(s, a, b, rd!(s, c) & mask as i64 as u64 != 0);
+    SelectAnd64A { b, c, mask, .. } => |s| select!(s, ia, b, rd!(s, c) & mask as i64 as u64 != 0);
+    SelectAnd64B { a, c, mask, .. } => |s| select!(s, a, ia, rd!(s, c) & mask as i64 as u64 != 0);
 }
 
 #[cfg(test)]
