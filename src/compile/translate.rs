@@ -1384,11 +1384,17 @@ impl T<'_> {
                 self.emit(Instr::ElemDrop { seg: elem_index });
             }
             // Reinterpretations and zero-extension do not change the slot's bits.
-            O::I32ReinterpretF32
-            | O::F32ReinterpretI32
-            | O::I64ReinterpretF64
-            | O::F64ReinterpretI64
-            | O::I64ExtendI32U => {}
+            O::I32ReinterpretF32 | O::F32ReinterpretI32 | O::I64ReinterpretF64 | O::F64ReinterpretI64 => {}
+            O::I64ExtendI32U => {
+                // The value is read in full from now on: an `i32.wrap_i64` that computed it
+                // is what zero-extends it, and must not look droppable to a narrow reader
+                // (`i64.store` of it pops it as its value).
+                if let Some(li) = self.last_result {
+                    if matches!(self.code[li as usize], Instr::I32WrapI64(_)) {
+                        self.last_result = None;
+                    }
+                }
+            }
             O::I32Eqz => self.unary(Instr::I32Eqz)?,
             O::I32Clz => self.unary(Instr::I32Clz)?,
             O::I32Ctz => self.unary(Instr::I32Ctz)?,
@@ -1823,6 +1829,12 @@ mod tests {
             (i32.load8_u (i32.add (i32.wrap_i64 (local.get $x)) (local.get $b))))
           (func (export "st") (param $a i32) (param $b i32) (param $v i32)
             (i32.store8 (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+          (func (export "st64") (param $x i64) (result i64)
+            (i64.store (i32.const 0) (i64.extend_i32_u (i32.wrap_i64 (local.get $x))))
+            (i64.load (i32.const 0)))
+          (func (export "stf64") (param $x i64) (result i64)
+            (f64.store (i32.const 8) (f64.reinterpret_i64 (i64.extend_i32_u (i32.wrap_i64 (local.get $x)))))
+            (i64.load (i32.const 8)))
           (func (export "reg") (param $b i32) (param $i i32) (result i32)
             (local.set $b (i32.mul (local.get $b) (i32.const 3)))
             (i32.load (i32.add (local.get $b) (local.get $i)))))"#;
@@ -1836,7 +1848,7 @@ mod tests {
         );
         let st = lower(body, 4);
         assert!(st.iter().any(|i| matches!(i, Instr::I32Store8Idx(x) if x.shift == 0)), "{st:?}");
-        let reg = lower(body, 5);
+        let reg = lower(body, 7);
         assert!(
             reg.iter().any(|i| matches!(i, Instr::I32LoadIdxA(x) if x.idx == 0 && x.base == 1)),
             "{reg:?}"
@@ -1851,6 +1863,8 @@ mod tests {
             (assert_return (invoke "ld" (i64.const 0x1_0000_0003) (i32.const 1)) (i32.const 0xab))
             (assert_return (invoke "ld" (i64.const -1) (i32.const 5)) (i32.const 0xab))
             (assert_return (invoke "reg" (i32.const 1) (i32.const 1)) (i32.const 0xab))
+            (assert_return (invoke "st64" (i64.const -1)) (i64.const 0xffff_ffff))
+            (assert_return (invoke "stf64" (i64.const -1)) (i64.const 0xffff_ffff))
             (assert_trap (invoke "ld" (i64.const 0xffff) (i32.const 1)) "out of bounds memory access")
             (assert_trap (invoke "st" (i32.const 65535) (i32.const 1) (i32.const 0)) "out of bounds memory access")"#
         ));
