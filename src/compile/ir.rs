@@ -93,6 +93,16 @@ pub struct AddBr {
     pub target: u32,
 }
 
+/// Loop step by a slot: `a += add` (wrapping, at the instruction's width), then
+/// `if a OP b { goto target }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddBrS {
+    pub a: Slot,
+    pub add: Slot,
+    pub b: Slot,
+    pub target: u32,
+}
+
 /// Load from an indexed address: `base + (idx << shift)` (wrapping 32-bit, as the `i32.shl` and
 /// `i32.add` it replaces), then `+ offset` like any load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +169,7 @@ macro_rules! instrs {
         loadidx: [$($li:ident),* $(,)?],
         storeidx: [$($si:ident),* $(,)?],
         addbr: [$($ab:ident),* $(,)?],
+        addbrs: [$($abs:ident),* $(,)?],
         binmem: [$($bm:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
@@ -180,6 +191,7 @@ macro_rules! instrs {
             $($li(LoadIdx),)*
             $($si(StoreIdx),)*
             $($ab(AddBr),)*
+            $($abs(AddBrS),)*
             $($bm(BinMem),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
@@ -190,14 +202,14 @@ macro_rules! instrs {
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
             $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
-            $($li,)* $($si,)* $($ab,)* $($bm,)* $($o,)*
+            $($li,)* $($si,)* $($ab,)* $($abs,)* $($bm,)* $($o,)*
         }
 
         impl Op {
             /// Number of instruction kinds.
             pub const COUNT: usize = [$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
                 $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$li,)*
-                $(Op::$si,)* $(Op::$ab,)* $(Op::$bm,)*
+                $(Op::$si,)* $(Op::$ab,)* $(Op::$abs,)* $(Op::$bm,)*
                 $(Op::$o,)*].len();
         }
 
@@ -272,6 +284,7 @@ macro_rules! instrs {
                     $(Instr::$c(x) => x.target = f(x.target),)*
                     $(Instr::$ci(x) => x.target = f(x.target),)*
                     $(Instr::$ab(x) => x.target = f(x.target),)*
+                    $(Instr::$abs(x) => x.target = f(x.target),)*
                     Instr::Br { target }
                     | Instr::BrCopy { target, .. }
                     | Instr::BrIfNez { target, .. }
@@ -396,6 +409,10 @@ instrs! {
     addbr: [
         I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS,
         I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,
+    ],
+    addbrs: [
+        I32AddBrEqS, I32AddBrNeS, I32AddBrLtSS, I32AddBrLtUS, I32AddBrGtSS, I32AddBrGtUS, I32AddBrLeSS, I32AddBrLeUS, I32AddBrGeSS, I32AddBrGeUS,
+        I64AddBrEqS, I64AddBrNeS, I64AddBrLtSS, I64AddBrLtUS, I64AddBrGtSS, I64AddBrGtUS, I64AddBrLeSS, I64AddBrLeUS, I64AddBrGeSS, I64AddBrGeUS,
     ],
     binmem: [
         F64AddM, F64SubM, F64SubMR, F64MulM, F64DivM, F64DivMR,

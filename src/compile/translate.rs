@@ -11,8 +11,8 @@
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
 use super::ir::{
-    AddBr, Bin, BinImm, BinMem, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, Slot, Store,
-    StoreAt, StoreIdx, StoreK, Un,
+    AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, Slot,
+    Store, StoreAt, StoreIdx, StoreK, Un,
 };
 use crate::error::Error;
 use crate::parse::Module;
@@ -447,6 +447,12 @@ impl T<'_> {
         if j == 0 || ju + 1 != self.code.len() || self.label_pos == j {
             return j;
         }
+        if let Some(fused) = Self::loop_step_by_slot(self.code[ju - 1], self.code[ju]) {
+            self.code.pop();
+            self.offsets.pop();
+            self.code[ju - 1] = fused;
+            return j - 1;
+        }
         let Instr::I32AddImm(add) = self.code[ju - 1] else { return j };
         if add.dst != add.a {
             return j;
@@ -472,6 +478,46 @@ impl T<'_> {
         self.offsets.pop();
         self.code[ju - 1] = fused;
         j - 1
+    }
+
+    /// `x += y` (`i32.add`/`i64.add` of two slots into the first) right before a comparison of
+    /// `x` with a slot and a branch: one `I32AddBr*S`/`I64AddBr*S`.
+    fn loop_step_by_slot(add: Instr, br: Instr) -> Option<Instr> {
+        use Instr as I;
+        // The step's other operand; `x + y` and `y + x` both step `x`.
+        let step = |x: Bin, k: CmpBr| AddBrS {
+            a: x.dst,
+            add: if x.a == x.dst { x.b } else { x.a },
+            b: k.b,
+            target: k.target,
+        };
+        let (I::I32Add(x) | I::I64Add(x)) = add else { return None };
+        if x.a != x.dst && x.b != x.dst {
+            return None;
+        }
+        Some(match (add, br) {
+            (I::I32Add(x), I::BrI32Eq(k)) if k.a == x.dst => I::I32AddBrEqS(step(x, k)),
+            (I::I32Add(x), I::BrI32Ne(k)) if k.a == x.dst => I::I32AddBrNeS(step(x, k)),
+            (I::I32Add(x), I::BrI32LtS(k)) if k.a == x.dst => I::I32AddBrLtSS(step(x, k)),
+            (I::I32Add(x), I::BrI32LtU(k)) if k.a == x.dst => I::I32AddBrLtUS(step(x, k)),
+            (I::I32Add(x), I::BrI32GtS(k)) if k.a == x.dst => I::I32AddBrGtSS(step(x, k)),
+            (I::I32Add(x), I::BrI32GtU(k)) if k.a == x.dst => I::I32AddBrGtUS(step(x, k)),
+            (I::I32Add(x), I::BrI32LeS(k)) if k.a == x.dst => I::I32AddBrLeSS(step(x, k)),
+            (I::I32Add(x), I::BrI32LeU(k)) if k.a == x.dst => I::I32AddBrLeUS(step(x, k)),
+            (I::I32Add(x), I::BrI32GeS(k)) if k.a == x.dst => I::I32AddBrGeSS(step(x, k)),
+            (I::I32Add(x), I::BrI32GeU(k)) if k.a == x.dst => I::I32AddBrGeUS(step(x, k)),
+            (I::I64Add(x), I::BrI64Eq(k)) if k.a == x.dst => I::I64AddBrEqS(step(x, k)),
+            (I::I64Add(x), I::BrI64Ne(k)) if k.a == x.dst => I::I64AddBrNeS(step(x, k)),
+            (I::I64Add(x), I::BrI64LtS(k)) if k.a == x.dst => I::I64AddBrLtSS(step(x, k)),
+            (I::I64Add(x), I::BrI64LtU(k)) if k.a == x.dst => I::I64AddBrLtUS(step(x, k)),
+            (I::I64Add(x), I::BrI64GtS(k)) if k.a == x.dst => I::I64AddBrGtSS(step(x, k)),
+            (I::I64Add(x), I::BrI64GtU(k)) if k.a == x.dst => I::I64AddBrGtUS(step(x, k)),
+            (I::I64Add(x), I::BrI64LeS(k)) if k.a == x.dst => I::I64AddBrLeSS(step(x, k)),
+            (I::I64Add(x), I::BrI64LeU(k)) if k.a == x.dst => I::I64AddBrLeUS(step(x, k)),
+            (I::I64Add(x), I::BrI64GeS(k)) if k.a == x.dst => I::I64AddBrGeSS(step(x, k)),
+            (I::I64Add(x), I::BrI64GeU(k)) if k.a == x.dst => I::I64AddBrGeUS(step(x, k)),
+            _ => return None,
+        })
     }
 
     fn unary(&mut self, f: fn(Un) -> Instr) -> Result<(), Error> {
@@ -1912,6 +1958,41 @@ mod tests {
             (assert_return (invoke "wrapped" (i32.const 10) (i32.const 20) (i64.const 0x1_0000_0001)) (i32.const 20))
             (assert_return (invoke "collatz" (i64.const 6)) (i64.const 3))
             (assert_return (invoke "collatz" (i64.const 7)) (i64.const 22))"#
+        ));
+    }
+
+    /// `x += y` of two slots right before `br_if (x OP z)` becomes one `…AddBr…S`, either
+    /// operand order of the add, wrapping at the add's width.
+    #[test]
+    fn loop_steps_by_a_slot() {
+        use crate::compile::ir::Instr;
+        let body = r#"(module
+          (func (export "le64") (param $n i64) (param $step i64) (result i64) (local $x i64) (local $c i64)
+            (loop $l
+              (local.set $c (i64.add (local.get $c) (i64.const 1)))
+              (br_if $l (i64.le_u (local.tee $x (i64.add (local.get $x) (local.get $step))) (local.get $n))))
+            (local.get $c))
+          (func (export "ne32") (param $n i32) (param $step i32) (result i32) (local $x i32) (local $c i32)
+            (loop $l
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br_if $l (i32.ne (local.tee $x (i32.add (local.get $step) (local.get $x))) (local.get $n))))
+            (local.get $c)))"#;
+        let le = lower(body, 0);
+        assert!(
+            le.iter().any(|i| matches!(i, Instr::I64AddBrLeUS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+            "{le:?}"
+        );
+        let ne = lower(body, 1);
+        assert!(
+            ne.iter().any(|i| matches!(i, Instr::I32AddBrNeS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+            "{ne:?}"
+        );
+        run(&format!(
+            r#"{body}
+            (assert_return (invoke "le64" (i64.const 10) (i64.const 3)) (i64.const 4))
+            (assert_return (invoke "le64" (i64.const 5) (i64.const -1)) (i64.const 1))
+            (assert_return (invoke "ne32" (i32.const -3) (i32.const -1)) (i32.const 3))
+            (assert_return (invoke "ne32" (i32.const 6) (i32.const 2)) (i32.const 3))"#
         ));
     }
 

@@ -505,6 +505,19 @@ macro_rules! addbr {
     }};
 }
 
+/// `a += add` (a slot, wrapping at `$w` bits), then compare-and-branch against slot `b`.
+macro_rules! addbrs {
+    ($s:ident, $x:ident, $w:ty, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let v = (rd!($s, $x.a) as $w).wrapping_add(rd!($s, $x.add) as $w);
+        wr!($s, $x.a, v as u64);
+        let $a = v as $t;
+        let $b = rd!($s, $x.b) as $t;
+        if $e {
+            jump!($s, $x.target);
+        }
+    }};
+}
+
 /// Host address of an access of `$n` bytes at Wasm address `$base` (a `u32`) + `$off`, or a trap.
 /// The end of the access is computed first and the start addressed from it (displacement
 /// `-$n`), so that the check and the access share one register; `opaque` keeps LLVM from
@@ -1268,6 +1281,26 @@ handlers! {
     I32Store8At(x) => |s| store!(at s, x, u8);
     I32Store16At(x) => |s| store!(at s, x, u16);
     I64Store32At(x) => |s| store!(at s, x, u32);
+    I32AddBrEqS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a == b);
+    I32AddBrNeS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a != b);
+    I32AddBrLtSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a < b);
+    I32AddBrLtUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a < b);
+    I32AddBrGtSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a > b);
+    I32AddBrGtUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a > b);
+    I32AddBrLeSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a <= b);
+    I32AddBrLeUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a <= b);
+    I32AddBrGeSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a >= b);
+    I32AddBrGeUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a >= b);
+    I64AddBrEqS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a == b);
+    I64AddBrNeS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a != b);
+    I64AddBrLtSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a < b);
+    I64AddBrLtUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a < b);
+    I64AddBrGtSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a > b);
+    I64AddBrGtUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a > b);
+    I64AddBrLeSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a <= b);
+    I64AddBrLeUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a <= b);
+    I64AddBrGeSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a >= b);
+    I64AddBrGeUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a >= b);
     I32AddBrEq(x) => |s| addbr!(s, x, u32, |a, b| a == b);
     I32AddBrNe(x) => |s| addbr!(s, x, u32, |a, b| a != b);
     I32AddBrLtS(x) => |s| addbr!(s, x, i32, |a, b| a < b);
