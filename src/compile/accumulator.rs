@@ -27,7 +27,7 @@
 //! never relied on across a safe point. Which handlers set which register is checked against
 //! `exec::handlers` by a unit test there.
 
-use super::ir::{Bin, CmpBr, Instr, LoadIdx, Op, Slot, StoreIdx};
+use super::ir::{Bin, CmpBr, Instr, Op, Slot};
 
 /// Rewrites the readers of the registers in `code` (branch targets still absolute).
 pub fn forward(code: &mut [Instr]) {
@@ -179,52 +179,15 @@ fn reading(ins: Instr, x: Slot) -> Instr {
 
 /// The integer register form of `ins` when the register mirrors slot `x`, or `ins` itself.
 /// Commutative operations and comparisons (mirrored) move the operand to `a`.
-fn int_reading(ins: Instr, x: Slot) -> Instr {
+fn int_reading(mut ins: Instr, x: Slot) -> Instr {
     use Instr as I;
     let swap = |b: Bin| Bin { dst: b.dst, a: b.b, b: b.a };
     // An indexed access with shift 0 adds base and index: either may be the register's.
-    let ins = match ins {
-        I::I32LoadIdx(l) if l.shift == 0 && l.base == x => {
-            I::I32LoadIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
+    if let Some((base, idx, 0)) = ins.index_operands_mut() {
+        if *base == x {
+            std::mem::swap(base, idx);
         }
-        I::I64LoadIdx(l) if l.shift == 0 && l.base == x => {
-            I::I64LoadIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::F64LoadIdx(l) if l.shift == 0 && l.base == x => {
-            I::F64LoadIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I32Load8SIdx(l) if l.shift == 0 && l.base == x => {
-            I::I32Load8SIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I32Load8UIdx(l) if l.shift == 0 && l.base == x => {
-            I::I32Load8UIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I32Load16SIdx(l) if l.shift == 0 && l.base == x => {
-            I::I32Load16SIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I32Load16UIdx(l) if l.shift == 0 && l.base == x => {
-            I::I32Load16UIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I64Load32SIdx(l) if l.shift == 0 && l.base == x => {
-            I::I64Load32SIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I64Load32UIdx(l) if l.shift == 0 && l.base == x => {
-            I::I64Load32UIdx(LoadIdx { base: l.idx, idx: l.base, ..l })
-        }
-        I::I32StoreIdx(m) if m.shift == 0 && m.base == x => {
-            I::I32StoreIdx(StoreIdx { base: m.idx, idx: m.base, ..m })
-        }
-        I::I64StoreIdx(m) if m.shift == 0 && m.base == x => {
-            I::I64StoreIdx(StoreIdx { base: m.idx, idx: m.base, ..m })
-        }
-        I::I32Store8Idx(m) if m.shift == 0 && m.base == x => {
-            I::I32Store8Idx(StoreIdx { base: m.idx, idx: m.base, ..m })
-        }
-        I::I32Store16Idx(m) if m.shift == 0 && m.base == x => {
-            I::I32Store16Idx(StoreIdx { base: m.idx, idx: m.base, ..m })
-        }
-        other => other,
-    };
+    }
     match ins {
         I::I32Add(b) if b.a == x => I::I32AddA(b),
         I::I32Add(b) if b.b == x => I::I32AddA(swap(b)),

@@ -256,6 +256,15 @@ macro_rules! instrs {
                 }
             }
 
+            /// The base and index slots and the shift of an indexed access (`…Idx`).
+            pub fn index_operands_mut(&mut self) -> Option<(&mut Slot, &mut Slot, u16)> {
+                match self {
+                    $(Instr::$li(x) => Some((&mut x.base, &mut x.idx, x.shift)),)*
+                    $(Instr::$si(x) => Some((&mut x.base, &mut x.idx, x.shift)),)*
+                    _ => None,
+                }
+            }
+
             /// Whether this is a store (it writes memory, no slot).
             pub fn is_store(&self) -> bool {
                 matches!(

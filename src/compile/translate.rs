@@ -620,38 +620,41 @@ impl T<'_> {
         dst: Slot,
         eqz: Option<(u32, Instr)>,
     ) -> Option<(u32, Instr)> {
-        let and_before = |li: u32, x: Slot| -> Option<(u32, Instr)> {
+        // The `and` (index, operands, whether 64-bit) that wrote the temporary `x` just before `li`.
+        let and_before = |li: u32, x: Slot| -> Option<(u32, BinImm, bool)> {
             // A branch may land on the `eqz` (then the `and` may not have run just before).
-            if self.label_pos == li {
+            if self.label_pos == li || x != cond {
                 return None;
             }
-            let ins = *self.code.get((li as usize).checked_sub(1)?)?;
-            let temp = |k: BinImm| (k.dst == x && x == cond).then_some((li - 1, k));
-            match ins {
-                Instr::I32AndImm(k) => temp(k).map(|(at, k)| (at, Instr::I32AndImm(k))),
-                Instr::I64AndImm(k) => temp(k).map(|(at, k)| (at, Instr::I64AndImm(k))),
-                _ => None,
-            }
+            let (k, wide) = match *self.code.get((li as usize).checked_sub(1)?)? {
+                Instr::I32AndImm(k) => (k, false),
+                Instr::I64AndImm(k) => (k, true),
+                _ => return None,
+            };
+            (k.dst == x).then_some((li - 1, k, wide))
         };
-        let (at, and, swap) = match eqz {
-            Some((li, Instr::I32Eqz(u) | Instr::I64Eqz(u))) => {
-                let (at, and) = and_before(li, u.a)?;
-                let wide_eqz = matches!(self.code[li as usize], Instr::I64Eqz(_));
+        let (at, k, wide, swap) = match eqz {
+            Some((li, eqz @ (Instr::I32Eqz(u) | Instr::I64Eqz(u)))) => {
+                let (at, k, wide) = and_before(li, u.a)?;
                 // The eqz's width must be the and's.
-                if wide_eqz != matches!(and, Instr::I64AndImm(_)) {
+                if wide != matches!(eqz, Instr::I64Eqz(_)) {
                     return None;
                 }
-                (at, and, true)
+                (at, k, wide, true)
             }
-            Some((li, Instr::I32AndImm(k))) => (li, Instr::I32AndImm(k), false),
+            Some((li, Instr::I32AndImm(k))) => (li, k, false, false),
             _ => return None,
         };
         let (a, b) = if swap { (b, a) } else { (a, b) };
-        Some(match and {
-            Instr::I32AndImm(k) => (at, Instr::SelectAnd { dst, a, b, c: k.a, mask: k.imm }),
-            Instr::I64AndImm(k) => (at, Instr::SelectAnd64 { dst, a, b, c: k.a, mask: k.imm }),
-            _ => unreachable!(),
-        })
+        let (c, mask) = (k.a, k.imm);
+        Some((
+            at,
+            if wide {
+                Instr::SelectAnd64 { dst, a, b, c, mask }
+            } else {
+                Instr::SelectAnd { dst, a, b, c, mask }
+            },
+        ))
     }
 
     /// The immediate for a pending constant operand, if `f` accepts its value
