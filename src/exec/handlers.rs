@@ -355,10 +355,10 @@ macro_rules! f64bin {
 /// register), `$b` operand `b` (from its slot or, `fa`, the f64 register).
 macro_rules! f64mem {
     ($s:ident, $x:ident, $ma:ident, $fb:ident, |$m:ident, $b:ident| $e:expr) => {{
-        let p = ea!($s, (get!($s, $ma, $x.a) as u32).wrapping_add($x.imm), $x.offset, 8u64);
-        let $m = f64::from_le_bytes(*(p as *const [u8; 8]));
-        let $b = f64bin!(@get $s, $fb, $x.b);
-        wrf!($s, $x.dst, $e);
+        load!(@ $s, $x, (get!($s, $ma, $x.a) as u32).wrapping_add($x.imm), f64, |$m| {
+            let $b = f64bin!(@get $s, $fb, $x.b);
+            wrf!($s, $x.dst, $e)
+        })
     }};
 }
 /// An update of memory by an f64 operation (`F64AddU`, …: a [`crate::compile::ir::Store`]):
@@ -407,8 +407,8 @@ macro_rules! un {
 ///
 /// The result slot is read only after the choice (through a pointer the optimizer cannot see
 /// to be `ip`): loaded first, it would keep a fifth value live across the loads, and the
-/// handler would save and restore a callee-saved register for it. `repr(u16)` lays the four
-/// `Select` kinds out alike, as a `repr(C)` tag followed by `dst`.
+/// handler would save and restore a callee-saved register for it. `repr(u16)` lays every
+/// `Select…` kind out alike, as a `repr(C)` tag followed by `dst` (their first field).
 macro_rules! select {
     ($s:ident, $a:tt, $b:tt, $cond:expr) => {{
         let (va, vb) = (select!(@v $s, $a), select!(@v $s, $b));
