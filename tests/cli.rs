@@ -291,3 +291,61 @@ fn inspect_rejects_missing_and_garbage() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("\"valid\":false"), "{}", stdout(&o));
 }
+
+/// Issue 20: an i32 constant with bit 31 set, zero-extended by `i64.extend_i32_u`, used to be
+/// folded into 64-bit immediates sign-extended. The reported repros, through `--invoke`.
+#[test]
+fn extend_i32_u_of_a_constant_is_zero_extended() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("local.get 0 i32.const -1 i64.extend_i32_u i64.add", "1", "4294967296"),
+        ("local.get 0 i32.const -1 i64.extend_i32_u i64.mul", "1", "4294967295"),
+        ("local.get 0 i32.const -1 i64.extend_i32_u i64.sub", "0", "-4294967295"),
+        ("local.get 0 i32.const 0x80000000 i64.extend_i32_u i64.add", "0", "2147483648"),
+        ("local.get 0 i32.const 0x7fffffff i64.extend_i32_u i64.add", "0", "2147483647"),
+        (
+            "block local.get 0 i32.const -1 i64.extend_i32_u i64.eq br_if 0 i64.const 0 return end i64.const 1",
+            "4294967295",
+            "1",
+        ),
+        ("local.get 0 i32.const -1 i64.extend_i32_u i64.div_u", "4294967295", "1"),
+        (
+            "(local i32) local.get 0 f32.const -nan:0x7fffff i32.reinterpret_f32 local.tee 1 \
+             i64.extend_i32_u i64.add",
+            "1",
+            "4294967296",
+        ),
+    ];
+    for (i, (body, arg, want)) in cases.iter().enumerate() {
+        let (locals, body) = match body.strip_prefix("(local i32) ") {
+            Some(b) => ("(local i32)", b),
+            None => ("", *body),
+        };
+        let wat = format!("(module (func (export \"f\") (param i64) (result i64) {locals} {body}))");
+        let m = write(dir.path(), &format!("x{i}.wat"), &wat);
+        let o = run(&["run", "--invoke", "f", m.to_str().unwrap(), arg]);
+        no_panic(&o);
+        assert!(o.status.success(), "{wat}: {}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), *want, "{wat}");
+    }
+}
+
+/// The repository's regression scripts (`tests/wast/`) through the binary's `wast` subcommand.
+#[test]
+fn regression_scripts_pass_through_the_binary() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut args = vec!["wast"];
+    args.extend(files.iter().map(|s| s.as_str()));
+    let o = run(&args);
+    no_panic(&o);
+    let out = stdout(&o);
+    assert!(o.status.success() && out.ends_with(" passed, 0 failed\n"), "{out}\n{}", stderr(&o));
+}

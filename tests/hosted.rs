@@ -1347,6 +1347,17 @@ fn wast_under_every_host() {
         }
     }
     assert_eq!(names.len(), 3);
+    // and the repository's own regression scripts (tests/wast/)
+    let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
+    for e in fs::read_dir(&own).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "wast") {
+            let name = format!("regress-{}", p.file_name().unwrap().to_string_lossy());
+            fs::copy(&p, root.join(&name)).unwrap();
+            names.push(name);
+        }
+    }
+    assert!(names.len() > 3);
     let mut args = vec!["wast"];
     args.extend(names.iter().map(|s| s.as_str()));
     let outs: Vec<(Host, Done)> =

