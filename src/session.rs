@@ -211,53 +211,58 @@ fn start_guest(
 ) -> Result<(Guest, Option<u64>), Error> {
     let module_len = module.byte_len;
     // On success: the guest and the message to log once the skipped generations are reported.
-    let try_restore =
-        |path: &std::path::Path, expected_generation: Option<u64>| -> Result<(Guest, String, u64), Skip> {
-            let t0 = Instant::now();
-            let bytes = std::fs::read(path).map_err(|e| Skip::Invalid(format!("cannot read it: {e}")))?;
-            // Borrowing parse: section payloads are not copied out of the file bytes.
-            let c = parse_checkpoint(&bytes).map_err(|e| Skip::Invalid(e.to_string()))?;
-            if let Some(g) = expected_generation.filter(|g| *g != c.header.generation) {
-                return Err(Skip::Invalid(format!(
-                    "its header says generation {}, its name says {g} (renamed?)",
-                    c.header.generation
-                )));
+    let try_restore = |path: &std::path::Path,
+                       expected_generation: Option<u64>|
+     -> Result<(Guest, String, u64), Skip> {
+        let t0 = Instant::now();
+        let bytes = std::fs::read(path).map_err(|e| Skip::Invalid(format!("cannot read it: {e}")))?;
+        // Borrowing parse: section payloads are not copied out of the file bytes.
+        let c = parse_checkpoint(&bytes).map_err(|e| Skip::Invalid(e.to_string()))?;
+        if let Some(g) = expected_generation.filter(|g| *g != c.header.generation) {
+            return Err(Skip::Invalid(format!(
+                "its header says generation {}, its name says {g} (renamed?)",
+                c.header.generation
+            )));
+        }
+        snapshot::accept(&c, module_hash, module_len).map_err(|why| {
+            if c.header.module_hash != *module_hash {
+                Skip::Foreign(why)
+            } else {
+                Skip::Invalid(why)
             }
-            snapshot::accept(&c, module_hash, module_len).map_err(|why| {
-                if c.header.module_hash != *module_hash {
-                    Skip::Foreign(why)
-                } else {
-                    Skip::Invalid(why)
-                }
-            })?;
-            // Files opened for writing after this checkpoint go back to what they were at it. (Only
-            // for the directory's own generations: a `--restore` file may come from elsewhere.)
-            let undone = match expected_generation {
-                Some(_) => journal::undo(
-                    dir.path(),
-                    Resume::Generation(c.header.generation),
-                    module_hash,
-                    &cfg.wasi.preopens,
-                )
-                .map_err(|e| Skip::Fatal(e.to_string()))?,
-                None => 0,
-            };
-            if undone > 0 {
-                log::debug!("rolled back {undone} file(s) opened after generation {}", c.header.generation);
+        })?;
+        // Files opened for writing after this checkpoint go back to what they were at it, once
+        // its interpreter state has been validated in full (a damaged or hostile file leaves
+        // them alone). Only for the directory's own generations: a `--restore` file may come
+        // from elsewhere.
+        let generation = c.header.generation;
+        let mut undo = || -> Result<(), Error> {
+            if expected_generation.is_none() {
+                return Ok(());
             }
-            let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| match e {
+            let n =
+                journal::undo(dir.path(), Resume::Generation(generation), module_hash, &cfg.wasi.preopens)
+                    .map_err(|e| Error::Environment(e.to_string()))?;
+            if n > 0 {
+                log::debug!("rolled back {n} file(s) opened after generation {generation}");
+            }
+            Ok(())
+        };
+        let g = snapshot::restore_with(module.clone(), &c, &cfg.wasi, cfg.limits, &mut undo).map_err(
+            |e| match e {
                 Error::Environment(m) => Skip::Fatal(m),
                 other => Skip::Invalid(other.to_string()),
-            })?;
-            let msg = format!(
-                "resuming from {} (generation {}, {} instructions; restored in {:.1} ms)",
-                path.display(),
-                c.header.generation,
-                c.header.instructions,
-                t0.elapsed().as_secs_f64() * 1e3
-            );
-            Ok((g, msg, c.header.generation))
-        };
+            },
+        )?;
+        let msg = format!(
+            "resuming from {} (generation {}, {} instructions; restored in {:.1} ms)",
+            path.display(),
+            c.header.generation,
+            c.header.instructions,
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+        Ok((g, msg, c.header.generation))
+    };
     if let Some(file) = &ck.restore {
         let (g, msg, generation) = try_restore(file, None).map_err(|s| match s {
             Skip::Invalid(e) | Skip::Foreign(e) => {
@@ -305,8 +310,8 @@ fn start_guest(
                 Err(Skip::Invalid(why)) => skipped.push((g.path.display().to_string(), why)),
             }
         }
-        report(&skipped);
         if foreign > 0 {
+            report(&skipped);
             return Err(Error::Other(format!(
                 "{} holds checkpoints of another module; refusing to overwrite them \
                  (use --fresh to start over, or another --checkpoint-dir)",
@@ -314,7 +319,16 @@ fn start_guest(
             )));
         }
         if !gens.is_empty() {
-            log::warn!("no usable checkpoint in {}; starting from the beginning", dir.path().display());
+            // Generations exist but none can be used: never throw the work away silently.
+            let list: Vec<String> = skipped.iter().map(|(p, why)| format!("  {p}: {why}")).collect();
+            return Err(Error::Other(format!(
+                "no usable checkpoint in {} ({} generation(s), every one unusable); refusing to start \
+                 over on top of them (nothing was changed; run with --fresh to discard them and start \
+                 from the beginning):\n{}",
+                dir.path().display(),
+                gens.len(),
+                list.join("\n")
+            )));
         }
         // A run that crashed before its first checkpoint: undo what it wrote.
         match journal::undo(dir.path(), Resume::Start, module_hash, &cfg.wasi.preopens) {

@@ -257,6 +257,20 @@ pub fn restore(
     wasi_cfg: &WasiConfig,
     limits: Limits,
 ) -> Result<Guest, Error> {
+    restore_with(module, c, wasi_cfg, limits, &mut || Ok(()))
+}
+
+/// [`restore`], calling `before_files` once the interpreter state (Machine, Store, memories)
+/// has been decoded and validated in full, before any file is reopened or truncated: the run
+/// rolls back its undo journal there, so that a checkpoint that turns out unusable leaves
+/// the files as they were.
+pub fn restore_with(
+    module: Arc<Module>,
+    c: &CheckpointRef<'_>,
+    wasi_cfg: &WasiConfig,
+    limits: Limits,
+    before_files: &mut dyn FnMut() -> Result<(), Error>,
+) -> Result<Guest, Error> {
     let mi: MachineImage =
         codec::decode(c.section(SectionKind::Machine).ok_or_else(|| bad("no Machine section"))?.payload)
             .map_err(codec_err("Machine"))?;
@@ -276,21 +290,60 @@ pub fn restore(
         let ci: ClockImage = codec::decode(clock.payload).map_err(codec_err("Clock"))?;
         ws.monotonic_ns = ci.monotonic_ns;
     }
-    let mut memories = Vec::new();
-    for s in c.sections_of(SectionKind::Memory) {
-        memories.push(format::decode_memory(s.payload).map_err(|e| bad(e.to_string()))?);
-    }
-
     // A placeholder WASI context: instantiation does not call WASI. The real one is restored last.
     let placeholder = WasiCtx::new(&WasiConfig { args: vec![], env: vec![], preopens: vec![] })
         .map_err(|e| bad(e.to_string()))?;
     let mut g = Guest::instantiate(module, placeholder, limits, mi.entry.clone())?;
+    // Memories: each size checked against the module's limits before anything is allocated.
+    let mut memories = Vec::new();
+    for s in c.sections_of(SectionKind::Memory) {
+        let (info, _) = format::memory_pages(s.payload).map_err(|e| bad(e.to_string()))?;
+        let mem = g.store.memories.get(info.index as usize).ok_or_else(|| {
+            bad(format!(
+                "a memory section for memory {}, but the module has {}",
+                info.index,
+                g.store.memories.len()
+            ))
+        })?;
+        let cap = mem.max_pages.unwrap_or(crate::runtime::memory::MAX_PAGES).min(mem.limit_pages);
+        if info.size_pages > u64::from(cap) {
+            return Err(bad(format!(
+                "memory {} has {} pages, more than its limit of {cap}",
+                info.index, info.size_pages
+            )));
+        }
+        if info.max_pages != mem.max_pages.map(u64::from) {
+            return Err(bad(format!("memory {}'s maximum differs from the module's", info.index)));
+        }
+        if memories.iter().any(|(i, _, _)| *i == info.index) {
+            return Err(bad(format!("memory {} is saved twice", info.index)));
+        }
+        memories.push(format::decode_memory(s.payload).map_err(|e| bad(e.to_string()))?);
+    }
     apply_store(&mut g, &si, memories)?;
     apply_machine(&mut g, &mi)?;
+    before_files()?;
     // A failure here is about this run's environment (a preopen not given, a file deleted since):
     // the checkpoint itself is fine, so it must not be skipped in favour of an older one.
     g.wasi = WasiCtx::restore(wasi_cfg, &ws).map_err(|e| Error::Environment(e.to_string()))?;
     Ok(g)
+}
+
+/// The function references the guest can hold: null, or (store address + 1) of one of its
+/// instance's functions (defined or imported). The store also holds every WASI function, also
+/// those the module did not import: no reference can name one of those.
+struct FuncRefs(Vec<u32>);
+
+impl FuncRefs {
+    fn of(g: &Guest) -> FuncRefs {
+        let mut v = g.store.instances[g.instance as usize].funcs.clone();
+        v.sort_unstable();
+        FuncRefs(v)
+    }
+
+    fn valid(&self, r: u64) -> bool {
+        r == 0 || u32::try_from(r - 1).is_ok_and(|a| self.0.binary_search(&a).is_ok())
+    }
 }
 
 fn apply_store(
@@ -298,27 +351,47 @@ fn apply_store(
     si: &StoreImage,
     memories: Vec<(u32, Vec<u8>, Option<u64>)>,
 ) -> Result<(), Error> {
+    let refs = FuncRefs::of(g);
     let st = &mut g.store;
     if si.globals.len() != st.globals.len() {
         return Err(bad(format!("{} globals saved, the module has {}", si.globals.len(), st.globals.len())));
     }
-    for (gl, v) in st.globals.iter_mut().zip(&si.globals) {
-        gl.value = match gl.ty {
-            ValType::I32 | ValType::F32 => *v & 0xffff_ffff,
-            _ => *v,
-        };
+    for (i, (gl, &v)) in st.globals.iter().zip(&si.globals).enumerate() {
+        if gl.ty == ValType::FuncRef && !refs.valid(v) {
+            return Err(bad(format!("global {i} holds a reference to a function that does not exist")));
+        }
+        let v = narrow(gl.ty, v);
+        // Immutable globals are fixed by the module and its imports.
+        if !gl.mutable && v != gl.value {
+            return Err(bad(format!("immutable global {i} has another value than the module gives it")));
+        }
     }
     if si.tables.len() != st.tables.len() {
         return Err(bad(format!("{} tables saved, the module has {}", si.tables.len(), st.tables.len())));
     }
-    let nfuncs = st.funcs.len() as u64;
-    for (i, (t, ti)) in st.tables.iter_mut().zip(&si.tables).enumerate() {
-        if ti.elems.len() as u64 > t.max.map_or(u64::from(u32::MAX), u64::from) {
-            return Err(bad(format!("table {i} exceeds its maximum")));
+    for (i, (t, ti)) in st.tables.iter().zip(&si.tables).enumerate() {
+        let max = t.max.unwrap_or(u32::MAX).min(crate::runtime::table::MAX_TABLE_ELEMS);
+        if ti.elems.len() as u64 > u64::from(max) {
+            return Err(bad(format!(
+                "table {i} has {} elements, more than its limit of {max}",
+                ti.elems.len()
+            )));
         }
-        if t.ty == ValType::FuncRef && ti.elems.iter().any(|&r| r > nfuncs) {
+        if ti.elems.len() < t.elems.len() {
+            return Err(bad(format!(
+                "table {i} has {} elements, fewer than the module's minimum of {}",
+                ti.elems.len(),
+                t.elems.len()
+            )));
+        }
+        if t.ty == ValType::FuncRef && !ti.elems.iter().all(|&r| refs.valid(r)) {
             return Err(bad(format!("table {i} holds a reference to a function that does not exist")));
         }
+    }
+    for (gl, &v) in st.globals.iter_mut().zip(&si.globals) {
+        gl.value = narrow(gl.ty, v);
+    }
+    for (t, ti) in st.tables.iter_mut().zip(&si.tables) {
         t.elems = ti.elems.clone();
     }
     if si.instances.len() != st.instances.len() {
@@ -338,16 +411,28 @@ fn apply_store(
     if memories.len() != st.memories.len() {
         return Err(bad(format!("{} memories saved, the module has {}", memories.len(), st.memories.len())));
     }
-    for (index, data, _max) in memories {
-        let mem = st.memories.get_mut(index as usize).ok_or_else(|| bad(format!("no memory {index}")))?;
-        let pages = (data.len() / crate::runtime::memory::PAGE_SIZE) as u32;
-        let cap = mem.max_pages.unwrap_or(crate::runtime::memory::MAX_PAGES).min(mem.limit_pages);
-        if pages > cap {
-            return Err(bad(format!("memory {index} has {pages} pages, more than its limit of {cap}")));
+    for (index, data, _max) in &memories {
+        let mem = st.memories.get(*index as usize).ok_or_else(|| bad(format!("no memory {index}")))?;
+        if data.len() < mem.data.len() {
+            return Err(bad(format!(
+                "memory {index} has {} pages, fewer than the module's minimum of {}",
+                data.len() / crate::runtime::memory::PAGE_SIZE,
+                mem.pages()
+            )));
         }
-        mem.data = data;
+    }
+    for (index, data, _max) in memories {
+        st.memories[index as usize].data = data;
     }
     Ok(())
+}
+
+/// A saved value as a slot of type `ty` holds it: i32 and f32 zero-extended.
+fn narrow(ty: ValType, v: u64) -> u64 {
+    match ty {
+        ValType::I32 | ValType::F32 => v & 0xffff_ffff,
+        _ => v,
+    }
 }
 
 fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
@@ -357,32 +442,115 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
             "the saved call stack exceeds this run's limits (--max-call-depth, --max-stack-slots)",
         ));
     }
-    let mut need = mi.stack.len();
-    let mut prev_fp = 0u32;
-    for f in &mi.frames {
-        let (cf, _) =
-            code_of(g, f.func).ok_or_else(|| bad(format!("frame of non-Wasm function {}", f.func)))?;
-        if f.pc as usize > cf.code.len() || f.fp < prev_fp {
-            return Err(bad("a frame's program counter or frame pointer is out of range"));
-        }
-        prev_fp = f.fp;
-        need = need.max(f.fp as usize + cf.max_slots as usize);
+    if mi.phase == Phase::Start && g.module.start.is_none() {
+        return Err(bad("saved in the start function, but the module has none"));
     }
+    // The function the bottom frame must run: the start function, or the entry (whose
+    // arguments must fit its type).
+    let bottom = match mi.phase {
+        Phase::Start => g.module.start.map(|s| g.store.instances[g.instance as usize].funcs[s as usize]),
+        Phase::Entry => {
+            let f = g.entry_func().map_err(|e| bad(format!("its entry point: {e}")))?;
+            if let (Some(f), Entry::Invoke { args, .. }) = (f, &mi.entry) {
+                if args.len() != g.store.func_type(f).params.len() {
+                    return Err(bad("the saved arguments do not match the invoked function's type"));
+                }
+            }
+            f
+        }
+    };
+    if !mi.started && !mi.frames.is_empty() {
+        return Err(bad("frames saved for a call that has not started"));
+    }
+    if mi.started && mi.frames.is_empty() {
+        return Err(bad("a running call without frames"));
+    }
+    if let Some(f) = mi.frames.first() {
+        if Some(f.func) != bottom || f.fp != 0 {
+            return Err(bad("the bottom frame is not the call the checkpoint was running"));
+        }
+    }
+    let need = check_frames(g, &mi.frames)?;
+    let need = need.max(mi.stack.len());
     if need > limits.max_stack_slots as usize {
         return Err(bad("the saved value stack exceeds this run's --max-stack-slots"));
     }
     let mut stack = mi.stack.clone();
     stack.resize(need, 0);
+    check_refs(g, &mi.frames, &stack)?;
     g.machine.stack = stack;
     g.machine.frames = mi.frames.clone();
     g.machine.set_executed(mi.executed);
     g.phase = mi.phase;
     g.started = mi.started;
-    if g.phase == Phase::Start && g.module.start.is_none() {
-        return Err(bad("saved in the start function, but the module has none"));
+    Ok(())
+}
+
+/// Checks every frame against the code this chiwawa lowered for its function: the program
+/// counter is a position a checkpoint can hold (just after a safe point or at a suspended host
+/// call for the top frame, just after a call for the frames below it), and each
+/// callee frame is the one its caller's call created (function or type, frame pointer).
+/// Returns the stack slots the frames need.
+fn check_frames(g: &Guest, frames: &[Frame]) -> Result<usize, Error> {
+    use crate::compile::ir::{Instr, ResumeAt};
+    let inst = &g.store.instances[g.instance as usize];
+    let mut need = 0usize;
+    for (i, f) in frames.iter().enumerate() {
+        let (cf, fi) =
+            code_of(g, f.func).ok_or_else(|| bad(format!("frame {i} is of non-Wasm function {}", f.func)))?;
+        if fi != g.instance {
+            return Err(bad(format!("frame {i} is of a function of another instance")));
+        }
+        need = need.max(f.fp as usize + cf.max_slots as usize);
+        let callee = frames.get(i + 1);
+        let ok = cf.resume_at(f.pc).any(|r| match (r, callee) {
+            (ResumeAt::AfterPoll, None) => true,
+            (ResumeAt::AtCall(Instr::Call { func, .. }), None) => {
+                // Suspended: only a host function suspends.
+                inst.funcs.get(func as usize).is_some_and(|&a| {
+                    matches!(g.store.funcs.get(a as usize).map(|x| &x.kind), Some(FuncKind::Host { .. }))
+                })
+            }
+            (ResumeAt::AtCall(Instr::CallIndirect { .. }), None) => true,
+            (ResumeAt::AfterCall(Instr::Call { func, base }), Some(c)) => {
+                inst.funcs.get(func as usize) == Some(&c.func) && c.fp == f.fp + u32::from(base)
+            }
+            (ResumeAt::AfterCall(Instr::CallIndirect { type_idx, base, .. }), Some(c)) => {
+                let want = inst.types.get(type_idx as usize);
+                g.store.funcs.get(c.func as usize).map(|x| x.ty).as_ref() == want
+                    && c.fp == f.fp + u32::from(base)
+            }
+            _ => false,
+        });
+        if !ok {
+            return Err(bad(format!(
+                "frame {i} ({} at internal position {}) is not at a position a checkpoint can hold{}",
+                g.store.func_name(f.func),
+                f.pc,
+                if callee.is_some() { " below the call of the frame above it" } else { "" }
+            )));
+        }
     }
-    if g.started && g.machine.frames.is_empty() {
-        return Err(bad("a running call without frames"));
+    Ok(need)
+}
+
+/// Checks every function reference a frame holds (in `funcref` locals, and in the operand
+/// slots that hold one at its resume position, as the lowering recorded) against the store's
+/// functions.
+fn check_refs(g: &Guest, frames: &[Frame], stack: &[u64]) -> Result<(), Error> {
+    let refs = FuncRefs::of(g);
+    for (i, f) in frames.iter().enumerate() {
+        let (cf, _) = code_of(g, f.func).ok_or_else(|| bad("frame of a non-Wasm function"))?;
+        let slots = cf.refs.locals.iter().chain(cf.refs.operands_at(f.pc));
+        for &s in slots {
+            let v = stack.get(f.fp as usize + s as usize).copied().unwrap_or(0);
+            if !refs.valid(v) {
+                return Err(bad(format!(
+                    "frame {i} ({}) holds a reference to a function that does not exist in slot {s}",
+                    g.store.func_name(f.func)
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -333,8 +333,11 @@ fn damaged_generations_fall_back_to_the_previous_one() {
     );
 }
 
+/// Issue 12: generations exist but none is usable → the run refuses (listing each file and
+/// why, exit 1, nothing touched: no roll-back, no new output, the generations kept); with
+/// `--fresh` it starts from the beginning.
 #[test]
-fn all_generations_damaged_starts_over() {
+fn all_generations_damaged_refuses_unless_fresh() {
     let root = with_generations(2);
     while root.stdout_bytes() == HEADER {
         assert!(list_gens(&root.ck()).len() < 12, "counter.wasm printed nothing");
@@ -343,16 +346,29 @@ fn all_generations_damaged_starts_over() {
     for (g, p) in list_gens(&root.ck()) {
         edit(&p, |b| b[HEADER_LEN + 30] ^= g as u8);
     }
-    // Nothing to restore, so nothing is rolled back: what the runs printed so far stays
-    // and the new run prints everything again.
     let stdout_before = root.stdout_bytes();
-    let out_before = root.sandbox_files()["out.txt"].clone();
+    let files_before = root.sandbox_files();
+    let ck_before = snapshot_dir(&root.ck());
     assert!(stdout_before.len() > HEADER.len(), "the premise: output before the crash");
     let f = spawn(&root, &counter(), OPTS, &[], Out::File).wait();
     f.assert_no_panic("all damaged");
+    assert_eq!(f.code(), Some(1), "{}", f.stderr);
+    assert!(f.stderr.contains("no usable checkpoint") && f.stderr.contains("--fresh"), "{}", f.stderr);
+    for (_, p) in list_gens(&root.ck()) {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        assert!(f.stderr.lines().any(|l| l.contains(&name) && l.contains("CRC")), "{name}: {}", f.stderr);
+    }
+    assert!(resumed_from(&f.stderr).is_empty(), "{}", f.stderr);
+    assert_bytes_eq(&root.stdout_bytes(), &stdout_before, "stdout untouched");
+    assert_eq!(root.sandbox_files(), files_before, "sandbox untouched");
+    assert_eq!(snapshot_dir(&root.ck()), ck_before, "checkpoint dir untouched");
+    // --fresh: nothing to restore, so nothing is rolled back: what the runs printed so far
+    // stays and the new run prints everything again.
+    let out_before = files_before["out.txt"].clone();
+    let opts: Vec<&str> = OPTS.iter().copied().chain(["--fresh"]).collect();
+    let f = spawn(&root, &counter(), &opts, &[], Out::File).wait();
+    f.assert_no_panic("all damaged, --fresh");
     assert_eq!(f.code(), Some(0), "{}", f.stderr);
-    assert_eq!(f.stderr.matches("skipping checkpoint").count(), 3, "{}", f.stderr);
-    assert!(f.stderr.contains("no usable checkpoint") && resumed_from(&f.stderr).is_empty(), "{}", f.stderr);
     let r = reference(&counter());
     assert_bytes_eq(&root.stdout_bytes(), &[stdout_before, r.stdout.clone()].concat(), "stdout");
     assert_bytes_eq(

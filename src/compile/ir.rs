@@ -515,6 +515,57 @@ pub struct CompiledFunc {
     pub num_results: u32,
     /// Slots the frame needs at most (locals + deepest operand stack).
     pub max_slots: u32,
+    /// Where `funcref` values live at the positions a checkpoint can hold, so that a restore
+    /// can check every saved function reference (see [`RefMap`]).
+    pub refs: RefMap,
+}
+
+/// The slots of a function's frame that hold `funcref` values, built by the lowering from the
+/// validator's types: locals of type `funcref`, and at each resume position (just after a
+/// `Poll`, just after a call) the operand-stack slots that hold a materialized `funcref`.
+/// Almost always empty; consulted only when a checkpoint is restored.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RefMap {
+    pub locals: Box<[Slot]>,
+    /// `(resume pc, slots)`, sorted by pc; only positions with at least one such slot.
+    pub operands: Box<[(u32, Box<[Slot]>)]>,
+}
+
+impl RefMap {
+    /// The operand-stack slots holding a `funcref` at resume position `pc`.
+    pub fn operands_at(&self, pc: u32) -> &[Slot] {
+        match self.operands.binary_search_by_key(&pc, |(p, _)| *p) {
+            Ok(i) => &self.operands[i].1,
+            Err(_) => &[],
+        }
+    }
+}
+
+/// How execution can stand at a program counter of a saved frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeAt {
+    /// Just after a `Poll` safe point (where a paused run resumes).
+    AfterPoll,
+    /// Just after a call: the frame waits for its callee to return.
+    AfterCall(Instr),
+    /// At a call that was suspended by its host function (it runs again on resume).
+    AtCall(Instr),
+}
+
+impl CompiledFunc {
+    /// The ways a saved frame may legally stand at `pc` (only these positions are ever
+    /// captured: a run pauses just after a `Poll`, or at a host call that suspends; the
+    /// frames below wait just after a call); empty for any other value, `pc` 0 included.
+    pub fn resume_at(&self, pc: u32) -> impl Iterator<Item = ResumeAt> + '_ {
+        let at = |i: usize| self.code.get(i).copied();
+        let is_call = |i: Instr| matches!(i, Instr::Call { .. } | Instr::CallIndirect { .. });
+        let pc = pc as usize;
+        let before = pc.checked_sub(1).and_then(at);
+        let after_poll = matches!(before, Some(Instr::Poll { .. })).then_some(ResumeAt::AfterPoll);
+        let after_call = before.filter(|&i| is_call(i)).map(ResumeAt::AfterCall);
+        let at_call = at(pc).filter(|&i| is_call(i)).map(ResumeAt::AtCall);
+        after_poll.into_iter().chain(after_call).chain(at_call)
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 //! any loop). One loop iteration thus costs its body size, deterministic on every host.
 
 use super::ir::{
-    AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, Slot,
-    Store, StoreAt, StoreIdx, StoreK, Un,
+    AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, RefMap,
+    Slot, Store, StoreAt, StoreIdx, StoreK, Un,
 };
 use crate::error::Error;
 use crate::parse::Module;
@@ -148,11 +148,14 @@ pub fn translate(
     let mut br = body.get_binary_reader_for_operators().map_err(Error::from_parser)?;
     br.set_features(crate::parse::features());
     let mut reader = wasmparser::OperatorsReader::new(br);
+    let mut ref_operands = Vec::new();
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
         v.op(offset, &op).map_err(Error::from_parser)?;
         t.offset = offset as u32;
+        let before = t.code.len();
         t.op(op)?;
+        t.note_ref_operands(before, v, &mut ref_operands);
     }
     reader.finish().map_err(Error::from_parser)?;
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
@@ -175,7 +178,19 @@ pub fn translate(
             return Err(internal(&format!("a backward branch at {i} does not target a loop header")));
         }
     }
+    let funcref = |ty: Option<wasmparser::ValType>| ty == Some(wasmparser::ValType::FUNCREF);
+    let ref_locals: Box<[Slot]> =
+        (0..num_locals).filter(|&l| funcref(v.get_local_type(l))).map(|l| l as Slot).collect();
+    // Resume positions recorded during lowering must still be Polls and calls (no later
+    // rewrite moves those).
+    for (pc, _) in &ref_operands {
+        let at = |i: u32| t.code.get(i as usize).copied();
+        if !matches!(at(pc - 1), Some(Instr::Poll { .. } | Instr::Call { .. } | Instr::CallIndirect { .. })) {
+            return Err(internal("a recorded resume position is not after a safe point or call"));
+        }
+    }
     let f = CompiledFunc {
+        refs: RefMap { locals: ref_locals, operands: ref_operands.into() },
         code: std::mem::take(&mut t.code),
         offsets: std::mem::take(&mut t.offsets),
         num_params: ty.params.len() as u32,
@@ -191,6 +206,51 @@ pub fn translate(
 }
 
 impl T<'_> {
+    /// After lowering one operator whose instructions start at `before`: for each `Poll` or
+    /// call among them, the canonical operand slots holding a `funcref` at the position just
+    /// after it (types from the validator, which has seen the operator). Values still pending
+    /// (a constant, a `local.get`) have no slot yet and are skipped: the check stays sound,
+    /// it only covers what the frame really holds.
+    fn note_ref_operands(
+        &self,
+        before: usize,
+        v: &FuncValidator<ValidatorResources>,
+        out: &mut Vec<(u32, Box<[Slot]>)>,
+    ) {
+        // (The operator may have dropped an `i32.wrap_i64` emitted before it: never a Poll or
+        // a call, so starting at the shorter length misses none.)
+        let new = &self.code[before.min(self.code.len())..];
+        if !new
+            .iter()
+            .any(|i| matches!(i, Instr::Poll { .. } | Instr::Call { .. } | Instr::CallIndirect { .. }))
+        {
+            return;
+        }
+        let vh = v.operand_stack_height() as usize;
+        if vh != self.stack.len() {
+            return; // unreachable code: nothing is emitted there anyway
+        }
+        for pc in before.min(self.code.len())..self.code.len() {
+            let live_below = match self.code[pc] {
+                Instr::Poll { height, .. } => height,
+                Instr::Call { base, .. } | Instr::CallIndirect { base, .. } => u32::from(base),
+                _ => continue,
+            };
+            let slots: Box<[Slot]> = (0..vh)
+                .filter(|&h| {
+                    let canon = self.canon(h as u32);
+                    u32::from(canon) < live_below
+                        && self.stack[h] == canon
+                        && v.get_operand_type(vh - 1 - h) == Some(Some(wasmparser::ValType::FUNCREF))
+                })
+                .map(|h| self.canon(h as u32))
+                .collect();
+            if !slots.is_empty() {
+                out.push((pc as u32 + 1, slots));
+            }
+        }
+    }
+
     fn emit(&mut self, i: Instr) -> u32 {
         let idx = self.code.len() as u32;
         self.code.push(i);

@@ -981,10 +981,15 @@ unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Re
     }
     let addr = (r - 1) as u32;
     let expected = *(*inst).types.get_unchecked(type_idx as usize);
-    if (&(*store).funcs)[addr as usize].ty != expected {
-        return Err(TrapKind::IndirectCallTypeMismatch.code());
+    // Checked: a reference comes from the guest's own code, or from a checkpoint that restore
+    // validated; should one ever name no function, the call traps instead of reading out of
+    // bounds.
+    let funcs = &(*store).funcs;
+    match funcs.get(addr as usize) {
+        Some(f) if f.ty == expected => Ok(addr),
+        Some(_) => Err(TrapKind::IndirectCallTypeMismatch.code()),
+        None => Err(TrapKind::UninitializedElement.code()),
     }
-    Ok(addr)
 }
 
 macro_rules! slow {
