@@ -97,10 +97,17 @@ fn with_store(header: &[u8], s: &Sections, st: &StoreImage) -> Vec<u8> {
 /// Restores `bytes` with `--restore`: returns (exit code, stderr, stdout). Never a panic or a
 /// signal.
 fn restore(dir: &Path, bytes: &[u8], what: &str) -> (Option<i32>, String, String) {
+    restore_with(dir, bytes, what, &[])
+}
+
+fn restore_with(dir: &Path, bytes: &[u8], what: &str, opts: &[&str]) -> (Option<i32>, String, String) {
     fs::write(dir.join("x.ckpt"), bytes).unwrap();
     let _ = fs::remove_dir_all(dir.join("ck2"));
     let wat = refs_wat();
-    let o = run(dir, &["run", "--restore", "x.ckpt", "--checkpoint-dir", "ck2", wat.to_str().unwrap()]);
+    let mut args = vec!["run", "--restore", "x.ckpt", "--checkpoint-dir", "ck2"];
+    args.extend_from_slice(opts);
+    args.push(wat.to_str().unwrap());
+    let o = run(dir, &args);
     let err = text(&o.stderr);
     assert!(!err.contains("panicked"), "{what}: chiwawa panicked: {err}");
     assert!(o.status.code().is_some(), "{what}: killed by a signal: {:?}\n{err}", o.status);
@@ -322,4 +329,18 @@ fn crafted_globals_tables_memories_and_lengths_are_refused() {
     let mut huge = s.clone();
     huge.iter_mut().find(|x| x.0 == KIND_MACHINE).unwrap().1 = enc;
     refused(d.path(), &build_ckpt(&header, &huge), "huge stack", "");
+
+    // instruction counters at the end of the range, with instruction-count checkpoints due
+    for executed in [u64::MAX, u64::MAX - 3, 1 << 63] {
+        let mut x = m.clone();
+        x.executed = executed;
+        let what = format!("executed {executed}");
+        let (code, err, _) = restore_with(
+            d.path(),
+            &with_machine(&header, &s, &x),
+            &what,
+            &["--every-instructions", "1000", "--keep", "2"],
+        );
+        assert!(matches!(code, Some(0) | Some(1)), "{what}: {code:?} {err}");
+    }
 }
