@@ -132,6 +132,53 @@ def main():
                 emit(f"(f64.store (i32.const 8) (f64.reinterpret_i64 {val})) (i64.load (i32.const 8))", lambda x, kk: kk)
                 emit(f"(local.set $x {val}) (local.get $x)", lambda x, kk: kk)
                 emit(f"(select {val} (local.get $x) (i32.const 1))", lambda x, kk: kk)
+    # i32 operations on a wrapped i64 (the wrap is dropped: they read the low 32 bits), whose
+    # result is then extended: the high half of x must not leak into the result
+    M32 = 0xFFFFFFFF
+
+    def s32(v):
+        v &= M32
+        return v - (1 << 32) if v >> 31 else v
+
+    I32 = {
+        "add": lambda a, b: (a + b) & M32,
+        "sub": lambda a, b: (a - b) & M32,
+        "mul": lambda a, b: (a * b) & M32,
+        "and": lambda a, b: a & b,
+        "or": lambda a, b: a | b,
+        "xor": lambda a, b: a ^ b,
+        "shl": lambda a, b: (a << (b & 31)) & M32,
+        "shr_u": lambda a, b: a >> (b & 31),
+        "shr_s": lambda a, b: (s32(a) >> (b & 31)) & M32,
+        "eq": lambda a, b: int(a == b),
+        "lt_s": lambda a, b: int(s32(a) < s32(b)),
+        "gt_u": lambda a, b: int(a > b),
+    }
+    wx = [0x1_8000_0000, 0xFFFF_FFFF_0000_0001, 0x7FFF_FFFF_FFFF_FFFF, 0x0000_0001_7FFF_FFFF]
+    for c in CONSTS:
+        for op, f in I32.items():
+            for ext in ["u", "s"]:
+                def conv(v, ext=ext):
+                    return v if ext == "u" else (v | 0xFFFF_FFFF_0000_0000 if v >> 31 else v)
+                name = f"f{n}"
+                n += 1
+                out.append(
+                    f'  (func (export "{name}") (param $x i64) (result i64) '
+                    f"(i64.extend_i32_{ext} (i32.{op} (i32.wrap_i64 (local.get $x)) (i32.const 0x{c:x}))))"
+                )
+                for x in wx:
+                    r = conv(f(x & M32, c))
+                    asserts.append(f'(assert_return (invoke "{name}" (i64.const {s64(x)})) (i64.const {s64(r)}))')
+                name = f"f{n}"
+                n += 1
+                out.append(
+                    f'  (func (export "{name}") (param $x i64) (result i64) (local $t i32) '
+                    f"(local.set $t (i32.{op} (i32.const 0x{c:x}) (i32.wrap_i64 (local.get $x)))) "
+                    f"(i64.add (local.get $x) (i64.extend_i32_{ext} (local.get $t))))"
+                )
+                for x in wx:
+                    r = (x + conv(f(c, x & M32))) & M64
+                    asserts.append(f'(assert_return (invoke "{name}" (i64.const {s64(x)})) (i64.const {s64(r)}))')
     out.append(")")
     print("\n".join(out))
     print("\n".join(asserts))
