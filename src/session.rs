@@ -1,6 +1,7 @@
 //! The orchestrator: load → compile → (restore | instantiate) → run in slices, checkpointing when
 //! the trigger says so → outcome.
 
+use crate::checkpoint::dir::LockError;
 use crate::checkpoint::format::parse_checkpoint;
 use crate::checkpoint::{hash, CheckpointDir};
 use crate::error::Error;
@@ -38,6 +39,8 @@ pub struct CheckpointOptions {
     pub restore: Option<PathBuf>,
     /// Archive the generations when the guest finishes, instead of deleting them.
     pub keep_on_exit: bool,
+    /// When another run holds the directory's lock, wait for it instead of refusing.
+    pub wait_lock: bool,
 }
 
 /// The entry as given on the command line (arguments still text).
@@ -119,6 +122,18 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let module_hash = hash::sha256(&bytes);
     let dir = CheckpointDir::open(&ck.dir, ck.keep)
         .map_err(|e| Error::Other(format!("cannot open checkpoint directory {}: {e}", ck.dir.display())))?;
+    // One writer per checkpoint directory, for the whole run.
+    let lock = dir.lock(ck.wait_lock).map_err(|e| match e {
+        LockError::Held { pid } => Error::Other(format!(
+            "checkpoint directory {} is in use by another chiwawa run{}; refusing to run a second \
+             copy of the guest on it (wait for it to end, or give --wait-lock)",
+            ck.dir.display(),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        )),
+        LockError::Io(e) => {
+            Error::Other(format!("cannot lock checkpoint directory {}: {e}", ck.dir.display()))
+        }
+    })?;
     let (mut guest, restored) = start_guest(cfg, ck, &dir, module, &module_hash)?;
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
     // of a regular-file stdout/stderr) for a fresh run.
@@ -182,6 +197,9 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     };
     if let Err(e) = done {
         log::warn!("cannot clear the checkpoint directory {}: {e}", dir.path().display());
+    }
+    if let Some(l) = lock {
+        l.remove();
     }
     Ok(outcome)
 }

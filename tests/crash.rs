@@ -42,9 +42,14 @@ fn counter() -> Guest {
 /// third after it (both asserted where they matter).
 const OPTS: &[&str] = &["--checkpoint-dir", CK, "--every-instructions", "50021"];
 
-/// Names and bytes of everything in a directory (not recursive).
+/// Names and bytes of everything in a directory (not recursive), but the writer lock (`lock`:
+/// the PID of the last run that held it, rewritten by every run).
 fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    dir_names(dir).into_iter().map(|n| (n.clone(), fs::read(dir.join(&n)).unwrap_or_default())).collect()
+    dir_names(dir)
+        .into_iter()
+        .filter(|n| n != "lock")
+        .map(|n| (n.clone(), fs::read(dir.join(&n)).unwrap_or_default()))
+        .collect()
 }
 
 fn gen_numbers(dir: &Path) -> Vec<u64> {
@@ -704,4 +709,53 @@ fn restart_without_its_preopen_keeps_the_generations() {
     // With the directory back, the run resumes and finishes as if nothing happened.
     let stderr = finish(&root, "--dir restored");
     assert_eq!(resumed_from(&stderr).first().map(|x| x.1), Some(3), "{stderr}");
+}
+
+/// Issue 18 (one writer per checkpoint directory): while one run holds the directory, a
+/// second refuses at once naming the holder's PID and writes nothing; with `--wait-lock` it
+/// waits, and once the holder is killed it takes over from the holder's newest generation
+/// and finishes like an uninterrupted run.
+#[test]
+fn second_run_on_a_checkpoint_dir_refuses_or_waits() {
+    let g = Guest::counter(6_000_000, 10_000);
+    let r = reference(&g);
+    let root = Root::with_header();
+    let opts = ["--checkpoint-dir", CK, "--every-instructions", "50021", "--keep", "3"];
+    let first = spawn(&root, &g, &opts, &[], Out::File);
+    // wait until it has committed a generation (it holds the lock from its start)
+    let t0 = Instant::now();
+    while list_gens(&root.ck()).is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no generation: {}", first.stderr_now());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let stdout_before = root.stdout_bytes();
+    let second = spawn(&root, &g, &opts, &[], Out::Pipe).wait();
+    second.assert_no_panic("second run");
+    assert_eq!(second.code(), Some(1), "{}", second.stderr);
+    let err = second.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_string();
+    assert!(
+        err.contains("in use by another chiwawa run") && err.contains(&format!("pid {}", first.pid())),
+        "{err}"
+    );
+    assert!(err.contains("--wait-lock"), "{err}");
+    assert!(second.stdout.is_empty(), "the second run ran the guest");
+    assert!(root.stdout_bytes().starts_with(&stdout_before));
+    // --wait-lock: waits while the holder runs, takes over when it dies
+    let wait_opts: Vec<&str> = opts.iter().copied().chain(["--wait-lock"]).collect();
+    let mut waiter = spawn(&root, &g, &wait_opts, &[("RUST_LOG", "chiwawa=info")], Out::File);
+    let t0 = Instant::now();
+    while !waiter.stderr_now().contains("waiting for") {
+        assert!(waiter.exited().is_none(), "the waiter did not wait: {}", waiter.stderr_now());
+        assert!(t0.elapsed() < Duration::from_secs(60), "{}", waiter.stderr_now());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(waiter.stderr_now().contains(&format!("pid {}", first.pid())), "{}", waiter.stderr_now());
+    let killed = first.kill();
+    assert!(killed.killed, "the holder finished before it was killed: make the guest longer");
+    let w = waiter.wait();
+    w.assert_no_panic("waiter");
+    assert_eq!(w.code(), Some(0), "{}", w.stderr);
+    assert!(!resumed_from(&w.stderr).is_empty(), "the waiter did not resume: {}", w.stderr);
+    assert_equivalent(&root, &r, "after --wait-lock");
+    assert_eq!(dir_names(&root.ck()), Vec::<String>::new(), "a finished run leaves nothing behind");
 }

@@ -21,7 +21,7 @@
 //! checkpoint directory).
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -93,6 +93,50 @@ pub struct CheckpointDir {
     keep: u32,
 }
 
+/// Name of the writer-lock file in a checkpoint directory (see [`CheckpointDir::lock`]).
+pub const LOCK_FILE_NAME: &str = "lock";
+
+/// The writer lock of a checkpoint directory, held until dropped (or the process ends).
+#[derive(Debug)]
+pub struct DirLock {
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl DirLock {
+    /// Whether `path` still names the locked file (not removed or replaced since it was opened).
+    fn is_at(&self, path: &Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (self.file.metadata(), fs::metadata(path)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            path.exists()
+        }
+    }
+
+    /// Removes the lock file and releases the lock (when the guest has finished and its
+    /// directory is cleared: nothing of the run is left behind).
+    pub fn remove(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Why [`CheckpointDir::lock`] failed.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds the lock (its PID, if it could be read).
+    Held {
+        pid: Option<u32>,
+    },
+    Io(io::Error),
+}
+
 impl CheckpointDir {
     /// Open (creating it and its parents if needed) a generations directory
     /// that keeps the newest `keep` generations. `keep` = 0 is treated as 1:
@@ -102,6 +146,64 @@ impl CheckpointDir {
     pub fn open(path: &Path, keep: u32) -> io::Result<Self> {
         fs::create_dir_all(path)?;
         Ok(CheckpointDir { path: path.to_path_buf(), keep: keep.max(1) })
+    }
+
+    /// Takes the directory's writer lock: an exclusive OS lock on `<dir>/lock` (it dies with
+    /// the process: nothing stale is ever left behind) holding the holder's PID as text. With
+    /// `wait`, blocks until the holder is gone; otherwise fails at once, naming the holder.
+    /// Hosts without file locks (WASI preview 1) get `Ok(None)`: no lock there.
+    pub fn lock(&self, wait: bool) -> Result<Option<DirLock>, LockError> {
+        let path = self.path.join(LOCK_FILE_NAME);
+        // A finished run removes the lock file while holding it: a run that locked the
+        // removed file retries on the new one.
+        loop {
+            let lock = self.lock_file(&path, wait)?;
+            match &lock {
+                Some(l) if !l.is_at(&path) => continue,
+                _ => {}
+            }
+            if let Some(l) = &lock {
+                let mut f = &l.file;
+                f.set_len(0).map_err(LockError::Io)?;
+                f.seek(io::SeekFrom::Start(0)).map_err(LockError::Io)?;
+                writeln!(f, "{}", std::process::id()).map_err(LockError::Io)?;
+                f.sync_data().map_err(LockError::Io)?;
+            }
+            return Ok(lock.map(|l| DirLock { path, ..l }));
+        }
+    }
+
+    fn lock_file(&self, path: &Path, wait: bool) -> Result<Option<DirLock>, LockError> {
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(LockError::Io)?;
+        let holder = |f: &mut fs::File| {
+            let mut s = String::new();
+            let _ = f.seek(io::SeekFrom::Start(0)).and_then(|_| f.read_to_string(&mut s));
+            s.trim().parse::<u32>().ok()
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) if wait => {
+                log::info!(
+                    "waiting for {} (held by another chiwawa run{})",
+                    self.path.display(),
+                    holder(&mut file).map(|p| format!(", pid {p}")).unwrap_or_default()
+                );
+                file.lock().map_err(LockError::Io)?;
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(LockError::Held { pid: holder(&mut file) }),
+            Err(fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                log::debug!("no file locks on this host: {} is not locked", self.path.display());
+                return Ok(None);
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        }
+        Ok(Some(DirLock { file, path: PathBuf::new() }))
     }
 
     /// The directory.

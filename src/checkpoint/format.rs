@@ -614,7 +614,7 @@ impl<W: Write> CheckpointWriter<W> {
     /// Write one linear memory in the sparse page encoding, streaming pages
     /// straight from `mem` (no copy). `mem.len()` must be a multiple of 64 KiB.
     pub fn memory_section(&mut self, index: u32, mem: &[u8], max_pages: Option<u64>) -> io::Result<()> {
-        if mem.len() % PAGE_SIZE != 0 {
+        if !mem.len().is_multiple_of(PAGE_SIZE) {
             return Err(invalid_input(format!(
                 "memory {index} is {} bytes, not a multiple of the 64 KiB page size",
                 mem.len()

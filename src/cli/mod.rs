@@ -105,6 +105,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_on_exit: bool,
 
+    /// If another run holds the checkpoint directory, wait for it to end instead of refusing
+    #[arg(long)]
+    pub wait_lock: bool,
+
     /// Maximum call depth before a "call stack exhausted" trap
     #[arg(long, value_name = "FRAMES", default_value_t = 200_000)]
     pub max_call_depth: u32,

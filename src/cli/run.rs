@@ -32,7 +32,8 @@ fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
         || a.every.is_some()
         || a.every_instructions.is_some()
         || a.trigger_file.is_some()
-        || a.restore.is_some();
+        || a.restore.is_some()
+        || a.wait_lock;
     if !on {
         return None;
     }
@@ -49,6 +50,7 @@ fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
         fresh: a.fresh,
         restore: a.restore.clone(),
         keep_on_exit: a.keep_on_exit,
+        wait_lock: a.wait_lock,
     })
 }
 

@@ -1604,12 +1604,12 @@ fn random_calls_never_panic_or_escape() {
         let f = WasiFunc::ALL[(rng.next() % WasiFunc::ALL.len() as u64) as usize];
         let nparams = f.signature().0.len();
         let mut args: Vec<u64> = (0..nparams).map(|_| rng.arg(mem_len)).collect();
-        if nparams > 0 && rng.next() % 2 == 0 {
+        if nparams > 0 && rng.next().is_multiple_of(2) {
             args[0] = 3 + rng.next() % 6; // a plausible fd
         }
         // Often valid flags, so that calls get past parameter decoding.
         for &(k, _) in f.typed_params() {
-            if rng.next() % 4 != 0 {
+            if !rng.next().is_multiple_of(4) {
                 args[k] = 0;
             }
         }
@@ -1626,13 +1626,13 @@ fn random_calls_never_panic_or_escape() {
             _ => &[],
         };
         for &(p, l) in path_params {
-            if rng.next() % 4 != 0 {
+            if !rng.next().is_multiple_of(4) {
                 let k = (rng.next() % names.len() as u64) as usize;
                 args[p] = (k * 16) as u64;
                 args[l] = names[k].len() as u64;
             }
         }
-        if !path_params.is_empty() && f != WasiFunc::PathSymlink && rng.next() % 4 != 0 {
+        if !path_params.is_empty() && f != WasiFunc::PathSymlink && !rng.next().is_multiple_of(4) {
             args[0] = 3;
         }
         let r = g.ctx.call(f, &mut mem, &args);
