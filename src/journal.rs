@@ -54,23 +54,20 @@ pub struct Journal {
     file: File,
 }
 
+/// A journal field: the string's bytes in hexadecimal (`-` when empty), so that any path
+/// fits in one space-separated field.
 fn hex(s: &str) -> String {
     if s.is_empty() {
         return "-".into();
     }
-    s.bytes().map(|b| format!("{b:02x}")).collect()
+    hash::to_hex(s.as_bytes())
 }
 
 fn unhex(s: &str) -> Option<String> {
     if s == "-" {
         return Some(String::new());
     }
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> =
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect();
-    String::from_utf8(bytes?).ok()
+    String::from_utf8(hash::from_hex_bytes(s)?).ok()
 }
 
 impl Journal {

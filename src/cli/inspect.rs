@@ -94,49 +94,30 @@ fn inspect_bytes(path: &Path) -> Report {
     r
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
-
 impl Report {
     /// One JSON object (a line of JSON Lines).
     pub fn to_json(&self) -> String {
-        let pages: Vec<String> = self.memory_pages.iter().map(|p| p.to_string()).collect();
-        let sections: Vec<String> = self
-            .sections
-            .iter()
-            .map(|(k, n)| format!("{{\"kind\":{},\"bytes\":{n}}}", json_str(k)))
-            .collect();
-        format!(
-            "{{\"path\":{},\"bytes\":{},\"valid\":{},\"reason\":{},\"generation\":{},\"created\":{},\"instructions\":{},\"module_sha256\":{},\"module_len\":{},\"module_name\":{},\"producer\":{},\"frames\":{},\"memory_pages\":[{}],\"stored_pages\":{},\"backtrace\":{},\"sections\":[{}]}}",
-            json_str(&self.path.display().to_string()),
-            self.bytes,
-            self.valid,
-            self.reason.as_deref().map_or("null".to_string(), json_str),
-            self.generation,
-            json_str(&self.created),
-            self.instructions,
-            json_str(&self.module_sha256),
-            self.module_len,
-            json_str(&self.module_name),
-            json_str(&self.producer),
-            self.frames,
-            pages.join(","),
-            self.stored_pages,
-            json_str(&self.backtrace),
-            sections.join(",")
-        )
+        let sections: Vec<serde_json::Value> =
+            self.sections.iter().map(|(k, n)| serde_json::json!({"kind": k, "bytes": n})).collect();
+        serde_json::json!({
+            "path": self.path.display().to_string(),
+            "bytes": self.bytes,
+            "valid": self.valid,
+            "reason": self.reason,
+            "generation": self.generation,
+            "created": self.created,
+            "instructions": self.instructions,
+            "module_sha256": self.module_sha256,
+            "module_len": self.module_len,
+            "module_name": self.module_name,
+            "producer": self.producer,
+            "frames": self.frames,
+            "memory_pages": self.memory_pages,
+            "stored_pages": self.stored_pages,
+            "backtrace": self.backtrace,
+            "sections": sections,
+        })
+        .to_string()
     }
 
     pub fn to_text(&self) -> String {
