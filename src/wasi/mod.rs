@@ -58,6 +58,7 @@ mod tests;
 
 pub use abi::Errno;
 pub use fd::FdKind;
+pub(crate) use host_os::{is_escape, open_beneath, unlink_beneath, DirRef, OpenHow};
 pub use state::{stdio_sizes, truncate_stdio, FdState, PendingSleep, PreopenState, WasiState, STATE_VERSION};
 
 use abi::{Mem, WResult};

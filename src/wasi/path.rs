@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_SYMLINKS: u32 = 40;
 
 #[derive(Debug)]
-enum Comp {
+pub(crate) enum Comp {
     Root,
     Cur,
     Parent,
@@ -49,7 +49,7 @@ enum Comp {
 
 /// Push the components of `path` onto the work stack (last component first
 /// out is the *first* component, so they are pushed in reverse).
-fn push_components(work: &mut Vec<Comp>, path: &str) {
+pub(crate) fn push_components(work: &mut Vec<Comp>, path: &str) {
     let mut comps = Vec::new();
     if path.starts_with('/') {
         comps.push(Comp::Root);
