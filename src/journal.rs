@@ -217,21 +217,20 @@ pub fn undo(
         let p = &preopens[pi];
         let comps: Vec<&str> = e.path.split('/').collect();
         if e.path.contains('\0') || comps.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
-            return Err(Error::Other(format!("the undo journal holds a bad path {:?}", e.path)));
+            return Err(Error::Refused(format!("the undo journal holds a bad path {:?}", e.path)));
         }
         let target = comps.iter().fold(p.host.clone(), |acc, c| acc.join(c));
         let fail = |err: io::Error| {
-            let why = if is_escape(&err) {
-                format!(
+            if is_escape(&err) {
+                Error::Refused(format!(
                     "refusing to roll back '{}' (preopen {:?}, path {:?}): {err}; nothing was rolled back",
                     target.display(),
                     e.preopen,
                     e.path
-                )
+                ))
             } else {
-                format!("cannot roll back {}: {err}", target.display())
-            };
-            Error::Other(why)
+                Error::Other(format!("cannot roll back {}: {err}", target.display()))
+            }
         };
         let root = match &mut roots[pi] {
             Some(r) => r,

@@ -195,6 +195,10 @@ enum Skip {
     /// Valid, but this run's environment cannot take it (e.g. a missing `--dir`): stop, keep
     /// every generation, let the user fix the command.
     Fatal(String),
+    /// It would make chiwawa act outside the guest's preopens (a descriptor or journal path
+    /// that leads out), or its WASI state is inconsistent: stop, touch nothing, keep every
+    /// generation (an older one is not a safe substitute).
+    Refused(String),
 }
 
 /// A fresh guest, or one restored from `--restore FILE` or the newest restorable generation
@@ -239,7 +243,10 @@ fn start_guest(
                     module_hash,
                     &cfg.wasi.preopens,
                 )
-                .map_err(|e| Skip::Fatal(e.to_string()))?,
+                .map_err(|e| match e {
+                    Error::Refused(m) => Skip::Refused(m),
+                    other => Skip::Fatal(other.to_string()),
+                })?,
                 None => 0,
             };
             if undone > 0 {
@@ -247,6 +254,7 @@ fn start_guest(
             }
             let g = snapshot::restore(module.clone(), &c, &cfg.wasi, cfg.limits).map_err(|e| match e {
                 Error::Environment(m) => Skip::Fatal(m),
+                Error::Refused(m) => Skip::Refused(m),
                 other => Skip::Invalid(other.to_string()),
             })?;
             let msg = format!(
@@ -263,6 +271,7 @@ fn start_guest(
             Skip::Invalid(e) | Skip::Foreign(e) => {
                 Error::Other(format!("cannot restore from {}: {e}", file.display()))
             }
+            Skip::Refused(e) => Error::Other(format!("cannot restore from {}: {e}", file.display())),
             Skip::Fatal(e) => Error::Other(format!(
                 "cannot restore from {}: {e} (check the --dir options: preopens are matched by guest path)",
                 file.display()
@@ -294,6 +303,14 @@ fn start_guest(
                     return Err(Error::Other(format!(
                         "cannot resume from {}: {why}; the generations in {} are kept \
                          (give the same --dir options as the first run, or --fresh to start over)",
+                        g.path.display(),
+                        dir.path().display()
+                    )));
+                }
+                Err(Skip::Refused(why)) => {
+                    report(&skipped);
+                    return Err(Error::Other(format!(
+                        "cannot resume from {}: {why}; the generations in {} are kept (--fresh starts over)",
                         g.path.display(),
                         dir.path().display()
                     )));

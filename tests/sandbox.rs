@@ -180,6 +180,7 @@ fn assert_refused(out: &Output, wanted: &[&str], ctx: &str) -> String {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{ctx}: want one error line:\n{stderr}");
     assert_eq!(stderr.lines().last(), Some(errors[0]), "{ctx}: the error is not the last line:\n{stderr}");
+    eprintln!("{ctx}: {}", errors[0]);
     for w in wanted {
         assert!(errors[0].contains(w), "{ctx}: the error lacks {w:?}: {}", errors[0]);
     }

@@ -282,7 +282,7 @@ impl WasiCtx {
                 }
             };
             if used.insert(s.fd, e).is_some() {
-                return Err(WasiError::new(format!("checkpoint lists descriptor {} twice", s.fd)));
+                return Err(WasiError::refused(format!("checkpoint lists descriptor {} twice", s.fd)));
             }
         }
         // Every descriptor is valid: now cut grown files back (through the handles just
@@ -348,7 +348,7 @@ fn bad_path(path: &str) -> Option<&'static str> {
 pub fn validate(state: &WasiState) -> Result<(), WasiError> {
     for (i, p) in state.preopens.iter().enumerate() {
         if p.guest.contains('\0') || p.host.contains('\0') {
-            return Err(WasiError::new(format!(
+            return Err(WasiError::refused(format!(
                 "checkpoint preopen #{i} ({:?}) has a NUL byte in its name",
                 p.guest
             )));
@@ -357,9 +357,9 @@ pub fn validate(state: &WasiState) -> Result<(), WasiError> {
     let mut seen = BTreeSet::new();
     for s in &state.fds {
         let bad =
-            |why: String| WasiError::new(format!("checkpoint descriptor {} ({:?}): {why}", s.fd, s.kind));
+            |why: String| WasiError::refused(format!("checkpoint descriptor {} ({:?}): {why}", s.fd, s.kind));
         if !seen.insert(s.fd) {
-            return Err(WasiError::new(format!("checkpoint lists descriptor {} twice", s.fd)));
+            return Err(WasiError::refused(format!("checkpoint lists descriptor {} twice", s.fd)));
         }
         if let Some(why) = bad_path(&s.path) {
             return Err(bad(format!("bad path {:?}: {why}", s.path)));
@@ -462,12 +462,13 @@ fn reopen_fd(
     roots: &[Option<File>],
 ) -> Result<(FdEntry, Option<Truncation>), WasiError> {
     let mut e = restored_entry(s);
-    let idx =
-        s.preopen.ok_or_else(|| WasiError::new(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
+    let idx = s
+        .preopen
+        .ok_or_else(|| WasiError::refused(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
     let (p, root) = match (preopens.get(idx as usize), roots.get(idx as usize)) {
         (Some(Some(p)), Some(Some(root))) => (p, root),
         _ => {
-            return Err(WasiError::new(format!(
+            return Err(WasiError::refused(format!(
                 "checkpoint descriptor {} refers to unknown preopen #{idx}",
                 s.fd
             )))
@@ -492,10 +493,13 @@ fn reopen_fd(
         OpenHow { read: s.read || !s.write, write: s.write, ..OpenHow::default() }
     };
     let f = open_beneath(dir, &s.path, how).map_err(|err| {
-        let m = if is_escape(&err) {
-            "refusing to reopen it: its path now leads outside the preopened directory \
-             (a symlink or '..' pointing out); nothing was changed on disk"
-        } else if err.kind() == std::io::ErrorKind::NotFound {
+        if is_escape(&err) {
+            return WasiError::refused(what(
+                "refusing to reopen it: its path now leads outside the preopened directory \
+                 (through a symlink or '..'); nothing was changed on disk",
+            ));
+        }
+        let m = if err.kind() == std::io::ErrorKind::NotFound {
             if is_dir {
                 "gone"
             } else {
