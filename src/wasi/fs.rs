@@ -17,7 +17,7 @@ use super::abi::{
 use super::fd::{filestat_of, filetype_of, metadata_hash, FdEntry, FdKind};
 use super::host_os;
 use super::path::{host_path, resolve_parent, strip_dir_suffix, walk, Base, Last};
-use super::WasiCtx;
+use super::{DirRef, OpenHow, WasiCtx};
 use std::fs::{File, FileTimes, OpenOptions};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -689,20 +689,8 @@ impl WasiCtx {
         if want_dir && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
             return Err(Errno::INVAL);
         }
-        let mut opts = OpenOptions::new();
-        let (mut read, mut write) = (false, false);
-        if creat {
-            if excl {
-                opts.create_new(true);
-            } else {
-                opts.create(true);
-            }
-            write = true;
-        }
-        if of & oflags::TRUNC != 0 {
-            opts.truncate(true);
-            write = true;
-        }
+        let truncate = of & oflags::TRUNC != 0;
+        let (mut read, mut write) = (false, creat || truncate);
         if rights_base & rights::FD_READ != 0 {
             read = true;
         }
@@ -711,7 +699,14 @@ impl WasiCtx {
         } else {
             read = true;
         }
-        opts.read(read).write(write);
+        let how = OpenHow {
+            read,
+            write,
+            create: creat && !excl,
+            create_new: creat && excl,
+            truncate,
+            ..OpenHow::default()
+        };
 
         let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0 && !(creat && excl);
         let w = walk(&start, &path, follow)?;
@@ -739,7 +734,11 @@ impl WasiCtx {
             full.extend(w.components());
             self.before_write_open(preopen, &full, &target)?;
         }
-        let file = opts.open(&target)?;
+        // The open itself is relative to the directory descriptor's handle and refuses any
+        // symlink (the walk found none), so nothing swapped in since the walk can redirect it.
+        let names = w.components().join("/");
+        let dir_file = handle(self.fds.get(a.dirfd)?)?;
+        let file = host_os::open_resolved(DirRef { file: dir_file, host: &start }, &names, &target, how)?;
         let is_dir = file.metadata()?.is_dir();
         if !is_dir && want_dir {
             return Err(Errno::NOTDIR);

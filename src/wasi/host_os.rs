@@ -454,6 +454,7 @@ pub fn random_fill(buf: &mut [u8]) -> io::Result<()> {
 /// from, with [`path::walk`](super::path::walk), under the host's own WASI sandbox).
 #[derive(Clone, Copy, Debug)]
 pub struct DirRef<'a> {
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
     pub file: &'a File,
     #[cfg_attr(unix, allow(dead_code))]
     pub host: &'a Path,
@@ -543,6 +544,22 @@ pub fn open_beneath(dir: DirRef<'_>, rel: &str, how: OpenHow) -> io::Result<File
         return Err(to_io(Errno::NOTDIR));
     }
     Ok(f)
+}
+
+/// The final open of the guest's `path_open`, once [`path::walk`](super::path::walk) verified
+/// `rel` (plain names, symlink-free) below `dir` and found `target` (`dir.host` + `rel`).
+///
+/// Unix: [`open_beneath`] from `dir`'s handle with `no_symlinks`, so a directory or symlink
+/// swapped in by another host process since the walk cannot lead the open anywhere else (the
+/// time-of-check-to-time-of-use window of `path.rs`). `wasm32-wasip1`: the host path.
+#[cfg(unix)]
+pub fn open_resolved(dir: DirRef<'_>, rel: &str, _target: &Path, how: OpenHow) -> io::Result<File> {
+    open_beneath(dir, rel, OpenHow { no_symlinks: true, ..how })
+}
+
+#[cfg(target_os = "wasi")]
+pub fn open_resolved(_dir: DirRef<'_>, _rel: &str, target: &Path, how: OpenHow) -> io::Result<File> {
+    open_options(how).open(target)
 }
 
 #[cfg(target_os = "wasi")]
