@@ -16,7 +16,7 @@ use super::abi::{
 };
 use super::fd::{filestat_of, filetype_of, metadata_hash, FdEntry, FdKind};
 use super::host_os;
-use super::path::{host_path, resolve_parent, strip_dir_suffix, walk, Base, Last};
+use super::path::{host_path, resolve_parent, strip_dir_suffix, walk, walk_dir, Base, Last};
 use super::{DirRef, OpenHow, WasiCtx};
 use std::fs::{File, FileTimes, OpenOptions};
 use std::io::{IsTerminal, Read, Write};
@@ -176,9 +176,18 @@ fn open_for_times(p: &Path) -> std::io::Result<File> {
 }
 
 impl WasiCtx {
-    /// Host directory of a directory descriptor.
+    /// Host path of a descriptor (for a directory: where its `path_*` calls start).
+    ///
+    /// A directory's names below its preopen were symlink-free when it was opened, but the
+    /// guest may since have renamed one and put a symlink in its place (`a -> ..`): they are
+    /// resolved again by the sandboxed walk rather than joined, so the start of every later
+    /// lookup is still inside the preopen (PERM otherwise).
     fn host_of(&self, e: &FdEntry) -> WResult<PathBuf> {
         let p = e.preopen.and_then(|i| self.preopens.get(i as usize)).ok_or(Errno::BADF)?;
+        if e.is_dir() && !e.rel.is_empty() {
+            let stack = walk_dir(&p.host, &e.rel.join("/"))?;
+            return Ok(host_path(&p.host, &stack));
+        }
         Ok(host_path(&p.host, &e.rel))
     }
 

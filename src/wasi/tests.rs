@@ -1768,3 +1768,25 @@ fn unlink_beneath_never_leaves_the_directory() {
     unlink_beneath(dir, "subln/g.txt").unwrap();
     assert!(!root.join("sub/g.txt").exists());
 }
+
+/// A directory descriptor whose name the guest then turned into a symlink out of the preopen
+/// (remove the empty directory `a` while it is open, symlink `a -> ..`): later calls through the
+/// descriptor must not follow the joined host path `root/a` out of the sandbox.
+#[test]
+fn replaced_directory_descriptor_cannot_lead_out() {
+    let mut g = setup();
+    g.mkdir("a").unwrap();
+    let d =
+        g.open_full(PRE, 0, "a", oflags::DIRECTORY, rights::PATH_OPEN | rights::PATH_UNLINK_FILE, 0).unwrap();
+    g.rmdir("a").unwrap();
+    g.symlink("..", "a").unwrap();
+    let outside = g.tmp.path().join("outside.txt");
+    let (p, l) = g.s("outside.txt");
+    assert_eq!(g.call(WasiFunc::PathUnlinkFile, &[d.into(), p, l]), Errno::PERM);
+    assert!(outside.exists(), "path_unlink_file through the descriptor removed a file outside");
+    assert_eq!(g.open_full(d, 0, "outside.txt", 0, RW, 0), Err(Errno::PERM));
+    let ret = g.alloc(64);
+    let (p, l) = g.s("outside.txt");
+    assert_eq!(g.call(WasiFunc::PathFilestatGet, &[d.into(), 0, p, l, ret.into()]), Errno::PERM);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"secret");
+}
