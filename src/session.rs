@@ -103,6 +103,24 @@ fn fresh_guest(cfg: &RunConfig, module: Arc<Module>) -> Result<Guest, Error> {
     Guest::instantiate(module, wasi, cfg.limits, entry)
 }
 
+/// The checkpoint directory should not be reachable by the guest: chiwawa writes its generations
+/// and undo journal there by host path, and a guest could replace them (or put symlinks in their
+/// place). Only a warning: this is the user's configuration.
+fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) {
+    let Ok(ck) = ck.canonicalize() else { return };
+    for p in preopens {
+        if p.host.canonicalize().is_ok_and(|h| ck.starts_with(&h)) {
+            log::warn!(
+                "the checkpoint directory {} is inside the preopened directory {} (guest '{}'): \
+                 the guest can read and replace its checkpoints and undo journal",
+                ck.display(),
+                p.host.display(),
+                p.guest
+            );
+        }
+    }
+}
+
 /// Runs a guest to completion.
 pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let bytes = load_module_bytes(&cfg.module_path)?;
@@ -119,6 +137,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let module_hash = hash::sha256(&bytes);
     let dir = CheckpointDir::open(&ck.dir, ck.keep)
         .map_err(|e| Error::Other(format!("cannot open checkpoint directory {}: {e}", ck.dir.display())))?;
+    warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
     let (mut guest, restored) = start_guest(cfg, ck, &dir, module, &module_hash)?;
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
     // of a regular-file stdout/stderr) for a fresh run.

@@ -389,3 +389,28 @@ fn hostile_journal_entries_touch_nothing_outside() {
         assert_eq!(s.top_level(), before, "{name}");
     }
 }
+
+/// A checkpoint directory the guest can reach is worth a warning (the guest could replace its
+/// generations and journal).
+#[test]
+fn checkpoint_directory_inside_a_preopen_is_warned_about() {
+    let s = Setup::new(false);
+    std::fs::write(s.path("empty.wat"), r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
+        .unwrap();
+    let run = |ck: &str| {
+        Command::new(env!("CARGO_BIN_EXE_chiwawa"))
+            .current_dir(s.dir.path())
+            .args(["run", "--dir", "sb::/sb", "--checkpoint-dir", ck, "empty.wat"])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let inside = run("sb/ck");
+    assert!(inside.status.success());
+    let stderr = String::from_utf8_lossy(&inside.stderr);
+    assert!(stderr.contains("is inside the preopened directory"), "{stderr}");
+    let outside = run("ck");
+    assert!(outside.status.success());
+    let stderr = String::from_utf8_lossy(&outside.stderr);
+    assert!(!stderr.contains("inside the preopened directory"), "{stderr}");
+}
