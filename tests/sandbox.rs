@@ -397,6 +397,35 @@ fn hostile_journal_entries_touch_nothing_outside() {
     }
 }
 
+/// The same for a run killed before its first checkpoint (the journal of generation 0, undone
+/// when the next run starts over): refused, nothing outside touched, and the guest does not
+/// start over on top of it.
+#[test]
+fn hostile_journal_of_an_interrupted_start_touches_nothing_outside() {
+    let s = Setup::new(false);
+    s.run_and_kill(|s| s.path("sb/out.txt").exists());
+    let journal = s.path("ck/journal");
+    let header = std::fs::read_to_string(&journal).unwrap().lines().next().unwrap().to_string();
+    let fields: Vec<&str> = header.split(' ').collect();
+    let header = format!("chiwawa-journal {} 0 {}", fields[1], fields[3]);
+    for g in s.generations() {
+        std::fs::remove_file(g).unwrap();
+    }
+    std::fs::create_dir(s.path("elsewhere")).unwrap();
+    std::fs::write(s.path("elsewhere/victim"), SENTINEL).unwrap();
+    std::os::unix::fs::symlink("../elsewhere", s.path("sb/away")).unwrap();
+    for existed in [true, false] {
+        let entry = format!("open {} 0 {} {}", existed as u8, hex("/sb"), hex("away/victim"));
+        std::fs::write(&journal, format!("{header}\n{entry}\n")).unwrap();
+        let ctx = format!("start over, existed {existed}");
+        let out = run_bounded(s.command(&[]), &ctx);
+        assert_refused(&out, &["interrupted run", "outside", "nothing was rolled back"], &ctx);
+        s.assert_sentinel_untouched(&ctx);
+        assert_eq!(std::fs::read(s.path("elsewhere/victim")).unwrap(), SENTINEL, "{ctx}");
+        assert!(s.generations().is_empty(), "{ctx}: the guest started over");
+    }
+}
+
 /// A checkpoint directory the guest can reach is worth a warning (the guest could replace its
 /// generations and journal).
 #[test]
