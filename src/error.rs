@@ -18,6 +18,10 @@ pub enum Error {
     /// A valid checkpoint that cannot be applied in this run's environment (a preopen missing
     /// from `--dir`, a file deleted since): fixable by the user, so no generation is skipped.
     Environment(String),
+    /// A checkpoint or undo journal that would make chiwawa act outside the guest's preopens
+    /// (a descriptor path that now leads out, through a symlink or `..`), or whose WASI state is
+    /// inconsistent: refused before anything on disk changed, and no generation is skipped.
+    Refused(String),
     /// Anything else, with context.
     Other(String),
     Io(std::io::Error),
@@ -39,7 +43,7 @@ impl fmt::Display for Error {
             Error::Link(m) => write!(f, "link error: {m}"),
             Error::Instantiate(m) => write!(f, "instantiation failed: {m}"),
             Error::Trap(m) => write!(f, "wasm trap: {m}"),
-            Error::Environment(m) => f.write_str(m),
+            Error::Environment(m) | Error::Refused(m) => f.write_str(m),
             Error::Other(m) => f.write_str(m),
             Error::Io(e) => write!(f, "{e}"),
         }

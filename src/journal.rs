@@ -22,12 +22,19 @@
 //! ```
 //!
 //! A torn last line is ignored: it was never fsynced, so the open it announces never happened.
+//!
+//! The roll back resolves every path beneath its preopen's directory handle the way the guest's
+//! `path_open` does (`openat2(RESOLVE_BENEATH)` on Linux; see `wasi::open_beneath`): all entries
+//! are resolved first, and if one now leads outside its preopen (e.g. through a symlink the
+//! guest made after the open) nothing at all is rolled back and the restart stops with an error.
 //! Limits: writes in place to a file that already existed are not undone (only growth is), nor
 //! are deletions, renames or new directories.
 
 use crate::checkpoint::hash;
 use crate::error::Error;
-use crate::wasi::{truncate_stdio, Preopen, WriteOpen};
+use crate::wasi::{
+    is_escape, open_beneath, truncate_stdio, unlink_beneath, DirRef, OpenHow, Preopen, WriteOpen,
+};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -153,6 +160,14 @@ pub fn remove(dir: &Path) {
     let _ = std::fs::remove_file(path(dir));
 }
 
+/// A roll back step, decided before any is taken.
+enum Undo<'a> {
+    /// Cut a file that existed back to its size (through the handle opened beneath the preopen).
+    Truncate { file: File, size: u64, target: PathBuf },
+    /// Remove a file created since (its parent resolved beneath the preopen again).
+    Remove { preopen: usize, path: &'a str, target: PathBuf },
+}
+
 /// What a restart resumes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resume {
@@ -183,33 +198,89 @@ pub fn undo(
         return Ok(0);
     }
     let entries = &j.entries;
+    // First resolve every entry beneath its preopen (the way the guest's own `path_open` does)
+    // and decide what to do; only when all of them are fine is anything changed. An entry whose
+    // path now leads out of its preopen (e.g. through a symlink the guest made) stops the roll
+    // back before it touched anything.
+    let mut roots: Vec<Option<Option<File>>> = preopens.iter().map(|_| None).collect();
+    let mut actions = Vec::new();
     for e in entries.iter().rev() {
-        let Some(p) = preopens.iter().find(|p| p.guest == e.preopen) else {
+        let Some(pi) = preopens.iter().position(|p| p.guest == e.preopen) else {
             return Err(Error::Environment(format!(
                 "the preopen {:?} is not given (files below it must be rolled back)",
                 e.preopen
             )));
         };
+        let p = &preopens[pi];
         let comps: Vec<&str> = e.path.split('/').collect();
-        if comps.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
-            return Err(Error::Other(format!("the undo journal holds a bad path {:?}", e.path)));
+        if e.path.contains('\0') || comps.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
+            return Err(Error::Refused(format!("the undo journal holds a bad path {:?}", e.path)));
         }
         let target = comps.iter().fold(p.host.clone(), |acc, c| acc.join(c));
-        let result = if e.existed {
-            match OpenOptions::new().write(true).open(&target) {
-                Ok(f) if f.metadata().map(|m| m.len() > e.size).unwrap_or(false) => f.set_len(e.size),
-                Ok(_) => Ok(()),
-                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(err),
-            }
-        } else {
-            match std::fs::remove_file(&target) {
-                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-                other => other,
+        let fail = |err: io::Error| {
+            if is_escape(&err) {
+                Error::Refused(format!(
+                    "refusing to roll back '{}' (preopen {:?}, path {:?}): {err}; nothing was rolled back",
+                    target.display(),
+                    e.preopen,
+                    e.path
+                ))
+            } else {
+                Error::Other(format!("cannot roll back {}: {err}", target.display()))
             }
         };
-        result.map_err(|err| Error::Other(format!("cannot roll back {}: {err}", target.display())))?;
-        log::debug!("rolled back {} ({})", target.display(), if e.existed { "truncated" } else { "removed" });
+        let root = match &mut roots[pi] {
+            Some(r) => r,
+            slot => slot.insert(match File::open(&p.host) {
+                Ok(f) => Some(f),
+                // Nothing below a missing preopen to roll back.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+                Err(err) => return Err(fail(err)),
+            }),
+        };
+        let Some(root) = root.as_ref() else { continue };
+        let dir = DirRef { file: root, host: &p.host };
+        if e.existed {
+            let how = OpenHow { write: true, ..OpenHow::default() };
+            match open_beneath(dir, &e.path, how) {
+                Ok(f) => {
+                    let len = f.metadata().map_err(fail)?.len();
+                    if len > e.size {
+                        actions.push(Undo::Truncate { file: f, size: e.size, target });
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(fail(err)),
+            }
+        } else {
+            let parent = e.path.rsplit_once('/').map_or("", |(d, _)| d);
+            let how = OpenHow { read: true, directory: true, ..OpenHow::default() };
+            match open_beneath(dir, parent, how) {
+                Ok(_) => actions.push(Undo::Remove { preopen: pi, path: &e.path, target }),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(fail(err)),
+            }
+        }
+    }
+    for a in actions {
+        match a {
+            Undo::Truncate { file, size, target } => {
+                file.set_len(size)
+                    .map_err(|err| Error::Other(format!("cannot roll back {}: {err}", target.display())))?;
+                log::debug!("rolled back {} (truncated)", target.display());
+            }
+            Undo::Remove { preopen, path, target } => {
+                let root = roots[preopen].as_ref().and_then(Option::as_ref);
+                let Some(root) = root else { continue };
+                let dir = DirRef { file: root, host: &preopens[preopen].host };
+                match unlink_beneath(dir, path) {
+                    Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                        return Err(Error::Other(format!("cannot roll back {}: {err}", target.display())))
+                    }
+                    _ => log::debug!("rolled back {} (removed)", target.display()),
+                }
+            }
+        }
     }
     if resume == Resume::Start {
         for &(fd, size) in &j.stdio {
@@ -274,5 +345,40 @@ mod tests {
         let pre = vec![Preopen { host: d.path().join("x"), guest: "p".into() }];
         assert_eq!(load(d.path()).unwrap().unwrap().stdio, [(1, 10)]);
         assert!(undo(d.path(), Resume::Generation(1), &h, &pre).is_err());
+    }
+
+    /// Entries whose paths lead out through symlinks made after the open: nothing outside is
+    /// touched, and nothing inside either (the roll back is all or nothing).
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_preopen_stop_the_roll_back() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("big.txt"), b"0123456789").unwrap();
+        std::fs::write(outside.join("victim"), b"v").unwrap();
+        std::fs::write(root.join("grown.txt"), b"0123456789").unwrap();
+        std::os::unix::fs::symlink("../outside", root.join("dir")).unwrap();
+        std::os::unix::fs::symlink("../outside/big.txt", root.join("file.txt")).unwrap();
+        let h = [3u8; 32];
+        let pre = vec![Preopen { host: root.clone(), guest: "/data".into() }];
+        for (hostile, existed) in [("dir/big.txt", true), ("file.txt", true), ("dir/victim", false)] {
+            let mut j = Journal::reset(d.path(), 2, &h, &[]).unwrap();
+            let w = |path: &str, existed| WriteOpen {
+                preopen: "/data".into(),
+                path: path.into(),
+                existed,
+                size: 2,
+            };
+            j.record(&w(hostile, existed)).unwrap();
+            j.record(&w("grown.txt", true)).unwrap();
+            let err = undo(d.path(), Resume::Generation(2), &h, &pre).unwrap_err().to_string();
+            assert!(err.contains("outside"), "{hostile}: {err}");
+            assert_eq!(std::fs::read(outside.join("big.txt")).unwrap(), b"0123456789", "{hostile}");
+            assert!(outside.join("victim").exists(), "{hostile}");
+            assert_eq!(std::fs::read(root.join("grown.txt")).unwrap(), b"0123456789", "{hostile}");
+        }
     }
 }

@@ -106,6 +106,24 @@ fn fresh_guest(cfg: &RunConfig, module: Arc<Module>) -> Result<Guest, Error> {
     Guest::instantiate(module, wasi, cfg.limits, entry)
 }
 
+/// The checkpoint directory should not be reachable by the guest: chiwawa writes its generations
+/// and undo journal there by host path, and a guest could replace them (or put symlinks in their
+/// place). Only a warning: this is the user's configuration.
+fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) {
+    let Ok(ck) = ck.canonicalize() else { return };
+    for p in preopens {
+        if p.host.canonicalize().is_ok_and(|h| ck.starts_with(&h)) {
+            log::warn!(
+                "the checkpoint directory {} is inside the preopened directory {} (guest '{}'): \
+                 the guest can read and replace its checkpoints and undo journal",
+                ck.display(),
+                p.host.display(),
+                p.guest
+            );
+        }
+    }
+}
+
 /// Runs a guest to completion.
 pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     let bytes = load_module_bytes(&cfg.module_path)?;
@@ -134,6 +152,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
             Error::Other(format!("cannot lock checkpoint directory {}: {e}", ck.dir.display()))
         }
     })?;
+    warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
     let (mut guest, restored) = start_guest(cfg, ck, &dir, module, &module_hash)?;
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
     // of a regular-file stdout/stderr) for a fresh run.
@@ -213,6 +232,10 @@ enum Skip {
     /// Valid, but this run's environment cannot take it (e.g. a missing `--dir`): stop, keep
     /// every generation, let the user fix the command.
     Fatal(String),
+    /// It would make chiwawa act outside the guest's preopens (a descriptor or journal path
+    /// that leads out), or its WASI state is inconsistent: stop, touch nothing, keep every
+    /// generation (an older one is not a safe substitute).
+    Refused(String),
 }
 
 /// A fresh guest, or one restored from `--restore FILE` or the newest restorable generation
@@ -260,7 +283,10 @@ fn start_guest(
             }
             let n =
                 journal::undo(dir.path(), Resume::Generation(generation), module_hash, &cfg.wasi.preopens)
-                    .map_err(|e| Error::Environment(e.to_string()))?;
+                    .map_err(|e| match e {
+                        Error::Refused(m) => Error::Refused(m),
+                        other => Error::Environment(other.to_string()),
+                    })?;
             if n > 0 {
                 log::debug!("rolled back {n} file(s) opened after generation {generation}");
             }
@@ -269,6 +295,7 @@ fn start_guest(
         let g = snapshot::restore_with(module.clone(), &c, &cfg.wasi, cfg.limits, &mut undo).map_err(
             |e| match e {
                 Error::Environment(m) => Skip::Fatal(m),
+                Error::Refused(m) => Skip::Refused(m),
                 other => Skip::Invalid(other.to_string()),
             },
         )?;
@@ -286,6 +313,7 @@ fn start_guest(
             Skip::Invalid(e) | Skip::Foreign(e) => {
                 Error::Other(format!("cannot restore from {}: {e}", file.display()))
             }
+            Skip::Refused(e) => Error::Other(format!("cannot restore from {}: {e}", file.display())),
             Skip::Fatal(e) => Error::Other(format!(
                 "cannot restore from {}: {e} (check the --dir options: preopens are matched by guest path)",
                 file.display()
@@ -317,6 +345,14 @@ fn start_guest(
                     return Err(Error::Other(format!(
                         "cannot resume from {}: {why}; the generations in {} are kept \
                          (give the same --dir options as the first run, or --fresh to start over)",
+                        g.path.display(),
+                        dir.path().display()
+                    )));
+                }
+                Err(Skip::Refused(why)) => {
+                    report(&skipped);
+                    return Err(Error::Other(format!(
+                        "cannot resume from {}: {why}; the generations in {} are kept (--fresh starts over)",
                         g.path.display(),
                         dir.path().display()
                     )));

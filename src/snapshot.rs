@@ -325,7 +325,14 @@ pub fn restore_with(
     before_files()?;
     // A failure here is about this run's environment (a preopen not given, a file deleted since):
     // the checkpoint itself is fine, so it must not be skipped in favour of an older one.
-    g.wasi = WasiCtx::restore(wasi_cfg, &ws).map_err(|e| Error::Environment(e.to_string()))?;
+    // A refusal (a path leading out of its preopen, an inconsistent state) is not skipped either.
+    g.wasi = WasiCtx::restore(wasi_cfg, &ws).map_err(|e| {
+        if e.is_refusal() {
+            Error::Refused(e.to_string())
+        } else {
+            Error::Environment(e.to_string())
+        }
+    })?;
     Ok(g)
 }
 

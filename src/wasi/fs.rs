@@ -16,8 +16,8 @@ use super::abi::{
 };
 use super::fd::{filestat_of, filetype_of, metadata_hash, FdEntry, FdKind};
 use super::host_os;
-use super::path::{host_path, resolve_parent, strip_dir_suffix, walk, Base, Last};
-use super::WasiCtx;
+use super::path::{host_path, resolve_parent, strip_dir_suffix, walk, walk_dir, Base, Last};
+use super::{DirRef, OpenHow, WasiCtx};
 use std::fs::{File, FileTimes, OpenOptions};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -176,9 +176,18 @@ fn open_for_times(p: &Path) -> std::io::Result<File> {
 }
 
 impl WasiCtx {
-    /// Host directory of a directory descriptor.
+    /// Host path of a descriptor (for a directory: where its `path_*` calls start).
+    ///
+    /// A directory's names below its preopen were symlink-free when it was opened, but the
+    /// guest may since have renamed one and put a symlink in its place (`a -> ..`): they are
+    /// resolved again by the sandboxed walk rather than joined, so the start of every later
+    /// lookup is still inside the preopen (PERM otherwise).
     fn host_of(&self, e: &FdEntry) -> WResult<PathBuf> {
         let p = e.preopen.and_then(|i| self.preopens.get(i as usize)).ok_or(Errno::BADF)?;
+        if e.is_dir() && !e.rel.is_empty() {
+            let stack = walk_dir(&p.host, &e.rel.join("/"))?;
+            return Ok(host_path(&p.host, &stack));
+        }
         Ok(host_path(&p.host, &e.rel))
     }
 
@@ -689,20 +698,8 @@ impl WasiCtx {
         if want_dir && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
             return Err(Errno::INVAL);
         }
-        let mut opts = OpenOptions::new();
-        let (mut read, mut write) = (false, false);
-        if creat {
-            if excl {
-                opts.create_new(true);
-            } else {
-                opts.create(true);
-            }
-            write = true;
-        }
-        if of & oflags::TRUNC != 0 {
-            opts.truncate(true);
-            write = true;
-        }
+        let truncate = of & oflags::TRUNC != 0;
+        let (mut read, mut write) = (false, creat || truncate);
         if rights_base & rights::FD_READ != 0 {
             read = true;
         }
@@ -711,7 +708,14 @@ impl WasiCtx {
         } else {
             read = true;
         }
-        opts.read(read).write(write);
+        let how = OpenHow {
+            read,
+            write,
+            create: creat && !excl,
+            create_new: creat && excl,
+            truncate,
+            ..OpenHow::default()
+        };
 
         let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0 && !(creat && excl);
         let w = walk(&start, &path, follow)?;
@@ -739,7 +743,11 @@ impl WasiCtx {
             full.extend(w.components());
             self.before_write_open(preopen, &full, &target)?;
         }
-        let file = opts.open(&target)?;
+        // The open itself is relative to the directory descriptor's handle and refuses any
+        // symlink (the walk found none), so nothing swapped in since the walk can redirect it.
+        let names = w.components().join("/");
+        let dir_file = handle(self.fds.get(a.dirfd)?)?;
+        let file = host_os::open_resolved(DirRef { file: dir_file, host: &start }, &names, &target, how)?;
         let is_dir = file.metadata()?.is_dir();
         if !is_dir && want_dir {
             return Err(Errno::NOTDIR);

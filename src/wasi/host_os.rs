@@ -446,3 +446,305 @@ pub fn random_fill(buf: &mut [u8]) -> io::Result<()> {
         Err(io::Error::from_raw_os_error(rc))
     }
 }
+
+// ---------------------------------------------------------------- confined opens
+
+/// A directory that host-side opens must stay beneath: its open handle (what the Unix
+/// implementation resolves from) and its host path (what the `wasm32-wasip1` one resolves
+/// from, with [`path::walk`](super::path::walk), under the host's own WASI sandbox).
+#[derive(Clone, Copy, Debug)]
+pub struct DirRef<'a> {
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub file: &'a File,
+    #[cfg_attr(unix, allow(dead_code))]
+    pub host: &'a Path,
+}
+
+/// How [`open_beneath`] opens its target (never `O_CREAT` unless asked).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenHow {
+    pub read: bool,
+    pub write: bool,
+    pub create: bool,
+    pub create_new: bool,
+    pub truncate: bool,
+    /// The target must be a directory (`O_DIRECTORY`).
+    pub directory: bool,
+    /// The path was just verified symlink-free by the sandboxed walk: any symlink met now was
+    /// put there since (a race) and fails the open with `ELOOP` instead of being followed.
+    pub no_symlinks: bool,
+}
+
+/// The error of an open whose path leads outside the directory it must stay beneath.
+#[derive(Debug)]
+struct Escape;
+
+impl std::fmt::Display for Escape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the path leads outside its preopened directory (through '..', an absolute path or a symlink)",
+        )
+    }
+}
+
+impl std::error::Error for Escape {}
+
+fn escape() -> io::Error {
+    // PermissionDenied: a guest sees it as PERM, as for an escape found by `path::walk`.
+    io::Error::new(io::ErrorKind::PermissionDenied, Escape)
+}
+
+/// Whether `e` is the error of an open that would have left its directory.
+pub fn is_escape(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Escape>())
+}
+
+/// Opens `rel` (`/`-separated, relative) beneath `dir`, resolving it the way a guest's
+/// `path_open` does: `..` never above `dir`, absolute paths and symlinks that lead out refused
+/// (an [`is_escape`] error), symlinks inside followed (the last one too).
+///
+/// On Linux this is one `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` from `dir`'s handle,
+/// so there is no window between the check and the use; where `openat2` does not exist (Linux
+/// before 5.6, seccomp filters that refuse it, other Unix systems) a walk from the handle, one
+/// `openat(O_NOFOLLOW)` per component, symlinks read and resolved by the same rules.
+#[cfg(unix)]
+pub fn open_beneath(dir: DirRef<'_>, rel: &str, how: OpenHow) -> io::Result<File> {
+    if rel.starts_with('/') {
+        return Err(escape());
+    }
+    if rel.contains('\0') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte"));
+    }
+    #[cfg(target_os = "linux")]
+    if openat2_available() {
+        return openat2_beneath(dir.file, rel, how);
+    }
+    walk_beneath(dir.file, rel, how)
+}
+
+/// `wasm32-wasip1`: resolve with the sandboxed walk, then open the host path (the host's own
+/// WASI sandbox confines it further).
+#[cfg(target_os = "wasi")]
+pub fn open_beneath(dir: DirRef<'_>, rel: &str, how: OpenHow) -> io::Result<File> {
+    use super::path::{host_path, walk, Last};
+    let to_io = |e: Errno| if e == Errno::PERM { escape() } else { io::Error::from_raw_os_error(e.0 as i32) };
+    let rel = if rel.is_empty() { "." } else { rel };
+    let w = walk(dir.host, rel, !how.no_symlinks).map_err(to_io)?;
+    let parent = host_path(dir.host, &w.stack);
+    let target = match &w.last {
+        None => parent,
+        Some(Last { meta: Some(m), .. }) if m.file_type().is_symlink() => return Err(to_io(Errno::LOOP)),
+        Some(Last { meta: None, .. }) if w.dir_required || !(how.create || how.create_new) => {
+            return Err(to_io(Errno::NOENT))
+        }
+        Some(Last { name, .. }) => parent.join(name),
+    };
+    let f = open_options(how).open(&target)?;
+    if (how.directory || w.dir_required) && !f.metadata()?.is_dir() {
+        return Err(to_io(Errno::NOTDIR));
+    }
+    Ok(f)
+}
+
+/// The final open of the guest's `path_open`, once [`path::walk`](super::path::walk) verified
+/// `rel` (plain names, symlink-free) below `dir` and found `target` (`dir.host` + `rel`).
+///
+/// Unix: [`open_beneath`] from `dir`'s handle with `no_symlinks`, so a directory or symlink
+/// swapped in by another host process since the walk cannot lead the open anywhere else (the
+/// time-of-check-to-time-of-use window of `path.rs`). `wasm32-wasip1`: the host path.
+#[cfg(unix)]
+pub fn open_resolved(dir: DirRef<'_>, rel: &str, _target: &Path, how: OpenHow) -> io::Result<File> {
+    open_beneath(dir, rel, OpenHow { no_symlinks: true, ..how })
+}
+
+#[cfg(target_os = "wasi")]
+pub fn open_resolved(_dir: DirRef<'_>, _rel: &str, target: &Path, how: OpenHow) -> io::Result<File> {
+    open_options(how).open(target)
+}
+
+#[cfg(target_os = "wasi")]
+fn open_options(how: OpenHow) -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(how.read || !how.write).write(how.write).create(how.create).truncate(how.truncate);
+    if how.create_new {
+        o.create_new(true);
+    }
+    o
+}
+
+/// Removes the file (or symlink: never followed) `rel` beneath `dir`; its parent directory is
+/// resolved by [`open_beneath`], the name removed relative to that handle (`unlinkat`).
+pub fn unlink_beneath(dir: DirRef<'_>, rel: &str) -> io::Result<()> {
+    let (parent, name) = match rel.rsplit_once('/') {
+        Some((p, n)) => (p, n),
+        None => ("", rel),
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file name"));
+    }
+    let how = OpenHow { directory: true, read: true, ..OpenHow::default() };
+    let parent_dir = open_beneath(dir, parent, how)?;
+    #[cfg(unix)]
+    {
+        rustix::fs::unlinkat(&parent_dir, name, rustix::fs::AtFlags::empty())?;
+        Ok(())
+    }
+    #[cfg(target_os = "wasi")]
+    {
+        drop(parent_dir);
+        let w = super::path::walk_dir(dir.host, if parent.is_empty() { "." } else { parent })
+            .map_err(|e| io::Error::from_raw_os_error(e.0 as i32))?;
+        std::fs::remove_file(super::path::host_path(dir.host, &w).join(name))
+    }
+}
+
+#[cfg(unix)]
+fn oflags(how: OpenHow) -> rustix::fs::OFlags {
+    use rustix::fs::OFlags;
+    let mut f = OFlags::CLOEXEC | OFlags::NOCTTY;
+    f |= match (how.read || !how.write, how.write) {
+        (true, true) => OFlags::RDWR,
+        (false, true) => OFlags::WRONLY,
+        _ => OFlags::RDONLY,
+    };
+    if how.create || how.create_new {
+        f |= OFlags::CREATE;
+    }
+    if how.create_new {
+        f |= OFlags::EXCL;
+    }
+    if how.truncate {
+        f |= OFlags::TRUNC;
+    }
+    if how.directory {
+        f |= OFlags::DIRECTORY;
+    }
+    f
+}
+
+/// Whether this kernel lets us call `openat2` (asked once: `ENOSYS` before Linux 5.6, `EPERM`
+/// or `ENOSYS` under seccomp filters that predate it).
+#[cfg(target_os = "linux")]
+fn openat2_available() -> bool {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
+    use rustix::io::Errno as E;
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let probe = openat2(CWD, "/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::empty());
+        !matches!(probe, Err(E::NOSYS) | Err(E::PERM))
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn openat2_beneath(dir: &File, rel: &str, how: OpenHow) -> io::Result<File> {
+    use rustix::fs::{openat2, Mode, ResolveFlags};
+    use rustix::io::Errno as E;
+    let mut resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    if how.no_symlinks {
+        resolve |= ResolveFlags::NO_SYMLINKS;
+    }
+    let path = if rel.is_empty() { "." } else { rel };
+    // openat2 refuses a mode without O_CREAT.
+    let mode = if how.create || how.create_new { Mode::from_bits_truncate(0o666) } else { Mode::empty() };
+    // EAGAIN: a rename raced with a `..` lookup; the kernel asks to retry.
+    for _ in 0..16 {
+        match openat2(dir, path, oflags(how), mode, resolve) {
+            Ok(fd) => return Ok(File::from(fd)),
+            Err(E::XDEV) => return Err(escape()),
+            Err(E::AGAIN) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    walk_beneath(dir, rel, how)
+}
+
+/// The portable fallback of [`open_beneath`]: one component at a time from `dir`'s handle, every
+/// `openat` with `O_NOFOLLOW` (intermediate directories with `O_DIRECTORY`), a symlink met on the
+/// way read with `readlinkat` and its target resolved by [`path::walk`](super::path::walk)'s
+/// rules (absolute or climbing above `dir` → escape; `..` pops the handle stack).
+#[cfg(unix)]
+pub(crate) fn walk_beneath(dir: &File, rel: &str, how: OpenHow) -> io::Result<File> {
+    use super::path::{push_components, Comp, MAX_SYMLINKS};
+    use rustix::fs::{openat, readlinkat, Mode, OFlags};
+    use rustix::io::Errno as E;
+    use std::os::fd::{AsFd, OwnedFd};
+
+    #[cfg(target_os = "linux")]
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    #[cfg(not(target_os = "linux"))]
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mode = Mode::from_bits_truncate(0o666);
+    let last_flags = oflags(how) | OFlags::NOFOLLOW;
+
+    // Handles of the directories below `dir` on the current path.
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut work = Vec::new();
+    push_components(&mut work, rel);
+    let mut dir_required = rel.ends_with('/');
+    let mut expansions = 0u32;
+    let symlink_target = |cur: &dyn AsFd, name: &str, err: E| -> io::Result<String> {
+        if how.no_symlinks {
+            return Err(err.into());
+        }
+        match readlinkat(cur.as_fd(), name, Vec::new()) {
+            Ok(t) => t.into_string().map_err(|_| io::Error::from(E::ILSEQ)),
+            // Not a symlink after all: the open's own error stands.
+            Err(_) => Err(err.into()),
+        }
+    };
+    while let Some(c) = work.pop() {
+        let cur: &dyn AsFd = match stack.last() {
+            Some(fd) => fd,
+            None => dir,
+        };
+        match c {
+            Comp::Root => return Err(escape()),
+            Comp::Cur => {}
+            Comp::Parent => {
+                if stack.pop().is_none() {
+                    return Err(escape());
+                }
+            }
+            Comp::Normal(name) => {
+                let is_last = work.is_empty();
+                let flags = if is_last {
+                    if dir_required {
+                        last_flags | OFlags::DIRECTORY
+                    } else {
+                        last_flags
+                    }
+                } else {
+                    dir_flags
+                };
+                match openat(cur.as_fd(), name.as_str(), flags, mode) {
+                    Ok(fd) if is_last => return Ok(File::from(fd)),
+                    Ok(fd) => stack.push(fd),
+                    // A symlink refused by O_NOFOLLOW (ELOOP; ENOTDIR with O_DIRECTORY on some
+                    // systems; EEXIST with O_CREAT|O_EXCL, which must not follow it anyway).
+                    Err(e @ (E::LOOP | E::NOTDIR | E::MLINK)) => {
+                        let target = symlink_target(cur, &name, e)?;
+                        expansions += 1;
+                        if expansions > MAX_SYMLINKS {
+                            return Err(E::LOOP.into());
+                        }
+                        if target.is_empty() {
+                            return Err(E::NOENT.into());
+                        }
+                        if is_last && target.ends_with('/') {
+                            dir_required = true;
+                        }
+                        push_components(&mut work, &target);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    // The path ended in `.` or `..` (or resolved to `dir` itself): open that directory.
+    let cur: &dyn AsFd = match stack.last() {
+        Some(fd) => fd,
+        None => dir,
+    };
+    let fd = openat(cur.as_fd(), ".", oflags(how) | OFlags::DIRECTORY, mode)?;
+    Ok(File::from(fd))
+}

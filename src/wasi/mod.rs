@@ -58,6 +58,7 @@ mod tests;
 
 pub use abi::Errno;
 pub use fd::FdKind;
+pub(crate) use host_os::{is_escape, open_beneath, unlink_beneath, DirRef, OpenHow};
 pub use state::{stdio_sizes, truncate_stdio, FdState, PendingSleep, PreopenState, WasiState, STATE_VERSION};
 
 use abi::{Mem, WResult};
@@ -333,15 +334,28 @@ impl fmt::Display for HostExit {
 pub struct WasiError {
     message: String,
     source: Option<std::io::Error>,
+    refused: bool,
 }
 
 impl WasiError {
     pub(crate) fn new(message: impl Into<String>) -> WasiError {
-        WasiError { message: message.into(), source: None }
+        WasiError { message: message.into(), source: None, refused: false }
     }
 
     pub(crate) fn io(message: impl Into<String>, e: std::io::Error) -> WasiError {
-        WasiError { message: message.into(), source: Some(e) }
+        WasiError { message: message.into(), source: Some(e), refused: false }
+    }
+
+    /// A restore refused because the checkpoint's WASI state is inconsistent or a descriptor
+    /// path leads outside its preopen (see [`is_refusal`](Self::is_refusal)).
+    pub(crate) fn refused(message: impl Into<String>) -> WasiError {
+        WasiError { message: message.into(), source: None, refused: true }
+    }
+
+    /// Whether this is a refusal (a checkpoint that must not be applied at all) rather than an
+    /// environment problem the user can fix with other `--dir` options.
+    pub fn is_refusal(&self) -> bool {
+        self.refused
     }
 
     pub fn message(&self) -> &str {

@@ -24,13 +24,23 @@
 //! # Limitation: time of check to time of use
 //!
 //! `std` offers no `openat`/`O_NOFOLLOW`/`O_BENEATH` (and none of it exists on
-//! the `wasm32-wasip1` build), so the host operation is finally performed on a
-//! host *path* that was verified component by component just before. Another
-//! host process that swaps a checked directory for a symlink between the check
-//! and the use can make that single operation escape the sandbox. The guest
-//! itself cannot race this (it is single-threaded and every WASI call runs to
-//! completion). Do not preopen directories that untrusted host processes can
-//! write to if that matters.
+//! the `wasm32-wasip1` build), so most host operations are finally performed
+//! on a host *path* that was verified component by component just before.
+//! Another host process that swaps a checked directory for a symlink between
+//! the check and the use can make that single operation escape the sandbox.
+//! The guest itself cannot race this (it is single-threaded and every WASI
+//! call runs to completion). Do not preopen directories that untrusted host
+//! processes can write to if that matters.
+//!
+//! `path_open` on Unix is not affected: its final open is relative to the
+//! directory descriptor's handle, beneath it and refusing every symlink
+//! (`host_os::open_resolved`: `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`
+//! on Linux), so whatever was swapped in since the walk makes it fail rather
+//! than escape. The other `path_*` calls still use host paths.
+//!
+//! Host-side operations chiwawa performs on its own (reopening descriptors on
+//! restore, the undo journal's roll back) resolve the same way, beneath the
+//! preopen's handle (`host_os::open_beneath`).
 
 use super::abi::{Errno, WResult};
 use std::fs::Metadata;
@@ -40,7 +50,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_SYMLINKS: u32 = 40;
 
 #[derive(Debug)]
-enum Comp {
+pub(crate) enum Comp {
     Root,
     Cur,
     Parent,
@@ -49,7 +59,7 @@ enum Comp {
 
 /// Push the components of `path` onto the work stack (last component first
 /// out is the *first* component, so they are pushed in reverse).
-fn push_components(work: &mut Vec<Comp>, path: &str) {
+pub(crate) fn push_components(work: &mut Vec<Comp>, path: &str) {
     let mut comps = Vec::new();
     if path.starts_with('/') {
         comps.push(Comp::Root);

@@ -14,10 +14,20 @@
 //!   configuration lacks is an error naming it.
 //! * Descriptors keep their numbers; the set of freed numbers is restored too,
 //!   so later `path_open`s return the same numbers as in an uninterrupted run.
+//! * The state is checked before anything is opened ([`validate`]): unique
+//!   descriptor numbers, preopen indices in range, paths that are plain
+//!   relative names (no NUL, not absolute, no `.`/`..`/empty component),
+//!   fields that fit each kind, positions and sizes that fit a file offset.
 //! * Files and directories are reopened by their path below their preopen,
 //!   never with `O_CREAT`/`O_TRUNC`/`O_EXCL`, with the recorded read/write
 //!   mode, position and fdflags. A path that no longer exists is an error
-//!   naming it.
+//!   naming it. The path is resolved *beneath* the preopen's directory handle
+//!   exactly as the guest's `path_open` resolves (see `host_os::open_beneath`:
+//!   `openat2(RESOLVE_BENEATH)` on Linux): a path that now leads outside it
+//!   (the guest can replace its open file with a symlink to `../x`) is an
+//!   error naming the descriptor, and nothing is changed on disk.
+//! * Only once every descriptor has been reopened are files truncated (next
+//!   point) and stdio repositioned, so a refused restore touches nothing.
 //! * A writable regular file that is now longer than it was at capture time
 //!   is truncated back to the captured size (the rerun from the checkpoint
 //!   writes that tail again). The same holds for stdout/stderr when they are
@@ -31,10 +41,10 @@
 //! file). A file that was unlinked while open cannot be reopened.
 
 use super::fd::{rel_from_string, FdEntry, FdKind, FdTable, PreopenDir};
-use super::{host_os, Clock, WasiConfig, WasiCtx, WasiError};
+use super::{host_os, is_escape, open_beneath, Clock, DirRef, OpenHow, WasiConfig, WasiCtx, WasiError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Seek, SeekFrom};
 
 /// Version of the [`WasiState`] layout; bumped on incompatible changes.
@@ -223,6 +233,11 @@ impl WasiCtx {
 
     /// Rebuild a live context from `state`, taking preopen host directories
     /// from `cfg` (matched by guest name). See the module docs for details.
+    ///
+    /// Nothing on disk changes unless the whole state is usable: the state is checked first
+    /// ([`validate`]), then every descriptor is reopened beneath its preopen (a path that now
+    /// leads out of it, e.g. through a symlink the guest made, is an error naming the
+    /// descriptor), and only then are grown files truncated back and stdio repositioned.
     pub fn restore(cfg: &WasiConfig, state: &WasiState) -> Result<WasiCtx, WasiError> {
         if state.version != STATE_VERSION {
             return Err(WasiError::new(format!(
@@ -230,14 +245,53 @@ impl WasiCtx {
                 state.version, STATE_VERSION
             )));
         }
+        validate(state)?;
         let preopens = match_preopens(cfg, state)?;
+        // The root of every preopen a descriptor needs, opened once: descriptors are reopened
+        // relative to it, never by a host path.
+        let mut roots: Vec<Option<File>> = Vec::with_capacity(preopens.len());
+        for (i, p) in preopens.iter().enumerate() {
+            let needed = state.fds.iter().any(|f| f.preopen == Some(i as u32));
+            roots.push(match p {
+                Some(p) if needed => Some(File::open(&p.host).map_err(|err| {
+                    WasiError::io(
+                        format!("cannot open preopen '{}' (host '{}')", p.guest, p.host.display()),
+                        err,
+                    )
+                })?),
+                _ => None,
+            });
+        }
+        // Reopen everything; no change on disk yet.
         let mut used = std::collections::BTreeMap::new();
+        let mut truncations = Vec::new();
+        let mut stdio = Vec::new();
         let mut stdio_done = BTreeSet::new();
         for s in &state.fds {
-            let e = restore_fd(s, &preopens, &mut stdio_done)?;
+            let e = match stdio_fd(s.kind) {
+                Some(fd) => {
+                    if stdio_done.insert(fd) {
+                        stdio.push((fd, s));
+                    }
+                    restored_entry(s)
+                }
+                None => {
+                    let (e, truncate) = reopen_fd(s, &preopens, &roots)?;
+                    truncations.extend(truncate);
+                    e
+                }
+            };
             if used.insert(s.fd, e).is_some() {
-                return Err(WasiError::new(format!("checkpoint lists descriptor {} twice", s.fd)));
+                return Err(WasiError::refused(format!("checkpoint lists descriptor {} twice", s.fd)));
             }
+        }
+        // Every descriptor is valid: now cut grown files back (through the handles just
+        // opened) and restore stdio.
+        for t in truncations {
+            t.apply()?;
+        }
+        for (fd, s) in stdio {
+            restore_stdio(fd, s)?;
         }
         let free: BTreeSet<u32> =
             state.free_fds.iter().copied().filter(|fd| !used.contains_key(fd)).collect();
@@ -263,6 +317,89 @@ impl WasiCtx {
     }
 }
 
+/// Why a descriptor path from a checkpoint is not a plain relative path of names, if it is not.
+/// Captured paths are always `name/name/...` (the symlink-free names the sandboxed walk
+/// descended through), so anything else was not written by chiwawa.
+fn bad_path(path: &str) -> Option<&'static str> {
+    if path.contains('\0') {
+        return Some("it contains a NUL byte");
+    }
+    if path.starts_with('/') {
+        return Some("it is absolute");
+    }
+    if path.is_empty() {
+        return None;
+    }
+    for c in path.split('/') {
+        match c {
+            "" => return Some("it has an empty component"),
+            "." => return Some("it has a '.' component"),
+            ".." => return Some("it has a '..' component (it could lead outside its preopen)"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Checks a checkpoint's WASI state before anything is opened: descriptor numbers unique,
+/// preopen indices in range, preopen names and descriptor paths well formed, each kind with the
+/// fields it needs (stdio: no preopen, no path; preopen roots: no path; files: a path),
+/// positions and sizes that fit a file offset.
+pub fn validate(state: &WasiState) -> Result<(), WasiError> {
+    for (i, p) in state.preopens.iter().enumerate() {
+        if p.guest.contains('\0') || p.host.contains('\0') {
+            return Err(WasiError::refused(format!(
+                "checkpoint preopen #{i} ({:?}) has a NUL byte in its name",
+                p.guest
+            )));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for s in &state.fds {
+        let bad =
+            |why: String| WasiError::refused(format!("checkpoint descriptor {} ({:?}): {why}", s.fd, s.kind));
+        if !seen.insert(s.fd) {
+            return Err(WasiError::refused(format!("checkpoint lists descriptor {} twice", s.fd)));
+        }
+        if let Some(why) = bad_path(&s.path) {
+            return Err(bad(format!("bad path {:?}: {why}", s.path)));
+        }
+        if s.offset > i64::MAX as u64 {
+            return Err(bad(format!("position {} is beyond any file", s.offset)));
+        }
+        if s.size.is_some_and(|n| n > i64::MAX as u64) {
+            return Err(bad(format!("size {} is beyond any file", s.size.unwrap_or(0))));
+        }
+        match s.kind {
+            FdKind::Stdin | FdKind::Stdout | FdKind::Stderr => {
+                if s.preopen.is_some() || !s.path.is_empty() {
+                    return Err(bad("stdio with a preopen or a path".into()));
+                }
+                if s.kind == FdKind::Stdin && s.size.is_some() {
+                    return Err(bad("stdin with a size to truncate to".into()));
+                }
+            }
+            FdKind::PreopenDir | FdKind::Dir | FdKind::File => {
+                let idx = s.preopen.ok_or_else(|| bad("no preopen".into()))?;
+                let p = state
+                    .preopens
+                    .get(idx as usize)
+                    .ok_or_else(|| bad(format!("refers to unknown preopen #{idx}")))?;
+                if s.kind == FdKind::PreopenDir && !s.path.is_empty() {
+                    return Err(bad(format!("a preopen root ('{}') with a path {:?}", p.guest, s.path)));
+                }
+                if s.kind == FdKind::File && s.path.is_empty() {
+                    return Err(bad(format!("a file without a path below preopen '{}'", p.guest)));
+                }
+                if s.kind != FdKind::File && s.size.is_some() {
+                    return Err(bad("a directory with a size to truncate to".into()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// For each checkpoint preopen still referenced by a descriptor, the
 /// configuration's preopen with the same guest name (same occurrence).
 fn match_preopens(cfg: &WasiConfig, state: &WasiState) -> Result<Vec<Option<PreopenDir>>, WasiError> {
@@ -286,11 +423,8 @@ fn match_preopens(cfg: &WasiConfig, state: &WasiState) -> Result<Vec<Option<Preo
     Ok(out)
 }
 
-fn restore_fd(
-    s: &FdState,
-    preopens: &[Option<PreopenDir>],
-    stdio_done: &mut BTreeSet<i32>,
-) -> Result<FdEntry, WasiError> {
+/// The descriptor fields of `s`, without a handle.
+fn restored_entry(s: &FdState) -> FdEntry {
     let mut e = FdEntry::stdio(s.kind);
     e.oflags = s.oflags;
     e.rights_base = s.rights_base;
@@ -299,17 +433,47 @@ fn restore_fd(
     e.read = s.read;
     e.write = s.write;
     e.offset = s.offset;
-    if let Some(fd) = stdio_fd(s.kind) {
-        if stdio_done.insert(fd) {
-            restore_stdio(fd, s)?;
-        }
-        return Ok(e);
+    e
+}
+
+/// A grown file to cut back once every descriptor is known to be valid.
+struct Truncation {
+    file: File,
+    size: u64,
+    from: u64,
+    what: String,
+}
+
+impl Truncation {
+    fn apply(self) -> Result<(), WasiError> {
+        log::info!("restore: truncating {} from {} back to {} bytes", self.what, self.from, self.size);
+        self.file
+            .set_len(self.size)
+            .map_err(|err| WasiError::io(format!("{}: truncate failed", self.what), err))
     }
-    let idx =
-        s.preopen.ok_or_else(|| WasiError::new(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
-    let p = preopens.get(idx as usize).and_then(Option::as_ref).ok_or_else(|| {
-        WasiError::new(format!("checkpoint descriptor {} refers to unknown preopen #{idx}", s.fd))
-    })?;
+}
+
+/// Reopens a file or directory descriptor beneath its preopen (`roots[idx]`, the preopen's open
+/// directory), with the recorded mode and never creating or truncating anything; returns the
+/// truncation to do if it is a writable file that grew.
+fn reopen_fd(
+    s: &FdState,
+    preopens: &[Option<PreopenDir>],
+    roots: &[Option<File>],
+) -> Result<(FdEntry, Option<Truncation>), WasiError> {
+    let mut e = restored_entry(s);
+    let idx = s
+        .preopen
+        .ok_or_else(|| WasiError::refused(format!("checkpoint descriptor {} has no preopen", s.fd)))?;
+    let (p, root) = match (preopens.get(idx as usize), roots.get(idx as usize)) {
+        (Some(Some(p)), Some(Some(root))) => (p, root),
+        _ => {
+            return Err(WasiError::refused(format!(
+                "checkpoint descriptor {} refers to unknown preopen #{idx}",
+                s.fd
+            )))
+        }
+    };
     let rel = rel_from_string(&s.path);
     let host = super::path::host_path(&p.host, &rel);
     let guest = if s.path.is_empty() {
@@ -319,49 +483,59 @@ fn restore_fd(
     };
     let what =
         |e: &str| format!("cannot restore descriptor {} ('{}', host '{}'): {e}", s.fd, guest, host.display());
+    let dir = DirRef { file: root, host: &p.host };
     e.preopen = Some(idx);
     e.rel = rel;
-    match s.kind {
-        FdKind::PreopenDir | FdKind::Dir => {
-            let meta = std::fs::metadata(&host).map_err(|err| WasiError::io(what("gone"), err))?;
-            if !meta.is_dir() {
-                return Err(WasiError::new(what("no longer a directory")));
-            }
-            e.file = Some(File::open(&host).map_err(|err| WasiError::io(what("open failed"), err))?);
+    let is_dir = matches!(s.kind, FdKind::PreopenDir | FdKind::Dir);
+    let how = if is_dir {
+        OpenHow { read: true, directory: true, ..OpenHow::default() }
+    } else {
+        OpenHow { read: s.read || !s.write, write: s.write, ..OpenHow::default() }
+    };
+    let f = open_beneath(dir, &s.path, how).map_err(|err| {
+        if is_escape(&err) {
+            return WasiError::refused(what(
+                "refusing to reopen it: its path now leads outside the preopened directory \
+                 (through a symlink or '..'); nothing was changed on disk",
+            ));
         }
-        _ => {
-            let f =
-                OpenOptions::new().read(s.read || !s.write).write(s.write).open(&host).map_err(|err| {
-                    let m = if err.kind() == std::io::ErrorKind::NotFound {
-                        "the file was deleted or moved"
-                    } else {
-                        "reopen failed"
-                    };
-                    WasiError::io(what(m), err)
-                })?;
-            let meta = f.metadata().map_err(|err| WasiError::io(what("stat failed"), err))?;
-            if let (true, Some(size)) = (s.write && meta.is_file(), s.size) {
-                if meta.len() > size {
-                    log::info!(
-                        "restore: truncating '{}' from {} back to {} bytes",
-                        host.display(),
-                        meta.len(),
-                        size
-                    );
-                    f.set_len(size).map_err(|err| WasiError::io(what("truncate failed"), err))?;
-                } else if meta.len() < size {
-                    log::warn!(
-                        "restore: '{}' is shorter ({} bytes) than at the checkpoint ({} bytes)",
-                        host.display(),
-                        meta.len(),
-                        size
-                    );
-                }
+        let m = if err.kind() == std::io::ErrorKind::NotFound {
+            if is_dir {
+                "gone"
+            } else {
+                "the file was deleted or moved"
             }
-            e.file = Some(f);
+        } else if is_dir && err.kind() == std::io::ErrorKind::NotADirectory {
+            "no longer a directory"
+        } else {
+            "reopen failed"
+        };
+        WasiError::io(what(m), err)
+    })?;
+    let meta = f.metadata().map_err(|err| WasiError::io(what("stat failed"), err))?;
+    if is_dir && !meta.is_dir() {
+        return Err(WasiError::new(what("no longer a directory")));
+    }
+    let mut truncation = None;
+    if let (true, Some(size)) = (s.write && meta.is_file(), s.size) {
+        if meta.len() > size {
+            truncation = Some(Truncation {
+                file: f.try_clone().map_err(|err| WasiError::io(what("dup failed"), err))?,
+                size,
+                from: meta.len(),
+                what: format!("'{}'", host.display()),
+            });
+        } else if meta.len() < size {
+            log::warn!(
+                "restore: '{}' is shorter ({} bytes) than at the checkpoint ({} bytes)",
+                host.display(),
+                meta.len(),
+                size
+            );
         }
     }
-    Ok(e)
+    e.file = Some(f);
+    Ok((e, truncation))
 }
 
 /// Truncate a regular-file stdout/stderr that grew; reposition a

@@ -1671,3 +1671,122 @@ fn random_calls_never_panic_or_escape() {
         restored.unwrap();
     }
 }
+
+// ---------------------------------------------------------------- confined host-side opens
+
+/// `root/` with `f.txt`, `sub/g.txt`, symlinks `in -> sub/g.txt`, `subln -> sub`,
+/// `out -> ../outside.txt`, `abs -> /etc/passwd`, `upsub -> sub/../..`, `loop -> loop`; and
+/// `outside.txt` next to `root`.
+fn beneath_tree() -> (tempfile::TempDir, PathBuf, std::fs::File) {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("f.txt"), b"f").unwrap();
+    std::fs::write(root.join("sub/g.txt"), b"g").unwrap();
+    std::fs::write(d.path().join("outside.txt"), b"outside").unwrap();
+    for (link, target) in [
+        ("in", "sub/g.txt"),
+        ("subln", "sub"),
+        ("out", "../outside.txt"),
+        ("abs", "/etc/passwd"),
+        ("upsub", "sub/../.."),
+        ("loop", "loop"),
+    ] {
+        std::os::unix::fs::symlink(target, root.join(link)).unwrap();
+    }
+    let f = std::fs::File::open(&root).unwrap();
+    (d, root, f)
+}
+
+fn read_all(mut f: std::fs::File) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    f.read_to_string(&mut s).unwrap();
+    s
+}
+
+/// Both implementations (openat2 where the kernel has it, and the O_NOFOLLOW walk) resolve the
+/// same way: inside is fine, symlinks inside are followed, every way out is an escape error.
+#[test]
+fn open_beneath_stays_inside_the_directory() {
+    let (d, root, rootf) = beneath_tree();
+    let dir = DirRef { file: &rootf, host: &root };
+    let rd = OpenHow { read: true, ..OpenHow::default() };
+    let wr = OpenHow { write: true, ..OpenHow::default() };
+    type Open<'a> = Box<dyn Fn(&str, OpenHow) -> std::io::Result<std::fs::File> + 'a>;
+    let impls: Vec<(&str, Open<'_>)> = vec![
+        ("open_beneath", Box::new(|p, h| open_beneath(dir, p, h))),
+        ("walk_beneath", Box::new(|p, h| host_os::walk_beneath(&rootf, p, h))),
+    ];
+    for (name, open) in &impls {
+        assert_eq!(read_all(open("f.txt", rd).unwrap()), "f", "{name}");
+        assert_eq!(read_all(open("sub/g.txt", rd).unwrap()), "g", "{name}");
+        assert_eq!(read_all(open("in", rd).unwrap()), "g", "{name}");
+        assert_eq!(read_all(open("subln/g.txt", rd).unwrap()), "g", "{name}");
+        assert_eq!(read_all(open("sub/../f.txt", rd).unwrap()), "f", "{name}");
+        assert!(open("", OpenHow { directory: true, ..rd }).unwrap().metadata().unwrap().is_dir(), "{name}");
+        assert!(open("sub/..", rd).unwrap().metadata().unwrap().is_dir(), "{name}");
+        for bad in [
+            "../outside.txt",
+            "sub/../../outside.txt",
+            "/etc/passwd",
+            "out",
+            "abs",
+            "upsub/x",
+            "..",
+            "subln/../..",
+        ] {
+            for how in [rd, wr] {
+                let e = open(bad, how).expect_err(bad);
+                assert!(is_escape(&e), "{name} {bad}: {e}");
+            }
+        }
+        let e = open("loop", rd).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(40), "{name} loop: {e}");
+        assert_eq!(open("nope", rd).unwrap_err().kind(), std::io::ErrorKind::NotFound, "{name}");
+        // A path that must be symlink-free refuses even a symlink that stays inside.
+        let e = open("in", OpenHow { no_symlinks: true, ..rd }).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(40), "{name} no_symlinks: {e}");
+        assert_eq!(open("f\0x", rd).unwrap_err().kind(), std::io::ErrorKind::InvalidInput, "{name}");
+    }
+    assert_eq!(std::fs::read(d.path().join("outside.txt")).unwrap(), b"outside");
+}
+
+#[test]
+fn unlink_beneath_never_leaves_the_directory() {
+    let (d, root, rootf) = beneath_tree();
+    std::fs::create_dir(d.path().join("elsewhere")).unwrap();
+    std::fs::write(d.path().join("elsewhere/victim"), b"v").unwrap();
+    std::os::unix::fs::symlink("../elsewhere", root.join("away")).unwrap();
+    let dir = DirRef { file: &rootf, host: &root };
+    assert!(is_escape(&unlink_beneath(dir, "away/victim").unwrap_err()));
+    assert!(is_escape(&unlink_beneath(dir, "../elsewhere/victim").unwrap_err()));
+    assert!(d.path().join("elsewhere/victim").exists());
+    // A symlink itself is removed, not what it points to.
+    unlink_beneath(dir, "out").unwrap();
+    assert!(d.path().join("outside.txt").exists());
+    unlink_beneath(dir, "subln/g.txt").unwrap();
+    assert!(!root.join("sub/g.txt").exists());
+}
+
+/// A directory descriptor whose name the guest then turned into a symlink out of the preopen
+/// (remove the empty directory `a` while it is open, symlink `a -> ..`): later calls through the
+/// descriptor must not follow the joined host path `root/a` out of the sandbox.
+#[test]
+fn replaced_directory_descriptor_cannot_lead_out() {
+    let mut g = setup();
+    g.mkdir("a").unwrap();
+    let d =
+        g.open_full(PRE, 0, "a", oflags::DIRECTORY, rights::PATH_OPEN | rights::PATH_UNLINK_FILE, 0).unwrap();
+    g.rmdir("a").unwrap();
+    g.symlink("..", "a").unwrap();
+    let outside = g.tmp.path().join("outside.txt");
+    let (p, l) = g.s("outside.txt");
+    assert_eq!(g.call(WasiFunc::PathUnlinkFile, &[d.into(), p, l]), Errno::PERM);
+    assert!(outside.exists(), "path_unlink_file through the descriptor removed a file outside");
+    assert_eq!(g.open_full(d, 0, "outside.txt", 0, RW, 0), Err(Errno::PERM));
+    let ret = g.alloc(64);
+    let (p, l) = g.s("outside.txt");
+    assert_eq!(g.call(WasiFunc::PathFilestatGet, &[d.into(), 0, p, l, ret.into()]), Errno::PERM);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"secret");
+}
