@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod session;
 pub mod snapshot;
 pub mod spectest;
+pub mod stop;
 #[cfg(test)]
 mod test_util;
 pub mod trigger;

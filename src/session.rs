@@ -124,8 +124,18 @@ fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preop
     }
 }
 
-/// Runs a guest to completion.
-pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
+/// How a run ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The guest finished (exit, return, trap).
+    Guest(Outcome),
+    /// A stop signal arrived: a checkpoint was taken at the next safe point (see
+    /// [`crate::stop`]); the next run resumes from it.
+    Stopped { signal: i32, checkpointed: bool },
+}
+
+/// Runs a guest to completion (or until a stop signal, when checkpointing).
+pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     let bytes = load_module_bytes(&cfg.module_path)?;
     let module = Arc::new(Module::new(&bytes)?);
     let Some(ck) = &cfg.checkpoint else {
@@ -133,7 +143,7 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
         loop {
             match guest.step(u64::MAX)? {
                 Step::Paused => continue,
-                Step::Finished(o) => return Ok(o),
+                Step::Finished(o) => return Ok(Ended::Guest(o)),
             }
         }
     };
@@ -173,12 +183,41 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     // clock and looks for the trigger file itself.
     let probe = trigger.interrupt_probe();
     guest.wasi.set_interrupt_probe(move || probe.check());
+    let stop = crate::stop::StopRequest::install(trigger.interrupt_flag()).unwrap_or_else(|e| {
+        log::warn!("cannot handle stop signals ({e}): SIGTERM will end the run without a checkpoint");
+        Default::default()
+    });
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
         match guest.step(budget)? {
             Step::Finished(o) => break o,
             Step::Paused => {
                 let executed = guest.machine.executed();
+                if let Some(signal) = stop.signal() {
+                    // A planned stop: save everything up to this safe point, then exit.
+                    let name = crate::stop::signal_name(signal);
+                    let checkpointed = match snapshot::checkpoint(&mut guest, &dir, module_hash) {
+                        Ok((generation, path, _)) => {
+                            if let Ok(j) = Journal::reset(dir.path(), generation, &module_hash, &[]) {
+                                *journal.lock().unwrap_or_else(|p| p.into_inner()) = j;
+                            }
+                            log::info!(
+                                "{name}: stopped after a checkpoint at {executed} instructions (generation \
+                                 {generation}, {}); the next run resumes from it",
+                                path.display()
+                            );
+                            true
+                        }
+                        Err(e) => {
+                            log::error!(
+                                "{name}: the stop checkpoint failed ({e}); stopping anyway, the next run \
+                                 resumes from the previous generation"
+                            );
+                            false
+                        }
+                    };
+                    return Ok(Ended::Stopped { signal, checkpointed });
+                }
                 if let Some(reason) = trigger.due(executed) {
                     let t0 = Instant::now();
                     match snapshot::checkpoint(&mut guest, &dir, module_hash) {
@@ -217,10 +256,8 @@ pub fn run(cfg: &RunConfig) -> Result<Outcome, Error> {
     if let Err(e) = done {
         log::warn!("cannot clear the checkpoint directory {}: {e}", dir.path().display());
     }
-    if let Some(l) = lock {
-        l.remove();
-    }
-    Ok(outcome)
+    lock.remove();
+    Ok(Ended::Guest(outcome))
 }
 
 /// Why a generation was not used.

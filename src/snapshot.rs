@@ -413,7 +413,11 @@ fn apply_store(
                 e.clear();
             }
         }
-        inst.data_dropped = ii.data_dropped.clone();
+        // Dropping is for good: a segment dropped at instantiation (every active one) stays
+        // dropped whatever the file says.
+        for (d, &saved) in inst.data_dropped.iter_mut().zip(&ii.data_dropped) {
+            *d |= saved;
+        }
     }
     if memories.len() != st.memories.len() {
         return Err(bad(format!("{} memories saved, the module has {}", memories.len(), st.memories.len())));

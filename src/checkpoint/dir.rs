@@ -101,6 +101,8 @@ pub const LOCK_FILE_NAME: &str = "lock";
 pub struct DirLock {
     file: fs::File,
     path: PathBuf,
+    /// False on hosts without file locks: then only the file's removal at the end remains.
+    locked: bool,
 }
 
 impl DirLock {
@@ -151,29 +153,28 @@ impl CheckpointDir {
     /// Takes the directory's writer lock: an exclusive OS lock on `<dir>/lock` (it dies with
     /// the process: nothing stale is ever left behind) holding the holder's PID as text. With
     /// `wait`, blocks until the holder is gone; otherwise fails at once, naming the holder.
-    /// Hosts without file locks (WASI preview 1) get `Ok(None)`: no lock there.
-    pub fn lock(&self, wait: bool) -> Result<Option<DirLock>, LockError> {
+    /// Hosts without file locks (WASI preview 1) get a `DirLock` that locks nothing.
+    pub fn lock(&self, wait: bool) -> Result<DirLock, LockError> {
         let path = self.path.join(LOCK_FILE_NAME);
         // A finished run removes the lock file while holding it: a run that locked the
         // removed file retries on the new one.
         loop {
-            let lock = self.lock_file(&path, wait)?;
-            match &lock {
-                Some(l) if !l.is_at(&path) => continue,
-                _ => {}
+            let l = self.lock_file(&path, wait)?;
+            if l.locked && !l.is_at(&path) {
+                continue;
             }
-            if let Some(l) = &lock {
+            if l.locked {
                 let mut f = &l.file;
                 f.set_len(0).map_err(LockError::Io)?;
                 f.seek(io::SeekFrom::Start(0)).map_err(LockError::Io)?;
                 writeln!(f, "{}", std::process::id()).map_err(LockError::Io)?;
                 f.sync_data().map_err(LockError::Io)?;
             }
-            return Ok(lock.map(|l| DirLock { path, ..l }));
+            return Ok(DirLock { path, ..l });
         }
     }
 
-    fn lock_file(&self, path: &Path, wait: bool) -> Result<Option<DirLock>, LockError> {
+    fn lock_file(&self, path: &Path, wait: bool) -> Result<DirLock, LockError> {
         let mut file = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -199,11 +200,11 @@ impl CheckpointDir {
             Err(fs::TryLockError::WouldBlock) => return Err(LockError::Held { pid: holder(&mut file) }),
             Err(fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {
                 log::debug!("no file locks on this host: {} is not locked", self.path.display());
-                return Ok(None);
+                return Ok(DirLock { file, path: PathBuf::new(), locked: false });
             }
             Err(fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
         }
-        Ok(Some(DirLock { file, path: PathBuf::new() }))
+        Ok(DirLock { file, path: PathBuf::new(), locked: true })
     }
 
     /// The directory.
@@ -492,9 +493,19 @@ fn failpoint_active(name: &str) -> bool {
     active_failpoint() == Some(name)
 }
 
-/// Abort the process if `name` is the active failpoint.
+/// With this variable set (to a number of milliseconds), the active failpoint stalls that long
+/// and then lets the commit go on, instead of aborting: to deliver a signal in the middle of a
+/// checkpoint write in tests.
+pub const FAILPOINT_STALL_ENV: &str = "CHIWAWA_FAILPOINT_STALL_MS";
+
+/// Abort the process if `name` is the active failpoint (or stall, see [`FAILPOINT_STALL_ENV`]).
 fn failpoint(name: &str) {
     if failpoint_active(name) {
+        if let Some(ms) = std::env::var(FAILPOINT_STALL_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
+            log::warn!("failpoint '{name}' reached, stalling for {ms} ms");
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            return;
+        }
         // Through the logger (so --log-file gets it), or straight to stderr without one.
         if log::log_enabled!(log::Level::Error) {
             log::error!("failpoint '{name}' reached, aborting");

@@ -107,11 +107,14 @@ fn write_status(code: i32) {
 pub fn run(a: RunArgs) -> i32 {
     let cfg = config(&a);
     match session::run(&cfg) {
-        Ok(o) => {
+        Ok(session::Ended::Guest(o)) => {
             let code = report(o);
             write_status(code);
             code
         }
+        // Stopped by a signal, resumable: 128 + the signal, as a shell reports a process the
+        // signal ended (no status file: the guest has not finished).
+        Ok(session::Ended::Stopped { signal, .. }) => 128 + signal,
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_ERROR

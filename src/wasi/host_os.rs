@@ -428,6 +428,28 @@ pub fn stdio_file(fd: i32) -> ManuallyDrop<File> {
     ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
 }
 
+/// Waits up to `timeout_ms` for the host's stdin to be readable (data or end of file): `true`
+/// when a read would not block. Hosts without `poll` say `true` at once (the read blocks).
+#[cfg(unix)]
+pub fn stdin_ready(timeout_ms: i32) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let stdin = stdio_file(0);
+    let mut fds = [PollFd::new(&*stdin, PollFlags::IN)];
+    let timeout = Timespec { tv_sec: 0, tv_nsec: i64::from(timeout_ms) * 1_000_000 };
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) => false,
+        // Readable, hung up, or an error on the descriptor: the read itself will tell.
+        Ok(_) => true,
+        Err(rustix::io::Errno::INTR) => false,
+        Err(_) => true,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn stdin_ready(_timeout_ms: i32) -> bool {
+    true
+}
+
 // ---------------------------------------------------------------- randomness
 
 #[cfg(unix)]

@@ -519,6 +519,24 @@ impl WasiCtx {
     /// Returns `Ok(Some(errno))` for functions with an `i32` result, `Ok(None)`
     /// for functions without one (none return normally: `proc_exit` exits).
     /// Guest pointers out of bounds give errno FAULT; nothing panics.
+    /// Before a read of stdin: waits for input in slices, and suspends the call (it runs again
+    /// on resume, as an interrupted sleep does) when a checkpoint or a stop is requested
+    /// meanwhile, so that a guest blocked on its input still reaches a safe point.
+    fn wait_for_stdin(&mut self, fd: u32) -> Result<(), HostExit> {
+        if !matches!(self.fds.get(fd).map(|e| e.kind), Ok(FdKind::Stdin)) {
+            return Ok(());
+        }
+        let Some(interrupt) = &self.interrupt else { return Ok(()) };
+        loop {
+            if interrupt.requested() {
+                return Err(HostExit::Suspend);
+            }
+            if host_os::stdin_ready(50) {
+                return Ok(());
+            }
+        }
+    }
+
     pub fn call(&mut self, f: WasiFunc, mem: &mut [u8], args: &[u64]) -> Result<Option<u64>, HostExit> {
         let (params, results) = f.signature();
         if args.len() != params.len() {
@@ -563,7 +581,10 @@ impl WasiCtx {
             F::FdPrestatGet => self.fd_prestat_get(m, a(0), a(1)),
             F::FdPrestatDirName => self.fd_prestat_dir_name(m, a(0), a(1), a(2)),
             F::FdPwrite => self.fd_pwrite(m, a(0), a(1), a(2), l(3), a(4)),
-            F::FdRead => self.fd_read(m, a(0), a(1), a(2), a(3)),
+            F::FdRead => {
+                self.wait_for_stdin(a(0))?;
+                self.fd_read(m, a(0), a(1), a(2), a(3))
+            }
             F::FdReaddir => self.fd_readdir(m, a(0), a(1), a(2), l(3), a(4)),
             F::FdRenumber => self.fds.renumber(a(0), a(1)),
             F::FdSeek => self.fd_seek(m, a(0), l(1), a(2), a(3)),

@@ -277,7 +277,7 @@ impl WasiCtx {
                 }
                 None => {
                     let (e, truncate) = reopen_fd(s, &preopens, &roots)?;
-                    truncations.extend(truncate);
+                    truncations.extend(truncate.map(|t| (s.fd, t)));
                     e
                 }
             };
@@ -287,8 +287,8 @@ impl WasiCtx {
         }
         // Every descriptor is valid: now cut grown files back (through the handles just
         // opened) and restore stdio.
-        for t in truncations {
-            t.apply()?;
+        for (fd, t) in truncations {
+            t.apply(used.get(&fd).and_then(|e: &FdEntry| e.file.as_ref()))?;
         }
         for (fd, s) in stdio {
             restore_stdio(fd, s)?;
@@ -437,19 +437,19 @@ fn restored_entry(s: &FdState) -> FdEntry {
 }
 
 /// A grown file to cut back once every descriptor is known to be valid.
+/// A grown file to cut back, through the descriptor reopened for it (no second handle: a
+/// `dup` is not available on every host, WASI preview 1 among them).
 struct Truncation {
-    file: File,
     size: u64,
     from: u64,
     what: String,
 }
 
 impl Truncation {
-    fn apply(self) -> Result<(), WasiError> {
+    fn apply(self, file: Option<&File>) -> Result<(), WasiError> {
         log::info!("restore: truncating {} from {} back to {} bytes", self.what, self.from, self.size);
-        self.file
-            .set_len(self.size)
-            .map_err(|err| WasiError::io(format!("{}: truncate failed", self.what), err))
+        let file = file.ok_or_else(|| WasiError::new(format!("{}: no handle to truncate", self.what)))?;
+        file.set_len(self.size).map_err(|err| WasiError::io(format!("{}: truncate failed", self.what), err))
     }
 }
 
@@ -519,12 +519,7 @@ fn reopen_fd(
     let mut truncation = None;
     if let (true, Some(size)) = (s.write && meta.is_file(), s.size) {
         if meta.len() > size {
-            truncation = Some(Truncation {
-                file: f.try_clone().map_err(|err| WasiError::io(what("dup failed"), err))?,
-                size,
-                from: meta.len(),
-                what: format!("'{}'", host.display()),
-            });
+            truncation = Some(Truncation { size, from: meta.len(), what: format!("'{}'", host.display()) });
         } else if meta.len() < size {
             log::warn!(
                 "restore: '{}' is shorter ({} bytes) than at the checkpoint ({} bytes)",

@@ -1,0 +1,196 @@
+//! Graceful stop (issue 18): SIGTERM, SIGINT and SIGHUP make a checkpointing run take a
+//! checkpoint at the next safe point and exit with 128 + the signal; the next run resumes from
+//! exactly that generation and ends byte-identical to an uninterrupted run. Also while the
+//! guest sleeps in `poll_oneoff` or waits for stdin, and with a second signal arriving while
+//! the stop checkpoint is being written (abandoned: the previous generation stays).
+#![cfg(target_os = "linux")]
+
+#[path = "wat/harness.rs"]
+mod harness;
+
+use harness::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SIGHUP: i32 = 1;
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The "stopped after a checkpoint at N instructions (generation G" line → (N, G).
+fn stop_line(stderr: &str, name: &str) -> (u64, u64) {
+    let l = stderr
+        .lines()
+        .find(|l| l.contains(&format!("{name}: stopped after a checkpoint at")))
+        .unwrap_or_else(|| panic!("no stop line for {name}:\n{stderr}"));
+    let num = |after: &str| -> u64 {
+        let rest = &l[l.find(after).unwrap() + after.len()..];
+        rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    (num("checkpoint at "), num("(generation "))
+}
+
+#[test]
+fn stop_signals_checkpoint_and_the_next_run_resumes_from_there() {
+    let g = Guest::counter(6_000_000, 10_000);
+    let r = reference(&g);
+    for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
+        let root = Root::with_header();
+        // no periodic checkpoint: the stop's is the only one
+        let opts = ["--checkpoint-dir", CK, "--every", "1h"];
+        let run = spawn(&root, &g, &opts, &[], Out::File);
+        wait_until("output", Duration::from_secs(60), || root.stdout_bytes().len() > HEADER.len() + 20);
+        signal(run.pid(), sig);
+        let f = run.wait();
+        f.assert_no_panic(name);
+        assert_eq!(f.code(), Some(128 + sig), "{name}: {}", f.stderr);
+        let (at, generation) = stop_line(&f.stderr, name);
+        let gens = list_gens(&root.ck());
+        assert_eq!(gens.len(), 1, "{name}: {gens:?}");
+        let c = read_ckpt(&gens[0].1).unwrap();
+        assert_eq!((c.generation, c.instructions), (generation, at), "{name}");
+        // The same command again: resumes from the stop's checkpoint, ends like an
+        // uninterrupted run.
+        let f = spawn(&root, &g, &opts, &[], Out::File).wait();
+        assert_eq!(f.code(), Some(0), "{name}: {}", f.stderr);
+        let resumed = resumed_from(&f.stderr);
+        assert_eq!(resumed.len(), 1, "{name}: {}", f.stderr);
+        assert_eq!((resumed[0].1, resumed[0].2), (generation, at), "{name}: {}", f.stderr);
+        assert_equivalent(&root, &r, name);
+    }
+}
+
+/// Prints "before", sleeps 30 s, prints "after".
+const SLEEPER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 200) "before\n")
+  (data (i32.const 220) "after\n")
+  (func $print (param $p i32) (param $n i32)
+    (i32.store (i32.const 0) (local.get $p))
+    (i32.store (i32.const 4) (local.get $n))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (call $print (i32.const 200) (i32.const 7))
+    (i64.store (i32.const 300) (i64.const 42))
+    (i32.store8 (i32.const 308) (i32.const 0))
+    (i32.store (i32.const 316) (i32.const 1))
+    (i64.store (i32.const 324) (i64.const 30000000000))
+    (i64.store (i32.const 332) (i64.const 0))
+    (i32.store16 (i32.const 340) (i32.const 0))
+    (if (call $poll (i32.const 300) (i32.const 400) (i32.const 1) (i32.const 500)) (then unreachable))
+    (call $print (i32.const 220) (i32.const 6))))"#;
+
+#[test]
+fn stop_during_a_long_sleep_is_prompt() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("sleeper.wat");
+    std::fs::write(&m, SLEEPER).unwrap();
+    let args = ["run", "--checkpoint-dir", "ck", "--every", "1h", m.to_str().unwrap()];
+    let mut c = Command::new(chiwawa())
+        .current_dir(d.path())
+        .args(args)
+        .env("RUST_LOG", "chiwawa=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    signal(c.id() as i32, SIGTERM);
+    let st = c.wait().unwrap();
+    let took = t0.elapsed();
+    let o = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(st.code(), Some(128 + SIGTERM), "{err}");
+    assert!(took < Duration::from_secs(3), "the stop waited for the sleep: {took:?}");
+    stop_line(&err, "SIGTERM");
+    assert_eq!(list_gens(&d.path().join("ck")).len(), 1);
+}
+
+#[test]
+fn stop_while_blocked_on_stdin_is_prompt_and_resumes() {
+    let d = tempfile::tempdir().unwrap();
+    let m = manifest_dir().join("tests/guests/wasm/stdin_echo.wasm");
+    let args = ["run", "--checkpoint-dir", "ck", "--every", "1h", m.to_str().unwrap()];
+    // stdin: a pipe nobody writes to
+    let mut c = Command::new(chiwawa())
+        .current_dir(d.path())
+        .args(args)
+        .env("RUST_LOG", "chiwawa=info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // (held open until the run is over: closing it would be an end of file)
+    let held = c.stdin.take();
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    signal(c.id() as i32, SIGTERM);
+    let o = c.wait_with_output().unwrap();
+    drop(held);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(128 + SIGTERM), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "the stop waited for stdin");
+    assert!(o.stdout.is_empty(), "the guest went on: {}", String::from_utf8_lossy(&o.stdout));
+    stop_line(&err, "SIGTERM");
+    // Resumed with input: reads it all from the start.
+    let mut c = Command::new(chiwawa())
+        .current_dir(d.path())
+        .args(args)
+        .env("RUST_LOG", "chiwawa=info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b"hello\nworld\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(resumed_from(&err).len(), 1, "{err}");
+    assert!(out.contains("bytes=12 lines=2") && out.contains("first line=[hello]"), "{out}");
+}
+
+/// A second signal while the stop checkpoint is being written ends the process at once; the
+/// half-written checkpoint is never committed, and the next run resumes from the generation
+/// before it and still ends like an uninterrupted run.
+#[test]
+fn second_signal_abandons_the_stop_checkpoint() {
+    let g = Guest::counter(6_000_000, 10_000);
+    let r = reference(&g);
+    let root = Root::with_header();
+    make_generations(&root, &root.ck(), &g, &["--checkpoint-dir", CK, "--every-instructions", "500009"], 1);
+    let before = list_gens(&root.ck());
+    assert!(!before.is_empty());
+    let opts = ["--checkpoint-dir", CK, "--every", "1h"];
+    let stall = [("CHIWAWA_FAILPOINT", "mid-write"), ("CHIWAWA_FAILPOINT_STALL_MS", "30000")];
+    let run = spawn(&root, &g, &opts, &stall, Out::File);
+    wait_until("the resumed run", Duration::from_secs(60), || !resumed_from(&run.stderr_now()).is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    signal(run.pid(), SIGTERM);
+    wait_until("the stalled write", Duration::from_secs(30), || run.stderr_now().contains("stalling"));
+    let t0 = Instant::now();
+    signal(run.pid(), SIGINT);
+    let f = run.wait();
+    assert!(t0.elapsed() < Duration::from_secs(5), "the second signal did not end it at once");
+    assert_eq!(f.code(), Some(128 + SIGINT), "{}", f.stderr);
+    assert!(!f.stderr.contains("stopped after a checkpoint"), "{}", f.stderr);
+    assert_eq!(list_gens(&root.ck()), before, "the abandoned checkpoint was committed");
+    // and the previous generation still takes the guest to the end
+    let f = spawn(&root, &g, &opts, &[], Out::File).wait();
+    assert_eq!(f.code(), Some(0), "{}", f.stderr);
+    assert_eq!(resumed_from(&f.stderr)[0].1, before[0].0, "{}", f.stderr);
+    assert_equivalent(&root, &r, "after an abandoned stop checkpoint");
+}
