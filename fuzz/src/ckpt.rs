@@ -21,8 +21,8 @@ pub const BUDGET: u64 = 20_000;
 /// stdout/stderr back to the size a checkpoint records (that is how `chiwawa run` makes
 /// redirected output exactly-once), so a mutated checkpoint could truncate the fuzzer's own
 /// log. `scripts/fuzz.sh` runs the fuzzers with both on pipes or /dev/null.
-pub fn stdio_is_file() -> bool {
-    ["/proc/self/fd/1", "/proc/self/fd/2"].iter().any(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+pub fn stdio_is_file(fds: &[u32]) -> bool {
+    fds.iter().any(|fd| std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok_and(|m| m.is_file()))
 }
 
 /// Inputs the target leaves alone although restore would handle them correctly, because
@@ -38,7 +38,7 @@ fn harmful(c: &CheckpointRef<'_>) -> bool {
             }
         }
     }
-    if stdio_is_file() {
+    if stdio_is_file(&[1, 2]) {
         if let Some(w) = c.section(SectionKind::Wasi) {
             if let Ok(ws) = codec::decode::<WasiState>(w.payload) {
                 if ws.fds.iter().any(|f| matches!(f.kind, FdKind::Stdout | FdKind::Stderr) && f.size.is_some()) {
