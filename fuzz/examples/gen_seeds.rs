@@ -31,7 +31,8 @@ fn main() {
     for g in guests::all() {
         for &at in &[0u64, 1_500, 40_000] {
             let wasi = WasiCtx::new(&wasi_config(g.name)).expect("wasi");
-            let mut guest = Guest::instantiate(g.module.clone(), wasi, limits(), Entry::Command).expect("instantiate");
+            let mut guest =
+                Guest::instantiate(g.module.clone(), wasi, limits(), Entry::Command).expect("instantiate");
             if at > 0 {
                 match guest.step(at).expect("step") {
                     Step::Paused => {}

@@ -20,7 +20,8 @@ type Edit = fn(&GuestInfo, &mut MachineImage, &mut StoreImage);
 /// A checkpoint of `g` after `at` instruction units, with `edit` applied to its state.
 fn checkpoint(g: &GuestInfo, at: u64, edit: Edit) -> Vec<u8> {
     let wasi = WasiCtx::new(&wasi_config(g.name)).expect("wasi");
-    let mut guest = Guest::instantiate(g.module.clone(), wasi, limits(), Entry::Command).expect("instantiate");
+    let mut guest =
+        Guest::instantiate(g.module.clone(), wasi, limits(), Entry::Command).expect("instantiate");
     assert!(matches!(guest.step(at).expect("step"), Step::Paused), "{} finished before {at}", g.name);
     let cap = snapshot::capture(&mut guest).expect("capture");
     let mut header = Header::new(&g.bytes, 1, cap.executed);
@@ -34,9 +35,11 @@ fn checkpoint(g: &GuestInfo, at: u64, edit: Edit) -> Vec<u8> {
         if s.kind == SectionKind::Machine || s.kind == SectionKind::Store {
             let mut mi: MachineImage =
                 codec::decode(c.section(SectionKind::Machine).expect("machine").payload).expect("machine");
-            let mut si: StoreImage = codec::decode(c.section(SectionKind::Store).expect("store").payload).expect("store");
+            let mut si: StoreImage =
+                codec::decode(c.section(SectionKind::Store).expect("store").payload).expect("store");
             edit(g, &mut mi, &mut si);
-            p = if s.kind == SectionKind::Machine { codec::encode(&mi) } else { codec::encode(&si) }.expect("encode");
+            p = if s.kind == SectionKind::Machine { codec::encode(&mi) } else { codec::encode(&si) }
+                .expect("encode");
         }
         w.section(s.kind, &p).expect("section");
     }

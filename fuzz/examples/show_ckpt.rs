@@ -33,7 +33,10 @@ fn main() {
             ),
             None => println!("unknown module hash"),
         }
-        println!("header: flags {} instructions {} module_len {}", c.header.flags, c.header.instructions, c.header.module_len);
+        println!(
+            "header: flags {} instructions {} module_len {}",
+            c.header.flags, c.header.instructions, c.header.module_len
+        );
         for s in &c.sections {
             match s.kind {
                 SectionKind::Machine => match codec::decode::<MachineImage>(s.payload) {

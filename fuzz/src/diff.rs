@@ -223,7 +223,9 @@ fn items_c(g: &chiwawa::guest::Guest, names: &[(String, ExportKind)]) -> Vec<(St
         let item = match inst.export(name) {
             Some(CExtern::Global(a)) => Item::Global(norm_c(&g.store.global_value(a))),
             Some(CExtern::Memory(a)) => Item::Memory(g.store.memories[a as usize].data.clone()),
-            Some(CExtern::Table(a)) => Item::Table(g.store.tables[a as usize].elems.iter().map(|&e| e == 0).collect()),
+            Some(CExtern::Table(a)) => {
+                Item::Table(g.store.tables[a as usize].elems.iter().map(|&e| e == 0).collect())
+            }
             _ => continue,
         };
         out.push((name.clone(), item));
@@ -250,7 +252,8 @@ pub fn compare(bytes: &[u8]) -> Result<Report, String> {
             };
         }
     };
-    let exports: Vec<(String, ExportKind)> = g.module.exports.iter().map(|e| (e.name.clone(), e.kind)).collect();
+    let exports: Vec<(String, ExportKind)> =
+        g.module.exports.iter().map(|e| (e.name.clone(), e.kind)).collect();
     if exports.iter().any(|(n, _)| n == "_start") {
         rep.stopped = Some("exports _start (would run with the start function)".into());
         return Ok(rep);
@@ -304,7 +307,9 @@ pub fn compare(bytes: &[u8]) -> Result<Report, String> {
                     let i = x.iter().zip(y).position(|(p, q)| p != q).unwrap_or(0);
                     format!("memory differs at byte {i}: chiwawa {:#x}, wasmi {:#x}", x[i], y[i])
                 }
-                (Item::Memory(x), Item::Memory(y)) => format!("memory size chiwawa {}, wasmi {}", x.len(), y.len()),
+                (Item::Memory(x), Item::Memory(y)) => {
+                    format!("memory size chiwawa {}, wasmi {}", x.len(), y.len())
+                }
                 _ => format!("chiwawa {a:?}, wasmi {b:?}"),
             };
             return Err(format!("final state of export {n:?}: {what}"));

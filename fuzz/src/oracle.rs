@@ -48,7 +48,11 @@ fn round_trip(mut g: Guest, bytes: &[u8], generation: u64, fresh_module: bool) -
     let header = Header::new(bytes, generation, cap.executed);
     let mut file = Vec::new();
     snapshot::write(&g, &cap, &header, &mut file).expect("write");
-    let module = if fresh_module { Arc::new(Module::new(bytes).expect("module compiles again")) } else { g.module.clone() };
+    let module = if fresh_module {
+        Arc::new(Module::new(bytes).expect("module compiles again"))
+    } else {
+        g.module.clone()
+    };
     drop(g);
     let c = parse_checkpoint(&file).expect("parse of a fresh checkpoint");
     snapshot::accept(&c, &header.module_hash, bytes.len() as u64).expect("accept of a fresh checkpoint");
