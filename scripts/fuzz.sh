@@ -64,14 +64,24 @@ smoke() {
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
   for t in "${TARGETS[@]}"; do
-    local inputs=("$FUZZ/corpus/$t")
-    if compgen -G "$FUZZ/regressions/$t/*" >/dev/null; then inputs+=("$FUZZ/regressions/$t"); fi
-    # Replay: every seed and regression input once.
-    if run "$t" "$tmp/$t-replay.log" -runs=0 "${inputs[@]}"; then
-      log "$t: replayed $(grep -ho 'Done [0-9]* runs' "$tmp/$t-replay.log" || echo '?')"
+    # Replay: every seed once, then every regression input on its own (all are reported).
+    if run "$t" "$tmp/$t-replay.log" -runs=0 -artifact_prefix="$tmp/$t-replay-" "$FUZZ/corpus/$t"; then
+      log "$t: seeds: $(grep -ho 'Done [0-9]* runs' "$tmp/$t-replay.log" || echo '?')"
     else
-      log "$t: FAILED replaying ${inputs[*]}:"
+      log "$t: FAILED replaying the seeds in $FUZZ/corpus/$t:"
       grep -E 'panicked|Running:|SUMMARY|ERROR' -A3 "$tmp/$t-replay.log" | tail -20 >&2
+      fail=1
+      continue
+    fi
+    local bad=0 r
+    for r in "$FUZZ/regressions/$t"/*; do
+      [[ -f "$r" ]] || continue
+      if ! run "$t" "$tmp/$t-regression.log" -artifact_prefix="$tmp/$t-replay-" "$r"; then
+        log "$t: FAILED regression ${r#"$ROOT"/}: $(grep -m1 -A1 'panicked at' "$tmp/$t-regression.log" | tail -1)"
+        bad=1
+      fi
+    done
+    if ((bad)); then
       fail=1
       continue
     fi
@@ -79,7 +89,7 @@ smoke() {
     mkdir -p "$tmp/$t"
     if CHIWAWA_FUZZ_SKIP_KNOWN=1 run "$t" "$tmp/$t.log" -max_total_time="$SMOKE_SECONDS" -artifact_prefix="$tmp/$t-" \
       "$tmp/$t" "$FUZZ/corpus/$t"; then
-      log "$t: $(grep -E '^#[0-9]+ *DONE' "$tmp/$t.log" | tail -1)"
+      log "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$tmp/$t.log" | tail -1)"
     else
       log "$t: FAILED after fuzzing (crash input below is in $FUZZ/runs/smoke-$t-crash)"
       grep -E 'panicked|SUMMARY|ERROR|Test unit written' -A3 "$tmp/$t.log" | tail -20 >&2

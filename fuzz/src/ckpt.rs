@@ -335,7 +335,7 @@ fn mutate_memory(p: &mut Vec<u8>, rng: &mut Rng) {
         1 => {
             let v = match rng.below(6) {
                 0 => size.wrapping_sub(1),
-                1 => size + 1,
+                1 => size.wrapping_add(1),
                 2 => max,
                 3 => max.wrapping_add(1),
                 4 => 65536 + rng.below(2),
@@ -369,11 +369,11 @@ fn mutate_memory(p: &mut Vec<u8>, rng: &mut Rng) {
             p.extend_from_slice(&page.to_le_bytes());
             p.extend(std::iter::repeat_n(0xa5u8, 65536));
             if rng.chance(4) {
-                put(p, 20, count + 1);
+                put(p, 20, count.wrapping_add(1));
             } else {
-                put(p, 20, count + 1);
+                put(p, 20, count.wrapping_add(1));
                 if size <= page {
-                    put(p, 4, page + 1);
+                    put(p, 4, page.wrapping_add(1));
                 }
             }
         }
