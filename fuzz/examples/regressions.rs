@@ -66,6 +66,17 @@ fn main() {
         // apply_store checks funcrefs in tables but not in globals: the guest moves global $g
         // into its table and call_indirect indexes store.funcs with it (handlers.rs:984 panic).
         ("funcref-global-out-of-range", tables, 1500, |g, _, si| si.globals[0] = u64::from(g.nfuncs) + 1),
+        // apply_machine accepts any pc within the code, not only safe points (a Poll, or just
+        // after a call in the frames below). Two edits of a real checkpoint of the tables guest:
+        // pc 10 -> 7 (in range, not a safe point) and slot 2 23 -> 1; resumed there, the code
+        // takes slot 3 (an i32 temporary, 89 at the capture) as a funcref and call_indirect
+        // indexes store.funcs with it (handlers.rs:984 panic). Any pc that lets a funcref-typed
+        // read meet a slot holding something else does the same; slots are untyped, so only
+        // restricting pcs to safe points (or checking the reference at use) can rule it out.
+        ("pc-not-a-safe-point", tables, 1500, |_, mi, _| {
+            mi.frames.last_mut().expect("frame").pc = 7;
+            mi.stack[2] = 1;
+        }),
     ];
     for (name, g, at, edit) in cases {
         let bytes = checkpoint(g, at, edit);
