@@ -29,6 +29,23 @@ fn main() {
     };
     std::fs::write(out, &bytes).expect("write module");
     eprintln!("wrote {} bytes to {out}", bytes.len());
+    if target == "checkpoint_oracle" {
+        let command = data.first().is_some_and(|b| b & 1 == 1);
+        let mut rng = chiwawa_fuzz::Rng::new(
+            data.iter()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)),
+        );
+        let a = chiwawa_fuzz::oracle::run_plan(&bytes, command, None);
+        let b = chiwawa_fuzz::oracle::run_plan(&bytes, command, Some(&mut rng));
+        if let (Some(a), Some(b)) = (a, b) {
+            println!("uninterrupted: {:?} exhausted {} executed {}", a.calls, a.exhausted, a.state.executed);
+            println!(
+                "{} round trips: {:?} exhausted {} executed {}",
+                b.restores, b.calls, b.exhausted, b.state.executed
+            );
+            println!("same: {}", a.calls == b.calls && a.state == b.state);
+        }
+    }
     if target == "differential" {
         match diff::compare(&bytes) {
             Ok(r) => {
