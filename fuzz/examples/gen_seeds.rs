@@ -22,7 +22,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 }
 
 fn random(rng: &mut Rng, n: usize) -> Vec<u8> {
-    (0..n).map(|_| rng.next() as u8).collect()
+    (0..n).map(|_| rng.next_u64() as u8).collect()
 }
 
 fn main() {

@@ -132,7 +132,7 @@ fn boundary_u32(rng: &mut Rng, len: u32, orig: u32) -> u32 {
         6 => orig.wrapping_sub(1),
         7 => 1 << 31,
         8 => orig ^ (1 << rng.below(32)),
-        _ => rng.next() as u32,
+        _ => rng.next_u64() as u32,
     }
 }
 
@@ -154,7 +154,7 @@ fn boundary_u64(rng: &mut Rng, nfuncs: u32, orig: u64) -> u64 {
         10 => orig ^ (1 << rng.below(64)),
         11 => 1 << 63,
         12 => 0x7ff8_0000_0000_0001, // a NaN with payload
-        _ => rng.next(),
+        _ => rng.next_u64(),
     }
 }
 
@@ -240,7 +240,7 @@ fn mutate_machine(mi: &mut MachineImage, info: Option<&GuestInfo>, rng: &mut Rng
             mi.entry = match rng.below(4) {
                 0 => Entry::Command,
                 1 => Entry::Invoke { name: "_start".into(), args: vec![] },
-                2 => Entry::Invoke { name: "memory".into(), args: vec![rng.next()] },
+                2 => Entry::Invoke { name: "memory".into(), args: vec![rng.next_u64()] },
                 _ => Entry::Invoke { name: String::new(), args: vec![0; rng.index(3)] },
             }
         }
@@ -461,7 +461,7 @@ fn mutate_wasi(ws: &mut WasiState, rng: &mut Rng) {
                     events: boundary_u32(rng, 65536, 0),
                     nsubscriptions: boundary_u32(rng, 4, 1),
                     result: boundary_u32(rng, 65536, 0),
-                    digest: rng.next(),
+                    digest: rng.next_u64(),
                     remaining_ns: rng.below(1000),
                     ready: vec![boundary_u32(rng, 1, 0)],
                 })

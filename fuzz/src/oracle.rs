@@ -104,11 +104,12 @@ pub fn run_plan(bytes: &[u8], command: bool, mut cuts: Option<&mut Rng>) -> Opti
                 }
             }
         };
-        let stop = !matches!(call, Call::Returned(_) | Call::Exit(0))
-            && !(matches!(call, Call::Trap(_)) && g.phase == Phase::Entry);
+        // Go on after a return, or after a trap in an export (not in the start function).
+        let go_on = matches!(call, Call::Returned(_) | Call::Exit(0))
+            || (matches!(call, Call::Trap(_)) && g.phase == Phase::Entry);
         exhausted |= matches!(call, Call::Exhausted);
         calls.push(call);
-        if stop {
+        if !go_on {
             break;
         }
     }
