@@ -40,10 +40,18 @@ ensure_cargo_fuzz() {
   fi
 }
 
+# build [TARGET...]: all targets, or just these (leaves the others' binaries alone, e.g.
+# under a long run of them).
 build() {
   ensure_cargo_fuzz
-  log "building ${TARGETS[*]} (AddressSanitizer, debug assertions) into $CARGO_TARGET_DIR"
-  (cd "$ROOT" && nice -n 19 cargo fuzz build >&2)
+  local t=("$@")
+  ((${#t[@]})) || t=("${TARGETS[@]}")
+  log "building ${t[*]} (AddressSanitizer, debug assertions) into $CARGO_TARGET_DIR"
+  if (($#)); then
+    for x in "$@"; do (cd "$ROOT" && nice -n 19 cargo fuzz build "$x" >&2); done
+  else
+    (cd "$ROOT" && nice -n 19 cargo fuzz build >&2)
+  fi
 }
 
 # run TARGET LOG ARGS...: libFuzzer with stderr into LOG through a pipe (never a regular
@@ -111,7 +119,7 @@ long() {
   shift || true
   local targets=("${TARGETS[@]}")
   if (($#)); then targets=("$@"); fi
-  build
+  build "${targets[@]}"
   for t in "${targets[@]}"; do
     local dir="$FUZZ/runs/$t"
     mkdir -p "$dir/corpus" "$dir/artifacts"

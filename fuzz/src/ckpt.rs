@@ -75,6 +75,14 @@ fn known_bug(c: &CheckpointRef<'_>, info: &GuestInfo) -> bool {
             return true;
         }
     }
+    // pc-not-a-safe-point.ckpt and found-frame-fp-overlap-*.ckpt: a call stack no execution
+    // could leave at a pause (a pc that is no pause point or return site, or an fp that is not
+    // where the call below put it), which lets code read a slot of another type.
+    if let Some(mi) = &mi {
+        if !plausible_frames(&mi.frames, info) {
+            return true;
+        }
+    }
     // funcref-global-out-of-range.ckpt: a funcref global beyond the function count.
     if let Some(si) = &si {
         let funcref =
@@ -84,6 +92,42 @@ fn known_bug(c: &CheckpointRef<'_>, info: &GuestInfo) -> bool {
         }
     }
     false
+}
+
+/// Whether `frames` is a call stack execution can pause with: the top frame at its entry
+/// (pc 0), just after a `Poll` or just after a call (a host call may pause); every frame
+/// below just after a call whose callee frame starts at `fp + base`; frame 0 at fp 0.
+pub fn plausible_frames(frames: &[Frame], info: &GuestInfo) -> bool {
+    use chiwawa::compile::ir::Instr;
+    let code = |f: &Frame| {
+        let i = info.code_index.get(f.func as usize).copied().flatten()?;
+        Some(&info.module.code[i].code)
+    };
+    if frames.first().is_some_and(|f| f.fp != 0) {
+        return false;
+    }
+    for (i, f) in frames.iter().enumerate() {
+        let Some(c) = code(f) else { return false };
+        let prev = if f.pc == 0 { None } else { c.get(f.pc as usize - 1) };
+        let top = i + 1 == frames.len();
+        let ok = match (prev, frames.get(i + 1)) {
+            (None, _) => top && f.pc == 0,
+            (Some(Instr::Poll { .. }), _) if top => true,
+            (Some(Instr::Call { .. } | Instr::CallIndirect { .. }), None) => true,
+            (Some(Instr::Call { func, base }), Some(callee)) => {
+                info.inst_funcs.get(*func as usize) == Some(&callee.func)
+                    && callee.fp == f.fp.wrapping_add(u32::from(*base))
+            }
+            (Some(Instr::CallIndirect { base, .. }), Some(callee)) => {
+                callee.fp == f.fp.wrapping_add(u32::from(*base))
+            }
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// The target body.

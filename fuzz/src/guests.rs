@@ -28,6 +28,10 @@ pub struct GuestInfo {
     pub code: Vec<Option<(u32, u32)>>,
     /// Store addresses of the module's own (Wasm) functions.
     pub wasm_funcs: Vec<u32>,
+    /// Per store function address: the index into `module.code` of Wasm functions.
+    pub code_index: Vec<Option<usize>>,
+    /// The module's function index space → store address.
+    pub inst_funcs: Vec<u32>,
     pub nglobals: usize,
     pub ntables: usize,
 }
@@ -56,17 +60,21 @@ fn build(name: &'static str, text: &str) -> GuestInfo {
     let wasi = WasiCtx::new(&wasi_config(name)).expect("WASI context");
     let g = Guest::instantiate(module.clone(), wasi, limits(), Entry::Command).expect("guest instantiates");
     let mut code = Vec::new();
+    let mut code_index = Vec::new();
     let mut wasm_funcs = Vec::new();
     for (addr, f) in g.store.funcs.iter().enumerate() {
-        code.push(match f.kind {
+        let (c, i) = match f.kind {
             FuncKind::Wasm { instance, index } => {
                 let m = &g.store.instances[instance as usize].module;
-                let cf = &m.code[(index - m.num_imported_funcs) as usize];
+                let i = (index - m.num_imported_funcs) as usize;
+                let cf = &m.code[i];
                 wasm_funcs.push(addr as u32);
-                Some((cf.code.len() as u32, cf.max_slots))
+                (Some((cf.code.len() as u32, cf.max_slots)), Some(i))
             }
-            FuncKind::Host { .. } => None,
-        });
+            FuncKind::Host { .. } => (None, None),
+        };
+        code.push(c);
+        code_index.push(i);
     }
     GuestInfo {
         name,
@@ -74,6 +82,8 @@ fn build(name: &'static str, text: &str) -> GuestInfo {
         nfuncs: g.store.funcs.len() as u32,
         code,
         wasm_funcs,
+        code_index,
+        inst_funcs: g.store.instances[g.instance as usize].funcs.clone(),
         nglobals: g.store.globals.len(),
         ntables: g.store.tables.len(),
         module,
