@@ -14,6 +14,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("rec", include_str!("../guests/rec.wat")),
     ("tables", include_str!("../guests/tables.wat")),
     ("grow", include_str!("../guests/grow.wat")),
+    ("start", include_str!("../guests/start.wat")),
 ];
 
 /// One compiled guest and the facts the mutator aims its boundary values at.
