@@ -66,7 +66,18 @@ fn round_trip(mut g: Guest, bytes: &[u8], generation: u64, fresh_module: bool) -
 }
 
 /// Runs `plan`; with `cuts`, pauses at random instruction counts and round-trips the guest.
-pub fn run_plan(bytes: &[u8], command: bool, mut cuts: Option<&mut Rng>) -> Option<Ending> {
+pub fn run_plan(bytes: &[u8], command: bool, cuts: Option<&mut Rng>) -> Option<Ending> {
+    run_plan_with(bytes, command, cuts, &|_| {})
+}
+
+/// [`run_plan`] with `tamper` applied to every restored guest (the oracle's self-test,
+/// `examples/oracle_selftest.rs`, breaks restores on purpose to see the oracle notice).
+pub fn run_plan_with(
+    bytes: &[u8],
+    command: bool,
+    mut cuts: Option<&mut Rng>,
+    tamper: &dyn Fn(&mut Guest),
+) -> Option<Ending> {
     let mut g = run::instantiate(bytes).ok()?;
     let plan = plan_for(&g, command);
     let mut calls = Vec::new();
@@ -100,6 +111,7 @@ pub fn run_plan(bytes: &[u8], command: bool, mut cuts: Option<&mut Rng>) -> Opti
                     if restores < MAX_TRIPS && !rng.chance(4) {
                         restores += 1;
                         g = round_trip(g, bytes, u64::from(restores), rng.chance(4));
+                        tamper(&mut g);
                     }
                 }
             }
