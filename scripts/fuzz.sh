@@ -131,7 +131,7 @@ long() {
       -max_total_time="$secs" -artifact_prefix="$dir/artifacts/" "$dir/corpus" "$FUZZ/corpus/$t" || true
     {
       echo "target $t  started $stamp  seconds $secs"
-      grep -E '^#[0-9]+: cov' "$dir/$stamp.log" | tail -1
+      grep -E '^#[0-9]+: cov' "$dir/$stamp.log" | tail -1 || true
       echo "crash files: $(find "$dir/artifacts" -name 'crash-*' | wc -l)"
     } | tee "$dir/$stamp.stats" >&2
   done
