@@ -1,0 +1,60 @@
+//! Writes the module a fuzz input stands for, for triage (`python3 fuzz/triage.py OUT.wasm`):
+//!
+//!     cd fuzz && cargo run --release --example smith -- TARGET INPUT OUT.wasm
+//!
+//! TARGET is `differential`, `module` or `checkpoint_oracle` (the same wasm-smith
+//! configuration and input layout as that target). With `differential`, also prints the
+//! comparison chiwawa vs wasmi.
+
+use arbitrary::Unstructured;
+use chiwawa_fuzz::{diff, guests, smith};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, target, input, out] = &args[..] else {
+        eprintln!("usage: smith TARGET INPUT OUT.wasm");
+        std::process::exit(2);
+    };
+    let data = std::fs::read(input).expect("read input");
+    let bytes = match target.as_str() {
+        "module" if data.starts_with(b"\0asm") => data.clone(),
+        "module" => smith::module(&mut Unstructured::new(&data), false).expect("wasm-smith"),
+        "differential" => smith::module(&mut Unstructured::new(&data), true).expect("wasm-smith"),
+        "checkpoint_oracle" if data.first().is_some_and(|b| b & 1 == 1) => {
+            let all = guests::all();
+            all[(data[0] as usize >> 1) % all.len()].bytes.clone()
+        }
+        "checkpoint_oracle" => smith::module(&mut Unstructured::new(&data[1..]), true).expect("wasm-smith"),
+        other => panic!("unknown target {other}"),
+    };
+    std::fs::write(out, &bytes).expect("write module");
+    eprintln!("wrote {} bytes to {out}", bytes.len());
+    if target == "checkpoint_oracle" {
+        let command = data.first().is_some_and(|b| b & 1 == 1);
+        let mut rng = chiwawa_fuzz::Rng::new(
+            data.iter()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)),
+        );
+        let a = chiwawa_fuzz::oracle::run_plan(&bytes, command, None);
+        let b = chiwawa_fuzz::oracle::run_plan(&bytes, command, Some(&mut rng));
+        if let (Some(a), Some(b)) = (a, b) {
+            println!("uninterrupted: {:?} exhausted {} executed {}", a.calls, a.exhausted, a.state.executed);
+            println!(
+                "{} round trips: {:?} exhausted {} executed {}",
+                b.restores, b.calls, b.exhausted, b.state.executed
+            );
+            println!("same: {}", a.calls == b.calls && a.state == b.state);
+        }
+    }
+    if target == "differential" {
+        match diff::compare(&bytes) {
+            Ok(r) => {
+                for l in &r.log {
+                    println!("{l}");
+                }
+                println!("agree ({} calls compared; stopped: {:?})", r.compared, r.stopped);
+            }
+            Err(m) => println!("DISAGREE: {m}"),
+        }
+    }
+}
