@@ -102,12 +102,34 @@ const IN_SCOPE: &[&str] = &[
     "utf8-invalid-encoding",
 ];
 
+#[derive(Default)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+    checks: u32,
+}
+
+/// Runs one script and prints its libtest-style line (`GROUP::NAME`).
+fn report(t: &mut Tally, group: &str, name: &str, text: &str) {
+    let s = chiwawa::wast::run_text(&format!("{name}.wast"), text);
+    t.checks += s.passed + s.failed;
+    if s.failed == 0 && s.passed > 0 {
+        println!("test {group}::{name} ... ok ({} checks)", s.passed);
+        t.passed += 1;
+    } else {
+        println!("test {group}::{name} ... FAILED ({} passed, {} failed)", s.passed, s.failed);
+        for m in s.failures.iter().take(20) {
+            println!("    {m}");
+        }
+        t.failed += 1;
+    }
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let files: Vec<_> = spec(SpecVersion::V2).collect();
     let mut names: Vec<String> = Vec::new();
-    let (mut passed, mut failed) = (0, 0);
-    let mut total_checks = 0u32;
+    let mut tally = Tally::default();
     for f in &files {
         let name = f.name().trim_end_matches(".wast").to_string();
         names.push(name.clone());
@@ -117,19 +139,7 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|p| name.contains(p.as_str())) {
             continue;
         }
-        let text = f.raw();
-        let s = chiwawa::wast::run_text(&format!("{name}.wast"), text);
-        total_checks += s.passed + s.failed;
-        if s.failed == 0 && s.passed > 0 {
-            println!("test spec::{name} ... ok ({} checks)", s.passed);
-            passed += 1;
-        } else {
-            println!("test spec::{name} ... FAILED ({} passed, {} failed)", s.passed, s.failed);
-            for m in s.failures.iter().take(20) {
-                println!("    {m}");
-            }
-            failed += 1;
-        }
+        report(&mut tally, "spec", &name, f.raw());
     }
     // This repository's own regression scripts (tests/wast/), in scope as a whole.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
@@ -146,28 +156,18 @@ fn main() {
             continue;
         }
         let text = std::fs::read_to_string(&p).expect("regression script");
-        let s = chiwawa::wast::run_text(&format!("{name}.wast"), &text);
-        total_checks += s.passed + s.failed;
-        if s.failed == 0 && s.passed > 0 {
-            println!("test regress::{name} ... ok ({} checks)", s.passed);
-            passed += 1;
-        } else {
-            println!("test regress::{name} ... FAILED ({} passed, {} failed)", s.passed, s.failed);
-            for m in s.failures.iter().take(20) {
-                println!("    {m}");
-            }
-            failed += 1;
-        }
+        report(&mut tally, "regress", &name, &text);
     }
     // The list must name real files: a renamed or missing file is a failure, not a silent skip.
     for n in IN_SCOPE {
         if !names.iter().any(|x| x == n) {
             println!("test spec::{n} ... FAILED (file not in the testsuite crate)");
-            failed += 1;
+            tally.failed += 1;
         }
     }
     println!();
-    println!("{total_checks} spec checks");
+    let Tally { passed, failed, checks } = tally;
+    println!("{checks} spec checks");
     let status = if failed == 0 { "ok" } else { "FAILED" };
     println!(
         "test result: {status}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out"

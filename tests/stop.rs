@@ -122,16 +122,19 @@ fn stop_while_blocked_on_stdin_is_prompt_and_resumes() {
     let d = tempfile::tempdir().unwrap();
     let m = manifest_dir().join("tests/guests/wasm/stdin_echo.wasm");
     let args = ["run", "--checkpoint-dir", "ck", "--every", "1h", m.to_str().unwrap()];
+    let spawn = || {
+        Command::new(chiwawa())
+            .current_dir(d.path())
+            .args(args)
+            .env("RUST_LOG", "chiwawa=info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     // stdin: a pipe nobody writes to
-    let mut c = Command::new(chiwawa())
-        .current_dir(d.path())
-        .args(args)
-        .env("RUST_LOG", "chiwawa=info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = spawn();
     // (held open until the run is over: closing it would be an end of file)
     let held = c.stdin.take();
     std::thread::sleep(Duration::from_millis(500));
@@ -145,15 +148,7 @@ fn stop_while_blocked_on_stdin_is_prompt_and_resumes() {
     assert!(o.stdout.is_empty(), "the guest went on: {}", String::from_utf8_lossy(&o.stdout));
     stop_line(&err, "SIGTERM");
     // Resumed with input: reads it all from the start.
-    let mut c = Command::new(chiwawa())
-        .current_dir(d.path())
-        .args(args)
-        .env("RUST_LOG", "chiwawa=info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = spawn();
     c.stdin.take().unwrap().write_all(b"hello\nworld\n").unwrap();
     let o = c.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
