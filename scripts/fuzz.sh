@@ -68,9 +68,9 @@ run() {
 
 smoke() {
   build
-  local tmp fail=0 start=$SECONDS
+  local fail=0 start=$SECONDS
   tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
+  trap 'rm -rf "${tmp:-}"' EXIT
   for t in "${TARGETS[@]}"; do
     # Replay: every seed once, then every regression input on its own (all are reported).
     if run "$t" "$tmp/$t-replay.log" -runs=0 -artifact_prefix="$tmp/$t-replay-" "$FUZZ/corpus/$t"; then
@@ -95,7 +95,7 @@ smoke() {
     fi
     # Fuzz for a while from the seeds (new inputs go to a scratch dir), past known bugs.
     mkdir -p "$tmp/$t"
-    if CHIWAWA_FUZZ_SKIP_KNOWN=1 run "$t" "$tmp/$t.log" -max_total_time="$SMOKE_SECONDS" -artifact_prefix="$tmp/$t-" \
+    if run "$t" "$tmp/$t.log" -max_total_time="$SMOKE_SECONDS" -artifact_prefix="$tmp/$t-" \
       "$tmp/$t" "$FUZZ/corpus/$t"; then
       log "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$tmp/$t.log" | tail -1)"
     else
@@ -127,7 +127,7 @@ long() {
     stamp="$(date -u +%Y%m%dT%H%M%SZ)"
     log "$t: ${secs}s, log $dir/$stamp.log"
     # Fork mode with one job: a crash is recorded (artifacts/) and fuzzing goes on.
-    CHIWAWA_FUZZ_SKIP_KNOWN=1 run "$t" "$dir/$stamp.log" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    run "$t" "$dir/$stamp.log" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
       -max_total_time="$secs" -artifact_prefix="$dir/artifacts/" "$dir/corpus" "$FUZZ/corpus/$t" || true
     {
       echo "target $t  started $stamp  seconds $secs"

@@ -17,6 +17,10 @@ cargo build --examples
 # unit tests, spec (official Wasm 2.0 suite), cli, wasi (vs Wasmtime), checkpoint, crash, sleep,
 # supervise, hosted (chiwawa.wasm under Wasmtime and Node)
 cargo test --lib --bins --tests
+# fuzzing (docs/FUZZING.md): every target's seeds and regression inputs replayed, then a bounded
+# run of each (SMOKE_SECONDS, default 15 s) — checkpoint bytes, module bytes, differential vs
+# wasmi, checkpoint oracle
+scripts/fuzz.sh smoke
 # the switch dispatch backend (what chiwawa.wasm runs) natively too: unit tests and the
 # official suite (own target dir, so neither configuration invalidates the other's build)
 CHIWAWA_SWITCH_DISPATCH=1 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/switch-dispatch" \
