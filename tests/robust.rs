@@ -2,9 +2,12 @@
 //! parse/validate → lowering → instantiation → a bounded run of every export; each must end in a
 //! clean error, a trap or a result.
 
+#[path = "wat/harness.rs"]
+mod harness;
 use chiwawa::exec::Machine;
 use chiwawa::parse::{ExportKind, Module};
 use chiwawa::runtime::{instantiate, Limits, Linker, NoHost, Store, Val};
+use harness::Rng;
 use std::sync::Arc;
 
 fn seed_modules() -> Vec<Vec<u8>> {
@@ -47,16 +50,6 @@ const CONTROL: &str = r#"(module
       (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))
     (i32.add (local.get $s) (call $rec (i32.const 50)))))"#;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Instantiates (WASI imports linked to host functions that trap) and calls every exported
 /// function with zero arguments under a small instruction budget.
 fn exercise(bytes: &[u8]) -> u32 {
@@ -89,19 +82,19 @@ fn exercise(bytes: &[u8]) -> u32 {
 #[test]
 fn mutated_modules_never_panic() {
     let seeds = seed_modules();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::for_test("robust");
     let mut accepted = 0;
     let mut ran = 0;
     for round in 0..6000 {
         let mut b = seeds[round % seeds.len()].clone();
-        let edits = 1 + rng.next() % 4;
+        let edits = 1 + rng.next_u64() % 4;
         for _ in 0..edits {
-            let i = (rng.next() % b.len() as u64) as usize;
-            match rng.next() % 4 {
-                0 => b[i] ^= 1 << (rng.next() % 8),
-                1 => b[i] = rng.next() as u8,
+            let i = (rng.next_u64() % b.len() as u64) as usize;
+            match rng.next_u64() % 4 {
+                0 => b[i] ^= 1 << (rng.next_u64() % 8),
+                1 => b[i] = rng.next_u64() as u8,
                 2 => b.truncate(i.max(8)),
-                _ => b.insert(i, rng.next() as u8),
+                _ => b.insert(i, rng.next_u64() as u8),
             }
         }
         let r = std::panic::catch_unwind(|| exercise(&b));

@@ -1339,19 +1339,7 @@ mod tests {
         assert!(read_header(&b).unwrap_err().to_string().contains("unknown flags"));
     }
 
-    /// Tiny deterministic PRNG (xorshift64*), no dev-dependency needed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_util::Rng;
 
     #[test]
     fn every_truncation_is_rejected_without_panic() {

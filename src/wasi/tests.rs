@@ -1548,29 +1548,19 @@ fn rename_keeps_open_descriptors_restorable() {
 
 // ---------------------------------------------------------------- robustness
 
-/// xorshift64*: deterministic test randomness without a crate.
-struct Rng(u64);
+use crate::test_util::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Mostly small numbers, pointers into memory and boundary values.
-    fn arg(&mut self, mem_len: u64) -> u64 {
-        match self.next() % 10 {
-            0 => 0,
-            1 => self.next() % 8,
-            2 | 3 => self.next() % 64,
-            4 | 5 => self.next() % mem_len,
-            6 => mem_len - self.next() % 64,
-            7 => u64::from(u32::MAX) - self.next() % 4,
-            8 => u64::MAX - self.next() % 4,
-            _ => self.next(),
-        }
+/// Mostly small numbers, pointers into memory and boundary values.
+fn arg(rng: &mut Rng, mem_len: u64) -> u64 {
+    match rng.next() % 10 {
+        0 => 0,
+        1 => rng.next() % 8,
+        2 | 3 => rng.next() % 64,
+        4 | 5 => rng.next() % mem_len,
+        6 => mem_len - rng.next() % 64,
+        7 => u64::from(u32::MAX) - rng.next() % 4,
+        8 => u64::MAX - rng.next() % 4,
+        _ => rng.next(),
     }
 }
 
@@ -1603,7 +1593,7 @@ fn random_calls_never_panic_or_escape() {
         }
         let f = WasiFunc::ALL[(rng.next() % WasiFunc::ALL.len() as u64) as usize];
         let nparams = f.signature().0.len();
-        let mut args: Vec<u64> = (0..nparams).map(|_| rng.arg(mem_len)).collect();
+        let mut args: Vec<u64> = (0..nparams).map(|_| arg(&mut rng, mem_len)).collect();
         if nparams > 0 && rng.next().is_multiple_of(2) {
             args[0] = 3 + rng.next() % 6; // a plausible fd
         }
