@@ -26,6 +26,8 @@ pub const STOP_SIGNALS: [i32; 3] =
 #[derive(Clone, Debug, Default)]
 pub struct StopRequest {
     signal: Arc<AtomicUsize>,
+    /// Set by the first signal: a second one then exits at once (unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     armed: Arc<AtomicBool>,
 }
 

@@ -169,7 +169,6 @@ mod raw {
             new_path: *const u8,
             new_path_len: usize,
         ) -> i32;
-        pub fn random_get(buf: *mut u8, buf_len: usize) -> i32;
         pub fn path_filestat_set_times(
             fd: i32,
             flags: i32,
@@ -281,54 +280,26 @@ pub fn symlink(target: &str, parent: &Path, name: &str) -> io::Result<()> {
 /// Linux: `utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW)` from the C
 /// library `std` already links (no crate involved); the constants and the
 /// `timespec` layout are those of 64-bit Linux.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[cfg(unix)]
 pub fn set_symlink_times(
     parent: &Path,
     name: &str,
     atime: Option<std::time::SystemTime>,
     mtime: Option<std::time::SystemTime>,
 ) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    extern "C" {
-        fn utimensat(dirfd: i32, path: *const std::ffi::c_char, times: *const Timespec, flags: i32) -> i32;
-    }
-    const AT_FDCWD: i32 = -100;
-    const AT_SYMLINK_NOFOLLOW: i32 = 0x100;
-    const UTIME_OMIT: i64 = (1 << 30) - 2;
+    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD, UTIME_OMIT};
     let ts = |t: Option<std::time::SystemTime>| match t {
         None => Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
         Some(t) => {
             let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             Timespec {
                 tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                tv_nsec: i64::from(d.subsec_nanos()),
+                tv_nsec: d.subsec_nanos().into(),
             }
         }
     };
-    let path = std::ffi::CString::new(parent.join(name).as_os_str().as_bytes())?;
-    let times = [ts(atime), ts(mtime)];
-    // SAFETY: `path` is NUL-terminated and `times` is two valid timespecs.
-    let rc = unsafe { utimensat(AT_FDCWD, path.as_ptr(), times.as_ptr(), AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(all(unix, not(all(target_os = "linux", target_pointer_width = "64"))))]
-pub fn set_symlink_times(
-    _parent: &Path,
-    _name: &str,
-    _atime: Option<std::time::SystemTime>,
-    _mtime: Option<std::time::SystemTime>,
-) -> io::Result<()> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, "cannot set the times of a symlink here"))
+    let times = Timestamps { last_access: ts(atime), last_modification: ts(mtime) };
+    utimensat(CWD, parent.join(name), &times, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)
 }
 
 #[cfg(target_os = "wasi")]
@@ -452,21 +423,10 @@ pub fn stdin_ready(_timeout_ms: i32) -> bool {
 
 // ---------------------------------------------------------------- randomness
 
-#[cfg(unix)]
+/// The host's secure random source (`getrandom`: getrandom(2) natively, `random_get` under
+/// WASI).
 pub fn random_fill(buf: &mut [u8]) -> io::Result<()> {
-    use std::io::Read;
-    File::open("/dev/urandom")?.read_exact(buf)
-}
-
-#[cfg(target_os = "wasi")]
-pub fn random_fill(buf: &mut [u8]) -> io::Result<()> {
-    // SAFETY: `buf` is a valid writable slice.
-    let rc = unsafe { raw::random_get(buf.as_mut_ptr(), buf.len()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
+    getrandom::fill(buf).map_err(|e| io::Error::other(e.to_string()))
 }
 
 // ---------------------------------------------------------------- confined opens
