@@ -2,6 +2,8 @@
 //!
 //!     cd fuzz && cargo run --release --example smith -- TARGET INPUT OUT.wasm
 //!
+//! `smith compare MODULE.wat|wasm -` runs one module of your own on chiwawa and wasmi.
+//!
 //! TARGET is `differential`, `module` or `checkpoint_oracle` (the same wasm-smith
 //! configuration and input layout as that target). With `differential`, also prints the
 //! comparison chiwawa vs wasmi.
@@ -16,6 +18,19 @@ fn main() {
         std::process::exit(2);
     };
     let data = std::fs::read(input).expect("read input");
+    if target == "compare" {
+        // A module of its own (.wasm, or .wat text): chiwawa vs wasmi, OUT unused.
+        let bytes = if data.starts_with(b"\0asm") {
+            data
+        } else {
+            guests::wat_to_wasm(std::str::from_utf8(&data).expect("UTF-8 text"))
+        };
+        match diff::compare(&bytes) {
+            Ok(r) => println!("agree: {:?}", r.log),
+            Err(m) => println!("DISAGREE: {m}"),
+        }
+        return;
+    }
     let bytes = match target.as_str() {
         "module" if data.starts_with(b"\0asm") => data.clone(),
         "module" => smith::module(&mut Unstructured::new(&data), false).expect("wasm-smith"),
