@@ -163,6 +163,13 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         }
     })?;
     warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
+    // Stop signals are handled from here on: one arriving while the guest is being restored
+    // or started is acted on at its first safe point.
+    let mut trigger = Trigger::new(ck.policy.clone());
+    let stop = crate::stop::StopRequest::install(trigger.interrupt_flag()).unwrap_or_else(|e| {
+        log::warn!("cannot handle stop signals ({e}): SIGTERM will end the run without a checkpoint");
+        Default::default()
+    });
     let (mut guest, restored) = start_guest(cfg, ck, &dir, module, &module_hash)?;
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
     // of a regular-file stdout/stderr) for a fresh run.
@@ -176,17 +183,12 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     let journal = Arc::new(Mutex::new(journal));
     let hook = journal.clone();
     guest.wasi.set_write_open_hook(move |w| hook.lock().unwrap_or_else(|p| p.into_inner()).record(w));
-    let mut trigger = Trigger::new(ck.policy.clone());
     trigger.resume_from(guest.machine.executed());
     // Long WASI sleeps are sliced and ask between slices whether a checkpoint is due. With a
     // watcher thread that is one atomic load; without threads (wasm32) the probe reads the
     // clock and looks for the trigger file itself.
     let probe = trigger.interrupt_probe();
     guest.wasi.set_interrupt_probe(move || probe.check());
-    let stop = crate::stop::StopRequest::install(trigger.interrupt_flag()).unwrap_or_else(|e| {
-        log::warn!("cannot handle stop signals ({e}): SIGTERM will end the run without a checkpoint");
-        Default::default()
-    });
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
         match guest.step(budget)? {

@@ -20,7 +20,7 @@ const SIGTERM: i32 = 15;
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        assert!(t0.elapsed() < limit, "timed out waiting for {what} (did the guest finish first?)");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -40,7 +40,7 @@ fn stop_line(stderr: &str, name: &str) -> (u64, u64) {
 
 #[test]
 fn stop_signals_checkpoint_and_the_next_run_resumes_from_there() {
-    let g = Guest::counter(6_000_000, 10_000);
+    let g = Guest::counter(100_000_000, 10_000);
     let r = reference(&g);
     for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
         let root = Root::with_header();
@@ -163,7 +163,7 @@ fn stop_while_blocked_on_stdin_is_prompt_and_resumes() {
 /// before it and still ends like an uninterrupted run.
 #[test]
 fn second_signal_abandons_the_stop_checkpoint() {
-    let g = Guest::counter(6_000_000, 10_000);
+    let g = Guest::counter(20_000_000, 10_000);
     let r = reference(&g);
     let root = Root::with_header();
     make_generations(&root, &root.ck(), &g, &["--checkpoint-dir", CK, "--every-instructions", "500009"], 1);
@@ -172,8 +172,8 @@ fn second_signal_abandons_the_stop_checkpoint() {
     let opts = ["--checkpoint-dir", CK, "--every", "1h"];
     let stall = [("CHIWAWA_FAILPOINT", "mid-write"), ("CHIWAWA_FAILPOINT_STALL_MS", "30000")];
     let run = spawn(&root, &g, &opts, &stall, Out::File);
+    // (the stop handlers are installed before the restore logs this)
     wait_until("the resumed run", Duration::from_secs(60), || !resumed_from(&run.stderr_now()).is_empty());
-    std::thread::sleep(Duration::from_millis(200));
     signal(run.pid(), SIGTERM);
     wait_until("the stalled write", Duration::from_secs(30), || run.stderr_now().contains("stalling"));
     let t0 = Instant::now();
