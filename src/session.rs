@@ -189,6 +189,15 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     // clock and looks for the trigger file itself.
     let probe = trigger.interrupt_probe();
     guest.wasi.set_interrupt_probe(move || probe.check());
+    // Commits a generation and restarts the undo journal at it.
+    let commit = |guest: &mut Guest| {
+        let (generation, path, bytes) = snapshot::checkpoint(guest, &dir, module_hash)?;
+        match Journal::reset(dir.path(), generation, &module_hash, &[]) {
+            Ok(j) => *journal.lock().unwrap_or_else(|p| p.into_inner()) = j,
+            Err(e) => log::warn!("cannot restart the undo journal: {e}"),
+        }
+        Ok::<_, Error>((generation, path, bytes))
+    };
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
         match guest.step(budget)? {
@@ -198,11 +207,8 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                 if let Some(signal) = stop.signal() {
                     // A planned stop: save everything up to this safe point, then exit.
                     let name = crate::stop::signal_name(signal);
-                    let checkpointed = match snapshot::checkpoint(&mut guest, &dir, module_hash) {
+                    let checkpointed = match commit(&mut guest) {
                         Ok((generation, path, _)) => {
-                            if let Ok(j) = Journal::reset(dir.path(), generation, &module_hash, &[]) {
-                                *journal.lock().unwrap_or_else(|p| p.into_inner()) = j;
-                            }
                             log::info!(
                                 "{name}: stopped after a checkpoint at {executed} instructions (generation \
                                  {generation}, {}); the next run resumes from it",
@@ -222,7 +228,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                 }
                 if let Some(reason) = trigger.due(executed) {
                     let t0 = Instant::now();
-                    match snapshot::checkpoint(&mut guest, &dir, module_hash) {
+                    match commit(&mut guest) {
                         Ok((generation, path, bytes)) => {
                             log::debug!(
                                 "checkpoint: generation {generation} ({}), {bytes} bytes, {} instructions, {:.1} ms, reason {}",
@@ -232,10 +238,6 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                                 reason.as_str()
                             );
                             trigger.checkpointed(executed, reason);
-                            match Journal::reset(dir.path(), generation, &module_hash, &[]) {
-                                Ok(j) => *journal.lock().unwrap_or_else(|p| p.into_inner()) = j,
-                                Err(e) => log::warn!("cannot restart the undo journal: {e}"),
-                            }
                         }
                         Err(e) => {
                             log::warn!(
