@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let capture = snapshot::capture(&mut guest)?;
     let header = Header::new(&bytes, 1, capture.executed);
     let mut file = Vec::new();
-    snapshot::write(&guest, &capture, &header, &mut file)?;
+    snapshot::write(&guest, &capture, &header, None, &mut file)?;
     drop(guest);
     eprintln!("checkpoint: {} bytes", file.len());
 

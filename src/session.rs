@@ -41,6 +41,9 @@ pub struct CheckpointOptions {
     pub keep_on_exit: bool,
     /// When another run holds the directory's lock, wait for it instead of refusing.
     pub wait_lock: bool,
+    /// Incremental generations (changed pages only, in shared page packs); otherwise every
+    /// generation is one self-contained file.
+    pub incremental: bool,
 }
 
 /// The entry as given on the command line (arguments still text).
@@ -170,7 +173,13 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         log::warn!("cannot handle stop signals ({e}): SIGTERM will end the run without a checkpoint");
         Default::default()
     });
-    let (mut guest, restored) = start_guest(cfg, ck, &dir, module, &module_hash)?;
+    let (mut guest, restored, tracker) = start_guest(cfg, ck, &dir, module, &module_hash)?;
+    // Incremental generations start from the restored one's pages (when they are in this
+    // directory's packs); otherwise the first generation writes every page.
+    let mut tracker = ck.incremental.then(|| match (&ck.restore, tracker) {
+        (None, Some(t)) => t,
+        _ => crate::checkpoint::pages::PageTracker::new(),
+    });
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
     // of a regular-file stdout/stderr) for a fresh run.
     let (base, stdio) = match restored {
@@ -190,8 +199,16 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     let probe = trigger.interrupt_probe();
     guest.wasi.set_interrupt_probe(move || probe.check());
     // Commits a generation and restarts the undo journal at it.
-    let commit = |guest: &mut Guest| {
-        let (generation, path, bytes) = snapshot::checkpoint(guest, &dir, module_hash)?;
+    let mut commit = |guest: &mut Guest| {
+        let c = snapshot::checkpoint(guest, &dir, module_hash, tracker.as_mut())?;
+        let (generation, path, bytes) = (c.generation, c.path, c.bytes);
+        if ck.incremental {
+            log::debug!(
+                "generation {generation}: {} pages written, {} referenced from earlier packs",
+                c.pages_written,
+                c.pages_reused
+            );
+        }
         match Journal::reset(dir.path(), generation, &module_hash, &[]) {
             Ok(j) => *journal.lock().unwrap_or_else(|p| p.into_inner()) = j,
             Err(e) => log::warn!("cannot restart the undo journal: {e}"),
@@ -290,12 +307,12 @@ fn start_guest(
     dir: &CheckpointDir,
     module: Arc<Module>,
     module_hash: &[u8; 32],
-) -> Result<(Guest, Option<u64>), Error> {
+) -> Result<(Guest, Option<u64>, Option<crate::checkpoint::pages::PageTracker>), Error> {
     let module_len = module.byte_len;
     // On success: the guest and the message to log once the skipped generations are reported.
     let try_restore = |path: &std::path::Path,
                        expected_generation: Option<u64>|
-     -> Result<(Guest, String, u64), Skip> {
+     -> Result<(Guest, String, u64, crate::checkpoint::pages::PageTracker), Skip> {
         let t0 = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| Skip::Invalid(format!("cannot read it: {e}")))?;
         // Borrowing parse: section payloads are not copied out of the file bytes.
@@ -333,13 +350,16 @@ fn start_guest(
             }
             Ok(())
         };
-        let g = snapshot::restore_with(module.clone(), &c, &cfg.wasi, cfg.limits, &mut undo).map_err(
-            |e| match e {
+        // Pages of an incremental generation are in the packs beside its file.
+        let pack_dir = crate::checkpoint::pages::pack_dir(path);
+        let mut pages = crate::checkpoint::pages::PageStore::new(&pack_dir, *module_hash);
+        let (g, tracker) =
+            snapshot::restore_paged(module.clone(), &c, Some(&mut pages), &cfg.wasi, cfg.limits, &mut undo)
+                .map_err(|e| match e {
                 Error::Environment(m) => Skip::Fatal(m),
                 Error::Refused(m) => Skip::Refused(m),
                 other => Skip::Invalid(other.to_string()),
-            },
-        )?;
+            })?;
         let msg = format!(
             "resuming from {} (generation {}, {} instructions; restored in {:.1} ms)",
             path.display(),
@@ -347,10 +367,10 @@ fn start_guest(
             c.header.instructions,
             t0.elapsed().as_secs_f64() * 1e3
         );
-        Ok((g, msg, c.header.generation))
+        Ok((g, msg, c.header.generation, tracker))
     };
     if let Some(file) = &ck.restore {
-        let (g, msg, generation) = try_restore(file, None).map_err(|s| match s {
+        let (g, msg, generation, _) = try_restore(file, None).map_err(|s| match s {
             Skip::Invalid(e) | Skip::Foreign(e) => {
                 Error::Other(format!("cannot restore from {}: {e}", file.display()))
             }
@@ -361,7 +381,7 @@ fn start_guest(
             )),
         })?;
         log::info!("{msg}");
-        return Ok((g, Some(generation)));
+        return Ok((g, Some(generation), None));
     }
     if !ck.fresh {
         let gens =
@@ -376,10 +396,10 @@ fn start_guest(
         let mut foreign = 0;
         for g in &gens {
             match try_restore(&g.path, Some(g.generation)) {
-                Ok((guest, msg, generation)) => {
+                Ok((guest, msg, generation, tracker)) => {
                     report(&skipped);
                     log::info!("{msg}");
-                    return Ok((guest, Some(generation)));
+                    return Ok((guest, Some(generation), Some(tracker)));
                 }
                 Err(Skip::Fatal(why)) => {
                     report(&skipped);
@@ -437,5 +457,5 @@ fn start_guest(
         }
     }
     journal::remove(dir.path());
-    Ok((fresh_guest(cfg, module)?, None))
+    Ok((fresh_guest(cfg, module)?, None, None))
 }

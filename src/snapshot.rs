@@ -10,6 +10,7 @@
 //! before the WASI state is restored (which reopens and may truncate files).
 
 use crate::checkpoint::format::{self, encode_meta, CheckpointRef, CheckpointWriter, Header, SectionKind};
+use crate::checkpoint::pages::{Manifest, PageStore, PageTracker};
 use crate::checkpoint::{codec, CheckpointDir};
 use crate::compile::ir::IR_VERSION;
 use crate::error::Error;
@@ -181,15 +182,32 @@ pub fn capture(g: &mut Guest) -> Result<Capture, Error> {
     })
 }
 
-/// Writes the whole checkpoint file: header, Meta, Machine, Store, one Memory per linear
-/// memory (sparse, streamed straight from guest memory), Wasi, end.
-pub fn write(g: &Guest, c: &Capture, header: &Header, w: &mut dyn Write) -> std::io::Result<()> {
+/// Writes the whole checkpoint file: header, Meta, Machine, Store, one section per linear memory,
+/// Wasi, Clock, end. A memory is a `Memory` section (sparse, streamed straight from guest memory)
+/// in a self-contained file, or a `Pages` manifest (its pages in packs) when `manifests` are
+/// given.
+pub fn write(
+    g: &Guest,
+    c: &Capture,
+    header: &Header,
+    manifests: Option<&[Manifest]>,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     let mut cw = CheckpointWriter::new(w, header)?;
     cw.section(SectionKind::Meta, &c.meta)?;
     cw.section(SectionKind::Machine, &c.machine)?;
     cw.section(SectionKind::Store, &c.store)?;
-    for (i, mem) in g.store.memories.iter().enumerate() {
-        cw.memory_section(i as u32, &mem.data, mem.max_pages.map(u64::from))?;
+    match manifests {
+        Some(ms) => {
+            for m in ms {
+                cw.section(SectionKind::Pages, &m.encode())?;
+            }
+        }
+        None => {
+            for (i, mem) in g.store.memories.iter().enumerate() {
+                cw.memory_section(i as u32, &mem.data, mem.max_pages.map(u64::from))?;
+            }
+        }
     }
     cw.section(SectionKind::Wasi, &c.wasi)?;
     cw.section(SectionKind::Clock, &c.clock)?;
@@ -197,12 +215,28 @@ pub fn write(g: &Guest, c: &Capture, header: &Header, w: &mut dyn Write) -> std:
     Ok(())
 }
 
-/// Captures the guest and commits it as a new generation. Returns (generation, path, bytes).
+/// A committed generation.
+#[derive(Debug)]
+pub struct Committed {
+    pub generation: u64,
+    pub path: PathBuf,
+    /// Bytes written: the generation file plus its page pack.
+    pub bytes: u64,
+    /// Pages written to this generation's pack (incremental generations).
+    pub pages_written: u64,
+    /// Pages referenced from the packs of earlier generations.
+    pub pages_reused: u64,
+}
+
+/// Captures the guest and commits it as a new generation: self-contained, or (with a
+/// `tracker`) incremental — only the pages that changed since the tracker's generation go into a
+/// new pack, written durably before the generation that references it.
 pub fn checkpoint(
     g: &mut Guest,
     dir: &CheckpointDir,
     module_hash: [u8; 32],
-) -> Result<(u64, PathBuf, u64), Error> {
+    tracker: Option<&mut PageTracker>,
+) -> Result<Committed, Error> {
     let c = capture(g)?;
     let generation = dir.next_generation()?;
     let header = Header {
@@ -215,8 +249,30 @@ pub fn checkpoint(
         instructions: c.executed,
         producer: format::Producer::current(),
     };
-    let (path, bytes) = dir.commit(generation, |w| write(g, &c, &header, w))?;
-    Ok((generation, path, bytes))
+    let Some(tracker) = tracker else {
+        let (path, bytes) = dir.commit(generation, |w| write(g, &c, &header, None, w))?;
+        return Ok(Committed { generation, path, bytes, pages_written: 0, pages_reused: 0 });
+    };
+    let mems: Vec<(&[u8], Option<u64>)> =
+        g.store.memories.iter().map(|m| (&m.data[..], m.max_pages.map(u64::from))).collect();
+    let plan = tracker.plan(generation, &mems);
+    let mut bytes = 0;
+    if !plan.new_pages.is_empty() {
+        bytes += dir.write_pack(generation, |w| PageTracker::write_pack(&plan, module_hash, &mems, w))?;
+    }
+    let (path, n) = dir.commit(generation, |w| write(g, &c, &header, Some(&plan.manifests), w))?;
+    let committed = Committed {
+        generation,
+        path,
+        bytes: bytes + n,
+        pages_written: plan.new_pages.len() as u64,
+        pages_reused: plan.reused,
+    };
+    if plan.compacted > 0 {
+        log::debug!("generation {generation}: {} pages moved out of mostly-garbage packs", plan.compacted);
+    }
+    tracker.committed(plan);
+    Ok(committed)
 }
 
 /// Whether a checkpoint belongs to this module and this chiwawa can read it (header level).
@@ -271,6 +327,21 @@ pub fn restore_with(
     limits: Limits,
     before_files: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<Guest, Error> {
+    restore_paged(module, c, None, wasi_cfg, limits, before_files).map(|(g, _)| g)
+}
+
+/// [`restore_with`] for a checkpoint whose memories may be `Pages` manifests: their pages are
+/// read from `pages` (the generation's checkpoint directory) and verified one by one. Returns
+/// also a [`PageTracker`] seeded with the restored generation, so the next generation is
+/// incremental relative to it. Without `pages`, a manifest is an error.
+pub fn restore_paged(
+    module: Arc<Module>,
+    c: &CheckpointRef<'_>,
+    mut pages: Option<&mut PageStore>,
+    wasi_cfg: &WasiConfig,
+    limits: Limits,
+    before_files: &mut dyn FnMut() -> Result<(), Error>,
+) -> Result<(Guest, PageTracker), Error> {
     let mi: MachineImage =
         codec::decode(c.section(SectionKind::Machine).ok_or_else(|| bad("no Machine section"))?.payload)
             .map_err(codec_err("Machine"))?;
@@ -296,30 +367,44 @@ pub fn restore_with(
     let mut g = Guest::instantiate(module, placeholder, limits, mi.entry.clone())?;
     // Memories: each size checked against the module's limits before anything is allocated.
     let mut memories = Vec::new();
-    for s in c.sections_of(SectionKind::Memory) {
-        let (info, _) = format::memory_pages(s.payload).map_err(|e| bad(e.to_string()))?;
-        let mem = g.store.memories.get(info.index as usize).ok_or_else(|| {
-            bad(format!(
-                "a memory section for memory {}, but the module has {}",
-                info.index,
-                g.store.memories.len()
-            ))
+    let mut manifests = Vec::new();
+    for s in c.sections.iter().filter(|s| matches!(s.kind, SectionKind::Memory | SectionKind::Pages)) {
+        let (index, size_pages, max_pages) = if s.kind == SectionKind::Pages {
+            let m = Manifest::decode(s.payload, c.header.generation).map_err(|e| bad(e.to_string()))?;
+            let info = (m.index, m.size_pages, m.max_pages);
+            manifests.push(m);
+            info
+        } else {
+            let (info, _) = format::memory_pages(s.payload).map_err(|e| bad(e.to_string()))?;
+            (info.index, info.size_pages, info.max_pages)
+        };
+        let mem = g.store.memories.get(index as usize).ok_or_else(|| {
+            bad(format!("a memory section for memory {index}, but the module has {}", g.store.memories.len()))
         })?;
         let cap = mem.max_pages.unwrap_or(crate::runtime::memory::MAX_PAGES).min(mem.limit_pages);
-        if info.size_pages > u64::from(cap) {
-            return Err(bad(format!(
-                "memory {} has {} pages, more than its limit of {cap}",
-                info.index, info.size_pages
-            )));
+        if size_pages > u64::from(cap) {
+            return Err(bad(format!("memory {index} has {size_pages} pages, more than its limit of {cap}")));
         }
-        if info.max_pages != mem.max_pages.map(u64::from) {
-            return Err(bad(format!("memory {}'s maximum differs from the module's", info.index)));
+        if max_pages != mem.max_pages.map(u64::from) {
+            return Err(bad(format!("memory {index}'s maximum differs from the module's")));
         }
-        if memories.iter().any(|(i, _, _)| *i == info.index) {
-            return Err(bad(format!("memory {} is saved twice", info.index)));
+        if memories.iter().any(|(i, _, _)| *i == index) {
+            return Err(bad(format!("memory {index} is saved twice")));
         }
-        memories.push(format::decode_memory(s.payload).map_err(|e| bad(e.to_string()))?);
+        if s.kind == SectionKind::Pages {
+            let store = pages.as_deref_mut().ok_or_else(|| {
+                bad(format!(
+                    "memory {index} is stored in page packs beside the generation file, which are not \
+                     available here (a self-contained copy is made with `chiwawa export`)"
+                ))
+            })?;
+            let m = manifests.last().ok_or_else(|| bad("manifest vanished"))?;
+            memories.push((index, store.load(m).map_err(bad)?, max_pages));
+        } else {
+            memories.push(format::decode_memory(s.payload).map_err(|e| bad(e.to_string()))?);
+        }
     }
+    let tracker = PageTracker::from_restored(&manifests, pages.map(|p| p.pack_sizes()).unwrap_or_default());
     apply_store(&mut g, &si, memories)?;
     apply_machine(&mut g, &mi)?;
     before_files()?;
@@ -333,7 +418,7 @@ pub fn restore_with(
             Error::Environment(e.to_string())
         }
     })?;
-    Ok(g)
+    Ok((g, tracker))
 }
 
 /// The function references the guest can hold: null, or (store address + 1) of one of its

@@ -202,7 +202,12 @@ fn archived(root: &Root) -> (PathBuf, Vec<Ckpt>) {
     let dir = root.ck().join(&names[0]);
     let mut gens = list_gens(&dir);
     gens.reverse();
-    assert_eq!(gens.len(), dir_names(&dir).len(), "only generations in {}", dir.display());
+    assert_eq!(
+        gens.len() + packs(&dir).len(),
+        dir_names(&dir).len(),
+        "only generations and their page packs in {}",
+        dir.display()
+    );
     let ckpts = gens
         .iter()
         .map(|(g, p)| {
@@ -253,6 +258,17 @@ fn deterministic_positions_and_bytes() {
     assert!(a.len() >= 20, "only {} generations", a.len());
     // `chiwawa inspect` reads the same numbers as the harness's own parser.
     let listed = inspect_json(runs[0].path(), archive.to_str().unwrap());
+    // Incremental generations: the first one writes every page, later ones only what changed,
+    // referencing the rest from earlier packs (`inspect` shows both numbers).
+    let written_referenced: Vec<(u64, u64)> = listed
+        .iter()
+        .rev()
+        .map(|m| (m["pages_written"].parse().unwrap(), m["pages_referenced"].parse().unwrap()))
+        .collect();
+    assert_eq!(written_referenced[0].0, written_referenced[0].1, "{written_referenced:?}");
+    assert!(written_referenced[0].0 >= 2, "{written_referenced:?}");
+    assert!(written_referenced[1..].iter().all(|(w, r)| w <= r), "{written_referenced:?}");
+    assert!(written_referenced[1..].iter().any(|(w, r)| w < r), "{written_referenced:?}");
     let listed: Vec<(u64, u64, bool)> = listed
         .iter()
         .rev()
@@ -271,8 +287,18 @@ fn deterministic_positions_and_bytes() {
         );
         prev = c.instructions;
     }
+    let a_packs = packs(&archive);
+    assert!(a_packs.len() >= 2, "packs {a_packs:?} for {} generations", a.len());
     for (what, root) in [("second run", &runs[1]), ("killed and restarted run", &killed)] {
-        let (_, b) = archived(root);
+        let (b_archive, b) = archived(root);
+        // The page packs are a function of the execution positions too.
+        assert_eq!(packs(&b_archive), a_packs, "{what}: pack files");
+        for name in &a_packs {
+            assert!(
+                fs::read(archive.join(name)).unwrap() == fs::read(b_archive.join(name)).unwrap(),
+                "{what}: {name}"
+            );
+        }
         let pos = |v: &[Ckpt]| v.iter().map(|c| (c.generation, c.instructions)).collect::<Vec<_>>();
         assert_eq!(pos(&b), pos(&a), "{what}: checkpoint positions differ");
         for (x, y) in a.iter().zip(&b) {
@@ -322,7 +348,37 @@ fn restore_copied_generation_in_another_directory() {
     fs::copy(a.stdout_path(), b.stdout_path()).unwrap();
     fs::create_dir(b.path().join("saved")).unwrap();
     let saved = b.path().join("saved/moved.ckpt");
+    // The generation file alone is not enough: its pages are in the packs beside it.
     fs::copy(archive.join(gen_name(pick.generation)), &saved).unwrap();
+    let f = spawn(
+        &b,
+        &g,
+        &["--restore", "saved/moved.ckpt", "--checkpoint-dir", CK, "--every-instructions", "200003"],
+        &[],
+        Out::File,
+    )
+    .wait();
+    f.assert_no_panic("restore without packs");
+    assert_eq!(f.code(), Some(1), "{}", f.stderr);
+    assert!(f.stderr.contains("page pack") && f.stderr.contains("cannot open"), "{}", f.stderr);
+    // `chiwawa export` makes it one self-contained file (and refuses to overwrite one).
+    let out = std::process::Command::new(chiwawa())
+        .args(["export", archive.join(gen_name(pick.generation)).to_str().unwrap(), saved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    fs::remove_file(&saved).unwrap();
+    let out = std::process::Command::new(chiwawa())
+        .args(["export", archive.join(gen_name(pick.generation)).to_str().unwrap(), saved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported = read_ckpt(&saved).unwrap();
+    assert_eq!(exported.generation, pick.generation);
+    assert!(exported.sections.iter().any(|s| s.kind == KIND_MEMORY), "export has inline memory");
+    assert!(!exported.sections.iter().any(|s| s.kind == KIND_PAGES), "export references no packs");
+    let pick_bytes = fs::read(&saved).unwrap();
     let f = spawn(
         &b,
         &g,
@@ -343,7 +399,7 @@ fn restore_copied_generation_in_another_directory() {
     assert!(f.stderr.contains("truncating stdout"), "{}", f.stderr);
     assert!(f.stderr.contains("out.txt"), "out.txt should be truncated back: {}", f.stderr);
     assert_equivalent(&b, &r, "--restore");
-    assert_eq!(fs::read(&saved).unwrap(), pick.bytes, "the restored file must be left alone");
+    assert_eq!(fs::read(&saved).unwrap(), pick_bytes, "the restored file must be left alone");
 }
 
 #[test]

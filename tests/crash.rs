@@ -89,6 +89,8 @@ fn crash_loop_counter() {
     let g = Guest::counter(3_000_000, 10_000);
     let r = reference(&g);
     let root = Root::with_header();
+    let root_path = root.path().to_path_buf();
+    let root_path = root_path.as_path();
     let opts = ["--checkpoint-dir", CK, "--every-instructions", "50021", "--keep", "3"];
     let mut rng = Rng::for_test("crash_loop_counter");
     let plan = Plan { max_kills: 24, kill_chance: (1, 1), max_delay: Duration::from_millis(15) };
@@ -96,7 +98,8 @@ fn crash_loop_counter() {
     let mut observe = |gens: &Gens| {
         // Between kills: only complete, valid generations (at least one), at most keep + 1
         // of them (a crash between commit and prune), newer ones further along.
-        assert!((1..=4).contains(&gens.len()), "{} generations: {gens:?}", gens.len());
+        // (Two kills in a row between a commit and its pruning leave one more.)
+        assert!((1..=6).contains(&gens.len()), "{} generations: {gens:?}", gens.len());
         let ck: Vec<Ckpt> = gens
             .iter()
             .map(|(n, p)| {
@@ -106,6 +109,11 @@ fn crash_loop_counter() {
             })
             .collect();
         assert!(ck.windows(2).all(|w| w[0].instructions > w[1].instructions), "{gens:?}");
+        // Incremental generations: every page every generation references is in its pack,
+        // intact (`inspect` reads and checks each one).
+        for m in inspect_json(root_path, CK) {
+            assert_eq!(m["valid"], "true", "{m:?}");
+        }
         if let Some(&(g, i)) = observed.last() {
             assert!(ck[0].generation >= g && ck[0].instructions >= i, "the newest generation went backwards");
         }
@@ -140,13 +148,17 @@ fn failpoints_with_previous_generations() {
     assert_eq!(
         FAILPOINTS,
         [
+            "pages-mid-write",
+            "pages-after-fsync",
+            "pages-after-rename",
             "before-write",
             "mid-write",
             "after-write",
             "after-fsync",
             "after-rename",
             "after-dir-fsync",
-            "mid-prune"
+            "mid-prune",
+            "mid-page-prune",
         ]
     );
     let base = with_generations(3);
@@ -161,10 +173,10 @@ fn failpoints_with_previous_generations() {
         assert_eq!(resumed_from(&f.stderr).first().map(|x| x.1), Some(3), "{fp}: {}", f.stderr);
 
         // Generation 4 exists once renamed; pruning (keep 3) then removes generation 1.
-        let renamed = matches!(fp, "after-rename" | "after-dir-fsync" | "mid-prune");
+        let renamed = matches!(fp, "after-rename" | "after-dir-fsync" | "mid-prune" | "mid-page-prune");
         let want: &[u64] = match fp {
             "after-rename" | "after-dir-fsync" => &[4, 3, 2, 1],
-            "mid-prune" => &[4, 3, 2],
+            "mid-prune" | "mid-page-prune" => &[4, 3, 2],
             _ => &[3, 2, 1],
         };
         let ck = root.ck();
@@ -177,8 +189,28 @@ fn failpoints_with_previous_generations() {
                 assert!(c.instructions > read_ckpt(&ck.join(gen_name(3))).unwrap().instructions);
             }
         }
+        // Every generation left is complete: its pages are all in their packs.
+        for m in inspect_json(root.path(), CK) {
+            assert_eq!(m["valid"], "true", "{fp}: {m:?}");
+        }
+        // Packs of the generations before the crash are untouched (a pack is never rewritten).
+        for (name, bytes) in &before {
+            if name.starts_with("pack-") && ck.join(name).exists() {
+                assert!(fs::read(ck.join(name)).unwrap() == *bytes, "{fp}: {name} changed");
+            }
+        }
         let temps = temp_files(&ck);
         match fp {
+            "pages-mid-write" | "pages-after-fsync" => {
+                assert_eq!(temps.len(), 1, "{fp}: {:?}", dir_names(&ck));
+                assert!(temps[0].starts_with(".pack-"), "{fp}: {temps:?}");
+            }
+            "pages-after-rename" => {
+                // The pack of generation 4 is in place, the generation is not: the pack is an
+                // orphan that nothing references, replaced by the next commit of generation 4.
+                assert!(ck.join("pack-0000000000000004.pages").exists(), "{fp}: {:?}", dir_names(&ck));
+                assert!(temps.is_empty(), "{fp}: {temps:?}");
+            }
             "mid-write" | "after-write" | "after-fsync" => {
                 assert_eq!(temps.len(), 1, "{fp}: {:?}", dir_names(&ck));
                 let tmp = fs::read(ck.join(&temps[0])).unwrap();
@@ -216,7 +248,7 @@ fn failpoints_at_the_first_checkpoint() {
         assert!(f.stderr.contains(&format!("failpoint '{fp}' reached")), "{fp}: {}", f.stderr);
         // The premise of an exact result: nothing was printed before the first checkpoint.
         assert_eq!(root.stdout_bytes(), HEADER, "{fp}: output before the first checkpoint");
-        let renamed = matches!(fp, "after-rename" | "after-dir-fsync" | "mid-prune");
+        let renamed = matches!(fp, "after-rename" | "after-dir-fsync" | "mid-prune" | "mid-page-prune");
         assert_eq!(gen_numbers(&root.ck()), if renamed { vec![1] } else { vec![] }, "{fp}");
         let stderr = finish(&root, fp);
         let resumed = resumed_from(&stderr);
@@ -269,8 +301,8 @@ fn damaged_generations_fall_back_to_the_previous_one() {
     let g3 = read_ckpt(&base.ck().join(gen_name(3))).unwrap();
     let newest = |ck: &Path| ck.join(gen_name(3));
     let n3 = gen_name(3);
-    let mem = g3.section(KIND_MEMORY).expect("a Memory section").clone();
-    let mem_index = g3.sections.iter().position(|s| s.kind == KIND_MEMORY).unwrap();
+    let mem = g3.section(KIND_PAGES).expect("a Pages section").clone();
+    let mem_index = g3.sections.iter().position(|s| s.kind == KIND_PAGES).unwrap();
     let machine_index = g3.sections.iter().position(|s| s.kind == KIND_MACHINE).unwrap();
     let machine = g3.section(KIND_MACHINE).unwrap().clone();
     let end_start = g3.sections.last().map(|s| s.crc_at() + 4).unwrap();
@@ -284,9 +316,9 @@ fn damaged_generations_fall_back_to_the_previous_one() {
     );
     corrupt_case(
         &base,
-        "memory payload byte",
-        |ck| edit(&newest(ck), |b| b[mem.payload.start + 28 + 8 + 1000] ^= 1),
-        &[(&n3, &format!("CRC mismatch in section {mem_index} (Memory)"))],
+        "page manifest byte",
+        |ck| edit(&newest(ck), |b| b[mem.payload.start + 28 + 30] ^= 1),
+        &[(&n3, &format!("CRC mismatch in section {mem_index} (Pages)"))],
         2,
     );
     corrupt_case(
@@ -447,7 +479,10 @@ fn assert_restore_refused(root: &Root, file: &str, what: &str, reason: &str) {
 
 #[test]
 fn bad_restore_files_are_clean_errors() {
-    let root = with_generations(1);
+    // Self-contained generations: the crafted variants are written outside the directory.
+    let root = Root::with_header();
+    let opts: Vec<&str> = OPTS.iter().copied().chain(["--self-contained"]).collect();
+    make_generations(&root, &root.ck(), &counter(), &opts, 1);
     let good = fs::read(root.ck().join(gen_name(1))).unwrap();
     let c = parse_ckpt(good.clone()).unwrap();
     let write = |name: &str, bytes: &[u8]| fs::write(root.path().join(name), bytes).unwrap();

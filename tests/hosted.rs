@@ -876,9 +876,35 @@ fn archived(root: &Root, ck: &str) -> (PathBuf, Vec<PathBuf>) {
         .collect();
     assert_eq!(archives.len(), 1, "{}: archives {archives:?}", root.join(ck).display());
     let dir = archives[0].clone();
-    let mut gens: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut gens: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("gen-"))
+        .collect();
     gens.sort();
     (dir, gens)
+}
+
+/// The page packs (`pack-*.pages`) of an incremental checkpoint directory, sorted.
+fn packs_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pack-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Copies every file of `from` (generations and packs) into a new directory `to`.
+fn copy_files(from: &Path, to: &Path) {
+    fs::create_dir(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
 }
 
 /// `chiwawa inspect --json DIR` under `host` → (generation, instructions) per line, sorted.
@@ -970,14 +996,54 @@ fn identical_sections() {
                 }
             }
         }
+        // Incremental generations: the page packs are identical too.
+        let (hp, np) = (packs_in(dir), packs_in(ndir));
+        assert!(np.len() >= 2, "native packs {np:?}");
+        assert_eq!(names(&hp), names(&np), "[{h}] pack files");
+        for (a, b) in hp.iter().zip(&np) {
+            assert!(
+                fs::read(a).unwrap() == fs::read(b).unwrap(),
+                "[{h}] {} differs from native",
+                a.display()
+            );
+        }
         // Native inspect reads the hosted files, hosted inspect reads the native ones.
         assert_eq!(inspect_counts(Host::Native, root, dir), ncounts, "[{h}] native inspect of hosted files");
         let copy = root.join("native-ck");
-        fs::create_dir(&copy).unwrap();
-        for p in ngens {
-            fs::copy(p, copy.join(p.file_name().unwrap())).unwrap();
-        }
+        copy_files(ndir, &copy);
         assert_eq!(inspect_counts(*host, root, &copy), ncounts, "[{h}] hosted inspect of native files");
+        // A middle incremental generation (its pages spread over several packs) resumes on the
+        // other kind of host, both ways: hosted from the native files, native from the hosted.
+        let mid = ngens.len() / 2;
+        for (runner, files, label) in [
+            (*host, copy.clone(), "native generation under {h}"),
+            (Host::Native, dir.clone(), "{h} generation natively"),
+        ] {
+            let label = label.replace("{h}", h);
+            let gen = files.join(ngens[mid].file_name().unwrap());
+            let rel = gen.strip_prefix(&root.path).unwrap().to_string_lossy().into_owned();
+            let resume = [
+                "run",
+                "--dir",
+                "sb::/sandbox",
+                "--restore",
+                &rel,
+                "--checkpoint-dir",
+                "ck-resume",
+                "counter.wasm",
+                "2000000",
+                "200000",
+                "/sandbox",
+            ];
+            let o = run(runner, root, &[], &resume, None, StdoutTo::Pipe);
+            assert_eq!(o.code(), Some(0), "{label}: {}", o.stderr);
+            assert!(o.stderr.contains("resuming from"), "{label}: {}", o.stderr);
+            assert!(
+                !o.stdout.is_empty() && nout.stdout.ends_with(&o.stdout),
+                "{label}: stdout is not the reference's tail"
+            );
+            assert_eq!(root.read("sb/out.txt"), nroot.read("sb/out.txt"), "{label}: out.txt");
+        }
     }
 }
 

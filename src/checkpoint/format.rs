@@ -276,6 +276,10 @@ pub enum SectionKind {
     /// Code 6: clock readings at capture (bincode). The only section whose bytes depend on
     /// *when* the capture happened; every other section is a function of the execution position.
     Clock,
+    /// Code 7: one linear memory of an incremental generation: a manifest naming, for every
+    /// non-zero page, the pack file and slot that hold it and its XXH3-128 fingerprint (see
+    /// [`super::pages`]).
+    Pages,
     /// Any other code (never 0, which is the end section), preserved as read.
     Other(u32),
 }
@@ -290,11 +294,12 @@ impl SectionKind {
             SectionKind::Wasi => 4,
             SectionKind::Meta => 5,
             SectionKind::Clock => 6,
+            SectionKind::Pages => 7,
             SectionKind::Other(c) => c,
         }
     }
 
-    /// The kind for an on-disk code; codes 1..=6 always map to the named
+    /// The kind for an on-disk code; codes 1..=7 always map to the named
     /// variants, so `from_code(k.code())` is canonical.
     pub fn from_code(code: u32) -> Self {
         match code {
@@ -304,6 +309,7 @@ impl SectionKind {
             4 => SectionKind::Wasi,
             5 => SectionKind::Meta,
             6 => SectionKind::Clock,
+            7 => SectionKind::Pages,
             c => SectionKind::Other(c),
         }
     }
@@ -318,6 +324,7 @@ impl fmt::Display for SectionKind {
             SectionKind::Wasi => f.write_str("Wasi"),
             SectionKind::Meta => f.write_str("Meta"),
             SectionKind::Clock => f.write_str("Clock"),
+            SectionKind::Pages => f.write_str("Pages"),
             SectionKind::Other(0) => f.write_str("End"),
             SectionKind::Other(c) => write!(f, "kind {c:#x}"),
         }
@@ -450,6 +457,8 @@ pub enum FormatError {
     Invalid { place: Place, reason: String },
     /// A memory section payload is malformed.
     Memory { reason: String },
+    /// A pages section (an incremental generation's memory manifest) is malformed.
+    Pages { reason: String },
     /// A structured payload failed to decode.
     Payload { what: String, reason: String },
 }
@@ -490,6 +499,7 @@ impl fmt::Display for FormatError {
             }
             FormatError::Invalid { place, reason } => write!(f, "invalid {place}: {reason}"),
             FormatError::Memory { reason } => write!(f, "invalid memory section: {reason}"),
+            FormatError::Pages { reason } => write!(f, "invalid pages section: {reason}"),
             FormatError::Payload { what, reason } => {
                 write!(f, "cannot decode {what} payload: {reason}")
             }
@@ -712,7 +722,7 @@ impl<W: Write> CheckpointWriter<W> {
 
 /// Whether `page` is all zero bytes. Word-wise OR over 256-byte blocks,
 /// which the compiler vectorises, with an early exit per block.
-fn is_zero(page: &[u8]) -> bool {
+pub(crate) fn is_zero(page: &[u8]) -> bool {
     let mut blocks = page.chunks_exact(256);
     for block in &mut blocks {
         let acc = block
@@ -1025,7 +1035,7 @@ pub fn decode_memory(payload: &[u8]) -> Result<(u32, Vec<u8>, Option<u64>), Form
 
 /// A zero-filled `Vec<u8>` of `len` bytes, or `None` if the allocator refuses.
 /// Uses `alloc_zeroed` so untouched pages stay unmapped on most hosts.
-fn try_zeroed_vec(len: usize) -> Option<Vec<u8>> {
+pub(crate) fn try_zeroed_vec(len: usize) -> Option<Vec<u8>> {
     if len == 0 {
         return Some(Vec::new());
     }

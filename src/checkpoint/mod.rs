@@ -7,11 +7,14 @@
 //! * [`hash`] — SHA-256 for the module identity.
 //! * [`dir`] — `gen-XXXXXXXXXXXXXXXX.ckpt` generations with an atomic,
 //!   durable commit protocol, pruning and fallback to older generations.
+//! * [`pages`] — incremental generations: page packs shared between generations, manifests,
+//!   the writer's change tracking and the verifying page reader.
 
 pub mod codec;
 pub mod dir;
 pub mod format;
 pub mod hash;
+pub mod pages;
 
 pub use codec::CodecError;
 pub use dir::{CheckpointDir, GenerationFile};

@@ -2,6 +2,7 @@
 
 use super::{InspectArgs, EXIT_ERROR};
 use crate::checkpoint::format::{decode_meta, memory_pages, read_checkpoint, Checkpoint, SectionKind};
+use crate::checkpoint::pages::{pack_dir, Manifest, PageStore};
 use crate::checkpoint::{codec, hash, CheckpointDir};
 use crate::snapshot::MachineImage;
 use std::path::{Path, PathBuf};
@@ -24,11 +25,15 @@ pub struct Report {
     pub frames: u64,
     pub memory_pages: Vec<u64>,
     pub stored_pages: u64,
+    /// Incremental generations: pages this generation wrote to its own pack.
+    pub pages_written: u64,
+    /// Incremental generations: pages its manifests reference (its own pack's included).
+    pub pages_referenced: u64,
     pub backtrace: String,
     pub sections: Vec<(String, u64)>,
 }
 
-fn describe(c: &Checkpoint, r: &mut Report) -> Result<(), String> {
+fn describe(c: &Checkpoint, r: &mut Report, manifests: &mut Vec<Manifest>) -> Result<(), String> {
     let h = &c.header;
     r.generation = h.generation;
     r.instructions = h.instructions;
@@ -53,10 +58,36 @@ fn describe(c: &Checkpoint, r: &mut Report) -> Result<(), String> {
         codec::decode(&c.section(SectionKind::Machine).ok_or("no Machine section")?.payload)
             .map_err(|e| format!("Machine section: {e}"))?;
     r.frames = mi.frames.len() as u64;
-    for s in c.sections_of(SectionKind::Memory) {
-        let (info, _) = memory_pages(&s.payload).map_err(|e| e.to_string())?;
-        r.memory_pages.push(info.size_pages);
-        r.stored_pages += info.stored_pages;
+    for s in &c.sections {
+        match s.kind {
+            SectionKind::Memory => {
+                let (info, _) = memory_pages(&s.payload).map_err(|e| e.to_string())?;
+                r.memory_pages.push(info.size_pages);
+                r.stored_pages += info.stored_pages;
+            }
+            SectionKind::Pages => {
+                let m = Manifest::decode(&s.payload, h.generation).map_err(|e| e.to_string())?;
+                r.memory_pages.push(m.size_pages);
+                r.stored_pages += m.entries.len() as u64;
+                r.pages_referenced += m.entries.len() as u64;
+                r.pages_written += m.entries.iter().filter(|(_, p)| p.pack == h.generation).count() as u64;
+                manifests.push(m);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads every page an incremental generation references from the packs in `dir` and checks
+/// it: a generation is only valid if it can be restored.
+fn verify_pages(manifests: &[Manifest], dir: &Path, module_hash: [u8; 32]) -> Result<(), String> {
+    let mut store = PageStore::new(dir, module_hash);
+    let mut page = vec![0u8; crate::checkpoint::format::PAGE_SIZE];
+    for m in manifests {
+        for (p, r) in &m.entries {
+            store.read_page(r, &mut page).map_err(|e| format!("memory {} page {p}: {e}", m.index))?;
+        }
     }
     Ok(())
 }
@@ -85,10 +116,15 @@ fn inspect_bytes(path: &Path) -> Report {
     };
     r.bytes = bytes.len() as u64;
     match read_checkpoint(&bytes) {
-        Ok(c) => match describe(&c, &mut r) {
-            Ok(()) => r.valid = true,
-            Err(e) => r.reason = Some(e),
-        },
+        Ok(c) => {
+            let mut manifests = Vec::new();
+            match describe(&c, &mut r, &mut manifests)
+                .and_then(|()| verify_pages(&manifests, &pack_dir(path), c.header.module_hash))
+            {
+                Ok(()) => r.valid = true,
+                Err(e) => r.reason = Some(e),
+            }
+        }
         Err(e) => r.reason = Some(e.to_string()),
     }
     r
@@ -114,6 +150,8 @@ impl Report {
             "frames": self.frames,
             "memory_pages": self.memory_pages,
             "stored_pages": self.stored_pages,
+            "pages_written": self.pages_written,
+            "pages_referenced": self.pages_referenced,
             "backtrace": self.backtrace,
             "sections": sections,
         })
@@ -130,15 +168,20 @@ impl Report {
             );
         }
         let pages: Vec<String> = self.memory_pages.iter().map(|p| p.to_string()).collect();
+        let stored = if self.pages_referenced > 0 || self.sections.iter().any(|(k, _)| k == "Pages") {
+            format!("{} written, {} referenced", self.pages_written, self.pages_referenced)
+        } else {
+            format!("{} stored", self.stored_pages)
+        };
         format!(
-            "{name}  valid  generation {}  {} bytes  {}\n  instructions {}  frames {}  memory pages [{}] ({} stored)\n  module {}{} ({} bytes, sha256 {}…)  producer {}\n  backtrace: {}\n",
+            "{name}  valid  generation {}  {} bytes  {}\n  instructions {}  frames {}  memory pages [{}] ({})\n  module {}{} ({} bytes, sha256 {}…)  producer {}\n  backtrace: {}\n",
             self.generation,
             self.bytes,
             self.created,
             self.instructions,
             self.frames,
             pages.join(", "),
-            self.stored_pages,
+            stored,
             if self.module_name.is_empty() { "" } else { "`" },
             if self.module_name.is_empty() { "(unnamed)".to_string() } else { format!("{}`", self.module_name) },
             self.module_len,

@@ -1,9 +1,10 @@
-//! The command line: `chiwawa run`, `chiwawa wast`, `chiwawa inspect`.
+//! The command line: `chiwawa run`, `chiwawa wast`, `chiwawa inspect`, `chiwawa export`.
 //!
 //! Modelled on `wasmtime run`: everything after the module goes to the guest; `--dir`, `--env`,
 //! `--argv0` and `--invoke` mean what they mean there; a trap exits with 134; the guest's exit
 //! code is chiwawa's. chiwawa itself speaks only on stderr.
 
+pub mod export;
 pub mod inspect;
 pub mod invoke;
 pub mod run;
@@ -39,6 +40,20 @@ pub enum Command {
     /// List the checkpoint generations in a directory (or describe one file): validity and why
     /// not, module, instruction count, memory, frames and a short backtrace
     Inspect(InspectArgs),
+    /// Write one self-contained checkpoint file (all memory pages inline) from a generation of a
+    /// checkpoint directory, to copy elsewhere and resume with `run --restore FILE`
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// A generation file (its page packs are read from beside it), or a checkpoint directory
+    /// (its newest generation that verifies in full)
+    #[arg(value_name = "GENERATION|DIR")]
+    pub checkpoint: PathBuf,
+    /// The file to write (must not exist)
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -97,9 +112,16 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "restore")]
     pub fresh: bool,
 
-    /// Resume from this checkpoint file (e.g. copied from another machine)
+    /// Resume from this checkpoint file: a self-contained one (`chiwawa export`, e.g. copied
+    /// from another machine), or a generation file whose page packs are beside it
     #[arg(long, value_name = "FILE")]
     pub restore: Option<PathBuf>,
+
+    /// Write every generation as one self-contained file with all memory pages inline, instead
+    /// of incremental generations (only the pages changed since the previous generation, in
+    /// page packs shared between generations)
+    #[arg(long)]
+    pub self_contained: bool,
 
     /// When the guest finishes, archive its generations instead of deleting them
     #[arg(long)]
@@ -146,5 +168,6 @@ pub fn main(cli: Cli) -> i32 {
         Command::Run(a) => run::run(a),
         Command::Wast(a) => wast::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Export(a) => export::run(a),
     }
 }

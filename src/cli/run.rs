@@ -33,7 +33,8 @@ fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
         || a.every_instructions.is_some()
         || a.trigger_file.is_some()
         || a.restore.is_some()
-        || a.wait_lock;
+        || a.wait_lock
+        || a.self_contained;
     if !on {
         return None;
     }
@@ -51,6 +52,7 @@ fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
         restore: a.restore.clone(),
         keep_on_exit: a.keep_on_exit,
         wait_lock: a.wait_lock,
+        incremental: !a.self_contained,
     })
 }
 

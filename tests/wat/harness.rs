@@ -49,6 +49,8 @@ pub const KIND_WASI: u32 = 4;
 pub const KIND_META: u32 = 5;
 /// Clock readings at capture: the only section that depends on when it was written.
 pub const KIND_CLOCK: u32 = 6;
+/// An incremental generation's memory: a manifest of pages kept in `pack-*.pages` files.
+pub const KIND_PAGES: u32 = 7;
 pub const HEADER_LEN: usize = 152;
 pub const MAGIC: &[u8; 8] = b"\x89CHW\r\n\x1a\n";
 
@@ -963,9 +965,20 @@ pub fn list_gens(dir: &Path) -> Vec<(u64, PathBuf)> {
     v
 }
 
-/// Commit temp files (`.gen-*.tmp`) in `dir`.
+/// Commit temp files (`.gen-*.tmp`, `.pack-*.tmp`) in `dir`.
 pub fn temp_files(dir: &Path) -> Vec<String> {
-    dir_names(dir).into_iter().filter(|n| n.starts_with(".gen-") && n.ends_with(".tmp")).collect()
+    dir_names(dir)
+        .into_iter()
+        .filter(|n| (n.starts_with(".gen-") || n.starts_with(".pack-")) && n.ends_with(".tmp"))
+        .collect()
+}
+
+/// Page pack files (`pack-*.pages`) in `dir`, ascending by name.
+pub fn packs(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        dir_names(dir).into_iter().filter(|n| n.starts_with("pack-") && n.ends_with(".pages")).collect();
+    v.sort();
+    v
 }
 
 /// Parses "resuming from PATH (generation G, I instructions...)" lines of a stderr log.

@@ -1,0 +1,642 @@
+//! Incremental generations: linear-memory pages live in *pack files* shared between
+//! generations, and a generation names the pages it needs in a manifest.
+//!
+//! * `pack-{generation:016x}.pages` holds the 64 KiB pages that generation wrote: a fixed
+//!   header ([`PACK_HEADER_LEN`] bytes) and the pages back to back, slot `s` at offset
+//!   `PACK_HEADER_LEN + s * 65536`. Written once (temp file, fsync, rename, fsync dir) before the
+//!   generation that first references it, never modified.
+//! * A generation's `Pages` section (kind 7), one per linear memory, lists every non-zero page as
+//!   (page index, pack, slot, XXH3-128 fingerprint of the contents). Restoring reads each page
+//!   from its pack and checks the fingerprint, so a torn, stale or corrupt page — or a pack
+//!   from another run — is detected and the generation rejected like any damaged file.
+//! * The writer ([`PageTracker`]) keeps the manifest of the last committed generation. At a
+//!   checkpoint it fingerprints every page (zero pages are recognised without hashing) and
+//!   writes to the new pack only pages whose fingerprint changed, plus the live pages of any
+//!   pack that has become mostly garbage (fewer than half of its pages still referenced), so the
+//!   directory never holds more than about twice the guest's memory plus what the kept
+//!   generations changed.
+//! * Pruning deletes a pack once no kept generation references it.
+//!
+//! Byte layouts and the failure analysis are in docs/FORMAT.md, "Incremental generations".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::{is_zero, try_zeroed_vec, FormatError, SectionKind, MAX_MEMORY_PAGES, PAGE_SIZE};
+
+/// First 8 bytes of a pack file: `\x89CHP\r\n\x1a\n` (the checkpoint magic's pattern, `P` for
+/// pages).
+pub const PACK_MAGIC: [u8; 8] = [0x89, b'C', b'H', b'P', b'\r', b'\n', 0x1a, b'\n'];
+/// Pack format version.
+pub const PACK_VERSION: u32 = 1;
+/// Length of a pack file's header; page slot 0 starts here.
+pub const PACK_HEADER_LEN: usize = 80;
+/// Fixed prefix of a `Pages` section payload (index, size, max, count).
+pub const PAGES_PREFIX_LEN: usize = 28;
+/// One manifest entry: page index, pack, slot (u64 each) and the 16-byte fingerprint.
+pub const PAGES_ENTRY_LEN: usize = 40;
+/// Largest slot number a manifest may name (a pack holds the pages of one generation; 2^32 pages
+/// is 256 TiB).
+pub const MAX_SLOT: u64 = u32::MAX as u64;
+
+const PACK_PREFIX: &str = "pack-";
+const PACK_SUFFIX: &str = ".pages";
+
+/// The fingerprint of a page: XXH3-128 of its 65536 bytes.
+pub fn fingerprint(page: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(page)
+}
+
+/// `pack-{generation:016x}.pages`.
+pub fn pack_file_name(generation: u64) -> String {
+    format!("{PACK_PREFIX}{generation:016x}{PACK_SUFFIX}")
+}
+
+/// The generation of a pack file name, if it is exactly one.
+pub fn parse_pack_file_name(name: &str) -> Option<u64> {
+    let hex = name.strip_prefix(PACK_PREFIX)?.strip_suffix(PACK_SUFFIX)?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// The directory where the packs of the generation file `file` are: the file's own.
+pub fn pack_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where a page's contents are: a slot of a pack, and what they hash to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRef {
+    /// The generation whose pack holds the page.
+    pub pack: u64,
+    /// The page's slot in that pack.
+    pub slot: u64,
+    /// [`fingerprint`] of the contents.
+    pub hash: u128,
+}
+
+/// One linear memory of an incremental generation (the payload of a `Pages` section).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    pub index: u32,
+    pub size_pages: u64,
+    pub max_pages: Option<u64>,
+    /// Every non-zero page, ascending by page index.
+    pub entries: Vec<(u64, PageRef)>,
+}
+
+impl Manifest {
+    /// The `Pages` section payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(PAGES_PREFIX_LEN + self.entries.len() * PAGES_ENTRY_LEN);
+        out.extend_from_slice(&self.index.to_le_bytes());
+        out.extend_from_slice(&self.size_pages.to_le_bytes());
+        out.extend_from_slice(&self.max_pages.unwrap_or(u64::MAX).to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        for (page, r) in &self.entries {
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&r.pack.to_le_bytes());
+            out.extend_from_slice(&r.slot.to_le_bytes());
+            out.extend_from_slice(&r.hash.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes and validates a `Pages` payload of generation `generation`: exact length, sizes
+    /// within the 32-bit limit and the maximum, page indices strictly ascending and in range,
+    /// packs in `1..=generation` (a generation never references a later one), slots ≤
+    /// [`MAX_SLOT`]. Nothing is allocated from a length field before it is checked against the
+    /// payload.
+    pub fn decode(payload: &[u8], generation: u64) -> Result<Manifest, FormatError> {
+        let err = |reason: String| FormatError::Pages { reason };
+        if payload.len() < PAGES_PREFIX_LEN {
+            return Err(err(format!(
+                "payload is {} bytes, shorter than the {PAGES_PREFIX_LEN}-byte prefix",
+                payload.len()
+            )));
+        }
+        let index = le_u32(payload, 0);
+        let size_pages = le_u64(payload, 4);
+        let max_raw = le_u64(payload, 12);
+        let count = le_u64(payload, 20);
+        let max_pages = (max_raw != u64::MAX).then_some(max_raw);
+        if size_pages > MAX_MEMORY_PAGES {
+            return Err(err(format!(
+                "memory {index} claims {size_pages} pages, more than the {MAX_MEMORY_PAGES}-page limit"
+            )));
+        }
+        if let Some(max) = max_pages.filter(|m| size_pages > *m) {
+            return Err(err(format!("memory {index}: size {size_pages} pages exceeds its maximum {max}")));
+        }
+        if count > size_pages {
+            return Err(err(format!("memory {index}: {count} pages listed but only {size_pages} in size")));
+        }
+        let expected =
+            (PAGES_ENTRY_LEN as u64).checked_mul(count).and_then(|n| n.checked_add(PAGES_PREFIX_LEN as u64));
+        if expected != Some(payload.len() as u64) {
+            return Err(err(format!(
+                "memory {index}: payload is {} bytes but {count} entries need {}",
+                payload.len(),
+                expected.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+            )));
+        }
+        let mut entries = Vec::with_capacity(count as usize);
+        let mut prev: Option<u64> = None;
+        for e in payload[PAGES_PREFIX_LEN..].chunks_exact(PAGES_ENTRY_LEN) {
+            let page = le_u64(e, 0);
+            let pack = le_u64(e, 8);
+            let slot = le_u64(e, 16);
+            let hash = u128::from_le_bytes(e[24..40].try_into().unwrap_or_default());
+            if page >= size_pages {
+                return Err(err(format!(
+                    "memory {index}: page {page} is beyond the size of {size_pages} pages"
+                )));
+            }
+            if let Some(p) = prev.filter(|p| page <= *p) {
+                return Err(err(format!(
+                    "memory {index}: page indices not strictly ascending ({p} then {page})"
+                )));
+            }
+            if pack == 0 || pack > generation {
+                return Err(err(format!(
+                    "memory {index}: page {page} is in the pack of generation {pack}, which generation \
+                     {generation} cannot reference"
+                )));
+            }
+            if slot > MAX_SLOT {
+                return Err(err(format!("memory {index}: page {page} has slot {slot}, beyond {MAX_SLOT}")));
+            }
+            prev = Some(page);
+            entries.push((page, PageRef { pack, slot, hash }));
+        }
+        Ok(Manifest { index, size_pages, max_pages, entries })
+    }
+}
+
+fn le_u32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap_or_default())
+}
+
+fn le_u64(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap_or_default())
+}
+
+/// A pack file's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackHeader {
+    pub generation: u64,
+    pub pages: u64,
+    pub module_hash: [u8; 32],
+}
+
+impl PackHeader {
+    /// The 80 header bytes: magic, version, flags (0), generation, page count, module SHA-256,
+    /// 12 reserved zero bytes, CRC-32 of bytes 0..76.
+    pub fn to_bytes(&self) -> [u8; PACK_HEADER_LEN] {
+        let mut b = [0u8; PACK_HEADER_LEN];
+        b[0..8].copy_from_slice(&PACK_MAGIC);
+        b[8..12].copy_from_slice(&PACK_VERSION.to_le_bytes());
+        b[16..24].copy_from_slice(&self.generation.to_le_bytes());
+        b[24..32].copy_from_slice(&self.pages.to_le_bytes());
+        b[32..64].copy_from_slice(&self.module_hash);
+        let crc = crc32fast::hash(&b[..76]);
+        b[76..80].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Parses and verifies a header (magic, version, CRC, reserved bits and bytes).
+    pub fn parse(b: &[u8]) -> Result<PackHeader, String> {
+        if b.len() < PACK_HEADER_LEN {
+            return Err(format!(
+                "the pack is {} bytes, shorter than its {PACK_HEADER_LEN}-byte header",
+                b.len()
+            ));
+        }
+        if b[0..8] != PACK_MAGIC {
+            return Err("not a chiwawa pack file (bad magic)".to_string());
+        }
+        let version = le_u32(b, 8);
+        if version != PACK_VERSION {
+            return Err(format!("unsupported pack version {version} (this chiwawa reads {PACK_VERSION})"));
+        }
+        let stored = le_u32(b, 76);
+        let computed = crc32fast::hash(&b[..76]);
+        if stored != computed {
+            return Err(format!(
+                "CRC mismatch in the pack header: stored {stored:#010x} computed {computed:#010x}"
+            ));
+        }
+        if le_u32(b, 12) != 0 || b[64..76].iter().any(|&x| x != 0) {
+            return Err("reserved pack header bits are set".to_string());
+        }
+        let mut module_hash = [0u8; 32];
+        module_hash.copy_from_slice(&b[32..64]);
+        Ok(PackHeader { generation: le_u64(b, 16), pages: le_u64(b, 24), module_hash })
+    }
+}
+
+/// The packs (by generation) that a generation file's `Pages` sections reference. `Err` when the
+/// file is not a valid checkpoint (its references cannot count: it can never be restored).
+pub fn referenced_packs(bytes: &[u8]) -> Result<BTreeSet<u64>, FormatError> {
+    let c = super::format::parse_checkpoint(bytes)?;
+    let mut packs = BTreeSet::new();
+    for s in c.sections_of(SectionKind::Pages) {
+        for (_, r) in Manifest::decode(s.payload, c.header.generation)?.entries {
+            packs.insert(r.pack);
+        }
+    }
+    Ok(packs)
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// What the writer knows of the last committed generation: where each page of each memory is
+/// (`None`: a zero page) and how many pages each referenced pack holds.
+#[derive(Clone, Debug, Default)]
+pub struct PageTracker {
+    mems: Vec<Vec<Option<PageRef>>>,
+    packs: BTreeMap<u64, u64>,
+}
+
+/// A page to copy into the new pack: (memory, page index).
+pub type NewPage = (u32, u64);
+
+/// The outcome of [`PageTracker::plan`]: the new generation's manifests and the pages its pack
+/// must hold, in slot order.
+#[derive(Debug)]
+pub struct Plan {
+    pub generation: u64,
+    pub manifests: Vec<Manifest>,
+    pub new_pages: Vec<NewPage>,
+    /// Pages referenced from older packs.
+    pub reused: u64,
+    /// Of `new_pages`, those copied only because their pack had become mostly garbage.
+    pub compacted: u64,
+}
+
+impl PageTracker {
+    /// A tracker that knows nothing: the next generation writes every non-zero page.
+    pub fn new() -> Self {
+        PageTracker::default()
+    }
+
+    /// Seeds the tracker from the manifests of the generation just restored, whose packs hold
+    /// `packs[g]` pages each (as read from their headers).
+    pub fn from_restored(manifests: &[Manifest], packs: BTreeMap<u64, u64>) -> Self {
+        let mut mems: Vec<Vec<Option<PageRef>>> = Vec::new();
+        for m in manifests {
+            let i = m.index as usize;
+            if mems.len() <= i {
+                mems.resize(i + 1, Vec::new());
+            }
+            let mut pages = vec![None; m.size_pages as usize];
+            for (p, r) in &m.entries {
+                pages[*p as usize] = Some(*r);
+            }
+            mems[i] = pages;
+        }
+        PageTracker { mems, packs }
+    }
+
+    /// Plans generation `generation` of the memories `mems` (index, contents, maximum): every
+    /// page is fingerprinted; a page whose fingerprint equals the last generation's keeps its
+    /// reference, others go to the new pack; then the live pages of packs that fewer than half
+    /// of their pages are still referenced from are moved into the new pack as well.
+    pub fn plan(&self, generation: u64, mems: &[(&[u8], Option<u64>)]) -> Plan {
+        let mut manifests = Vec::with_capacity(mems.len());
+        for (i, (data, max)) in mems.iter().enumerate() {
+            let old = self.mems.get(i).map(Vec::as_slice).unwrap_or(&[]);
+            let mut entries = Vec::new();
+            for (p, page) in data.chunks_exact(PAGE_SIZE).enumerate() {
+                if is_zero(page) {
+                    continue;
+                }
+                let hash = fingerprint(page);
+                let r = match old.get(p).copied().flatten() {
+                    Some(r) if r.hash == hash => r,
+                    // Marked new (pack 0) until slots are assigned below.
+                    _ => PageRef { pack: 0, slot: 0, hash },
+                };
+                entries.push((p as u64, r));
+            }
+            manifests.push(Manifest {
+                index: i as u32,
+                size_pages: (data.len() / PAGE_SIZE) as u64,
+                max_pages: *max,
+                entries,
+            });
+        }
+        // Compaction: packs whose live share has fallen below one half are rewritten.
+        let mut live: HashMap<u64, u64> = HashMap::new();
+        for m in &manifests {
+            for (_, r) in &m.entries {
+                if r.pack != 0 {
+                    *live.entry(r.pack).or_default() += 1;
+                }
+            }
+        }
+        let sparse: BTreeSet<u64> = live
+            .iter()
+            .filter(|(pack, n)| n.saturating_mul(2) < self.packs.get(pack).copied().unwrap_or(0))
+            .map(|(pack, _)| *pack)
+            .collect();
+        let (mut new_pages, mut reused, mut compacted) = (Vec::new(), 0u64, 0u64);
+        for m in &mut manifests {
+            for (p, r) in &mut m.entries {
+                if r.pack != 0 && !sparse.contains(&r.pack) {
+                    reused += 1;
+                    continue;
+                }
+                if r.pack != 0 {
+                    compacted += 1;
+                }
+                *r = PageRef { pack: generation, slot: new_pages.len() as u64, hash: r.hash };
+                new_pages.push((m.index, *p));
+            }
+        }
+        Plan { generation, manifests, new_pages, reused, compacted }
+    }
+
+    /// Streams the plan's new pages (contents taken from `mems`, which must be unchanged since
+    /// [`plan`](Self::plan)) into `w`, after the pack header.
+    pub fn write_pack(
+        plan: &Plan,
+        module_hash: [u8; 32],
+        mems: &[(&[u8], Option<u64>)],
+        w: &mut dyn Write,
+    ) -> io::Result<()> {
+        let header =
+            PackHeader { generation: plan.generation, pages: plan.new_pages.len() as u64, module_hash };
+        w.write_all(&header.to_bytes())?;
+        for &(m, p) in &plan.new_pages {
+            let data = mems.get(m as usize).map(|(d, _)| *d).unwrap_or(&[]);
+            let start = p as usize * PAGE_SIZE;
+            let page = data.get(start..start + PAGE_SIZE).ok_or_else(|| {
+                io::Error::other(format!("memory {m} page {p} vanished while writing its pack"))
+            })?;
+            w.write_all(page)?;
+        }
+        Ok(())
+    }
+
+    /// The plan was committed: it is now the last generation.
+    pub fn committed(&mut self, plan: Plan) {
+        let mut referenced = BTreeSet::new();
+        self.mems = plan
+            .manifests
+            .iter()
+            .map(|m| {
+                let mut pages = vec![None; m.size_pages as usize];
+                for (p, r) in &m.entries {
+                    referenced.insert(r.pack);
+                    pages[*p as usize] = Some(*r);
+                }
+                pages
+            })
+            .collect();
+        if !plan.new_pages.is_empty() {
+            self.packs.insert(plan.generation, plan.new_pages.len() as u64);
+        }
+        self.packs.retain(|g, _| referenced.contains(g));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+/// Reads pages out of the packs of one checkpoint directory, verifying each.
+pub struct PageStore {
+    dir: PathBuf,
+    module_hash: [u8; 32],
+    open: HashMap<u64, (File, u64)>,
+}
+
+impl PageStore {
+    /// Packs in `dir`, which must have been written for the module with this SHA-256.
+    pub fn new(dir: &Path, module_hash: [u8; 32]) -> Self {
+        PageStore { dir: dir.to_path_buf(), module_hash, open: HashMap::new() }
+    }
+
+    /// The directory the packs are read from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Page counts of the packs opened so far (to seed a [`PageTracker`]).
+    pub fn pack_sizes(&self) -> BTreeMap<u64, u64> {
+        self.open.iter().map(|(g, (_, n))| (*g, *n)).collect()
+    }
+
+    fn pack(&mut self, generation: u64) -> Result<&mut (File, u64), String> {
+        if !self.open.contains_key(&generation) {
+            let name = pack_file_name(generation);
+            let path = self.dir.join(&name);
+            let mut f = File::open(&path).map_err(|e| format!("cannot open its page pack {name}: {e}"))?;
+            let mut head = [0u8; PACK_HEADER_LEN];
+            let len = f.metadata().map_err(|e| format!("cannot stat {name}: {e}"))?.len();
+            f.read_exact(&mut head).map_err(|e| format!("cannot read the header of {name}: {e}"))?;
+            let h = PackHeader::parse(&head).map_err(|e| format!("page pack {name}: {e}"))?;
+            if h.generation != generation {
+                return Err(format!("page pack {name}: its header says generation {}", h.generation));
+            }
+            if h.module_hash != self.module_hash {
+                return Err(format!("page pack {name} was written for another module"));
+            }
+            let expected =
+                h.pages.checked_mul(PAGE_SIZE as u64).and_then(|n| n.checked_add(PACK_HEADER_LEN as u64));
+            if expected != Some(len) {
+                return Err(format!(
+                    "page pack {name} is {len} bytes, but its {} pages need {} (truncated?)",
+                    h.pages,
+                    expected.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+                ));
+            }
+            self.open.insert(generation, (f, h.pages));
+        }
+        self.open.get_mut(&generation).ok_or_else(|| "pack vanished".to_string())
+    }
+
+    /// Assembles one memory from its manifest: a zeroed buffer of `size_pages` pages, every
+    /// listed page read from its pack and checked against its fingerprint. The caller has
+    /// checked `size_pages` against the module's limits.
+    pub fn load(&mut self, m: &Manifest) -> Result<Vec<u8>, String> {
+        let bytes = usize::try_from(m.size_pages)
+            .ok()
+            .and_then(|p| p.checked_mul(PAGE_SIZE))
+            .filter(|&n| n <= isize::MAX as usize)
+            .ok_or_else(|| {
+                format!(
+                    "memory {} of {} pages does not fit in this host's address space",
+                    m.index, m.size_pages
+                )
+            })?;
+        let mut mem = try_zeroed_vec(bytes)
+            .ok_or_else(|| format!("cannot allocate {bytes} bytes for memory {}", m.index))?;
+        for (p, r) in &m.entries {
+            let start = *p as usize * PAGE_SIZE;
+            let page = &mut mem[start..start + PAGE_SIZE];
+            self.read_page(r, page).map_err(|e| format!("memory {} page {p}: {e}", m.index))?;
+        }
+        Ok(mem)
+    }
+
+    /// Reads one page into `out` and verifies its fingerprint.
+    pub fn read_page(&mut self, r: &PageRef, out: &mut [u8]) -> Result<(), String> {
+        let (f, pages) = self.pack(r.pack)?;
+        if r.slot >= *pages {
+            return Err(format!("slot {} is beyond the {pages} pages of {}", r.slot, pack_file_name(r.pack)));
+        }
+        let offset = PACK_HEADER_LEN as u64 + r.slot * PAGE_SIZE as u64;
+        f.seek(SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(out))
+            .map_err(|e| format!("cannot read slot {} of {}: {e}", r.slot, pack_file_name(r.pack)))?;
+        let got = fingerprint(out);
+        if got != r.hash {
+            return Err(format!(
+                "slot {} of {} is damaged (fingerprint {got:032x}, the generation expects {:032x})",
+                r.slot,
+                pack_file_name(r.pack),
+                r.hash
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem(pages: &[u8]) -> Vec<u8> {
+        let mut m = vec![0u8; pages.len() * PAGE_SIZE];
+        for (i, &b) in pages.iter().enumerate() {
+            m[i * PAGE_SIZE..(i + 1) * PAGE_SIZE].fill(b);
+        }
+        m
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(pack_file_name(0x2a), "pack-000000000000002a.pages");
+        assert_eq!(parse_pack_file_name("pack-000000000000002a.pages"), Some(0x2a));
+        assert_eq!(parse_pack_file_name("pack-000000000000002A.pages"), None);
+        assert_eq!(parse_pack_file_name("pack-2a.pages"), None);
+    }
+
+    #[test]
+    fn manifest_round_trips_and_rejects_malformed_payloads() {
+        let m = Manifest {
+            index: 1,
+            size_pages: 10,
+            max_pages: Some(20),
+            entries: vec![
+                (2, PageRef { pack: 3, slot: 0, hash: 7 }),
+                (9, PageRef { pack: 5, slot: 4, hash: u128::MAX }),
+            ],
+        };
+        let bytes = m.encode();
+        assert_eq!(bytes.len(), PAGES_PREFIX_LEN + 2 * PAGES_ENTRY_LEN);
+        assert_eq!(Manifest::decode(&bytes, 5).unwrap(), m);
+        // a generation cannot reference a later pack
+        assert!(Manifest::decode(&bytes, 4).unwrap_err().to_string().contains("cannot reference"));
+        // length, order, range
+        assert!(Manifest::decode(&bytes[..bytes.len() - 1], 5).is_err());
+        let mut swapped = m.clone();
+        swapped.entries.reverse();
+        assert!(Manifest::decode(&swapped.encode(), 5).unwrap_err().to_string().contains("ascending"));
+        let mut beyond = m.clone();
+        beyond.entries[1].0 = 10;
+        assert!(Manifest::decode(&beyond.encode(), 5).is_err());
+        let mut huge = bytes.clone();
+        huge[20..28].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Manifest::decode(&huge, 5).is_err());
+        let mut zero_pack = m.clone();
+        zero_pack.entries[0].1.pack = 0;
+        assert!(Manifest::decode(&zero_pack.encode(), 5).is_err());
+    }
+
+    #[test]
+    fn pack_header_round_trips_and_is_checked() {
+        let h = PackHeader { generation: 9, pages: 3, module_hash: [7; 32] };
+        let b = h.to_bytes();
+        assert_eq!(PackHeader::parse(&b).unwrap(), h);
+        for i in 0..PACK_HEADER_LEN {
+            let mut bad = b;
+            bad[i] ^= 0x10;
+            assert!(PackHeader::parse(&bad).is_err(), "flipping byte {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn only_changed_pages_are_planned_and_sparse_packs_are_compacted() {
+        let mut t = PageTracker::new();
+        let m1 = mem(&[1, 0, 2, 3]);
+        let p1 = t.plan(1, &[(&m1, None)]);
+        assert_eq!(p1.new_pages, vec![(0, 0), (0, 2), (0, 3)]);
+        t.committed(p1);
+        // change page 2 only
+        let m2 = mem(&[1, 0, 9, 3]);
+        let p2 = t.plan(2, &[(&m2, None)]);
+        assert_eq!(p2.new_pages, vec![(0, 2)]);
+        assert_eq!(p2.reused, 2);
+        assert_eq!(p2.manifests[0].entries[0].1.pack, 1);
+        assert_eq!(
+            p2.manifests[0].entries[1].1,
+            PageRef { pack: 2, slot: 0, hash: fingerprint(&m2[2 * PAGE_SIZE..3 * PAGE_SIZE]) }
+        );
+        t.committed(p2);
+        // change page 3 too: pack 1 keeps only page 0 of its 3 → compacted into pack 3
+        let m3 = mem(&[1, 0, 9, 4]);
+        let p3 = t.plan(3, &[(&m3, None)]);
+        assert_eq!(p3.new_pages, vec![(0, 0), (0, 3)]);
+        assert_eq!(p3.compacted, 1);
+        t.committed(p3);
+        assert_eq!(t.packs.keys().copied().collect::<Vec<_>>(), vec![2, 3]);
+        // nothing changed: nothing written
+        let p4 = t.plan(4, &[(&m3, None)]);
+        assert!(p4.new_pages.is_empty());
+    }
+
+    #[test]
+    fn pages_round_trip_through_a_pack_and_damage_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = [1u8; 32];
+        let t = PageTracker::new();
+        let m = mem(&[5, 0, 6]);
+        let plan = t.plan(1, &[(&m, Some(8))]);
+        let mut bytes = Vec::new();
+        PageTracker::write_pack(&plan, hash, &[(&m, Some(8))], &mut bytes).unwrap();
+        std::fs::write(dir.path().join(pack_file_name(1)), &bytes).unwrap();
+        let mut store = PageStore::new(dir.path(), hash);
+        assert_eq!(store.load(&plan.manifests[0]).unwrap(), m);
+        assert_eq!(store.pack_sizes(), BTreeMap::from([(1, 2)]));
+        // another module's store refuses the pack
+        assert!(PageStore::new(dir.path(), [2; 32])
+            .load(&plan.manifests[0])
+            .unwrap_err()
+            .contains("another module"));
+        // a flipped byte in a page
+        bytes[PACK_HEADER_LEN + PAGE_SIZE + 17] ^= 1;
+        std::fs::write(dir.path().join(pack_file_name(1)), &bytes).unwrap();
+        let e = PageStore::new(dir.path(), hash).load(&plan.manifests[0]).unwrap_err();
+        assert!(e.contains("page 2") && e.contains("damaged"), "{e}");
+        // a truncated pack
+        std::fs::write(dir.path().join(pack_file_name(1)), &bytes[..bytes.len() - 1]).unwrap();
+        let e = PageStore::new(dir.path(), hash).load(&plan.manifests[0]).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        // a missing pack
+        std::fs::remove_file(dir.path().join(pack_file_name(1))).unwrap();
+        let e = PageStore::new(dir.path(), hash).load(&plan.manifests[0]).unwrap_err();
+        assert!(e.contains("cannot open"), "{e}");
+    }
+}
