@@ -3,21 +3,28 @@
 #   1. one checkpoint of 16 MiB and 256 MiB of touched guest memory: file size, time to write it
 #      durably (temp file, fsync, rename, fsync dir), versus writing and fsyncing the same number
 #      of bytes with dd; and the time to restore from it;
-#   2. the slowdown of `--every 10s` versus no checkpointing on the shared benchmark guests.
+#   2. the slowdown of `--every 10s` versus no checkpointing on the shared benchmark guests;
+#   3. incremental generations: a guest with 1 GiB of touched memory that changes 1 % of its
+#      pages between checkpoints (benches/dirty.wat): bytes and time per generation, incremental
+#      versus --self-contained (full) generations; and the cost of `--every 1s` on it.
 #
 # usage: benches/checkpoint.sh [--guests "sieve matmul"] [--scale N] [--skip-overhead]
+#                              [--skip-incremental] [--only-incremental] [--incremental-mib N]
 # env:   CHIWAWA_BIN (default target/release/chiwawa; build it with cargo build --release)
 #        BENCH_CACHE (default target/bench-cache: benches/bench.sh builds the guests there)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CHIWAWA_BIN:-$root/target/release/chiwawa}
 cache=${BENCH_CACHE:-$root/target/bench-cache}
-guests="fib sieve matmul sha256 nbody sort bigmem" scale=1 overhead=1
+guests="fib sieve matmul sha256 nbody sort bigmem" scale=1 overhead=1 incremental=1 full=1 inc_mib=1024
 while (($#)); do
   case "$1" in
     --guests) guests="$2"; shift 2 ;;
     --scale) scale="$2"; shift 2 ;;
     --skip-overhead) overhead=0; shift ;;
+    --skip-incremental) incremental=0; shift ;;
+    --only-incremental) full=0; overhead=0; shift ;;
+    --incremental-mib) inc_mib="$2"; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -29,6 +36,7 @@ trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 
+if ((full)); then
 echo "| touched memory | checkpoint file | checkpoint (write+fsync+rename+fsync dir) | dd same bytes + fsync | restore |"
 echo "|---:|---:|---:|---:|---:|"
 for mib in 16 256; do
@@ -38,7 +46,7 @@ for mib in 16 256; do
   pages4k=$((mib * 256))
   n=$((pages4k * 20))
   dir="$work/ck$mib"
-  RUST_LOG=chiwawa=debug "$bin" run --every-instructions "$n" --keep 1 --keep-on-exit --checkpoint-dir "$dir" \
+  RUST_LOG=chiwawa=debug "$bin" run --self-contained --every-instructions "$n" --keep 1 --keep-on-exit --checkpoint-dir "$dir" \
     --invoke touch "$root/benches/memtouch.wat" "$mib" 2 >/dev/null 2>"$work/log$mib"
   line=$(grep -m1 'checkpoint: generation' "$work/log$mib") || { cat "$work/log$mib" >&2; exit 1; }
   bytes=$(sed -E 's/.*\), ([0-9]+) bytes.*/\1/' <<<"$line")
@@ -54,6 +62,63 @@ for mib in 16 256; do
   printf '| %d MiB | %.1f MiB | %.3f s | %s s | %.3f s |\n' "$mib" "$(python3 -c "print($bytes/1048576)")" \
     "$(python3 -c "print($ms/1000)")" "$dd_s" "$(python3 -c "print($rms/1000)")"
 done
+fi
+
+if ((incremental)); then
+  # dirty.wat MIB ROUNDS PAGES SPIN: 1 % of the pages rewritten per round; a generation about
+  # every round (the spin loop is ~12 instruction units per iteration).
+  pages=$((inc_mib * 16)) per=$(((inc_mib * 16 + 99) / 100)) spin=2000000 every=24000011
+  summarise() { # log label → "median bytes, median ms" of generations 2.. that wrote pages
+    python3 - "$1" "$2" <<'PY'
+import re, statistics, sys
+log, label = open(sys.argv[1]).read(), sys.argv[2]
+gens = [(int(g), int(b), float(ms)) for g, b, ms in
+        re.findall(r"checkpoint: generation (\d+) \([^)]*\), (\d+) bytes, \d+ instructions, ([0-9.]+) ms", log)]
+written = {int(g): int(w) for g, w in re.findall(r"generation (\d+): (\d+) pages written", log)}
+rows = [(b, ms) for g, b, ms in gens if g >= 2 and written.get(g, 1) > 0]
+print(f"{label}\t{len(rows)}\t{statistics.median(b for b, _ in rows)}\t{statistics.median(m for _, m in rows)}")
+PY
+  }
+  echo
+  echo "| ${inc_mib} MiB touched, ${per} of ${pages} pages changed per generation | generations | bytes per generation | time per generation |"
+  echo "|---|---:|---:|---:|"
+  for mode in incremental self-contained; do
+    echo "incremental bench: $mode" >&2
+    flag=(); [[ $mode == self-contained ]] && flag=(--self-contained)
+    RUST_LOG=chiwawa=debug "$bin" run "${flag[@]}" --every-instructions "$every" --keep 2 --checkpoint-dir "$work/inc-$mode" \
+      --invoke dirty "$root/benches/dirty.wat" "$inc_mib" 8 "$per" "$spin" >/dev/null 2>"$work/inc-$mode.log"
+    summarise "$work/inc-$mode.log" "$mode" >"$work/inc-$mode.sum"
+    read -r _ n b ms <"$work/inc-$mode.sum"
+    printf '| %s | %s | %.1f MiB | %.1f ms |\n' "$mode" "$n" "$(python3 -c "print($b/1048576)")" "$ms"
+  done
+  read -r _ _ ib ims <"$work/inc-incremental.sum"; read -r _ _ fb fms <"$work/inc-self-contained.sum"
+  printf '| incremental / full | | %.1f %% | %.1f %% |\n' "$(python3 -c "print(100*$ib/$fb)")" "$(python3 -c "print(100*$ims/$fms)")"
+  rm -rf "$work"/inc-*
+  # --every 1s on the same big heap (30 rounds of 1 %, ~15 s), against no checkpoints,
+  # interleaved. The first generation writes every page (a full checkpoint, unavoidable);
+  # "steady state" is the time spent in the later ones, as a share of the run.
+  echo
+  echo "| ${inc_mib} MiB heap, 1 % changed per round | no checkpoints | --every 1s (incremental) | checkpoints taken | slowdown | first (full) generation | later generations: time share |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for run in 1 2; do
+    echo "every-1s bench: run $run" >&2
+    t0=$(now); "$bin" run --invoke dirty "$root/benches/dirty.wat" "$inc_mib" 30 "$per" 60000000 >/dev/null; t1=$(now)
+    base=$(secs "$t0" "$t1")
+    t0=$(now); RUST_LOG=chiwawa=debug "$bin" run --every 1s --checkpoint-dir "$work/e1" --invoke dirty "$root/benches/dirty.wat" \
+      "$inc_mib" 30 "$per" 60000000 >/dev/null 2>"$work/e1.log"; t1=$(now)
+    with=$(secs "$t0" "$t1")
+    count=$(grep -c 'checkpoint: generation' "$work/e1.log" || true)
+    read -r first later < <(python3 - "$work/e1.log" <<'PY'
+import re, sys
+ms = [float(m) for m in re.findall(r"checkpoint: generation \d+ .*? ([0-9.]+) ms", open(sys.argv[1]).read())]
+print(ms[0] if ms else 0, sum(ms[1:]))
+PY
+)
+    printf '| run %d | %s s | %s s | %s | %+.1f %% | %.0f ms | %.2f %% |\n' "$run" "$base" "$with" "$count" \
+      "$(python3 -c "print(($with/$base-1)*100)")" "$first" "$(python3 -c "print($later/10/$with)")"
+    rm -rf "$work/e1"
+  done
+fi
 
 ((overhead)) || exit 0
 echo

@@ -176,9 +176,14 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     let (mut guest, restored, tracker) = start_guest(cfg, ck, &dir, module, &module_hash)?;
     // Incremental generations start from the restored one's pages (when they are in this
     // directory's packs); otherwise the first generation writes every page.
-    let mut tracker = ck.incremental.then(|| match (&ck.restore, tracker) {
-        (None, Some(t)) => t,
-        _ => crate::checkpoint::pages::PageTracker::new(),
+    let mut tracker = ck.incremental.then(|| {
+        let mut t = match (&ck.restore, tracker) {
+            (None, Some(t)) => t,
+            _ => crate::checkpoint::pages::PageTracker::new(),
+        };
+        // Memory is what the tracker knows (or it knows nothing): track writes from here.
+        t.track_writes();
+        t
     });
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
     // of a regular-file stdout/stderr) for a fresh run.

@@ -9,12 +9,15 @@
 //!   durable commit protocol, pruning and fallback to older generations.
 //! * [`pages`] — incremental generations: page packs shared between generations, manifests,
 //!   the writer's change tracking and the verifying page reader.
+//! * [`softdirty`] — which pages were written since the last generation, from the kernel's
+//!   soft-dirty bits (Linux), so that only those are fingerprinted.
 
 pub mod codec;
 pub mod dir;
 pub mod format;
 pub mod hash;
 pub mod pages;
+pub mod softdirty;
 
 pub use codec::CodecError;
 pub use dir::{CheckpointDir, GenerationFile};

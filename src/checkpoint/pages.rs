@@ -25,6 +25,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::format::{is_zero, try_zeroed_vec, FormatError, SectionKind, MAX_MEMORY_PAGES, PAGE_SIZE};
+use super::softdirty::{PageState, SoftDirty, WriteTracker};
 
 /// First 8 bytes of a pack file: `\x89CHP\r\n\x1a\n` (the checkpoint magic's pattern, `P` for
 /// pages).
@@ -260,11 +261,81 @@ pub fn referenced_packs(bytes: &[u8]) -> Result<BTreeSet<u64>, FormatError> {
 // ---------------------------------------------------------------------------
 
 /// What the writer knows of the last committed generation: where each page of each memory is
-/// (`None`: a zero page) and how many pages each referenced pack holds.
-#[derive(Clone, Debug, Default)]
+/// (`None`: a zero page) and how many pages each referenced pack holds; and, where the kernel
+/// offers it, soft-dirty tracking of which pages were written since (see [`SoftDirty`]): then
+/// only those are fingerprinted.
+#[derive(Default)]
 pub struct PageTracker {
     mems: Vec<Vec<Option<PageRef>>>,
     packs: BTreeMap<u64, u64>,
+    /// Cleared whenever `mems` is made to match memory (a commit, a restore).
+    soft: Option<Box<dyn WriteTracker>>,
+    /// Plans made: every [`VERIFY_EVERY`]th fingerprints every page and checks the soft-dirty
+    /// bits against it.
+    plans: u64,
+}
+
+impl std::fmt::Debug for PageTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageTracker")
+            .field("memories", &self.mems.len())
+            .field("packs", &self.packs)
+            .field("soft_dirty", &self.soft.is_some())
+            .finish()
+    }
+}
+
+/// Every this many generations the tracker fingerprints all pages, soft-dirty or not, and
+/// checks that no page changed without its bit set (if one did, soft-dirty tracking is turned
+/// off for the rest of the run, with a warning). `CHIWAWA_DIRTY_VERIFY=1` checks every time.
+pub const VERIFY_EVERY: u64 = 64;
+
+/// The fingerprint of each page of `data` that is wanted and not all zero (`None` otherwise).
+/// Memories of 64 MiB and more are split over up to four threads where threads exist (the
+/// guest is paused meanwhile: the checkpoint is the only work there is).
+fn fingerprints(data: &[u8], want: &[bool]) -> Vec<Option<u128>> {
+    let one = |chunk: &[u8], first: usize| -> Vec<Option<u128>> {
+        chunk
+            .chunks_exact(PAGE_SIZE)
+            .enumerate()
+            .map(|(k, page)| {
+                if want.get(first + k) != Some(&true) || is_zero(page) {
+                    None
+                } else {
+                    Some(fingerprint(page))
+                }
+            })
+            .collect()
+    };
+    let n = data.len() / PAGE_SIZE;
+    let threads = if n >= 1024 && !cfg!(target_os = "wasi") {
+        std::thread::available_parallelism().map_or(1, |t| t.get().min(4))
+    } else {
+        1
+    };
+    if threads <= 1 {
+        return one(data, 0);
+    }
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let (lo, hi) = ((t * per).min(n), ((t + 1) * per).min(n));
+                let chunk = &data[lo * PAGE_SIZE..hi * PAGE_SIZE];
+                let one = &one;
+                (lo, chunk, std::thread::Builder::new().spawn_scoped(s, move || one(chunk, lo)).ok())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for (lo, chunk, handle) in parts {
+            // A thread that could not start (or failed) is done here instead.
+            match handle.map(|h| h.join()) {
+                Some(Ok(v)) => out.extend(v),
+                _ => out.extend(one(chunk, lo)),
+            }
+        }
+        out
+    })
 }
 
 /// A page to copy into the new pack: (memory, page index).
@@ -289,6 +360,33 @@ impl PageTracker {
         PageTracker::default()
     }
 
+    /// Uses the kernel's soft-dirty bits (when available) to fingerprint only the pages written
+    /// since the last generation. Call once memory matches what the tracker knows (a fresh
+    /// tracker knows nothing, so any time before its first plan).
+    pub fn track_writes(&mut self) {
+        self.track_writes_with(SoftDirty::probe().map(|s| Box::new(s) as Box<dyn WriteTracker>));
+    }
+
+    /// [`track_writes`](Self::track_writes) with a given source of written pages.
+    pub fn track_writes_with(&mut self, tracker: Option<Box<dyn WriteTracker>>) {
+        self.soft = tracker;
+        if let Some(s) = &mut self.soft {
+            if let Err(e) = s.clear() {
+                log::debug!("soft-dirty tracking off: {e}");
+                self.soft = None;
+            }
+        }
+        log::debug!(
+            "incremental generations: {}",
+            if self.soft.is_some() { "soft-dirty page tracking" } else { "every page fingerprinted" }
+        );
+    }
+
+    /// Whether soft-dirty tracking is on.
+    pub fn tracks_writes(&self) -> bool {
+        self.soft.is_some()
+    }
+
     /// Seeds the tracker from the manifests of the generation just restored, whose packs hold
     /// `packs[g]` pages each (as read from their headers).
     pub fn from_restored(manifests: &[Manifest], packs: BTreeMap<u64, u64>) -> Self {
@@ -304,24 +402,62 @@ impl PageTracker {
             }
             mems[i] = pages;
         }
-        PageTracker { mems, packs }
+        PageTracker { mems, packs, soft: None, plans: 0 }
     }
 
     /// Plans generation `generation` of the memories `mems` (index, contents, maximum): every
     /// page is fingerprinted; a page whose fingerprint equals the last generation's keeps its
     /// reference, others go to the new pack; then the live pages of packs that fewer than half
     /// of their pages are still referenced from are moved into the new pack as well.
-    pub fn plan(&self, generation: u64, mems: &[(&[u8], Option<u64>)]) -> Plan {
+    pub fn plan(&mut self, generation: u64, mems: &[(&[u8], Option<u64>)]) -> Plan {
+        self.plans += 1;
+        let verify = self.plans.is_multiple_of(VERIFY_EVERY)
+            || std::env::var("CHIWAWA_DIRTY_VERIFY").is_ok_and(|v| v == "1");
         let mut manifests = Vec::with_capacity(mems.len());
+        let mut missed: Option<(usize, usize)> = None;
         for (i, (data, max)) in mems.iter().enumerate() {
+            let states = match self.soft.as_mut().map(|s| s.states(data)) {
+                Some(Ok(st)) => Some(st),
+                Some(Err(e)) => {
+                    log::warn!("soft-dirty page tracking failed ({e}); fingerprinting every page from now on");
+                    self.soft = None;
+                    None
+                }
+                None => None,
+            };
             let old = self.mems.get(i).map(Vec::as_slice).unwrap_or(&[]);
+            let pages = data.len() / PAGE_SIZE;
+            // Unwritten since the last generation: as that generation recorded it.
+            let unwritten: Vec<bool> = (0..pages)
+                .map(|p| match states.as_ref().and_then(|s| s.get(p)) {
+                    // Present and not written (a zero page stays zero).
+                    Some(PageState::Clean) => true,
+                    Some(PageState::Absent) => old.get(p).copied().flatten().is_none(),
+                    _ => false,
+                })
+                .collect();
+            let want: Vec<bool> = unwritten.iter().map(|u| verify || !u).collect();
+            let fps = fingerprints(data, &want);
             let mut entries = Vec::new();
-            for (p, page) in data.chunks_exact(PAGE_SIZE).enumerate() {
-                if is_zero(page) {
+            for p in 0..pages {
+                let before = old.get(p).copied().flatten();
+                if !want[p] {
+                    if let Some(r) = before {
+                        entries.push((p as u64, r));
+                    }
                     continue;
                 }
-                let hash = fingerprint(page);
-                let r = match old.get(p).copied().flatten() {
+                let Some(hash) = fps[p] else {
+                    // A zero page.
+                    if unwritten[p] && before.is_some() {
+                        missed = missed.or(Some((i, p)));
+                    }
+                    continue;
+                };
+                if unwritten[p] && before.is_none_or(|r| r.hash != hash) {
+                    missed = missed.or(Some((i, p)));
+                }
+                let r = match before {
                     Some(r) if r.hash == hash => r,
                     // Marked new (pack 0) until slots are assigned below.
                     _ => PageRef { pack: 0, slot: 0, hash },
@@ -334,6 +470,9 @@ impl PageTracker {
                 max_pages: *max,
                 entries,
             });
+        }
+        if let Some((i, p)) = missed {
+            self.missed(i, p);
         }
         // Compaction: packs whose live share has fallen below one half are rewritten.
         let mut live: HashMap<u64, u64> = HashMap::new();
@@ -364,6 +503,16 @@ impl PageTracker {
             }
         }
         Plan { generation, manifests, new_pages, reused, compacted }
+    }
+
+    /// A page changed although the soft-dirty bits said it was not written: stop trusting them.
+    fn missed(&mut self, memory: usize, page: usize) {
+        if self.soft.take().is_some() {
+            log::warn!(
+                "soft-dirty page tracking missed a write (memory {memory} page {page}); \
+                 fingerprinting every page from now on"
+            );
+        }
     }
 
     /// Streams the plan's new pages (contents taken from `mems`, which must be unchanged since
@@ -407,6 +556,13 @@ impl PageTracker {
             self.packs.insert(plan.generation, plan.new_pages.len() as u64);
         }
         self.packs.retain(|g, _| referenced.contains(g));
+        // Memory matches the manifests again: a new interval of write tracking.
+        if let Some(s) = &mut self.soft {
+            if let Err(e) = s.clear() {
+                log::warn!("soft-dirty page tracking failed ({e}); fingerprinting every page from now on");
+                self.soft = None;
+            }
+        }
     }
 }
 
@@ -607,11 +763,100 @@ mod tests {
         assert!(p4.new_pages.is_empty());
     }
 
+    /// A write tracker that reports the pages whose bytes differ from its copy taken at the
+    /// last clear — or, when `lie` is set, reports every page clean.
+    struct Diffing {
+        shared: std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>,
+    }
+
+    impl WriteTracker for Diffing {
+        fn clear(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn states(&mut self, mem: &[u8]) -> io::Result<Vec<PageState>> {
+            let g = self.shared.lock().unwrap();
+            Ok(mem
+                .chunks_exact(PAGE_SIZE)
+                .enumerate()
+                .map(|(p, page)| {
+                    let was = g.0.get(p * PAGE_SIZE..(p + 1) * PAGE_SIZE);
+                    if g.1 || was == Some(page) {
+                        PageState::Clean
+                    } else {
+                        PageState::Dirty
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn write_tracking_skips_clean_pages_and_detects_a_lying_tracker() {
+        let shared = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), false)));
+        let mut t = PageTracker::new();
+        t.track_writes_with(Some(Box::new(Diffing { shared: shared.clone() })));
+        let mut m = mem(&[1, 2, 0, 4]);
+        let p1 = t.plan(1, &[(&m, None)]);
+        assert_eq!(p1.new_pages.len(), 3);
+        t.committed(p1);
+        shared.lock().unwrap().0 = m.clone();
+        // A page written, a zero page written, and memory grown by a page.
+        m[PAGE_SIZE + 5] = 9;
+        m[2 * PAGE_SIZE] = 7;
+        m.extend_from_slice(&[3u8; PAGE_SIZE]);
+        let p2 = t.plan(2, &[(&m, None)]);
+        assert_eq!(p2.new_pages, vec![(0, 1), (0, 2), (0, 4)]);
+        assert_eq!(p2.reused, 2);
+        t.committed(p2);
+        shared.lock().unwrap().0 = m.clone();
+        assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty());
+        // The tracker lies (a write it does not report): a verifying plan notices, turns it
+        // off and takes the changed page.
+        m[3 * PAGE_SIZE] = 0;
+        shared.lock().unwrap().1 = true;
+        let unverified = t.plan(3, &[(&m, None)]);
+        assert!(unverified.new_pages.is_empty(), "trusted: the lie goes unnoticed between checks");
+        assert!(t.tracks_writes());
+        while t.plans % VERIFY_EVERY != VERIFY_EVERY - 1 {
+            t.plans += 1;
+        }
+        let verified = t.plan(3, &[(&m, None)]);
+        // Page 3 changed; page 0 is then the last live page of pack 1 and moves too.
+        assert_eq!(verified.new_pages, vec![(0, 0), (0, 3)]);
+        assert_eq!(verified.compacted, 1);
+        assert!(!t.tracks_writes(), "a tracker caught lying is dropped");
+    }
+
+    #[test]
+    fn soft_dirty_tracking_fingerprints_only_written_pages() {
+        let mut t = PageTracker::new();
+        t.track_writes();
+        if !t.tracks_writes() {
+            eprintln!("no soft-dirty tracking on this kernel (CONFIG_MEM_SOFT_DIRTY)");
+            return;
+        }
+        let mut m = mem(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let p1 = t.plan(1, &[(&m, None)]);
+        assert_eq!(p1.new_pages.len(), 8);
+        t.committed(p1);
+        // SAFETY: in bounds; volatile so that the write happens where it is.
+        unsafe { std::ptr::write_volatile(m.as_mut_ptr().add(3 * PAGE_SIZE + 4000), 99) };
+        let p2 = t.plan(2, &[(&m, None)]);
+        assert_eq!(p2.new_pages, vec![(0, 3)]);
+        t.committed(p2);
+        // Nothing written: nothing planned; a write that restores the old contents is a
+        // fingerprint match, so nothing either.
+        assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty());
+        unsafe { std::ptr::write_volatile(m.as_mut_ptr().add(3 * PAGE_SIZE + 4000), 99) };
+        assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty());
+        assert!(t.tracks_writes());
+    }
+
     #[test]
     fn pages_round_trip_through_a_pack_and_damage_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let hash = [1u8; 32];
-        let t = PageTracker::new();
+        let mut t = PageTracker::new();
         let m = mem(&[5, 0, 6]);
         let plan = t.plan(1, &[(&m, Some(8))]);
         let mut bytes = Vec::new();
