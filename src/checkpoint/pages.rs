@@ -419,7 +419,9 @@ impl PageTracker {
             let states = match self.soft.as_mut().map(|s| s.states(data)) {
                 Some(Ok(st)) => Some(st),
                 Some(Err(e)) => {
-                    log::warn!("soft-dirty page tracking failed ({e}); fingerprinting every page from now on");
+                    log::warn!(
+                        "soft-dirty page tracking failed ({e}); fingerprinting every page from now on"
+                    );
                     self.soft = None;
                     None
                 }
