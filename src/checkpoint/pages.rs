@@ -724,6 +724,40 @@ mod tests {
     }
 
     #[test]
+    fn mutated_manifests_never_panic() {
+        let mut rng = crate::test_util::Rng(0x5eed_9a6e);
+        let valid = Manifest {
+            index: 0,
+            size_pages: 40,
+            max_pages: None,
+            entries: (0..30).map(|p| (p, PageRef { pack: 1 + p % 3, slot: p, hash: p as u128 })).collect(),
+        }
+        .encode();
+        for _ in 0..20_000 {
+            let mut b = valid.clone();
+            for _ in 0..1 + rng.below(4) {
+                match rng.below(3) {
+                    0 if !b.is_empty() => {
+                        let i = rng.below(b.len());
+                        b[i] = rng.next() as u8;
+                    }
+                    1 => b.truncate(rng.below(b.len() + 1)),
+                    _ => {
+                        let n = rng.below(64);
+                        b.extend((0..n).map(|_| rng.next() as u8));
+                    }
+                }
+            }
+            if let Ok(m) = Manifest::decode(&b, 3) {
+                assert!(m.entries.len() as u64 <= m.size_pages);
+                assert!(m.entries.windows(2).all(|w| w[0].0 < w[1].0));
+                assert!(m.entries.iter().all(|(p, r)| *p < m.size_pages && (1..=3).contains(&r.pack)));
+            }
+            let _ = PackHeader::parse(&b);
+        }
+    }
+
+    #[test]
     fn pack_header_round_trips_and_is_checked() {
         let h = PackHeader { generation: 9, pages: 3, module_hash: [7; 32] };
         let b = h.to_bytes();
