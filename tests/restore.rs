@@ -44,6 +44,8 @@ fn generations(dir: &Path) -> (Vec<PathBuf>, String) {
             "--keep",
             "1000",
             "--keep-on-exit",
+            // one file each: the crafted variants are written and restored elsewhere
+            "--self-contained",
             wat.to_str().unwrap(),
         ],
     );
