@@ -92,7 +92,16 @@ impl Setup {
     fn command(&self, extra: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_chiwawa"));
         c.current_dir(self.dir.path())
-            .args(["run", "--dir", "sb::/sb", "--checkpoint-dir", "ck", "--every-instructions", "1000003"])
+            .args([
+                "run",
+                "--dir",
+                "sb::/sb",
+                "--checkpoint-dir",
+                "ck",
+                "--every-instructions",
+                "1000003",
+                "--self-contained",
+            ])
             .args(extra)
             .arg("guest.wat")
             .env_remove("CHIWAWA_FAILPOINT")
