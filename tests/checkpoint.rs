@@ -350,43 +350,43 @@ fn restore_copied_generation_in_another_directory() {
     let saved = b.path().join("saved/moved.ckpt");
     // The generation file alone is not enough: its pages are in the packs beside it.
     fs::copy(archive.join(gen_name(pick.generation)), &saved).unwrap();
-    let f = spawn(
-        &b,
-        &g,
-        &["--restore", "saved/moved.ckpt", "--checkpoint-dir", CK, "--every-instructions", "200003"],
-        &[],
-        Out::File,
-    )
-    .wait();
+    let restore = || {
+        spawn(
+            &b,
+            &g,
+            &["--restore", "saved/moved.ckpt", "--checkpoint-dir", CK, "--every-instructions", "200003"],
+            &[],
+            Out::File,
+        )
+        .wait()
+    };
+    let f = restore();
     f.assert_no_panic("restore without packs");
     assert_eq!(f.code(), Some(1), "{}", f.stderr);
     assert!(f.stderr.contains("page pack") && f.stderr.contains("cannot open"), "{}", f.stderr);
     // `chiwawa export` makes it one self-contained file (and refuses to overwrite one).
-    let out = std::process::Command::new(chiwawa())
-        .args(["export", archive.join(gen_name(pick.generation)).to_str().unwrap(), saved.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let export = || {
+        std::process::Command::new(chiwawa())
+            .args([
+                "export",
+                archive.join(gen_name(pick.generation)).to_str().unwrap(),
+                saved.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = export();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     fs::remove_file(&saved).unwrap();
-    let out = std::process::Command::new(chiwawa())
-        .args(["export", archive.join(gen_name(pick.generation)).to_str().unwrap(), saved.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = export();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exported = read_ckpt(&saved).unwrap();
     assert_eq!(exported.generation, pick.generation);
     assert!(exported.sections.iter().any(|s| s.kind == KIND_MEMORY), "export has inline memory");
     assert!(!exported.sections.iter().any(|s| s.kind == KIND_PAGES), "export references no packs");
     let pick_bytes = fs::read(&saved).unwrap();
-    let f = spawn(
-        &b,
-        &g,
-        &["--restore", "saved/moved.ckpt", "--checkpoint-dir", CK, "--every-instructions", "200003"],
-        &[],
-        Out::File,
-    )
-    .wait();
+    let f = restore();
     f.assert_no_panic("restore");
     assert_eq!(f.code(), Some(0), "{}", f.stderr);
     assert_eq!(

@@ -283,24 +283,37 @@ impl CheckpointDir {
             ));
         }
         let final_path = self.path.join(pack_file_name(generation));
-        let tmp =
-            tempfile::Builder::new().prefix(PACK_TEMP_PREFIX).suffix(TEMP_SUFFIX).tempfile_in(&self.path)?;
-        let count = {
-            let mut out = Counting { inner: BufWriter::with_capacity(WRITE_BUFFER, tmp.as_file()), count: 0 };
-            write(&mut out)?;
-            out.inner.into_inner().map_err(|e| e.into_error())?;
-            out.count
-        };
-        if failpoint_active("pages-mid-write") {
-            tmp.as_file().set_len(count / 2)?;
-            failpoint("pages-mid-write");
-        }
+        let (tmp, count) = self.write_temp(PACK_TEMP_PREFIX, write, "pages-mid-write")?;
         tmp.as_file().sync_all()?;
         failpoint("pages-after-fsync");
         tmp.persist(&final_path).map_err(|e| e.error)?;
         failpoint("pages-after-rename");
         sync_dir(&self.path)?;
         Ok(count)
+    }
+
+    /// A new temp file in the directory (`prefix` + random + `.tmp`) holding what `write`
+    /// produced through a `BufWriter`, flushed (not yet fsynced), and its byte count. A failing
+    /// `write` removes the file. With the failpoint `mid` active, the file is first cut to half
+    /// its length, as a crash in the middle of writing would leave it.
+    fn write_temp(
+        &self,
+        prefix: &str,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+        mid: &str,
+    ) -> io::Result<(tempfile::NamedTempFile, u64)> {
+        let tmp = tempfile::Builder::new().prefix(prefix).suffix(TEMP_SUFFIX).tempfile_in(&self.path)?;
+        let count = {
+            let mut out = Counting { inner: BufWriter::with_capacity(WRITE_BUFFER, tmp.as_file()), count: 0 };
+            write(&mut out)?;
+            out.inner.into_inner().map_err(|e| e.into_error())?;
+            out.count
+        };
+        if failpoint_active(mid) {
+            tmp.as_file().set_len(count / 2)?;
+            failpoint(mid);
+        }
+        Ok((tmp, count))
     }
 
     /// Durably commit generation `generation`, whose bytes `write` produces.
@@ -326,19 +339,7 @@ impl CheckpointDir {
             ));
         }
         failpoint("before-write");
-        let tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX).tempfile_in(&self.path)?;
-        let count = {
-            let mut out = Counting { inner: BufWriter::with_capacity(WRITE_BUFFER, tmp.as_file()), count: 0 };
-            write(&mut out)?;
-            out.inner.into_inner().map_err(|e| e.into_error())?;
-            out.count
-        };
-        if failpoint_active("mid-write") {
-            // Leave exactly the first half of the bytes on disk, as a crash
-            // in the middle of writing would.
-            tmp.as_file().set_len(count / 2)?;
-            failpoint("mid-write");
-        }
+        let (tmp, count) = self.write_temp(TEMP_PREFIX, write, "mid-write")?;
         failpoint("after-write");
         tmp.as_file().sync_all()?;
         failpoint("after-fsync");

@@ -739,13 +739,13 @@ pub(crate) fn is_zero(page: &[u8]) -> bool {
 // Reader
 // ---------------------------------------------------------------------------
 
-fn le_u32(b: &[u8], off: usize) -> u32 {
+pub(crate) fn le_u32(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[off..off + 4]);
     u32::from_le_bytes(a)
 }
 
-fn le_u64(b: &[u8], off: usize) -> u64 {
+pub(crate) fn le_u64(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
     u64::from_le_bytes(a)
@@ -938,13 +938,14 @@ pub struct MemoryInfo {
     pub stored_pages: u64,
 }
 
-/// Validate a memory section payload without materialising the memory:
-/// sizes sane, length exact, page indices strictly ascending and in range.
-/// Returns the prefix and an iterator over `(page index, page bytes)`.
-pub fn memory_pages(
+/// The 28-byte prefix that Memory and Pages sections share (index, size, max, entry count),
+/// validated: the size within [`MAX_MEMORY_PAGES`] and the maximum, no more entries than pages,
+/// and the payload exactly `28 + count × entry_len` bytes (computed without overflow).
+pub(crate) fn memory_prefix(
     payload: &[u8],
-) -> Result<(MemoryInfo, impl Iterator<Item = (u64, &[u8])> + '_), FormatError> {
-    let err = |reason: String| FormatError::Memory { reason };
+    entry_len: usize,
+    err: &dyn Fn(String) -> FormatError,
+) -> Result<MemoryInfo, FormatError> {
     if payload.len() < MEMORY_PREFIX_LEN {
         return Err(err(format!(
             "payload is {} bytes, shorter than the {MEMORY_PREFIX_LEN}-byte prefix",
@@ -961,19 +962,16 @@ pub fn memory_pages(
             "memory {index} claims {size_pages} pages, more than the {MAX_MEMORY_PAGES}-page limit"
         )));
     }
-    if let Some(max) = max_pages {
-        if size_pages > max {
-            return Err(err(format!("memory {index}: size {size_pages} pages exceeds its maximum {max}")));
-        }
+    if let Some(max) = max_pages.filter(|m| size_pages > *m) {
+        return Err(err(format!("memory {index}: size {size_pages} pages exceeds its maximum {max}")));
     }
     if stored_pages > size_pages {
         return Err(err(format!(
             "memory {index}: {stored_pages} stored pages but only {size_pages} pages in size"
         )));
     }
-    let expected = (MEMORY_PAGE_ENTRY_LEN as u64)
-        .checked_mul(stored_pages)
-        .and_then(|n| n.checked_add(MEMORY_PREFIX_LEN as u64));
+    let expected =
+        (entry_len as u64).checked_mul(stored_pages).and_then(|n| n.checked_add(MEMORY_PREFIX_LEN as u64));
     if expected != Some(payload.len() as u64) {
         return Err(err(format!(
             "memory {index}: payload is {} bytes but {stored_pages} stored pages need {}",
@@ -981,6 +979,18 @@ pub fn memory_pages(
             expected.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
         )));
     }
+    Ok(MemoryInfo { index, size_pages, max_pages, stored_pages })
+}
+
+/// Validate a memory section payload without materialising the memory:
+/// sizes sane, length exact, page indices strictly ascending and in range.
+/// Returns the prefix and an iterator over `(page index, page bytes)`.
+pub fn memory_pages(
+    payload: &[u8],
+) -> Result<(MemoryInfo, impl Iterator<Item = (u64, &[u8])> + '_), FormatError> {
+    let err = |reason: String| FormatError::Memory { reason };
+    let info = memory_prefix(payload, MEMORY_PAGE_ENTRY_LEN, &err)?;
+    let (index, size_pages) = (info.index, info.size_pages);
     let entries = &payload[MEMORY_PREFIX_LEN..];
     let mut prev: Option<u64> = None;
     for entry in entries.chunks_exact(MEMORY_PAGE_ENTRY_LEN) {
@@ -998,7 +1008,6 @@ pub fn memory_pages(
         }
         prev = Some(page);
     }
-    let info = MemoryInfo { index, size_pages, max_pages, stored_pages };
     let iter = entries.chunks_exact(MEMORY_PAGE_ENTRY_LEN).map(|e| (le_u64(e, 0), &e[8..]));
     Ok((info, iter))
 }

@@ -24,7 +24,10 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{is_zero, try_zeroed_vec, FormatError, SectionKind, MAX_MEMORY_PAGES, PAGE_SIZE};
+use super::format::{
+    is_zero, le_u32, le_u64, memory_prefix, try_zeroed_vec, FormatError, SectionKind, MEMORY_PREFIX_LEN,
+    PAGE_SIZE,
+};
 use super::softdirty::{PageState, SoftDirty, WriteTracker};
 
 /// First 8 bytes of a pack file: `\x89CHP\r\n\x1a\n` (the checkpoint magic's pattern, `P` for
@@ -34,8 +37,8 @@ pub const PACK_MAGIC: [u8; 8] = [0x89, b'C', b'H', b'P', b'\r', b'\n', 0x1a, b'\
 pub const PACK_VERSION: u32 = 1;
 /// Length of a pack file's header; page slot 0 starts here.
 pub const PACK_HEADER_LEN: usize = 80;
-/// Fixed prefix of a `Pages` section payload (index, size, max, count).
-pub const PAGES_PREFIX_LEN: usize = 28;
+/// Fixed prefix of a `Pages` section payload (index, size, max, count): the Memory section's.
+pub const PAGES_PREFIX_LEN: usize = MEMORY_PREFIX_LEN;
 /// One manifest entry: page index, pack, slot (u64 each) and the 16-byte fingerprint.
 pub const PAGES_ENTRY_LEN: usize = 40;
 /// Largest slot number a manifest may name (a pack holds the pages of one generation; 2^32 pages
@@ -117,37 +120,9 @@ impl Manifest {
     /// payload.
     pub fn decode(payload: &[u8], generation: u64) -> Result<Manifest, FormatError> {
         let err = |reason: String| FormatError::Pages { reason };
-        if payload.len() < PAGES_PREFIX_LEN {
-            return Err(err(format!(
-                "payload is {} bytes, shorter than the {PAGES_PREFIX_LEN}-byte prefix",
-                payload.len()
-            )));
-        }
-        let index = le_u32(payload, 0);
-        let size_pages = le_u64(payload, 4);
-        let max_raw = le_u64(payload, 12);
-        let count = le_u64(payload, 20);
-        let max_pages = (max_raw != u64::MAX).then_some(max_raw);
-        if size_pages > MAX_MEMORY_PAGES {
-            return Err(err(format!(
-                "memory {index} claims {size_pages} pages, more than the {MAX_MEMORY_PAGES}-page limit"
-            )));
-        }
-        if let Some(max) = max_pages.filter(|m| size_pages > *m) {
-            return Err(err(format!("memory {index}: size {size_pages} pages exceeds its maximum {max}")));
-        }
-        if count > size_pages {
-            return Err(err(format!("memory {index}: {count} pages listed but only {size_pages} in size")));
-        }
-        let expected =
-            (PAGES_ENTRY_LEN as u64).checked_mul(count).and_then(|n| n.checked_add(PAGES_PREFIX_LEN as u64));
-        if expected != Some(payload.len() as u64) {
-            return Err(err(format!(
-                "memory {index}: payload is {} bytes but {count} entries need {}",
-                payload.len(),
-                expected.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
-            )));
-        }
+        let info = memory_prefix(payload, PAGES_ENTRY_LEN, &err)?;
+        let (index, size_pages, max_pages, count) =
+            (info.index, info.size_pages, info.max_pages, info.stored_pages);
         let mut entries = Vec::with_capacity(count as usize);
         let mut prev: Option<u64> = None;
         for e in payload[PAGES_PREFIX_LEN..].chunks_exact(PAGES_ENTRY_LEN) {
@@ -179,14 +154,6 @@ impl Manifest {
         }
         Ok(Manifest { index, size_pages, max_pages, entries })
     }
-}
-
-fn le_u32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap_or_default())
-}
-
-fn le_u64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap_or_default())
 }
 
 /// A pack file's header.
