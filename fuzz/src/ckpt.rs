@@ -147,7 +147,7 @@ pub fn run(data: &[u8]) {
     let cap = snapshot::capture(&mut g).expect("capture of a restored guest");
     let header = Header::new(&info.bytes, c.header.generation.wrapping_add(1), cap.executed);
     let mut file = Vec::new();
-    snapshot::write(&g, &cap, &header, &mut file).expect("write of a restored guest");
+    snapshot::write(&g, &cap, &header, None, &mut file).expect("write of a restored guest");
     let c2 = parse_checkpoint(&file).expect("parse of a re-captured checkpoint");
     snapshot::accept(&c2, &info.hash, info.bytes.len() as u64).expect("accept of a re-captured checkpoint");
     if let Err(e) = snapshot::restore(info.module.clone(), &c2, &cfg, limits()) {

@@ -50,7 +50,7 @@ fn round_trip(mut g: Guest, bytes: &[u8], generation: u64, fresh_module: bool) -
     let cap = snapshot::capture(&mut g).expect("capture");
     let header = Header::new(bytes, generation, cap.executed);
     let mut file = Vec::new();
-    snapshot::write(&g, &cap, &header, &mut file).expect("write");
+    snapshot::write(&g, &cap, &header, None, &mut file).expect("write");
     let module = if fresh_module {
         Arc::new(Module::new(bytes).expect("module compiles again"))
     } else {
