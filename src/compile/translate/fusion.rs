@@ -5,6 +5,7 @@
 use super::{Opnd, KONST, T};
 use crate::compile::ir::{AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, Instr, Slot, Store};
 use crate::error::Error;
+use wasmparser::Operator;
 
 impl T<'_> {
     /// `x += c` right before a conditional branch on `x` (the last instruction, at `j`): one
@@ -353,4 +354,75 @@ pub(super) fn fuse_compare(last: Instr, cond: Slot, when_true: bool, target: u32
         _ => return None,
     };
     Some(if when_true { fused.0 } else { fused.1 })
+}
+
+/// Operators whose handlers read every i32 operand as its low 32 bits (`as u32`), so
+/// that an `i32.wrap_i64` feeding them is a no-op: i32 arithmetic, comparisons and
+/// conversions, and loads and stores (the address; the value of the i32 stores). Not
+/// `select`, `local.set`, calls, returns and the like, which keep all 64 bits, nor
+/// `i64.extend_i32_u`, a no-op that relies on i32 slots being zero-extended.
+pub(super) fn reads_narrow(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::I32Add
+            | O::I32Sub
+            | O::I32Mul
+            | O::I32DivS
+            | O::I32DivU
+            | O::I32RemS
+            | O::I32RemU
+            | O::I32And
+            | O::I32Or
+            | O::I32Xor
+            | O::I32Shl
+            | O::I32ShrS
+            | O::I32ShrU
+            | O::I32Rotl
+            | O::I32Rotr
+            | O::I32Eq
+            | O::I32Ne
+            | O::I32LtS
+            | O::I32LtU
+            | O::I32GtS
+            | O::I32GtU
+            | O::I32LeS
+            | O::I32LeU
+            | O::I32GeS
+            | O::I32GeU
+            | O::I32Eqz
+            | O::I32Clz
+            | O::I32Ctz
+            | O::I32Popcnt
+            | O::I32Extend8S
+            | O::I32Extend16S
+            | O::I64ExtendI32S
+            | O::F32ConvertI32S
+            | O::F32ConvertI32U
+            | O::F64ConvertI32S
+            | O::F64ConvertI32U
+            | O::I32Load { .. }
+            | O::I64Load { .. }
+            | O::F32Load { .. }
+            | O::F64Load { .. }
+            | O::I32Load8S { .. }
+            | O::I32Load8U { .. }
+            | O::I32Load16S { .. }
+            | O::I32Load16U { .. }
+            | O::I64Load8S { .. }
+            | O::I64Load8U { .. }
+            | O::I64Load16S { .. }
+            | O::I64Load16U { .. }
+            | O::I64Load32S { .. }
+            | O::I64Load32U { .. }
+            | O::I32Store { .. }
+            | O::I64Store { .. }
+            | O::F32Store { .. }
+            | O::F64Store { .. }
+            | O::I32Store8 { .. }
+            | O::I32Store16 { .. }
+            | O::I64Store8 { .. }
+            | O::I64Store16 { .. }
+            | O::I64Store32 { .. }
+    )
 }

@@ -1,5 +1,6 @@
 //! The operator visitor: one Wasm operator at a time.
 
+use super::fusion::reads_narrow;
 use super::{too_complex, Ctrl, Kind, Opnd, KONST, T};
 use crate::compile::ir::{Bin, Instr, Slot, Un};
 use crate::error::Error;
@@ -21,102 +22,53 @@ impl T<'_> {
         Ok(())
     }
 
+    /// Lowers one operator. The operators are split by concern into a chain of visitors, each
+    /// passing on what it does not lower.
     pub(super) fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
-        use Operator as O;
-        // Operators whose handlers read every i32 operand as its low 32 bits (`as u32`), so
-        // that an `i32.wrap_i64` feeding them is a no-op: i32 arithmetic, comparisons and
-        // conversions, and loads and stores (the address; the value of the i32 stores). Not
-        // `select`, `local.set`, calls, returns and the like, which keep all 64 bits, nor
-        // `i64.extend_i32_u`, a no-op that relies on i32 slots being zero-extended.
-        self.narrow = matches!(
-            op,
-            O::I32Add
-                | O::I32Sub
-                | O::I32Mul
-                | O::I32DivS
-                | O::I32DivU
-                | O::I32RemS
-                | O::I32RemU
-                | O::I32And
-                | O::I32Or
-                | O::I32Xor
-                | O::I32Shl
-                | O::I32ShrS
-                | O::I32ShrU
-                | O::I32Rotl
-                | O::I32Rotr
-                | O::I32Eq
-                | O::I32Ne
-                | O::I32LtS
-                | O::I32LtU
-                | O::I32GtS
-                | O::I32GtU
-                | O::I32LeS
-                | O::I32LeU
-                | O::I32GeS
-                | O::I32GeU
-                | O::I32Eqz
-                | O::I32Clz
-                | O::I32Ctz
-                | O::I32Popcnt
-                | O::I32Extend8S
-                | O::I32Extend16S
-                | O::I64ExtendI32S
-                | O::F32ConvertI32S
-                | O::F32ConvertI32U
-                | O::F64ConvertI32S
-                | O::F64ConvertI32U
-                | O::I32Load { .. }
-                | O::I64Load { .. }
-                | O::F32Load { .. }
-                | O::F64Load { .. }
-                | O::I32Load8S { .. }
-                | O::I32Load8U { .. }
-                | O::I32Load16S { .. }
-                | O::I32Load16U { .. }
-                | O::I64Load8S { .. }
-                | O::I64Load8U { .. }
-                | O::I64Load16S { .. }
-                | O::I64Load16U { .. }
-                | O::I64Load32S { .. }
-                | O::I64Load32U { .. }
-                | O::I32Store { .. }
-                | O::I64Store { .. }
-                | O::F32Store { .. }
-                | O::F64Store { .. }
-                | O::I32Store8 { .. }
-                | O::I32Store16 { .. }
-                | O::I64Store8 { .. }
-                | O::I64Store16 { .. }
-                | O::I64Store32 { .. }
-        );
+        self.narrow = reads_narrow(&op);
         // Control structure is tracked even in unreachable code.
         if self.unreachable {
-            match op {
-                O::Block { .. } | O::Loop { .. } | O::If { .. } => {
-                    self.ctrl.push(Ctrl {
-                        kind: Kind::Block,
-                        base: 0,
-                        params: 0,
-                        results: 0,
-                        label: 0,
-                        patches: Vec::new(),
-                        else_patch: None,
-                        dead: true,
-                    });
-                    return Ok(());
-                }
-                O::Else => {
-                    let c = self.ctrl.last_mut().unwrap();
-                    if c.dead {
-                        return Ok(());
-                    }
-                }
-                O::End => return self.end_block(),
-                _ => return Ok(()),
+            if let Some(done) = self.unreachable_op(&op) {
+                return done;
             }
         }
         self.count_op();
+        self.block_op(op)
+    }
+
+    /// An operator in unreachable code: only the control structure is tracked. `None` for the
+    /// `else` of an `if` entered in reachable code, which is lowered as usual.
+    fn unreachable_op(&mut self, op: &Operator<'_>) -> Option<Result<(), Error>> {
+        use Operator as O;
+        match op {
+            O::Block { .. } | O::Loop { .. } | O::If { .. } => {
+                self.ctrl.push(Ctrl {
+                    kind: Kind::Block,
+                    base: 0,
+                    params: 0,
+                    results: 0,
+                    label: 0,
+                    patches: Vec::new(),
+                    else_patch: None,
+                    dead: true,
+                });
+                Some(Ok(()))
+            }
+            O::Else => {
+                let c = self.ctrl.last_mut().unwrap();
+                if c.dead {
+                    return Some(Ok(()));
+                }
+                None
+            }
+            O::End => Some(self.end_block()),
+            _ => Some(Ok(())),
+        }
+    }
+
+    /// Blocks: `block`, `loop`, `if`, `else`, `end` (and `nop`, `unreachable`).
+    fn block_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
         match op {
             O::Nop => {}
             O::Unreachable => {
@@ -193,6 +145,15 @@ impl T<'_> {
                 self.unreachable = false;
             }
             O::End => self.end_block()?,
+            other => return self.branch_op(other),
+        }
+        Ok(())
+    }
+
+    /// Branches, returns and calls.
+    fn branch_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        match op {
             O::Br { relative_depth } => {
                 self.emit_branch(relative_depth);
                 self.unreachable = true;
@@ -262,6 +223,15 @@ impl T<'_> {
                 });
                 self.push_results(nr)?;
             }
+            other => return self.variable_op(other),
+        }
+        Ok(())
+    }
+
+    /// Parametric operators, locals and globals.
+    fn variable_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        match op {
             O::Drop => {
                 self.pop_any();
             }
@@ -363,6 +333,15 @@ impl T<'_> {
                 let src = self.pop();
                 self.emit(Instr::GlobalSet { src, global: global_index });
             }
+            other => return self.memory_op(other),
+        }
+        Ok(())
+    }
+
+    /// Loads, stores and the other memory operators.
+    fn memory_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        match op {
             O::I32Load { memarg } | O::F32Load { memarg } => {
                 self.load_idx(memarg, Instr::I32Load, Instr::I32LoadAt, Some(Instr::I32LoadIdx))?
             }
@@ -460,6 +439,15 @@ impl T<'_> {
                 let dst = self.pop();
                 self.emit(Instr::MemoryFill { dst, val, n });
             }
+            other => return self.table_op(other),
+        }
+        Ok(())
+    }
+
+    /// Constants, references and table operators.
+    fn table_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        match op {
             O::I32Const { value } => self.const32(value as u32)?,
             O::I64Const { value } => self.const64(value as u64)?,
             O::F32Const { value } => self.const32(value.bits())?,
@@ -517,6 +505,15 @@ impl T<'_> {
             O::ElemDrop { elem_index } => {
                 self.emit(Instr::ElemDrop { seg: elem_index });
             }
+            other => return self.unary_op(other),
+        }
+        Ok(())
+    }
+
+    /// Reinterpretations, conversions and the other unary numeric operators.
+    fn unary_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        match op {
             // Reinterpretations and zero-extension do not change the slot's bits.
             O::I32ReinterpretF32 | O::F32ReinterpretI32 | O::I64ReinterpretF64 | O::F64ReinterpretI64 => {}
             O::I64ExtendI32U => {
@@ -590,6 +587,15 @@ impl T<'_> {
             O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U)?,
             O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S)?,
             O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U)?,
+            other => return self.binary_op(other),
+        }
+        Ok(())
+    }
+
+    /// Binary numeric operators (the last of the chain: anything else is unsupported).
+    fn binary_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        match op {
             O::I32Add => self.binary_k(Instr::I32Add, Instr::I32AddImm, Some(Instr::I32AddImm))?,
             O::I32Sub => self.sub_k(Instr::I32Sub, Instr::I32AddImm, false)?,
             O::I32Mul => self.binary_k(Instr::I32Mul, Instr::I32MulImm, Some(Instr::I32MulImm))?,
