@@ -33,6 +33,7 @@
 use super::machine::{need_results_space, zero_few_locals, zero_locals, Frame, Machine, OTHER_INSTANCE};
 use super::ops;
 use super::trap::TrapKind;
+use super::unchecked::{unreachable_unchecked, DebugChecked, UnwrapDebugChecked};
 use crate::compile::ir::{CompiledFunc, Instr, Op};
 use crate::runtime::global::Global;
 use crate::runtime::instance::Instance;
@@ -134,7 +135,7 @@ type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, i64, *mut Ctx, u64, f6
 macro_rules! dispatch {
     ($s:ident, $ip:expr) => {{
         let ip: *const Instr = $ip;
-        let h = *HANDLERS.get_unchecked((*ip).op() as usize);
+        let h = *HANDLERS.get_debug_checked((*ip).op() as usize);
         h(ip, $s.regs, $s.mp, $s.cd, $s.cx, $s.ia, $s.fa)
     }};
 }
@@ -249,7 +250,7 @@ macro_rules! trap {
 macro_rules! poll_go {
     ($s:ident, $t:expr) => {{
         let t: *const Instr = $t;
-        let Instr::Poll { cost, .. } = *t else { std::hint::unreachable_unchecked() };
+        let Instr::Poll { cost, .. } = *t else { unreachable_unchecked!() };
         $s.cd -= cost as i64;
         if $s.cd <= 0 {
             pause!($s, t.add(1));
@@ -280,14 +281,14 @@ unsafe fn pc_of(cx: *mut Ctx, ip: *const Instr) -> u32 {
 
 #[inline(always)]
 unsafe fn set_pc(cx: *mut Ctx, pc: u32) {
-    (*(*cx).m).frames.last_mut().unwrap_unchecked().pc = pc;
+    (*(*cx).m).frames.last_mut().unwrap_debug_checked().pc = pc;
 }
 
 /// After an out-of-line helper: the stack may have moved and memory may have grown.
 macro_rules! refresh {
     ($s:ident) => {{
         let m = (*$s.cx).m;
-        let fp = (*m).frames.last().unwrap_unchecked().fp as usize;
+        let fp = (*m).frames.last().unwrap_debug_checked().fp as usize;
         $s.regs = (*m).stack.as_mut_ptr().add(fp);
         let mem = (*$s.cx).mem;
         if !mem.is_null() {
@@ -673,7 +674,7 @@ macro_rules! enter {
         let callee: *const CompiledFunc = $callee;
         let cx = $s.cx;
         let m = (*cx).m;
-        let cur = (*m).frames.last_mut().unwrap_unchecked();
+        let cur = (*m).frames.last_mut().unwrap_debug_checked();
         let new_fp = cur.fp as usize + $base as usize;
         cur.pc = pc_of(cx, $s.ip) + 1;
         let need = new_fp + (*callee).max_slots as usize;
@@ -738,10 +739,10 @@ macro_rules! call_addr {
     ($s:ident, $addr:expr, $base:expr) => {{
         let addr: u32 = $addr;
         let store = (*$s.cx).store;
-        let f = *(*store).funcs.get_unchecked(addr as usize);
+        let f = *(*store).funcs.get_debug_checked(addr as usize);
         match f.kind {
             FuncKind::Wasm { instance: ci, index } => {
-                let m = &*(*store).instances.get_unchecked(ci as usize).module;
+                let m = &*(*store).instances.get_debug_checked(ci as usize).module;
                 let callee = m.code.as_ptr().add((index - m.num_imported_funcs) as usize);
                 enter!($s, addr, callee, ci, $base)
             }
@@ -775,7 +776,7 @@ unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: 
                     Err(c) => trap!(s, code c),
                 }
             }
-            _ => std::hint::unreachable_unchecked(),
+            _ => unreachable_unchecked!(),
         }
         next!(s)
     })();
@@ -800,8 +801,8 @@ macro_rules! slow_call {
 unsafe fn host_call(cx: *mut Ctx, ip: *const Instr, ty: u32, id: u32, base: usize) -> Flow {
     let m = &mut *(*cx).m;
     let store = &*(*cx).store;
-    let fp = m.frames.last().unwrap_unchecked().fp as usize;
-    let ty = store.types.get_unchecked(ty as usize);
+    let fp = m.frames.last().unwrap_debug_checked().fp as usize;
+    let ty = store.types.get_debug_checked(ty as usize);
     let (np, nr) = (ty.params.len(), ty.results.len());
     let mut small = [0u64; 16];
     let mut big = Vec::new();
@@ -972,7 +973,7 @@ unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32)
 unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Result<u32, u8> {
     let store = (*cx).store;
     let inst = (*cx).inst;
-    let t = (*store).tables.get_unchecked(*(*inst).tables.get_unchecked(table as usize) as usize);
+    let t = (*store).tables.get_debug_checked(*(*inst).tables.get_debug_checked(table as usize) as usize);
     let Some(&r) = t.elems.get(i as usize) else {
         return Err(TrapKind::UndefinedElement.code());
     };
@@ -980,7 +981,7 @@ unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Re
         return Err(TrapKind::UninitializedElement.code());
     }
     let addr = (r - 1) as u32;
-    let expected = *(*inst).types.get_unchecked(type_idx as usize);
+    let expected = *(*inst).types.get_debug_checked(type_idx as usize);
     // Checked: a reference comes from the guest's own code, or from a checkpoint that restore
     // validated; should one ever name no function, the call traps instead of reading out of
     // bounds.
@@ -1018,7 +1019,7 @@ macro_rules! handlers {
                 ia: u64,
                 fa: f64,
             ) -> Out {
-                let Instr::$v $pat = *ip else { std::hint::unreachable_unchecked() };
+                let Instr::$v $pat = *ip else { unreachable_unchecked!() };
                 let mut $s = S { ip, regs, mp, cd, cx, ia, fa };
                 // The body `return`s the next instruction from this closure (`go!`), or falls
                 // through to the following one.
@@ -1049,7 +1050,7 @@ macro_rules! handlers {
         /// `s` must describe the innermost frame of `(*s.cx).m` as [`Machine::run`] sets it up.
         #[cfg(chiwawa_tail_calls)]
         pub(super) unsafe fn execute(s: S) -> Flow {
-            let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
+            let h = *HANDLERS.get_debug_checked((*s.ip).op() as usize);
             h(s.ip, s.regs, s.mp, s.cd, s.cx, s.ia, s.fa)
         }
 
@@ -1203,14 +1204,14 @@ handlers! {
         }
         let m = (*s.cx).m;
         (*m).frames.pop();
-        let done = (*m).codes.pop().unwrap_unchecked();
+        let done = (*m).codes.pop().unwrap_debug_checked();
         let Some(&caller) = (*m).frames.last() else {
             leave!(s, Flow::Done);
         };
         if done & OTHER_INSTANCE != 0 {
             leave!(s, Flow::Reload);
         }
-        let code = (*(*m).codes.last().unwrap_unchecked() & !OTHER_INSTANCE) as *const Instr;
+        let code = (*(*m).codes.last().unwrap_debug_checked() & !OTHER_INSTANCE) as *const Instr;
         (*s.cx).code = code;
         s.regs = (*m).stack.as_mut_ptr().add(caller.fp as usize);
         go!(s, code.add(caller.pc as usize))
@@ -1228,7 +1229,7 @@ handlers! {
         match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
             Ok(addr) => {
                 let store = (*s.cx).store;
-                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_unchecked(addr as usize).kind {
+                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
                     if instance == (*s.cx).cur_inst {
                         let nimp = (*s.cx).nimp;
                         enter_fast!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
@@ -1240,11 +1241,11 @@ handlers! {
         }
     };
     GlobalGet { dst, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_unchecked(global as usize);
+        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value)
     };
     GlobalSet { src, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_unchecked(global as usize);
+        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
     };
 
@@ -1389,7 +1390,7 @@ handlers! {
     };
     ElemDrop { seg } => |s| elem_drop(s.cx, seg);
     RefIsNull { dst, src } => |s| wr!(s, dst, (rd!(s, src) == 0) as u64);
-    RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_unchecked(func as usize) as u64 + 1);
+    RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_debug_checked(func as usize) as u64 + 1);
 
     I32Add(x) => |s| i32bin!(s, x, |a, b| a.wrapping_add(b));
     I32Sub(x) => |s| i32bin!(s, x, |a, b| a.wrapping_sub(b));

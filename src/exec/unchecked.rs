@@ -3,15 +3,20 @@
 //! lowering and [`super::Machine::run`] establish; with `debug_assertions` (every test build)
 //! a broken invariant panics at the faulty access instead of reading out of bounds, and a
 //! release build compiles to the bare unchecked operation.
+//!
+//! The debug checks fail through cold functions that take their arguments by value: a
+//! formatted panic in a handler would take the address of a local, which keeps LLVM from
+//! turning the handler's dispatch into a tail call (see `exec::handlers`).
 
 /// [`std::hint::unreachable_unchecked`], a panic under `debug_assertions`.
 ///
-/// Only in an `unsafe` context whose caller guarantees that the point is unreachable.
+/// Only in an `unsafe` context whose caller guarantees that the point is unreachable. The
+/// optional literal says why (for the reader: the debug panic does not format it).
 macro_rules! unreachable_unchecked {
-    ($($arg:tt)*) => {{
+    ($($why:literal)?) => {{
         #[cfg(debug_assertions)]
         {
-            ::core::unreachable!($($arg)*)
+            $crate::exec::unchecked::reached_unreachable()
         }
         #[cfg(not(debug_assertions))]
         {
@@ -21,7 +26,20 @@ macro_rules! unreachable_unchecked {
 }
 pub(crate) use unreachable_unchecked;
 
-/// Debug-checked counterparts of `get_unchecked` and `unwrap_unchecked`.
+#[cold]
+#[inline(never)]
+#[cfg(debug_assertions)]
+pub(crate) fn reached_unreachable() -> ! {
+    panic!("internal error: an unreachable_unchecked point was reached")
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_bounds(i: usize, len: usize) -> ! {
+    panic!("internal error: unchecked index {i} out of bounds (length {len})")
+}
+
+/// Debug-checked counterpart of `get_unchecked`.
 pub(crate) trait DebugChecked {
     type Item;
     /// `get_unchecked(i)`, bounds-checked under `debug_assertions`.
@@ -35,8 +53,36 @@ impl<T> DebugChecked for [T] {
     type Item = T;
     #[inline(always)]
     unsafe fn get_debug_checked(&self, i: usize) -> &T {
-        debug_assert!(i < self.len(), "index {i} out of bounds (length {})", self.len());
+        if cfg!(debug_assertions) && i >= self.len() {
+            out_of_bounds(i, self.len());
+        }
         // SAFETY: the caller guarantees `i < self.len()` (checked above in debug builds).
         unsafe { self.get_unchecked(i) }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unwrapped_none() -> ! {
+    panic!("internal error: unchecked unwrap of None")
+}
+
+/// Debug-checked counterpart of `Option::unwrap_unchecked`.
+pub(crate) trait UnwrapDebugChecked<T> {
+    /// `unwrap_unchecked()`, checked under `debug_assertions`.
+    ///
+    /// # Safety
+    /// The value must be `Some` (as for `unwrap_unchecked`).
+    unsafe fn unwrap_debug_checked(self) -> T;
+}
+
+impl<T> UnwrapDebugChecked<T> for Option<T> {
+    #[inline(always)]
+    unsafe fn unwrap_debug_checked(self) -> T {
+        if cfg!(debug_assertions) && self.is_none() {
+            unwrapped_none();
+        }
+        // SAFETY: the caller guarantees `Some` (checked above in debug builds).
+        unsafe { self.unwrap_unchecked() }
     }
 }
