@@ -25,6 +25,19 @@
 //! Handlers call out-of-line helpers (host calls, bulk memory, tables) through plain scalar
 //! arguments and refresh their registers from the `Ctx` afterwards: no local's address may
 //! escape a handler, or LLVM could not turn its final call into a jump.
+//!
+//! # Safety contract
+//! Every handler and helper here is an `unsafe fn` with one shared precondition, which
+//! [`Machine::run`] establishes (see the SAFETY note of its loop) and every handler keeps for
+//! the next: `cx` points at the live `Ctx` of that run, whose pointers (machine, store, host,
+//! current code, instance, memory, globals, defined functions) are valid and not accessed
+//! otherwise meanwhile; `ip` points at an instruction of the current frame's lowered code
+//! (`(*cx).code`), of the handler's kind; `regs` points at the current frame's slot 0, with its
+//! `max_slots` slots inside the stack; `mp`/`(*cx).ml` are the current instance's memory base
+//! and length (null/0 without a memory); the machine has at least one frame. The indices in
+//! an instruction (slots, functions, types, tables, globals, segments, branch targets) were
+//! validated against the module by wasmparser and bounded by the lowering, which is why they
+//! are used unchecked (debug-checked: `exec::unchecked`). Helpers say what they need beyond.
 
 // The `Ctx` pointers are valid for the whole run and nothing else accesses their targets
 // meanwhile, so the short-lived references that method calls through them create are sound.
@@ -152,6 +165,8 @@ static HALT: Instr = Instr::Halt;
 /// Handler of [`HALT`]: writes back the countdown and the frame's program counter, and
 /// returns the recorded flow. Stopping this way costs the stopping handler no call (a call on
 /// any path would make it save registers on every path).
+/// # Safety
+/// The module's safety contract.
 #[cfg(chiwawa_tail_calls)]
 unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, cd: i64, cx: *mut Ctx, _: u64, _: f64) -> Out {
     halt_flow(cd, cx)
@@ -160,6 +175,10 @@ unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, cd: i64, cx: *mut Ctx, 
 /// The work of [`halt`] (the switch backend calls it directly: a `(Flow, S)` returned by a
 /// function that is not inlined would travel through memory and keep the loop's registers
 /// there too).
+/// # Safety
+/// The module's safety contract; for `Raise` and `Pause`, `(*cx).resume` is an instruction
+/// of the current code.
+///
 #[cold]
 #[inline(never)]
 unsafe fn halt_flow(cd: i64, cx: *mut Ctx) -> Flow {
@@ -274,11 +293,18 @@ macro_rules! jump {
 // ---- exits (cold) -------------------------------------------------------------------------
 
 /// Index of `ip` in the current function's code.
+///
+/// # Safety
+/// `ip` points into the current function's code (`(*cx).code`).
 #[inline(always)]
 unsafe fn pc_of(cx: *mut Ctx, ip: *const Instr) -> u32 {
     ip.offset_from((*cx).code) as u32
 }
 
+/// Sets the program counter of the innermost frame.
+///
+/// # Safety
+/// The module's safety contract (the machine has a frame).
 #[inline(always)]
 unsafe fn set_pc(cx: *mut Ctx, pc: u32) {
     (*(*cx).m).frames.last_mut().unwrap_debug_checked().pc = pc;
@@ -757,6 +783,9 @@ macro_rules! call_addr {
 /// `Call` and `CallIndirect` in full (host functions, other instances, many locals, growing
 /// the stack or the frame vectors): re-executes the call instruction at `ip`.
 /// Returns the next instruction; the registers to run it with are in `Ctx::next`.
+///
+/// # Safety
+/// The module's safety contract, for the `Call` or `CallIndirect` at `ip`.
 #[inline(never)]
 unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: *mut Ctx) -> *const Instr {
     let mut s = S { ip, regs, mp, cd, cx, ia: 0, fa: 0.0 };
@@ -797,6 +826,10 @@ macro_rules! slow_call {
 
 /// Calls host function `id` (canonical type `ty`) with the arguments at slot `base` of the
 /// current frame, for the call instruction at `ip`. `Flow::Continue`: it returned normally.
+///
+/// # Safety
+/// The module's safety contract for the call at `ip`; `ty` is a type id of the store (a
+/// [`FuncInst::ty`](crate::runtime::store::FuncInst)) and the arguments lie inside the frame.
 #[inline(never)]
 unsafe fn host_call(cx: *mut Ctx, ip: *const Instr, ty: u32, id: u32, base: usize) -> Flow {
     let m = &mut *(*cx).m;
@@ -849,11 +882,15 @@ type Slow = Result<(), u8>;
 const MEMORY_OOB: u8 = 1;
 const TABLE_OOB: u8 = 2;
 
+/// # Safety
+/// The module's safety contract, and the instance has a memory (validation).
 #[inline(never)]
 unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
     (*(*cx).mem).grow(delta).unwrap_or(u32::MAX)
 }
 
+/// # Safety
+/// `mp` points at `ml` bytes of linear memory.
 #[inline(never)]
 unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
     let (d, s, n) = (d as u64, s as u64, n as u64);
@@ -864,6 +901,8 @@ unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// `mp` points at `ml` bytes of linear memory.
 #[inline(never)]
 unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
     let (d, n) = (d as u64, n as u64);
@@ -874,6 +913,9 @@ unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract; `mp` points at `ml` bytes of linear memory and `seg` is
+/// a data segment of the current instance (validation).
 #[inline(never)]
 unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u32, n: u32) -> Slow {
     let data = (*(*cx).inst).data(seg);
@@ -885,6 +927,8 @@ unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract; `seg` is a data segment of the current instance.
 #[inline(never)]
 unsafe fn data_drop(cx: *mut Ctx, seg: u32) {
     let i = (*cx).cur_inst as usize;
@@ -892,6 +936,8 @@ unsafe fn data_drop(cx: *mut Ctx, seg: u32) {
     (*cx).inst = (*(*cx).store).instances.as_ptr().add(i);
 }
 
+/// # Safety
+/// The module's safety contract; `seg` is an element segment of the current instance.
 #[inline(never)]
 unsafe fn elem_drop(cx: *mut Ctx, seg: u32) {
     let i = (*cx).cur_inst as usize;
@@ -900,11 +946,16 @@ unsafe fn elem_drop(cx: *mut Ctx, seg: u32) {
 }
 
 /// Store address of the current instance's table `t`.
+///
+/// # Safety
+/// The module's safety contract.
 #[inline(always)]
 unsafe fn table_addr(cx: *mut Ctx, t: u32) -> usize {
     (&(*(*cx).inst).tables)[t as usize] as usize
 }
 
+/// # Safety
+/// The module's safety contract; `dst` points at a writable slot.
 #[inline(never)]
 unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32, dst: *mut u64) -> Slow {
     let t = &(&(*(*cx).store).tables)[table_addr(cx, table)];
@@ -912,6 +963,8 @@ unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32, dst: *mut u64) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_set(cx: *mut Ctx, table: u32, i: u32, v: u64) -> Slow {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
@@ -919,17 +972,23 @@ unsafe fn table_set(cx: *mut Ctx, table: u32, i: u32, v: u64) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_size(cx: *mut Ctx, table: u32) -> u32 {
     (&(*(*cx).store).tables)[table_addr(cx, table)].size()
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_grow(cx: *mut Ctx, table: u32, delta: u32, init: u64) -> u32 {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
     t.grow(delta, init).unwrap_or(u32::MAX)
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_fill(cx: *mut Ctx, table: u32, i: u32, v: u64, n: u32) -> Slow {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
@@ -941,6 +1000,8 @@ unsafe fn table_fill(cx: *mut Ctx, table: u32, i: u32, v: u64, n: u32) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_copy(cx: *mut Ctx, dt: u32, st: u32, d: u32, s: u32, n: u32) -> Slow {
     let tables = &mut (*(*cx).store).tables;
@@ -955,6 +1016,8 @@ unsafe fn table_copy(cx: *mut Ctx, dt: u32, st: u32, d: u32, s: u32, n: u32) -> 
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32) -> Slow {
     let ta = table_addr(cx, table);
@@ -969,6 +1032,10 @@ unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32)
 }
 
 /// `call_indirect` checks: the callee's store address, or the trap.
+///
+/// # Safety
+/// The module's safety contract; `table` is a table and `type_idx` a type of the current
+/// instance (validation).
 #[inline(always)]
 unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Result<u32, u8> {
     let store = (*cx).store;
@@ -1008,6 +1075,8 @@ macro_rules! slow {
 macro_rules! handlers {
     ($( $v:ident $pat:tt => |$s:ident| $body:expr; )*) => {
         $(
+            /// # Safety
+            /// The module's safety contract.
             #[allow(non_snake_case, unused_mut, unreachable_code, unused_variables, clippy::all)]
             #[cfg_attr(not(chiwawa_tail_calls), inline(always))]
             unsafe fn $v(
@@ -1079,6 +1148,9 @@ macro_rules! handlers {
 }
 
 /// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
+///
+/// # Safety
+/// The module's safety contract.
 #[cfg(chiwawa_tail_calls)]
 unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: i64, _: *mut Ctx, _: u64, _: f64) -> Flow {
     unreachable!("no handler for instruction {:?}", *ip)
