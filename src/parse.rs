@@ -106,31 +106,31 @@ pub struct DataSegment {
 /// A parsed, validated and compiled module. Immutable; shared by its instances.
 #[derive(Debug, Default)]
 pub struct Module {
-    pub types: Vec<FuncType>,
-    pub imports: Vec<Import>,
+    pub(crate) types: Vec<FuncType>,
+    pub(crate) imports: Vec<Import>,
     /// Type index of every function (imported first).
-    pub funcs: Vec<u32>,
-    pub num_imported_funcs: u32,
+    pub(crate) funcs: Vec<u32>,
+    pub(crate) num_imported_funcs: u32,
     /// Every table (imported first) and the init expression of defined ones.
-    pub tables: Vec<TableType>,
-    pub table_inits: Vec<Option<ConstExpr>>,
-    pub num_imported_tables: u32,
-    pub memories: Vec<MemoryType>,
-    pub num_imported_memories: u32,
-    pub globals: Vec<GlobalType>,
-    pub global_inits: Vec<ConstExpr>,
-    pub num_imported_globals: u32,
-    pub exports: Vec<Export>,
-    pub start: Option<u32>,
-    pub elems: Vec<ElemSegment>,
-    pub datas: Vec<DataSegment>,
+    pub(crate) tables: Vec<TableType>,
+    pub(crate) table_inits: Vec<Option<ConstExpr>>,
+    pub(crate) num_imported_tables: u32,
+    pub(crate) memories: Vec<MemoryType>,
+    pub(crate) num_imported_memories: u32,
+    pub(crate) globals: Vec<GlobalType>,
+    pub(crate) global_inits: Vec<ConstExpr>,
+    pub(crate) num_imported_globals: u32,
+    pub(crate) exports: Vec<Export>,
+    pub(crate) start: Option<u32>,
+    pub(crate) elems: Vec<ElemSegment>,
+    pub(crate) datas: Vec<DataSegment>,
     /// Lowered bodies of the defined functions.
-    pub code: Vec<CompiledFunc>,
+    pub(crate) code: Vec<CompiledFunc>,
     /// Names from the `name` custom section.
-    pub name: Option<String>,
-    pub func_names: HashMap<u32, String>,
+    pub(crate) name: Option<String>,
+    pub(crate) func_names: HashMap<u32, String>,
     /// Length of the module bytes.
-    pub byte_len: u64,
+    pub(crate) byte_len: u64,
 }
 
 pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
@@ -359,6 +359,63 @@ impl Module {
     }
 
     /// The signature of function `index` (module index space).
+    /// The type section.
+    pub fn types(&self) -> &[FuncType] {
+        &self.types
+    }
+
+    pub fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    /// Type index of every function (imported first).
+    pub fn funcs(&self) -> &[u32] {
+        &self.funcs
+    }
+
+    pub fn num_imported_funcs(&self) -> u32 {
+        self.num_imported_funcs
+    }
+
+    /// Every table (imported first).
+    pub fn tables(&self) -> &[TableType] {
+        &self.tables
+    }
+
+    /// Every memory (imported first).
+    pub fn memories(&self) -> &[MemoryType] {
+        &self.memories
+    }
+
+    /// Every global (imported first).
+    pub fn globals(&self) -> &[GlobalType] {
+        &self.globals
+    }
+
+    pub fn exports(&self) -> &[Export] {
+        &self.exports
+    }
+
+    /// The start function's index, if any.
+    pub fn start(&self) -> Option<u32> {
+        self.start
+    }
+
+    /// Lowered bodies of the defined functions (function `num_imported_funcs() + i` is `code()[i]`).
+    pub fn code(&self) -> &[CompiledFunc] {
+        &self.code
+    }
+
+    /// The module name from the `name` custom section.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Length of the module bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.byte_len
+    }
+
     pub fn func_type(&self, index: u32) -> &FuncType {
         &self.types[self.funcs[index as usize] as usize]
     }

@@ -36,9 +36,31 @@ pub struct MachineImage {
     pub entry: Entry,
     /// Instruction units executed.
     pub executed: u64,
-    pub frames: Vec<Frame>,
+    pub frames: Vec<FrameImage>,
     /// Value stack slots `0..(top frame's fp + its max_slots)`.
     pub stack: Vec<u64>,
+}
+
+/// One saved frame (as [`Frame`], whose fields only the interpreter sets): untrusted data until
+/// a restore has checked it against the code (`check_frames`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameImage {
+    pub func: u32,
+    pub pc: u32,
+    pub fp: u32,
+}
+
+impl From<&Frame> for FrameImage {
+    fn from(f: &Frame) -> FrameImage {
+        FrameImage { func: f.func, pc: f.pc, fp: f.fp }
+    }
+}
+
+impl FrameImage {
+    /// The frame, for a machine: only after `check_frames` accepted it.
+    fn trusted(&self) -> Frame {
+        Frame { func: self.func, pc: self.pc, fp: self.fp }
+    }
 }
 
 /// One table of the `Store` section.
@@ -85,20 +107,14 @@ impl MachineImage {
             started: g.started,
             entry: g.entry.clone(),
             executed: g.machine.executed(),
-            frames: g.machine.frames.clone(),
+            frames: g.machine.frames.iter().map(FrameImage::from).collect(),
             stack: g.machine.stack[..live.min(g.machine.stack.len())].to_vec(),
         }
     }
 }
 
 fn code_of(g: &Guest, func: u32) -> Option<(&crate::compile::ir::CompiledFunc, u32)> {
-    match g.store.funcs.get(func as usize)?.kind {
-        FuncKind::Wasm { instance, index } => {
-            let m = &g.store.instances.get(instance as usize)?.module;
-            Some((m.code.get(index.checked_sub(m.num_imported_funcs)? as usize)?, instance))
-        }
-        FuncKind::Host { .. } => None,
-    }
+    crate::exec::machine::code_checked(&g.store, func)
 }
 
 impl StoreImage {
@@ -575,7 +591,7 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
     stack.resize(need, 0);
     check_refs(g, &mi.frames, &stack)?;
     g.machine.stack = stack;
-    g.machine.frames = mi.frames.clone();
+    g.machine.frames = mi.frames.iter().map(FrameImage::trusted).collect();
     g.machine.set_executed(mi.executed);
     g.phase = mi.phase;
     g.started = mi.started;
@@ -587,7 +603,7 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
 /// call for the top frame, just after a call for the frames below it), and each
 /// callee frame is the one its caller's call created (function or type, frame pointer).
 /// Returns the stack slots the frames need.
-fn check_frames(g: &Guest, frames: &[Frame]) -> Result<usize, Error> {
+fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
     use crate::compile::ir::{Instr, ResumeAt};
     let inst = &g.store.instances[g.instance as usize];
     let mut need = 0usize;
@@ -633,7 +649,7 @@ fn check_frames(g: &Guest, frames: &[Frame]) -> Result<usize, Error> {
 /// Checks every function reference a frame holds (in `funcref` locals, and in the operand
 /// slots that hold one at its resume position, as the lowering recorded) against the store's
 /// functions.
-fn check_refs(g: &Guest, frames: &[Frame], stack: &[u64]) -> Result<(), Error> {
+fn check_refs(g: &Guest, frames: &[FrameImage], stack: &[u64]) -> Result<(), Error> {
     let refs = FuncRefs::of(g);
     for (i, f) in frames.iter().enumerate() {
         let (cf, _) = code_of(g, f.func).ok_or_else(|| bad("frame of a non-Wasm function"))?;

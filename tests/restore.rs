@@ -136,12 +136,12 @@ fn layout() -> (std::collections::HashMap<u32, u32>, Vec<u32>) {
     let wasi = chiwawa::wasi::WasiCtx::new(&Default::default()).unwrap();
     let g = Guest::instantiate(m.clone(), wasi, chiwawa::runtime::Limits::default(), Entry::Command).unwrap();
     let mut lens = std::collections::HashMap::new();
-    for (addr, f) in g.store.funcs.iter().enumerate() {
+    for (addr, f) in g.store.funcs().iter().enumerate() {
         if let FuncKind::Wasm { index, .. } = f.kind {
-            lens.insert(addr as u32, m.code[(index - m.num_imported_funcs) as usize].code.len() as u32);
+            lens.insert(addr as u32, m.code()[(index - m.num_imported_funcs()) as usize].code().len() as u32);
         }
     }
-    (lens, g.store.instances[g.instance as usize].funcs.clone())
+    (lens, g.store.instances()[g.instance as usize].funcs().to_vec())
 }
 
 #[test]

@@ -63,8 +63,8 @@ fn exercise(bytes: &[u8]) -> u32 {
     let Ok((inst, start)) = instantiate(&mut store, m.clone(), &imports) else { return ran };
     let mut machine = Machine::new();
     let mut funcs: Vec<u32> = start.into_iter().collect();
-    for e in m.exports.iter().filter(|e| e.kind == ExportKind::Func) {
-        funcs.push(store.instances[inst as usize].funcs[e.index as usize]);
+    for e in m.exports().iter().filter(|e| e.kind == ExportKind::Func) {
+        funcs.push(store.instances()[inst as usize].funcs()[e.index as usize]);
     }
     for f in funcs {
         let ty = store.func_type(f).clone();

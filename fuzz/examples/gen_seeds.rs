@@ -11,7 +11,7 @@
 
 use chiwawa::checkpoint::format::Header;
 use chiwawa::guest::{Entry, Guest, Step};
-use chiwawa::snapshot;
+use chiwawa::snapshot::{self, FrameImage};
 use chiwawa::wasi::WasiCtx;
 use chiwawa_fuzz::guests::{self, limits, wasi_config};
 use chiwawa_fuzz::Rng;
@@ -61,11 +61,12 @@ fn main() {
             Guest::instantiate(g.module.clone(), wasi, limits(), Entry::Command).expect("instantiate");
         let mut pauses = 0;
         while let Step::Paused = guest.step(97).expect("step") {
+            let frames: Vec<FrameImage> = guest.machine.frames().iter().map(FrameImage::from).collect();
             assert!(
-                chiwawa_fuzz::ckpt::plausible_frames(&guest.machine.frames, g),
+                chiwawa_fuzz::ckpt::plausible_frames(&frames, g),
                 "{}: frames {:?} at {} judged implausible",
                 g.name,
-                guest.machine.frames,
+                frames,
                 guest.machine.executed()
             );
             pauses += 1;

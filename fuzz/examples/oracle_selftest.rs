@@ -14,15 +14,15 @@ fn main() {
     let damages: [Damage; 5] = [
         ("none", |_| {}),
         ("one memory byte", |g| {
-            if let Some(m) = g.store.memories.first_mut() {
-                if let Some(b) = m.data.get_mut(200) {
+            if let Some(m) = g.store.memories_mut().first_mut() {
+                if let Some(b) = m.data_mut().get_mut(200) {
                     *b = b.wrapping_add(1);
                 }
             }
         }),
         ("one global", |g| {
-            if let Some(x) = g.store.globals.first_mut() {
-                x.value = x.value.wrapping_add(1);
+            if let Some(x) = g.store.globals_mut().first_mut() {
+                x.set_value(x.value().wrapping_add(1));
             }
         }),
         ("instruction count", |g| {
@@ -30,9 +30,9 @@ fn main() {
             g.machine.set_executed(e + 1);
         }),
         ("top frame's first slot", |g| {
-            if let Some(f) = g.machine.frames.last() {
-                let fp = f.fp as usize;
-                if let Some(s) = g.machine.stack.get_mut(fp) {
+            if let Some(f) = g.machine.frames().last() {
+                let fp = f.fp() as usize;
+                if let Some(s) = g.machine.stack_mut().get_mut(fp) {
                     *s = s.wrapping_add(1);
                 }
             }

@@ -9,9 +9,8 @@ use chiwawa::checkpoint::codec;
 use chiwawa::checkpoint::format::{
     memory_pages, parse_checkpoint, CheckpointRef, CheckpointWriter, Header, SectionKind,
 };
-use chiwawa::exec::Frame;
 use chiwawa::guest::{Entry, Phase, Step};
-use chiwawa::snapshot::{self, MachineImage, StoreImage, TableImage};
+use chiwawa::snapshot::{self, FrameImage, MachineImage, StoreImage, TableImage};
 use chiwawa::wasi::{FdKind, FdState, PendingSleep, PreopenState, WasiState};
 
 /// Instruction units a restored guest may run.
@@ -85,8 +84,9 @@ fn known_bug(c: &CheckpointRef<'_>, info: &GuestInfo) -> bool {
     }
     // funcref-global-out-of-range.ckpt: a funcref global beyond the function count.
     if let Some(si) = &si {
-        let funcref =
-            |i: usize| info.module.globals.get(i).is_some_and(|g| g.ty == chiwawa::runtime::ValType::FuncRef);
+        let funcref = |i: usize| {
+            info.module.globals().get(i).is_some_and(|g| g.ty == chiwawa::runtime::ValType::FuncRef)
+        };
         if si.globals.iter().enumerate().any(|(i, &v)| funcref(i) && v > u64::from(info.nfuncs)) {
             return true;
         }
@@ -97,11 +97,11 @@ fn known_bug(c: &CheckpointRef<'_>, info: &GuestInfo) -> bool {
 /// Whether `frames` is a call stack execution can pause with: the top frame at its entry
 /// (pc 0), just after a `Poll` or just after a call (a host call may pause); every frame
 /// below just after a call whose callee frame starts at `fp + base`; frame 0 at fp 0.
-pub fn plausible_frames(frames: &[Frame], info: &GuestInfo) -> bool {
+pub fn plausible_frames(frames: &[FrameImage], info: &GuestInfo) -> bool {
     use chiwawa::compile::ir::Instr;
-    let code = |f: &Frame| {
+    let code = |f: &FrameImage| {
         let i = info.code_index.get(f.func as usize).copied().flatten()?;
-        Some(&info.module.code[i].code)
+        Some(info.module.code()[i].code())
     };
     if frames.first().is_some_and(|f| f.fp != 0) {
         return false;
@@ -229,7 +229,7 @@ fn mutate_machine(mi: &mut MachineImage, info: Option<&GuestInfo>, rng: &mut Rng
     match rng.below(12) {
         0..=3 => {
             if mi.frames.is_empty() {
-                mi.frames.push(Frame { func: wasm_func(rng, info), pc: 0, fp: 0 });
+                mi.frames.push(FrameImage { func: wasm_func(rng, info), pc: 0, fp: 0 });
             }
             let i = rng.index(mi.frames.len());
             let prev_fp = if i > 0 { mi.frames[i - 1].fp } else { 0 };
@@ -258,7 +258,7 @@ fn mutate_machine(mi: &mut MachineImage, info: Option<&GuestInfo>, rng: &mut Rng
             } else {
                 let func = wasm_func(rng, info);
                 let top = mi.frames.last().map_or(0, |f| f.fp);
-                Frame { func, pc: rng.below(u64::from(code_len(info, func)) + 2) as u32, fp: top }
+                FrameImage { func, pc: rng.below(u64::from(code_len(info, func)) + 2) as u32, fp: top }
             };
             let at = rng.index(mi.frames.len() + 1);
             mi.frames.insert(at, f);

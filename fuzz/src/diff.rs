@@ -217,14 +217,14 @@ fn items_w(w: &Wasmi, names: &[(String, ExportKind)]) -> Vec<(String, Item)> {
 }
 
 fn items_c(g: &chiwawa::guest::Guest, names: &[(String, ExportKind)]) -> Vec<(String, Item)> {
-    let inst = &g.store.instances[g.instance as usize];
+    let inst = &g.store.instances()[g.instance as usize];
     let mut out = Vec::new();
     for (name, _) in names {
         let item = match inst.export(name) {
             Some(CExtern::Global(a)) => Item::Global(norm_c(&g.store.global_value(a))),
-            Some(CExtern::Memory(a)) => Item::Memory(g.store.memories[a as usize].data.clone()),
+            Some(CExtern::Memory(a)) => Item::Memory(g.store.memories()[a as usize].data().to_vec()),
             Some(CExtern::Table(a)) => {
-                Item::Table(g.store.tables[a as usize].elems.iter().map(|&e| e == 0).collect())
+                Item::Table(g.store.tables()[a as usize].elems().iter().map(|&e| e == 0).collect())
             }
             _ => continue,
         };
@@ -253,7 +253,7 @@ pub fn compare(bytes: &[u8]) -> Result<Report, String> {
         }
     };
     let exports: Vec<(String, ExportKind)> =
-        g.module.exports.iter().map(|e| (e.name.clone(), e.kind)).collect();
+        g.module.exports().iter().map(|e| (e.name.clone(), e.kind)).collect();
     if exports.iter().any(|(n, _)| n == "_start") {
         rep.stopped = Some("exports _start (would run with the start function)".into());
         return Ok(rep);

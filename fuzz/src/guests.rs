@@ -63,14 +63,14 @@ fn build(name: &'static str, text: &str) -> GuestInfo {
     let mut code = Vec::new();
     let mut code_index = Vec::new();
     let mut wasm_funcs = Vec::new();
-    for (addr, f) in g.store.funcs.iter().enumerate() {
+    for (addr, f) in g.store.funcs().iter().enumerate() {
         let (c, i) = match f.kind {
             FuncKind::Wasm { instance, index } => {
-                let m = &g.store.instances[instance as usize].module;
-                let i = (index - m.num_imported_funcs) as usize;
-                let cf = &m.code[i];
+                let m = g.store.instances()[instance as usize].module();
+                let i = (index - m.num_imported_funcs()) as usize;
+                let cf = &m.code()[i];
                 wasm_funcs.push(addr as u32);
-                (Some((cf.code.len() as u32, cf.max_slots)), Some(i))
+                (Some((cf.code().len() as u32, cf.max_slots())), Some(i))
             }
             FuncKind::Host { .. } => (None, None),
         };
@@ -80,13 +80,13 @@ fn build(name: &'static str, text: &str) -> GuestInfo {
     GuestInfo {
         name,
         hash: sha256(&bytes),
-        nfuncs: g.store.funcs.len() as u32,
+        nfuncs: g.store.funcs().len() as u32,
         code,
         wasm_funcs,
         code_index,
-        inst_funcs: g.store.instances[g.instance as usize].funcs.clone(),
-        nglobals: g.store.globals.len(),
-        ntables: g.store.tables.len(),
+        inst_funcs: g.store.instances()[g.instance as usize].funcs().to_vec(),
+        nglobals: g.store.globals().len(),
+        ntables: g.store.tables().len(),
         module,
         bytes,
     }

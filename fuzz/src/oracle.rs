@@ -135,7 +135,7 @@ pub fn target(data: &[u8]) {
         let all = guests::all();
         let g = &all[(first as usize >> 1) % all.len()];
         // Their stdout state would truncate a regular-file stdout on restore (see ckpt.rs).
-        if crate::ckpt::stdio_is_file(&[1]) && g.module.imports.iter().any(|i| i.name == "fd_write") {
+        if crate::ckpt::stdio_is_file(&[1]) && g.module.imports().iter().any(|i| i.name == "fd_write") {
             return;
         }
         (g.bytes.clone(), true)

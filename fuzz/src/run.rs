@@ -30,13 +30,13 @@ pub fn instantiate(bytes: &[u8]) -> Result<Guest, String> {
 
 /// The exported functions, in export order.
 pub fn func_exports(m: &Module) -> Vec<String> {
-    m.exports.iter().filter(|e| e.kind == ExportKind::Func).map(|e| e.name.clone()).collect()
+    m.exports().iter().filter(|e| e.kind == ExportKind::Func).map(|e| e.name.clone()).collect()
 }
 
 /// Makes the next `step` call export `name` with zero arguments (after the start function,
 /// if that has not run yet).
 pub fn set_entry(g: &mut Guest, name: &str) {
-    let nparams = match g.store.instances[g.instance as usize].export(name) {
+    let nparams = match g.store.instances()[g.instance as usize].export(name) {
         Some(Extern::Func(f)) => g.store.func_type(f).params.len(),
         _ => 0,
     };
@@ -73,9 +73,9 @@ pub struct StoreState {
 
 pub fn store_state(g: &Guest) -> StoreState {
     StoreState {
-        globals: g.store.globals.iter().map(|x| x.value).collect(),
-        memories: g.store.memories.iter().map(|m| m.data.clone()).collect(),
-        tables: g.store.tables.iter().map(|t| t.elems.clone()).collect(),
+        globals: g.store.globals().iter().map(|x| x.value()).collect(),
+        memories: g.store.memories().iter().map(|m| m.data().to_vec()).collect(),
+        tables: g.store.tables().iter().map(|t| t.elems().to_vec()).collect(),
         executed: g.machine.executed(),
     }
 }

@@ -506,18 +506,18 @@ instrs! {
 /// One function lowered to internal code.
 #[derive(Clone, Debug, Default)]
 pub struct CompiledFunc {
-    pub code: Vec<Instr>,
+    pub(crate) code: Vec<Instr>,
     /// Byte offset in the module of the Wasm instruction each internal instruction came from.
-    pub offsets: Vec<u32>,
-    pub num_params: u32,
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) num_params: u32,
     /// Parameters plus declared locals.
-    pub num_locals: u32,
-    pub num_results: u32,
+    pub(crate) num_locals: u32,
+    pub(crate) num_results: u32,
     /// Slots the frame needs at most (locals + deepest operand stack).
-    pub max_slots: u32,
+    pub(crate) max_slots: u32,
     /// Where `funcref` values live at the positions a checkpoint can hold, so that a restore
     /// can check every saved function reference (see [`RefMap`]).
-    pub refs: RefMap,
+    pub(crate) refs: RefMap,
 }
 
 /// The slots of a function's frame that hold `funcref` values, built by the lowering from the
@@ -553,6 +553,39 @@ pub enum ResumeAt {
 }
 
 impl CompiledFunc {
+    /// The lowered code.
+    pub fn code(&self) -> &[Instr] {
+        &self.code
+    }
+
+    /// Byte offset in the module of the Wasm instruction each internal instruction came from.
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    pub fn num_params(&self) -> u32 {
+        self.num_params
+    }
+
+    /// Parameters plus declared locals.
+    pub fn num_locals(&self) -> u32 {
+        self.num_locals
+    }
+
+    pub fn num_results(&self) -> u32 {
+        self.num_results
+    }
+
+    /// Slots the frame needs at most (locals + deepest operand stack).
+    pub fn max_slots(&self) -> u32 {
+        self.max_slots
+    }
+
+    /// Where `funcref` values live (see [`RefMap`]).
+    pub fn refs(&self) -> &RefMap {
+        &self.refs
+    }
+
     /// The ways a saved frame may legally stand at `pc` (only these positions are ever
     /// captured: a run pauses just after a `Poll`, or at a host call that suspends; the
     /// frames below wait just after a call); empty for any other value, `pc` 0 included.

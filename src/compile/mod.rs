@@ -4,6 +4,6 @@
 
 pub mod accumulator;
 pub mod ir;
-pub mod translate;
+pub(crate) mod translate;
 
-pub use translate::{translate, Context};
+pub(crate) use translate::{translate, Context};

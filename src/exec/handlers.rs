@@ -25,6 +25,19 @@
 //! Handlers call out-of-line helpers (host calls, bulk memory, tables) through plain scalar
 //! arguments and refresh their registers from the `Ctx` afterwards: no local's address may
 //! escape a handler, or LLVM could not turn its final call into a jump.
+//!
+//! # Safety contract
+//! Every handler and helper here is an `unsafe fn` with one shared precondition, which
+//! [`Machine::run`] establishes (see the SAFETY note of its loop) and every handler keeps for
+//! the next: `cx` points at the live `Ctx` of that run, whose pointers (machine, store, host,
+//! current code, instance, memory, globals, defined functions) are valid and not accessed
+//! otherwise meanwhile; `ip` points at an instruction of the current frame's lowered code
+//! (`(*cx).code`), of the handler's kind; `regs` points at the current frame's slot 0, with its
+//! `max_slots` slots inside the stack; `mp`/`(*cx).ml` are the current instance's memory base
+//! and length (null/0 without a memory); the machine has at least one frame. The indices in
+//! an instruction (slots, functions, types, tables, globals, segments, branch targets) were
+//! validated against the module by wasmparser and bounded by the lowering, which is why they
+//! are used unchecked (debug-checked: `exec::unchecked`). Helpers say what they need beyond.
 
 // The `Ctx` pointers are valid for the whole run and nothing else accesses their targets
 // meanwhile, so the short-lived references that method calls through them create are sound.
@@ -33,6 +46,7 @@
 use super::machine::{need_results_space, zero_few_locals, zero_locals, Frame, Machine, OTHER_INSTANCE};
 use super::ops;
 use super::trap::TrapKind;
+use super::unchecked::{unreachable_unchecked, DebugChecked, UnwrapDebugChecked};
 use crate::compile::ir::{CompiledFunc, Instr, Op};
 use crate::runtime::global::Global;
 use crate::runtime::instance::Instance;
@@ -134,7 +148,7 @@ type Handler = unsafe fn(*const Instr, *mut u64, *mut u8, i64, *mut Ctx, u64, f6
 macro_rules! dispatch {
     ($s:ident, $ip:expr) => {{
         let ip: *const Instr = $ip;
-        let h = *HANDLERS.get_unchecked((*ip).op() as usize);
+        let h = *HANDLERS.get_debug_checked((*ip).op() as usize);
         h(ip, $s.regs, $s.mp, $s.cd, $s.cx, $s.ia, $s.fa)
     }};
 }
@@ -151,6 +165,8 @@ static HALT: Instr = Instr::Halt;
 /// Handler of [`HALT`]: writes back the countdown and the frame's program counter, and
 /// returns the recorded flow. Stopping this way costs the stopping handler no call (a call on
 /// any path would make it save registers on every path).
+/// # Safety
+/// The module's safety contract.
 #[cfg(chiwawa_tail_calls)]
 unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, cd: i64, cx: *mut Ctx, _: u64, _: f64) -> Out {
     halt_flow(cd, cx)
@@ -159,6 +175,10 @@ unsafe fn halt(_: *const Instr, _: *mut u64, _: *mut u8, cd: i64, cx: *mut Ctx, 
 /// The work of [`halt`] (the switch backend calls it directly: a `(Flow, S)` returned by a
 /// function that is not inlined would travel through memory and keep the loop's registers
 /// there too).
+/// # Safety
+/// The module's safety contract; for `Raise` and `Pause`, `(*cx).resume` is an instruction
+/// of the current code.
+///
 #[cold]
 #[inline(never)]
 unsafe fn halt_flow(cd: i64, cx: *mut Ctx) -> Flow {
@@ -249,7 +269,7 @@ macro_rules! trap {
 macro_rules! poll_go {
     ($s:ident, $t:expr) => {{
         let t: *const Instr = $t;
-        let Instr::Poll { cost, .. } = *t else { std::hint::unreachable_unchecked() };
+        let Instr::Poll { cost, .. } = *t else { unreachable_unchecked!() };
         $s.cd -= cost as i64;
         if $s.cd <= 0 {
             pause!($s, t.add(1));
@@ -273,21 +293,28 @@ macro_rules! jump {
 // ---- exits (cold) -------------------------------------------------------------------------
 
 /// Index of `ip` in the current function's code.
+///
+/// # Safety
+/// `ip` points into the current function's code (`(*cx).code`).
 #[inline(always)]
 unsafe fn pc_of(cx: *mut Ctx, ip: *const Instr) -> u32 {
     ip.offset_from((*cx).code) as u32
 }
 
+/// Sets the program counter of the innermost frame.
+///
+/// # Safety
+/// The module's safety contract (the machine has a frame).
 #[inline(always)]
 unsafe fn set_pc(cx: *mut Ctx, pc: u32) {
-    (*(*cx).m).frames.last_mut().unwrap_unchecked().pc = pc;
+    (*(*cx).m).frames.last_mut().unwrap_debug_checked().pc = pc;
 }
 
 /// After an out-of-line helper: the stack may have moved and memory may have grown.
 macro_rules! refresh {
     ($s:ident) => {{
         let m = (*$s.cx).m;
-        let fp = (*m).frames.last().unwrap_unchecked().fp as usize;
+        let fp = (*m).frames.last().unwrap_debug_checked().fp as usize;
         $s.regs = (*m).stack.as_mut_ptr().add(fp);
         let mem = (*$s.cx).mem;
         if !mem.is_null() {
@@ -673,7 +700,7 @@ macro_rules! enter {
         let callee: *const CompiledFunc = $callee;
         let cx = $s.cx;
         let m = (*cx).m;
-        let cur = (*m).frames.last_mut().unwrap_unchecked();
+        let cur = (*m).frames.last_mut().unwrap_debug_checked();
         let new_fp = cur.fp as usize + $base as usize;
         cur.pc = pc_of(cx, $s.ip) + 1;
         let need = new_fp + (*callee).max_slots as usize;
@@ -738,10 +765,10 @@ macro_rules! call_addr {
     ($s:ident, $addr:expr, $base:expr) => {{
         let addr: u32 = $addr;
         let store = (*$s.cx).store;
-        let f = *(*store).funcs.get_unchecked(addr as usize);
+        let f = *(*store).funcs.get_debug_checked(addr as usize);
         match f.kind {
             FuncKind::Wasm { instance: ci, index } => {
-                let m = &*(*store).instances.get_unchecked(ci as usize).module;
+                let m = &*(*store).instances.get_debug_checked(ci as usize).module;
                 let callee = m.code.as_ptr().add((index - m.num_imported_funcs) as usize);
                 enter!($s, addr, callee, ci, $base)
             }
@@ -756,6 +783,9 @@ macro_rules! call_addr {
 /// `Call` and `CallIndirect` in full (host functions, other instances, many locals, growing
 /// the stack or the frame vectors): re-executes the call instruction at `ip`.
 /// Returns the next instruction; the registers to run it with are in `Ctx::next`.
+///
+/// # Safety
+/// The module's safety contract, for the `Call` or `CallIndirect` at `ip`.
 #[inline(never)]
 unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: *mut Ctx) -> *const Instr {
     let mut s = S { ip, regs, mp, cd, cx, ia: 0, fa: 0.0 };
@@ -775,7 +805,7 @@ unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: 
                     Err(c) => trap!(s, code c),
                 }
             }
-            _ => std::hint::unreachable_unchecked(),
+            _ => unreachable_unchecked!(),
         }
         next!(s)
     })();
@@ -796,12 +826,16 @@ macro_rules! slow_call {
 
 /// Calls host function `id` (canonical type `ty`) with the arguments at slot `base` of the
 /// current frame, for the call instruction at `ip`. `Flow::Continue`: it returned normally.
+///
+/// # Safety
+/// The module's safety contract for the call at `ip`; `ty` is a type id of the store (a
+/// [`FuncInst::ty`](crate::runtime::store::FuncInst)) and the arguments lie inside the frame.
 #[inline(never)]
 unsafe fn host_call(cx: *mut Ctx, ip: *const Instr, ty: u32, id: u32, base: usize) -> Flow {
     let m = &mut *(*cx).m;
     let store = &*(*cx).store;
-    let fp = m.frames.last().unwrap_unchecked().fp as usize;
-    let ty = store.types.get_unchecked(ty as usize);
+    let fp = m.frames.last().unwrap_debug_checked().fp as usize;
+    let ty = store.types.get_debug_checked(ty as usize);
     let (np, nr) = (ty.params.len(), ty.results.len());
     let mut small = [0u64; 16];
     let mut big = Vec::new();
@@ -848,11 +882,15 @@ type Slow = Result<(), u8>;
 const MEMORY_OOB: u8 = 1;
 const TABLE_OOB: u8 = 2;
 
+/// # Safety
+/// The module's safety contract, and the instance has a memory (validation).
 #[inline(never)]
 unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
     (*(*cx).mem).grow(delta).unwrap_or(u32::MAX)
 }
 
+/// # Safety
+/// `mp` points at `ml` bytes of linear memory.
 #[inline(never)]
 unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
     let (d, s, n) = (d as u64, s as u64, n as u64);
@@ -863,6 +901,8 @@ unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// `mp` points at `ml` bytes of linear memory.
 #[inline(never)]
 unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
     let (d, n) = (d as u64, n as u64);
@@ -873,6 +913,9 @@ unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract; `mp` points at `ml` bytes of linear memory and `seg` is
+/// a data segment of the current instance (validation).
 #[inline(never)]
 unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u32, n: u32) -> Slow {
     let data = (*(*cx).inst).data(seg);
@@ -884,6 +927,8 @@ unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract; `seg` is a data segment of the current instance.
 #[inline(never)]
 unsafe fn data_drop(cx: *mut Ctx, seg: u32) {
     let i = (*cx).cur_inst as usize;
@@ -891,6 +936,8 @@ unsafe fn data_drop(cx: *mut Ctx, seg: u32) {
     (*cx).inst = (*(*cx).store).instances.as_ptr().add(i);
 }
 
+/// # Safety
+/// The module's safety contract; `seg` is an element segment of the current instance.
 #[inline(never)]
 unsafe fn elem_drop(cx: *mut Ctx, seg: u32) {
     let i = (*cx).cur_inst as usize;
@@ -899,11 +946,16 @@ unsafe fn elem_drop(cx: *mut Ctx, seg: u32) {
 }
 
 /// Store address of the current instance's table `t`.
+///
+/// # Safety
+/// The module's safety contract.
 #[inline(always)]
 unsafe fn table_addr(cx: *mut Ctx, t: u32) -> usize {
     (&(*(*cx).inst).tables)[t as usize] as usize
 }
 
+/// # Safety
+/// The module's safety contract; `dst` points at a writable slot.
 #[inline(never)]
 unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32, dst: *mut u64) -> Slow {
     let t = &(&(*(*cx).store).tables)[table_addr(cx, table)];
@@ -911,6 +963,8 @@ unsafe fn table_get(cx: *mut Ctx, table: u32, i: u32, dst: *mut u64) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_set(cx: *mut Ctx, table: u32, i: u32, v: u64) -> Slow {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
@@ -918,17 +972,23 @@ unsafe fn table_set(cx: *mut Ctx, table: u32, i: u32, v: u64) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_size(cx: *mut Ctx, table: u32) -> u32 {
     (&(*(*cx).store).tables)[table_addr(cx, table)].size()
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_grow(cx: *mut Ctx, table: u32, delta: u32, init: u64) -> u32 {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
     t.grow(delta, init).unwrap_or(u32::MAX)
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_fill(cx: *mut Ctx, table: u32, i: u32, v: u64, n: u32) -> Slow {
     let t = &mut (&mut (*(*cx).store).tables)[table_addr(cx, table)];
@@ -940,6 +1000,8 @@ unsafe fn table_fill(cx: *mut Ctx, table: u32, i: u32, v: u64, n: u32) -> Slow {
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_copy(cx: *mut Ctx, dt: u32, st: u32, d: u32, s: u32, n: u32) -> Slow {
     let tables = &mut (*(*cx).store).tables;
@@ -954,6 +1016,8 @@ unsafe fn table_copy(cx: *mut Ctx, dt: u32, st: u32, d: u32, s: u32, n: u32) -> 
     Ok(())
 }
 
+/// # Safety
+/// The module's safety contract.
 #[inline(never)]
 unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32) -> Slow {
     let ta = table_addr(cx, table);
@@ -968,11 +1032,15 @@ unsafe fn table_init(cx: *mut Ctx, table: u32, seg: u32, d: u32, s: u32, n: u32)
 }
 
 /// `call_indirect` checks: the callee's store address, or the trap.
+///
+/// # Safety
+/// The module's safety contract; `table` is a table and `type_idx` a type of the current
+/// instance (validation).
 #[inline(always)]
 unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Result<u32, u8> {
     let store = (*cx).store;
     let inst = (*cx).inst;
-    let t = (*store).tables.get_unchecked(*(*inst).tables.get_unchecked(table as usize) as usize);
+    let t = (*store).tables.get_debug_checked(*(*inst).tables.get_debug_checked(table as usize) as usize);
     let Some(&r) = t.elems.get(i as usize) else {
         return Err(TrapKind::UndefinedElement.code());
     };
@@ -980,7 +1048,7 @@ unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Re
         return Err(TrapKind::UninitializedElement.code());
     }
     let addr = (r - 1) as u32;
-    let expected = *(*inst).types.get_unchecked(type_idx as usize);
+    let expected = *(*inst).types.get_debug_checked(type_idx as usize);
     // Checked: a reference comes from the guest's own code, or from a checkpoint that restore
     // validated; should one ever name no function, the call traps instead of reading out of
     // bounds.
@@ -1007,6 +1075,8 @@ macro_rules! slow {
 macro_rules! handlers {
     ($( $v:ident $pat:tt => |$s:ident| $body:expr; )*) => {
         $(
+            /// # Safety
+            /// The module's safety contract.
             #[allow(non_snake_case, unused_mut, unreachable_code, unused_variables, clippy::all)]
             #[cfg_attr(not(chiwawa_tail_calls), inline(always))]
             unsafe fn $v(
@@ -1018,7 +1088,7 @@ macro_rules! handlers {
                 ia: u64,
                 fa: f64,
             ) -> Out {
-                let Instr::$v $pat = *ip else { std::hint::unreachable_unchecked() };
+                let Instr::$v $pat = *ip else { unreachable_unchecked!() };
                 let mut $s = S { ip, regs, mp, cd, cx, ia, fa };
                 // The body `return`s the next instruction from this closure (`go!`), or falls
                 // through to the following one.
@@ -1049,7 +1119,7 @@ macro_rules! handlers {
         /// `s` must describe the innermost frame of `(*s.cx).m` as [`Machine::run`] sets it up.
         #[cfg(chiwawa_tail_calls)]
         pub(super) unsafe fn execute(s: S) -> Flow {
-            let h = *HANDLERS.get_unchecked((*s.ip).op() as usize);
+            let h = *HANDLERS.get_debug_checked((*s.ip).op() as usize);
             h(s.ip, s.regs, s.mp, s.cd, s.cx, s.ia, s.fa)
         }
 
@@ -1078,6 +1148,9 @@ macro_rules! handlers {
 }
 
 /// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
+///
+/// # Safety
+/// The module's safety contract.
 #[cfg(chiwawa_tail_calls)]
 unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: i64, _: *mut Ctx, _: u64, _: f64) -> Flow {
     unreachable!("no handler for instruction {:?}", *ip)
@@ -1203,14 +1276,14 @@ handlers! {
         }
         let m = (*s.cx).m;
         (*m).frames.pop();
-        let done = (*m).codes.pop().unwrap_unchecked();
+        let done = (*m).codes.pop().unwrap_debug_checked();
         let Some(&caller) = (*m).frames.last() else {
             leave!(s, Flow::Done);
         };
         if done & OTHER_INSTANCE != 0 {
             leave!(s, Flow::Reload);
         }
-        let code = (*(*m).codes.last().unwrap_unchecked() & !OTHER_INSTANCE) as *const Instr;
+        let code = (*(*m).codes.last().unwrap_debug_checked() & !OTHER_INSTANCE) as *const Instr;
         (*s.cx).code = code;
         s.regs = (*m).stack.as_mut_ptr().add(caller.fp as usize);
         go!(s, code.add(caller.pc as usize))
@@ -1228,7 +1301,7 @@ handlers! {
         match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
             Ok(addr) => {
                 let store = (*s.cx).store;
-                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_unchecked(addr as usize).kind {
+                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
                     if instance == (*s.cx).cur_inst {
                         let nimp = (*s.cx).nimp;
                         enter_fast!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
@@ -1240,11 +1313,11 @@ handlers! {
         }
     };
     GlobalGet { dst, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_unchecked(global as usize);
+        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value)
     };
     GlobalSet { src, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_unchecked(global as usize);
+        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
     };
 
@@ -1389,7 +1462,7 @@ handlers! {
     };
     ElemDrop { seg } => |s| elem_drop(s.cx, seg);
     RefIsNull { dst, src } => |s| wr!(s, dst, (rd!(s, src) == 0) as u64);
-    RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_unchecked(func as usize) as u64 + 1);
+    RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_debug_checked(func as usize) as u64 + 1);
 
     I32Add(x) => |s| i32bin!(s, x, |a, b| a.wrapping_add(b));
     I32Sub(x) => |s| i32bin!(s, x, |a, b| a.wrapping_sub(b));

@@ -11,21 +11,60 @@
 
 use super::handlers::{execute, Ctx, Flow, S};
 use super::trap::{BacktraceFrame, Trap, TrapKind};
+use super::unchecked::{unreachable_unchecked, DebugChecked};
 use crate::compile::ir::CompiledFunc;
 use crate::runtime::instance::Instance;
 use crate::runtime::memory::Memory;
 use crate::runtime::store::{FuncKind, Store};
 use crate::runtime::value::Val;
 use crate::runtime::{Host, HostError};
-use serde::{Deserialize, Serialize};
 
 /// One activation: the function's store address, the program counter (index of the next
 /// instruction in its lowered code) and the frame pointer (index of its slot 0 in the stack).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The handlers trust these fields (they index code and stack with them unchecked), so only
+/// the crate sets them: the interpreter itself, and a checkpoint restore after validating them
+/// (`snapshot::check_frames`). From outside they can be read, not written:
+///
+/// ```compile_fail
+/// # fn f(machine: &mut chiwawa::Machine) {
+/// let frame = machine.frames_mut().last_mut().unwrap(); // no such method
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # fn f(mut frame: chiwawa::exec::Frame) {
+/// frame.pc = u32::MAX; // private field
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # fn f(machine: &mut chiwawa::Machine) {
+/// machine.frames.clear(); // private field
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
-    pub func: u32,
-    pub pc: u32,
-    pub fp: u32,
+    pub(crate) func: u32,
+    pub(crate) pc: u32,
+    pub(crate) fp: u32,
+}
+
+impl Frame {
+    /// Store address of the frame's function.
+    pub fn func(&self) -> u32 {
+        self.func
+    }
+
+    /// Index of the next instruction in the function's lowered code.
+    pub fn pc(&self) -> u32 {
+        self.pc
+    }
+
+    /// Index of the frame's slot 0 in the value stack.
+    pub fn fp(&self) -> u32 {
+        self.fp
+    }
 }
 
 /// How a run ended.
@@ -39,10 +78,14 @@ pub enum RunResult {
     Exit(i32),
 }
 
+/// The interpreter's state: value stack and frames. Both are private to the crate: the
+/// handlers index them unchecked, on invariants the interpreter keeps (every frame's function
+/// is a Wasm function of the store, its `pc` inside its code, its `fp + max_slots` inside the
+/// stack) and that [`Machine::run`] checks again for the frames it starts from.
 #[derive(Debug, Default, Clone)]
 pub struct Machine {
-    pub stack: Vec<u64>,
-    pub frames: Vec<Frame>,
+    pub(crate) stack: Vec<u64>,
+    pub(crate) frames: Vec<Frame>,
     pub(super) countdown: i64,
     budget: i64,
     executed_base: u64,
@@ -56,21 +99,65 @@ pub struct Machine {
 /// Bit 0 of a [`Machine::codes`] entry: returning from this frame changes instance.
 pub(super) const OTHER_INSTANCE: usize = 1;
 
-/// The current function's code, resolved from a frame.
+/// The code of the Wasm function at store address `func`, and its instance.
+///
+/// # Safety
+/// `func` must be the address of a Wasm function of `store` (not a host function): true of
+/// every frame of a machine run on `store` ([`Machine::run`] checks the frames it starts from
+/// with [`code_checked`]; the handlers push frames only for Wasm functions of the store they
+/// run on). The store's own tables are consistent by construction (`instantiate` records only
+/// instances it built, whose module's defined functions are `index - num_imported_funcs`).
 #[inline(always)]
 pub(super) unsafe fn code_of(store: &Store, func: u32) -> (*const CompiledFunc, u32) {
-    match store.funcs.get_unchecked(func as usize).kind {
+    match store.funcs.get_debug_checked(func as usize).kind {
         FuncKind::Wasm { instance, index } => {
-            let m = &*store.instances.get_unchecked(instance as usize).module;
-            (m.code.get_unchecked((index - m.num_imported_funcs) as usize), instance)
+            let m = &*store.instances.get_debug_checked(instance as usize).module;
+            (m.code.get_debug_checked((index - m.num_imported_funcs) as usize), instance)
         }
-        FuncKind::Host { .. } => unreachable!("host functions have no frames"),
+        FuncKind::Host { .. } => unreachable_unchecked!("host functions have no frames"),
+    }
+}
+
+/// [`code_of`], checked: `None` unless `func` is the address of a Wasm function of `store`.
+pub(crate) fn code_checked(store: &Store, func: u32) -> Option<(&CompiledFunc, u32)> {
+    match store.funcs.get(func as usize)?.kind {
+        FuncKind::Wasm { instance, index } => {
+            let m = &store.instances.get(instance as usize)?.module;
+            Some((m.code.get(index.checked_sub(m.num_imported_funcs)? as usize)?, instance))
+        }
+        FuncKind::Host { .. } => None,
+    }
+}
+
+/// The trap of a run asked to start from frames that do not belong to the store it runs on
+/// (a machine set up on one store and run on another, or a frame no execution can hold).
+fn foreign_frames(what: &str) -> Trap {
+    Trap {
+        kind: TrapKind::Host(format!("the machine's frames do not fit this store: {what}")),
+        backtrace: vec![],
     }
 }
 
 impl Machine {
     pub fn new() -> Machine {
         Machine { countdown: i64::MAX, budget: i64::MAX, ..Default::default() }
+    }
+
+    /// The frames, innermost last.
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+
+    /// The value stack (slot `i` of a frame is `stack()[fp + i]`).
+    pub fn stack(&self) -> &[u64] {
+        &self.stack
+    }
+
+    /// The value stack, to change slot values (its length is the interpreter's). Any bits are
+    /// safe in a slot: the handlers truncate addresses and indices to 32 bits and bound-check
+    /// them, and check a function reference where it is called.
+    pub fn stack_mut(&mut self) -> &mut [u64] {
+        &mut self.stack
     }
 
     /// Instruction units executed so far (see the lowering's cost model).
@@ -140,7 +227,7 @@ impl Machine {
                 Ok(())
             }
             FuncKind::Wasm { .. } => {
-                let cf = unsafe { &*code_of(store, func).0 };
+                let (cf, _) = code_checked(store, func).expect("a Wasm function of the store has code");
                 if !self.grow_stack(cf.max_slots as usize, store.limits.max_stack_slots as usize) {
                     return Err(Trap { kind: TrapKind::StackExhausted, backtrace: vec![] });
                 }
@@ -163,8 +250,7 @@ impl Machine {
     fn trap(&self, store: &Store, kind: TrapKind) -> Trap {
         let mut backtrace = Vec::new();
         for fr in self.frames.iter().rev() {
-            let (cf, _) = unsafe { code_of(store, fr.func) };
-            let cf = unsafe { &*cf };
+            let Some((cf, _)) = code_checked(store, fr.func) else { continue };
             let i = (fr.pc as usize).saturating_sub(1).min(cf.offsets.len().saturating_sub(1));
             backtrace.push(BacktraceFrame {
                 func_addr: fr.func,
@@ -179,12 +265,23 @@ impl Machine {
     pub fn run(&mut self, store: &mut Store, host: &mut dyn Host) -> Result<RunResult, Trap> {
         self.codes.clear();
         let mut prev_inst = u32::MAX;
-        for fr in &self.frames {
-            // SAFETY: frames only ever name Wasm functions of the store (start_call, calls).
-            let (cf, i) = unsafe { code_of(store, fr.func) };
-            let ptr = unsafe { (*cf).code.as_ptr() } as usize;
-            self.codes.push(ptr | if i != prev_inst { OTHER_INSTANCE } else { 0 });
-            prev_inst = i;
+        // The handlers trust every frame (see `code_of` and the SAFETY note below): the frames
+        // this run starts from are checked against `store` here, once per run (a safe caller
+        // may run a machine on another store than the one it was set up on). Frames pushed
+        // during the run are the handlers' own.
+        for (i, fr) in self.frames.iter().enumerate() {
+            let Some((cf, inst)) = code_checked(store, fr.func) else {
+                self.codes.clear();
+                return Err(foreign_frames(&format!("frame {i} names no Wasm function")));
+            };
+            let end = fr.fp as usize + cf.max_slots as usize;
+            if fr.pc as usize >= cf.code.len() || end > self.stack.len() {
+                self.codes.clear();
+                return Err(foreign_frames(&format!("frame {i} lies outside its code or the stack")));
+            }
+            let ptr = cf.code.as_ptr() as usize;
+            self.codes.push(ptr | if inst != prev_inst { OTHER_INSTANCE } else { 0 });
+            prev_inst = inst;
         }
         // SAFETY: the host outlives this call, and `cx` (holding it with its lifetime erased)
         // does not outlive this call either.
@@ -219,11 +316,16 @@ impl Machine {
             },
             ml: 0,
         };
-        // SAFETY (for the handlers): slot indices were bounded by the lowering to the
-        // function's `max_slots`, and every frame has `max_slots` stack slots allocated before
-        // it starts; the raw pointers are refreshed whenever the vectors they point into may
-        // have reallocated (stack growth on calls, memory.grow, host calls). Until the loop
-        // ends, `self` and `store` are only accessed through `cx`.
+        // SAFETY (for the handlers): every frame names a Wasm function of `store`, its `pc`
+        // lies inside that function's code and its `fp + max_slots` inside the stack (checked
+        // above for the frames the run starts from; the handlers push only frames they made
+        // room for, and never shrink the stack). Slot indices were bounded by the lowering to
+        // the function's `max_slots`, branch targets to its code, and every function starts
+        // with a `Poll` that every backward branch targets (`compile::translate` checks both).
+        // The store's instances name only objects of the store (`instantiate`). The raw
+        // pointers are refreshed whenever the vectors they point into may have reallocated
+        // (stack growth on calls, memory.grow, host calls). Until the loop ends, `self` and
+        // `store` are only accessed through `cx`.
         let exit = loop {
             let exit = unsafe {
                 let m = cx.m;
@@ -232,9 +334,12 @@ impl Machine {
                     break Flow::Done;
                 };
                 let (cf, cur_inst) = code_of(&*store, frame.func);
-                let inst: *const Instance = (*store).instances.as_ptr().add(cur_inst as usize);
+                let inst: *const Instance = (*store).instances.get_debug_checked(cur_inst as usize);
                 let mem: *mut Memory = match (*inst).memories.first() {
-                    Some(&a) => (*store).memories.as_mut_ptr().add(a as usize),
+                    Some(&a) => {
+                        debug_assert!((a as usize) < (*store).memories.len());
+                        (*store).memories.as_mut_ptr().add(a as usize)
+                    }
                     None => std::ptr::null_mut(),
                 };
                 let module = &*(*inst).module;
@@ -252,6 +357,8 @@ impl Machine {
                     ((*mem).data.as_mut_ptr(), (*mem).data.len() as u64)
                 };
                 cx.ml = ml;
+                debug_assert!((frame.pc as usize) < (*cf).code.len());
+                debug_assert!(frame.fp as usize + (*cf).max_slots as usize <= (*m).stack.len());
                 execute(S {
                     ip: cx.code.add(frame.pc as usize),
                     regs: (*m).stack.as_mut_ptr().add(frame.fp as usize),
@@ -282,10 +389,12 @@ impl Machine {
 /// Zeroes the declared (non-parameter) locals of a new frame at `regs`.
 ///
 /// # Safety
-/// `regs` must point at `callee.max_slots` writable slots.
+/// `regs` must point at `callee.max_slots` writable slots (the lowering keeps
+/// `num_params <= num_locals <= max_slots`).
 #[inline(always)]
 pub(super) unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
     let (p, l) = (callee.num_params as usize, callee.num_locals as usize);
+    debug_assert!(p <= l && l <= callee.max_slots as usize);
     if l - p <= 4 {
         zero_few_locals(regs, p, l, callee.max_slots as usize);
     } else {
@@ -295,8 +404,12 @@ pub(super) unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
 
 /// Zeroes slots `p..l` (at most 4 of them) of a frame of `max` slots without calling
 /// `memset` (the call handlers' fast path makes no calls).
-#[inline(always)]
+///
+/// # Safety
+/// `regs` must point at `max` writable slots, and `p <= l <= max`, `l - p <= 4` (a lowered
+/// function's `num_params <= num_locals <= max_slots`).
 pub(super) unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: usize) {
+    debug_assert!(p <= l && l <= max && l - p <= 4);
     let r = regs.add(p);
     if p + 4 <= max {
         // One fixed-size store (the extra slots are scratch operand slots).

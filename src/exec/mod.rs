@@ -7,6 +7,7 @@ mod handlers;
 pub mod machine;
 pub mod ops;
 pub mod trap;
+mod unchecked;
 
 pub use machine::{Frame, Machine, RunResult};
 pub use trap::{BacktraceFrame, Trap, TrapKind};

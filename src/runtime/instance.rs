@@ -12,17 +12,17 @@ use std::sync::Arc;
 /// One instance of a module: the module plus the store addresses its indices map to.
 #[derive(Debug)]
 pub struct Instance {
-    pub module: Arc<Module>,
-    pub funcs: Vec<u32>,
-    pub tables: Vec<u32>,
-    pub memories: Vec<u32>,
-    pub globals: Vec<u32>,
+    pub(crate) module: Arc<Module>,
+    pub(crate) funcs: Vec<u32>,
+    pub(crate) tables: Vec<u32>,
+    pub(crate) memories: Vec<u32>,
+    pub(crate) globals: Vec<u32>,
     /// Canonical type id of every module type index.
-    pub types: Vec<u32>,
+    pub(crate) types: Vec<u32>,
     /// Evaluated element segments (emptied by `elem.drop`).
-    pub elems: Vec<Vec<u64>>,
+    pub(crate) elems: Vec<Vec<u64>>,
     /// Whether each data segment was dropped.
-    pub data_dropped: Vec<bool>,
+    pub(crate) data_dropped: Vec<bool>,
 }
 
 impl Instance {
@@ -34,6 +34,31 @@ impl Instance {
             ExportKind::Memory => Extern::Memory(self.memories[e.index as usize]),
             ExportKind::Global => Extern::Global(self.globals[e.index as usize]),
         })
+    }
+
+    /// The module this is an instance of.
+    pub fn module(&self) -> &Arc<Module> {
+        &self.module
+    }
+
+    /// Store address of each of the module's functions (imported first).
+    pub fn funcs(&self) -> &[u32] {
+        &self.funcs
+    }
+
+    /// Store address of each of the module's tables.
+    pub fn tables(&self) -> &[u32] {
+        &self.tables
+    }
+
+    /// Store address of each of the module's memories.
+    pub fn memories(&self) -> &[u32] {
+        &self.memories
+    }
+
+    /// Store address of each of the module's globals.
+    pub fn globals(&self) -> &[u32] {
+        &self.globals
     }
 
     /// The bytes of data segment `i`, or empty if dropped.

@@ -9,11 +9,11 @@ pub const MAX_PAGES: u32 = 65536;
 
 #[derive(Clone, Debug)]
 pub struct Memory {
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     /// The declared maximum, if any.
-    pub max_pages: Option<u32>,
+    pub(crate) max_pages: Option<u32>,
     /// The embedder's resource limit (pages); growth beyond it fails like the declared maximum.
-    pub limit_pages: u32,
+    pub(crate) limit_pages: u32,
 }
 
 impl Memory {
@@ -52,6 +52,21 @@ impl Memory {
         self.data.try_reserve(extra).ok()?;
         self.data.resize(new as usize * PAGE_SIZE, 0);
         Some(old)
+    }
+
+    /// The memory's bytes (their number is [`Memory::pages`] × [`PAGE_SIZE`]).
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The memory's bytes, to write (the size changes only through [`Memory::grow`]).
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
+    /// The declared maximum in pages, if any.
+    pub fn max_pages(&self) -> Option<u32> {
+        self.max_pages
     }
 
     /// A checked sub-slice, for hosts.

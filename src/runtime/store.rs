@@ -65,14 +65,14 @@ impl Default for Limits {
 
 #[derive(Default, Debug)]
 pub struct Store {
-    pub types: Vec<FuncType>,
+    pub(crate) types: Vec<FuncType>,
     type_ids: HashMap<FuncType, u32>,
-    pub funcs: Vec<FuncInst>,
-    pub tables: Vec<Table>,
-    pub memories: Vec<Memory>,
-    pub globals: Vec<Global>,
-    pub instances: Vec<Instance>,
-    pub limits: Limits,
+    pub(crate) funcs: Vec<FuncInst>,
+    pub(crate) tables: Vec<Table>,
+    pub(crate) memories: Vec<Memory>,
+    pub(crate) globals: Vec<Global>,
+    pub(crate) instances: Vec<Instance>,
+    pub(crate) limits: Limits,
 }
 
 impl Store {
@@ -115,6 +115,52 @@ impl Store {
             }
             FuncKind::Host { id } => format!("<host function {id}>"),
         }
+    }
+
+    /// The function instances, by address.
+    pub fn funcs(&self) -> &[FuncInst] {
+        &self.funcs
+    }
+
+    /// The canonical function types, by id ([`FuncInst::ty`]).
+    pub fn types(&self) -> &[FuncType] {
+        &self.types
+    }
+
+    /// The module instances, by index.
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// The tables, to change their elements (their number is fixed by instantiation).
+    pub fn tables_mut(&mut self) -> &mut [Table] {
+        &mut self.tables
+    }
+
+    pub fn memories(&self) -> &[Memory] {
+        &self.memories
+    }
+
+    /// The memories, to change their bytes (their number is fixed by instantiation).
+    pub fn memories_mut(&mut self) -> &mut [Memory] {
+        &mut self.memories
+    }
+
+    pub fn globals(&self) -> &[Global] {
+        &self.globals
+    }
+
+    /// The globals, to change their values (their number is fixed by instantiation).
+    pub fn globals_mut(&mut self) -> &mut [Global] {
+        &mut self.globals
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub fn global_value(&self, addr: u32) -> Val {

@@ -7,9 +7,9 @@ pub const MAX_TABLE_ELEMS: u32 = 10_000_000;
 
 #[derive(Clone, Debug)]
 pub struct Table {
-    pub elems: Vec<u64>,
-    pub max: Option<u32>,
-    pub ty: ValType,
+    pub(crate) elems: Vec<u64>,
+    pub(crate) max: Option<u32>,
+    pub(crate) ty: ValType,
 }
 
 impl Table {
@@ -23,6 +23,21 @@ impl Table {
             .map_err(|_| format!("cannot allocate a table of {min} elements"))?;
         elems.resize(min as usize, init);
         Ok(Table { elems, max, ty })
+    }
+
+    /// The elements: `0` for null, `addr + 1` for a reference to the function at `addr`.
+    pub fn elems(&self) -> &[u64] {
+        &self.elems
+    }
+
+    /// The declared maximum, if any.
+    pub fn max(&self) -> Option<u32> {
+        self.max
+    }
+
+    /// The element type.
+    pub fn ty(&self) -> ValType {
+        self.ty
     }
 
     pub fn size(&self) -> u32 {

@@ -393,6 +393,7 @@ pub fn append(mut file: &File, buf: &[u8]) -> io::Result<usize> {
 /// The process's descriptor `fd` (0, 1 or 2) as a `File` that is never closed.
 pub fn stdio_file(fd: i32) -> ManuallyDrop<File> {
     use std::os::fd::FromRawFd;
+    debug_assert!((0..=2).contains(&fd), "not a standard descriptor: {fd}");
     // SAFETY: 0, 1 and 2 belong to the process for its whole life; the
     // `ManuallyDrop` guarantees we never close them. If one is not open, the
     // I/O calls on it fail with EBADF, which is reported to the guest.

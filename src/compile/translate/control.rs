@@ -1,0 +1,158 @@
+//! Control flow: blocks, labels and their patches, branches, and the `Poll` safe points.
+
+use super::fusion::fuse_compare;
+use super::{Kind, KONST, T};
+use crate::compile::ir::{Instr, Slot};
+use crate::error::Error;
+use wasmparser::BlockType;
+
+impl T<'_> {
+    pub(super) fn bind_label(&mut self) {
+        self.last_result = None;
+        self.label_pos = self.code.len() as u32;
+    }
+
+    pub(super) fn patch(&mut self, at: u32, target: u32) {
+        let patched = self.code[at as usize].map_branch_target(|_| target);
+        assert!(patched, "patching a non-branch instruction");
+    }
+
+    pub(super) fn emit_poll(&mut self) {
+        let height = self.num_locals + self.height();
+        let idx = self.emit(Instr::Poll { cost: 0, height });
+        self.polls.push((idx, 0));
+    }
+
+    pub(super) fn close_poll(&mut self) {
+        let (idx, n) = self.polls.pop().expect("poll stack");
+        if let Instr::Poll { cost, .. } = &mut self.code[idx as usize] {
+            *cost = n.max(1);
+        }
+    }
+
+    pub(super) fn block_arity(&self, bt: BlockType) -> (u32, u32) {
+        match bt {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(_) => (0, 1),
+            BlockType::FuncType(i) => {
+                let ft = &self.m.types[i as usize];
+                (ft.params.len() as u32, ft.results.len() as u32)
+            }
+        }
+    }
+
+    /// How values travel to the label at `depth`: (arity, is_function_label).
+    pub(super) fn label_arity(&self, depth: u32) -> (u32, usize) {
+        let i = self.ctrl.len() - 1 - depth as usize;
+        let c = &self.ctrl[i];
+        let arity = if c.kind == Kind::Loop { c.params } else { c.results };
+        (arity, i)
+    }
+
+    /// Builds (without emitting) the unconditional branch to the label at `depth`, after making
+    /// sure the carried values sit in canonical slots. Returns the instruction and whether it is
+    /// a forward branch to be patched at the end of ctrl frame `ci`.
+    pub(super) fn branch_instr(&mut self, depth: u32) -> (Instr, Option<usize>) {
+        let (arity, ci) = self.label_arity(depth);
+        let c = &self.ctrl[ci];
+        if c.kind == Kind::Func {
+            if arity == 1 {
+                if *self.stack.last().unwrap() == KONST {
+                    self.materialize_top(1);
+                }
+                let from = *self.stack.last().unwrap();
+                return (Instr::Return { from, n: 1 }, None);
+            }
+            self.materialize_top(arity);
+            let from = self.canon(self.height() - arity);
+            return (Instr::Return { from, n: arity as u16 }, None);
+        }
+        let (target, fwd) = if c.kind == Kind::Loop { (c.label, None) } else { (0, Some(ci)) };
+        let to = self.canon(c.base);
+        if arity == 0 {
+            return (Instr::Br { target }, fwd);
+        }
+        self.materialize_top(arity);
+        let from = self.canon(self.height() - arity);
+        if from == to {
+            (Instr::Br { target }, fwd)
+        } else {
+            (Instr::BrCopy { target, from, to, n: arity as u16 }, fwd)
+        }
+    }
+
+    pub(super) fn emit_branch(&mut self, depth: u32) {
+        let (i, fwd) = self.branch_instr(depth);
+        let idx = self.emit(i);
+        if let Some(ci) = fwd {
+            self.ctrl[ci].patches.push(idx);
+        }
+    }
+
+    /// Emits a conditional jump on the (already popped) condition `cond`, fusing a preceding
+    /// comparison when possible. `when_true`: jump if the condition is non-zero.
+    pub(super) fn emit_cond_jump(&mut self, cond: Slot, when_true: bool, target: u32) -> u32 {
+        if let Some(li) = self.last_result {
+            let last = self.code[li as usize];
+            if let Some(fused) = fuse_compare(last, cond, when_true, target) {
+                self.code[li as usize] = fused;
+                self.last_result = None;
+                return self.fuse_loop_step(li);
+            }
+        }
+        let j = if when_true {
+            self.emit(Instr::BrIfNez { cond, target })
+        } else {
+            self.emit(Instr::BrIfEqz { cond, target })
+        };
+        self.fuse_loop_step(j)
+    }
+
+    pub(super) fn end_block(&mut self) -> Result<(), Error> {
+        let c = self.ctrl.pop().expect("validated: control stack");
+        if c.dead {
+            return Ok(());
+        }
+        if !self.unreachable {
+            if c.kind == Kind::Func {
+                let (i, _) = {
+                    self.ctrl.push(c);
+                    let r = self.branch_instr(0);
+                    let c2 = self.ctrl.pop().unwrap();
+                    let patches = c2.patches;
+                    debug_assert!(patches.is_empty());
+                    r
+                };
+                self.emit(i);
+                self.close_poll();
+                return Ok(());
+            }
+            self.materialize_top(c.results);
+        }
+        if c.kind == Kind::Func {
+            self.close_poll();
+            return Ok(());
+        }
+        if c.kind == Kind::Loop {
+            self.close_poll();
+        }
+        let here = self.pc();
+        self.bind_label();
+        if let Some(e) = c.else_patch {
+            self.patch(e, here);
+        }
+        for p in &c.patches {
+            self.patch(*p, here);
+        }
+        self.stack.truncate(c.base as usize);
+        self.push_results(c.results)?;
+        self.unreachable = false;
+        Ok(())
+    }
+
+    pub(super) fn count_op(&mut self) {
+        if let Some(p) = self.polls.last_mut() {
+            p.1 = p.1.saturating_add(1);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Loads and stores, and the address computations they take over.
+
+use super::{Opnd, T};
+use crate::compile::ir::{BinImm, Instr, Load, LoadAt, LoadIdx, Slot, Store, StoreAt, StoreIdx, StoreK};
+use crate::error::Error;
+
+impl T<'_> {
+    /// The `i32.add` with a constant that computed the address operand `addr` (at the current
+    /// height), for a load or store to take over.
+    pub(super) fn address_add(&self, addr: Opnd) -> Option<(u32, BinImm)> {
+        let Opnd::Slot(t) = addr else { return None };
+        match self.just_wrote(t, self.height())? {
+            (li, Instr::I32AddImm(x)) => Some((li, x)),
+            _ => None,
+        }
+    }
+
+    /// The `i32.add` of a base and an `i32.shl` by a constant that computed the address
+    /// operand `addr` (at the current height), both just emitted and both results temporaries
+    /// used only here: (index of the shift, base, index, shift count) for an indexed access.
+    ///
+    /// Without such a shift, the `i32.add` of two slots alone is an indexed address with
+    /// shift 0 (the index of the add is returned then).
+    pub(super) fn address_index(&self, addr: Opnd) -> Option<(u32, Slot, Slot, u16)> {
+        let Opnd::Slot(t) = addr else { return None };
+        let (li, Instr::I32Add(add)) = self.just_wrote(t, self.height())? else { return None };
+        let plain = Some((li, add.a, add.b, 0));
+        let Some(&Instr::I32ShlImm(shl)) = self.code.get((li as usize).wrapping_sub(1)) else { return plain };
+        // A branch may land on the add (then the shift may not have run just before).
+        if self.label_pos == li {
+            return plain;
+        }
+        let h = self.height();
+        let temp = |s: Slot| s == self.canon(h) || s == self.canon(h + 1);
+        let base = match (add.a == shl.dst, add.b == shl.dst) {
+            (true, false) => add.b,
+            (false, true) => add.a,
+            _ => return plain,
+        };
+        if temp(shl.dst) {
+            Some((li - 1, base, shl.a, (shl.imm & 31) as u16))
+        } else {
+            plain
+        }
+    }
+
+    /// Replaces the shift and the add found by [`T::address_index`] (from `at` on) with `ins`.
+    pub(super) fn take_over_two(&mut self, at: u32, ins: Instr) {
+        self.code.truncate(at as usize + 1);
+        self.offsets.truncate(at as usize + 1);
+        self.take_over(at, ins);
+    }
+
+    pub(super) fn load(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Load) -> Instr,
+        at: fn(LoadAt) -> Instr,
+    ) -> Result<(), Error> {
+        self.load_idx(memarg, f, at, None)
+    }
+
+    /// A load, which may take over the address computation: `i32.add` of a constant
+    /// (`at`), or of a base and a shifted index (`idx`, when the load has an indexed form).
+    pub(super) fn load_idx(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Load) -> Instr,
+        at: fn(LoadAt) -> Instr,
+        idx: Option<fn(LoadIdx) -> Instr>,
+    ) -> Result<(), Error> {
+        let offset = memarg.offset as u32;
+        let o = self.pop_any();
+        if let (Some(g), Some((si, base, index, shift))) = (idx, self.address_index(o)) {
+            let dst = self.push()?;
+            self.take_over_two(si, g(LoadIdx { dst, base, idx: index, shift, offset }));
+            return Ok(());
+        }
+        if let Some((li, x)) = self.address_add(o) {
+            let dst = self.push()?;
+            self.take_over(li, at(LoadAt { dst, a: x.a, imm: x.imm as u32, offset }));
+            return Ok(());
+        }
+        let addr = self.slot_at(o, self.height());
+        let dst = self.push()?;
+        self.result(f(Load { dst, addr, offset }));
+        Ok(())
+    }
+
+    /// `wide`: a 64-bit store, whose constant value must fit a sign-extended `i32` to become
+    /// an immediate (narrower stores truncate it anyway).
+    pub(super) fn store(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Store) -> Instr,
+        at: fn(StoreAt) -> Instr,
+        k: fn(StoreK) -> Instr,
+        wide: bool,
+    ) -> Result<(), Error> {
+        self.store_idx(memarg, f, at, k, None, wide)
+    }
+
+    /// A store, which may take over the address computation as [`T::load_idx`] does.
+    pub(super) fn store_idx(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        f: fn(Store) -> Instr,
+        at: fn(StoreAt) -> Instr,
+        k: fn(StoreK) -> Instr,
+        idx: Option<fn(StoreIdx) -> Instr>,
+        wide: bool,
+    ) -> Result<(), Error> {
+        let offset = memarg.offset as u32;
+        let vo = self.pop_any();
+        let ao = self.pop_any();
+        let h = self.height();
+        if let Opnd::K(v, _) = vo {
+            if !wide || v as i64 == v as i32 as i64 {
+                let addr = self.slot_at(ao, h);
+                self.emit(k(StoreK { addr, imm: v as i32, offset }));
+                return Ok(());
+            }
+        }
+        let val = self.slot_at(vo, h + 1);
+        if let (Some(g), Some((si, base, index, shift))) = (idx, self.address_index(ao)) {
+            self.take_over_two(si, g(StoreIdx { base, idx: index, val, shift, offset }));
+            self.last_result = None;
+            return Ok(());
+        }
+        if let Some((li, x)) = self.address_add(ao) {
+            self.take_over(li, at(StoreAt { addr: x.a, val, imm: x.imm as u32, offset }));
+            return Ok(());
+        }
+        let addr = self.slot_at(ao, h);
+        self.emit(f(Store { addr, val, offset }));
+        Ok(())
+    }
+}

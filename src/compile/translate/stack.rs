@@ -1,0 +1,171 @@
+//! The operand stack: where each value of the Wasm stack lives (its canonical slot, a
+//! local's slot, or a pending constant), and materializing it.
+
+use super::{too_complex, Opnd, KONST, T};
+use crate::compile::ir::{Instr, Slot};
+use crate::error::Error;
+
+impl T<'_> {
+    pub(super) fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    pub(super) fn canon(&self, h: u32) -> Slot {
+        (self.num_locals + h) as Slot
+    }
+
+    pub(super) fn height(&self) -> u32 {
+        self.stack.len() as u32
+    }
+
+    /// Pushes a value living in its canonical slot and returns that slot.
+    pub(super) fn push(&mut self) -> Result<Slot, Error> {
+        let h = self.height();
+        if self.num_locals + h >= u16::MAX as u32 {
+            return Err(too_complex(self.offset));
+        }
+        self.max_height = self.max_height.max(h + 1);
+        let s = self.canon(h);
+        self.stack.push(s);
+        Ok(s)
+    }
+
+    /// Pops an operand, materializing a pending constant into its canonical slot.
+    pub(super) fn pop(&mut self) -> Slot {
+        match self.pop_any() {
+            Opnd::Slot(s) => s,
+            Opnd::K(v, wide) => self.write_const(self.canon(self.height()), v, wide),
+        }
+    }
+
+    /// Pops an operand, leaving a pending constant pending. For an operator that reads its
+    /// i32 operands truncated (`narrow`), an operand computed by the `i32.wrap_i64` just
+    /// emitted is read from the wrap's operand instead, and the wrap is dropped: a no-op then.
+    pub(super) fn pop_any(&mut self) -> Opnd {
+        let s = self.stack.pop().expect("validated: operand stack underflow");
+        if s == KONST {
+            let (v, wide) = self.konst[self.stack.len()];
+            return Opnd::K(v, wide);
+        }
+        if self.narrow {
+            if let Some((li, Instr::I32WrapI64(u))) = self.just_wrote(s, self.height()) {
+                if li as usize + 1 == self.code.len() {
+                    self.code.pop();
+                    self.offsets.pop();
+                    self.last_result = None;
+                    return Opnd::Slot(u.a);
+                }
+            }
+        }
+        Opnd::Slot(s)
+    }
+
+    /// After `pop_any`: the slot of an operand (materialized at height `h` if constant).
+    pub(super) fn slot_at(&mut self, o: Opnd, h: u32) -> Slot {
+        match o {
+            Opnd::Slot(s) => s,
+            Opnd::K(v, wide) => self.write_const(self.canon(h), v, wide),
+        }
+    }
+
+    pub(super) fn write_const(&mut self, dst: Slot, v: u64, wide: bool) -> Slot {
+        if wide {
+            self.emit(Instr::Const64 { dst, val: v });
+        } else {
+            self.emit(Instr::Const32 { dst, val: v as u32 });
+        }
+        dst
+    }
+
+    pub(super) fn push_const(&mut self, v: u64, wide: bool) -> Result<(), Error> {
+        let h = self.height() as usize;
+        self.push()?;
+        self.stack[h] = KONST;
+        if self.konst.len() <= h {
+            self.konst.resize(h + 1, (0, false));
+        }
+        self.konst[h] = (v, wide);
+        Ok(())
+    }
+
+    /// Emits a value-producing instruction whose result is pushed.
+    pub(super) fn result(&mut self, i: Instr) {
+        let idx = self.emit(i);
+        self.last_result = Some(idx);
+    }
+
+    pub(super) fn materialize_at(&mut self, h: usize) {
+        let canon = self.canon(h as u32);
+        let src = self.stack[h];
+        if src == KONST {
+            let (v, wide) = self.konst[h];
+            self.write_const(canon, v, wide);
+            self.stack[h] = canon;
+        } else if src != canon {
+            self.emit(Instr::Copy { dst: canon, src });
+            self.stack[h] = canon;
+        }
+    }
+
+    pub(super) fn materialize_all(&mut self) {
+        for h in 0..self.stack.len() {
+            self.materialize_at(h);
+        }
+    }
+
+    pub(super) fn materialize_top(&mut self, n: u32) {
+        let len = self.stack.len();
+        for h in len - n as usize..len {
+            self.materialize_at(h);
+        }
+    }
+
+    /// Materializes deferred reads of local `l` in the stack below the top `skip_top` entries.
+    pub(super) fn materialize_local(&mut self, l: Slot, skip_top: usize) -> bool {
+        let mut any = false;
+        let end = self.stack.len() - skip_top;
+        for h in 0..end {
+            if self.stack[h] == l {
+                self.materialize_at(h);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// `local.set`/`local.tee` of the result of instruction `li` when the deferred reads of
+    /// the local were just materialized by copies emitted after it: moves the instruction behind
+    /// the copies and lets it write local `l` directly (one `Copy` less). Sound because the
+    /// copies only write canonical slots below the result's height, which it does not read,
+    /// and read the local's old value, which it then overwrites.
+    pub(super) fn result_after_copies(&mut self, li: usize, l: Slot) {
+        self.code[li..].rotate_left(1);
+        self.offsets[li..].rotate_left(1);
+        let last = self.code.len() - 1;
+        *self.code[last].result_slot_mut().expect("result instruction") = l;
+        self.last_result = None;
+    }
+
+    pub(super) fn const32(&mut self, val: u32) -> Result<(), Error> {
+        self.push_const(val as u64, false)
+    }
+
+    pub(super) fn const64(&mut self, val: u64) -> Result<(), Error> {
+        self.push_const(val, true)
+    }
+
+    /// Pops `n` call arguments into canonical slots and returns the base slot.
+    pub(super) fn call_args(&mut self, n: u32) -> Slot {
+        self.materialize_top(n);
+        let base = self.canon(self.height() - n);
+        self.stack.truncate((self.height() - n) as usize);
+        base
+    }
+
+    pub(super) fn push_results(&mut self, n: u32) -> Result<(), Error> {
+        for _ in 0..n {
+            self.push()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,439 @@
+/// Prints the lowered code of every function of the module named by `$CHIWAWA_DUMP_IR`
+/// (a .wasm file): `CHIWAWA_DUMP_IR=x.wasm cargo test --lib dump_ir -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn dump_ir() {
+    let Ok(path) = std::env::var("CHIWAWA_DUMP_IR") else { return };
+    let mut bytes = std::fs::read(&path).unwrap();
+    if path.ends_with(".wat") {
+        let text = String::from_utf8(bytes).unwrap();
+        let buf = wast::parser::ParseBuffer::new(&text).unwrap();
+        bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    }
+    let m = crate::parse::Module::new(&bytes).unwrap();
+    for (i, f) in m.code.iter().enumerate() {
+        let idx = i as u32 + m.num_imported_funcs;
+        println!("func {idx} {} (locals {}, slots {}):", m.func_display_name(idx), f.num_locals, f.max_slots);
+        for (pc, ins) in f.code.iter().enumerate() {
+            println!("  {pc:4}: {ins:?}");
+        }
+    }
+}
+
+/// Lowers a module and returns the code of its defined function number `func`.
+fn lower(wat: &str, func: usize) -> Vec<crate::compile::ir::Instr> {
+    let buf = wast::parser::ParseBuffer::new(wat).unwrap();
+    let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let m = crate::parse::Module::new(&bytes).unwrap();
+    m.code[func].code.clone()
+}
+
+fn run(script: &str) {
+    let s = crate::wast::run_text("fusion", script);
+    assert_eq!(s.failed, 0, "{:?}", s.failures);
+    assert!(s.passed > 1);
+}
+
+/// Address adds folded into loads and stores keep the 32-bit wrap-around of `i32.add`:
+/// `p + 8` with `p = 0xffff_fffc` is address 4, not an out-of-bounds 2^32 + 4.
+#[test]
+fn fused_address_adds_wrap_like_i32_add() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (export "ld") (param $p i32) (result i64)
+        (i64.load offset=2 (i32.add (local.get $p) (i32.const 8))))
+      (func (export "st") (param $p i32) (param $v i32)
+        (i32.store16 offset=1 (i32.add (local.get $p) (i32.const 8)) (local.get $v)))
+      (func (export "ld8") (param $a i32) (result i32) (i32.load8_u (local.get $a))))"#;
+    let ld = lower(body, 0);
+    assert!(ld.iter().any(|i| matches!(i, Instr::I64LoadAt(_))), "{ld:?}");
+    let st = lower(body, 1);
+    assert!(st.iter().any(|i| matches!(i, Instr::I32Store16At(_))), "{st:?}");
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "st" (i32.const 0) (i32.const 0x1234)) )
+        (assert_return (invoke "ld8" (i32.const 9)) (i32.const 0x34))
+        (assert_return (invoke "st" (i32.const -4) (i32.const 0xabcd)))
+        (assert_return (invoke "ld8" (i32.const 5)) (i32.const 0xcd))
+        (assert_return (invoke "ld8" (i32.const 6)) (i32.const 0xab))
+        (assert_return (invoke "ld" (i32.const -8)) (i64.const 0x3400_00ab_cd00_0000))
+        (assert_trap (invoke "ld" (i32.const 65520)) "out of bounds memory access")
+        (assert_trap (invoke "st" (i32.const 65526) (i32.const 1)) "out of bounds memory access")"#
+    ));
+}
+
+/// `base + (i << k)` addresses fold into indexed loads and stores, in either operand order,
+/// wrapping like the `i32.shl` and `i32.add` they replace; not when the shifted value is a
+/// local (it may be read again).
+#[test]
+fn indexed_accesses_wrap_like_shl_and_add() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (export "ld") (param $b i32) (param $i i32) (result i32)
+        (i32.load offset=4 (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))
+      (func (export "st") (param $b i32) (param $i i32) (param $v i64)
+        (i64.store (i32.add (i32.shl (local.get $i) (i32.const 35)) (local.get $b)) (local.get $v)))
+      (func (export "tee") (param $b i32) (param $i i32) (result i32)
+        (i32.load8_u (i32.add (local.get $b) (local.tee $i (i32.shl (local.get $i) (i32.const 1)))))))"#;
+    let ld = lower(body, 0);
+    assert!(ld.iter().any(|i| matches!(i, Instr::I32LoadIdx(x) if x.shift == 2 && x.offset == 4)), "{ld:?}");
+    assert!(!ld.iter().any(|i| matches!(i, Instr::I32ShlImm(_))), "{ld:?}");
+    let st = lower(body, 1);
+    assert!(st.iter().any(|i| matches!(i, Instr::I64StoreIdx(x) if x.shift == 3)), "{st:?}");
+    let tee = lower(body, 2);
+    assert!(tee.iter().any(|i| matches!(i, Instr::I32ShlImm(_))), "{tee:?}");
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "st" (i32.const 8) (i32.const 1) (i64.const 0x0807060504030201)))
+        (assert_return (invoke "ld" (i32.const 0) (i32.const 3)) (i32.const 0x04030201))
+        (assert_return (invoke "ld" (i32.const 0) (i32.const 4)) (i32.const 0x08070605))
+        (assert_return (invoke "ld" (i32.const -8) (i32.const 5)) (i32.const 0x04030201))
+        (assert_return (invoke "st" (i32.const -16) (i32.const 3) (i64.const -1)))
+        (assert_return (invoke "ld" (i32.const 4) (i32.const 0)) (i32.const -1))
+        (assert_return (invoke "tee" (i32.const 1) (i32.const 4)) (i32.const 0xff))
+        (assert_trap (invoke "ld" (i32.const 65528) (i32.const 1)) "out of bounds memory access")
+        (assert_trap (invoke "st" (i32.const 65529) (i32.const 0) (i64.const 0)) "out of bounds memory access")"#
+    ));
+}
+
+/// f64 operations take over the `f64.load` of an operand (either side; `…R`: the loaded
+/// operand on the right), also when the load added a constant to its address; the register
+/// forms read the address from the integer register and `b` from the f64 register. Results,
+/// wrap-around and traps are those of the separate instructions.
+#[test]
+fn f64_operations_take_over_loads() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (export "put") (param $p i32) (param $v f64) (f64.store (local.get $p) (local.get $v)))
+      (func (export "sub_m") (param $p i32) (param $x f64) (result f64)
+        (f64.sub (f64.load (local.get $p)) (local.get $x)))
+      (func (export "sub_mr") (param $p i32) (param $x f64) (result f64)
+        (f64.sub (local.get $x) (f64.load offset=8 (local.get $p))))
+      (func (export "div_at") (param $p i32) (param $x f64) (result f64)
+        (f64.div (local.get $x) (f64.load offset=4 (i32.add (local.get $p) (i32.const 8)))))
+      (func (export "chain") (param $p i32) (param $q i32) (param $x f64) (result f64) (local $s i32)
+        (local.set $s (i32.add (local.get $p) (local.get $q)))
+        (f64.add (f64.mul (f64.load (local.get $s)) (local.get $x)) (f64.load offset=8 (local.get $s))))
+      (func (export "label") (param $p i32) (param $x f64) (result f64)
+        (f64.div (block (result f64) (f64.load (local.get $p))) (local.get $x))))"#;
+    let has = |f: usize, want: fn(&Instr) -> bool| {
+        let code = lower(body, f);
+        assert!(code.iter().any(want), "{code:?}");
+        assert!(!code.iter().any(|i| matches!(i, Instr::F64Load(_) | Instr::F64LoadAt(_))), "{code:?}");
+    };
+    has(1, |i| matches!(i, Instr::F64SubM(_)));
+    has(2, |i| matches!(i, Instr::F64SubMR(x) if x.offset == 8));
+    has(3, |i| matches!(i, Instr::F64DivMR(x) if x.imm == 8 && x.offset == 4));
+    has(4, |i| matches!(i, Instr::F64MulMA(_)));
+    has(4, |i| matches!(i, Instr::F64AddMAF(x) if x.offset == 8));
+    let label = lower(body, 5);
+    assert!(label.iter().any(|i| matches!(i, Instr::F64Div(_) | Instr::F64DivA(_))), "{label:?}");
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "put" (i32.const 0) (f64.const 1.5)))
+        (assert_return (invoke "put" (i32.const 8) (f64.const 0.5)))
+        (assert_return (invoke "put" (i32.const 16) (f64.const -2)))
+        (assert_return (invoke "sub_m" (i32.const 0) (f64.const 0.25)) (f64.const 1.25))
+        (assert_return (invoke "sub_mr" (i32.const 0) (f64.const 0.25)) (f64.const -0.25))
+        (assert_return (invoke "sub_m" (i32.const 8) (f64.const nan)) (f64.const nan:arithmetic))
+        (assert_return (invoke "div_at" (i32.const 4) (f64.const 3)) (f64.const -1.5))
+        (assert_return (invoke "div_at" (i32.const -8) (f64.const 1)) (f64.const inf))
+        (assert_return (invoke "chain" (i32.const 4) (i32.const 4) (f64.const 4)) (f64.const 0))
+        (assert_return (invoke "chain" (i32.const 0) (i32.const 0) (f64.const -4)) (f64.const -5.5))
+        (assert_return (invoke "label" (i32.const 16) (f64.const -0.5)) (f64.const 4))
+        (assert_trap (invoke "sub_m" (i32.const 65529) (f64.const 0)) "out of bounds memory access")
+        (assert_trap (invoke "sub_mr" (i32.const 65521) (f64.const 0)) "out of bounds memory access")
+        (assert_trap (invoke "div_at" (i32.const 65520) (f64.const 0)) "out of bounds memory access")
+        (assert_trap (invoke "chain" (i32.const 65528) (i32.const 0) (f64.const 0)) "out of bounds memory access")"#
+    ));
+}
+
+/// An f64 operation on a loaded operand, stored back to the same address (same slot, no
+/// added constant, same offset), becomes an update of memory; with another address or
+/// offset it stays an operation and a store.
+#[test]
+fn f64_updates_of_memory() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (export "put") (param $p i32) (param $v f64) (f64.store (local.get $p) (local.get $v)))
+      (func (export "get") (param $p i32) (result f64) (f64.load (local.get $p)))
+      (func (export "add") (param $p i32) (param $y f64)
+        (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (local.get $y))))
+      (func (export "subr") (param $p i32) (param $y f64)
+        (f64.store offset=8 (local.get $p) (f64.sub (local.get $y) (f64.load offset=8 (local.get $p)))))
+      (func (export "divr") (param $p i32) (param $q i32) (param $x f64) (local $s i32)
+        (local.set $s (i32.add (local.get $p) (local.get $q)))
+        (f64.store (local.get $s) (f64.div (f64.mul (local.get $x) (local.get $x)) (f64.load (local.get $s)))))
+      (func (export "other_offset") (param $p i32) (param $y f64)
+        (f64.store offset=8 (local.get $p) (f64.mul (f64.load (local.get $p)) (local.get $y))))
+      (func (export "other_addr") (param $p i32) (param $q i32) (param $y f64)
+        (f64.store (local.get $q) (f64.mul (f64.load (local.get $p)) (local.get $y)))))"#;
+    let code = |f: usize| lower(body, f);
+    let is_store = |i: &Instr| matches!(i, Instr::I64Store(_) | Instr::F64StoreV(_));
+    assert!(code(2).iter().any(|i| matches!(i, Instr::F64AddU(_))), "{:?}", code(2));
+    assert!(code(3).iter().any(|i| matches!(i, Instr::F64SubRU(x) if x.offset == 8)), "{:?}", code(3));
+    assert!(code(4).iter().any(|i| matches!(i, Instr::F64DivRUAV(_))), "{:?}", code(4));
+    for f in 2..=4 {
+        assert!(!code(f).iter().any(is_store), "{:?}", code(f));
+    }
+    for f in 5..=6 {
+        assert!(code(f).iter().any(|i| matches!(i, Instr::F64MulM(_))), "{:?}", code(f));
+        assert!(code(f).iter().any(is_store), "{:?}", code(f));
+    }
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "put" (i32.const 0) (f64.const 1.5)))
+        (assert_return (invoke "put" (i32.const 8) (f64.const 0.5)))
+        (assert_return (invoke "add" (i32.const 0) (f64.const 2)))
+        (assert_return (invoke "get" (i32.const 0)) (f64.const 3.5))
+        (assert_return (invoke "subr" (i32.const 0) (f64.const 2)))
+        (assert_return (invoke "get" (i32.const 8)) (f64.const 1.5))
+        (assert_return (invoke "divr" (i32.const 4) (i32.const 4) (f64.const 3)))
+        (assert_return (invoke "get" (i32.const 8)) (f64.const 6))
+        (assert_return (invoke "other_offset" (i32.const 0) (f64.const 2)))
+        (assert_return (invoke "get" (i32.const 0)) (f64.const 3.5))
+        (assert_return (invoke "get" (i32.const 8)) (f64.const 7))
+        (assert_return (invoke "other_addr" (i32.const 8) (i32.const 16) (f64.const 0.5)))
+        (assert_return (invoke "get" (i32.const 16)) (f64.const 3.5))
+        (assert_trap (invoke "add" (i32.const 65529) (f64.const 1)) "out of bounds memory access")
+        (assert_trap (invoke "subr" (i32.const 65521) (f64.const 1)) "out of bounds memory access")
+        (assert_trap (invoke "divr" (i32.const 65528) (i32.const 1) (f64.const 1)) "out of bounds memory access")"#
+    ));
+}
+
+/// An `i32.wrap_i64` feeding an operator that reads its i32 operands truncated is dropped
+/// (the operator reads the i64 slot); one feeding a `local.set` stays. An address that is
+/// the `i32.add` of two slots becomes an indexed access with shift 0 (either operand may
+/// come from the integer register), wrapping like the add.
+#[test]
+fn wraps_and_plain_indexed_addresses() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (export "add") (param $x i64) (result i32) (i32.add (i32.wrap_i64 (local.get $x)) (i32.const 1)))
+      (func (export "ext") (param $x i64) (result i64) (i64.extend_i32_u (i32.wrap_i64 (local.get $x))))
+      (func (export "set") (param $x i64) (result i32) (local $l i32)
+        (local.set $l (i32.wrap_i64 (local.get $x))) (local.get $l))
+      (func (export "ld") (param $x i64) (param $b i32) (result i32)
+        (i32.load8_u (i32.add (i32.wrap_i64 (local.get $x)) (local.get $b))))
+      (func (export "st") (param $a i32) (param $b i32) (param $v i32)
+        (i32.store8 (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+      (func (export "st64") (param $x i64) (result i64)
+        (i64.store (i32.const 0) (i64.extend_i32_u (i32.wrap_i64 (local.get $x))))
+        (i64.load (i32.const 0)))
+      (func (export "stf64") (param $x i64) (result i64)
+        (f64.store (i32.const 8) (f64.reinterpret_i64 (i64.extend_i32_u (i32.wrap_i64 (local.get $x)))))
+        (i64.load (i32.const 8)))
+      (func (export "reg") (param $b i32) (param $i i32) (result i32)
+        (local.set $b (i32.mul (local.get $b) (i32.const 3)))
+        (i32.load (i32.add (local.get $b) (local.get $i)))))"#;
+    let wraps = |f: usize| lower(body, f).iter().filter(|i| matches!(i, Instr::I32WrapI64(_))).count();
+    // `i64.extend_i32_u` is no instruction: the wrap is what zero-extends.
+    assert_eq!((wraps(0), wraps(1), wraps(2), wraps(3)), (0, 1, 1, 0));
+    let ld = lower(body, 3);
+    assert!(matches!(ld[1], Instr::I32Load8UIdx(x) if x.shift == 0 && x.base == 0 && x.idx == 1), "{ld:?}");
+    let st = lower(body, 4);
+    assert!(st.iter().any(|i| matches!(i, Instr::I32Store8Idx(x) if x.shift == 0)), "{st:?}");
+    let reg = lower(body, 7);
+    assert!(reg.iter().any(|i| matches!(i, Instr::I32LoadIdxA(x) if x.idx == 0 && x.base == 1)), "{reg:?}");
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "add" (i64.const 0x1_0000_0005)) (i32.const 6))
+        (assert_return (invoke "add" (i64.const 0x7_ffff_ffff)) (i32.const 0))
+        (assert_return (invoke "ext" (i64.const -1)) (i64.const 0xffff_ffff))
+        (assert_return (invoke "set" (i64.const 0x1_0000_0002)) (i32.const 2))
+        (assert_return (invoke "st" (i32.const -1) (i32.const 5) (i32.const 0x1ab)))
+        (assert_return (invoke "ld" (i64.const 0x1_0000_0003) (i32.const 1)) (i32.const 0xab))
+        (assert_return (invoke "ld" (i64.const -1) (i32.const 5)) (i32.const 0xab))
+        (assert_return (invoke "reg" (i32.const 1) (i32.const 1)) (i32.const 0xab))
+        (assert_return (invoke "st64" (i64.const -1)) (i64.const 0xffff_ffff))
+        (assert_return (invoke "stf64" (i64.const -1)) (i64.const 0xffff_ffff))
+        (assert_trap (invoke "ld" (i64.const 0xffff) (i32.const 1)) "out of bounds memory access")
+        (assert_trap (invoke "st" (i32.const 65535) (i32.const 1) (i32.const 0)) "out of bounds memory access")"#
+    ));
+}
+
+/// `select` on a bit test (`and` with a constant, directly or through `eqz`) becomes one
+/// `SelectAnd`; not when the `eqz` and the `and` differ in width (a wrap between them).
+#[test]
+fn select_on_bit_tests() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module
+      (func (export "and") (param $a i32) (param $b i32) (param $x i32) (result i32)
+        (select (local.get $a) (local.get $b) (i32.and (local.get $x) (i32.const 4))))
+      (func (export "eqz") (param $a i32) (param $b i32) (param $x i32) (result i32)
+        (select (local.get $a) (local.get $b) (i32.eqz (i32.and (local.get $x) (i32.const 4)))))
+      (func (export "eqz64") (param $a i64) (param $b i64) (param $x i64) (result i64)
+        (select (local.get $a) (local.get $b) (i64.eqz (i64.and (local.get $x) (i64.const -2)))))
+      (func (export "wrapped") (param $a i32) (param $b i32) (param $x i64) (result i32)
+        (select (local.get $a) (local.get $b)
+          (i32.eqz (i32.wrap_i64 (i64.and (local.get $x) (i64.const -1))))))
+      (func (export "collatz") (param $x i64) (result i64)
+        (select (i64.shr_u (local.get $x) (i64.const 1))
+                (i64.add (i64.mul (local.get $x) (i64.const 3)) (i64.const 1))
+                (i64.eqz (i64.and (local.get $x) (i64.const 1))))))"#;
+    let one = |f: usize, want: fn(&Instr) -> bool| {
+        let code = lower(body, f);
+        assert_eq!(code.iter().filter(|i| want(i)).count(), 1, "{code:?}");
+        assert!(!code.iter().any(|i| matches!(i, Instr::I32AndImm(_) | Instr::I64AndImm(_))), "{code:?}");
+    };
+    one(0, |i| matches!(i, Instr::SelectAnd { a: 0, b: 1, c: 2, mask: 4, .. }));
+    one(1, |i| matches!(i, Instr::SelectAnd { a: 1, b: 0, c: 2, mask: 4, .. }));
+    one(2, |i| matches!(i, Instr::SelectAnd64 { a: 1, b: 0, c: 2, mask: -2, .. }));
+    one(4, |i| matches!(i, Instr::SelectAnd64A { .. }));
+    let wrapped = lower(body, 3);
+    assert!(!wrapped.iter().any(|i| matches!(i, Instr::SelectAnd64 { .. })), "{wrapped:?}");
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "and" (i32.const 10) (i32.const 20) (i32.const 4)) (i32.const 10))
+        (assert_return (invoke "and" (i32.const 10) (i32.const 20) (i32.const 3)) (i32.const 20))
+        (assert_return (invoke "eqz" (i32.const 10) (i32.const 20) (i32.const 4)) (i32.const 20))
+        (assert_return (invoke "eqz" (i32.const 10) (i32.const 20) (i32.const 3)) (i32.const 10))
+        (assert_return (invoke "eqz64" (i64.const 10) (i64.const 20) (i64.const 0x1_0000_0000)) (i64.const 20))
+        (assert_return (invoke "eqz64" (i64.const 10) (i64.const 20) (i64.const 1)) (i64.const 10))
+        (assert_return (invoke "wrapped" (i32.const 10) (i32.const 20) (i64.const 0x1_0000_0000)) (i32.const 10))
+        (assert_return (invoke "wrapped" (i32.const 10) (i32.const 20) (i64.const 0x1_0000_0001)) (i32.const 20))
+        (assert_return (invoke "collatz" (i64.const 6)) (i64.const 3))
+        (assert_return (invoke "collatz" (i64.const 7)) (i64.const 22))"#
+    ));
+}
+
+/// `x += y` of two slots right before `br_if (x OP z)` becomes one `…AddBr…S`, either
+/// operand order of the add, wrapping at the add's width.
+#[test]
+fn loop_steps_by_a_slot() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module
+      (func (export "le64") (param $n i64) (param $step i64) (result i64) (local $x i64) (local $c i64)
+        (loop $l
+          (local.set $c (i64.add (local.get $c) (i64.const 1)))
+          (br_if $l (i64.le_u (local.tee $x (i64.add (local.get $x) (local.get $step))) (local.get $n))))
+        (local.get $c))
+      (func (export "ne32") (param $n i32) (param $step i32) (result i32) (local $x i32) (local $c i32)
+        (loop $l
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br_if $l (i32.ne (local.tee $x (i32.add (local.get $step) (local.get $x))) (local.get $n))))
+        (local.get $c)))"#;
+    let le = lower(body, 0);
+    assert!(
+        le.iter().any(|i| matches!(i, Instr::I64AddBrLeUS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+        "{le:?}"
+    );
+    let ne = lower(body, 1);
+    assert!(
+        ne.iter().any(|i| matches!(i, Instr::I32AddBrNeS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+        "{ne:?}"
+    );
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "le64" (i64.const 10) (i64.const 3)) (i64.const 4))
+        (assert_return (invoke "le64" (i64.const 5) (i64.const -1)) (i64.const 1))
+        (assert_return (invoke "ne32" (i32.const -3) (i32.const -1)) (i32.const 3))
+        (assert_return (invoke "ne32" (i32.const 6) (i32.const 2)) (i32.const 3))"#
+    ));
+}
+
+/// Constant store values become immediates (truncated to the store's width; a 64-bit value
+/// only when it fits a sign-extended i32).
+#[test]
+fn constant_store_values() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (export "s") (param $a i32)
+        (i64.store (local.get $a) (i64.const -2))
+        (i64.store offset=8 (local.get $a) (i64.const 0x1_0000_0005))
+        (i32.store8 offset=16 (local.get $a) (i32.const 0x1ff))
+        (i64.store32 offset=20 (local.get $a) (i64.const 0x7_8000_0001))
+        (i64.store16 offset=24 (local.get $a) (i64.const -1)))
+      (func (export "ld") (param $a i32) (result i64) (i64.load (local.get $a))))"#;
+    let code = lower(body, 0);
+    let ks = code
+        .iter()
+        .filter(|i| {
+            matches!(
+                i,
+                Instr::I64StoreK(_) | Instr::I32Store8K(_) | Instr::I64Store32K(_) | Instr::I32Store16K(_)
+            )
+        })
+        .count();
+    assert_eq!(ks, 4, "{code:?}");
+    run(&format!(
+        r#"{body}
+        (assert_return (invoke "s" (i32.const 100)))
+        (assert_return (invoke "ld" (i32.const 100)) (i64.const -2))
+        (assert_return (invoke "ld" (i32.const 108)) (i64.const 0x1_0000_0005))
+        (assert_return (invoke "ld" (i32.const 116)) (i64.const 0x8000_0001_0000_00ff))
+        (assert_return (invoke "ld" (i32.const 120)) (i64.const 0xffff_8000_0001))"#
+    ));
+}
+
+/// `local.tee`/`local.set` of a computed value while older reads of the local are still
+/// on the stack: the reads see the old value, the local the new one.
+#[test]
+fn set_and_tee_with_pending_reads_of_the_local() {
+    run(r#"(module (memory 1)
+      (func (export "tee") (param $x i32) (result i32)
+        (i32.sub (local.get $x) (local.tee $x (i32.load (i32.const 0)))))
+      (func (export "set") (param $x i32) (result i32)
+        (local.get $x)
+        (local.set $x (i32.mul (local.get $x) (i32.const 3)))
+        (i32.sub (local.get $x)))
+      (data (i32.const 0) "\05"))
+      (assert_return (invoke "tee" (i32.const 12)) (i32.const 7))
+      (assert_return (invoke "set" (i32.const 4)) (i32.const -8))"#);
+}
+
+/// `x += c` followed by a conditional branch on `x` becomes one instruction, but never
+/// across a label (a branch landing between them must not run the add).
+#[test]
+fn loop_steps_fuse_but_not_across_labels() {
+    use crate::compile::ir::Instr;
+    let count = r#"(module (func (export "count") (result i32) (local $i i32) (local $c i32)
+        (loop $l
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 3))) (i32.const 30))))
+        (local.get $c)))"#;
+    assert!(lower(count, 0).iter().any(|i| matches!(i, Instr::I32AddBrNe(_))));
+    let lab = r#"(module (func (export "lab") (param $x i32) (param $skip i32) (result i32)
+        (block $done
+          (block $b
+            (br_if $b (local.get $skip))
+            (local.set $x (i32.add (local.get $x) (i32.const 1))))
+          (br_if $done (local.get $x))
+          (return (i32.const 100)))
+        (local.get $x)))"#;
+    let code = lower(lab, 0);
+    assert!(!code.iter().any(|i| format!("{i:?}").starts_with("I32AddBr")), "{code:?}");
+    run(&format!(
+        r#"{count}
+        (assert_return (invoke "count") (i32.const 10))
+        {lab}
+        (assert_return (invoke "lab" (i32.const -1) (i32.const 1)) (i32.const -1))
+        (assert_return (invoke "lab" (i32.const -1) (i32.const 0)) (i32.const 100))
+        (assert_return (invoke "lab" (i32.const 4) (i32.const 0)) (i32.const 5))"#
+    ));
+}
+
+/// `select(a, b, eqz(c))` becomes `select(b, a, c)`; for `i64.eqz` all 64 bits of `c`
+/// count.
+#[test]
+fn select_on_eqz_swaps_operands() {
+    use crate::compile::ir::Instr;
+    let m = r#"(module
+      (func (export "s32") (param $a i32) (param $b i32) (param $c i32) (result i32)
+        (select (local.get $a) (local.get $b) (i32.eqz (local.get $c))))
+      (func (export "s64") (param $a i32) (param $b i32) (param $c i64) (result i32)
+        (select (local.get $a) (local.get $b) (i64.eqz (local.get $c)))))"#;
+    let code = lower(m, 0);
+    assert!(code.iter().any(|i| matches!(i, Instr::Select { a: 1, b: 0, cond: 2, .. })), "{code:?}");
+    assert!(!code.iter().any(|i| matches!(i, Instr::I32Eqz(_))), "{code:?}");
+    let code = lower(m, 1);
+    assert!(code.iter().any(|i| matches!(i, Instr::Select64 { .. })), "{code:?}");
+    run(&format!(
+        r#"{m}
+        (assert_return (invoke "s32" (i32.const 10) (i32.const 20) (i32.const 0)) (i32.const 10))
+        (assert_return (invoke "s32" (i32.const 10) (i32.const 20) (i32.const 7)) (i32.const 20))
+        (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const 0)) (i32.const 1))
+        (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const 0x1_0000_0000)) (i32.const 2))
+        (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const -1)) (i32.const 2))"#
+    ));
+}
