@@ -4,6 +4,7 @@
 
 pub mod accumulator;
 pub mod ir;
+pub(crate) mod isa;
 pub mod translate;
 
 pub use translate::{translate, Context};

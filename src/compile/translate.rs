@@ -14,6 +14,7 @@ use super::ir::{
     AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, CompiledFunc, Instr, Load, LoadAt, LoadIdx, RefMap,
     Slot, Store, StoreAt, StoreIdx, StoreK, Un,
 };
+use super::isa::{self, Lower};
 use crate::error::Error;
 use crate::parse::Module;
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
@@ -501,7 +502,7 @@ impl T<'_> {
     }
 
     /// `x += c` right before a conditional branch on `x` (the last instruction, at `j`): one
-    /// `I32AddBr*` instead, unless a label sits between them.
+    /// `I32…StepImmBr` instead, unless a label sits between them.
     fn fuse_loop_step(&mut self, j: u32) -> u32 {
         let ju = j as usize;
         if j == 0 || ju + 1 != self.code.len() || self.label_pos == j {
@@ -520,19 +521,12 @@ impl T<'_> {
         let step = |imm: i32, target: u32| AddBr { a: add.a, add: add.imm, imm, target };
         use Instr as I;
         let fused = match self.code[ju] {
-            I::BrIfNez { cond, target } if cond == add.a => I::I32AddBrNe(step(0, target)),
-            I::BrIfEqz { cond, target } if cond == add.a => I::I32AddBrEq(step(0, target)),
-            I::BrI32EqImm(k) if k.a == add.a => I::I32AddBrEq(step(k.imm, k.target)),
-            I::BrI32NeImm(k) if k.a == add.a => I::I32AddBrNe(step(k.imm, k.target)),
-            I::BrI32LtSImm(k) if k.a == add.a => I::I32AddBrLtS(step(k.imm, k.target)),
-            I::BrI32LtUImm(k) if k.a == add.a => I::I32AddBrLtU(step(k.imm, k.target)),
-            I::BrI32GtSImm(k) if k.a == add.a => I::I32AddBrGtS(step(k.imm, k.target)),
-            I::BrI32GtUImm(k) if k.a == add.a => I::I32AddBrGtU(step(k.imm, k.target)),
-            I::BrI32LeSImm(k) if k.a == add.a => I::I32AddBrLeS(step(k.imm, k.target)),
-            I::BrI32LeUImm(k) if k.a == add.a => I::I32AddBrLeU(step(k.imm, k.target)),
-            I::BrI32GeSImm(k) if k.a == add.a => I::I32AddBrGeS(step(k.imm, k.target)),
-            I::BrI32GeUImm(k) if k.a == add.a => I::I32AddBrGeU(step(k.imm, k.target)),
-            _ => return j,
+            I::BrIfNez { cond, target } if cond == add.a => I::I32NeStepImmBr(step(0, target)),
+            I::BrIfEqz { cond, target } if cond == add.a => I::I32EqStepImmBr(step(0, target)),
+            br => match isa::step_imm_branch(br) {
+                Some((k, g)) if k.a == add.a => g(step(k.imm, k.target)),
+                _ => return j,
+            },
         };
         self.code.pop();
         self.offsets.pop();
@@ -541,9 +535,8 @@ impl T<'_> {
     }
 
     /// `x += y` (`i32.add`/`i64.add` of two slots into the first) right before a comparison of
-    /// `x` with a slot and a branch: one `I32AddBr*S`/`I64AddBr*S`.
+    /// `x` with a slot and a branch: one `…StepBr`.
     fn loop_step_by_slot(add: Instr, br: Instr) -> Option<Instr> {
-        use Instr as I;
         // The step's other operand; `x + y` and `y + x` both step `x`.
         let step = |x: Bin, k: CmpBr| AddBrS {
             a: x.dst,
@@ -551,33 +544,11 @@ impl T<'_> {
             b: k.b,
             target: k.target,
         };
-        let (I::I32Add(x) | I::I64Add(x)) = add else { return None };
-        if x.a != x.dst && x.b != x.dst {
+        let (x, k, g) = isa::step_branch(add, br)?;
+        if (x.a != x.dst && x.b != x.dst) || k.a != x.dst {
             return None;
         }
-        Some(match (add, br) {
-            (I::I32Add(x), I::BrI32Eq(k)) if k.a == x.dst => I::I32AddBrEqS(step(x, k)),
-            (I::I32Add(x), I::BrI32Ne(k)) if k.a == x.dst => I::I32AddBrNeS(step(x, k)),
-            (I::I32Add(x), I::BrI32LtS(k)) if k.a == x.dst => I::I32AddBrLtSS(step(x, k)),
-            (I::I32Add(x), I::BrI32LtU(k)) if k.a == x.dst => I::I32AddBrLtUS(step(x, k)),
-            (I::I32Add(x), I::BrI32GtS(k)) if k.a == x.dst => I::I32AddBrGtSS(step(x, k)),
-            (I::I32Add(x), I::BrI32GtU(k)) if k.a == x.dst => I::I32AddBrGtUS(step(x, k)),
-            (I::I32Add(x), I::BrI32LeS(k)) if k.a == x.dst => I::I32AddBrLeSS(step(x, k)),
-            (I::I32Add(x), I::BrI32LeU(k)) if k.a == x.dst => I::I32AddBrLeUS(step(x, k)),
-            (I::I32Add(x), I::BrI32GeS(k)) if k.a == x.dst => I::I32AddBrGeSS(step(x, k)),
-            (I::I32Add(x), I::BrI32GeU(k)) if k.a == x.dst => I::I32AddBrGeUS(step(x, k)),
-            (I::I64Add(x), I::BrI64Eq(k)) if k.a == x.dst => I::I64AddBrEqS(step(x, k)),
-            (I::I64Add(x), I::BrI64Ne(k)) if k.a == x.dst => I::I64AddBrNeS(step(x, k)),
-            (I::I64Add(x), I::BrI64LtS(k)) if k.a == x.dst => I::I64AddBrLtSS(step(x, k)),
-            (I::I64Add(x), I::BrI64LtU(k)) if k.a == x.dst => I::I64AddBrLtUS(step(x, k)),
-            (I::I64Add(x), I::BrI64GtS(k)) if k.a == x.dst => I::I64AddBrGtSS(step(x, k)),
-            (I::I64Add(x), I::BrI64GtU(k)) if k.a == x.dst => I::I64AddBrGtUS(step(x, k)),
-            (I::I64Add(x), I::BrI64LeS(k)) if k.a == x.dst => I::I64AddBrLeSS(step(x, k)),
-            (I::I64Add(x), I::BrI64LeU(k)) if k.a == x.dst => I::I64AddBrLeUS(step(x, k)),
-            (I::I64Add(x), I::BrI64GeS(k)) if k.a == x.dst => I::I64AddBrGeSS(step(x, k)),
-            (I::I64Add(x), I::BrI64GeU(k)) if k.a == x.dst => I::I64AddBrGeUS(step(x, k)),
-            _ => return None,
-        })
+        Some(g(step(x, k)))
     }
 
     fn unary(&mut self, f: fn(Un) -> Instr) -> Result<(), Error> {
@@ -650,15 +621,7 @@ impl T<'_> {
             return false;
         }
         let Some((li, ins)) = self.just_wrote(val, n as u32 - 1) else { return false };
-        let (g, x): (fn(Store) -> Instr, BinMem) = match ins {
-            Instr::F64AddM(x) => (Instr::F64AddU, x),
-            Instr::F64SubM(x) => (Instr::F64SubU, x),
-            Instr::F64SubMR(x) => (Instr::F64SubRU, x),
-            Instr::F64MulM(x) => (Instr::F64MulU, x),
-            Instr::F64DivM(x) => (Instr::F64DivU, x),
-            Instr::F64DivMR(x) => (Instr::F64DivRU, x),
-            _ => return false,
-        };
+        let Some((x, g)) = isa::update_of(ins) else { return false };
         if x.a != addr || x.imm != 0 || x.offset as u64 != memarg.offset {
             return false;
         }
@@ -840,13 +803,17 @@ impl T<'_> {
         self.take_over(at, ins);
     }
 
-    fn load(
-        &mut self,
-        memarg: wasmparser::MemArg,
-        f: fn(Load) -> Instr,
-        at: fn(LoadAt) -> Instr,
-    ) -> Result<(), Error> {
-        self.load_idx(memarg, f, at, None)
+    /// Lowers an operator of the instruction-set table as it says.
+    fn lower(&mut self, l: Lower) -> Result<(), Error> {
+        match l {
+            Lower::Unary(f) => self.unary(f),
+            Lower::Binary(f) => self.binary(f),
+            Lower::BinaryImm(f, k, flip) => self.binary_k(f, k, flip),
+            Lower::Sub(f, k, wide) => self.sub_k(f, k, wide),
+            Lower::F64(f, m, mr) => self.f64_binary(f, m, mr),
+            Lower::Load(memarg, f, at, idx) => self.load_idx(memarg, f, at, idx),
+            Lower::Store(memarg, f, at, k, idx, wide) => self.store_idx(memarg, f, at, k, idx, wide),
+        }
     }
 
     /// A load, which may take over the address computation: `i32.add` of a constant
@@ -876,20 +843,9 @@ impl T<'_> {
         Ok(())
     }
 
-    /// `wide`: a 64-bit store, whose constant value must fit a sign-extended `i32` to become
-    /// an immediate (narrower stores truncate it anyway).
-    fn store(
-        &mut self,
-        memarg: wasmparser::MemArg,
-        f: fn(Store) -> Instr,
-        at: fn(StoreAt) -> Instr,
-        k: fn(StoreK) -> Instr,
-        wide: bool,
-    ) -> Result<(), Error> {
-        self.store_idx(memarg, f, at, k, None, wide)
-    }
-
-    /// A store, which may take over the address computation as [`T::load_idx`] does.
+    /// A store, which may take over the address computation as [`T::load_idx`] does. `wide`:
+    /// a 64-bit store, whose constant value must fit a sign-extended `i32` to become an
+    /// immediate (narrower stores truncate it anyway).
     fn store_idx(
         &mut self,
         memarg: wasmparser::MemArg,
@@ -999,72 +955,11 @@ impl T<'_> {
     fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
         use Operator as O;
         // Operators whose handlers read every i32 operand as its low 32 bits (`as u32`), so
-        // that an `i32.wrap_i64` feeding them is a no-op: i32 arithmetic, comparisons and
-        // conversions, and loads and stores (the address; the value of the i32 stores). Not
-        // `select`, `local.set`, calls, returns and the like, which keep all 64 bits, nor
-        // `i64.extend_i32_u`, a no-op that relies on i32 slots being zero-extended.
-        self.narrow = matches!(
-            op,
-            O::I32Add
-                | O::I32Sub
-                | O::I32Mul
-                | O::I32DivS
-                | O::I32DivU
-                | O::I32RemS
-                | O::I32RemU
-                | O::I32And
-                | O::I32Or
-                | O::I32Xor
-                | O::I32Shl
-                | O::I32ShrS
-                | O::I32ShrU
-                | O::I32Rotl
-                | O::I32Rotr
-                | O::I32Eq
-                | O::I32Ne
-                | O::I32LtS
-                | O::I32LtU
-                | O::I32GtS
-                | O::I32GtU
-                | O::I32LeS
-                | O::I32LeU
-                | O::I32GeS
-                | O::I32GeU
-                | O::I32Eqz
-                | O::I32Clz
-                | O::I32Ctz
-                | O::I32Popcnt
-                | O::I32Extend8S
-                | O::I32Extend16S
-                | O::I64ExtendI32S
-                | O::F32ConvertI32S
-                | O::F32ConvertI32U
-                | O::F64ConvertI32S
-                | O::F64ConvertI32U
-                | O::I32Load { .. }
-                | O::I64Load { .. }
-                | O::F32Load { .. }
-                | O::F64Load { .. }
-                | O::I32Load8S { .. }
-                | O::I32Load8U { .. }
-                | O::I32Load16S { .. }
-                | O::I32Load16U { .. }
-                | O::I64Load8S { .. }
-                | O::I64Load8U { .. }
-                | O::I64Load16S { .. }
-                | O::I64Load16U { .. }
-                | O::I64Load32S { .. }
-                | O::I64Load32U { .. }
-                | O::I32Store { .. }
-                | O::I64Store { .. }
-                | O::F32Store { .. }
-                | O::F64Store { .. }
-                | O::I32Store8 { .. }
-                | O::I32Store16 { .. }
-                | O::I64Store8 { .. }
-                | O::I64Store16 { .. }
-                | O::I64Store32 { .. }
-        );
+        // that an `i32.wrap_i64` feeding them is a no-op: the table's operators with an i32
+        // operand (loads and stores: the address). Not `select`, `local.set`, calls, returns
+        // and the like, which keep all 64 bits, nor `i64.extend_i32_u`, a no-op that relies on
+        // i32 slots being zero-extended.
+        self.narrow = isa::narrow(&op);
         // Control structure is tracked even in unreachable code.
         if self.unreachable {
             match op {
@@ -1338,73 +1233,7 @@ impl T<'_> {
                 let src = self.pop();
                 self.emit(Instr::GlobalSet { src, global: global_index });
             }
-            O::I32Load { memarg } | O::F32Load { memarg } => {
-                self.load_idx(memarg, Instr::I32Load, Instr::I32LoadAt, Some(Instr::I32LoadIdx))?
-            }
-            O::I64Load { memarg } => {
-                self.load_idx(memarg, Instr::I64Load, Instr::I64LoadAt, Some(Instr::I64LoadIdx))?
-            }
-            O::F64Load { memarg } => {
-                self.load_idx(memarg, Instr::F64Load, Instr::F64LoadAt, Some(Instr::F64LoadIdx))?
-            }
-            O::I32Load8S { memarg } => {
-                self.load_idx(memarg, Instr::I32Load8S, Instr::I32Load8SAt, Some(Instr::I32Load8SIdx))?
-            }
-            O::I32Load8U { memarg } => {
-                self.load_idx(memarg, Instr::I32Load8U, Instr::I32Load8UAt, Some(Instr::I32Load8UIdx))?
-            }
-            O::I32Load16S { memarg } => {
-                self.load_idx(memarg, Instr::I32Load16S, Instr::I32Load16SAt, Some(Instr::I32Load16SIdx))?
-            }
-            O::I32Load16U { memarg } => {
-                self.load_idx(memarg, Instr::I32Load16U, Instr::I32Load16UAt, Some(Instr::I32Load16UIdx))?
-            }
-            O::I64Load8S { memarg } => self.load(memarg, Instr::I64Load8S, Instr::I64Load8SAt)?,
-            O::I64Load8U { memarg } => self.load(memarg, Instr::I64Load8U, Instr::I64Load8UAt)?,
-            O::I64Load16S { memarg } => self.load(memarg, Instr::I64Load16S, Instr::I64Load16SAt)?,
-            O::I64Load16U { memarg } => self.load(memarg, Instr::I64Load16U, Instr::I64Load16UAt)?,
-            O::I64Load32S { memarg } => {
-                self.load_idx(memarg, Instr::I64Load32S, Instr::I64Load32SAt, Some(Instr::I64Load32SIdx))?
-            }
-            O::I64Load32U { memarg } => {
-                self.load_idx(memarg, Instr::I64Load32U, Instr::I64Load32UAt, Some(Instr::I64Load32UIdx))?
-            }
-            O::I32Store { memarg } | O::F32Store { memarg } => self.store_idx(
-                memarg,
-                Instr::I32Store,
-                Instr::I32StoreAt,
-                Instr::I32StoreK,
-                Some(Instr::I32StoreIdx),
-                false,
-            )?,
             O::F64Store { memarg } if self.f64_update(memarg) => {}
-            O::I64Store { memarg } | O::F64Store { memarg } => self.store_idx(
-                memarg,
-                Instr::I64Store,
-                Instr::I64StoreAt,
-                Instr::I64StoreK,
-                Some(Instr::I64StoreIdx),
-                true,
-            )?,
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store_idx(
-                memarg,
-                Instr::I32Store8,
-                Instr::I32Store8At,
-                Instr::I32Store8K,
-                Some(Instr::I32Store8Idx),
-                false,
-            )?,
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store_idx(
-                memarg,
-                Instr::I32Store16,
-                Instr::I32Store16At,
-                Instr::I32Store16K,
-                Some(Instr::I32Store16Idx),
-                false,
-            )?,
-            O::I64Store32 { memarg } => {
-                self.store(memarg, Instr::I64Store32, Instr::I64Store32At, Instr::I64Store32K, false)?
-            }
             O::MemorySize { .. } => {
                 let dst = self.push()?;
                 self.result(Instr::MemorySize { dst });
@@ -1510,143 +1339,15 @@ impl T<'_> {
                     }
                 }
             }
-            O::I32Eqz => self.unary(Instr::I32Eqz)?,
-            O::I32Clz => self.unary(Instr::I32Clz)?,
-            O::I32Ctz => self.unary(Instr::I32Ctz)?,
-            O::I32Popcnt => self.unary(Instr::I32Popcnt)?,
-            O::I64Eqz => self.unary(Instr::I64Eqz)?,
-            O::I64Clz => self.unary(Instr::I64Clz)?,
-            O::I64Ctz => self.unary(Instr::I64Ctz)?,
-            O::I64Popcnt => self.unary(Instr::I64Popcnt)?,
-            O::F32Abs => self.unary(Instr::F32Abs)?,
-            O::F32Neg => self.unary(Instr::F32Neg)?,
-            O::F32Ceil => self.unary(Instr::F32Ceil)?,
-            O::F32Floor => self.unary(Instr::F32Floor)?,
-            O::F32Trunc => self.unary(Instr::F32Trunc)?,
-            O::F32Nearest => self.unary(Instr::F32Nearest)?,
-            O::F32Sqrt => self.unary(Instr::F32Sqrt)?,
-            O::F64Abs => self.unary(Instr::F64Abs)?,
-            O::F64Neg => self.unary(Instr::F64Neg)?,
-            O::F64Ceil => self.unary(Instr::F64Ceil)?,
-            O::F64Floor => self.unary(Instr::F64Floor)?,
-            O::F64Trunc => self.unary(Instr::F64Trunc)?,
-            O::F64Nearest => self.unary(Instr::F64Nearest)?,
-            O::F64Sqrt => self.unary(Instr::F64Sqrt)?,
-            O::I32WrapI64 => self.unary(Instr::I32WrapI64)?,
-            O::I32TruncF32S => self.unary(Instr::I32TruncF32S)?,
-            O::I32TruncF32U => self.unary(Instr::I32TruncF32U)?,
-            O::I32TruncF64S => self.unary(Instr::I32TruncF64S)?,
-            O::I32TruncF64U => self.unary(Instr::I32TruncF64U)?,
-            O::I64ExtendI32S => self.unary(Instr::I64ExtendI32S)?,
-            O::I64TruncF32S => self.unary(Instr::I64TruncF32S)?,
-            O::I64TruncF32U => self.unary(Instr::I64TruncF32U)?,
-            O::I64TruncF64S => self.unary(Instr::I64TruncF64S)?,
-            O::I64TruncF64U => self.unary(Instr::I64TruncF64U)?,
-            O::F32ConvertI32S => self.unary(Instr::F32ConvertI32S)?,
-            O::F32ConvertI32U => self.unary(Instr::F32ConvertI32U)?,
-            O::F32ConvertI64S => self.unary(Instr::F32ConvertI64S)?,
-            O::F32ConvertI64U => self.unary(Instr::F32ConvertI64U)?,
-            O::F32DemoteF64 => self.unary(Instr::F32DemoteF64)?,
-            O::F64ConvertI32S => self.unary(Instr::F64ConvertI32S)?,
-            O::F64ConvertI32U => self.unary(Instr::F64ConvertI32U)?,
-            O::F64ConvertI64S => self.unary(Instr::F64ConvertI64S)?,
-            O::F64ConvertI64U => self.unary(Instr::F64ConvertI64U)?,
-            O::F64PromoteF32 => self.unary(Instr::F64PromoteF32)?,
-            O::I32Extend8S => self.unary(Instr::I32Extend8S)?,
-            O::I32Extend16S => self.unary(Instr::I32Extend16S)?,
-            O::I64Extend8S => self.unary(Instr::I64Extend8S)?,
-            O::I64Extend16S => self.unary(Instr::I64Extend16S)?,
-            O::I64Extend32S => self.unary(Instr::I64Extend32S)?,
-            O::I32TruncSatF32S => self.unary(Instr::I32TruncSatF32S)?,
-            O::I32TruncSatF32U => self.unary(Instr::I32TruncSatF32U)?,
-            O::I32TruncSatF64S => self.unary(Instr::I32TruncSatF64S)?,
-            O::I32TruncSatF64U => self.unary(Instr::I32TruncSatF64U)?,
-            O::I64TruncSatF32S => self.unary(Instr::I64TruncSatF32S)?,
-            O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U)?,
-            O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S)?,
-            O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U)?,
-            O::I32Add => self.binary_k(Instr::I32Add, Instr::I32AddImm, Some(Instr::I32AddImm))?,
-            O::I32Sub => self.sub_k(Instr::I32Sub, Instr::I32AddImm, false)?,
-            O::I32Mul => self.binary_k(Instr::I32Mul, Instr::I32MulImm, Some(Instr::I32MulImm))?,
-            O::I32DivS => self.binary(Instr::I32DivS)?,
-            O::I32DivU => self.binary(Instr::I32DivU)?,
-            O::I32RemS => self.binary(Instr::I32RemS)?,
-            O::I32RemU => self.binary(Instr::I32RemU)?,
-            O::I32And => self.binary_k(Instr::I32And, Instr::I32AndImm, Some(Instr::I32AndImm))?,
-            O::I32Or => self.binary_k(Instr::I32Or, Instr::I32OrImm, Some(Instr::I32OrImm))?,
-            O::I32Xor => self.binary_k(Instr::I32Xor, Instr::I32XorImm, Some(Instr::I32XorImm))?,
-            O::I32Shl => self.binary_k(Instr::I32Shl, Instr::I32ShlImm, None)?,
-            O::I32ShrS => self.binary_k(Instr::I32ShrS, Instr::I32ShrSImm, None)?,
-            O::I32ShrU => self.binary_k(Instr::I32ShrU, Instr::I32ShrUImm, None)?,
-            O::I32Rotl => self.binary(Instr::I32Rotl)?,
-            O::I32Rotr => self.binary(Instr::I32Rotr)?,
-            O::I32Eq => self.binary_k(Instr::I32Eq, Instr::I32EqImm, Some(Instr::I32EqImm))?,
-            O::I32Ne => self.binary_k(Instr::I32Ne, Instr::I32NeImm, Some(Instr::I32NeImm))?,
-            O::I32LtS => self.binary_k(Instr::I32LtS, Instr::I32LtSImm, Some(Instr::I32GtSImm))?,
-            O::I32LtU => self.binary_k(Instr::I32LtU, Instr::I32LtUImm, Some(Instr::I32GtUImm))?,
-            O::I32GtS => self.binary_k(Instr::I32GtS, Instr::I32GtSImm, Some(Instr::I32LtSImm))?,
-            O::I32GtU => self.binary_k(Instr::I32GtU, Instr::I32GtUImm, Some(Instr::I32LtUImm))?,
-            O::I32LeS => self.binary_k(Instr::I32LeS, Instr::I32LeSImm, Some(Instr::I32GeSImm))?,
-            O::I32LeU => self.binary_k(Instr::I32LeU, Instr::I32LeUImm, Some(Instr::I32GeUImm))?,
-            O::I32GeS => self.binary_k(Instr::I32GeS, Instr::I32GeSImm, Some(Instr::I32LeSImm))?,
-            O::I32GeU => self.binary_k(Instr::I32GeU, Instr::I32GeUImm, Some(Instr::I32LeUImm))?,
-            O::I64Add => self.binary_k(Instr::I64Add, Instr::I64AddImm, Some(Instr::I64AddImm))?,
-            O::I64Sub => self.sub_k(Instr::I64Sub, Instr::I64AddImm, true)?,
-            O::I64Mul => self.binary_k(Instr::I64Mul, Instr::I64MulImm, Some(Instr::I64MulImm))?,
-            O::I64DivS => self.binary(Instr::I64DivS)?,
-            O::I64DivU => self.binary(Instr::I64DivU)?,
-            O::I64RemS => self.binary(Instr::I64RemS)?,
-            O::I64RemU => self.binary(Instr::I64RemU)?,
-            O::I64And => self.binary_k(Instr::I64And, Instr::I64AndImm, Some(Instr::I64AndImm))?,
-            O::I64Or => self.binary_k(Instr::I64Or, Instr::I64OrImm, Some(Instr::I64OrImm))?,
-            O::I64Xor => self.binary_k(Instr::I64Xor, Instr::I64XorImm, Some(Instr::I64XorImm))?,
-            O::I64Shl => self.binary_k(Instr::I64Shl, Instr::I64ShlImm, None)?,
-            O::I64ShrS => self.binary_k(Instr::I64ShrS, Instr::I64ShrSImm, None)?,
-            O::I64ShrU => self.binary_k(Instr::I64ShrU, Instr::I64ShrUImm, None)?,
-            O::I64Rotl => self.binary(Instr::I64Rotl)?,
-            O::I64Rotr => self.binary(Instr::I64Rotr)?,
-            O::I64Eq => self.binary_k(Instr::I64Eq, Instr::I64EqImm, Some(Instr::I64EqImm))?,
-            O::I64Ne => self.binary_k(Instr::I64Ne, Instr::I64NeImm, Some(Instr::I64NeImm))?,
-            O::I64LtS => self.binary_k(Instr::I64LtS, Instr::I64LtSImm, Some(Instr::I64GtSImm))?,
-            O::I64LtU => self.binary_k(Instr::I64LtU, Instr::I64LtUImm, Some(Instr::I64GtUImm))?,
-            O::I64GtS => self.binary_k(Instr::I64GtS, Instr::I64GtSImm, Some(Instr::I64LtSImm))?,
-            O::I64GtU => self.binary_k(Instr::I64GtU, Instr::I64GtUImm, Some(Instr::I64LtUImm))?,
-            O::I64LeS => self.binary_k(Instr::I64LeS, Instr::I64LeSImm, Some(Instr::I64GeSImm))?,
-            O::I64LeU => self.binary_k(Instr::I64LeU, Instr::I64LeUImm, Some(Instr::I64GeUImm))?,
-            O::I64GeS => self.binary_k(Instr::I64GeS, Instr::I64GeSImm, Some(Instr::I64LeSImm))?,
-            O::I64GeU => self.binary_k(Instr::I64GeU, Instr::I64GeUImm, Some(Instr::I64LeUImm))?,
-            O::F32Add => self.binary(Instr::F32Add)?,
-            O::F32Sub => self.binary(Instr::F32Sub)?,
-            O::F32Mul => self.binary(Instr::F32Mul)?,
-            O::F32Div => self.binary(Instr::F32Div)?,
-            O::F32Min => self.binary(Instr::F32Min)?,
-            O::F32Max => self.binary(Instr::F32Max)?,
-            O::F32Copysign => self.binary(Instr::F32Copysign)?,
-            O::F32Eq => self.binary(Instr::F32Eq)?,
-            O::F32Ne => self.binary(Instr::F32Ne)?,
-            O::F32Lt => self.binary(Instr::F32Lt)?,
-            O::F32Gt => self.binary(Instr::F32Gt)?,
-            O::F32Le => self.binary(Instr::F32Le)?,
-            O::F32Ge => self.binary(Instr::F32Ge)?,
-            O::F64Add => self.f64_binary(Instr::F64Add, Instr::F64AddM, Instr::F64AddM)?,
-            O::F64Sub => self.f64_binary(Instr::F64Sub, Instr::F64SubM, Instr::F64SubMR)?,
-            O::F64Mul => self.f64_binary(Instr::F64Mul, Instr::F64MulM, Instr::F64MulM)?,
-            O::F64Div => self.f64_binary(Instr::F64Div, Instr::F64DivM, Instr::F64DivMR)?,
-            O::F64Min => self.binary(Instr::F64Min)?,
-            O::F64Max => self.binary(Instr::F64Max)?,
-            O::F64Copysign => self.binary(Instr::F64Copysign)?,
-            O::F64Eq => self.binary(Instr::F64Eq)?,
-            O::F64Ne => self.binary(Instr::F64Ne)?,
-            O::F64Lt => self.binary(Instr::F64Lt)?,
-            O::F64Gt => self.binary(Instr::F64Gt)?,
-            O::F64Le => self.binary(Instr::F64Le)?,
-            O::F64Ge => self.binary(Instr::F64Ge)?,
-            other => {
-                return Err(Error::Invalid {
-                    offset: Some(self.offset as u64),
-                    message: format!("unsupported instruction {other:?}"),
-                })
-            }
+            other => match isa::lowering(&other) {
+                Some(l) => self.lower(l)?,
+                None => {
+                    return Err(Error::Invalid {
+                        offset: Some(self.offset as u64),
+                        message: format!("unsupported instruction {other:?}"),
+                    })
+                }
+            },
         }
         Ok(())
     }
@@ -1655,64 +1356,18 @@ impl T<'_> {
 /// Turns `cmp; br_if` into one compare-and-branch (`when_true` = branch if the comparison holds).
 /// Integer comparisons have exact negations, so `cmp; if` (branch when false) fuses too.
 fn fuse_compare(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option<Instr> {
-    use Instr as I;
-    let b = |x: Bin| CmpBr { a: x.a, b: x.b, target };
-    let k = |x: BinImm| CmpBrImm { a: x.a, imm: x.imm, target };
-    let fused = match last {
-        I::I32Eqz(u) if u.dst == cond => {
-            return Some(if when_true {
-                I::BrIfEqz { cond: u.a, target }
-            } else {
-                I::BrIfNez { cond: u.a, target }
-            })
-        }
-        I::I32Eq(x) if x.dst == cond => (I::BrI32Eq(b(x)), I::BrI32Ne(b(x))),
-        I::I32Ne(x) if x.dst == cond => (I::BrI32Ne(b(x)), I::BrI32Eq(b(x))),
-        I::I32LtS(x) if x.dst == cond => (I::BrI32LtS(b(x)), I::BrI32GeS(b(x))),
-        I::I32LtU(x) if x.dst == cond => (I::BrI32LtU(b(x)), I::BrI32GeU(b(x))),
-        I::I32GtS(x) if x.dst == cond => (I::BrI32GtS(b(x)), I::BrI32LeS(b(x))),
-        I::I32GtU(x) if x.dst == cond => (I::BrI32GtU(b(x)), I::BrI32LeU(b(x))),
-        I::I32LeS(x) if x.dst == cond => (I::BrI32LeS(b(x)), I::BrI32GtS(b(x))),
-        I::I32LeU(x) if x.dst == cond => (I::BrI32LeU(b(x)), I::BrI32GtU(b(x))),
-        I::I32GeS(x) if x.dst == cond => (I::BrI32GeS(b(x)), I::BrI32LtS(b(x))),
-        I::I32GeU(x) if x.dst == cond => (I::BrI32GeU(b(x)), I::BrI32LtU(b(x))),
-        I::I64Eq(x) if x.dst == cond => (I::BrI64Eq(b(x)), I::BrI64Ne(b(x))),
-        I::I64Ne(x) if x.dst == cond => (I::BrI64Ne(b(x)), I::BrI64Eq(b(x))),
-        I::I64LtS(x) if x.dst == cond => (I::BrI64LtS(b(x)), I::BrI64GeS(b(x))),
-        I::I64LtU(x) if x.dst == cond => (I::BrI64LtU(b(x)), I::BrI64GeU(b(x))),
-        I::I64GtS(x) if x.dst == cond => (I::BrI64GtS(b(x)), I::BrI64LeS(b(x))),
-        I::I64GtU(x) if x.dst == cond => (I::BrI64GtU(b(x)), I::BrI64LeU(b(x))),
-        I::I64LeS(x) if x.dst == cond => (I::BrI64LeS(b(x)), I::BrI64GtS(b(x))),
-        I::I64LeU(x) if x.dst == cond => (I::BrI64LeU(b(x)), I::BrI64GtU(b(x))),
-        I::I64GeS(x) if x.dst == cond => (I::BrI64GeS(b(x)), I::BrI64LtS(b(x))),
-        I::I64GeU(x) if x.dst == cond => (I::BrI64GeU(b(x)), I::BrI64LtU(b(x))),
-        I::I64Eqz(u) if u.dst == cond => {
+    match last {
+        Instr::I32Eqz(u) if u.dst == cond => Some(if when_true {
+            Instr::BrIfEqz { cond: u.a, target }
+        } else {
+            Instr::BrIfNez { cond: u.a, target }
+        }),
+        Instr::I64Eqz(u) if u.dst == cond => {
             let z = CmpBrImm { a: u.a, imm: 0, target };
-            (I::BrI64EqImm(z), I::BrI64NeImm(z))
+            Some(if when_true { Instr::I64EqImmBr(z) } else { Instr::I64NeImmBr(z) })
         }
-        I::I32EqImm(x) if x.dst == cond => (I::BrI32EqImm(k(x)), I::BrI32NeImm(k(x))),
-        I::I32NeImm(x) if x.dst == cond => (I::BrI32NeImm(k(x)), I::BrI32EqImm(k(x))),
-        I::I32LtSImm(x) if x.dst == cond => (I::BrI32LtSImm(k(x)), I::BrI32GeSImm(k(x))),
-        I::I32LtUImm(x) if x.dst == cond => (I::BrI32LtUImm(k(x)), I::BrI32GeUImm(k(x))),
-        I::I32GtSImm(x) if x.dst == cond => (I::BrI32GtSImm(k(x)), I::BrI32LeSImm(k(x))),
-        I::I32GtUImm(x) if x.dst == cond => (I::BrI32GtUImm(k(x)), I::BrI32LeUImm(k(x))),
-        I::I32LeSImm(x) if x.dst == cond => (I::BrI32LeSImm(k(x)), I::BrI32GtSImm(k(x))),
-        I::I32LeUImm(x) if x.dst == cond => (I::BrI32LeUImm(k(x)), I::BrI32GtUImm(k(x))),
-        I::I32GeSImm(x) if x.dst == cond => (I::BrI32GeSImm(k(x)), I::BrI32LtSImm(k(x))),
-        I::I32GeUImm(x) if x.dst == cond => (I::BrI32GeUImm(k(x)), I::BrI32LtUImm(k(x))),
-        I::I64EqImm(x) if x.dst == cond => (I::BrI64EqImm(k(x)), I::BrI64NeImm(k(x))),
-        I::I64NeImm(x) if x.dst == cond => (I::BrI64NeImm(k(x)), I::BrI64EqImm(k(x))),
-        I::I64LtSImm(x) if x.dst == cond => (I::BrI64LtSImm(k(x)), I::BrI64GeSImm(k(x))),
-        I::I64LtUImm(x) if x.dst == cond => (I::BrI64LtUImm(k(x)), I::BrI64GeUImm(k(x))),
-        I::I64GtSImm(x) if x.dst == cond => (I::BrI64GtSImm(k(x)), I::BrI64LeSImm(k(x))),
-        I::I64GtUImm(x) if x.dst == cond => (I::BrI64GtUImm(k(x)), I::BrI64LeUImm(k(x))),
-        I::I64LeSImm(x) if x.dst == cond => (I::BrI64LeSImm(k(x)), I::BrI64GtSImm(k(x))),
-        I::I64LeUImm(x) if x.dst == cond => (I::BrI64LeUImm(k(x)), I::BrI64GtUImm(k(x))),
-        I::I64GeSImm(x) if x.dst == cond => (I::BrI64GeSImm(k(x)), I::BrI64LtSImm(k(x))),
-        I::I64GeUImm(x) if x.dst == cond => (I::BrI64GeUImm(k(x)), I::BrI64LtUImm(k(x))),
-        _ => return None,
-    };
-    Some(if when_true { fused.0 } else { fused.1 })
+        _ => isa::compare_branch(last, cond, when_true, target),
+    }
 }
 
 #[cfg(test)]
@@ -1823,7 +1478,7 @@ mod tests {
         ));
     }
 
-    /// f64 operations take over the `f64.load` of an operand (either side; `…R`: the loaded
+    /// f64 operations take over the `f64.load` of an operand (either side; `…MR`: the loaded
     /// operand on the right), also when the load added a constant to its address; the register
     /// forms read the address from the integer register and `b` from the f64 register. Results,
     /// wrap-around and traps are those of the separate instructions.
@@ -1852,7 +1507,7 @@ mod tests {
         has(2, |i| matches!(i, Instr::F64SubMR(x) if x.offset == 8));
         has(3, |i| matches!(i, Instr::F64DivMR(x) if x.imm == 8 && x.offset == 4));
         has(4, |i| matches!(i, Instr::F64MulMA(_)));
-        has(4, |i| matches!(i, Instr::F64AddMAF(x) if x.offset == 8));
+        has(4, |i| matches!(i, Instr::F64AddMAB(x) if x.offset == 8));
         let label = lower(body, 5);
         assert!(label.iter().any(|i| matches!(i, Instr::F64Div(_) | Instr::F64DivA(_))), "{label:?}");
         run(&format!(
@@ -1898,8 +1553,8 @@ mod tests {
         let code = |f: usize| lower(body, f);
         let is_store = |i: &Instr| matches!(i, Instr::I64Store(_) | Instr::F64StoreV(_));
         assert!(code(2).iter().any(|i| matches!(i, Instr::F64AddU(_))), "{:?}", code(2));
-        assert!(code(3).iter().any(|i| matches!(i, Instr::F64SubRU(x) if x.offset == 8)), "{:?}", code(3));
-        assert!(code(4).iter().any(|i| matches!(i, Instr::F64DivRUAV(_))), "{:?}", code(4));
+        assert!(code(3).iter().any(|i| matches!(i, Instr::F64SubUR(x) if x.offset == 8)), "{:?}", code(3));
+        assert!(code(4).iter().any(|i| matches!(i, Instr::F64DivURAV(_))), "{:?}", code(4));
         for f in 2..=4 {
             assert!(!code(f).iter().any(is_store), "{:?}", code(f));
         }
@@ -2048,12 +1703,12 @@ mod tests {
             (local.get $c)))"#;
         let le = lower(body, 0);
         assert!(
-            le.iter().any(|i| matches!(i, Instr::I64AddBrLeUS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+            le.iter().any(|i| matches!(i, Instr::I64LeUStepBr(x) if x.a == 2 && x.add == 1 && x.b == 0)),
             "{le:?}"
         );
         let ne = lower(body, 1);
         assert!(
-            ne.iter().any(|i| matches!(i, Instr::I32AddBrNeS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+            ne.iter().any(|i| matches!(i, Instr::I32NeStepBr(x) if x.a == 2 && x.add == 1 && x.b == 0)),
             "{ne:?}"
         );
         run(&format!(
@@ -2128,7 +1783,7 @@ mod tests {
               (local.set $c (i32.add (local.get $c) (i32.const 1)))
               (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 3))) (i32.const 30))))
             (local.get $c)))"#;
-        assert!(lower(count, 0).iter().any(|i| matches!(i, Instr::I32AddBrNe(_))));
+        assert!(lower(count, 0).iter().any(|i| matches!(i, Instr::I32NeStepImmBr(_))));
         let lab = r#"(module (func (export "lab") (param $x i32) (param $skip i32) (result i32)
             (block $done
               (block $b
@@ -2138,7 +1793,7 @@ mod tests {
               (return (i32.const 100)))
             (local.get $x)))"#;
         let code = lower(lab, 0);
-        assert!(!code.iter().any(|i| format!("{i:?}").starts_with("I32AddBr")), "{code:?}");
+        assert!(!code.iter().any(|i| format!("{i:?}").contains("Step")), "{code:?}");
         run(&format!(
             r#"{count}
             (assert_return (invoke "count") (i32.const 10))
