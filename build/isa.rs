@@ -393,6 +393,8 @@ struct Out {
     lowering: Vec<String>,
     narrow: Vec<String>,
     ops: Vec<String>,
+    /// Assertions of the generated test that each comparison's mirror and negation are right.
+    laws: Vec<String>,
 }
 
 /// `I32LtS` → `i32_lt_s`.
@@ -487,6 +489,12 @@ impl Out {
                 };
                 self.lowering.push(format!("{pats} => {lower},"));
                 if let Class::Cmp { mirror, negate } = r.class {
+                    let (fs, ms, gs) = (snake(n), snake(mirror), snake(negate));
+                    let cast = if w == "u32" { "let (a, b) = (a as u32, b as u32);\n" } else { "" };
+                    self.laws.push(format!(
+                        "{cast}assert_eq!({fs}(a, b), {ms}(b, a), \"{n}: mirror {mirror}\");\n\
+                         assert_eq!({fs}(a, b), !{gs}(a, b), \"{n}: negation {negate}\");"
+                    ));
                     self.int_reading.push(format!("I::{n}(b) if b.b == x => I::{mirror}A(swap(b)),"));
                     let br = |a: &str, b: String| format!("br_if!(s, x.target, {})", f(a, b));
                     self.kind("cmpbr", format!("{n}Br"), br("slot", o("slot", w, "b")));
@@ -685,7 +693,26 @@ pub fn generate(out: &std::path::Path) {
         }
     };
 
-    write("isa_ops.rs", format!("{header}\n{}\n", g.ops.join("\n\n")));
+    let mut laws = String::new();
+    for l in &g.laws {
+        laws.push_str("            {\n");
+        for line in l.lines() {
+            laws.push_str(&format!("                {line}\n"));
+        }
+        laws.push_str("            }\n");
+    }
+    write(
+        "isa_ops.rs",
+        format!(
+            "{header}\n{}\n\n#[cfg(test)]\nmod table_tests {{\n    use super::*;\n\n    \
+             /// The table's mirror and negation of each comparison agree with the semantics.\n    \
+             #[test]\n    fn comparison_mirrors_and_negations() {{\n        \
+             let samples = [0u64, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 1 << 32, 1 << 63, u64::MAX];\n        \
+             for (a, b) in samples.iter().flat_map(|&a| samples.iter().map(move |&b| (a, b))) {{\n\
+             {laws}        }}\n    }}\n}}\n",
+            g.ops.join("\n\n")
+        ),
+    );
 
     let mut lists = String::new();
     for (shape, _) in SHAPES {
