@@ -14,8 +14,9 @@
 //!   `val OP mem`) · `Step` loop step: `a += add` first;
 //! - fusion: `Br`: branch to `target` if the result is true, instead of writing it;
 //! - registers, last, in operand order: `A` operand `a` (or the address), `B` operand `b`, `V`
-//!   the stored value, taken from the register of its type instead of its slot: `fa` for f64
-//!   operands, `ia` for all others (see `compile::accumulator`).
+//!   the stored value (`C`: the condition, in the hand-written `SelectC`), taken from the
+//!   register of its type instead of its slot: `fa` for f64 operands, `ia` for all others (see
+//!   `compile::accumulator`).
 //!
 //! # What is generated (files in `$OUT_DIR`)
 //! - `isa_ops.rs` (in `exec::ops`): the semantic function of each operation
@@ -26,6 +27,11 @@
 //! - `isa_compile.rs` (in `compile::isa`): the lowering of each Wasm operator, the `narrow`
 //!   readers, the accumulator's register rewrites and f64-writer set, compare→branch with
 //!   negation and mirroring, the loop-step forms, and the f64 memory updates.
+//!
+//! To read them: `find "${CARGO_TARGET_DIR:-target}" -name 'isa_*.rs'` (one set per build
+//! profile). Adding an operation whose forms exist already (a binary integer operation, a
+//! comparison, a conversion, a load or store) is one row here; a new shape of operands needs a
+//! template in `exec::handlers` and a payload in `compile::ir` too.
 
 #![allow(dead_code)]
 

@@ -12,6 +12,11 @@
 //! backward branches (distance ≤ 0) are exactly those to loop headers. `Poll` marks a
 //! *safe point* (function entry, loop headers): the only places where execution may pause
 //! for a checkpoint. Everything here is `Copy` and index-only: no pointers.
+//!
+//! The kinds of the numeric and memory operations, in every operand form, are generated from
+//! the instruction-set table (`build/isa.rs`, which also states the naming of the forms); the
+//! others (control flow, calls, constants, copies, `select`, globals, bulk memory, tables) are
+//! listed here.
 
 /// Bump when the lowering changes in a way that makes saved program counters meaningless.
 pub const IR_VERSION: u32 = 9;

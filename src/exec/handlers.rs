@@ -22,6 +22,10 @@
 //! No Rust recursion per Wasm call either way: calls and returns only move `ip`/`regs` and
 //! push/pop [`Frame`]s.
 //!
+//! The handlers of the instruction-set table's forms (`build/isa.rs`) are generated: each is one
+//! of the operand and result templates below (`opnd!`, `put!`, `br_if!`, `load!`, …) around
+//! the operation's semantic function in [`ops`]; the others are written out at the end.
+//!
 //! Handlers call out-of-line helpers (host calls, bulk memory, tables) through plain scalar
 //! arguments and refresh their registers from the `Ctx` afterwards: no local's address may
 //! escape a handler, or LLVM could not turn its final call into a jump.
