@@ -7,8 +7,13 @@
 //! `CHIWAWA_SWITCH_DISPATCH=1` forces the switch backend (to measure or test it natively).
 use std::env;
 
+#[path = "build/isa.rs"]
+mod isa;
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=build/isa.rs");
+    isa::generate(std::path::Path::new(&env::var("OUT_DIR").expect("OUT_DIR")));
     println!("cargo::rerun-if-env-changed=OPT_LEVEL");
     println!("cargo::rerun-if-env-changed=CARGO_CFG_TARGET_ARCH");
     println!("cargo::rerun-if-env-changed=CHIWAWA_SWITCH_DISPATCH");

@@ -4,6 +4,7 @@
 
 pub mod accumulator;
 pub mod ir;
+pub(crate) mod isa;
 pub(crate) mod translate;
 
 pub(crate) use translate::{translate, Context};

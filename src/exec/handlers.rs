@@ -22,6 +22,10 @@
 //! No Rust recursion per Wasm call either way: calls and returns only move `ip`/`regs` and
 //! push/pop [`Frame`]s.
 //!
+//! The handlers of the instruction-set table's forms (`build/isa.rs`) are generated: each is one
+//! of the operand and result templates below (`opnd!`, `put!`, `br_if!`, `load!`, …) around
+//! the operation's semantic function in [`ops`]; the others are written out at the end.
+//!
 //! Handlers call out-of-line helpers (host calls, bulk memory, tables) through plain scalar
 //! arguments and refresh their registers from the `Ctx` afterwards: no local's address may
 //! escape a handler, or LLVM could not turn its final call into a jump.
@@ -239,16 +243,6 @@ macro_rules! wr {
         $s.ia = v;
     }};
 }
-/// An operand: from its slot, or (`ia`) from the integer register.
-macro_rules! get {
-    ($s:ident, slot, $slot:expr) => {
-        rd!($s, $slot)
-    };
-    ($s:ident, ia, $slot:expr) => {
-        $s.ia
-    };
-}
-
 /// Traps with `$k`, a [`TrapKind`] or (`code`) its [`TrapKind::code`].
 macro_rules! trap {
     ($s:ident, code $c:expr) => {{
@@ -324,36 +318,80 @@ macro_rules! refresh {
     }};
 }
 
-// ---- instruction families -----------------------------------------------------------------
+// ---- operand and result templates (the generated handlers, see `build/isa.rs`) ------------
 
-/// Integer operations; `$ma`/`$mb` say where each operand comes from (see `get!`).
-macro_rules! i32bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
-        i32bin!($s, $x, slot, slot, |$a, $b| $e)
+/// An operand of type `$t` (how the slot's bits are read: `u32`, `u64`, `f32`, `f64`) from
+/// `slot` (slot `$e`), from the register `ia` or `fa` (`$e` names the slot it mirrors), or
+/// from `imm` (the immediate `$e`, sign-extended to 64 bits for a 64-bit operand).
+macro_rules! opnd {
+    ($s:ident, slot, u32, $e:expr) => {
+        rd!($s, $e) as u32
     };
-    ($s:ident, $x:ident, $ma:ident, $mb:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = get!($s, $ma, $x.a) as u32;
-        let $b = get!($s, $mb, $x.b) as u32;
-        wr!($s, $x.dst, ($e) as u32 as u64);
-    }};
-}
-macro_rules! i64bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
-        i64bin!($s, $x, slot, slot, |$a, $b| $e)
+    ($s:ident, slot, u64, $e:expr) => {
+        rd!($s, $e)
     };
-    ($s:ident, $x:ident, $ma:ident, $mb:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = get!($s, $ma, $x.a);
-        let $b = get!($s, $mb, $x.b);
-        wr!($s, $x.dst, ($e) as u64);
-    }};
+    ($s:ident, slot, f32, $e:expr) => {
+        f32::from_bits(rd!($s, $e) as u32)
+    };
+    ($s:ident, slot, f64, $e:expr) => {
+        f64::from_bits(rd!($s, $e))
+    };
+    ($s:ident, ia, u32, $e:expr) => {
+        $s.ia as u32
+    };
+    ($s:ident, ia, u64, $e:expr) => {
+        $s.ia
+    };
+    ($s:ident, fa, f64, $e:expr) => {
+        $s.fa
+    };
+    ($s:ident, fa, u64, $e:expr) => {
+        $s.fa.to_bits()
+    };
+    ($s:ident, imm, u32, $e:expr) => {
+        $e as u32
+    };
+    ($s:ident, imm, u64, $e:expr) => {
+        $e as i64 as u64
+    };
 }
-macro_rules! f32bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = f32::from_bits(rd!($s, $x.a) as u32);
-        let $b = f32::from_bits(rd!($s, $x.b) as u32);
-        wr!($s, $x.dst, ($e).to_bits() as u64);
-    }};
+
+/// Writes result `$v` of type `$t` to slot `$dst` and to the register of its type: `fa` for
+/// an `f64`, `ia` (the slot's bits) for all others.
+macro_rules! put {
+    ($s:ident, $dst:expr, u32, $v:expr) => {
+        wr!($s, $dst, ($v) as u64)
+    };
+    ($s:ident, $dst:expr, i32, $v:expr) => {
+        wr!($s, $dst, ($v) as u32 as u64)
+    };
+    ($s:ident, $dst:expr, bool, $v:expr) => {
+        wr!($s, $dst, ($v) as u64)
+    };
+    ($s:ident, $dst:expr, u64, $v:expr) => {
+        wr!($s, $dst, $v)
+    };
+    ($s:ident, $dst:expr, i64, $v:expr) => {
+        wr!($s, $dst, ($v) as u64)
+    };
+    ($s:ident, $dst:expr, f32, $v:expr) => {
+        wr!($s, $dst, ($v).to_bits() as u64)
+    };
+    ($s:ident, $dst:expr, f64, $v:expr) => {
+        wrf!($s, $dst, $v)
+    };
 }
+
+/// `put!` of a `Result`'s value, or the trap of its error.
+macro_rules! put_or_trap {
+    ($s:ident, $dst:expr, $t:tt, $v:expr) => {
+        match $v {
+            Ok(v) => put!($s, $dst, $t, v),
+            Err(k) => trap!($s, k),
+        }
+    };
+}
+
 /// Writes f64 `$v` to slot `$dst` and to the f64 register.
 macro_rules! wrf {
     ($s:ident, $dst:expr, $v:expr) => {{
@@ -363,71 +401,51 @@ macro_rules! wrf {
         $s.fa = v;
     }};
 }
-/// An f64 operation; `a`/`b` say where each operand comes from: its slot, or (`fa`) the f64
-/// register. The result goes to its slot and to the register.
-macro_rules! f64bin {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
-        f64bin!($s, $x, slot, slot, |$a, $b| $e)
+/// Compare-and-branch: to `$target` if `$c`.
+macro_rules! br_if {
+    ($s:ident, $target:expr, $c:expr) => {
+        if $c {
+            jump!($s, $target);
+        }
     };
-    ($s:ident, $x:ident, $fa:ident, $fb:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = f64bin!(@get $s, $fa, $x.a);
-        let $b = f64bin!(@get $s, $fb, $x.b);
-        wrf!($s, $x.dst, $e);
-    }};
-    (@get $s:ident, slot, $slot:expr) => { f64::from_bits(rd!($s, $slot)) };
-    (@get $s:ident, fa, $slot:expr) => { $s.fa };
 }
+
+/// Loop step: `a += $add` (wrapping at the width of `$t`), then to `target` if `$f(a, $b)`.
+macro_rules! step_br {
+    ($s:ident, $x:ident, $t:ty, $add:expr, $b:expr, $f:path) => {{
+        let v = (rd!($s, $x.a) as $t).wrapping_add($add);
+        wr!($s, $x.a, v as u64);
+        if $f(v, $b) {
+            jump!($s, $x.target);
+        }
+    }};
+}
+
 /// An f64 operation with one operand from memory ([`crate::compile::ir::BinMem`]): `$m` is the
 /// f64 at `a + imm + offset` (the address operand `a` from its slot or, `ia`, the integer
 /// register), `$b` operand `b` (from its slot or, `fa`, the f64 register).
 macro_rules! f64mem {
-    ($s:ident, $x:ident, $ma:ident, $fb:ident, |$m:ident, $b:ident| $e:expr) => {{
-        load!(@ $s, $x, (get!($s, $ma, $x.a) as u32).wrapping_add($x.imm), f64, |$m| {
-            let $b = f64bin!(@get $s, $fb, $x.b);
+    ($s:ident, $x:ident, $ma:ident, $fb:ident, |$m:ident, $b:ident| $e:expr) => {
+        load!($s, $x, opnd!($s, $ma, u32, $x.a).wrapping_add($x.imm), f64, |$m| {
+            let $b = opnd!($s, $fb, f64, $x.b);
             wrf!($s, $x.dst, $e)
         })
-    }};
+    };
 }
+
 /// An update of memory by an f64 operation (`F64AddU`, …: a [`crate::compile::ir::Store`]):
 /// `$m` is the f64 at `addr + offset` (the address from its slot or, `ia`, the integer
 /// register), `$b` operand `val` (from its slot or, `fa`, the f64 register); the result goes
 /// back to memory only (no slot, no register).
 macro_rules! f64upd {
     ($s:ident, $x:ident, $ma:ident, $fb:ident, |$m:ident, $b:ident| $e:expr) => {{
-        let p = ea!($s, get!($s, $ma, $x.addr) as u32, $x.offset, 8u64);
+        let p = ea!($s, opnd!($s, $ma, u32, $x.addr), $x.offset, 8u64);
         let $m = f64::from_le_bytes(*(p as *const [u8; 8]));
-        let $b = f64bin!(@get $s, $fb, $x.val);
+        let $b = opnd!($s, $fb, f64, $x.val);
         *(p as *mut [u8; 8]) = ($e).to_le_bytes();
     }};
 }
-macro_rules! f32cmp {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = f32::from_bits(rd!($s, $x.a) as u32);
-        let $b = f32::from_bits(rd!($s, $x.b) as u32);
-        wr!($s, $x.dst, ($e) as u64);
-    }};
-}
-macro_rules! f64cmp {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = f64::from_bits(rd!($s, $x.a));
-        let $b = f64::from_bits(rd!($s, $x.b));
-        wr!($s, $x.dst, ($e) as u64);
-    }};
-}
-macro_rules! un {
-    (ia $s:ident, $x:ident, $from:ident, |$a:ident| $e:expr) => {{
-        let $a = un!(@get $from, $s.ia);
-        wr!($s, $x.dst, $e);
-    }};
-    ($s:ident, $x:ident, $from:ident, |$a:ident| $e:expr) => {{
-        let $a = un!(@get $from, rd!($s, $x.a));
-        wr!($s, $x.dst, $e);
-    }};
-    (@get u32, $v:expr) => { $v as u32 };
-    (@get u64, $v:expr) => { $v };
-    (@get f32, $v:expr) => { f32::from_bits($v as u32) };
-    (@get f64, $v:expr) => { f64::from_bits($v) };
-}
+
 /// `select`: both operands are loaded before the condition picks one (a conditional move), so
 /// that the loads need not wait for the condition: LLVM would otherwise select the slot index
 /// and load once, putting the condition's latency in front of the load.
@@ -466,85 +484,6 @@ fn after<T>(v: u64, p: *const T) -> *const T {
         p
     }
 }
-macro_rules! trunc {
-    ($s:ident, $x:ident, $from:ident, $f:path, $to:ty) => {{
-        let v = un!(@get $from, rd!($s, $x.a));
-        match $f(v) {
-            Ok(r) => wr!($s, $x.dst, r as $to as u64),
-            Err(k) => trap!($s, k),
-        }
-    }};
-}
-macro_rules! i32bi {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
-        i32bi!($s, $x, slot, |$a, $b| $e)
-    };
-    ($s:ident, $x:ident, $ma:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = get!($s, $ma, $x.a) as u32;
-        let $b = $x.imm as u32;
-        wr!($s, $x.dst, ($e) as u32 as u64);
-    }};
-}
-macro_rules! i64bi {
-    ($s:ident, $x:ident, |$a:ident, $b:ident| $e:expr) => {
-        i64bi!($s, $x, slot, |$a, $b| $e)
-    };
-    ($s:ident, $x:ident, $ma:ident, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = get!($s, $ma, $x.a);
-        let $b = $x.imm as i64 as u64;
-        wr!($s, $x.dst, ($e) as u64);
-    }};
-}
-macro_rules! cmpbr {
-    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {
-        cmpbr!($s, $x, slot, $t, |$a, $b| $e)
-    };
-    ($s:ident, $x:ident, $ma:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = get!($s, $ma, $x.a) as $t;
-        let $b = rd!($s, $x.b) as $t;
-        if $e {
-            jump!($s, $x.target);
-        }
-    }};
-}
-macro_rules! cmpbri {
-    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {
-        cmpbri!($s, $x, slot, $t, |$a, $b| $e)
-    };
-    ($s:ident, $x:ident, $ma:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
-        let $a = get!($s, $ma, $x.a) as $t;
-        let $b = $x.imm as i64 as $t;
-        if $e {
-            jump!($s, $x.target);
-        }
-    }};
-}
-/// `a += add` (wrapping 32-bit), then compare-and-branch against `imm`.
-macro_rules! addbr {
-    ($s:ident, $x:ident, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
-        let v = (rd!($s, $x.a) as u32).wrapping_add($x.add as u32);
-        wr!($s, $x.a, v as u64);
-        let $a = v as $t;
-        let $b = $x.imm as $t;
-        if $e {
-            jump!($s, $x.target);
-        }
-    }};
-}
-
-/// `a += add` (a slot, wrapping at `$w` bits), then compare-and-branch against slot `b`.
-macro_rules! addbrs {
-    ($s:ident, $x:ident, $w:ty, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
-        let v = (rd!($s, $x.a) as $w).wrapping_add(rd!($s, $x.add) as $w);
-        wr!($s, $x.a, v as u64);
-        let $a = v as $t;
-        let $b = rd!($s, $x.b) as $t;
-        if $e {
-            jump!($s, $x.target);
-        }
-    }};
-}
-
 /// Host address of an access of `$n` bytes at Wasm address `$base` (a `u32`) + `$off`, or a trap.
 /// The end of the access is computed first and the start addressed from it (displacement
 /// `-$n`), so that the check and the access share one register; `opaque` keeps LLVM from
@@ -573,107 +512,32 @@ fn opaque(v: u64) -> u64 {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     v
 }
-/// The address of an indexed access: `base + (idx << shift)`, wrapping like the `i32.shl` and
+/// The address of an indexed access: `base + ($idx << shift)`, wrapping like the `i32.shl` and
 /// `i32.add` it replaces.
 macro_rules! idx_addr {
-    ($s:ident, $x:ident) => {
-        idx_addr!($s, $x, rd!($s, $x.idx))
-    };
     ($s:ident, $x:ident, $idx:expr) => {
-        (rd!($s, $x.base) as u32).wrapping_add(($idx as u32).wrapping_shl($x.shift as u32))
+        (rd!($s, $x.base) as u32).wrapping_add(($idx).wrapping_shl($x.shift as u32))
     };
 }
+
+/// A load of a `$t` at Wasm address `$addr` (a `u32`) `+ offset`, then `$put` with the value
+/// as `$v`.
 macro_rules! load {
-    (idx $s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, idx_addr!($s, $x), $t, |v| wr!($s, $x.dst, v as $conv as u64))
-    };
-    (idx ia $s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, idx_addr!($s, $x, $s.ia), $t, |v| wr!($s, $x.dst, v as $conv as u64))
-    };
-    (f64 idx $s:ident, $x:ident) => {
-        load!(@ $s, $x, idx_addr!($s, $x), f64, |v| wrf!($s, $x.dst, v))
-    };
-    (f64 idx ia $s:ident, $x:ident) => {
-        load!(@ $s, $x, idx_addr!($s, $x, $s.ia), f64, |v| wrf!($s, $x.dst, v))
-    };
-    // `ia`: the address (operand) from the integer register.
-    (ia at $s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), $t, |v| wr!($s, $x.dst, v as $conv as u64))
-    };
-    (ia $s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, $s.ia as u32, $t, |v| wr!($s, $x.dst, v as $conv as u64))
-    };
-    (at $s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), $t, |v| wr!($s, $x.dst, v as $conv as u64))
-    };
-    // `f64.load`: the value goes to the f64 register too (loaded as an f64, straight into a
-    // floating-point register).
-    (f64 ia at $s:ident, $x:ident) => {
-        load!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), f64, |v| wrf!($s, $x.dst, v))
-    };
-    (f64 ia $s:ident, $x:ident) => {
-        load!(@ $s, $x, $s.ia as u32, f64, |v| wrf!($s, $x.dst, v))
-    };
-    (f64 at $s:ident, $x:ident) => {
-        load!(@ $s, $x, (rd!($s, $x.a) as u32).wrapping_add($x.imm), f64, |v| wrf!($s, $x.dst, v))
-    };
-    (f64 $s:ident, $x:ident) => {
-        load!(@ $s, $x, rd!($s, $x.addr) as u32, f64, |v| wrf!($s, $x.dst, v))
-    };
-    (@ $s:ident, $x:ident, $base:expr, $t:ty, |$v:ident| $put:expr) => {{
+    ($s:ident, $x:ident, $addr:expr, $t:ty, |$v:ident| $put:expr) => {{
         const N: usize = std::mem::size_of::<$t>();
-        let p = ea!($s, $base, $x.offset, N as u64);
+        let p = ea!($s, $addr, $x.offset, N as u64);
         // A byte-array access (alignment 1) rather than `read_unaligned`, whose checked
         // version in debug builds takes the address of a local (and so blocks the tail call).
         let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
         $put;
     }};
-    ($s:ident, $x:ident, $t:ty, $conv:ty) => {
-        load!(@ $s, $x, rd!($s, $x.addr) as u32, $t, |v| wr!($s, $x.dst, v as $conv as u64))
-    };
 }
+
+/// A store of `$v` (a `u64` or `i64`) as a `$t` at Wasm address `$addr` (a `u32`) `+ offset`.
 macro_rules! store {
-    ($s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, rd!($s, $x.addr) as u32, rd!($s, $x.val), $t)
-    };
-    (at $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, (rd!($s, $x.addr) as u32).wrapping_add($x.imm), rd!($s, $x.val), $t)
-    };
-    (k $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, rd!($s, $x.addr) as u32, $x.imm as i64, $t)
-    };
-    (idx $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, idx_addr!($s, $x), rd!($s, $x.val), $t)
-    };
-    (idx ia $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, idx_addr!($s, $x, $s.ia), rd!($s, $x.val), $t)
-    };
-    // `ia`: the address from the integer register; `iv`: the value.
-    (ia at $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, ($s.ia as u32).wrapping_add($x.imm), rd!($s, $x.val), $t)
-    };
-    (iv at $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, (rd!($s, $x.addr) as u32).wrapping_add($x.imm), $s.ia, $t)
-    };
-    (ia k $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, $s.ia as u32, $x.imm as i64, $t)
-    };
-    (ia $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, $s.ia as u32, rd!($s, $x.val), $t)
-    };
-    (iv $s:ident, $x:ident, $t:ty) => {
-        store!(@ $s, $x, rd!($s, $x.addr) as u32, $s.ia, $t)
-    };
-    // The value from the f64 register.
-    (fa $s:ident, $x:ident) => {
-        store!(@ $s, $x, rd!($s, $x.addr) as u32, $s.fa.to_bits(), u64)
-    };
-    (fa at $s:ident, $x:ident) => {
-        store!(@ $s, $x, (rd!($s, $x.addr) as u32).wrapping_add($x.imm), $s.fa.to_bits(), u64)
-    };
-    (@ $s:ident, $x:ident, $base:expr, $v:expr, $t:ty) => {{
+    ($s:ident, $x:ident, $addr:expr, $v:expr, $t:ty) => {{
         const N: usize = std::mem::size_of::<$t>();
-        let p = ea!($s, $base, $x.offset, N as u64);
+        let p = ea!($s, $addr, $x.offset, N as u64);
         *(p as *mut [u8; N]) = ($v as $t).to_le_bytes();
     }};
 }
@@ -1077,7 +941,17 @@ macro_rules! handlers {
         $(
             /// # Safety
             /// The module's safety contract.
-            #[allow(non_snake_case, unused_mut, unreachable_code, unused_variables, clippy::all)]
+            #[allow(
+                non_snake_case,
+                reason = "a handler is named after its instruction kind (`I32LtSImmBrA`)"
+            )]
+            #[allow(
+                unused_mut,
+                unused_variables,
+                unreachable_code,
+                reason = "one template for all bodies: not every body changes the registers, \
+                          uses every field, or falls through to the next instruction"
+            )]
             #[cfg_attr(not(chiwawa_tail_calls), inline(always))]
             unsafe fn $v(
                 ip: *const Instr,
@@ -1100,18 +974,25 @@ macro_rules! handlers {
             }
         )*
 
-        /// The handler of every instruction kind, indexed by its tag.
+        /// The handler of every instruction kind, indexed by its tag. Built from an exhaustive
+        /// `match`: a kind without a handler does not compile.
         #[cfg(chiwawa_tail_calls)]
         static HANDLERS: [Handler; Op::COUNT] = {
-            let mut t: [Handler; Op::COUNT] = [missing; Op::COUNT];
-            $( t[Op::$v as usize] = $v; )*
-            t[Op::Halt as usize] = halt;
+            const fn handler(op: Op) -> Handler {
+                match op {
+                    $(Op::$v => $v,)*
+                    Op::Halt => halt,
+                }
+            }
+            let mut t: [Handler; Op::COUNT] = [halt; Op::COUNT];
+            let mut i = 0;
+            while i < Op::COUNT {
+                let op = Op::ALL[i];
+                t[op as usize] = handler(op);
+                i += 1;
+            }
             t
         };
-
-        /// Every kind with a handler (tests check that this is all of them).
-        #[cfg(test)]
-        pub(super) const HANDLED: &[Op] = &[$(Op::$v,)* Op::Halt];
 
         /// Runs handlers from `s.ip` until the chain stops at [`HALT`].
         ///
@@ -1147,16 +1028,11 @@ macro_rules! handlers {
     };
 }
 
-/// Placeholder in [`HANDLERS`] for a kind without a handler (a unit test proves there is none).
-///
-/// # Safety
-/// The module's safety contract.
-#[cfg(chiwawa_tail_calls)]
-unsafe fn missing(ip: *const Instr, _: *mut u64, _: *mut u8, _: i64, _: *mut Ctx, _: u64, _: f64) -> Flow {
-    unreachable!("no handler for instruction {:?}", *ip)
-}
-
-handlers! {
+// One handler per form of the operations in the instruction-set table (`build/isa.rs`), each
+// from the templates above around its semantic function (`ops::i32_lt_s`), and these,
+// hand-written.
+include!(concat!(env!("OUT_DIR"), "/isa_handlers.rs"));
+generated_handlers! {
     Unreachable {} => |s| trap!(s, TrapKind::Unreachable);
     Poll { cost, .. } => |s| {
         s.cd -= cost as i64;
@@ -1189,85 +1065,6 @@ handlers! {
     };
     // Followed by `len + 1` branches: continue at the selected one.
     BrTable { index, len } => |s| go!(s, s.ip.add(1 + (rd!(s, index) as u32).min(len) as usize));
-
-    BrI32Eq(x) => |s| cmpbr!(s, x, u32, |a, b| a == b);
-    BrI32Ne(x) => |s| cmpbr!(s, x, u32, |a, b| a != b);
-    BrI32LtS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) < (b as i32));
-    BrI32LtU(x) => |s| cmpbr!(s, x, u32, |a, b| a < b);
-    BrI32GtS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) > (b as i32));
-    BrI32GtU(x) => |s| cmpbr!(s, x, u32, |a, b| a > b);
-    BrI32LeS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) <= (b as i32));
-    BrI32LeU(x) => |s| cmpbr!(s, x, u32, |a, b| a <= b);
-    BrI32GeS(x) => |s| cmpbr!(s, x, u32, |a, b| (a as i32) >= (b as i32));
-    BrI32GeU(x) => |s| cmpbr!(s, x, u32, |a, b| a >= b);
-    BrI64Eq(x) => |s| cmpbr!(s, x, u64, |a, b| a == b);
-    BrI64Ne(x) => |s| cmpbr!(s, x, u64, |a, b| a != b);
-    BrI64LtS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) < (b as i64));
-    BrI64LtU(x) => |s| cmpbr!(s, x, u64, |a, b| a < b);
-    BrI64GtS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) > (b as i64));
-    BrI64GtU(x) => |s| cmpbr!(s, x, u64, |a, b| a > b);
-    BrI64LeS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) <= (b as i64));
-    BrI64LeU(x) => |s| cmpbr!(s, x, u64, |a, b| a <= b);
-    BrI64GeS(x) => |s| cmpbr!(s, x, u64, |a, b| (a as i64) >= (b as i64));
-    BrI64GeU(x) => |s| cmpbr!(s, x, u64, |a, b| a >= b);
-    BrI32EqImm(x) => |s| cmpbri!(s, x, u32, |a, b| a == b);
-    BrI32NeImm(x) => |s| cmpbri!(s, x, u32, |a, b| a != b);
-    BrI32LtSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) < (b as i32));
-    BrI32LtUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a < b);
-    BrI32GtSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) > (b as i32));
-    BrI32GtUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a > b);
-    BrI32LeSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) <= (b as i32));
-    BrI32LeUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a <= b);
-    BrI32GeSImm(x) => |s| cmpbri!(s, x, u32, |a, b| (a as i32) >= (b as i32));
-    BrI32GeUImm(x) => |s| cmpbri!(s, x, u32, |a, b| a >= b);
-    BrI64EqImm(x) => |s| cmpbri!(s, x, u64, |a, b| a == b);
-    BrI64NeImm(x) => |s| cmpbri!(s, x, u64, |a, b| a != b);
-    BrI64LtSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) < (b as i64));
-    BrI64LtUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a < b);
-    BrI64GtSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) > (b as i64));
-    BrI64GtUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a > b);
-    BrI64LeSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) <= (b as i64));
-    BrI64LeUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a <= b);
-    BrI64GeSImm(x) => |s| cmpbri!(s, x, u64, |a, b| (a as i64) >= (b as i64));
-    BrI64GeUImm(x) => |s| cmpbri!(s, x, u64, |a, b| a >= b);
-
-    I32AddImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_add(b));
-    I32MulImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_mul(b));
-    I32AndImm(x) => |s| i32bi!(s, x, |a, b| a & b);
-    I32OrImm(x) => |s| i32bi!(s, x, |a, b| a | b);
-    I32XorImm(x) => |s| i32bi!(s, x, |a, b| a ^ b);
-    I32ShlImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_shl(b));
-    I32ShrSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32).wrapping_shr(b));
-    I32ShrUImm(x) => |s| i32bi!(s, x, |a, b| a.wrapping_shr(b));
-    I32EqImm(x) => |s| i32bi!(s, x, |a, b| a == b);
-    I32NeImm(x) => |s| i32bi!(s, x, |a, b| a != b);
-    I32LtSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) < (b as i32));
-    I32LtUImm(x) => |s| i32bi!(s, x, |a, b| a < b);
-    I32GtSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) > (b as i32));
-    I32GtUImm(x) => |s| i32bi!(s, x, |a, b| a > b);
-    I32LeSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) <= (b as i32));
-    I32LeUImm(x) => |s| i32bi!(s, x, |a, b| a <= b);
-    I32GeSImm(x) => |s| i32bi!(s, x, |a, b| (a as i32) >= (b as i32));
-    I32GeUImm(x) => |s| i32bi!(s, x, |a, b| a >= b);
-    I64AddImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_add(b));
-    I64MulImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_mul(b));
-    I64AndImm(x) => |s| i64bi!(s, x, |a, b| a & b);
-    I64OrImm(x) => |s| i64bi!(s, x, |a, b| a | b);
-    I64XorImm(x) => |s| i64bi!(s, x, |a, b| a ^ b);
-    I64ShlImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_shl(b as u32));
-    I64ShrSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64).wrapping_shr(b as u32));
-    I64ShrUImm(x) => |s| i64bi!(s, x, |a, b| a.wrapping_shr(b as u32));
-    I64EqImm(x) => |s| i64bi!(s, x, |a, b| a == b);
-    I64NeImm(x) => |s| i64bi!(s, x, |a, b| a != b);
-    I64LtSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) < (b as i64));
-    I64LtUImm(x) => |s| i64bi!(s, x, |a, b| a < b);
-    I64GtSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) > (b as i64));
-    I64GtUImm(x) => |s| i64bi!(s, x, |a, b| a > b);
-    I64LeSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) <= (b as i64));
-    I64LeUImm(x) => |s| i64bi!(s, x, |a, b| a <= b);
-    I64GeSImm(x) => |s| i64bi!(s, x, |a, b| (a as i64) >= (b as i64));
-    I64GeUImm(x) => |s| i64bi!(s, x, |a, b| a >= b);
-
     Return { from, n } => |s| {
         if from != 0 {
             for i in 0..n as usize {
@@ -1320,108 +1117,6 @@ handlers! {
         let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
     };
-
-    I32Load(x) => |s| load!(s, x, u32, u32);
-    I64Load(x) => |s| load!(s, x, u64, u64);
-    F64Load(x) => |s| load!(f64 s, x);
-    I32Load8S(x) => |s| load!(s, x, i8, u32);
-    I32Load8U(x) => |s| load!(s, x, u8, u32);
-    I32Load16S(x) => |s| load!(s, x, i16, u32);
-    I32Load16U(x) => |s| load!(s, x, u16, u32);
-    I64Load8S(x) => |s| load!(s, x, i8, i64);
-    I64Load8U(x) => |s| load!(s, x, u8, u64);
-    I64Load16S(x) => |s| load!(s, x, i16, i64);
-    I64Load16U(x) => |s| load!(s, x, u16, u64);
-    I64Load32S(x) => |s| load!(s, x, i32, i64);
-    I64Load32U(x) => |s| load!(s, x, u32, u64);
-    I32Store(x) => |s| store!(s, x, u32);
-    I64Store(x) => |s| store!(s, x, u64);
-    I32Store8(x) => |s| store!(s, x, u8);
-    I64Store8(x) => |s| store!(s, x, u8);
-    I32Store16(x) => |s| store!(s, x, u16);
-    I64Store16(x) => |s| store!(s, x, u16);
-    I64Store32(x) => |s| store!(s, x, u32);
-    I32LoadAt(x) => |s| load!(at s, x, u32, u32);
-    I64LoadAt(x) => |s| load!(at s, x, u64, u64);
-    F64LoadAt(x) => |s| load!(f64 at s, x);
-    I32Load8SAt(x) => |s| load!(at s, x, i8, u32);
-    I32Load8UAt(x) => |s| load!(at s, x, u8, u32);
-    I32Load16SAt(x) => |s| load!(at s, x, i16, u32);
-    I32Load16UAt(x) => |s| load!(at s, x, u16, u32);
-    I64Load8SAt(x) => |s| load!(at s, x, i8, i64);
-    I64Load8UAt(x) => |s| load!(at s, x, u8, u64);
-    I64Load16SAt(x) => |s| load!(at s, x, i16, i64);
-    I64Load16UAt(x) => |s| load!(at s, x, u16, u64);
-    I64Load32SAt(x) => |s| load!(at s, x, i32, i64);
-    I64Load32UAt(x) => |s| load!(at s, x, u32, u64);
-    I32StoreAt(x) => |s| store!(at s, x, u32);
-    I64StoreAt(x) => |s| store!(at s, x, u64);
-    I32Store8At(x) => |s| store!(at s, x, u8);
-    I32Store16At(x) => |s| store!(at s, x, u16);
-    I64Store32At(x) => |s| store!(at s, x, u32);
-    I32AddBrEqS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a == b);
-    I32AddBrNeS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a != b);
-    I32AddBrLtSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a < b);
-    I32AddBrLtUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a < b);
-    I32AddBrGtSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a > b);
-    I32AddBrGtUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a > b);
-    I32AddBrLeSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a <= b);
-    I32AddBrLeUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a <= b);
-    I32AddBrGeSS(x) => |s| addbrs!(s, x, u32, i32, |a, b| a >= b);
-    I32AddBrGeUS(x) => |s| addbrs!(s, x, u32, u32, |a, b| a >= b);
-    I64AddBrEqS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a == b);
-    I64AddBrNeS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a != b);
-    I64AddBrLtSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a < b);
-    I64AddBrLtUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a < b);
-    I64AddBrGtSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a > b);
-    I64AddBrGtUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a > b);
-    I64AddBrLeSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a <= b);
-    I64AddBrLeUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a <= b);
-    I64AddBrGeSS(x) => |s| addbrs!(s, x, u64, i64, |a, b| a >= b);
-    I64AddBrGeUS(x) => |s| addbrs!(s, x, u64, u64, |a, b| a >= b);
-    I32AddBrEq(x) => |s| addbr!(s, x, u32, |a, b| a == b);
-    I32AddBrNe(x) => |s| addbr!(s, x, u32, |a, b| a != b);
-    I32AddBrLtS(x) => |s| addbr!(s, x, i32, |a, b| a < b);
-    I32AddBrLtU(x) => |s| addbr!(s, x, u32, |a, b| a < b);
-    I32AddBrGtS(x) => |s| addbr!(s, x, i32, |a, b| a > b);
-    I32AddBrGtU(x) => |s| addbr!(s, x, u32, |a, b| a > b);
-    I32AddBrLeS(x) => |s| addbr!(s, x, i32, |a, b| a <= b);
-    I32AddBrLeU(x) => |s| addbr!(s, x, u32, |a, b| a <= b);
-    I32AddBrGeS(x) => |s| addbr!(s, x, i32, |a, b| a >= b);
-    I32AddBrGeU(x) => |s| addbr!(s, x, u32, |a, b| a >= b);
-    I32StoreK(x) => |s| store!(k s, x, u32);
-    I64StoreK(x) => |s| store!(k s, x, u64);
-    I32Store8K(x) => |s| store!(k s, x, u8);
-    I32Store16K(x) => |s| store!(k s, x, u16);
-    I64Store32K(x) => |s| store!(k s, x, u32);
-
-    I32LoadIdx(x) => |s| load!(idx s, x, u32, u32);
-    I64LoadIdx(x) => |s| load!(idx s, x, u64, u64);
-    F64LoadIdx(x) => |s| load!(f64 idx s, x);
-    I32Load8SIdx(x) => |s| load!(idx s, x, i8, u32);
-    I32Load8UIdx(x) => |s| load!(idx s, x, u8, u32);
-    I32Load16SIdx(x) => |s| load!(idx s, x, i16, u32);
-    I32Load16UIdx(x) => |s| load!(idx s, x, u16, u32);
-    I64Load32SIdx(x) => |s| load!(idx s, x, i32, i64);
-    I64Load32UIdx(x) => |s| load!(idx s, x, u32, u64);
-    I32StoreIdx(x) => |s| store!(idx s, x, u32);
-    I64StoreIdx(x) => |s| store!(idx s, x, u64);
-    I32Store8Idx(x) => |s| store!(idx s, x, u8);
-    I32Store16Idx(x) => |s| store!(idx s, x, u16);
-    I32LoadIdxA(x) => |s| load!(idx ia s, x, u32, u32);
-    I64LoadIdxA(x) => |s| load!(idx ia s, x, u64, u64);
-    F64LoadIdxA(x) => |s| load!(f64 idx ia s, x);
-    I32Load8SIdxA(x) => |s| load!(idx ia s, x, i8, u32);
-    I32Load8UIdxA(x) => |s| load!(idx ia s, x, u8, u32);
-    I32Load16SIdxA(x) => |s| load!(idx ia s, x, i16, u32);
-    I32Load16UIdxA(x) => |s| load!(idx ia s, x, u16, u32);
-    I64Load32SIdxA(x) => |s| load!(idx ia s, x, i32, i64);
-    I64Load32UIdxA(x) => |s| load!(idx ia s, x, u32, u64);
-    I32StoreIdxA(x) => |s| store!(idx ia s, x, u32);
-    I64StoreIdxA(x) => |s| store!(idx ia s, x, u64);
-    I32Store8IdxA(x) => |s| store!(idx ia s, x, u8);
-    I32Store16IdxA(x) => |s| store!(idx ia s, x, u16);
-
     MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages() as u64);
     MemoryGrow { dst, delta } => |s| {
         let r = memory_grow(s.cx, rd!(s, delta) as u32);
@@ -1463,452 +1158,6 @@ handlers! {
     ElemDrop { seg } => |s| elem_drop(s.cx, seg);
     RefIsNull { dst, src } => |s| wr!(s, dst, (rd!(s, src) == 0) as u64);
     RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_debug_checked(func as usize) as u64 + 1);
-
-    I32Add(x) => |s| i32bin!(s, x, |a, b| a.wrapping_add(b));
-    I32Sub(x) => |s| i32bin!(s, x, |a, b| a.wrapping_sub(b));
-    I32Mul(x) => |s| i32bin!(s, x, |a, b| a.wrapping_mul(b));
-    I32DivS(x) => |s| {
-        let (a, b) = (rd!(s, x.a) as i32, rd!(s, x.b) as i32);
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        if a == i32::MIN && b == -1 {
-            trap!(s, TrapKind::IntegerOverflow);
-        }
-        wr!(s, x.dst, (a / b) as u32 as u64);
-    };
-    I32DivU(x) => |s| {
-        let (a, b) = (rd!(s, x.a) as u32, rd!(s, x.b) as u32);
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        wr!(s, x.dst, (a / b) as u64);
-    };
-    I32RemS(x) => |s| {
-        let (a, b) = (rd!(s, x.a) as i32, rd!(s, x.b) as i32);
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        wr!(s, x.dst, a.wrapping_rem(b) as u32 as u64);
-    };
-    I32RemU(x) => |s| {
-        let (a, b) = (rd!(s, x.a) as u32, rd!(s, x.b) as u32);
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        wr!(s, x.dst, (a % b) as u64);
-    };
-    I32And(x) => |s| i32bin!(s, x, |a, b| a & b);
-    I32Or(x) => |s| i32bin!(s, x, |a, b| a | b);
-    I32Xor(x) => |s| i32bin!(s, x, |a, b| a ^ b);
-    I32Shl(x) => |s| i32bin!(s, x, |a, b| a.wrapping_shl(b));
-    I32ShrS(x) => |s| i32bin!(s, x, |a, b| (a as i32).wrapping_shr(b));
-    I32ShrU(x) => |s| i32bin!(s, x, |a, b| a.wrapping_shr(b));
-    I32Rotl(x) => |s| i32bin!(s, x, |a, b| a.rotate_left(b));
-    I32Rotr(x) => |s| i32bin!(s, x, |a, b| a.rotate_right(b));
-    I32Eq(x) => |s| i32bin!(s, x, |a, b| a == b);
-    I32Ne(x) => |s| i32bin!(s, x, |a, b| a != b);
-    I32LtS(x) => |s| i32bin!(s, x, |a, b| (a as i32) < (b as i32));
-    I32LtU(x) => |s| i32bin!(s, x, |a, b| a < b);
-    I32GtS(x) => |s| i32bin!(s, x, |a, b| (a as i32) > (b as i32));
-    I32GtU(x) => |s| i32bin!(s, x, |a, b| a > b);
-    I32LeS(x) => |s| i32bin!(s, x, |a, b| (a as i32) <= (b as i32));
-    I32LeU(x) => |s| i32bin!(s, x, |a, b| a <= b);
-    I32GeS(x) => |s| i32bin!(s, x, |a, b| (a as i32) >= (b as i32));
-    I32GeU(x) => |s| i32bin!(s, x, |a, b| a >= b);
-    I64Add(x) => |s| i64bin!(s, x, |a, b| a.wrapping_add(b));
-    I64Sub(x) => |s| i64bin!(s, x, |a, b| a.wrapping_sub(b));
-    I64Mul(x) => |s| i64bin!(s, x, |a, b| a.wrapping_mul(b));
-    I64DivS(x) => |s| {
-        let (a, b) = (rd!(s, x.a) as i64, rd!(s, x.b) as i64);
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        if a == i64::MIN && b == -1 {
-            trap!(s, TrapKind::IntegerOverflow);
-        }
-        wr!(s, x.dst, (a / b) as u64);
-    };
-    I64DivU(x) => |s| {
-        let (a, b) = (rd!(s, x.a), rd!(s, x.b));
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        wr!(s, x.dst, a / b);
-    };
-    I64RemS(x) => |s| {
-        let (a, b) = (rd!(s, x.a) as i64, rd!(s, x.b) as i64);
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        wr!(s, x.dst, a.wrapping_rem(b) as u64);
-    };
-    I64RemU(x) => |s| {
-        let (a, b) = (rd!(s, x.a), rd!(s, x.b));
-        if b == 0 {
-            trap!(s, TrapKind::IntegerDivideByZero);
-        }
-        wr!(s, x.dst, a % b);
-    };
-    I64And(x) => |s| i64bin!(s, x, |a, b| a & b);
-    I64Or(x) => |s| i64bin!(s, x, |a, b| a | b);
-    I64Xor(x) => |s| i64bin!(s, x, |a, b| a ^ b);
-    I64Shl(x) => |s| i64bin!(s, x, |a, b| a.wrapping_shl(b as u32));
-    I64ShrS(x) => |s| i64bin!(s, x, |a, b| (a as i64).wrapping_shr(b as u32));
-    I64ShrU(x) => |s| i64bin!(s, x, |a, b| a.wrapping_shr(b as u32));
-    I64Rotl(x) => |s| i64bin!(s, x, |a, b| a.rotate_left(b as u32));
-    I64Rotr(x) => |s| i64bin!(s, x, |a, b| a.rotate_right(b as u32));
-    I64Eq(x) => |s| i64bin!(s, x, |a, b| a == b);
-    I64Ne(x) => |s| i64bin!(s, x, |a, b| a != b);
-    I64LtS(x) => |s| i64bin!(s, x, |a, b| (a as i64) < (b as i64));
-    I64LtU(x) => |s| i64bin!(s, x, |a, b| a < b);
-    I64GtS(x) => |s| i64bin!(s, x, |a, b| (a as i64) > (b as i64));
-    I64GtU(x) => |s| i64bin!(s, x, |a, b| a > b);
-    I64LeS(x) => |s| i64bin!(s, x, |a, b| (a as i64) <= (b as i64));
-    I64LeU(x) => |s| i64bin!(s, x, |a, b| a <= b);
-    I64GeS(x) => |s| i64bin!(s, x, |a, b| (a as i64) >= (b as i64));
-    I64GeU(x) => |s| i64bin!(s, x, |a, b| a >= b);
-    F32Add(x) => |s| f32bin!(s, x, |a, b| a + b);
-    F32Sub(x) => |s| f32bin!(s, x, |a, b| a - b);
-    F32Mul(x) => |s| f32bin!(s, x, |a, b| a * b);
-    F32Div(x) => |s| f32bin!(s, x, |a, b| a / b);
-    F32Min(x) => |s| f32bin!(s, x, |a, b| ops::f32_min(a, b));
-    F32Max(x) => |s| f32bin!(s, x, |a, b| ops::f32_max(a, b));
-    F32Copysign(x) => |s| f32bin!(s, x, |a, b| a.copysign(b));
-    F32Eq(x) => |s| f32cmp!(s, x, |a, b| a == b);
-    F32Ne(x) => |s| f32cmp!(s, x, |a, b| a != b);
-    F32Lt(x) => |s| f32cmp!(s, x, |a, b| a < b);
-    F32Gt(x) => |s| f32cmp!(s, x, |a, b| a > b);
-    F32Le(x) => |s| f32cmp!(s, x, |a, b| a <= b);
-    F32Ge(x) => |s| f32cmp!(s, x, |a, b| a >= b);
-    F64Add(x) => |s| f64bin!(s, x, |a, b| a + b);
-    F64Sub(x) => |s| f64bin!(s, x, |a, b| a - b);
-    F64Mul(x) => |s| f64bin!(s, x, |a, b| a * b);
-    F64Div(x) => |s| f64bin!(s, x, |a, b| a / b);
-    F64AddA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a + b);
-    F64SubA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a - b);
-    F64SubB(x) => |s| f64bin!(s, x, slot, fa, |a, b| a - b);
-    F64MulA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a * b);
-    F64MulAA(x) => |s| f64bin!(s, x, fa, fa, |a, b| a * b);
-    F64DivA(x) => |s| f64bin!(s, x, fa, slot, |a, b| a / b);
-    F64DivB(x) => |s| f64bin!(s, x, slot, fa, |a, b| a / b);
-    F64AddM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m + b);
-    F64SubM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m - b);
-    F64SubMR(x) => |s| f64mem!(s, x, slot, slot, |m, b| b - m);
-    F64MulM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m * b);
-    F64DivM(x) => |s| f64mem!(s, x, slot, slot, |m, b| m / b);
-    F64DivMR(x) => |s| f64mem!(s, x, slot, slot, |m, b| b / m);
-    F64AddMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m + b);
-    F64SubMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m - b);
-    F64SubMRA(x) => |s| f64mem!(s, x, ia, slot, |m, b| b - m);
-    F64MulMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m * b);
-    F64DivMA(x) => |s| f64mem!(s, x, ia, slot, |m, b| m / b);
-    F64DivMRA(x) => |s| f64mem!(s, x, ia, slot, |m, b| b / m);
-    F64AddMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m + b);
-    F64SubMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m - b);
-    F64SubMRF(x) => |s| f64mem!(s, x, slot, fa, |m, b| b - m);
-    F64MulMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m * b);
-    F64DivMF(x) => |s| f64mem!(s, x, slot, fa, |m, b| m / b);
-    F64DivMRF(x) => |s| f64mem!(s, x, slot, fa, |m, b| b / m);
-    F64AddMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m + b);
-    F64SubMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m - b);
-    F64SubMRAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| b - m);
-    F64MulMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m * b);
-    F64DivMAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| m / b);
-    F64DivMRAF(x) => |s| f64mem!(s, x, ia, fa, |m, b| b / m);
-    F64AddU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m + b);
-    F64SubU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m - b);
-    F64SubRU(x) => |s| f64upd!(s, x, slot, slot, |m, b| b - m);
-    F64MulU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m * b);
-    F64DivU(x) => |s| f64upd!(s, x, slot, slot, |m, b| m / b);
-    F64DivRU(x) => |s| f64upd!(s, x, slot, slot, |m, b| b / m);
-    F64AddUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m + b);
-    F64SubUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m - b);
-    F64SubRUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| b - m);
-    F64MulUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m * b);
-    F64DivUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| m / b);
-    F64DivRUA(x) => |s| f64upd!(s, x, ia, slot, |m, b| b / m);
-    F64AddUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m + b);
-    F64SubUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m - b);
-    F64SubRUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| b - m);
-    F64MulUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m * b);
-    F64DivUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| m / b);
-    F64DivRUV(x) => |s| f64upd!(s, x, slot, fa, |m, b| b / m);
-    F64AddUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m + b);
-    F64SubUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m - b);
-    F64SubRUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| b - m);
-    F64MulUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m * b);
-    F64DivUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| m / b);
-    F64DivRUAV(x) => |s| f64upd!(s, x, ia, fa, |m, b| b / m);
-    F64StoreV(x) => |s| store!(fa s, x);
-    F64StoreAtV(x) => |s| store!(fa at s, x);
-    F64Min(x) => |s| f64bin!(s, x, |a, b| ops::f64_min(a, b));
-    F64Max(x) => |s| f64bin!(s, x, |a, b| ops::f64_max(a, b));
-    F64Copysign(x) => |s| f64bin!(s, x, |a, b| a.copysign(b));
-    F64Eq(x) => |s| f64cmp!(s, x, |a, b| a == b);
-    F64Ne(x) => |s| f64cmp!(s, x, |a, b| a != b);
-    F64Lt(x) => |s| f64cmp!(s, x, |a, b| a < b);
-    F64Gt(x) => |s| f64cmp!(s, x, |a, b| a > b);
-    F64Le(x) => |s| f64cmp!(s, x, |a, b| a <= b);
-    F64Ge(x) => |s| f64cmp!(s, x, |a, b| a >= b);
-
-    I32Eqz(x) => |s| un!(s, x, u32, |a| (a == 0) as u64);
-    I32Clz(x) => |s| un!(s, x, u32, |a| a.leading_zeros() as u64);
-    I32Ctz(x) => |s| un!(s, x, u32, |a| a.trailing_zeros() as u64);
-    I32Popcnt(x) => |s| un!(s, x, u32, |a| a.count_ones() as u64);
-    I64Eqz(x) => |s| un!(s, x, u64, |a| (a == 0) as u64);
-    I64Clz(x) => |s| un!(s, x, u64, |a| a.leading_zeros() as u64);
-    I64Ctz(x) => |s| un!(s, x, u64, |a| a.trailing_zeros() as u64);
-    I64Popcnt(x) => |s| un!(s, x, u64, |a| a.count_ones() as u64);
-    F32Abs(x) => |s| un!(s, x, u32, |a| (a & 0x7fff_ffff) as u64);
-    F32Neg(x) => |s| un!(s, x, u32, |a| (a ^ 0x8000_0000) as u64);
-    F32Ceil(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.ceil()) as u64);
-    F32Floor(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.floor()) as u64);
-    F32Trunc(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.trunc()) as u64);
-    F32Nearest(x) => |s| un!(s, x, f32, |a| ops::quiet32(ops::f32_nearest(a)) as u64);
-    F32Sqrt(x) => |s| un!(s, x, f32, |a| ops::quiet32(a.sqrt()) as u64);
-    F64Abs(x) => |s| un!(s, x, u64, |a| a & 0x7fff_ffff_ffff_ffff);
-    F64Neg(x) => |s| un!(s, x, u64, |a| a ^ 0x8000_0000_0000_0000);
-    F64Ceil(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.ceil()));
-    F64Floor(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.floor()));
-    F64Trunc(x) => |s| un!(s, x, f64, |a| ops::quiet64(a.trunc()));
-    F64Nearest(x) => |s| un!(s, x, f64, |a| ops::quiet64(ops::f64_nearest(a)));
-    F64Sqrt(x) => |s| wrf!(s, x.dst, ops::sqrt64(f64::from_bits(rd!(s, x.a))));
-    F64SqrtA(x) => |s| wrf!(s, x.dst, ops::sqrt64(s.fa));
-    I32WrapI64(x) => |s| un!(s, x, u64, |a| a as u32 as u64);
-    I32TruncF32S(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_s, u32);
-    I32TruncF32U(x) => |s| trunc!(s, x, f32, ops::i32_trunc_f32_u, u32);
-    I32TruncF64S(x) => |s| trunc!(s, x, f64, ops::i32_trunc_f64_s, u32);
-    I32TruncF64U(x) => |s| trunc!(s, x, f64, ops::i32_trunc_f64_u, u32);
-    I64ExtendI32S(x) => |s| un!(s, x, u32, |a| a as i32 as i64 as u64);
-    I64ExtendI32U(x) => |s| un!(s, x, u32, |a| a as u64);
-    I64TruncF32S(x) => |s| trunc!(s, x, f32, ops::i64_trunc_f32_s, u64);
-    I64TruncF32U(x) => |s| trunc!(s, x, f32, ops::i64_trunc_f32_u, u64);
-    I64TruncF64S(x) => |s| trunc!(s, x, f64, ops::i64_trunc_f64_s, u64);
-    I64TruncF64U(x) => |s| trunc!(s, x, f64, ops::i64_trunc_f64_u, u64);
-    F32ConvertI32S(x) => |s| un!(s, x, u32, |a| (a as i32 as f32).to_bits() as u64);
-    F32ConvertI32U(x) => |s| un!(s, x, u32, |a| (a as f32).to_bits() as u64);
-    F32ConvertI64S(x) => |s| un!(s, x, u64, |a| (a as i64 as f32).to_bits() as u64);
-    F32ConvertI64U(x) => |s| un!(s, x, u64, |a| (a as f32).to_bits() as u64);
-    F32DemoteF64(x) => |s| un!(s, x, f64, |a| (a as f32).to_bits() as u64);
-    F64ConvertI32S(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a) as u32; a as i32 as f64 });
-    F64ConvertI32U(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a) as u32; a as f64 });
-    F64ConvertI64S(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a); a as i64 as f64 });
-    F64ConvertI64U(x) => |s| wrf!(s, x.dst, { let a = rd!(s, x.a); a as f64 });
-    F64PromoteF32(x) => |s| wrf!(s, x.dst, f32::from_bits(rd!(s, x.a) as u32) as f64);
-    I32Extend8S(x) => |s| un!(s, x, u32, |a| a as i8 as i32 as u32 as u64);
-    I32Extend16S(x) => |s| un!(s, x, u32, |a| a as i16 as i32 as u32 as u64);
-    I64Extend8S(x) => |s| un!(s, x, u64, |a| a as i8 as i64 as u64);
-    I64Extend16S(x) => |s| un!(s, x, u64, |a| a as i16 as i64 as u64);
-    I64Extend32S(x) => |s| un!(s, x, u64, |a| a as i32 as i64 as u64);
-    // `as` casts from float to int saturate and map NaN to 0: exactly trunc_sat.
-    I32TruncSatF32S(x) => |s| un!(s, x, f32, |a| a as i32 as u32 as u64);
-    I32TruncSatF32U(x) => |s| un!(s, x, f32, |a| a as u32 as u64);
-    I32TruncSatF64S(x) => |s| un!(s, x, f64, |a| a as i32 as u32 as u64);
-    I32TruncSatF64U(x) => |s| un!(s, x, f64, |a| a as u32 as u64);
-    I64TruncSatF32S(x) => |s| un!(s, x, f32, |a| a as i64 as u64);
-    I64TruncSatF32U(x) => |s| un!(s, x, f32, |a| a as u64);
-    I64TruncSatF64S(x) => |s| un!(s, x, f64, |a| a as i64 as u64);
-    I64TruncSatF64U(x) => |s| un!(s, x, f64, |a| a as u64);
-
-    // ---- integer register forms (see `compile::accumulator`)
-    I32AddA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_add(b));
-    I32SubA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_sub(b));
-    I32MulA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_mul(b));
-    I32AndA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a & b);
-    I32OrA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a | b);
-    I32XorA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a ^ b);
-    I32ShlA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_shl(b));
-    I32ShrSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32).wrapping_shr(b));
-    I32ShrUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.wrapping_shr(b));
-    I32RotlA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.rotate_left(b));
-    I32RotrA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a.rotate_right(b));
-    I32EqA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a == b);
-    I32NeA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a != b);
-    I32LtSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) < (b as i32));
-    I32LtUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a < b);
-    I32GtSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) > (b as i32));
-    I32GtUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a > b);
-    I32LeSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) <= (b as i32));
-    I32LeUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a <= b);
-    I32GeSA(x) => |s| i32bin!(s, x, ia, slot, |a, b| (a as i32) >= (b as i32));
-    I32GeUA(x) => |s| i32bin!(s, x, ia, slot, |a, b| a >= b);
-    I32SubB(x) => |s| i32bin!(s, x, slot, ia, |a, b| a.wrapping_sub(b));
-    I32ShlB(x) => |s| i32bin!(s, x, slot, ia, |a, b| a.wrapping_shl(b));
-    I32ShrSB(x) => |s| i32bin!(s, x, slot, ia, |a, b| (a as i32).wrapping_shr(b));
-    I32ShrUB(x) => |s| i32bin!(s, x, slot, ia, |a, b| a.wrapping_shr(b));
-    I64AddA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_add(b));
-    I64SubA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_sub(b));
-    I64MulA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_mul(b));
-    I64AndA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a & b);
-    I64OrA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a | b);
-    I64XorA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a ^ b);
-    I64ShlA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_shl(b as u32));
-    I64ShrSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64).wrapping_shr(b as u32));
-    I64ShrUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.wrapping_shr(b as u32));
-    I64RotlA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.rotate_left(b as u32));
-    I64RotrA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a.rotate_right(b as u32));
-    I64EqA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a == b);
-    I64NeA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a != b);
-    I64LtSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) < (b as i64));
-    I64LtUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a < b);
-    I64GtSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) > (b as i64));
-    I64GtUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a > b);
-    I64LeSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) <= (b as i64));
-    I64LeUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a <= b);
-    I64GeSA(x) => |s| i64bin!(s, x, ia, slot, |a, b| (a as i64) >= (b as i64));
-    I64GeUA(x) => |s| i64bin!(s, x, ia, slot, |a, b| a >= b);
-    I64SubB(x) => |s| i64bin!(s, x, slot, ia, |a, b| a.wrapping_sub(b));
-    I64ShlB(x) => |s| i64bin!(s, x, slot, ia, |a, b| a.wrapping_shl(b as u32));
-    I64ShrSB(x) => |s| i64bin!(s, x, slot, ia, |a, b| (a as i64).wrapping_shr(b as u32));
-    I64ShrUB(x) => |s| i64bin!(s, x, slot, ia, |a, b| a.wrapping_shr(b as u32));
-    I32AddImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_add(b));
-    I32MulImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_mul(b));
-    I32AndImmA(x) => |s| i32bi!(s, x, ia, |a, b| a & b);
-    I32OrImmA(x) => |s| i32bi!(s, x, ia, |a, b| a | b);
-    I32XorImmA(x) => |s| i32bi!(s, x, ia, |a, b| a ^ b);
-    I32ShlImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_shl(b));
-    I32ShrSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32).wrapping_shr(b));
-    I32ShrUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a.wrapping_shr(b));
-    I32EqImmA(x) => |s| i32bi!(s, x, ia, |a, b| a == b);
-    I32NeImmA(x) => |s| i32bi!(s, x, ia, |a, b| a != b);
-    I32LtSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) < (b as i32));
-    I32LtUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a < b);
-    I32GtSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) > (b as i32));
-    I32GtUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a > b);
-    I32LeSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) <= (b as i32));
-    I32LeUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a <= b);
-    I32GeSImmA(x) => |s| i32bi!(s, x, ia, |a, b| (a as i32) >= (b as i32));
-    I32GeUImmA(x) => |s| i32bi!(s, x, ia, |a, b| a >= b);
-    I64AddImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_add(b));
-    I64MulImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_mul(b));
-    I64AndImmA(x) => |s| i64bi!(s, x, ia, |a, b| a & b);
-    I64OrImmA(x) => |s| i64bi!(s, x, ia, |a, b| a | b);
-    I64XorImmA(x) => |s| i64bi!(s, x, ia, |a, b| a ^ b);
-    I64ShlImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_shl(b as u32));
-    I64ShrSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64).wrapping_shr(b as u32));
-    I64ShrUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a.wrapping_shr(b as u32));
-    I64EqImmA(x) => |s| i64bi!(s, x, ia, |a, b| a == b);
-    I64NeImmA(x) => |s| i64bi!(s, x, ia, |a, b| a != b);
-    I64LtSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) < (b as i64));
-    I64LtUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a < b);
-    I64GtSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) > (b as i64));
-    I64GtUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a > b);
-    I64LeSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) <= (b as i64));
-    I64LeUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a <= b);
-    I64GeSImmA(x) => |s| i64bi!(s, x, ia, |a, b| (a as i64) >= (b as i64));
-    I64GeUImmA(x) => |s| i64bi!(s, x, ia, |a, b| a >= b);
-    BrI32EqA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a == b);
-    BrI32NeA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a != b);
-    BrI32LtSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) < (b as i32));
-    BrI32LtUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a < b);
-    BrI32GtSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) > (b as i32));
-    BrI32GtUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a > b);
-    BrI32LeSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) <= (b as i32));
-    BrI32LeUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a <= b);
-    BrI32GeSA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| (a as i32) >= (b as i32));
-    BrI32GeUA(x) => |s| cmpbr!(s, x, ia, u32, |a, b| a >= b);
-    BrI64EqA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a == b);
-    BrI64NeA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a != b);
-    BrI64LtSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) < (b as i64));
-    BrI64LtUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a < b);
-    BrI64GtSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) > (b as i64));
-    BrI64GtUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a > b);
-    BrI64LeSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) <= (b as i64));
-    BrI64LeUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a <= b);
-    BrI64GeSA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| (a as i64) >= (b as i64));
-    BrI64GeUA(x) => |s| cmpbr!(s, x, ia, u64, |a, b| a >= b);
-    BrI32EqImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a == b);
-    BrI32NeImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a != b);
-    BrI32LtSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) < (b as i32));
-    BrI32LtUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a < b);
-    BrI32GtSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) > (b as i32));
-    BrI32GtUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a > b);
-    BrI32LeSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) <= (b as i32));
-    BrI32LeUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a <= b);
-    BrI32GeSImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| (a as i32) >= (b as i32));
-    BrI32GeUImmA(x) => |s| cmpbri!(s, x, ia, u32, |a, b| a >= b);
-    BrI64EqImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a == b);
-    BrI64NeImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a != b);
-    BrI64LtSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) < (b as i64));
-    BrI64LtUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a < b);
-    BrI64GtSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) > (b as i64));
-    BrI64GtUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a > b);
-    BrI64LeSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) <= (b as i64));
-    BrI64LeUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a <= b);
-    BrI64GeSImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| (a as i64) >= (b as i64));
-    BrI64GeUImmA(x) => |s| cmpbri!(s, x, ia, u64, |a, b| a >= b);
-    I32LoadA(x) => |s| load!(ia s, x, u32, u32);
-    I64LoadA(x) => |s| load!(ia s, x, u64, u64);
-    I32Load8SA(x) => |s| load!(ia s, x, i8, u32);
-    I32Load8UA(x) => |s| load!(ia s, x, u8, u32);
-    I32Load16SA(x) => |s| load!(ia s, x, i16, u32);
-    I32Load16UA(x) => |s| load!(ia s, x, u16, u32);
-    I64Load8SA(x) => |s| load!(ia s, x, i8, i64);
-    I64Load8UA(x) => |s| load!(ia s, x, u8, u64);
-    I64Load16SA(x) => |s| load!(ia s, x, i16, i64);
-    I64Load16UA(x) => |s| load!(ia s, x, u16, u64);
-    I64Load32SA(x) => |s| load!(ia s, x, i32, i64);
-    I64Load32UA(x) => |s| load!(ia s, x, u32, u64);
-    F64LoadA(x) => |s| load!(f64 ia s, x);
-    I32LoadAtA(x) => |s| load!(ia at s, x, u32, u32);
-    I64LoadAtA(x) => |s| load!(ia at s, x, u64, u64);
-    I32Load8SAtA(x) => |s| load!(ia at s, x, i8, u32);
-    I32Load8UAtA(x) => |s| load!(ia at s, x, u8, u32);
-    I32Load16SAtA(x) => |s| load!(ia at s, x, i16, u32);
-    I32Load16UAtA(x) => |s| load!(ia at s, x, u16, u32);
-    I64Load8SAtA(x) => |s| load!(ia at s, x, i8, i64);
-    I64Load8UAtA(x) => |s| load!(ia at s, x, u8, u64);
-    I64Load16SAtA(x) => |s| load!(ia at s, x, i16, i64);
-    I64Load16UAtA(x) => |s| load!(ia at s, x, u16, u64);
-    I64Load32SAtA(x) => |s| load!(ia at s, x, i32, i64);
-    I64Load32UAtA(x) => |s| load!(ia at s, x, u32, u64);
-    F64LoadAtA(x) => |s| load!(f64 ia at s, x);
-    I32StoreA(x) => |s| store!(ia s, x, u32);
-    I32StoreV(x) => |s| store!(iv s, x, u32);
-    I64StoreA(x) => |s| store!(ia s, x, u64);
-    I64StoreV(x) => |s| store!(iv s, x, u64);
-    I32Store8A(x) => |s| store!(ia s, x, u8);
-    I32Store8V(x) => |s| store!(iv s, x, u8);
-    I32Store16A(x) => |s| store!(ia s, x, u16);
-    I32Store16V(x) => |s| store!(iv s, x, u16);
-    I64Store8A(x) => |s| store!(ia s, x, u8);
-    I64Store8V(x) => |s| store!(iv s, x, u8);
-    I64Store16A(x) => |s| store!(ia s, x, u16);
-    I64Store16V(x) => |s| store!(iv s, x, u16);
-    I64Store32A(x) => |s| store!(ia s, x, u32);
-    I64Store32V(x) => |s| store!(iv s, x, u32);
-    I32StoreAtA(x) => |s| store!(ia at s, x, u32);
-    I32StoreAtV(x) => |s| store!(iv at s, x, u32);
-    I64StoreAtA(x) => |s| store!(ia at s, x, u64);
-    I64StoreAtV(x) => |s| store!(iv at s, x, u64);
-    I32Store8AtA(x) => |s| store!(ia at s, x, u8);
-    I32Store8AtV(x) => |s| store!(iv at s, x, u8);
-    I32Store16AtA(x) => |s| store!(ia at s, x, u16);
-    I32Store16AtV(x) => |s| store!(iv at s, x, u16);
-    I64Store32AtA(x) => |s| store!(ia at s, x, u32);
-    I64Store32AtV(x) => |s| store!(iv at s, x, u32);
-    I32StoreKA(x) => |s| store!(ia k s, x, u32);
-    I64StoreKA(x) => |s| store!(ia k s, x, u64);
-    I32Store8KA(x) => |s| store!(ia k s, x, u8);
-    I32Store16KA(x) => |s| store!(ia k s, x, u16);
-    I64Store32KA(x) => |s| store!(ia k s, x, u32);
-    I32EqzA(x) => |s| un!(ia s, x, u32, |a| (a == 0) as u64);
-    I32ClzA(x) => |s| un!(ia s, x, u32, |a| a.leading_zeros() as u64);
-    I32CtzA(x) => |s| un!(ia s, x, u32, |a| a.trailing_zeros() as u64);
-    I32PopcntA(x) => |s| un!(ia s, x, u32, |a| a.count_ones() as u64);
-    I64EqzA(x) => |s| un!(ia s, x, u64, |a| (a == 0) as u64);
-    I64ClzA(x) => |s| un!(ia s, x, u64, |a| a.leading_zeros() as u64);
-    I64CtzA(x) => |s| un!(ia s, x, u64, |a| a.trailing_zeros() as u64);
-    I64PopcntA(x) => |s| un!(ia s, x, u64, |a| a.count_ones() as u64);
-    I32WrapI64A(x) => |s| un!(ia s, x, u64, |a| a as u32 as u64);
-    I64ExtendI32SA(x) => |s| un!(ia s, x, u32, |a| a as i32 as i64 as u64);
-    I64ExtendI32UA(x) => |s| un!(ia s, x, u32, |a| a as u64);
-    I32Extend8SA(x) => |s| un!(ia s, x, u32, |a| a as i8 as i32 as u32 as u64);
-    I32Extend16SA(x) => |s| un!(ia s, x, u32, |a| a as i16 as i32 as u32 as u64);
-    I64Extend8SA(x) => |s| un!(ia s, x, u64, |a| a as i8 as i64 as u64);
-    I64Extend16SA(x) => |s| un!(ia s, x, u64, |a| a as i16 as i64 as u64);
-    I64Extend32SA(x) => |s| un!(ia s, x, u64, |a| a as i32 as i64 as u64);
     BrIfNezA { target, .. } => |s| {
         if s.ia as u32 != 0 {
             jump!(s, target);
@@ -1934,69 +1183,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_instruction_kind_has_a_handler() {
-        assert_eq!(HANDLED.len(), Op::COUNT, "handlers defined vs instruction kinds");
-        let mut seen = vec![false; Op::COUNT];
-        for op in HANDLED {
-            assert!(!seen[*op as usize], "{op:?} has two handlers");
-            seen[*op as usize] = true;
-        }
-        #[cfg(chiwawa_tail_calls)]
-        for (i, h) in HANDLERS.iter().enumerate() {
-            assert_ne!(*h as usize, missing as Handler as usize, "no handler for op {i}");
-        }
-    }
-
-    /// `compile::accumulator` must know exactly which handlers set the f64 register (those
-    /// whose body uses `wrf!`, directly or through `f64bin!`/`load!(f64 …)`), and that all
-    /// other handlers with a single result set the integer register (through `wr!`).
-    #[test]
-    fn register_writers_match_the_accumulator_pass() {
-        use crate::compile::accumulator::{sets_f64_register, sets_int_register};
-        let src = include_str!("handlers.rs");
-        let start = src.find("\nhandlers! {").expect("handler list");
-        let list = &src[start..start + src[start..].find("\n}\n").expect("end of the list")];
-        let mut bodies: Vec<(&str, String)> = Vec::new();
-        for line in list.lines() {
-            let is_entry = line.starts_with("    ")
-                && line.as_bytes().get(4).is_some_and(|c| c.is_ascii_uppercase())
-                && line.contains("=> |s|");
-            if is_entry {
-                let name = line[4..].split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap();
-                bodies.push((name, String::new()));
-            }
-            if let Some(last) = bodies.last_mut() {
-                last.1.push_str(line);
-            }
-        }
-        assert_eq!(bodies.len(), HANDLED.len() - 1, "entries parsed vs handlers (without Halt)");
-        for (name, body) in &bodies {
-            let op = *HANDLED.iter().find(|o| format!("{o:?}") == *name).expect("an Op");
-            let f64w = ["wrf!", "f64bin!", "f64mem!", "load!(f64"].iter().any(|m| body.contains(m));
-            assert_eq!(f64w, sets_f64_register(op as u16), "{name}: f64 register");
-            if !f64w && sets_int_register(op as u16) {
-                let int_w = [
-                    "wr!", "i32bin!", "i64bin!", "i32bi!", "i64bi!", "f32bin!", "f32cmp!", "f64cmp!", "un!",
-                    "trunc!", "load!", "select!",
-                ]
-                .iter()
-                .any(|m| body.contains(m));
-                assert!(!has_result(op) || int_w, "{name}: its result must go through wr!");
-            }
-        }
-    }
-
-    /// Whether instructions of kind `op` have a single result slot (asked of an instance with
-    /// all operands zero).
-    fn has_result(op: Op) -> bool {
-        // SAFETY: every payload field is a plain integer, for which zero is valid.
-        let mut bytes = [0u8; std::mem::size_of::<Instr>()];
-        bytes[..2].copy_from_slice(&(op as u16).to_ne_bytes());
-        let mut ins: Instr = unsafe { std::mem::transmute(bytes) };
-        ins.result_slot_mut().is_some()
-    }
-
-    #[test]
     fn tags_match_ops() {
         use crate::compile::ir::{Bin, CmpBrImm};
         let b = Bin { dst: 1, a: 2, b: 3 };
@@ -2005,7 +1191,7 @@ mod tests {
         assert_eq!(Instr::Unreachable.op(), Op::Unreachable as u16);
         assert_eq!(Instr::RefFunc { dst: 0, func: 9 }.op(), Op::RefFunc as u16);
         let c = CmpBrImm { a: 0, imm: -1, target: 5 };
-        assert_eq!(Instr::BrI64GeUImm(c).op(), Op::BrI64GeUImm as u16);
+        assert_eq!(Instr::I64GeUImmBr(c).op(), Op::I64GeUImmBr as u16);
     }
 }
 

@@ -1,10 +1,15 @@
-//! Numeric semantics that are not a single Rust operator: float min/max/nearest with the spec's
-//! NaN and signed-zero rules, and float→int truncation with its traps.
+//! The semantics of every operation of the instruction-set table (`build/isa.rs`), one
+//! function each (`i32_lt_s`), which every form of the operation calls: most are generated from
+//! the table's expressions (`isa_ops.rs`); the ones here are hand-written (float min/max with the
+//! spec's NaN and signed-zero rules, float→int truncation with its traps) or are helpers of the
+//! table's expressions.
 
 use super::trap::TrapKind;
 
+include!(concat!(env!("OUT_DIR"), "/isa_ops.rs"));
+
 macro_rules! float_ops {
-    ($f:ty, $min:ident, $max:ident, $nearest:ident) => {
+    ($f:ty, $min:ident, $max:ident) => {
         #[inline]
         pub fn $min(a: $f, b: $f) -> $f {
             if a.is_nan() || b.is_nan() {
@@ -29,10 +34,6 @@ macro_rules! float_ops {
                 b
             }
         }
-        #[inline]
-        pub fn $nearest(a: $f) -> $f {
-            a.round_ties_even()
-        }
     };
 }
 
@@ -55,8 +56,8 @@ impl NanOf for f64 {
     }
 }
 
-float_ops!(f32, f32_min, f32_max, f32_nearest);
-float_ops!(f64, f64_min, f64_max, f64_nearest);
+float_ops!(f32, f32_min, f32_max);
+float_ops!(f64, f64_min, f64_max);
 
 /// The bits of a unary float result; a NaN result is made quiet (an arithmetic NaN), as the
 /// spec requires even when the operand was a signaling NaN (libm's rounding functions keep it).

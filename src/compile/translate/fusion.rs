@@ -4,12 +4,12 @@
 
 use super::{Opnd, KONST, T};
 use crate::compile::ir::{AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, Instr, Slot, Store};
+use crate::compile::isa;
 use crate::error::Error;
-use wasmparser::Operator;
 
 impl T<'_> {
     /// `x += c` right before a conditional branch on `x` (the last instruction, at `j`): one
-    /// `I32AddBr*` instead, unless a label sits between them.
+    /// `I32…StepImmBr` instead, unless a label sits between them.
     pub(super) fn fuse_loop_step(&mut self, j: u32) -> u32 {
         let ju = j as usize;
         if j == 0 || ju + 1 != self.code.len() || self.label_pos == j {
@@ -28,19 +28,12 @@ impl T<'_> {
         let step = |imm: i32, target: u32| AddBr { a: add.a, add: add.imm, imm, target };
         use Instr as I;
         let fused = match self.code[ju] {
-            I::BrIfNez { cond, target } if cond == add.a => I::I32AddBrNe(step(0, target)),
-            I::BrIfEqz { cond, target } if cond == add.a => I::I32AddBrEq(step(0, target)),
-            I::BrI32EqImm(k) if k.a == add.a => I::I32AddBrEq(step(k.imm, k.target)),
-            I::BrI32NeImm(k) if k.a == add.a => I::I32AddBrNe(step(k.imm, k.target)),
-            I::BrI32LtSImm(k) if k.a == add.a => I::I32AddBrLtS(step(k.imm, k.target)),
-            I::BrI32LtUImm(k) if k.a == add.a => I::I32AddBrLtU(step(k.imm, k.target)),
-            I::BrI32GtSImm(k) if k.a == add.a => I::I32AddBrGtS(step(k.imm, k.target)),
-            I::BrI32GtUImm(k) if k.a == add.a => I::I32AddBrGtU(step(k.imm, k.target)),
-            I::BrI32LeSImm(k) if k.a == add.a => I::I32AddBrLeS(step(k.imm, k.target)),
-            I::BrI32LeUImm(k) if k.a == add.a => I::I32AddBrLeU(step(k.imm, k.target)),
-            I::BrI32GeSImm(k) if k.a == add.a => I::I32AddBrGeS(step(k.imm, k.target)),
-            I::BrI32GeUImm(k) if k.a == add.a => I::I32AddBrGeU(step(k.imm, k.target)),
-            _ => return j,
+            I::BrIfNez { cond, target } if cond == add.a => I::I32NeStepImmBr(step(0, target)),
+            I::BrIfEqz { cond, target } if cond == add.a => I::I32EqStepImmBr(step(0, target)),
+            br => match isa::step_imm_branch(br) {
+                Some((k, g)) if k.a == add.a => g(step(k.imm, k.target)),
+                _ => return j,
+            },
         };
         self.code.pop();
         self.offsets.pop();
@@ -49,9 +42,8 @@ impl T<'_> {
     }
 
     /// `x += y` (`i32.add`/`i64.add` of two slots into the first) right before a comparison of
-    /// `x` with a slot and a branch: one `I32AddBr*S`/`I64AddBr*S`.
+    /// `x` with a slot and a branch: one `…StepBr`.
     pub(super) fn loop_step_by_slot(add: Instr, br: Instr) -> Option<Instr> {
-        use Instr as I;
         // The step's other operand; `x + y` and `y + x` both step `x`.
         let step = |x: Bin, k: CmpBr| AddBrS {
             a: x.dst,
@@ -59,33 +51,11 @@ impl T<'_> {
             b: k.b,
             target: k.target,
         };
-        let (I::I32Add(x) | I::I64Add(x)) = add else { return None };
-        if x.a != x.dst && x.b != x.dst {
+        let (x, k, g) = isa::step_branch(add, br)?;
+        if (x.a != x.dst && x.b != x.dst) || k.a != x.dst {
             return None;
         }
-        Some(match (add, br) {
-            (I::I32Add(x), I::BrI32Eq(k)) if k.a == x.dst => I::I32AddBrEqS(step(x, k)),
-            (I::I32Add(x), I::BrI32Ne(k)) if k.a == x.dst => I::I32AddBrNeS(step(x, k)),
-            (I::I32Add(x), I::BrI32LtS(k)) if k.a == x.dst => I::I32AddBrLtSS(step(x, k)),
-            (I::I32Add(x), I::BrI32LtU(k)) if k.a == x.dst => I::I32AddBrLtUS(step(x, k)),
-            (I::I32Add(x), I::BrI32GtS(k)) if k.a == x.dst => I::I32AddBrGtSS(step(x, k)),
-            (I::I32Add(x), I::BrI32GtU(k)) if k.a == x.dst => I::I32AddBrGtUS(step(x, k)),
-            (I::I32Add(x), I::BrI32LeS(k)) if k.a == x.dst => I::I32AddBrLeSS(step(x, k)),
-            (I::I32Add(x), I::BrI32LeU(k)) if k.a == x.dst => I::I32AddBrLeUS(step(x, k)),
-            (I::I32Add(x), I::BrI32GeS(k)) if k.a == x.dst => I::I32AddBrGeSS(step(x, k)),
-            (I::I32Add(x), I::BrI32GeU(k)) if k.a == x.dst => I::I32AddBrGeUS(step(x, k)),
-            (I::I64Add(x), I::BrI64Eq(k)) if k.a == x.dst => I::I64AddBrEqS(step(x, k)),
-            (I::I64Add(x), I::BrI64Ne(k)) if k.a == x.dst => I::I64AddBrNeS(step(x, k)),
-            (I::I64Add(x), I::BrI64LtS(k)) if k.a == x.dst => I::I64AddBrLtSS(step(x, k)),
-            (I::I64Add(x), I::BrI64LtU(k)) if k.a == x.dst => I::I64AddBrLtUS(step(x, k)),
-            (I::I64Add(x), I::BrI64GtS(k)) if k.a == x.dst => I::I64AddBrGtSS(step(x, k)),
-            (I::I64Add(x), I::BrI64GtU(k)) if k.a == x.dst => I::I64AddBrGtUS(step(x, k)),
-            (I::I64Add(x), I::BrI64LeS(k)) if k.a == x.dst => I::I64AddBrLeSS(step(x, k)),
-            (I::I64Add(x), I::BrI64LeU(k)) if k.a == x.dst => I::I64AddBrLeUS(step(x, k)),
-            (I::I64Add(x), I::BrI64GeS(k)) if k.a == x.dst => I::I64AddBrGeSS(step(x, k)),
-            (I::I64Add(x), I::BrI64GeU(k)) if k.a == x.dst => I::I64AddBrGeUS(step(x, k)),
-            _ => return None,
-        })
+        Some(g(step(x, k)))
     }
 
     /// An f64 operation. When an operand is the result of the `f64.load` (or `f64.load` at an
@@ -143,15 +113,7 @@ impl T<'_> {
             return false;
         }
         let Some((li, ins)) = self.just_wrote(val, n as u32 - 1) else { return false };
-        let (g, x): (fn(Store) -> Instr, BinMem) = match ins {
-            Instr::F64AddM(x) => (Instr::F64AddU, x),
-            Instr::F64SubM(x) => (Instr::F64SubU, x),
-            Instr::F64SubMR(x) => (Instr::F64SubRU, x),
-            Instr::F64MulM(x) => (Instr::F64MulU, x),
-            Instr::F64DivM(x) => (Instr::F64DivU, x),
-            Instr::F64DivMR(x) => (Instr::F64DivRU, x),
-            _ => return false,
-        };
+        let Some((x, g)) = isa::update_of(ins) else { return false };
         if x.a != addr || x.imm != 0 || x.offset as u64 != memarg.offset {
             return false;
         }
@@ -296,133 +258,16 @@ impl T<'_> {
 /// Turns `cmp; br_if` into one compare-and-branch (`when_true` = branch if the comparison holds).
 /// Integer comparisons have exact negations, so `cmp; if` (branch when false) fuses too.
 pub(super) fn fuse_compare(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option<Instr> {
-    use Instr as I;
-    let b = |x: Bin| CmpBr { a: x.a, b: x.b, target };
-    let k = |x: BinImm| CmpBrImm { a: x.a, imm: x.imm, target };
-    let fused = match last {
-        I::I32Eqz(u) if u.dst == cond => {
-            return Some(if when_true {
-                I::BrIfEqz { cond: u.a, target }
-            } else {
-                I::BrIfNez { cond: u.a, target }
-            })
-        }
-        I::I32Eq(x) if x.dst == cond => (I::BrI32Eq(b(x)), I::BrI32Ne(b(x))),
-        I::I32Ne(x) if x.dst == cond => (I::BrI32Ne(b(x)), I::BrI32Eq(b(x))),
-        I::I32LtS(x) if x.dst == cond => (I::BrI32LtS(b(x)), I::BrI32GeS(b(x))),
-        I::I32LtU(x) if x.dst == cond => (I::BrI32LtU(b(x)), I::BrI32GeU(b(x))),
-        I::I32GtS(x) if x.dst == cond => (I::BrI32GtS(b(x)), I::BrI32LeS(b(x))),
-        I::I32GtU(x) if x.dst == cond => (I::BrI32GtU(b(x)), I::BrI32LeU(b(x))),
-        I::I32LeS(x) if x.dst == cond => (I::BrI32LeS(b(x)), I::BrI32GtS(b(x))),
-        I::I32LeU(x) if x.dst == cond => (I::BrI32LeU(b(x)), I::BrI32GtU(b(x))),
-        I::I32GeS(x) if x.dst == cond => (I::BrI32GeS(b(x)), I::BrI32LtS(b(x))),
-        I::I32GeU(x) if x.dst == cond => (I::BrI32GeU(b(x)), I::BrI32LtU(b(x))),
-        I::I64Eq(x) if x.dst == cond => (I::BrI64Eq(b(x)), I::BrI64Ne(b(x))),
-        I::I64Ne(x) if x.dst == cond => (I::BrI64Ne(b(x)), I::BrI64Eq(b(x))),
-        I::I64LtS(x) if x.dst == cond => (I::BrI64LtS(b(x)), I::BrI64GeS(b(x))),
-        I::I64LtU(x) if x.dst == cond => (I::BrI64LtU(b(x)), I::BrI64GeU(b(x))),
-        I::I64GtS(x) if x.dst == cond => (I::BrI64GtS(b(x)), I::BrI64LeS(b(x))),
-        I::I64GtU(x) if x.dst == cond => (I::BrI64GtU(b(x)), I::BrI64LeU(b(x))),
-        I::I64LeS(x) if x.dst == cond => (I::BrI64LeS(b(x)), I::BrI64GtS(b(x))),
-        I::I64LeU(x) if x.dst == cond => (I::BrI64LeU(b(x)), I::BrI64GtU(b(x))),
-        I::I64GeS(x) if x.dst == cond => (I::BrI64GeS(b(x)), I::BrI64LtS(b(x))),
-        I::I64GeU(x) if x.dst == cond => (I::BrI64GeU(b(x)), I::BrI64LtU(b(x))),
-        I::I64Eqz(u) if u.dst == cond => {
+    match last {
+        Instr::I32Eqz(u) if u.dst == cond => Some(if when_true {
+            Instr::BrIfEqz { cond: u.a, target }
+        } else {
+            Instr::BrIfNez { cond: u.a, target }
+        }),
+        Instr::I64Eqz(u) if u.dst == cond => {
             let z = CmpBrImm { a: u.a, imm: 0, target };
-            (I::BrI64EqImm(z), I::BrI64NeImm(z))
+            Some(if when_true { Instr::I64EqImmBr(z) } else { Instr::I64NeImmBr(z) })
         }
-        I::I32EqImm(x) if x.dst == cond => (I::BrI32EqImm(k(x)), I::BrI32NeImm(k(x))),
-        I::I32NeImm(x) if x.dst == cond => (I::BrI32NeImm(k(x)), I::BrI32EqImm(k(x))),
-        I::I32LtSImm(x) if x.dst == cond => (I::BrI32LtSImm(k(x)), I::BrI32GeSImm(k(x))),
-        I::I32LtUImm(x) if x.dst == cond => (I::BrI32LtUImm(k(x)), I::BrI32GeUImm(k(x))),
-        I::I32GtSImm(x) if x.dst == cond => (I::BrI32GtSImm(k(x)), I::BrI32LeSImm(k(x))),
-        I::I32GtUImm(x) if x.dst == cond => (I::BrI32GtUImm(k(x)), I::BrI32LeUImm(k(x))),
-        I::I32LeSImm(x) if x.dst == cond => (I::BrI32LeSImm(k(x)), I::BrI32GtSImm(k(x))),
-        I::I32LeUImm(x) if x.dst == cond => (I::BrI32LeUImm(k(x)), I::BrI32GtUImm(k(x))),
-        I::I32GeSImm(x) if x.dst == cond => (I::BrI32GeSImm(k(x)), I::BrI32LtSImm(k(x))),
-        I::I32GeUImm(x) if x.dst == cond => (I::BrI32GeUImm(k(x)), I::BrI32LtUImm(k(x))),
-        I::I64EqImm(x) if x.dst == cond => (I::BrI64EqImm(k(x)), I::BrI64NeImm(k(x))),
-        I::I64NeImm(x) if x.dst == cond => (I::BrI64NeImm(k(x)), I::BrI64EqImm(k(x))),
-        I::I64LtSImm(x) if x.dst == cond => (I::BrI64LtSImm(k(x)), I::BrI64GeSImm(k(x))),
-        I::I64LtUImm(x) if x.dst == cond => (I::BrI64LtUImm(k(x)), I::BrI64GeUImm(k(x))),
-        I::I64GtSImm(x) if x.dst == cond => (I::BrI64GtSImm(k(x)), I::BrI64LeSImm(k(x))),
-        I::I64GtUImm(x) if x.dst == cond => (I::BrI64GtUImm(k(x)), I::BrI64LeUImm(k(x))),
-        I::I64LeSImm(x) if x.dst == cond => (I::BrI64LeSImm(k(x)), I::BrI64GtSImm(k(x))),
-        I::I64LeUImm(x) if x.dst == cond => (I::BrI64LeUImm(k(x)), I::BrI64GtUImm(k(x))),
-        I::I64GeSImm(x) if x.dst == cond => (I::BrI64GeSImm(k(x)), I::BrI64LtSImm(k(x))),
-        I::I64GeUImm(x) if x.dst == cond => (I::BrI64GeUImm(k(x)), I::BrI64LtUImm(k(x))),
-        _ => return None,
-    };
-    Some(if when_true { fused.0 } else { fused.1 })
-}
-
-/// Operators whose handlers read every i32 operand as its low 32 bits (`as u32`), so
-/// that an `i32.wrap_i64` feeding them is a no-op: i32 arithmetic, comparisons and
-/// conversions, and loads and stores (the address; the value of the i32 stores). Not
-/// `select`, `local.set`, calls, returns and the like, which keep all 64 bits, nor
-/// `i64.extend_i32_u`, a no-op that relies on i32 slots being zero-extended.
-pub(super) fn reads_narrow(op: &Operator<'_>) -> bool {
-    use Operator as O;
-    matches!(
-        op,
-        O::I32Add
-            | O::I32Sub
-            | O::I32Mul
-            | O::I32DivS
-            | O::I32DivU
-            | O::I32RemS
-            | O::I32RemU
-            | O::I32And
-            | O::I32Or
-            | O::I32Xor
-            | O::I32Shl
-            | O::I32ShrS
-            | O::I32ShrU
-            | O::I32Rotl
-            | O::I32Rotr
-            | O::I32Eq
-            | O::I32Ne
-            | O::I32LtS
-            | O::I32LtU
-            | O::I32GtS
-            | O::I32GtU
-            | O::I32LeS
-            | O::I32LeU
-            | O::I32GeS
-            | O::I32GeU
-            | O::I32Eqz
-            | O::I32Clz
-            | O::I32Ctz
-            | O::I32Popcnt
-            | O::I32Extend8S
-            | O::I32Extend16S
-            | O::I64ExtendI32S
-            | O::F32ConvertI32S
-            | O::F32ConvertI32U
-            | O::F64ConvertI32S
-            | O::F64ConvertI32U
-            | O::I32Load { .. }
-            | O::I64Load { .. }
-            | O::F32Load { .. }
-            | O::F64Load { .. }
-            | O::I32Load8S { .. }
-            | O::I32Load8U { .. }
-            | O::I32Load16S { .. }
-            | O::I32Load16U { .. }
-            | O::I64Load8S { .. }
-            | O::I64Load8U { .. }
-            | O::I64Load16S { .. }
-            | O::I64Load16U { .. }
-            | O::I64Load32S { .. }
-            | O::I64Load32U { .. }
-            | O::I32Store { .. }
-            | O::I64Store { .. }
-            | O::F32Store { .. }
-            | O::F64Store { .. }
-            | O::I32Store8 { .. }
-            | O::I32Store16 { .. }
-            | O::I64Store8 { .. }
-            | O::I64Store16 { .. }
-            | O::I64Store32 { .. }
-    )
+        _ => isa::compare_branch(last, cond, when_true, target),
+    }
 }

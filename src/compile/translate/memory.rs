@@ -2,6 +2,7 @@
 
 use super::{Opnd, T};
 use crate::compile::ir::{BinImm, Instr, Load, LoadAt, LoadIdx, Slot, Store, StoreAt, StoreIdx, StoreK};
+use crate::compile::isa::Lower;
 use crate::error::Error;
 
 impl T<'_> {
@@ -51,13 +52,17 @@ impl T<'_> {
         self.take_over(at, ins);
     }
 
-    pub(super) fn load(
-        &mut self,
-        memarg: wasmparser::MemArg,
-        f: fn(Load) -> Instr,
-        at: fn(LoadAt) -> Instr,
-    ) -> Result<(), Error> {
-        self.load_idx(memarg, f, at, None)
+    /// Lowers an operator of the instruction-set table as it says.
+    pub(super) fn lower(&mut self, l: Lower) -> Result<(), Error> {
+        match l {
+            Lower::Unary(f) => self.unary(f),
+            Lower::Binary(f) => self.binary(f),
+            Lower::BinaryImm(f, k, flip) => self.binary_k(f, k, flip),
+            Lower::Sub(f, k, wide) => self.sub_k(f, k, wide),
+            Lower::F64(f, m, mr) => self.f64_binary(f, m, mr),
+            Lower::Load(memarg, f, at, idx) => self.load_idx(memarg, f, at, idx),
+            Lower::Store(memarg, f, at, k, idx, wide) => self.store_idx(memarg, f, at, k, idx, wide),
+        }
     }
 
     /// A load, which may take over the address computation: `i32.add` of a constant
@@ -87,20 +92,9 @@ impl T<'_> {
         Ok(())
     }
 
-    /// `wide`: a 64-bit store, whose constant value must fit a sign-extended `i32` to become
-    /// an immediate (narrower stores truncate it anyway).
-    pub(super) fn store(
-        &mut self,
-        memarg: wasmparser::MemArg,
-        f: fn(Store) -> Instr,
-        at: fn(StoreAt) -> Instr,
-        k: fn(StoreK) -> Instr,
-        wide: bool,
-    ) -> Result<(), Error> {
-        self.store_idx(memarg, f, at, k, None, wide)
-    }
-
-    /// A store, which may take over the address computation as [`T::load_idx`] does.
+    /// A store, which may take over the address computation as [`T::load_idx`] does. `wide`:
+    /// a 64-bit store, whose constant value must fit a sign-extended `i32` to become an
+    /// immediate (narrower stores truncate it anyway).
     pub(super) fn store_idx(
         &mut self,
         memarg: wasmparser::MemArg,

@@ -96,7 +96,7 @@ fn indexed_accesses_wrap_like_shl_and_add() {
     ));
 }
 
-/// f64 operations take over the `f64.load` of an operand (either side; `…R`: the loaded
+/// f64 operations take over the `f64.load` of an operand (either side; `…MR`: the loaded
 /// operand on the right), also when the load added a constant to its address; the register
 /// forms read the address from the integer register and `b` from the f64 register. Results,
 /// wrap-around and traps are those of the separate instructions.
@@ -125,7 +125,7 @@ fn f64_operations_take_over_loads() {
     has(2, |i| matches!(i, Instr::F64SubMR(x) if x.offset == 8));
     has(3, |i| matches!(i, Instr::F64DivMR(x) if x.imm == 8 && x.offset == 4));
     has(4, |i| matches!(i, Instr::F64MulMA(_)));
-    has(4, |i| matches!(i, Instr::F64AddMAF(x) if x.offset == 8));
+    has(4, |i| matches!(i, Instr::F64AddMAB(x) if x.offset == 8));
     let label = lower(body, 5);
     assert!(label.iter().any(|i| matches!(i, Instr::F64Div(_) | Instr::F64DivA(_))), "{label:?}");
     run(&format!(
@@ -171,8 +171,8 @@ fn f64_updates_of_memory() {
     let code = |f: usize| lower(body, f);
     let is_store = |i: &Instr| matches!(i, Instr::I64Store(_) | Instr::F64StoreV(_));
     assert!(code(2).iter().any(|i| matches!(i, Instr::F64AddU(_))), "{:?}", code(2));
-    assert!(code(3).iter().any(|i| matches!(i, Instr::F64SubRU(x) if x.offset == 8)), "{:?}", code(3));
-    assert!(code(4).iter().any(|i| matches!(i, Instr::F64DivRUAV(_))), "{:?}", code(4));
+    assert!(code(3).iter().any(|i| matches!(i, Instr::F64SubUR(x) if x.offset == 8)), "{:?}", code(3));
+    assert!(code(4).iter().any(|i| matches!(i, Instr::F64DivURAV(_))), "{:?}", code(4));
     for f in 2..=4 {
         assert!(!code(f).iter().any(is_store), "{:?}", code(f));
     }
@@ -315,12 +315,12 @@ fn loop_steps_by_a_slot() {
         (local.get $c)))"#;
     let le = lower(body, 0);
     assert!(
-        le.iter().any(|i| matches!(i, Instr::I64AddBrLeUS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+        le.iter().any(|i| matches!(i, Instr::I64LeUStepBr(x) if x.a == 2 && x.add == 1 && x.b == 0)),
         "{le:?}"
     );
     let ne = lower(body, 1);
     assert!(
-        ne.iter().any(|i| matches!(i, Instr::I32AddBrNeS(x) if x.a == 2 && x.add == 1 && x.b == 0)),
+        ne.iter().any(|i| matches!(i, Instr::I32NeStepBr(x) if x.a == 2 && x.add == 1 && x.b == 0)),
         "{ne:?}"
     );
     run(&format!(
@@ -392,7 +392,7 @@ fn loop_steps_fuse_but_not_across_labels() {
           (local.set $c (i32.add (local.get $c) (i32.const 1)))
           (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 3))) (i32.const 30))))
         (local.get $c)))"#;
-    assert!(lower(count, 0).iter().any(|i| matches!(i, Instr::I32AddBrNe(_))));
+    assert!(lower(count, 0).iter().any(|i| matches!(i, Instr::I32NeStepImmBr(_))));
     let lab = r#"(module (func (export "lab") (param $x i32) (param $skip i32) (result i32)
         (block $done
           (block $b
@@ -402,7 +402,7 @@ fn loop_steps_fuse_but_not_across_labels() {
           (return (i32.const 100)))
         (local.get $x)))"#;
     let code = lower(lab, 0);
-    assert!(!code.iter().any(|i| format!("{i:?}").starts_with("I32AddBr")), "{code:?}");
+    assert!(!code.iter().any(|i| format!("{i:?}").contains("Step")), "{code:?}");
     run(&format!(
         r#"{count}
         (assert_return (invoke "count") (i32.const 10))

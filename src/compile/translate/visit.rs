@@ -1,8 +1,8 @@
 //! The operator visitor: one Wasm operator at a time.
 
-use super::fusion::reads_narrow;
 use super::{too_complex, Ctrl, Kind, Opnd, KONST, T};
 use crate::compile::ir::{Bin, Instr, Slot, Un};
+use crate::compile::isa;
 use crate::error::Error;
 use wasmparser::Operator;
 
@@ -25,7 +25,7 @@ impl T<'_> {
     /// Lowers one operator. The operators are split by concern into a chain of visitors, each
     /// passing on what it does not lower.
     pub(super) fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
-        self.narrow = reads_narrow(&op);
+        self.narrow = isa::narrow(&op);
         // Control structure is tracked even in unreachable code.
         if self.unreachable {
             if let Some(done) = self.unreachable_op(&op) {
@@ -342,73 +342,7 @@ impl T<'_> {
     fn memory_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
         use Operator as O;
         match op {
-            O::I32Load { memarg } | O::F32Load { memarg } => {
-                self.load_idx(memarg, Instr::I32Load, Instr::I32LoadAt, Some(Instr::I32LoadIdx))?
-            }
-            O::I64Load { memarg } => {
-                self.load_idx(memarg, Instr::I64Load, Instr::I64LoadAt, Some(Instr::I64LoadIdx))?
-            }
-            O::F64Load { memarg } => {
-                self.load_idx(memarg, Instr::F64Load, Instr::F64LoadAt, Some(Instr::F64LoadIdx))?
-            }
-            O::I32Load8S { memarg } => {
-                self.load_idx(memarg, Instr::I32Load8S, Instr::I32Load8SAt, Some(Instr::I32Load8SIdx))?
-            }
-            O::I32Load8U { memarg } => {
-                self.load_idx(memarg, Instr::I32Load8U, Instr::I32Load8UAt, Some(Instr::I32Load8UIdx))?
-            }
-            O::I32Load16S { memarg } => {
-                self.load_idx(memarg, Instr::I32Load16S, Instr::I32Load16SAt, Some(Instr::I32Load16SIdx))?
-            }
-            O::I32Load16U { memarg } => {
-                self.load_idx(memarg, Instr::I32Load16U, Instr::I32Load16UAt, Some(Instr::I32Load16UIdx))?
-            }
-            O::I64Load8S { memarg } => self.load(memarg, Instr::I64Load8S, Instr::I64Load8SAt)?,
-            O::I64Load8U { memarg } => self.load(memarg, Instr::I64Load8U, Instr::I64Load8UAt)?,
-            O::I64Load16S { memarg } => self.load(memarg, Instr::I64Load16S, Instr::I64Load16SAt)?,
-            O::I64Load16U { memarg } => self.load(memarg, Instr::I64Load16U, Instr::I64Load16UAt)?,
-            O::I64Load32S { memarg } => {
-                self.load_idx(memarg, Instr::I64Load32S, Instr::I64Load32SAt, Some(Instr::I64Load32SIdx))?
-            }
-            O::I64Load32U { memarg } => {
-                self.load_idx(memarg, Instr::I64Load32U, Instr::I64Load32UAt, Some(Instr::I64Load32UIdx))?
-            }
-            O::I32Store { memarg } | O::F32Store { memarg } => self.store_idx(
-                memarg,
-                Instr::I32Store,
-                Instr::I32StoreAt,
-                Instr::I32StoreK,
-                Some(Instr::I32StoreIdx),
-                false,
-            )?,
             O::F64Store { memarg } if self.f64_update(memarg) => {}
-            O::I64Store { memarg } | O::F64Store { memarg } => self.store_idx(
-                memarg,
-                Instr::I64Store,
-                Instr::I64StoreAt,
-                Instr::I64StoreK,
-                Some(Instr::I64StoreIdx),
-                true,
-            )?,
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store_idx(
-                memarg,
-                Instr::I32Store8,
-                Instr::I32Store8At,
-                Instr::I32Store8K,
-                Some(Instr::I32Store8Idx),
-                false,
-            )?,
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store_idx(
-                memarg,
-                Instr::I32Store16,
-                Instr::I32Store16At,
-                Instr::I32Store16K,
-                Some(Instr::I32Store16Idx),
-                false,
-            )?,
-            O::I64Store32 { memarg } => {
-                self.store(memarg, Instr::I64Store32, Instr::I64Store32At, Instr::I64Store32K, false)?
-            }
             O::MemorySize { .. } => {
                 let dst = self.push()?;
                 self.result(Instr::MemorySize { dst });
@@ -532,153 +466,20 @@ impl T<'_> {
                     }
                 }
             }
-            O::I32Eqz => self.unary(Instr::I32Eqz)?,
-            O::I32Clz => self.unary(Instr::I32Clz)?,
-            O::I32Ctz => self.unary(Instr::I32Ctz)?,
-            O::I32Popcnt => self.unary(Instr::I32Popcnt)?,
-            O::I64Eqz => self.unary(Instr::I64Eqz)?,
-            O::I64Clz => self.unary(Instr::I64Clz)?,
-            O::I64Ctz => self.unary(Instr::I64Ctz)?,
-            O::I64Popcnt => self.unary(Instr::I64Popcnt)?,
-            O::F32Abs => self.unary(Instr::F32Abs)?,
-            O::F32Neg => self.unary(Instr::F32Neg)?,
-            O::F32Ceil => self.unary(Instr::F32Ceil)?,
-            O::F32Floor => self.unary(Instr::F32Floor)?,
-            O::F32Trunc => self.unary(Instr::F32Trunc)?,
-            O::F32Nearest => self.unary(Instr::F32Nearest)?,
-            O::F32Sqrt => self.unary(Instr::F32Sqrt)?,
-            O::F64Abs => self.unary(Instr::F64Abs)?,
-            O::F64Neg => self.unary(Instr::F64Neg)?,
-            O::F64Ceil => self.unary(Instr::F64Ceil)?,
-            O::F64Floor => self.unary(Instr::F64Floor)?,
-            O::F64Trunc => self.unary(Instr::F64Trunc)?,
-            O::F64Nearest => self.unary(Instr::F64Nearest)?,
-            O::F64Sqrt => self.unary(Instr::F64Sqrt)?,
-            O::I32WrapI64 => self.unary(Instr::I32WrapI64)?,
-            O::I32TruncF32S => self.unary(Instr::I32TruncF32S)?,
-            O::I32TruncF32U => self.unary(Instr::I32TruncF32U)?,
-            O::I32TruncF64S => self.unary(Instr::I32TruncF64S)?,
-            O::I32TruncF64U => self.unary(Instr::I32TruncF64U)?,
-            O::I64ExtendI32S => self.unary(Instr::I64ExtendI32S)?,
-            O::I64TruncF32S => self.unary(Instr::I64TruncF32S)?,
-            O::I64TruncF32U => self.unary(Instr::I64TruncF32U)?,
-            O::I64TruncF64S => self.unary(Instr::I64TruncF64S)?,
-            O::I64TruncF64U => self.unary(Instr::I64TruncF64U)?,
-            O::F32ConvertI32S => self.unary(Instr::F32ConvertI32S)?,
-            O::F32ConvertI32U => self.unary(Instr::F32ConvertI32U)?,
-            O::F32ConvertI64S => self.unary(Instr::F32ConvertI64S)?,
-            O::F32ConvertI64U => self.unary(Instr::F32ConvertI64U)?,
-            O::F32DemoteF64 => self.unary(Instr::F32DemoteF64)?,
-            O::F64ConvertI32S => self.unary(Instr::F64ConvertI32S)?,
-            O::F64ConvertI32U => self.unary(Instr::F64ConvertI32U)?,
-            O::F64ConvertI64S => self.unary(Instr::F64ConvertI64S)?,
-            O::F64ConvertI64U => self.unary(Instr::F64ConvertI64U)?,
-            O::F64PromoteF32 => self.unary(Instr::F64PromoteF32)?,
-            O::I32Extend8S => self.unary(Instr::I32Extend8S)?,
-            O::I32Extend16S => self.unary(Instr::I32Extend16S)?,
-            O::I64Extend8S => self.unary(Instr::I64Extend8S)?,
-            O::I64Extend16S => self.unary(Instr::I64Extend16S)?,
-            O::I64Extend32S => self.unary(Instr::I64Extend32S)?,
-            O::I32TruncSatF32S => self.unary(Instr::I32TruncSatF32S)?,
-            O::I32TruncSatF32U => self.unary(Instr::I32TruncSatF32U)?,
-            O::I32TruncSatF64S => self.unary(Instr::I32TruncSatF64S)?,
-            O::I32TruncSatF64U => self.unary(Instr::I32TruncSatF64U)?,
-            O::I64TruncSatF32S => self.unary(Instr::I64TruncSatF32S)?,
-            O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U)?,
-            O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S)?,
-            O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U)?,
-            other => return self.binary_op(other),
+            other => return self.isa_op(other),
         }
         Ok(())
     }
 
-    /// Binary numeric operators (the last of the chain: anything else is unsupported).
-    fn binary_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
-        use Operator as O;
-        match op {
-            O::I32Add => self.binary_k(Instr::I32Add, Instr::I32AddImm, Some(Instr::I32AddImm))?,
-            O::I32Sub => self.sub_k(Instr::I32Sub, Instr::I32AddImm, false)?,
-            O::I32Mul => self.binary_k(Instr::I32Mul, Instr::I32MulImm, Some(Instr::I32MulImm))?,
-            O::I32DivS => self.binary(Instr::I32DivS)?,
-            O::I32DivU => self.binary(Instr::I32DivU)?,
-            O::I32RemS => self.binary(Instr::I32RemS)?,
-            O::I32RemU => self.binary(Instr::I32RemU)?,
-            O::I32And => self.binary_k(Instr::I32And, Instr::I32AndImm, Some(Instr::I32AndImm))?,
-            O::I32Or => self.binary_k(Instr::I32Or, Instr::I32OrImm, Some(Instr::I32OrImm))?,
-            O::I32Xor => self.binary_k(Instr::I32Xor, Instr::I32XorImm, Some(Instr::I32XorImm))?,
-            O::I32Shl => self.binary_k(Instr::I32Shl, Instr::I32ShlImm, None)?,
-            O::I32ShrS => self.binary_k(Instr::I32ShrS, Instr::I32ShrSImm, None)?,
-            O::I32ShrU => self.binary_k(Instr::I32ShrU, Instr::I32ShrUImm, None)?,
-            O::I32Rotl => self.binary(Instr::I32Rotl)?,
-            O::I32Rotr => self.binary(Instr::I32Rotr)?,
-            O::I32Eq => self.binary_k(Instr::I32Eq, Instr::I32EqImm, Some(Instr::I32EqImm))?,
-            O::I32Ne => self.binary_k(Instr::I32Ne, Instr::I32NeImm, Some(Instr::I32NeImm))?,
-            O::I32LtS => self.binary_k(Instr::I32LtS, Instr::I32LtSImm, Some(Instr::I32GtSImm))?,
-            O::I32LtU => self.binary_k(Instr::I32LtU, Instr::I32LtUImm, Some(Instr::I32GtUImm))?,
-            O::I32GtS => self.binary_k(Instr::I32GtS, Instr::I32GtSImm, Some(Instr::I32LtSImm))?,
-            O::I32GtU => self.binary_k(Instr::I32GtU, Instr::I32GtUImm, Some(Instr::I32LtUImm))?,
-            O::I32LeS => self.binary_k(Instr::I32LeS, Instr::I32LeSImm, Some(Instr::I32GeSImm))?,
-            O::I32LeU => self.binary_k(Instr::I32LeU, Instr::I32LeUImm, Some(Instr::I32GeUImm))?,
-            O::I32GeS => self.binary_k(Instr::I32GeS, Instr::I32GeSImm, Some(Instr::I32LeSImm))?,
-            O::I32GeU => self.binary_k(Instr::I32GeU, Instr::I32GeUImm, Some(Instr::I32LeUImm))?,
-            O::I64Add => self.binary_k(Instr::I64Add, Instr::I64AddImm, Some(Instr::I64AddImm))?,
-            O::I64Sub => self.sub_k(Instr::I64Sub, Instr::I64AddImm, true)?,
-            O::I64Mul => self.binary_k(Instr::I64Mul, Instr::I64MulImm, Some(Instr::I64MulImm))?,
-            O::I64DivS => self.binary(Instr::I64DivS)?,
-            O::I64DivU => self.binary(Instr::I64DivU)?,
-            O::I64RemS => self.binary(Instr::I64RemS)?,
-            O::I64RemU => self.binary(Instr::I64RemU)?,
-            O::I64And => self.binary_k(Instr::I64And, Instr::I64AndImm, Some(Instr::I64AndImm))?,
-            O::I64Or => self.binary_k(Instr::I64Or, Instr::I64OrImm, Some(Instr::I64OrImm))?,
-            O::I64Xor => self.binary_k(Instr::I64Xor, Instr::I64XorImm, Some(Instr::I64XorImm))?,
-            O::I64Shl => self.binary_k(Instr::I64Shl, Instr::I64ShlImm, None)?,
-            O::I64ShrS => self.binary_k(Instr::I64ShrS, Instr::I64ShrSImm, None)?,
-            O::I64ShrU => self.binary_k(Instr::I64ShrU, Instr::I64ShrUImm, None)?,
-            O::I64Rotl => self.binary(Instr::I64Rotl)?,
-            O::I64Rotr => self.binary(Instr::I64Rotr)?,
-            O::I64Eq => self.binary_k(Instr::I64Eq, Instr::I64EqImm, Some(Instr::I64EqImm))?,
-            O::I64Ne => self.binary_k(Instr::I64Ne, Instr::I64NeImm, Some(Instr::I64NeImm))?,
-            O::I64LtS => self.binary_k(Instr::I64LtS, Instr::I64LtSImm, Some(Instr::I64GtSImm))?,
-            O::I64LtU => self.binary_k(Instr::I64LtU, Instr::I64LtUImm, Some(Instr::I64GtUImm))?,
-            O::I64GtS => self.binary_k(Instr::I64GtS, Instr::I64GtSImm, Some(Instr::I64LtSImm))?,
-            O::I64GtU => self.binary_k(Instr::I64GtU, Instr::I64GtUImm, Some(Instr::I64LtUImm))?,
-            O::I64LeS => self.binary_k(Instr::I64LeS, Instr::I64LeSImm, Some(Instr::I64GeSImm))?,
-            O::I64LeU => self.binary_k(Instr::I64LeU, Instr::I64LeUImm, Some(Instr::I64GeUImm))?,
-            O::I64GeS => self.binary_k(Instr::I64GeS, Instr::I64GeSImm, Some(Instr::I64LeSImm))?,
-            O::I64GeU => self.binary_k(Instr::I64GeU, Instr::I64GeUImm, Some(Instr::I64LeUImm))?,
-            O::F32Add => self.binary(Instr::F32Add)?,
-            O::F32Sub => self.binary(Instr::F32Sub)?,
-            O::F32Mul => self.binary(Instr::F32Mul)?,
-            O::F32Div => self.binary(Instr::F32Div)?,
-            O::F32Min => self.binary(Instr::F32Min)?,
-            O::F32Max => self.binary(Instr::F32Max)?,
-            O::F32Copysign => self.binary(Instr::F32Copysign)?,
-            O::F32Eq => self.binary(Instr::F32Eq)?,
-            O::F32Ne => self.binary(Instr::F32Ne)?,
-            O::F32Lt => self.binary(Instr::F32Lt)?,
-            O::F32Gt => self.binary(Instr::F32Gt)?,
-            O::F32Le => self.binary(Instr::F32Le)?,
-            O::F32Ge => self.binary(Instr::F32Ge)?,
-            O::F64Add => self.f64_binary(Instr::F64Add, Instr::F64AddM, Instr::F64AddM)?,
-            O::F64Sub => self.f64_binary(Instr::F64Sub, Instr::F64SubM, Instr::F64SubMR)?,
-            O::F64Mul => self.f64_binary(Instr::F64Mul, Instr::F64MulM, Instr::F64MulM)?,
-            O::F64Div => self.f64_binary(Instr::F64Div, Instr::F64DivM, Instr::F64DivMR)?,
-            O::F64Min => self.binary(Instr::F64Min)?,
-            O::F64Max => self.binary(Instr::F64Max)?,
-            O::F64Copysign => self.binary(Instr::F64Copysign)?,
-            O::F64Eq => self.binary(Instr::F64Eq)?,
-            O::F64Ne => self.binary(Instr::F64Ne)?,
-            O::F64Lt => self.binary(Instr::F64Lt)?,
-            O::F64Gt => self.binary(Instr::F64Gt)?,
-            O::F64Le => self.binary(Instr::F64Le)?,
-            O::F64Ge => self.binary(Instr::F64Ge)?,
-            other => {
-                return Err(Error::Invalid {
-                    offset: Some(self.offset as u64),
-                    message: format!("unsupported instruction {other:?}"),
-                })
-            }
+    /// The operators of the instruction-set table (`build/isa.rs`), lowered as the table says
+    /// (the last of the chain: anything else is unsupported).
+    fn isa_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        match isa::lowering(&op) {
+            Some(l) => self.lower(l),
+            None => Err(Error::Invalid {
+                offset: Some(self.offset as u64),
+                message: format!("unsupported instruction {op:?}"),
+            }),
         }
-        Ok(())
     }
 }

@@ -1,0 +1,826 @@
+//! The instruction set of chiwawa's internal code: one table, from which `build.rs` writes
+//! everything that must agree about it (see [`generate`]).
+//!
+//! Each row of [`table`] is one *operation* (a Wasm numeric or memory operator, named as
+//! wasmparser's `Operator` variant) with its semantics, written once; the generator expands it
+//! into every *form* the lowering may emit: one `Instr` kind per form, each with its handler.
+//!
+//! # Form names
+//! `<operation><shape><fusion><registers>`, e.g. `I32LtSImmBrA`:
+//! - shape (how the operands are given; none: all in slots):
+//!   `Imm` right operand an immediate · `At` address `a + imm` · `Idx` address
+//!   `base + (idx << shift)` · `K` stored value an immediate · `M` one operand loaded from memory
+//!   at `a + imm` (`MR`: it is the right operand) · `U` memory update `mem = mem OP val` (`UR`:
+//!   `val OP mem`) · `Step` loop step: `a += add` first;
+//! - fusion: `Br`: branch to `target` if the result is true, instead of writing it;
+//! - registers, last, in operand order: `A` operand `a` (or the address), `B` operand `b`, `V`
+//!   the stored value (`C`: the condition, in the hand-written `SelectC`), taken from the
+//!   register of its type instead of its slot: `fa` for f64 operands, `ia` for all others (see
+//!   `compile::accumulator`).
+//!
+//! # What is generated (files in `$OUT_DIR`)
+//! - `isa_ops.rs` (in `exec::ops`): the semantic function of each operation
+//!   (`ops::i32_lt_s`), unless the row says it is hand-written there;
+//! - `isa_kinds.rs` (in `compile::ir`): the `Instr` kinds of every form, by payload shape;
+//! - `isa_handlers.rs` (in `exec::handlers`): one handler per form, built from the operand and
+//!   result templates of that file (`opnd!`, `put!`, `load!`, …) around the semantic function;
+//! - `isa_compile.rs` (in `compile::isa`): the lowering of each Wasm operator, the `narrow`
+//!   readers, the accumulator's register rewrites and f64-writer set, compare→branch with
+//!   negation and mirroring, the loop-step forms, and the f64 memory updates.
+//!
+//! To read them: `find "${CARGO_TARGET_DIR:-target}" -name 'isa_*.rs'` (one set per build
+//! profile). Adding an operation whose forms exist already (a binary integer operation, a
+//! comparison, a conversion, a load or store) is one row here; a new shape of operands needs a
+//! template in `exec::handlers` and a payload in `compile::ir` too.
+
+#![allow(dead_code)]
+
+// ---- the table ------------------------------------------------------------------------------
+
+/// Every operation. Semantics are Rust expressions over the operands `a` (and `b`): i32
+/// values as `u32`, i64 as `u64`, floats as `f32`/`f64` unless a row says otherwise. `None`:
+/// the function is hand-written in `exec::ops` under the operation's snake-case name.
+pub fn table() -> Vec<Row> {
+    vec![
+        // ---- integer arithmetic: `dst = a OP b`
+        int("I32Add", "a.wrapping_add(b)").imm().a().comm(),
+        int("I32Sub", "a.wrapping_sub(b)").a().b().sub(),
+        int("I32Mul", "a.wrapping_mul(b)").imm().a().comm(),
+        int("I32DivS", "if b == 0 { Err(TrapKind::IntegerDivideByZero) } else if a as i32 == i32::MIN && b as i32 == -1 { Err(TrapKind::IntegerOverflow) } else { Ok((a as i32 / b as i32) as u32) }").traps(),
+        int("I32DivU", "a.checked_div(b).ok_or(TrapKind::IntegerDivideByZero)").traps(),
+        int("I32RemS", "if b == 0 { Err(TrapKind::IntegerDivideByZero) } else { Ok((a as i32).wrapping_rem(b as i32) as u32) }").traps(),
+        int("I32RemU", "a.checked_rem(b).ok_or(TrapKind::IntegerDivideByZero)").traps(),
+        int("I32And", "a & b").imm().a().comm(),
+        int("I32Or", "a | b").imm().a().comm(),
+        int("I32Xor", "a ^ b").imm().a().comm(),
+        int("I32Shl", "a.wrapping_shl(b)").imm().a().b(),
+        int("I32ShrS", "(a as i32).wrapping_shr(b) as u32").imm().a().b(),
+        int("I32ShrU", "a.wrapping_shr(b)").imm().a().b(),
+        int("I32Rotl", "a.rotate_left(b)").a(),
+        int("I32Rotr", "a.rotate_right(b)").a(),
+        int("I64Add", "a.wrapping_add(b)").imm().a().comm(),
+        int("I64Sub", "a.wrapping_sub(b)").a().b().sub(),
+        int("I64Mul", "a.wrapping_mul(b)").imm().a().comm(),
+        int("I64DivS", "if b == 0 { Err(TrapKind::IntegerDivideByZero) } else if a as i64 == i64::MIN && b as i64 == -1 { Err(TrapKind::IntegerOverflow) } else { Ok((a as i64 / b as i64) as u64) }").traps(),
+        int("I64DivU", "a.checked_div(b).ok_or(TrapKind::IntegerDivideByZero)").traps(),
+        int("I64RemS", "if b == 0 { Err(TrapKind::IntegerDivideByZero) } else { Ok((a as i64).wrapping_rem(b as i64) as u64) }").traps(),
+        int("I64RemU", "a.checked_rem(b).ok_or(TrapKind::IntegerDivideByZero)").traps(),
+        int("I64And", "a & b").imm().a().comm(),
+        int("I64Or", "a | b").imm().a().comm(),
+        int("I64Xor", "a ^ b").imm().a().comm(),
+        int("I64Shl", "a.wrapping_shl(b as u32)").imm().a().b(),
+        int("I64ShrS", "(a as i64).wrapping_shr(b as u32) as u64").imm().a().b(),
+        int("I64ShrU", "a.wrapping_shr(b as u32)").imm().a().b(),
+        int("I64Rotl", "a.rotate_left(b as u32)").a(),
+        int("I64Rotr", "a.rotate_right(b as u32)").a(),
+        // ---- integer comparisons: `dst = a OP b`, with their mirror (`b OP a`) and negation
+        cmp("I32Eq", "a == b", "I32Eq", "I32Ne"),
+        cmp("I32Ne", "a != b", "I32Ne", "I32Eq"),
+        cmp("I32LtS", "(a as i32) < (b as i32)", "I32GtS", "I32GeS"),
+        cmp("I32LtU", "a < b", "I32GtU", "I32GeU"),
+        cmp("I32GtS", "(a as i32) > (b as i32)", "I32LtS", "I32LeS"),
+        cmp("I32GtU", "a > b", "I32LtU", "I32LeU"),
+        cmp("I32LeS", "(a as i32) <= (b as i32)", "I32GeS", "I32GtS"),
+        cmp("I32LeU", "a <= b", "I32GeU", "I32GtU"),
+        cmp("I32GeS", "(a as i32) >= (b as i32)", "I32LeS", "I32LtS"),
+        cmp("I32GeU", "a >= b", "I32LeU", "I32LtU"),
+        cmp("I64Eq", "a == b", "I64Eq", "I64Ne"),
+        cmp("I64Ne", "a != b", "I64Ne", "I64Eq"),
+        cmp("I64LtS", "(a as i64) < (b as i64)", "I64GtS", "I64GeS"),
+        cmp("I64LtU", "a < b", "I64GtU", "I64GeU"),
+        cmp("I64GtS", "(a as i64) > (b as i64)", "I64LtS", "I64LeS"),
+        cmp("I64GtU", "a > b", "I64LtU", "I64LeU"),
+        cmp("I64LeS", "(a as i64) <= (b as i64)", "I64GeS", "I64GtS"),
+        cmp("I64LeU", "a <= b", "I64GeU", "I64GtU"),
+        cmp("I64GeS", "(a as i64) >= (b as i64)", "I64LeS", "I64LtS"),
+        cmp("I64GeU", "a >= b", "I64LeU", "I64LtU"),
+        // ---- float arithmetic and comparisons
+        float("F32Add", "a + b"),
+        float("F32Sub", "a - b"),
+        float("F32Mul", "a * b"),
+        float("F32Div", "a / b"),
+        float_ops("F32Min"),
+        float_ops("F32Max"),
+        float("F32Copysign", "a.copysign(b)"),
+        float("F32Eq", "a == b").bool(),
+        float("F32Ne", "a != b").bool(),
+        float("F32Lt", "a < b").bool(),
+        float("F32Gt", "a > b").bool(),
+        float("F32Le", "a <= b").bool(),
+        float("F32Ge", "a >= b").bool(),
+        // f64 arithmetic also takes an operand from the f64 register or from memory (`M`), and
+        // updates memory (`U`).
+        f64("F64Add", "a + b").comm(),
+        f64("F64Sub", "a - b").b(),
+        f64("F64Mul", "a * b").comm().ab(),
+        f64("F64Div", "a / b").b(),
+        float_ops("F64Min"),
+        float_ops("F64Max"),
+        float("F64Copysign", "a.copysign(b)"),
+        float("F64Eq", "a == b").bool(),
+        float("F64Ne", "a != b").bool(),
+        float("F64Lt", "a < b").bool(),
+        float("F64Gt", "a > b").bool(),
+        float("F64Le", "a <= b").bool(),
+        float("F64Ge", "a >= b").bool(),
+        // ---- unary operations and conversions: (operand type, result type)
+        un("I32Eqz", "u32", "bool", "a == 0").a(),
+        un("I32Clz", "u32", "u32", "a.leading_zeros()").a(),
+        un("I32Ctz", "u32", "u32", "a.trailing_zeros()").a(),
+        un("I32Popcnt", "u32", "u32", "a.count_ones()").a(),
+        un("I64Eqz", "u64", "bool", "a == 0").a(),
+        un("I64Clz", "u64", "u64", "a.leading_zeros() as u64").a(),
+        un("I64Ctz", "u64", "u64", "a.trailing_zeros() as u64").a(),
+        un("I64Popcnt", "u64", "u64", "a.count_ones() as u64").a(),
+        // Sign-bit operations on the bits; rounding keeps (and quiets) a NaN operand's bits.
+        un("F32Abs", "u32", "u32", "a & 0x7fff_ffff"),
+        un("F32Neg", "u32", "u32", "a ^ 0x8000_0000"),
+        un("F32Ceil", "f32", "u32", "quiet32(a.ceil())"),
+        un("F32Floor", "f32", "u32", "quiet32(a.floor())"),
+        un("F32Trunc", "f32", "u32", "quiet32(a.trunc())"),
+        un("F32Nearest", "f32", "u32", "quiet32(a.round_ties_even())"),
+        un("F32Sqrt", "f32", "u32", "quiet32(a.sqrt())"),
+        un("F64Abs", "u64", "u64", "a & 0x7fff_ffff_ffff_ffff"),
+        un("F64Neg", "u64", "u64", "a ^ 0x8000_0000_0000_0000"),
+        un("F64Ceil", "f64", "u64", "quiet64(a.ceil())"),
+        un("F64Floor", "f64", "u64", "quiet64(a.floor())"),
+        un("F64Trunc", "f64", "u64", "quiet64(a.trunc())"),
+        un("F64Nearest", "f64", "u64", "quiet64(a.round_ties_even())"),
+        un("F64Sqrt", "f64", "f64", "sqrt64(a)").a(),
+        un("I32WrapI64", "u64", "u32", "a as u32").a(),
+        un_ops("I32TruncF32S", "f32", "i32").traps(),
+        un_ops("I32TruncF32U", "f32", "u32").traps(),
+        un_ops("I32TruncF64S", "f64", "i32").traps(),
+        un_ops("I32TruncF64U", "f64", "u32").traps(),
+        un("I64ExtendI32S", "u32", "i64", "a as i32 as i64").a(),
+        un_ops("I64TruncF32S", "f32", "i64").traps(),
+        un_ops("I64TruncF32U", "f32", "u64").traps(),
+        un_ops("I64TruncF64S", "f64", "i64").traps(),
+        un_ops("I64TruncF64U", "f64", "u64").traps(),
+        un("F32ConvertI32S", "u32", "f32", "a as i32 as f32"),
+        un("F32ConvertI32U", "u32", "f32", "a as f32"),
+        un("F32ConvertI64S", "u64", "f32", "a as i64 as f32"),
+        un("F32ConvertI64U", "u64", "f32", "a as f32"),
+        un("F32DemoteF64", "f64", "f32", "a as f32"),
+        un("F64ConvertI32S", "u32", "f64", "a as i32 as f64"),
+        un("F64ConvertI32U", "u32", "f64", "a as f64"),
+        un("F64ConvertI64S", "u64", "f64", "a as i64 as f64"),
+        un("F64ConvertI64U", "u64", "f64", "a as f64"),
+        un("F64PromoteF32", "f32", "f64", "a as f64"),
+        un("I32Extend8S", "u32", "i32", "a as i8 as i32").a(),
+        un("I32Extend16S", "u32", "i32", "a as i16 as i32").a(),
+        un("I64Extend8S", "u64", "i64", "a as i8 as i64").a(),
+        un("I64Extend16S", "u64", "i64", "a as i16 as i64").a(),
+        un("I64Extend32S", "u64", "i64", "a as i32 as i64").a(),
+        // `as` casts from float to int saturate and map NaN to 0: exactly trunc_sat.
+        un("I32TruncSatF32S", "f32", "i32", "a as i32"),
+        un("I32TruncSatF32U", "f32", "u32", "a as u32"),
+        un("I32TruncSatF64S", "f64", "i32", "a as i32"),
+        un("I32TruncSatF64U", "f64", "u32", "a as u32"),
+        un("I64TruncSatF32S", "f32", "i64", "a as i64"),
+        un("I64TruncSatF32U", "f32", "u64", "a as u64"),
+        un("I64TruncSatF64S", "f64", "i64", "a as i64"),
+        un("I64TruncSatF64U", "f64", "u64", "a as u64"),
+        // ---- loads: (type in memory, result type)
+        load("I32Load", "u32", "u32").idx().wasm(&["F32Load"]),
+        load("I64Load", "u64", "u64").idx(),
+        load("F64Load", "f64", "f64").idx(),
+        load("I32Load8S", "i8", "i32").idx(),
+        load("I32Load8U", "u8", "u32").idx(),
+        load("I32Load16S", "i16", "i32").idx(),
+        load("I32Load16U", "u16", "u32").idx(),
+        load("I64Load8S", "i8", "i64"),
+        load("I64Load8U", "u8", "u64"),
+        load("I64Load16S", "i16", "i64"),
+        load("I64Load16U", "u16", "u64"),
+        load("I64Load32S", "i32", "i64").idx(),
+        load("I64Load32U", "u32", "u64").idx(),
+        // ---- stores: (type in memory); `wide`: the value is 64 bits (an immediate must fit
+        // a sign-extended i32); `f64v`: also a form storing the f64 register
+        store("I32Store", "u32").idx().wasm(&["F32Store"]),
+        store("I64Store", "u64").idx().wide().f64v().wasm(&["F64Store"]),
+        store("I32Store8", "u8").idx().wasm(&["I64Store8"]),
+        store("I32Store16", "u16").idx().wasm(&["I64Store16"]),
+        store("I64Store32", "u32"),
+    ]
+}
+
+// ---- rows -----------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Integer `dst = a OP b`.
+    Int,
+    /// Integer comparison, with its mirror and negation.
+    Cmp {
+        mirror: &'static str,
+        negate: &'static str,
+    },
+    /// Float `dst = a OP b` (slots only).
+    Float,
+    /// f64 arithmetic with register and memory forms.
+    F64,
+    /// `dst = OP a`, with the operand and result types.
+    Un {
+        a: &'static str,
+        res: &'static str,
+    },
+    Load {
+        mem: &'static str,
+        res: &'static str,
+    },
+    Store {
+        mem: &'static str,
+    },
+}
+
+#[derive(Clone)]
+pub struct Row {
+    pub name: &'static str,
+    /// The semantic function's body, or `None` when it is hand-written in `exec::ops`.
+    pub sem: Option<&'static str>,
+    pub class: Class,
+    /// Other Wasm operators lowered to this operation.
+    pub wasm: Vec<&'static str>,
+    /// Has `Imm` forms.
+    pub imm: bool,
+    /// Has forms with operand `a` / `b` / both from a register.
+    pub reg_a: bool,
+    pub reg_b: bool,
+    pub reg_ab: bool,
+    /// Commutative: a register operand `b` moves to `a`.
+    pub comm: bool,
+    /// Lowered as `a + (-imm)` when `b` is a constant (integer subtraction).
+    pub sub: bool,
+    /// The semantic function returns `Result<_, TrapKind>` (the handler traps on an error).
+    pub traps: bool,
+    /// Comparisons: the result is a `bool`.
+    pub bool_res: bool,
+    pub idx: bool,
+    pub wide: bool,
+    pub f64v: bool,
+}
+
+fn row(name: &'static str, sem: Option<&'static str>, class: Class) -> Row {
+    Row {
+        name,
+        sem,
+        class,
+        wasm: Vec::new(),
+        imm: false,
+        reg_a: false,
+        reg_b: false,
+        reg_ab: false,
+        comm: false,
+        sub: false,
+        traps: false,
+        bool_res: false,
+        idx: false,
+        wide: false,
+        f64v: false,
+    }
+}
+fn int(name: &'static str, sem: &'static str) -> Row {
+    row(name, Some(sem), Class::Int)
+}
+fn cmp(name: &'static str, sem: &'static str, mirror: &'static str, negate: &'static str) -> Row {
+    let mut r = row(name, Some(sem), Class::Cmp { mirror, negate });
+    (r.imm, r.reg_a, r.bool_res) = (true, true, true);
+    r
+}
+fn float(name: &'static str, sem: &'static str) -> Row {
+    row(name, Some(sem), Class::Float)
+}
+fn float_ops(name: &'static str) -> Row {
+    row(name, None, Class::Float)
+}
+fn f64(name: &'static str, sem: &'static str) -> Row {
+    let mut r = row(name, Some(sem), Class::F64);
+    r.reg_a = true;
+    r
+}
+fn un(name: &'static str, a: &'static str, res: &'static str, sem: &'static str) -> Row {
+    row(name, Some(sem), Class::Un { a, res })
+}
+fn un_ops(name: &'static str, a: &'static str, res: &'static str) -> Row {
+    row(name, None, Class::Un { a, res })
+}
+fn load(name: &'static str, mem: &'static str, res: &'static str) -> Row {
+    row(name, None, Class::Load { mem, res })
+}
+fn store(name: &'static str, mem: &'static str) -> Row {
+    row(name, None, Class::Store { mem })
+}
+
+impl Row {
+    fn imm(mut self) -> Self {
+        self.imm = true;
+        self
+    }
+    fn a(mut self) -> Self {
+        self.reg_a = true;
+        self
+    }
+    fn b(mut self) -> Self {
+        self.reg_b = true;
+        self
+    }
+    fn ab(mut self) -> Self {
+        self.reg_ab = true;
+        self
+    }
+    fn comm(mut self) -> Self {
+        self.comm = true;
+        self
+    }
+    fn sub(mut self) -> Self {
+        self.sub = true;
+        self
+    }
+    fn traps(mut self) -> Self {
+        self.traps = true;
+        self
+    }
+    fn bool(mut self) -> Self {
+        self.bool_res = true;
+        self
+    }
+    fn idx(mut self) -> Self {
+        self.idx = true;
+        self
+    }
+    fn wide(mut self) -> Self {
+        self.wide = true;
+        self
+    }
+    fn f64v(mut self) -> Self {
+        self.f64v = true;
+        self
+    }
+    fn wasm(mut self, ops: &[&'static str]) -> Self {
+        self.wasm.extend_from_slice(ops);
+        self
+    }
+}
+
+// ---- the generator --------------------------------------------------------------------------
+
+/// Payload shapes of the generated kinds: the `instrs!` list each goes to, and its struct.
+const SHAPES: &[(&str, &str)] = &[
+    ("bin", "Bin"),
+    ("un", "Un"),
+    ("load", "Load"),
+    ("store", "Store"),
+    ("cmpbr", "CmpBr"),
+    ("binimm", "BinImm"),
+    ("cmpbrimm", "CmpBrImm"),
+    ("loadat", "LoadAt"),
+    ("storeat", "StoreAt"),
+    ("storek", "StoreK"),
+    ("loadidx", "LoadIdx"),
+    ("storeidx", "StoreIdx"),
+    ("addbr", "AddBr"),
+    ("addbrs", "AddBrS"),
+    ("binmem", "BinMem"),
+];
+
+#[derive(Default)]
+struct Out {
+    /// (shape, kind, handler body)
+    kinds: Vec<(&'static str, String, String)>,
+    f64_writers: Vec<String>,
+    /// Match arms: f64-register rewrites, integer-register rewrites.
+    reading: Vec<String>,
+    int_reading: Vec<String>,
+    compare_branch: Vec<String>,
+    step_imm: Vec<String>,
+    step: Vec<String>,
+    update: Vec<String>,
+    lowering: Vec<String>,
+    narrow: Vec<String>,
+    ops: Vec<String>,
+    /// Assertions of the generated test that each comparison's mirror and negation are right.
+    laws: Vec<String>,
+}
+
+/// `I32LtS` → `i32_lt_s`.
+fn snake(name: &str) -> String {
+    let mut s = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            s.push('_');
+        }
+        s.push(c.to_ascii_lowercase());
+    }
+    s
+}
+
+/// Operand `field` of type `ty` from `src` (`slot`, `ia`, `fa`, `imm`).
+fn o(src: &str, ty: &str, field: &str) -> String {
+    format!("opnd!(s, {src}, {ty}, x.{field})")
+}
+
+fn call(r: &Row, args: &[String]) -> String {
+    format!("ops::{}({})", snake(r.name), args.join(", "))
+}
+
+/// Writes the result `e` (of result type `res`).
+fn put(r: &Row, res: &str, e: String) -> String {
+    let m = if r.traps { "put_or_trap" } else { "put" };
+    format!("{m}!(s, x.dst, {res}, {e})")
+}
+
+/// The Wasm operand type an operation reads (the last type in its name: `I64ExtendI32S` → i32).
+fn wasm_operand(name: &str) -> &str {
+    let mut last = &name[..3];
+    for i in 1..name.len().saturating_sub(2) {
+        let t = &name[i..i + 3];
+        if matches!(t, "I32" | "I64" | "F32" | "F64") {
+            last = t;
+        }
+    }
+    last
+}
+
+impl Out {
+    fn kind(&mut self, shape: &'static str, name: String, handler: String) {
+        self.kinds.push((shape, name, handler));
+    }
+
+    fn row(&mut self, r: &Row) {
+        let n = r.name;
+        let w = if n.starts_with("I64") || n.starts_with("F64") { "u64" } else { "u32" };
+        let wasm: Vec<&str> = std::iter::once(n).chain(r.wasm.iter().copied()).collect();
+        let mem = matches!(r.class, Class::Load { .. } | Class::Store { .. });
+        let pat = |o: &str| if mem { format!("O::{o} {{ memarg }}") } else { format!("O::{o}") };
+        let pats = wasm.iter().map(|o| pat(o)).collect::<Vec<_>>().join(" | ");
+        if mem || wasm_operand(n) == "I32" {
+            let p = wasm.iter().map(|o| if mem { format!("O::{o} {{ .. }}") } else { format!("O::{o}") });
+            self.narrow.extend(p);
+        }
+        match r.class {
+            Class::Int | Class::Cmp { .. } => {
+                let res = if r.bool_res { "bool" } else { w };
+                let ret = if r.traps { format!("Result<{w}, TrapKind>") } else { res.to_string() };
+                self.sem(r, &format!("a: {w}, b: {w}"), &ret);
+                let f = |a: &str, b: String| call(r, &[o(a, w, "a"), b]);
+                self.kind("bin", n.into(), put(r, res, f("slot", o("slot", w, "b"))));
+                if r.reg_a {
+                    self.kind("bin", format!("{n}A"), put(r, res, f("ia", o("slot", w, "b"))));
+                    self.int_reading.push(format!("I::{n}(b) if b.a == x => I::{n}A(b),"));
+                }
+                if r.reg_b {
+                    self.kind("bin", format!("{n}B"), put(r, res, f("slot", o("ia", w, "b"))));
+                    self.int_reading.push(format!("I::{n}(b) if b.b == x => I::{n}B(b),"));
+                }
+                if r.comm {
+                    self.int_reading.push(format!("I::{n}(b) if b.b == x => I::{n}A(swap(b)),"));
+                }
+                if r.imm {
+                    self.kind("binimm", format!("{n}Imm"), put(r, res, f("slot", o("imm", w, "imm"))));
+                    self.kind("binimm", format!("{n}ImmA"), put(r, res, f("ia", o("imm", w, "imm"))));
+                    self.int_reading.push(format!("I::{n}Imm(k) if k.a == x => I::{n}ImmA(k),"));
+                }
+                let lower = if r.sub {
+                    format!("Lower::Sub(I::{n}, I::{}AddImm, {})", &n[..3], w == "u64")
+                } else if !r.imm {
+                    format!("Lower::Binary(I::{n})")
+                } else {
+                    let flip = match r.class {
+                        Class::Cmp { mirror, .. } => format!("Some(I::{mirror}Imm)"),
+                        _ if r.comm => format!("Some(I::{n}Imm)"),
+                        _ => "None".into(),
+                    };
+                    format!("Lower::BinaryImm(I::{n}, I::{n}Imm, {flip})")
+                };
+                self.lowering.push(format!("{pats} => {lower},"));
+                if let Class::Cmp { mirror, negate } = r.class {
+                    let (fs, ms, gs) = (snake(n), snake(mirror), snake(negate));
+                    let cast = if w == "u32" { "let (a, b) = (a as u32, b as u32);\n" } else { "" };
+                    self.laws.push(format!(
+                        "{cast}assert_eq!({fs}(a, b), {ms}(b, a), \"{n}: mirror {mirror}\");\n\
+                         assert_eq!({fs}(a, b), !{gs}(a, b), \"{n}: negation {negate}\");"
+                    ));
+                    self.int_reading.push(format!("I::{n}(b) if b.b == x => I::{mirror}A(swap(b)),"));
+                    let br = |a: &str, b: String| format!("br_if!(s, x.target, {})", f(a, b));
+                    self.kind("cmpbr", format!("{n}Br"), br("slot", o("slot", w, "b")));
+                    self.kind("cmpbr", format!("{n}BrA"), br("ia", o("slot", w, "b")));
+                    self.kind("cmpbrimm", format!("{n}ImmBr"), br("slot", o("imm", w, "imm")));
+                    self.kind("cmpbrimm", format!("{n}ImmBrA"), br("ia", o("imm", w, "imm")));
+                    self.int_reading.push(format!("I::{n}Br(c) if c.a == x => I::{n}BrA(c),"));
+                    self.int_reading.push(format!("I::{n}Br(c) if c.b == x => I::{mirror}BrA(swap_br(c)),"));
+                    self.int_reading.push(format!("I::{n}ImmBr(c) if c.a == x => I::{n}ImmBrA(c),"));
+                    self.compare_branch.push(format!(
+                        "I::{n}(x) if x.dst == cond => (I::{n}Br(b(x)), I::{negate}Br(b(x))),"
+                    ));
+                    self.compare_branch.push(format!(
+                        "I::{n}Imm(x) if x.dst == cond => (I::{n}ImmBr(k(x)), I::{negate}ImmBr(k(x))),"
+                    ));
+                    let f = format!("ops::{}", snake(n));
+                    let step =
+                        format!("step_br!(s, x, {w}, {}, {}, {f})", o("slot", w, "add"), o("slot", w, "b"));
+                    self.kind("addbrs", format!("{n}StepBr"), step);
+                    let add = &n[..3];
+                    self.step.push(format!("(I::{add}Add(x), I::{n}Br(k)) => Some((x, k, I::{n}StepBr)),"));
+                    if w == "u32" {
+                        let step = format!("step_br!(s, x, u32, x.add as u32, x.imm as u32, {f})");
+                        self.kind("addbr", format!("{n}StepImmBr"), step);
+                        self.step_imm.push(format!("I::{n}ImmBr(k) => Some((k, I::{n}StepImmBr)),"));
+                    }
+                }
+            }
+            Class::Float => {
+                let ty = if w == "u64" { "f64" } else { "f32" };
+                let res = if r.bool_res { "bool" } else { ty };
+                self.sem(r, &format!("a: {ty}, b: {ty}"), res);
+                self.kind("bin", n.into(), put(r, res, call(r, &[o("slot", ty, "a"), o("slot", ty, "b")])));
+                if res == "f64" {
+                    self.f64_writers.push(n.into());
+                }
+                self.lowering.push(format!("{pats} => Lower::Binary(I::{n}),"));
+            }
+            Class::F64 => self.f64_arith(r, &pats),
+            Class::Un { a, res } => {
+                let ret = if r.traps { format!("Result<{res}, TrapKind>") } else { res.to_string() };
+                self.sem(r, &format!("a: {a}"), &ret);
+                self.kind("un", n.into(), put(r, res, call(r, &[o("slot", a, "a")])));
+                if r.reg_a {
+                    let reg = if a == "f64" { "fa" } else { "ia" };
+                    self.kind("un", format!("{n}A"), put(r, res, call(r, &[o(reg, a, "a")])));
+                    let rule = format!("I::{n}(v) if v.a == x => I::{n}A(v),");
+                    if reg == "fa" { &mut self.reading } else { &mut self.int_reading }.push(rule);
+                }
+                if res == "f64" {
+                    self.f64_writers.push(n.into());
+                    if r.reg_a {
+                        self.f64_writers.push(format!("{n}A"));
+                    }
+                }
+                self.lowering.push(format!("{pats} => Lower::Unary(I::{n}),"));
+            }
+            Class::Load { mem, res } => {
+                let v = if mem == res { "v".to_string() } else { format!("v as {res}") };
+                let ld = |addr: String| format!("load!(s, x, {addr}, {mem}, |v| put!(s, x.dst, {res}, {v}))");
+                let at = |src: &str| format!("{}.wrapping_add(x.imm)", o(src, "u32", "a"));
+                let idx = |src: &str| format!("idx_addr!(s, x, {})", o(src, "u32", "idx"));
+                self.kind("load", n.into(), ld(o("slot", "u32", "addr")));
+                self.kind("load", format!("{n}A"), ld(o("ia", "u32", "addr")));
+                self.kind("loadat", format!("{n}At"), ld(at("slot")));
+                self.kind("loadat", format!("{n}AtA"), ld(at("ia")));
+                self.int_reading.push(format!("I::{n}(l) if l.addr == x => I::{n}A(l),"));
+                self.int_reading.push(format!("I::{n}At(l) if l.a == x => I::{n}AtA(l),"));
+                let mut forms = vec!["", "A", "At", "AtA"];
+                let mut idx_kind = "None".to_string();
+                if r.idx {
+                    self.kind("loadidx", format!("{n}Idx"), ld(idx("slot")));
+                    self.kind("loadidx", format!("{n}IdxA"), ld(idx("ia")));
+                    self.int_reading
+                        .push(format!("I::{n}Idx(l) if l.idx == x && l.base != x => I::{n}IdxA(l),"));
+                    forms.extend(["Idx", "IdxA"]);
+                    idx_kind = format!("Some(I::{n}Idx)");
+                }
+                if res == "f64" {
+                    self.f64_writers.extend(forms.iter().map(|f| format!("{n}{f}")));
+                }
+                self.lowering.push(format!("{pats} => Lower::Load(memarg, I::{n}, I::{n}At, {idx_kind}),"));
+            }
+            Class::Store { mem } => {
+                let st = |addr: String, val: String| format!("store!(s, x, {addr}, {val}, {mem})");
+                let at = |src: &str| format!("{}.wrapping_add(x.imm)", o(src, "u32", "addr"));
+                let (addr, val) = (|src| o(src, "u32", "addr"), |src| o(src, "u64", "val"));
+                self.kind("store", n.into(), st(addr("slot"), val("slot")));
+                self.kind("store", format!("{n}A"), st(addr("ia"), val("slot")));
+                self.kind("store", format!("{n}V"), st(addr("slot"), val("ia")));
+                self.kind("storeat", format!("{n}At"), st(at("slot"), val("slot")));
+                self.kind("storeat", format!("{n}AtA"), st(at("ia"), val("slot")));
+                self.kind("storeat", format!("{n}AtV"), st(at("slot"), val("ia")));
+                self.kind("storek", format!("{n}K"), st(addr("slot"), "x.imm as i64".into()));
+                self.kind("storek", format!("{n}KA"), st(addr("ia"), "x.imm as i64".into()));
+                for (f, field) in [("", "addr"), ("", "val"), ("At", "addr"), ("At", "val"), ("K", "addr")] {
+                    let reg = if field == "addr" { "A" } else { "V" };
+                    self.int_reading.push(format!("I::{n}{f}(m) if m.{field} == x => I::{n}{f}{reg}(m),"));
+                }
+                let mut idx_kind = "None".to_string();
+                if r.idx {
+                    let idx = |src: &str| format!("idx_addr!(s, x, {})", o(src, "u32", "idx"));
+                    self.kind("storeidx", format!("{n}Idx"), st(idx("slot"), val("slot")));
+                    self.kind("storeidx", format!("{n}IdxA"), st(idx("ia"), val("slot")));
+                    self.int_reading.push(format!(
+                        "I::{n}Idx(m) if m.idx == x && m.base != x && m.val != x => I::{n}IdxA(m),"
+                    ));
+                    idx_kind = format!("Some(I::{n}Idx)");
+                }
+                if r.f64v {
+                    let f = format!("F64{}", &n[3..]);
+                    self.kind("store", format!("{f}V"), st(addr("slot"), val("fa")));
+                    self.kind("storeat", format!("{f}AtV"), st(at("slot"), val("fa")));
+                    self.reading.push(format!("I::{n}(m) if m.val == x => I::{f}V(m),"));
+                    self.reading.push(format!("I::{n}At(m) if m.val == x => I::{f}AtV(m),"));
+                }
+                self.lowering.push(format!(
+                    "{pats} => Lower::Store(memarg, I::{n}, I::{n}At, I::{n}K, {idx_kind}, {}),",
+                    r.wide
+                ));
+            }
+        }
+    }
+
+    fn f64_arith(&mut self, r: &Row, pats: &str) {
+        let n = r.name;
+        self.sem(r, "a: f64, b: f64", "f64");
+        let f = |a: &str, b: &str| put(r, "f64", call(r, &[o(a, "f64", "a"), o(b, "f64", "b")]));
+        self.kind("bin", n.into(), f("slot", "slot"));
+        self.kind("bin", format!("{n}A"), f("fa", "slot"));
+        let mut writers = vec![n.to_string(), format!("{n}A")];
+        if r.reg_ab {
+            self.kind("bin", format!("{n}AB"), f("fa", "fa"));
+            self.reading.push(format!("I::{n}(b) if b.a == x && b.b == x => I::{n}AB(b),"));
+            writers.push(format!("{n}AB"));
+        }
+        self.reading.push(format!("I::{n}(b) if b.a == x => I::{n}A(b),"));
+        if r.comm {
+            self.reading.push(format!("I::{n}(b) if b.b == x => I::{n}A(swap(b)),"));
+        } else {
+            self.kind("bin", format!("{n}B"), f("slot", "fa"));
+            self.reading.push(format!("I::{n}(b) if b.b == x => I::{n}B(b),"));
+            writers.push(format!("{n}B"));
+        }
+        let sem = format!("ops::{}", snake(n));
+        let shapes: &[(&str, bool)] = if r.comm { &[("", false)] } else { &[("", false), ("R", true)] };
+        for &(rev, reversed) in shapes {
+            let e = if reversed { format!("|m, b| {sem}(b, m)") } else { format!("|m, b| {sem}(m, b)") };
+            let (m, u) = (format!("{n}M{rev}"), format!("{n}U{rev}"));
+            for (regs, ma, fb) in
+                [("", "slot", "slot"), ("A", "ia", "slot"), ("B", "slot", "fa"), ("AB", "ia", "fa")]
+            {
+                self.kind("binmem", format!("{m}{regs}"), format!("f64mem!(s, x, {ma}, {fb}, {e})"));
+                writers.push(format!("{m}{regs}"));
+            }
+            for (regs, ma, fv) in
+                [("", "slot", "slot"), ("A", "ia", "slot"), ("V", "slot", "fa"), ("AV", "ia", "fa")]
+            {
+                self.kind("store", format!("{u}{regs}"), format!("f64upd!(s, x, {ma}, {fv}, {e})"));
+            }
+            self.reading.push(format!("I::{m}(m) if m.b == x => I::{m}B(m),"));
+            self.reading.push(format!("I::{m}A(m) if m.b == x => I::{m}AB(m),"));
+            self.reading.push(format!("I::{u}(m) if m.val == x => I::{u}V(m),"));
+            self.reading.push(format!("I::{u}A(m) if m.val == x => I::{u}AV(m),"));
+            self.int_reading.push(format!("I::{m}(m) if m.a == x => I::{m}A(m),"));
+            self.int_reading.push(format!("I::{m}B(m) if m.a == x => I::{m}AB(m),"));
+            self.int_reading.push(format!("I::{u}(m) if m.addr == x => I::{u}A(m),"));
+            self.int_reading.push(format!("I::{u}V(m) if m.addr == x => I::{u}AV(m),"));
+            self.update.push(format!("I::{m}(x) => Some((x, I::{u})),"));
+        }
+        self.f64_writers.extend(writers);
+        let mr = if r.comm { format!("I::{n}M") } else { format!("I::{n}MR") };
+        self.lowering.push(format!("{pats} => Lower::F64(I::{n}, I::{n}M, {mr}),"));
+    }
+
+    /// The semantic function of `r` (when the table gives it).
+    fn sem(&mut self, r: &Row, params: &str, ret: &str) {
+        if let Some(body) = r.sem {
+            let name = snake(r.name);
+            self.ops.push(format!("#[inline(always)]\npub fn {name}({params}) -> {ret} {{\n    {body}\n}}"));
+        }
+    }
+}
+
+/// Writes the generated files into `out`.
+pub fn generate(out: &std::path::Path) {
+    let mut g = Out::default();
+    for r in table() {
+        g.row(&r);
+    }
+    let header = "// @generated by build.rs from build/isa.rs: do not edit.\n";
+    let write = |file: &str, text: String| {
+        let path = out.join(file);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(path, text).expect("write generated file");
+        }
+    };
+
+    let mut laws = String::new();
+    for l in &g.laws {
+        laws.push_str("            {\n");
+        for line in l.lines() {
+            laws.push_str(&format!("                {line}\n"));
+        }
+        laws.push_str("            }\n");
+    }
+    write(
+        "isa_ops.rs",
+        format!(
+            "{header}\n{}\n\n#[cfg(test)]\nmod table_tests {{\n    use super::*;\n\n    \
+             /// The table's mirror and negation of each comparison agree with the semantics.\n    \
+             #[test]\n    fn comparison_mirrors_and_negations() {{\n        \
+             let samples = [0u64, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 1 << 32, 1 << 63, u64::MAX];\n        \
+             for (a, b) in samples.iter().flat_map(|&a| samples.iter().map(move |&b| (a, b))) {{\n\
+             {laws}        }}\n    }}\n}}\n",
+            g.ops.join("\n\n")
+        ),
+    );
+
+    let mut lists = String::new();
+    for (shape, _) in SHAPES {
+        let names: Vec<&str> = g.kinds.iter().filter(|k| k.0 == *shape).map(|k| k.1.as_str()).collect();
+        lists.push_str(&format!("            {shape}: [{}],\n", names.join(", ")));
+    }
+    write(
+        "isa_kinds.rs",
+        format!(
+            "{header}\n/// Invokes `instrs!` with the generated kinds by payload shape, then the hand-written ones.\n\
+             macro_rules! generated_instrs {{\n    ($($other:tt)*) => {{\n        instrs! {{\n{lists}            other: {{ $($other)* }}\n        }}\n    }};\n}}\n"
+        ),
+    );
+
+    let handlers: String =
+        g.kinds.iter().map(|(_, name, body)| format!("            {name}(x) => |s| {body};\n")).collect();
+    write(
+        "isa_handlers.rs",
+        format!(
+            "{header}\n/// Invokes `handlers!` with the hand-written handlers, then one per generated kind.\n\
+             macro_rules! generated_handlers {{\n    ($($hand:tt)*) => {{\n        handlers! {{\n            $($hand)*\n{handlers}        }}\n    }};\n}}\n"
+        ),
+    );
+
+    let arms = |v: &[String]| v.iter().map(|a| format!("        {a}\n")).collect::<String>();
+    let writers = g.f64_writers.iter().map(|w| format!("Op::{w}")).collect::<Vec<_>>().join(", ");
+    let compile = format!(
+        r#"{header}
+/// The f64-register form of `ins` when the register mirrors slot `x`, or `ins` itself.
+pub fn reading(ins: Instr, x: Slot) -> Instr {{
+    match ins {{
+{reading}        other => other,
+    }}
+}}
+
+/// The integer-register form of `ins` when the register mirrors slot `x`, or `ins` itself.
+/// Commutative operations and comparisons (mirrored) move the operand to `a`.
+pub fn int_reading(ins: Instr, x: Slot) -> Instr {{
+    match ins {{
+{int_reading}        other => other,
+    }}
+}}
+
+/// The kinds whose handlers set the f64 register (to their result).
+pub const F64_WRITERS: &[Op] = &[{writers}];
+
+/// The compare-and-branch form of the comparison `last` whose result is `cond`: branch to
+/// `target` when it holds (`when_true`) or when it does not (the negated comparison).
+pub fn compare_branch(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option<Instr> {{
+    let b = |x: Bin| CmpBr {{ a: x.a, b: x.b, target }};
+    let k = |x: BinImm| CmpBrImm {{ a: x.a, imm: x.imm, target }};
+    let (t, f) = match last {{
+{compare_branch}        _ => return None,
+    }};
+    Some(if when_true {{ t }} else {{ f }})
+}}
+
+/// The loop-step form (`a += add` first) of a compare-and-branch against an immediate.
+pub fn step_imm_branch(br: Instr) -> Option<(CmpBrImm, StepImmBr)> {{
+    match br {{
+{step_imm}        _ => None,
+    }}
+}}
+
+/// The loop-step form of a compare-and-branch of two slots after the `add` of its width.
+pub fn step_branch(add: Instr, br: Instr) -> Option<(Bin, CmpBr, StepBr)> {{
+    match (add, br) {{
+{step}        _ => None,
+    }}
+}}
+
+/// The memory-update form (`U`) of an f64 operation with an operand from memory (`M`).
+pub fn update_of(ins: Instr) -> Option<(BinMem, Update)> {{
+    match ins {{
+{update}        _ => None,
+    }}
+}}
+
+/// How the table lowers Wasm operator `op` (`None`: not one of its operations).
+pub fn lowering(op: &Operator<'_>) -> Option<Lower> {{
+    Some(match *op {{
+{lowering}        _ => return None,
+    }})
+}}
+
+/// Whether operator `op` reads its i32 operands as their low 32 bits only (every table
+/// operation with an i32 operand; loads and stores: the address).
+pub fn narrow(op: &Operator<'_>) -> bool {{
+    matches!(
+        op,
+        {narrow}
+    )
+}}
+"#,
+        reading = arms(&g.reading),
+        int_reading = arms(&g.int_reading),
+        compare_branch = arms(&g.compare_branch),
+        step_imm = arms(&g.step_imm),
+        step = arms(&g.step),
+        update = arms(&g.update),
+        lowering = arms(&g.lowering),
+        narrow = g.narrow.join(" | "),
+    );
+    write("isa_compile.rs", compile);
+}
