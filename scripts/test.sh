@@ -17,6 +17,9 @@ cargo build --examples
 # unit tests, spec (official Wasm 2.0 suite), cli, wasi (vs Wasmtime), checkpoint, crash, sleep,
 # supervise, hosted (chiwawa.wasm under Wasmtime and Node)
 cargo test --lib --bins --tests
+# doctests: the compile_fail ones show that the interpreter's trusted state cannot be written
+# from outside the crate (issue 13's sound boundary)
+cargo test --doc
 # fuzzing (docs/FUZZING.md): every target's seeds and regression inputs replayed, then a bounded
 # run of each (SMOKE_SECONDS, default 15 s) — checkpoint bytes, module bytes, differential vs
 # wasmi, checkpoint oracle

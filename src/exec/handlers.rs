@@ -50,7 +50,7 @@
 use super::machine::{need_results_space, zero_few_locals, zero_locals, Frame, Machine, OTHER_INSTANCE};
 use super::ops;
 use super::trap::TrapKind;
-use super::unchecked::{unreachable_unchecked, DebugChecked, UnwrapDebugChecked};
+use super::unchecked::{debug_check_slot, unreachable_unchecked, DebugChecked, UnwrapDebugChecked};
 use crate::compile::ir::{CompiledFunc, Instr, Op};
 use crate::runtime::global::Global;
 use crate::runtime::instance::Instance;
@@ -232,14 +232,23 @@ macro_rules! next {
 
 macro_rules! rd {
     ($s:ident, $slot:expr) => {
-        *$s.regs.add($slot as usize)
+        *slot!($s, $slot)
     };
+}
+/// The address of slot `$slot` of the current frame (checked to lie in the value stack under
+/// `debug_assertions`: [`debug_check_slot`]).
+macro_rules! slot {
+    ($s:ident, $slot:expr) => {{
+        let p = $s.regs.add($slot as usize);
+        debug_check_slot(p, std::ptr::addr_of!((*(*$s.cx).m).stack));
+        p
+    }};
 }
 /// Writes `$v` to slot `$slot` and to the integer register.
 macro_rules! wr {
     ($s:ident, $slot:expr, $v:expr) => {{
         let v: u64 = $v;
-        *$s.regs.add($slot as usize) = v;
+        *slot!($s, $slot) = v;
         $s.ia = v;
     }};
 }
@@ -397,7 +406,7 @@ macro_rules! wrf {
     ($s:ident, $dst:expr, $v:expr) => {{
         let v: f64 = $v;
         // Stored as an f64, so that a value that is in a floating-point register stays there.
-        *($s.regs.add($dst as usize) as *mut f64) = v;
+        *(slot!($s, $dst) as *mut f64) = v;
         $s.fa = v;
     }};
 }
@@ -1133,7 +1142,7 @@ generated_handlers! {
         slow!(s, memory_init(s.cx, s.mp, (*s.cx).ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
     };
     DataDrop { seg } => |s| data_drop(s.cx, seg);
-    TableGet { dst, index, table } => |s| slow!(s, table_get(s.cx, table, rd!(s, index) as u32, s.regs.add(dst as usize)));
+    TableGet { dst, index, table } => |s| slow!(s, table_get(s.cx, table, rd!(s, index) as u32, slot!(s, dst)));
     TableSet { table, index, val } => |s| slow!(s, table_set(s.cx, table, rd!(s, index) as u32, rd!(s, val)));
     TableSize { dst, table } => |s| wr!(s, dst, table_size(s.cx, table) as u64);
     TableGrow { table, dst, init, delta } => |s| {

@@ -86,3 +86,46 @@ impl<T> UnwrapDebugChecked<T> for Option<T> {
         unsafe { self.unwrap_unchecked() }
     }
 }
+
+#[cold]
+#[inline(never)]
+fn slot_out_of_stack(at: usize, start: usize, end: usize) -> ! {
+    panic!("internal error: slot address {at:#x} outside the value stack {start:#x}..{end:#x}")
+}
+
+/// Under `debug_assertions`, checks that `p` (a frame's `regs` plus a slot index) points into
+/// the value stack `stack`: the lowering's slot indices stay below the function's `max_slots`
+/// and `Machine::run` and every call check that `fp + max_slots` fits the stack, so this never
+/// fails unless one of those invariants broke. Compiles to nothing in release builds.
+#[inline(always)]
+pub(crate) fn debug_check_slot(p: *const u64, stack: *const Vec<u64>) {
+    if cfg!(debug_assertions) {
+        // SAFETY: `stack` is the running machine's value stack, valid for the whole run.
+        let (start, len) = unsafe { ((*stack).as_ptr() as usize, (*stack).len()) };
+        let end = start + len * std::mem::size_of::<u64>();
+        let at = p as usize;
+        if at < start || at >= end {
+            slot_out_of_stack(at, start, end);
+        }
+    }
+}
+
+#[cfg(all(test, debug_assertions))]
+mod tests {
+    use super::debug_check_slot;
+
+    #[test]
+    fn slots_inside_the_stack_pass() {
+        let stack = vec![0u64; 4];
+        for i in 0..4 {
+            debug_check_slot(stack.as_ptr().wrapping_add(i), &stack);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the value stack")]
+    fn a_slot_past_the_stack_panics_in_debug_builds() {
+        let stack = vec![0u64; 4];
+        debug_check_slot(stack.as_ptr().wrapping_add(4), &stack);
+    }
+}
