@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::wasi::{
     is_escape, open_beneath, truncate_stdio, unlink_beneath, DirRef, OpenHow, Preopen, WriteOpen,
 };
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -79,17 +79,20 @@ fn unhex(s: &str) -> Option<String> {
 
 impl Journal {
     /// Starts an empty journal for the state of `generation` (0: the start of the run, with
-    /// the sizes of regular-file stdout/stderr in `stdio`), replacing any older one.
+    /// the sizes of regular-file stdout/stderr in `stdio`), replacing any older one atomically:
+    /// the new journal is written and synced under a temp name, then renamed over the old one,
+    /// so a crash at any moment leaves one complete journal (never an empty or torn header).
     pub fn reset(
         dir: &Path,
         generation: u64,
         module_hash: &[u8; 32],
         stdio: &[(u32, u64)],
     ) -> io::Result<Journal> {
-        let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(path(dir))?;
+        let mut tmp = tempfile::Builder::new().prefix(".journal-").suffix(".tmp").tempfile_in(dir)?;
         let stdio: String = stdio.iter().map(|(fd, n)| format!(" {fd}:{n}")).collect();
-        writeln!(file, "{MAGIC} {generation} {}{stdio}", hash::to_hex(module_hash))?;
-        file.sync_data()?;
+        writeln!(tmp, "{MAGIC} {generation} {}{stdio}", hash::to_hex(module_hash))?;
+        tmp.as_file().sync_data()?;
+        let file = tmp.persist(path(dir)).map_err(|e| e.error)?;
         Ok(Journal { file })
     }
 

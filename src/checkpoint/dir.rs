@@ -89,7 +89,9 @@ pub fn parse_generation_file_name(name: &str) -> Option<u64> {
 }
 
 fn is_temp_name(name: &str) -> bool {
-    (name.starts_with(TEMP_PREFIX) || name.starts_with(PACK_TEMP_PREFIX)) && name.ends_with(TEMP_SUFFIX)
+    // `.journal-*.tmp`: an undo journal being replaced (src/journal.rs) when a crash came.
+    [TEMP_PREFIX, PACK_TEMP_PREFIX, ".journal-"].iter().any(|p| name.starts_with(p))
+        && name.ends_with(TEMP_SUFFIX)
 }
 
 /// A directory of checkpoint generations.
