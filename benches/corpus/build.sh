@@ -28,7 +28,7 @@
 # directories are found with `cargo metadata`. pycosat is `pip download`ed as an sdist and
 # checked against its sha256.
 #
-# Needs: clang with the wasm32 target, lld, wasi-libc, libclang-rt-dev-wasm32 (Debian), xxd,
+# Needs: clang with the wasm32 target, lld, wasi-libc, libclang-rt-dev-wasm32 (Debian),
 # python3 + pip, cargo with the wasm32-wasip1 target. Override CC / WASI_SYSROOT / CFLAGS.
 # Flags as ../../../shared/guests/build.sh: clang --target=wasm32-wasi --sysroot=/usr -O2.
 set -euo pipefail
@@ -94,6 +94,19 @@ TS="${DIR[tree-sitter]}"
 TSC="${DIR[tree-sitter-c]}/src"
 
 # ---- build helpers -----------------------------------------------------------------------
+# embed FILE NAME > header: `unsigned char NAME[]` and `unsigned int NAME_len` (as xxd -i)
+embed() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+name = sys.argv[2]
+print("unsigned char %s[] = {" % name)
+for i in range(0, len(data), 12):
+    print("  " + ", ".join("0x%02x" % b for b in data[i:i + 12]) + ("," if i + 12 < len(data) else ""))
+print("};\nunsigned int %s_len = %d;" % (name, len(data)))
+PY
+}
+
 # cbuild NAME "CFLAGS for both" "extra wasm flags" "extra wasm libs" "native libs" SOURCES...
 cbuild() {
   local name="$1" flags="$2" wflags="$3" wlibs="$4" nlibs="$5"
@@ -119,7 +132,7 @@ build_coremark() {
 build_lua() {
   local gen="$out/src/gen-lua" srcs=() f
   mkdir -p "$gen"
-  (cd "$here/lua" && xxd -i bench.lua) >"$gen/bench_lua.h"
+  embed "$here/lua/bench.lua" bench_lua >"$gen/bench_lua.h"
   for f in "$LUA"/*.c; do   # the core and the pure libraries (no io/os/package/debug/coroutine)
     case "$(basename "$f")" in lua.c|luac.c|linit.c|loslib.c|liolib.c|loadlib.c|ldblib.c|lcorolib.c) ;; *) srcs+=("$f") ;; esac
   done
@@ -160,7 +173,7 @@ build_treesitter() {
   local gen="$out/src/gen-treesitter"
   mkdir -p "$gen"
   cat "$LUA"/{lvm,lparser,lcode,lgc,ltable,lstrlib}.c >"$gen/input.c"   # the text to parse
-  (cd "$gen" && xxd -i input.c) >"$gen/input_c.h"
+  embed "$gen/input.c" input_c >"$gen/input_c.h"
   cbuild treesitter "-D_POSIX_C_SOURCE=200112L -D_DEFAULT_SOURCE -I$TS/include -I$TS/src -I$TSC -I$gen" \
     "" "" "" "$here/treesitter/driver.c" "$TS/src/lib.c" "$TSC/parser.c"
 }
