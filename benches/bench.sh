@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark chiwawa against native code, Wasmtime and wasmi on the shared guests
 # (../shared/guests: fib sieve matmul sha256 nbody sort bigmem; argv[1] = scale), or with
-# --corpus on the third-party corpus of benches/corpus (coremark lua sqlite zstd jpeg picosat
+# --corpus on the third-party corpus of benches/corpus (coremark lua quickjs sqlite zstd jpeg picosat
 # treesitter: fixed workloads, no arguments; see benches/corpus/build.sh).
 #
 # usage: benches/bench.sh [options]
@@ -158,7 +158,7 @@ python3 - <<'EOF'
 import csv, math, os, shlex, signal, statistics, subprocess, sys, time
 
 CORPUS = os.environ["B_CORPUS"] == "1"
-GUESTS = (["coremark", "lua", "sqlite", "zstd", "jpeg", "picosat", "treesitter"] if CORPUS
+GUESTS = (["coremark", "lua", "quickjs", "sqlite", "zstd", "jpeg", "picosat", "treesitter"] if CORPUS
           else ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"])
 RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa", "hosted"]
 DEFAULT_RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa"]

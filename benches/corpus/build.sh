@@ -12,6 +12,9 @@
 #   lua         Lua 5.4.9 interpreter from crate lua-src =551.1.0, running lua/bench.lua
 #               (fannkuch, binary trees, method calls, string patterns, sort, spectral norm)
 #                                                                          [language interpreter]
+#   quickjs     QuickJS 2021-03-27 as vendored by the PyPI sdist quickjs==1.19.4, running
+#               quickjs/bench.js (classes, sort, regexps, JSON, Map, recursion)
+#                                                                 [language interpreter, JIT-less JS]
 #   sqlite      SQLite 3.54.1 amalgamation from crate libsqlite3-sys =0.40.0, sqlite/driver.c:
 #               inserts, indexes, joins, aggregates, window functions, CTE in :memory: [database]
 #   zstd        zstd 1.6.0 from crate zstd-sys =2.2.0 (+zstd.1.6.0): 8 MiB of generated text
@@ -25,8 +28,8 @@
 #
 # Fetch step (done here, needs crates.io and PyPI): a scratch cargo project in OUTDIR/src/fetch
 # depends on the pinned crates and `cargo fetch`es them into the cargo registry cache; their
-# directories are found with `cargo metadata`. pycosat is `pip download`ed as an sdist and
-# checked against its sha256.
+# directories are found with `cargo metadata`. pycosat and quickjs are `pip download`ed as sdists
+# and checked against their sha256.
 #
 # Needs: clang with the wasm32 target, lld, wasi-libc, libclang-rt-dev-wasm32 (Debian),
 # python3 + pip, cargo with the wasm32-wasip1 target. Override CC / WASI_SYSROOT / CFLAGS.
@@ -37,7 +40,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$1"
 out="$(cd "$1" && pwd)"
 shift
-ALL="coremark lua sqlite zstd jpeg picosat treesitter"
+ALL="coremark lua quickjs sqlite zstd jpeg picosat treesitter"
 PROGRAMS="${*:-$ALL}"
 CC="${CC:-clang}"
 WASI_SYSROOT="${WASI_SYSROOT:-/usr}"
@@ -51,6 +54,8 @@ CRATES=(coremark=1.0.0 lua-src=551.1.0 libsqlite3-sys=0.40.0 zstd-sys=2.2.0
         mozjpeg-sys=2.2.3 tree-sitter=0.27.1 tree-sitter-c=0.24.2)
 PYCOSAT_VERSION=0.6.6
 PYCOSAT_SHA256=a376cfae20b16fcfbef24bf3c047a8a294c35032bb051fa98842c12bbab6f0ff
+QUICKJS_VERSION=1.19.4
+QUICKJS_SHA256=1205953abc24ff757f4a795304d5d61e4bf1e555c9ef6ec96a132d4b95535484
 
 fetch="$out/src/fetch"
 mkdir -p "$fetch/src"
@@ -86,6 +91,14 @@ if [[ ! -f "$pyc/picosat.c" ]]; then
   tar -xzf "$out/src/pycosat-$PYCOSAT_VERSION.tar.gz" -C "$out/src"
 fi
 
+qjs="$out/src/quickjs-$QUICKJS_VERSION"
+if [[ ! -f "$qjs/upstream-quickjs/quickjs.c" ]]; then
+  log "pip download quickjs==$QUICKJS_VERSION (sdist)"
+  python3 -m pip download -q --no-binary :all: --no-deps -d "$out/src" "quickjs==$QUICKJS_VERSION"
+  echo "$QUICKJS_SHA256  $out/src/quickjs-$QUICKJS_VERSION.tar.gz" | sha256sum -c --quiet
+  tar -xzf "$out/src/quickjs-$QUICKJS_VERSION.tar.gz" -C "$out/src"
+fi
+
 LUA="${DIR[lua-src]}/lua-5.4.9"
 SQLITE="${DIR[libsqlite3-sys]}/sqlite3"
 ZSTD="${DIR[zstd-sys]}/zstd/lib"
@@ -111,6 +124,8 @@ PY
 cbuild() {
   local name="$1" flags="$2" wflags="$3" wlibs="$4" nlibs="$5"
   shift 5
+  # -fmacro-prefix-map: __FILE__ (in assert messages) must not depend on OUTDIR
+  flags="$flags -fmacro-prefix-map=$out/src/= -fmacro-prefix-map=$here/=corpus/"
   $NICE "$CC" --target=wasm32-wasi --sysroot="$WASI_SYSROOT" $CFLAGS $flags $wflags "$@" \
     -Wl,--strip-debug $wlibs -o "$out/wasm/$name.wasm"
   $NICE "$CC" $CFLAGS $flags "$@" -o "$out/native/$name" $nlibs
@@ -138,6 +153,19 @@ build_lua() {
   done
   cbuild lua "-include $here/lua/nothrow.h -I$here/lua/stub -I$LUA -I$gen" \
     "-D_WASI_EMULATED_SIGNAL" "-lwasi-emulated-signal" "-lm" "$here/lua/driver.c" "${srcs[@]}"
+}
+
+build_quickjs() {
+  # -DEMSCRIPTEN: no Atomics (pthreads) and no stack check, as QuickJS's own wasm build; the
+  # same for native. wasm has only round-to-nearest: FE_DOWNWARD/FE_UPWARD (used by toFixed and
+  # toPrecision on ties) get x86's values, which wasi-libc's fesetround rejects; bench.js
+  # prints integers only, so the output does not depend on them.
+  local gen="$out/src/gen-quickjs" Q="$qjs/upstream-quickjs"
+  mkdir -p "$gen"
+  embed "$here/quickjs/bench.js" bench_js >"$gen/bench_js.h"
+  cbuild quickjs "-DEMSCRIPTEN -DCONFIG_VERSION=\"2021-03-27\" -DCONFIG_BIGNUM -D_GNU_SOURCE -I$Q -I$gen" \
+    "-DFE_DOWNWARD=0x400 -DFE_UPWARD=0x800" "" "-lm" "$here/quickjs/driver.c" \
+    "$Q/quickjs.c" "$Q/libregexp.c" "$Q/libunicode.c" "$Q/cutils.c" "$Q/libbf.c"
 }
 
 build_sqlite() {
