@@ -7,7 +7,7 @@
 # usage: benches/bench.sh [options]
 #   --corpus          run the third-party corpus instead of the shared guests (built by
 #                     benches/corpus/build.sh into <cache>/corpus; the first build fetches the
-#                     pinned crates and the pycosat sdist and takes several minutes)
+#                     pinned crates and the pycosat and quickjs sdists; several minutes)
 #   --scale N         work scale passed to every guest (default 1; not used with --corpus)
 #   --reps N          timed repetitions per guest and runtime; the median is shown (default 3)
 #   --filter LIST     comma-separated guest (or corpus program) and/or runtime names, e.g.
