@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark chiwawa against native code, Wasmtime and wasmi on the shared guests
-# (../shared/guests: fib sieve matmul sha256 nbody sort bigmem; argv[1] = scale).
+# (../shared/guests: fib sieve matmul sha256 nbody sort bigmem; argv[1] = scale), or with
+# --corpus on the third-party corpus of benches/corpus (coremark lua quickjs sqlite zstd jpeg picosat
+# treesitter: fixed workloads, no arguments; see benches/corpus/build.sh).
 #
 # usage: benches/bench.sh [options]
-#   --scale N         work scale passed to every guest (default 1)
+#   --corpus          run the third-party corpus instead of the shared guests (built by
+#                     benches/corpus/build.sh into <cache>/corpus; the first build fetches the
+#                     pinned crates and the pycosat and quickjs sdists; several minutes)
+#   --scale N         work scale passed to every guest (default 1; not used with --corpus)
 #   --reps N          timed repetitions per guest and runtime; the median is shown (default 3)
-#   --filter LIST     comma-separated guest and/or runtime names, e.g. fib,sort or wasmi,chiwawa
+#   --filter LIST     comma-separated guest (or corpus program) and/or runtime names, e.g.
+#                     fib,sort or wasmi,chiwawa or sqlite,lua
 #                     (runtimes: native wasmtime wasmi chiwawa hosted; native always runs: it
 #                     provides the reference checksum; `hosted` = chiwawa.wasm inside Wasmtime,
 #                     only when named, as it takes about 3x chiwawa's time)
@@ -31,7 +37,7 @@
 # empty guest.
 set -euo pipefail
 
-scale=1 reps=3 filter="" timeout_s=300 cache="" build=0 install=1 csv=""
+scale=1 reps=3 filter="" timeout_s=300 cache="" build=0 install=1 csv="" corpus=0
 while (($#)); do
   case "$1" in
     --scale) scale="$2"; shift 2 ;;
@@ -42,7 +48,8 @@ while (($#)); do
     --csv) csv="$2"; shift 2 ;;
     --build) build=1; shift ;;
     --no-install) install=0; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --corpus) corpus=1; shift ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +59,7 @@ done
 log() { echo "bench: $*" >&2; }
 repo="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$repo/../shared/guests"
-[[ -x "$shared/build.sh" ]] || { log "missing $shared/build.sh (../shared next to the checkout)"; exit 1; }
+((corpus)) || [[ -x "$shared/build.sh" ]] || { log "missing $shared/build.sh (../shared next to the checkout)"; exit 1; }
 cache="${cache:-$repo/target/bench-cache}"
 csv="${csv:-$cache/last-run.csv}"
 mkdir -p "$cache"
@@ -67,6 +74,10 @@ want_runtime() {  # is runtime $1 selected by --filter?
 }
 
 # ---- build the guests (only when their sources changed) --------------------
+if ((corpus)); then
+  log "building the corpus into $cache/corpus (benches/corpus/build.sh skips what is up to date)"
+  "$repo/benches/corpus/build.sh" "$cache/corpus" >&2
+else
 stamp="$( (cd "$shared" && cat build.sh *.c *.h; echo "${CC:-clang} ${CFLAGS:-}") | md5sum | cut -d' ' -f1)"
 if [[ "$(cat "$cache/.stamp" 2>/dev/null)" != "$stamp" ]]; then
   log "building shared guests into $cache"
@@ -74,6 +85,7 @@ if [[ "$(cat "$cache/.stamp" 2>/dev/null)" != "$stamp" ]]; then
   echo "$stamp" >"$cache/.stamp"
 else
   log "shared guests up to date in $cache"
+fi
 fi
 
 # ---- locate the runtimes ---------------------------------------------------
@@ -136,6 +148,7 @@ if want_runtime hosted; then
   fi
 fi
 
+export B_CORPUS="$corpus"
 export B_HOSTED="$hosted_cmd" B_HOSTED_DESC="$hosted_desc"
 export B_SCALE="$scale" B_REPS="$reps" B_FILTER="$filter" B_TIMEOUT="$timeout_s" B_CACHE="$cache" B_CSV="$csv"
 export B_WASMTIME="$wasmtime_cmd" B_WASMTIME_DESC="$wasmtime_desc" B_WASMI="$wasmi_cmd" B_WASMI_DESC="$wasmi_desc"
@@ -144,12 +157,16 @@ export B_CHIWAWA="$chiwawa_bin run" B_CHIWAWA_DESC="$chiwawa_desc" B_EMPTY="$rep
 python3 - <<'EOF'
 import csv, math, os, shlex, signal, statistics, subprocess, sys, time
 
-GUESTS = ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"]
+CORPUS = os.environ["B_CORPUS"] == "1"
+GUESTS = (["coremark", "lua", "quickjs", "sqlite", "zstd", "jpeg", "picosat", "treesitter"] if CORPUS
+          else ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"])
 RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa", "hosted"]
 DEFAULT_RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa"]
 E = os.environ
 scale, reps, timeout = E["B_SCALE"], int(E["B_REPS"]), float(E["B_TIMEOUT"])
 cache = E["B_CACHE"]
+gdir = os.path.join(cache, "corpus") if CORPUS else cache   # holds wasm/ and native/
+args = [] if CORPUS else [scale]                           # corpus workloads are fixed
 tokens = [t for t in E["B_FILTER"].split(",") if t]
 bad = [t for t in tokens if t not in GUESTS and t not in RUNTIMES]
 if bad:
@@ -172,10 +189,10 @@ def log(*a):
 
 def argv_for(rt, guest, wasm=None):
     if rt == "native":
-        return [os.path.join(cache, "native", guest), scale]
+        return [os.path.join(gdir, "native", guest)] + args
     if not cmds[rt]:
         return None
-    return cmds[rt] + [wasm or os.path.join(cache, "wasm", guest + ".wasm"), scale]
+    return cmds[rt] + [wasm or os.path.join(gdir, "wasm", guest + ".wasm")] + args
 
 def run(argv):
     """-> (status, seconds, stdout); status is ok / FAIL / TIMEOUT."""
@@ -241,7 +258,7 @@ cols = [rt for rt in RUNTIMES if rt in runtimes]
 ratio_cols = [(n, x, y) for n, x, y in (("chiwawa/wasmi", "chiwawa", "wasmi"),
                                          ("hosted/chiwawa", "hosted", "chiwawa"))
               if x in runtimes and y in runtimes]
-head = ["guest"] + cols + [n for n, _, _ in ratio_cols]
+head = ["program" if CORPUS else "guest"] + cols + [n for n, _, _ in ratio_cols]
 lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
 ratios = {n: [] for n, _, _ in ratio_cols}
 
@@ -287,8 +304,8 @@ try:
     cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
 except Exception:
     cpu = "?"
-print("Median wall seconds of %d run(s), scale %s, %s, %d CPUs, %s." % (
-    reps, scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))
+print("Median wall seconds of %d run(s), %s, %s, %d CPUs, %s." % (
+    reps, "third-party corpus (benches/corpus)" if CORPUS else "scale " + scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))
 print()
 print("\n".join(lines))
 print()
@@ -302,7 +319,11 @@ if "wasmtime" in runtimes:
     if parts:
         print("Geomean ratio to wasmtime: " + ", ".join(parts) + ".")
         print()
-print("- native: clang -O2 (../shared/guests/build.sh)")
+if CORPUS:
+    print("- native: clang -O2, coremark rustc --release (benches/corpus/build.sh); wasm: the same sources, "
+          "clang --target=wasm32-wasi -O2 / rustc wasm32-wasip1")
+else:
+    print("- native: clang -O2 (../shared/guests/build.sh)")
 if "wasmtime" in runtimes:
     print("- wasmtime: %s" % E["B_WASMTIME_DESC"])
     if overhead is not None:
