@@ -83,21 +83,19 @@ for c in "${CRATES[@]}"; do
   [[ -d "${DIR[${c%%=*}]:-}" ]] || { log "crate ${c%%=*} not found after cargo fetch"; exit 1; }
 done
 
+# A PyPI source distribution, checked against its sha256 and unpacked into $out/src, unless
+# the file `$4` (relative to the unpacked directory) is already there.
+sdist() { # NAME VERSION SHA256 MARKER
+  [[ -f "$out/src/$1-$2/$4" ]] && return 0
+  log "pip download $1==$2 (sdist)"
+  python3 -m pip download -q --no-binary :all: --no-deps -d "$out/src" "$1==$2"
+  echo "$3  $out/src/$1-$2.tar.gz" | sha256sum -c --quiet
+  tar -xzf "$out/src/$1-$2.tar.gz" -C "$out/src"
+}
 pyc="$out/src/pycosat-$PYCOSAT_VERSION"
-if [[ ! -f "$pyc/picosat.c" ]]; then
-  log "pip download pycosat==$PYCOSAT_VERSION (sdist)"
-  python3 -m pip download -q --no-binary :all: --no-deps -d "$out/src" "pycosat==$PYCOSAT_VERSION"
-  echo "$PYCOSAT_SHA256  $out/src/pycosat-$PYCOSAT_VERSION.tar.gz" | sha256sum -c --quiet
-  tar -xzf "$out/src/pycosat-$PYCOSAT_VERSION.tar.gz" -C "$out/src"
-fi
-
+sdist pycosat "$PYCOSAT_VERSION" "$PYCOSAT_SHA256" picosat.c
 qjs="$out/src/quickjs-$QUICKJS_VERSION"
-if [[ ! -f "$qjs/upstream-quickjs/quickjs.c" ]]; then
-  log "pip download quickjs==$QUICKJS_VERSION (sdist)"
-  python3 -m pip download -q --no-binary :all: --no-deps -d "$out/src" "quickjs==$QUICKJS_VERSION"
-  echo "$QUICKJS_SHA256  $out/src/quickjs-$QUICKJS_VERSION.tar.gz" | sha256sum -c --quiet
-  tar -xzf "$out/src/quickjs-$QUICKJS_VERSION.tar.gz" -C "$out/src"
-fi
+sdist quickjs "$QUICKJS_VERSION" "$QUICKJS_SHA256" upstream-quickjs/quickjs.c
 
 LUA="${DIR[lua-src]}/lua-5.4.9"
 SQLITE="${DIR[libsqlite3-sys]}/sqlite3"
