@@ -174,13 +174,11 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         Default::default()
     });
     let (mut guest, restored, tracker) = start_guest(cfg, ck, &dir, module, &module_hash)?;
-    // Incremental generations start from the restored one's pages (when they are in this
-    // directory's packs); otherwise the first generation writes every page.
+    // Incremental generations start from the restored generation of this directory (its pages
+    // are in this directory's packs); otherwise (fresh, `--restore FILE`) the first generation
+    // writes every page.
     let mut tracker = ck.incremental.then(|| {
-        let mut t = match (&ck.restore, tracker) {
-            (None, Some(t)) => t,
-            _ => crate::checkpoint::pages::PageTracker::new(),
-        };
+        let mut t = tracker.unwrap_or_default();
         // Memory is what the tracker knows (or it knows nothing): track writes from here.
         t.track_writes();
         t

@@ -1016,10 +1016,9 @@ fn identical_sections() {
         // other kind of host, both ways: hosted from the native files, native from the hosted.
         let mid = ngens.len() / 2;
         for (runner, files, label) in [
-            (*host, copy.clone(), "native generation under {h}"),
-            (Host::Native, dir.clone(), "{h} generation natively"),
+            (*host, copy.clone(), format!("native generation under {h}")),
+            (Host::Native, dir.clone(), format!("{h} generation natively")),
         ] {
-            let label = label.replace("{h}", h);
             let gen = files.join(ngens[mid].file_name().unwrap());
             let rel = gen.strip_prefix(&root.path).unwrap().to_string_lossy().into_owned();
             let resume = [

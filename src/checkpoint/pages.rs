@@ -257,6 +257,23 @@ impl std::fmt::Debug for PageTracker {
 /// off for the rest of the run, with a warning). `CHIWAWA_DIRTY_VERIFY=1` checks every time.
 pub const VERIFY_EVERY: u64 = 64;
 
+/// Where each page of each memory is, by memory index (`None`: a zero page), from manifests.
+fn page_maps(manifests: &[Manifest]) -> Vec<Vec<Option<PageRef>>> {
+    let mut mems: Vec<Vec<Option<PageRef>>> = Vec::new();
+    for m in manifests {
+        let i = m.index as usize;
+        if mems.len() <= i {
+            mems.resize(i + 1, Vec::new());
+        }
+        let mut pages = vec![None; m.size_pages as usize];
+        for (p, r) in &m.entries {
+            pages[*p as usize] = Some(*r);
+        }
+        mems[i] = pages;
+    }
+    mems
+}
+
 /// The fingerprint of each page of `data` that is wanted and not all zero (`None` otherwise).
 /// Memories of 64 MiB and more are split over up to four threads where threads exist (the
 /// guest is paused meanwhile: the checkpoint is the only work there is).
@@ -337,12 +354,7 @@ impl PageTracker {
     /// [`track_writes`](Self::track_writes) with a given source of written pages.
     pub fn track_writes_with(&mut self, tracker: Option<Box<dyn WriteTracker>>) {
         self.soft = tracker;
-        if let Some(s) = &mut self.soft {
-            if let Err(e) = s.clear() {
-                log::debug!("soft-dirty tracking off: {e}");
-                self.soft = None;
-            }
-        }
+        self.restart_tracking();
         log::debug!(
             "incremental generations: {}",
             if self.soft.is_some() { "soft-dirty page tracking" } else { "every page fingerprinted" }
@@ -357,19 +369,7 @@ impl PageTracker {
     /// Seeds the tracker from the manifests of the generation just restored, whose packs hold
     /// `packs[g]` pages each (as read from their headers).
     pub fn from_restored(manifests: &[Manifest], packs: BTreeMap<u64, u64>) -> Self {
-        let mut mems: Vec<Vec<Option<PageRef>>> = Vec::new();
-        for m in manifests {
-            let i = m.index as usize;
-            if mems.len() <= i {
-                mems.resize(i + 1, Vec::new());
-            }
-            let mut pages = vec![None; m.size_pages as usize];
-            for (p, r) in &m.entries {
-                pages[*p as usize] = Some(*r);
-            }
-            mems[i] = pages;
-        }
-        PageTracker { mems, packs, soft: None, plans: 0 }
+        PageTracker { mems: page_maps(manifests), packs, soft: None, plans: 0 }
     }
 
     /// Plans generation `generation` of the memories `mems` (index, contents, maximum): every
@@ -508,29 +508,23 @@ impl PageTracker {
 
     /// The plan was committed: it is now the last generation.
     pub fn committed(&mut self, plan: Plan) {
-        let mut referenced = BTreeSet::new();
-        self.mems = plan
-            .manifests
-            .iter()
-            .map(|m| {
-                let mut pages = vec![None; m.size_pages as usize];
-                for (p, r) in &m.entries {
-                    referenced.insert(r.pack);
-                    pages[*p as usize] = Some(*r);
-                }
-                pages
-            })
-            .collect();
+        self.mems = page_maps(&plan.manifests);
+        let referenced: BTreeSet<u64> =
+            plan.manifests.iter().flat_map(|m| m.entries.iter().map(|(_, r)| r.pack)).collect();
         if !plan.new_pages.is_empty() {
             self.packs.insert(plan.generation, plan.new_pages.len() as u64);
         }
         self.packs.retain(|g, _| referenced.contains(g));
         // Memory matches the manifests again: a new interval of write tracking.
-        if let Some(s) = &mut self.soft {
-            if let Err(e) = s.clear() {
-                log::warn!("soft-dirty page tracking failed ({e}); fingerprinting every page from now on");
-                self.soft = None;
-            }
+        self.restart_tracking();
+    }
+
+    /// Starts a new interval of write tracking; a tracker that fails is dropped (every page is
+    /// fingerprinted from then on).
+    fn restart_tracking(&mut self) {
+        if let Some(Err(e)) = self.soft.as_mut().map(|s| s.clear()) {
+            log::warn!("soft-dirty page tracking failed ({e}); fingerprinting every page from now on");
+            self.soft = None;
         }
     }
 }
