@@ -19,7 +19,13 @@
 //! ```text
 //! chiwawa-journal 1 <generation> <module sha256, hex> [<fd>:<size>]...
 //! open <existed: 0|1> <size> <preopen guest name, hex> <path below the preopen, hex>
+//! checkpoint <generation>
 //! ```
+//!
+//! A `checkpoint` line marks where a generation was captured whose files were then written
+//! while the guest ran on (see `snapshot::begin`): resumed from the journal's own generation,
+//! every entry is undone; resumed from the marked one, only the entries after its line. Once
+//! the marked generation is durable the journal is started again at it (`Journal::rebase`).
 //!
 //! A torn last line is ignored: it was never fsynced, so the open it announces never happened.
 //!
@@ -59,6 +65,8 @@ pub struct Entry {
 #[derive(Debug)]
 pub struct Journal {
     file: File,
+    /// The entry lines recorded since the last [`mark`](Journal::mark) (or the start).
+    since_mark: Vec<String>,
 }
 
 /// A journal field: the string's bytes in hexadecimal (`-` when empty), so that any path
@@ -93,13 +101,41 @@ impl Journal {
         writeln!(tmp, "{MAGIC} {generation} {}{stdio}", hash::to_hex(module_hash))?;
         tmp.as_file().sync_data()?;
         let file = tmp.persist(path(dir)).map_err(|e| e.error)?;
-        Ok(Journal { file })
+        Ok(Journal { file, since_mark: Vec::new() })
     }
 
     /// Records an open before it happens; durable when this returns.
     pub fn record(&mut self, w: &WriteOpen) -> io::Result<()> {
-        writeln!(self.file, "open {} {} {} {}", w.existed as u8, w.size, hex(&w.preopen), hex(&w.path))?;
+        let line = format!("open {} {} {} {}\n", w.existed as u8, w.size, hex(&w.preopen), hex(&w.path));
+        self.file.write_all(line.as_bytes())?;
+        self.since_mark.push(line);
         self.file.sync_data()
+    }
+
+    /// Records that generation `generation` was captured here, before it is durable (it is
+    /// being written while the guest runs on): a resume from the generation the journal started
+    /// at undoes every entry, one from `generation` only those after this line.
+    ///
+    /// Not synced here: the next [`record`](Self::record) syncs it with its own line, before the
+    /// open it announces. A mark lost in a crash had no entries after it, and then a resume
+    /// from `generation` has nothing to undo either way.
+    pub fn mark(&mut self, generation: u64) -> io::Result<()> {
+        writeln!(self.file, "checkpoint {generation}")?;
+        self.since_mark.clear();
+        Ok(())
+    }
+
+    /// Generation `generation`, marked last, is durable: the journal starts at it again, with
+    /// the entries recorded since its mark (replaced atomically, as [`reset`](Self::reset)).
+    pub fn rebase(&mut self, dir: &Path, generation: u64, module_hash: &[u8; 32]) -> io::Result<()> {
+        let mut tmp = tempfile::Builder::new().prefix(".journal-").suffix(".tmp").tempfile_in(dir)?;
+        writeln!(tmp, "{MAGIC} {generation} {}", hash::to_hex(module_hash))?;
+        for line in &self.since_mark {
+            tmp.write_all(line.as_bytes())?;
+        }
+        tmp.as_file().sync_data()?;
+        self.file = tmp.persist(path(dir)).map_err(|e| e.error)?;
+        Ok(())
     }
 }
 
@@ -112,6 +148,8 @@ pub struct Loaded {
     /// Regular-file stdout/stderr sizes at the start (generation 0 only).
     pub stdio: Vec<(u32, u64)>,
     pub entries: Vec<Entry>,
+    /// `checkpoint` lines: a generation captured after the first `n` entries.
+    pub marks: Vec<(u64, usize)>,
 }
 
 /// Reads the journal (complete entries only).
@@ -136,9 +174,19 @@ pub fn load(dir: &Path) -> io::Result<Option<Loaded>> {
         }
     }
     let mut entries = Vec::new();
+    let mut marks = Vec::new();
     for line in lines {
         let Some(line) = line.strip_suffix('\n') else { break }; // torn: never fsynced
         let f: Vec<&str> = line.split(' ').collect();
+        if let ["checkpoint", g] = f.as_slice() {
+            match g.parse() {
+                Ok(g) => {
+                    marks.push((g, entries.len()));
+                    continue;
+                }
+                Err(_) => break,
+            }
+        }
         let parsed = match f.as_slice() {
             ["open", e, size, pre, p] => (|| {
                 Some(Entry {
@@ -155,7 +203,7 @@ pub fn load(dir: &Path) -> io::Result<Option<Loaded>> {
             None => break,
         }
     }
-    Ok(Some(Loaded { generation, module: module.to_string(), stdio, entries }))
+    Ok(Some(Loaded { generation, module: module.to_string(), stdio, entries, marks }))
 }
 
 /// Deletes the journal (the guest finished, or a fresh start).
@@ -193,14 +241,17 @@ pub fn undo(
     let Some(j) = load(dir).map_err(|e| Error::Other(format!("cannot read the undo journal: {e}")))? else {
         return Ok(0);
     };
-    let applies = match resume {
-        Resume::Generation(g) => j.generation >= g,
-        Resume::Start => j.generation == 0,
+    // The entries recorded after that point: all of a journal started there (or later), those
+    // after its mark in one started earlier, none otherwise.
+    let from = match resume {
+        Resume::Generation(g) if j.generation >= g => Some(0),
+        Resume::Generation(g) => j.marks.iter().find(|(m, _)| *m == g).map(|(_, n)| *n),
+        Resume::Start => (j.generation == 0).then_some(0),
     };
-    if j.module != hash::to_hex(module_hash) || !applies {
+    let Some(from) = from.filter(|_| j.module == hash::to_hex(module_hash)) else {
         return Ok(0);
-    }
-    let entries = &j.entries;
+    };
+    let entries = &j.entries[from.min(j.entries.len())..];
     // First resolve every entry beneath its preopen (the way the guest's own `path_open` does)
     // and decide what to do; only when all of them are fine is anything changed. An entry whose
     // path now leads out of its preopen (e.g. through a symlink the guest made) stops the roll
@@ -336,6 +387,49 @@ mod tests {
         assert!(!root.join("sub/new file").exists());
         // Missing preopen: an environment error.
         assert!(matches!(undo(d.path(), Resume::Generation(5), &h, &[]), Err(Error::Environment(_))));
+    }
+
+    /// A generation written in the background: marked when captured, the journal started again
+    /// at it once durable; a resume from either undoes exactly the opens after it.
+    #[test]
+    fn marks_split_the_journal_between_two_generations() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let h = [9u8; 32];
+        let pre = vec![Preopen { host: root.clone(), guest: "/d".into() }];
+        let new = |name: &str| WriteOpen { preopen: "/d".into(), path: name.into(), existed: false, size: 0 };
+        let touch = |name: &str| std::fs::write(root.join(name), b"x").unwrap();
+        let mut j = Journal::reset(d.path(), 3, &h, &[]).unwrap();
+        j.record(&new("before")).unwrap();
+        touch("before");
+        j.mark(4).unwrap();
+        j.record(&new("after")).unwrap();
+        touch("after");
+        let loaded = load(d.path()).unwrap().unwrap();
+        assert_eq!((loaded.generation, loaded.entries.len(), loaded.marks.clone()), (3, 2, vec![(4, 1)]));
+        // Generation 4 durable: a resume from it undoes only what came after its mark.
+        assert_eq!(undo(d.path(), Resume::Generation(4), &h, &pre).unwrap(), 1);
+        assert!(root.join("before").exists() && !root.join("after").exists());
+        touch("after");
+        // Generation 4 never durable: from 3, everything.
+        assert_eq!(undo(d.path(), Resume::Generation(3), &h, &pre).unwrap(), 2);
+        assert!(!root.join("before").exists() && !root.join("after").exists());
+        // An older generation: everything (all of it came later); a newer one the journal has
+        // no mark of: nothing.
+        touch("before");
+        touch("after");
+        assert_eq!(undo(d.path(), Resume::Generation(2), &h, &pre).unwrap(), 2);
+        touch("after");
+        assert_eq!(undo(d.path(), Resume::Generation(5), &h, &pre).unwrap(), 0);
+        // Rebased at 4: it keeps the entries after the mark.
+        j.rebase(d.path(), 4, &h).unwrap();
+        j.record(&new("later")).unwrap();
+        let loaded = load(d.path()).unwrap().unwrap();
+        assert_eq!(loaded.generation, 4);
+        let names: Vec<&str> = loaded.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(names, ["after", "later"]);
+        assert!(loaded.marks.is_empty());
     }
 
     #[test]

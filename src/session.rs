@@ -177,10 +177,11 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     // Incremental generations start from the restored generation of this directory (its pages
     // are in this directory's packs); otherwise (fresh, `--restore FILE`) the first generation
     // writes every page.
-    let mut tracker = ck.incremental.then(|| {
+    let tracker = ck.incremental.then(|| {
         let mut t = tracker.unwrap_or_default();
         // Memory is what the tracker knows (or it knows nothing): track writes from here.
-        t.track_writes();
+        let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+        t.track_writes(&mems);
         t
     });
     // The undo journal starts at the restored generation, or at 0 ("the start", with the sizes
@@ -201,22 +202,14 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     // clock and looks for the trigger file itself.
     let probe = trigger.interrupt_probe();
     guest.wasi.set_interrupt_probe(move || probe.check());
-    // Commits a generation and restarts the undo journal at it.
-    let mut commit = |guest: &mut Guest| {
-        let c = snapshot::checkpoint(guest, &dir, module_hash, tracker.as_mut())?;
-        let (generation, path, bytes) = (c.generation, c.path, c.bytes);
-        if ck.incremental {
-            log::debug!(
-                "generation {generation}: {} pages written, {} referenced from earlier packs",
-                c.pages_written,
-                c.pages_reused
-            );
-        }
-        match Journal::reset(dir.path(), generation, &module_hash, &[]) {
-            Ok(j) => *journal.lock().unwrap_or_else(|p| p.into_inner()) = j,
-            Err(e) => log::warn!("cannot restart the undo journal: {e}"),
-        }
-        Ok::<_, Error>((generation, path, bytes))
+    let mut w = Writer {
+        dir: &dir,
+        module_hash,
+        tracker,
+        journal,
+        in_flight: None,
+        spare: Vec::new(),
+        memory_bytes: 0,
     };
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
@@ -224,10 +217,15 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
             Step::Finished(o) => break o,
             Step::Paused => {
                 let executed = guest.machine.executed();
+                if w.in_flight.as_ref().is_some_and(|f| f.gen.is_finished()) {
+                    if let Err(failed_at) = w.settle() {
+                        trigger.checkpoint_failed(failed_at);
+                    }
+                }
                 if let Some(signal) = stop.signal() {
                     // A planned stop: save everything up to this safe point, then exit.
                     let name = crate::stop::signal_name(signal);
-                    let checkpointed = match commit(&mut guest) {
+                    let checkpointed = match w.commit(&mut guest) {
                         Ok((generation, path, _)) => {
                             log::info!(
                                 "{name}: stopped after a checkpoint at {executed} instructions (generation \
@@ -248,15 +246,27 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                 }
                 if let Some(reason) = trigger.due(executed) {
                     let t0 = Instant::now();
-                    match commit(&mut guest) {
-                        Ok((generation, path, bytes)) => {
-                            log::debug!(
-                                "checkpoint: generation {generation} ({}), {bytes} bytes, {} instructions, {:.1} ms, reason {}",
-                                path.display(),
-                                executed,
-                                t0.elapsed().as_secs_f64() * 1e3,
-                                reason.as_str()
-                            );
+                    // Wall-clock generations of incremental runs are written while the guest runs
+                    // on; the others (a trigger file, an instruction count) are durable before it
+                    // does, as their users expect.
+                    let background = ck.incremental
+                        && reason == crate::trigger::Reason::Interval
+                        && !trigger.trigger_file_due();
+                    if background && w.in_flight.as_ref().is_some_and(|f| !f.gen.is_finished()) {
+                        // The disk is behind (the last generation is still being written): the
+                        // guest runs on, and this one is taken once that one is done.
+                        continue;
+                    }
+                    let result = if background {
+                        w.begin(&mut guest, executed, reason, t0)
+                    } else {
+                        w.commit(&mut guest).map(Some)
+                    };
+                    match result {
+                        Ok(done) => {
+                            if let Some((generation, path, bytes)) = done {
+                                log_generation(generation, &path, bytes, executed, t0, None, reason);
+                            }
                             trigger.checkpointed(executed, reason);
                         }
                         Err(e) => {
@@ -270,6 +280,8 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
             }
         }
     };
+    // A generation still being written is waited for: none may appear after the clean up.
+    let _ = w.settle();
     // The guest is done: its generations must not resurrect it on the next run.
     journal::remove(dir.path());
     let done = if ck.keep_on_exit {
@@ -283,6 +295,189 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     lock.remove();
     Ok(Ended::Guest(outcome))
 }
+
+/// The debug line of a committed generation (`paused`: how long the guest waited for one
+/// written in the background; otherwise it waited for all of it).
+fn log_generation(
+    generation: u64,
+    path: &std::path::Path,
+    bytes: u64,
+    executed: u64,
+    t0: Instant,
+    paused: Option<std::time::Duration>,
+    reason: crate::trigger::Reason,
+) {
+    let ms = paused.unwrap_or_else(|| t0.elapsed()).as_secs_f64() * 1e3;
+    let durable = paused.map(|_| {
+        format!(" (written in the background: durable after {:.1} ms)", t0.elapsed().as_secs_f64() * 1e3)
+    });
+    log::debug!(
+        "checkpoint: generation {generation} ({}), {bytes} bytes, {executed} instructions, {ms:.1} ms, reason {}{}",
+        path.display(),
+        reason.as_str(),
+        durable.unwrap_or_default()
+    );
+}
+
+/// A generation being written while the guest runs on, and when it was captured.
+struct Pending {
+    gen: snapshot::InFlight,
+    executed: u64,
+    t0: Instant,
+    paused: std::time::Duration,
+    reason: crate::trigger::Reason,
+}
+
+/// Commits generations for the run: the page tracker of incremental runs, the undo journal, and
+/// the generation written in the background, if one is.
+struct Writer<'a> {
+    dir: &'a CheckpointDir,
+    module_hash: [u8; 32],
+    tracker: Option<crate::checkpoint::pages::PageTracker>,
+    journal: Arc<Mutex<Journal>>,
+    in_flight: Option<Pending>,
+    /// The buffer the last background generation copied its pages to, kept for the next.
+    spare: Vec<u8>,
+    /// Bytes of guest memory at the last background generation.
+    memory_bytes: usize,
+}
+
+impl Writer<'_> {
+    /// The page tracker after a generation failed whose plan it had taken: it knows nothing
+    /// any more (the next generation writes every page).
+    fn forget_pages(&mut self, guest_mems: Option<&[&[u8]]>) {
+        if let Some(t) = self.tracker.as_mut() {
+            *t = crate::checkpoint::pages::PageTracker::new();
+            if let Some(m) = guest_mems {
+                t.track_writes(m);
+            }
+        }
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the generation in flight, if any. Durable: the undo journal starts at it.
+    /// Failed: logged, the tracker forgets its pages, and `Err` carries the instruction count
+    /// it was captured at.
+    fn settle(&mut self) -> Result<(), u64> {
+        let Some(p) = self.in_flight.take() else { return Ok(()) };
+        let (result, spare) = p.gen.wait();
+        // Kept only while small against the guest's memory.
+        if spare.capacity() <= (SPARE_KEEP_MIN).max(self.memory_bytes / 8) {
+            self.spare = spare;
+        }
+        match result {
+            Ok(c) => {
+                log::debug!(
+                    "generation {}: {} pages written, {} referenced from earlier packs",
+                    c.generation,
+                    c.pages_written,
+                    c.pages_reused
+                );
+                log_generation(c.generation, &c.path, c.bytes, p.executed, p.t0, Some(p.paused), p.reason);
+                let (dir, hash) = (self.dir.path(), self.module_hash);
+                if let Err(e) = self.journal().rebase(dir, c.generation, &hash) {
+                    log::warn!("cannot restart the undo journal: {e}");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                log::warn!("checkpoint failed (the run continues, older generations are intact): {e}");
+                // The tracker starts over at the next generation (it has no memory to protect
+                // here: tracking resumes after that generation).
+                self.forget_pages(None);
+                Err(p.executed)
+            }
+        }
+    }
+
+    /// Commits a generation now (after the one in flight, if any) and restarts the undo
+    /// journal at it.
+    fn commit(&mut self, guest: &mut Guest) -> Result<(u64, PathBuf, u64), Error> {
+        let _ = self.settle();
+        let result = snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut());
+        let c = match result {
+            Ok(c) => c,
+            Err(e) => {
+                if self.tracker.is_some() {
+                    let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+                    self.forget_pages(Some(&mems));
+                }
+                return Err(e);
+            }
+        };
+        if self.tracker.is_some() {
+            log::debug!(
+                "generation {}: {} pages written, {} referenced from earlier packs",
+                c.generation,
+                c.pages_written,
+                c.pages_reused
+            );
+        }
+        match Journal::reset(self.dir.path(), c.generation, &self.module_hash, &[]) {
+            Ok(j) => *self.journal() = j,
+            Err(e) => log::warn!("cannot restart the undo journal: {e}"),
+        }
+        Ok((c.generation, c.path, c.bytes))
+    }
+
+    /// Captures an incremental generation and has it written while the guest runs on
+    /// (`snapshot::begin`); `Some` if it was committed at once instead.
+    fn begin(
+        &mut self,
+        guest: &mut Guest,
+        executed: u64,
+        reason: crate::trigger::Reason,
+        t0: Instant,
+    ) -> Result<Option<(u64, PathBuf, u64)>, Error> {
+        let _ = self.settle();
+        let Some(tracker) = self.tracker.as_mut() else { return self.commit(guest).map(Some) };
+        self.memory_bytes = guest.store.memories.iter().map(|m| m.data().len()).sum();
+        let begun =
+            snapshot::begin(guest, self.dir, self.module_hash, tracker, BACKGROUND_COPY_MAX, &mut self.spare);
+        let gen = match begun {
+            Ok(snapshot::Begun::InFlight(gen)) => gen,
+            Ok(snapshot::Begun::Done(c)) => {
+                log::debug!(
+                    "generation {}: {} pages written, {} referenced from earlier packs",
+                    c.generation,
+                    c.pages_written,
+                    c.pages_reused
+                );
+                match Journal::reset(self.dir.path(), c.generation, &self.module_hash, &[]) {
+                    Ok(j) => *self.journal() = j,
+                    Err(e) => log::warn!("cannot restart the undo journal: {e}"),
+                }
+                return Ok(Some((c.generation, c.path, c.bytes)));
+            }
+            Err(e) => {
+                let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+                self.forget_pages(Some(&mems));
+                return Err(e);
+            }
+        };
+        // Opens from here on happen after the generation: a resume from it undoes only those.
+        let marked = self.journal().mark(gen.generation);
+        let pending = Pending { executed, t0, paused: t0.elapsed(), reason, gen };
+        self.in_flight = Some(pending);
+        if let Err(e) = marked {
+            // Without the mark, the journal can only start at the generation once it is
+            // durable: wait for that before the guest opens anything.
+            log::warn!("cannot mark generation in the undo journal ({e}); waiting for it to be written");
+            let _ = self.settle();
+        }
+        Ok(None)
+    }
+}
+
+/// The most a generation written in the background copies out of the guest (its new pages);
+/// a bigger one is written before the guest goes on.
+const BACKGROUND_COPY_MAX: usize = 256 << 20;
+/// A copy buffer up to this size is kept for the next background generation whatever the
+/// size of guest memory (a bigger one: up to an eighth of it).
+const SPARE_KEEP_MIN: usize = 64 << 20;
 
 /// Why a generation was not used.
 enum Skip {

@@ -253,42 +253,190 @@ pub fn checkpoint(
     module_hash: [u8; 32],
     tracker: Option<&mut PageTracker>,
 ) -> Result<Committed, Error> {
+    let Some(tracker) = tracker else {
+        let (c, header) = capture_with_header(g, dir, module_hash)?;
+        let generation = header.generation;
+        let (path, bytes) = dir.commit(generation, |w| write(g, &c, &header, None, w))?;
+        return Ok(Committed { generation, path, bytes, pages_written: 0, pages_reused: 0 });
+    };
+    match begin(g, dir, module_hash, tracker, 0, &mut Vec::new())? {
+        Begun::Done(c) => Ok(c),
+        Begun::InFlight(f) => f.wait().0,
+    }
+}
+
+/// The guest's state and the header of the next generation.
+fn capture_with_header(
+    g: &mut Guest,
+    dir: &CheckpointDir,
+    module_hash: [u8; 32],
+) -> Result<(Capture, Header), Error> {
     let c = capture(g)?;
-    let generation = dir.next_generation()?;
     let header = Header {
         format_version: format::FORMAT_VERSION,
         flags: 0,
         module_hash,
         module_len: g.module.byte_len,
-        generation,
+        generation: dir.next_generation()?,
         created_unix_nanos: format::unix_nanos_now(),
         instructions: c.executed,
         producer: format::Producer::current(),
     };
-    let Some(tracker) = tracker else {
-        let (path, bytes) = dir.commit(generation, |w| write(g, &c, &header, None, w))?;
-        return Ok(Committed { generation, path, bytes, pages_written: 0, pages_reused: 0 });
-    };
+    Ok((c, header))
+}
+
+/// What [`begin`] did: committed the generation, or captured it and left the writing to a
+/// thread.
+#[derive(Debug)]
+pub enum Begun {
+    Done(Committed),
+    InFlight(InFlight),
+}
+
+/// The outcome of writing a generation in the background, and the buffer its pages were in.
+type Written = (Result<Committed, Error>, Vec<u8>);
+
+/// An incremental generation being made durable by a thread of its own while the guest runs
+/// on: its new pages and its file were copied out of the guest when it was captured. Until
+/// [`wait`](Self::wait) returns `Ok` it may never be committed (the previous generation stays
+/// the newest valid one). Dropping it waits.
+#[derive(Debug)]
+pub struct InFlight {
+    pub generation: u64,
+    handle: Option<std::thread::JoinHandle<Written>>,
+}
+
+impl InFlight {
+    /// Waits until the generation is committed, or its writing failed; also returns the buffer
+    /// its pages were copied to (for the next [`begin`]).
+    pub fn wait(mut self) -> Written {
+        self.join()
+    }
+
+    /// Whether the writing is over (then [`wait`](Self::wait) does not block).
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    fn join(&mut self) -> Written {
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => (
+                Err(Error::Other(format!("the writer of generation {} panicked", self.generation))),
+                Vec::new(),
+            ),
+            None => (
+                Err(Error::Other(format!("generation {} was already waited for", self.generation))),
+                Vec::new(),
+            ),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            let _ = self.join();
+        }
+    }
+}
+
+/// Plans an incremental generation (see [`PageTracker::plan`]) and then either commits it at
+/// once, or — when `max_copy` allows (the new pages take at most that many bytes) and a thread
+/// can be started — copies its new pages and its file out of the guest and returns while a
+/// thread writes them, so that the guest pauses only for the plan and the copy, not for the
+/// writes and `fsync`s. The tracker takes the plan as committed either way: if the generation
+/// then fails, the caller must give the tracker up ([`PageTracker::new`]). `spare` is a buffer
+/// to copy the pages to (reused: a new one costs a page fault per 4 KiB on first touch).
+pub fn begin(
+    g: &mut Guest,
+    dir: &CheckpointDir,
+    module_hash: [u8; 32],
+    tracker: &mut PageTracker,
+    max_copy: usize,
+    spare: &mut Vec<u8>,
+) -> Result<Begun, Error> {
+    let (c, header) = capture_with_header(g, dir, module_hash)?;
+    let generation = header.generation;
     let mems: Vec<(&[u8], Option<u64>)> =
         g.store.memories.iter().map(|m| (&m.data[..], m.max_pages.map(u64::from))).collect();
-    let plan = tracker.plan(generation, &mems);
-    let mut bytes = 0;
-    if !plan.new_pages.is_empty() {
-        bytes += dir.write_pack(generation, |w| PageTracker::write_pack(&plan, module_hash, &mems, w))?;
-    }
-    let (path, n) = dir.commit(generation, |w| write(g, &c, &header, Some(&plan.manifests), w))?;
-    let committed = Committed {
-        generation,
-        path,
-        bytes: bytes + n,
-        pages_written: plan.new_pages.len() as u64,
-        pages_reused: plan.reused,
-    };
+    let mut plan = tracker.plan(generation, &mems);
+    let bufs: Vec<&[u8]> = mems.iter().map(|m| m.0).collect();
+    let (pages_written, pages_reused) = (plan.new_pages.len() as u64, plan.reused);
     if plan.compacted > 0 {
         log::debug!("generation {generation}: {} pages moved out of mostly-garbage packs", plan.compacted);
     }
-    tracker.committed(plan);
-    Ok(committed)
+    // Pages compaction moves are unchanged since their older pack was written: the writer
+    // copies them from there, not out of the guest.
+    let changed = plan.moved_from.iter().filter(|m| m.is_none()).count();
+    let copy_len = changed * crate::runtime::memory::PAGE_SIZE;
+    let copy = if cfg!(target_os = "wasi") || copy_len > max_copy {
+        None
+    } else {
+        // The changed pages and the generation file, out of the guest (a copy that cannot be
+        // had is no error: the generation is then written before the guest goes on).
+        let mut pack = std::mem::take(spare);
+        pack.clear();
+        let mut file = Vec::new();
+        match pack.try_reserve(copy_len) {
+            Ok(()) => {
+                PageTracker::copy_changed(&plan, &mems, &mut pack)?;
+                write(g, &c, &header, Some(&plan.manifests), &mut file)?;
+                Some((pack, file))
+            }
+            Err(_) => None,
+        }
+    };
+    let Some((pack, file)) = copy else {
+        let mut bytes = 0;
+        if !plan.new_pages.is_empty() {
+            bytes += dir.write_pack(generation, |w| PageTracker::write_pack(&plan, module_hash, &mems, w))?;
+        }
+        let (path, n) = dir.commit(generation, |w| write(g, &c, &header, Some(&plan.manifests), w))?;
+        tracker.committed(plan, &bufs);
+        return Ok(Begun::Done(Committed {
+            generation,
+            path,
+            bytes: bytes + n,
+            pages_written,
+            pages_reused,
+        }));
+    };
+    let moved_from = std::mem::take(&mut plan.moved_from);
+    tracker.committed(plan, &bufs);
+    let dir2 = dir.clone();
+    let persist = move || -> Written {
+        let mut bytes = 0;
+        let result = (|| -> Result<Committed, Error> {
+            if !moved_from.is_empty() {
+                let mut store = PageStore::new(dir2.path(), module_hash);
+                bytes += dir2.write_pack(generation, |w| {
+                    PageTracker::write_pack_from(generation, module_hash, &moved_from, &pack, &mut store, w)
+                })?;
+            }
+            let (path, n) = dir2.commit(generation, |w| w.write_all(&file))?;
+            Ok(Committed { generation, path, bytes: bytes + n, pages_written, pages_reused })
+        })();
+        (result, pack)
+    };
+    // `persist` is moved into the thread only if one starts; otherwise it runs here.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(persist)));
+    let job = slot.clone();
+    let no_work = || (Err(Error::Other("the generation writer had no work".into())), Vec::new());
+    let spawned = std::thread::Builder::new().name(format!("chiwawa-gen-{generation}")).spawn(move || {
+        let f = job.lock().unwrap_or_else(|p| p.into_inner()).take();
+        f.map_or_else(no_work, |f| f())
+    });
+    match spawned {
+        Ok(h) => Ok(Begun::InFlight(InFlight { generation, handle: Some(h) })),
+        Err(e) => {
+            log::debug!("cannot start a generation writer ({e}): writing generation {generation} now");
+            let f = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let (result, buf) = f.map_or_else(no_work, |f| f());
+            *spare = buf;
+            result.map(Begun::Done)
+        }
+    }
 }
 
 /// Whether a checkpoint belongs to this module and this chiwawa can read it (header level).
@@ -534,7 +682,7 @@ fn apply_store(
         }
     }
     for (index, data, _max) in memories {
-        st.memories[index as usize].data = data;
+        st.memories[index as usize].set_data(data);
     }
     Ok(())
 }

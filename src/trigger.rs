@@ -321,7 +321,8 @@ impl Trigger {
         budget.max(1)
     }
 
-    /// After a *durable* checkpoint at `executed`: restart every counter and
+    /// After a checkpoint at `executed` (durable, or captured and being written in the
+    /// background, which only wall-clock ones are): restart every counter and
     /// consume the trigger file if it was (one of) the reason(s).
     pub fn checkpointed(&mut self, executed: u64, reason: Reason) {
         self.last_executed = executed;
@@ -331,6 +332,12 @@ impl Trigger {
         }
         self.shared.interrupt.store(false, Ordering::Release);
         self.wake_watcher();
+    }
+
+    /// Whether the trigger file asks for a checkpoint (its users expect it durable once the
+    /// file is gone).
+    pub fn trigger_file_due(&self) -> bool {
+        self.shared.file_due.load(Ordering::Acquire)
     }
 
     /// After a checkpoint attempt failed (e.g. disk full): restart the

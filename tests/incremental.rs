@@ -129,6 +129,49 @@ fn crash_loop_with_incremental_generations() {
     assert_equivalent(&root, &r, "crash loop");
 }
 
+/// Wall-clock generations of an incremental run are written by a thread while the guest runs
+/// on (page-protection write tracking decides what to fingerprint): killed at random moments —
+/// while a generation is copied out, written, fsynced, renamed, pruned — every generation on
+/// disk verifies, the resumed runs end exactly like an uninterrupted one, and the write tracker
+/// (checked against a full fingerprint pass at every generation) never missed a write.
+#[test]
+fn crash_loop_with_background_generations() {
+    let g = Guest::wat("dirty", &["16", "30000", "3"]);
+    let r = reference(&g);
+    let root = Root::with_header();
+    let root_path = root.path().to_path_buf();
+    let mut rng = Rng::for_test("crash_loop_with_background_generations");
+    let plan = Plan { max_kills: 12, kill_chance: (1, 1), max_delay: Duration::from_millis(300) };
+    let mut checks = 0;
+    let mut observe = |gens: &Gens| {
+        assert!(!gens.is_empty());
+        for m in inspect_json(&root_path, CK) {
+            assert_eq!(m["valid"], "true", "{m:?}");
+        }
+        checks += 1;
+    };
+    let opts = ["--checkpoint-dir", CK, "--every", "25ms", "--keep", "3"];
+    let env = [("CHIWAWA_DIRTY_VERIFY", "1"), ("RUST_LOG", "chiwawa=debug")];
+    let d = drive_with_env(&root, &g, &opts, &env, &mut rng, &plan, &mut observe);
+    assert_eq!(d.code, 0);
+    assert!(d.kills >= 6, "only {} kills", d.kills);
+    assert!(checks >= 6, "only {checks} directory checks");
+    assert!(!d.stderr.contains("skipping checkpoint"), "a generation was damaged:\n{}", d.stderr);
+    assert!(!d.stderr.contains("missed a write"), "the write tracker missed a write:\n{}", d.stderr);
+    assert!(!d.stderr.contains("checkpoint failed"), "{}", d.stderr);
+    let background = d.stderr.matches("written in the background").count();
+    assert!(background >= 10, "only {background} generations were written in the background");
+    if cfg!(target_os = "linux") {
+        assert!(
+            d.stderr.contains("incremental generations: page-protection write tracking")
+                || d.stderr.contains("incremental generations: soft-dirty"),
+            "no write tracking:\n{}",
+            d.stderr
+        );
+    }
+    assert_equivalent(&root, &r, "crash loop with background generations");
+}
+
 /// Four generations at exact positions (each run commits one and aborts after pruning).
 fn four_generations() -> Root {
     let root = Root::with_header();

@@ -28,7 +28,7 @@ use super::format::{
     is_zero, le_u32, le_u64, memory_prefix, try_zeroed_vec, FormatError, SectionKind, MEMORY_PREFIX_LEN,
     PAGE_SIZE,
 };
-use super::softdirty::{PageState, SoftDirty, WriteTracker};
+use super::softdirty::{best_tracker, PageState, WriteTracker};
 
 /// First 8 bytes of a pack file: `\x89CHP\r\n\x1a\n` (the checkpoint magic's pattern, `P` for
 /// pages).
@@ -229,15 +229,15 @@ pub fn referenced_packs(bytes: &[u8]) -> Result<BTreeSet<u64>, FormatError> {
 
 /// What the writer knows of the last committed generation: where each page of each memory is
 /// (`None`: a zero page) and how many pages each referenced pack holds; and, where the kernel
-/// offers it, soft-dirty tracking of which pages were written since (see [`SoftDirty`]): then
-/// only those are fingerprinted.
+/// offers it, tracking of which pages were written since (see [`best_tracker`]): then only
+/// those are fingerprinted.
 #[derive(Default)]
 pub struct PageTracker {
     mems: Vec<Vec<Option<PageRef>>>,
     packs: BTreeMap<u64, u64>,
     /// Cleared whenever `mems` is made to match memory (a commit, a restore).
-    soft: Option<Box<dyn WriteTracker>>,
-    /// Plans made: every [`VERIFY_EVERY`]th fingerprints every page and checks the soft-dirty
+    writes: Option<Box<dyn WriteTracker>>,
+    /// Plans made: every [`VERIFY_EVERY`]th fingerprints every page and checks the write
     /// bits against it.
     plans: u64,
 }
@@ -247,13 +247,13 @@ impl std::fmt::Debug for PageTracker {
         f.debug_struct("PageTracker")
             .field("memories", &self.mems.len())
             .field("packs", &self.packs)
-            .field("soft_dirty", &self.soft.is_some())
+            .field("write_tracking", &self.writes.as_ref().map(|w| w.name()))
             .finish()
     }
 }
 
-/// Every this many generations the tracker fingerprints all pages, soft-dirty or not, and
-/// checks that no page changed without its bit set (if one did, soft-dirty tracking is turned
+/// Every this many generations the tracker fingerprints all pages, tracked or not, and
+/// checks that no page changed unrecorded (if one did, write tracking is turned
 /// off for the rest of the run, with a warning). `CHIWAWA_DIRTY_VERIFY=1` checks every time.
 pub const VERIFY_EVERY: u64 = 64;
 
@@ -336,6 +336,9 @@ pub struct Plan {
     pub reused: u64,
     /// Of `new_pages`, those copied only because their pack had become mostly garbage.
     pub compacted: u64,
+    /// For each of `new_pages`: where a page copied by compaction is now (its contents there
+    /// are those of memory: it is unchanged since), `None` for a changed page.
+    pub moved_from: Vec<Option<PageRef>>,
 }
 
 impl PageTracker {
@@ -344,32 +347,33 @@ impl PageTracker {
         PageTracker::default()
     }
 
-    /// Uses the kernel's soft-dirty bits (when available) to fingerprint only the pages written
-    /// since the last generation. Call once memory matches what the tracker knows (a fresh
-    /// tracker knows nothing, so any time before its first plan).
-    pub fn track_writes(&mut self) {
-        self.track_writes_with(SoftDirty::probe().map(|s| Box::new(s) as Box<dyn WriteTracker>));
+    /// Tracks which pages of the memories `mems` are written (the kernel's soft-dirty bits or
+    /// page protection, see [`best_tracker`]) to fingerprint only those at the next
+    /// generation. Call once memory matches what the tracker knows (a fresh tracker knows
+    /// nothing, so any time before its first plan).
+    pub fn track_writes(&mut self, mems: &[&[u8]]) {
+        self.track_writes_with(best_tracker(), mems);
     }
 
     /// [`track_writes`](Self::track_writes) with a given source of written pages.
-    pub fn track_writes_with(&mut self, tracker: Option<Box<dyn WriteTracker>>) {
-        self.soft = tracker;
-        self.restart_tracking();
+    pub fn track_writes_with(&mut self, tracker: Option<Box<dyn WriteTracker>>, mems: &[&[u8]]) {
+        self.writes = tracker;
+        self.restart_tracking(mems);
         log::debug!(
             "incremental generations: {}",
-            if self.soft.is_some() { "soft-dirty page tracking" } else { "every page fingerprinted" }
+            self.writes.as_ref().map_or("every page fingerprinted", |s| s.name())
         );
     }
 
-    /// Whether soft-dirty tracking is on.
+    /// Whether write tracking is on.
     pub fn tracks_writes(&self) -> bool {
-        self.soft.is_some()
+        self.writes.is_some()
     }
 
     /// Seeds the tracker from the manifests of the generation just restored, whose packs hold
     /// `packs[g]` pages each (as read from their headers).
     pub fn from_restored(manifests: &[Manifest], packs: BTreeMap<u64, u64>) -> Self {
-        PageTracker { mems: page_maps(manifests), packs, soft: None, plans: 0 }
+        PageTracker { mems: page_maps(manifests), packs, writes: None, plans: 0 }
     }
 
     /// Plans generation `generation` of the memories `mems` (index, contents, maximum): every
@@ -383,22 +387,22 @@ impl PageTracker {
         let mut manifests = Vec::with_capacity(mems.len());
         let mut missed: Option<(usize, usize)> = None;
         for (i, (data, max)) in mems.iter().enumerate() {
-            let states = match self.soft.as_mut().map(|s| s.states(data)) {
+            let states = match self.writes.as_mut().map(|s| s.states(i, data)) {
                 Some(Ok(st)) => Some(st),
                 Some(Err(e)) => {
-                    log::warn!(
-                        "soft-dirty page tracking failed ({e}); fingerprinting every page from now on"
-                    );
-                    self.soft = None;
+                    log::warn!("write tracking failed ({e}); fingerprinting every page from now on");
+                    self.writes = None;
                     None
                 }
                 None => None,
             };
             let old = self.mems.get(i).map(Vec::as_slice).unwrap_or(&[]);
             let pages = data.len() / PAGE_SIZE;
-            // Unwritten since the last generation: as that generation recorded it.
+            // Unwritten since the last generation: as that generation recorded it. A page the
+            // last generation did not have (a fresh tracker, grown memory) is never taken as
+            // unwritten: it is not known what it held.
             let unwritten: Vec<bool> = (0..pages)
-                .map(|p| match states.as_ref().and_then(|s| s.get(p)) {
+                .map(|p| match states.as_ref().and_then(|s| s.get(p)).filter(|_| p < old.len()) {
                     // Present and not written (a zero page stays zero).
                     Some(PageState::Clean) => true,
                     Some(PageState::Absent) => old.get(p).copied().flatten().is_none(),
@@ -457,7 +461,7 @@ impl PageTracker {
             .filter(|(pack, n)| n.saturating_mul(2) < self.packs.get(pack).copied().unwrap_or(0))
             .map(|(pack, _)| *pack)
             .collect();
-        let (mut new_pages, mut reused, mut compacted) = (Vec::new(), 0u64, 0u64);
+        let (mut new_pages, mut reused, mut compacted, mut moved_from) = (Vec::new(), 0u64, 0u64, Vec::new());
         for m in &mut manifests {
             for (p, r) in &mut m.entries {
                 if r.pack != 0 && !sparse.contains(&r.pack) {
@@ -466,20 +470,23 @@ impl PageTracker {
                 }
                 if r.pack != 0 {
                     compacted += 1;
+                    moved_from.push(Some(*r));
+                } else {
+                    moved_from.push(None);
                 }
                 *r = PageRef { pack: generation, slot: new_pages.len() as u64, hash: r.hash };
                 new_pages.push((m.index, *p));
             }
         }
-        Plan { generation, manifests, new_pages, reused, compacted }
+        Plan { generation, manifests, new_pages, reused, compacted, moved_from }
     }
 
-    /// A page changed although the soft-dirty bits said it was not written: stop trusting them.
+    /// A page changed although the write tracker said it was not written: stop trusting it.
     fn missed(&mut self, memory: usize, page: usize) {
-        if self.soft.take().is_some() {
+        if let Some(s) = self.writes.take() {
             log::warn!(
-                "soft-dirty page tracking missed a write (memory {memory} page {page}); \
-                 fingerprinting every page from now on"
+                "{} missed a write (memory {memory} page {page}); fingerprinting every page from now on",
+                s.name()
             );
         }
     }
@@ -506,8 +513,58 @@ impl PageTracker {
         Ok(())
     }
 
-    /// The plan was committed: it is now the last generation.
-    pub fn committed(&mut self, plan: Plan) {
+    /// The changed pages of the plan (not those compaction moves), copied out of `mems` in slot
+    /// order, appended to `out`: what [`write_pack_from`](Self::write_pack_from) needs besides
+    /// the older packs.
+    pub fn copy_changed(plan: &Plan, mems: &[(&[u8], Option<u64>)], out: &mut Vec<u8>) -> io::Result<()> {
+        for (&(m, p), from) in plan.new_pages.iter().zip(&plan.moved_from) {
+            if from.is_some() {
+                continue;
+            }
+            let data = mems.get(m as usize).map(|(d, _)| *d).unwrap_or(&[]);
+            let start = p as usize * PAGE_SIZE;
+            let page = data
+                .get(start..start + PAGE_SIZE)
+                .ok_or_else(|| io::Error::other(format!("memory {m} page {p} vanished while copying it")))?;
+            out.extend_from_slice(page);
+        }
+        Ok(())
+    }
+
+    /// Writes the pack of generation `generation` into `w`: the header, then for each slot the
+    /// page compaction moves (read from its older pack in `store`, its fingerprint checked) or
+    /// the next changed page of `changed` (from [`copy_changed`](Self::copy_changed)).
+    pub fn write_pack_from(
+        generation: u64,
+        module_hash: [u8; 32],
+        moved_from: &[Option<PageRef>],
+        changed: &[u8],
+        store: &mut PageStore,
+        w: &mut dyn Write,
+    ) -> io::Result<()> {
+        let header = PackHeader { generation, pages: moved_from.len() as u64, module_hash };
+        w.write_all(&header.to_bytes())?;
+        let mut fresh = changed.chunks_exact(PAGE_SIZE);
+        let mut page = vec![0u8; PAGE_SIZE];
+        for (slot, from) in moved_from.iter().enumerate() {
+            match from {
+                Some(r) => {
+                    store.read_page(r, &mut page).map_err(|e| {
+                        io::Error::other(format!("slot {slot} of the new pack, moved from an older one: {e}"))
+                    })?;
+                    w.write_all(&page)?;
+                }
+                None => {
+                    w.write_all(fresh.next().ok_or_else(|| io::Error::other("too few changed pages"))?)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The plan was committed: it is now the last generation (of the memories `mems`, unchanged
+    /// since the plan).
+    pub fn committed(&mut self, plan: Plan, mems: &[&[u8]]) {
         self.mems = page_maps(&plan.manifests);
         let referenced: BTreeSet<u64> =
             plan.manifests.iter().flat_map(|m| m.entries.iter().map(|(_, r)| r.pack)).collect();
@@ -516,15 +573,15 @@ impl PageTracker {
         }
         self.packs.retain(|g, _| referenced.contains(g));
         // Memory matches the manifests again: a new interval of write tracking.
-        self.restart_tracking();
+        self.restart_tracking(mems);
     }
 
     /// Starts a new interval of write tracking; a tracker that fails is dropped (every page is
     /// fingerprinted from then on).
-    fn restart_tracking(&mut self) {
-        if let Some(Err(e)) = self.soft.as_mut().map(|s| s.clear()) {
-            log::warn!("soft-dirty page tracking failed ({e}); fingerprinting every page from now on");
-            self.soft = None;
+    fn restart_tracking(&mut self, mems: &[&[u8]]) {
+        if let Some(Err(e)) = self.writes.as_mut().map(|s| s.clear(mems)) {
+            log::warn!("write tracking failed ({e}); fingerprinting every page from now on");
+            self.writes = None;
         }
     }
 }
@@ -684,6 +741,46 @@ mod tests {
         assert!(Manifest::decode(&zero_pack.encode(), 5).is_err());
     }
 
+    /// A pack assembled from the changed pages copied out of memory and the pages compaction
+    /// moves read from their older pack is byte-identical to one written from memory; a damaged
+    /// older pack fails it.
+    #[test]
+    fn packs_written_from_copies_and_older_packs_match_packs_written_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = [4u8; 32];
+        let mut t = PageTracker::new();
+        let mut m = mem(&[1, 2, 3, 4]);
+        let p1 = t.plan(1, &[(&m, None)]);
+        let mut b1 = Vec::new();
+        PageTracker::write_pack(&p1, hash, &[(&m, None)], &mut b1).unwrap();
+        std::fs::write(dir.path().join(pack_file_name(1)), &b1).unwrap();
+        t.committed(p1, &[]);
+        // Three of four pages change: pack 1 is mostly garbage and its last live page moves.
+        for p in [0, 1, 3] {
+            m[p * PAGE_SIZE] = 9;
+        }
+        let p2 = t.plan(2, &[(&m, None)]);
+        assert_eq!(p2.compacted, 1);
+        assert_eq!(p2.moved_from.iter().filter(|f| f.is_some()).count(), 1);
+        let mut from_memory = Vec::new();
+        PageTracker::write_pack(&p2, hash, &[(&m, None)], &mut from_memory).unwrap();
+        let mut changed = Vec::new();
+        PageTracker::copy_changed(&p2, &[(&m, None)], &mut changed).unwrap();
+        assert_eq!(changed.len(), 3 * PAGE_SIZE);
+        let mut store = PageStore::new(dir.path(), hash);
+        let mut split = Vec::new();
+        PageTracker::write_pack_from(2, hash, &p2.moved_from, &changed, &mut store, &mut split).unwrap();
+        assert!(split == from_memory, "the two ways of writing a pack differ");
+        // The older pack damaged where the moved page is: refused.
+        let slot = p2.moved_from.iter().flatten().next().unwrap().slot as usize;
+        b1[PACK_HEADER_LEN + slot * PAGE_SIZE + 3] ^= 1;
+        std::fs::write(dir.path().join(pack_file_name(1)), &b1).unwrap();
+        let mut store = PageStore::new(dir.path(), hash);
+        let e = PageTracker::write_pack_from(2, hash, &p2.moved_from, &changed, &mut store, &mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("damaged"), "{e}");
+    }
+
     #[test]
     fn mutated_manifests_never_panic() {
         let mut rng = crate::test_util::Rng(0x5eed_9a6e);
@@ -736,7 +833,7 @@ mod tests {
         let m1 = mem(&[1, 0, 2, 3]);
         let p1 = t.plan(1, &[(&m1, None)]);
         assert_eq!(p1.new_pages, vec![(0, 0), (0, 2), (0, 3)]);
-        t.committed(p1);
+        t.committed(p1, &[]);
         // change page 2 only
         let m2 = mem(&[1, 0, 9, 3]);
         let p2 = t.plan(2, &[(&m2, None)]);
@@ -747,13 +844,13 @@ mod tests {
             p2.manifests[0].entries[1].1,
             PageRef { pack: 2, slot: 0, hash: fingerprint(&m2[2 * PAGE_SIZE..3 * PAGE_SIZE]) }
         );
-        t.committed(p2);
+        t.committed(p2, &[]);
         // change page 3 too: pack 1 keeps only page 0 of its 3 → compacted into pack 3
         let m3 = mem(&[1, 0, 9, 4]);
         let p3 = t.plan(3, &[(&m3, None)]);
         assert_eq!(p3.new_pages, vec![(0, 0), (0, 3)]);
         assert_eq!(p3.compacted, 1);
-        t.committed(p3);
+        t.committed(p3, &[]);
         assert_eq!(t.packs.keys().copied().collect::<Vec<_>>(), vec![2, 3]);
         // nothing changed: nothing written
         let p4 = t.plan(4, &[(&m3, None)]);
@@ -767,10 +864,13 @@ mod tests {
     }
 
     impl WriteTracker for Diffing {
-        fn clear(&mut self) -> io::Result<()> {
+        fn clear(&mut self, _mems: &[&[u8]]) -> io::Result<()> {
             Ok(())
         }
-        fn states(&mut self, mem: &[u8]) -> io::Result<Vec<PageState>> {
+        fn name(&self) -> &'static str {
+            "diffing"
+        }
+        fn states(&mut self, _index: usize, mem: &[u8]) -> io::Result<Vec<PageState>> {
             let g = self.shared.lock().unwrap();
             Ok(mem
                 .chunks_exact(PAGE_SIZE)
@@ -791,11 +891,11 @@ mod tests {
     fn write_tracking_skips_clean_pages_and_detects_a_lying_tracker() {
         let shared = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), false)));
         let mut t = PageTracker::new();
-        t.track_writes_with(Some(Box::new(Diffing { shared: shared.clone() })));
+        t.track_writes_with(Some(Box::new(Diffing { shared: shared.clone() })), &[]);
         let mut m = mem(&[1, 2, 0, 4]);
         let p1 = t.plan(1, &[(&m, None)]);
         assert_eq!(p1.new_pages.len(), 3);
-        t.committed(p1);
+        t.committed(p1, &[]);
         shared.lock().unwrap().0 = m.clone();
         // A page written, a zero page written, and memory grown by a page.
         m[PAGE_SIZE + 5] = 9;
@@ -804,7 +904,7 @@ mod tests {
         let p2 = t.plan(2, &[(&m, None)]);
         assert_eq!(p2.new_pages, vec![(0, 1), (0, 2), (0, 4)]);
         assert_eq!(p2.reused, 2);
-        t.committed(p2);
+        t.committed(p2, &[]);
         shared.lock().unwrap().0 = m.clone();
         assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty());
         // The tracker lies (a write it does not report): a verifying plan notices, turns it
@@ -825,28 +925,42 @@ mod tests {
     }
 
     #[test]
-    fn soft_dirty_tracking_fingerprints_only_written_pages() {
-        let mut t = PageTracker::new();
-        t.track_writes();
-        if !t.tracks_writes() {
-            eprintln!("no soft-dirty tracking on this kernel (CONFIG_MEM_SOFT_DIRTY)");
-            return;
+    fn write_tracking_fingerprints_only_written_pages() {
+        use crate::checkpoint::softdirty::{SoftDirty, WriteProtect};
+        let trackers: Vec<Box<dyn WriteTracker>> = [
+            SoftDirty::probe().map(|s| Box::new(s) as Box<dyn WriteTracker>),
+            WriteProtect::probe().map(|s| Box::new(s) as Box<dyn WriteTracker>),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if cfg!(target_os = "linux") {
+            assert!(!trackers.is_empty(), "page protection works on every Linux");
         }
-        let mut m = mem(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        let p1 = t.plan(1, &[(&m, None)]);
-        assert_eq!(p1.new_pages.len(), 8);
-        t.committed(p1);
-        // SAFETY: in bounds; volatile so that the write happens where it is.
-        unsafe { std::ptr::write_volatile(m.as_mut_ptr().add(3 * PAGE_SIZE + 4000), 99) };
-        let p2 = t.plan(2, &[(&m, None)]);
-        assert_eq!(p2.new_pages, vec![(0, 3)]);
-        t.committed(p2);
-        // Nothing written: nothing planned; a write that restores the old contents is a
-        // fingerprint match, so nothing either.
-        assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty());
-        unsafe { std::ptr::write_volatile(m.as_mut_ptr().add(3 * PAGE_SIZE + 4000), 99) };
-        assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty());
-        assert!(t.tracks_writes());
+        for tracker in trackers {
+            let name = tracker.name();
+            // Memory outlives the tracker (a `Memory` releases itself when dropped).
+            let mut m = mem(&[1, 2, 3, 4, 5, 6, 7, 8]);
+            let mut t = PageTracker::new();
+            t.track_writes_with(Some(tracker), &[&m]);
+            let p1 = t.plan(1, &[(&m, None)]);
+            assert_eq!(p1.new_pages.len(), 8);
+            t.committed(p1, &[&m]);
+            // SAFETY: in bounds; volatile so that the write happens where it is.
+            unsafe { std::ptr::write_volatile(m.as_mut_ptr().add(3 * PAGE_SIZE + 4000), 99) };
+            let p2 = t.plan(2, &[(&m, None)]);
+            assert_eq!(p2.new_pages, vec![(0, 3)], "{name}");
+            t.committed(p2, &[&m]);
+            // Nothing written: nothing planned; a write that restores the old contents is a
+            // fingerprint match, so nothing either.
+            assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty(), "{name}");
+            // SAFETY: as above.
+            unsafe { std::ptr::write_volatile(m.as_mut_ptr().add(3 * PAGE_SIZE + 4000), 99) };
+            assert!(t.plan(3, &[(&m, None)]).new_pages.is_empty(), "{name}");
+            assert!(t.tracks_writes(), "{name}");
+            drop(t);
+            m[5 * PAGE_SIZE] = 1;
+        }
     }
 
     #[test]

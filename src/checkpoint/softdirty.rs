@@ -13,6 +13,7 @@
 //! Elsewhere (other systems, wasm32) [`SoftDirty::probe`] returns `None` and every page is
 //! fingerprinted.
 
+use crate::runtime::wprotect::Tracked;
 use std::io;
 
 /// What the page tables say about one 64 KiB guest page since the last clear.
@@ -26,25 +27,118 @@ pub enum PageState {
     Absent,
 }
 
-/// Environment variable: `hash` turns soft-dirty tracking off (every page fingerprinted).
+/// Environment variable: `hash` turns write tracking off (every page fingerprinted);
+/// `soft-dirty` or `mprotect` allows only that tracker.
 pub const TRACKING_ENV: &str = "CHIWAWA_DIRTY_TRACKING";
 
-/// A source of "which pages were written since the last clear" (the kernel's soft-dirty bits;
-/// tests substitute their own).
+/// A source of "which pages were written since the last clear" (the kernel's soft-dirty bits,
+/// page protection; tests substitute their own).
 pub trait WriteTracker: Send {
-    /// Starts a new interval.
-    fn clear(&mut self) -> io::Result<()>;
-    /// The state of each 64 KiB page of `mem` since the last clear.
-    fn states(&mut self, mem: &[u8]) -> io::Result<Vec<PageState>>;
+    /// Starts a new interval on the memories `mems` (by index).
+    fn clear(&mut self, mems: &[&[u8]]) -> io::Result<()>;
+    /// The state of each 64 KiB page of memory `index` (contents `mem`) since the last clear.
+    fn states(&mut self, index: usize, mem: &[u8]) -> io::Result<Vec<PageState>>;
+    /// What the tracker is, for the log.
+    fn name(&self) -> &'static str;
 }
 
 impl WriteTracker for SoftDirty {
-    fn clear(&mut self) -> io::Result<()> {
+    fn clear(&mut self, _mems: &[&[u8]]) -> io::Result<()> {
         SoftDirty::clear(self)
     }
-    fn states(&mut self, mem: &[u8]) -> io::Result<Vec<PageState>> {
+    fn states(&mut self, _index: usize, mem: &[u8]) -> io::Result<Vec<PageState>> {
         SoftDirty::states(self, mem)
     }
+    fn name(&self) -> &'static str {
+        "soft-dirty page tracking"
+    }
+}
+
+/// Write tracking by page protection ([`crate::runtime::wprotect`]): guest memory is read-only
+/// between checkpoints and the first write to a page faults once.
+pub struct WriteProtect {
+    tracked: Vec<Tracked>,
+}
+
+impl WriteProtect {
+    /// Page protection, when it works here: a self-test on a buffer of its own first. `None`
+    /// (and a debug log line) otherwise.
+    pub fn probe() -> Option<WriteProtect> {
+        match Self::self_test() {
+            Ok(()) => Some(WriteProtect { tracked: Vec::new() }),
+            Err(e) => {
+                log::debug!("page-protection write tracking unavailable ({e})");
+                None
+            }
+        }
+    }
+
+    fn self_test() -> io::Result<()> {
+        let fail = |what: &str| io::Error::other(format!("self-test: {what}"));
+        let mut buf = vec![1u8; 8 * 65536];
+        let t = Tracked::new(&buf)?;
+        if t.written(&buf)[1..7].iter().any(|w| *w) {
+            return Err(fail("pages read written before any write"));
+        }
+        // SAFETY: in bounds; volatile so that the write happens where it is.
+        unsafe { std::ptr::write_volatile(buf.as_mut_ptr().add(2 * 65536 + 30000), 2) };
+        // Page 2 is written (inside: its neighbours are untouched).
+        let w = t.written(&buf);
+        if !w[2] || w[1] || w[3] || w[5] || buf[2 * 65536 + 30000] != 2 {
+            return Err(fail("a write was not recorded by its page"));
+        }
+        drop(t);
+        std::hint::black_box(&buf);
+        Ok(())
+    }
+}
+
+impl WriteTracker for WriteProtect {
+    fn clear(&mut self, mems: &[&[u8]]) -> io::Result<()> {
+        self.tracked.truncate(mems.len());
+        for (i, mem) in mems.iter().enumerate() {
+            match self.tracked.get_mut(i) {
+                Some(t) => t.reset(mem)?,
+                None => self.tracked.push(Tracked::new(mem)?),
+            }
+        }
+        Ok(())
+    }
+    fn states(&mut self, index: usize, mem: &[u8]) -> io::Result<Vec<PageState>> {
+        Ok(match self.tracked.get(index) {
+            Some(t) => t
+                .written(mem)
+                .into_iter()
+                .map(|w| if w { PageState::Dirty } else { PageState::Clean })
+                .collect(),
+            None => vec![PageState::Dirty; mem.len() / 65536],
+        })
+    }
+    fn name(&self) -> &'static str {
+        "page-protection write tracking"
+    }
+}
+
+/// The best write tracker this system offers: the kernel's soft-dirty bits, else page
+/// protection, each only after its self-test; `None` when [`TRACKING_ENV`] is `hash` or
+/// neither works (every page is then fingerprinted). [`TRACKING_ENV`] = `soft-dirty` or
+/// `mprotect` allows only that one.
+pub fn best_tracker() -> Option<Box<dyn WriteTracker>> {
+    let only = std::env::var(TRACKING_ENV).unwrap_or_default();
+    if only == "hash" {
+        return None;
+    }
+    if only != "mprotect" {
+        if let Some(s) = SoftDirty::probe() {
+            return Some(Box::new(s));
+        }
+    }
+    if only != "soft-dirty" {
+        if let Some(w) = WriteProtect::probe() {
+            return Some(Box::new(w));
+        }
+    }
+    None
 }
 
 #[cfg(target_os = "linux")]

@@ -16,6 +16,12 @@ pub struct Memory {
     pub(crate) limit_pages: u32,
 }
 
+impl Drop for Memory {
+    fn drop(&mut self) {
+        super::wprotect::release(&self.data);
+    }
+}
+
 impl Memory {
     pub fn new(min_pages: u32, max_pages: Option<u32>, limit_pages: u32) -> Result<Memory, String> {
         if min_pages > limit_pages.min(MAX_PAGES) {
@@ -49,9 +55,17 @@ impl Memory {
             return Some(old);
         }
         let extra = delta as usize * PAGE_SIZE;
+        // The buffer may move: write tracking by page protection lets go of it first.
+        super::wprotect::release(&self.data);
         self.data.try_reserve(extra).ok()?;
         self.data.resize(new as usize * PAGE_SIZE, 0);
         Some(old)
+    }
+
+    /// Replaces the memory's bytes (a restore).
+    pub(crate) fn set_data(&mut self, data: Vec<u8>) {
+        super::wprotect::release(&self.data);
+        self.data = data;
     }
 
     /// The memory's bytes (their number is [`Memory::pages`] × [`PAGE_SIZE`]).

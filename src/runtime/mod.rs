@@ -9,6 +9,7 @@ pub mod memory;
 pub mod store;
 pub mod table;
 pub mod value;
+pub(crate) mod wprotect;
 
 pub use host::{Host, HostError, NoHost};
 pub use instance::{instantiate, Instance};

@@ -303,9 +303,13 @@ impl<'a> Mem<'a> {
         Ok(&self.bytes[r])
     }
 
+    /// The guest bytes at `ptr`, to write; also when the kernel writes them (a `read` into
+    /// guest memory): pages protected for write tracking are made writable first.
     pub fn slice_mut(&mut self, ptr: u32, len: u32) -> WResult<&mut [u8]> {
         let r = self.range(ptr, len)?;
-        Ok(&mut self.bytes[r])
+        let out = &mut self.bytes[r];
+        crate::runtime::wprotect::will_write(out);
+        Ok(out)
     }
 
     pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> WResult<()> {

@@ -696,10 +696,23 @@ pub fn drive(
     plan: &Plan,
     observe: &mut dyn FnMut(&Gens),
 ) -> Driven {
+    drive_with_env(root, guest, opts, &[], rng, plan, observe)
+}
+
+/// [`drive`] with environment variables for every run.
+pub fn drive_with_env(
+    root: &Root,
+    guest: &Guest,
+    opts: &[&str],
+    env: &[(&str, &str)],
+    rng: &mut Rng,
+    plan: &Plan,
+    observe: &mut dyn FnMut(&Gens),
+) -> Driven {
     let mut d = Driven::default();
     loop {
         let had_gens = !list_gens(&root.ck()).is_empty();
-        let r = spawn(root, guest, opts, &[], Out::File);
+        let r = spawn(root, guest, opts, env, Out::File);
         d.runs += 1;
         let kill = d.kills < plan.max_kills && rng.chance(plan.kill_chance);
         let f = if kill {
