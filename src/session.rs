@@ -319,6 +319,16 @@ fn log_generation(
     );
 }
 
+/// The debug line of an incremental generation's pages.
+fn log_pages(c: &snapshot::Committed) {
+    log::debug!(
+        "generation {}: {} pages written, {} referenced from earlier packs",
+        c.generation,
+        c.pages_written,
+        c.pages_reused
+    );
+}
+
 /// A generation being written while the guest runs on, and when it was captured.
 struct Pending {
     gen: snapshot::InFlight,
@@ -370,12 +380,7 @@ impl Writer<'_> {
         }
         match result {
             Ok(c) => {
-                log::debug!(
-                    "generation {}: {} pages written, {} referenced from earlier packs",
-                    c.generation,
-                    c.pages_written,
-                    c.pages_reused
-                );
+                log_pages(&c);
                 log_generation(c.generation, &c.path, c.bytes, p.executed, p.t0, Some(p.paused), p.reason);
                 let (dir, hash) = (self.dir.path(), self.module_hash);
                 if let Err(e) = self.journal().rebase(dir, c.generation, &hash) {
@@ -397,30 +402,31 @@ impl Writer<'_> {
     /// journal at it.
     fn commit(&mut self, guest: &mut Guest) -> Result<(u64, PathBuf, u64), Error> {
         let _ = self.settle();
-        let result = snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut());
-        let c = match result {
-            Ok(c) => c,
-            Err(e) => {
-                if self.tracker.is_some() {
-                    let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
-                    self.forget_pages(Some(&mems));
-                }
-                return Err(e);
-            }
-        };
+        match snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut()) {
+            Ok(c) => Ok(self.committed(c)),
+            Err(e) => Err(self.failed(guest, e)),
+        }
+    }
+
+    /// A generation committed before the guest went on: the undo journal starts at it.
+    fn committed(&mut self, c: snapshot::Committed) -> (u64, PathBuf, u64) {
         if self.tracker.is_some() {
-            log::debug!(
-                "generation {}: {} pages written, {} referenced from earlier packs",
-                c.generation,
-                c.pages_written,
-                c.pages_reused
-            );
+            log_pages(&c);
         }
         match Journal::reset(self.dir.path(), c.generation, &self.module_hash, &[]) {
             Ok(j) => *self.journal() = j,
             Err(e) => log::warn!("cannot restart the undo journal: {e}"),
         }
-        Ok((c.generation, c.path, c.bytes))
+        (c.generation, c.path, c.bytes)
+    }
+
+    /// A generation failed after the tracker took its plan: the tracker starts over.
+    fn failed(&mut self, guest: &Guest, e: Error) -> Error {
+        if self.tracker.is_some() {
+            let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+            self.forget_pages(Some(&mems));
+        }
+        e
     }
 
     /// Captures an incremental generation and has it written while the guest runs on
@@ -439,24 +445,8 @@ impl Writer<'_> {
             snapshot::begin(guest, self.dir, self.module_hash, tracker, BACKGROUND_COPY_MAX, &mut self.spare);
         let gen = match begun {
             Ok(snapshot::Begun::InFlight(gen)) => gen,
-            Ok(snapshot::Begun::Done(c)) => {
-                log::debug!(
-                    "generation {}: {} pages written, {} referenced from earlier packs",
-                    c.generation,
-                    c.pages_written,
-                    c.pages_reused
-                );
-                match Journal::reset(self.dir.path(), c.generation, &self.module_hash, &[]) {
-                    Ok(j) => *self.journal() = j,
-                    Err(e) => log::warn!("cannot restart the undo journal: {e}"),
-                }
-                return Ok(Some((c.generation, c.path, c.bytes)));
-            }
-            Err(e) => {
-                let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
-                self.forget_pages(Some(&mems));
-                return Err(e);
-            }
+            Ok(snapshot::Begun::Done(c)) => return Ok(Some(self.committed(c))),
+            Err(e) => return Err(self.failed(guest, e)),
         };
         // Opens from here on happen after the generation: a resume from it undoes only those.
         let marked = self.journal().mark(gen.generation);
