@@ -133,6 +133,91 @@ pub struct Module {
     pub(crate) byte_len: u64,
 }
 
+/// Bodies to validate and lower: what the validator handed out, and the bytes.
+type Body<'a> = (wasmparser::FuncToValidate<wasmparser::ValidatorResources>, wasmparser::FunctionBody<'a>);
+
+/// Below this many bytes of module, bodies are lowered on the calling thread (starting threads
+/// would cost more than it saves).
+const PARALLEL_LOWERING_MIN: usize = 256 << 10;
+
+/// How many threads to lower a module of `len` bytes on: up to 4 where there are threads.
+fn lowering_threads(len: usize) -> usize {
+    if cfg!(target_os = "wasi") || len < PARALLEL_LOWERING_MIN {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Validates and lowers `bodies` in order on up to `threads` threads (contiguous runs of
+/// about equal byte size each); the error is that of the first invalid body, as if they had
+/// been done one by one. The lowered code does not depend on the threads.
+fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Vec<CompiledFunc>, Error> {
+    fn run(m: &Module, bodies: Vec<Body<'_>>) -> Result<Vec<CompiledFunc>, Error> {
+        let mut ctx = compile::Context::default();
+        let mut allocs = wasmparser::FuncValidatorAllocations::default();
+        let mut out = Vec::with_capacity(bodies.len());
+        for (func, body) in bodies {
+            let mut fv = func.into_validator(std::mem::take(&mut allocs));
+            out.push(compile::translate(&mut ctx, m, &mut fv, body)?);
+            allocs = fv.into_allocations();
+        }
+        Ok(out)
+    }
+    let size = |b: &wasmparser::FunctionBody<'_>| {
+        let r = b.range();
+        (r.end - r.start) as usize
+    };
+    let total: usize = bodies.iter().map(|(_, b)| size(b)).sum();
+    if threads <= 1 || bodies.len() < 2 {
+        return run(m, bodies);
+    }
+    // Contiguous runs of about `total / threads` bytes.
+    let per = total.div_ceil(threads);
+    let mut runs: Vec<Vec<Body<'_>>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for b in bodies {
+        let n = size(&b.1);
+        if bytes >= per && runs.len() < threads {
+            runs.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += n;
+        if let Some(r) = runs.last_mut() {
+            r.push(b);
+        }
+    }
+    let results: Vec<Result<Vec<CompiledFunc>, Error>> = std::thread::scope(|s| {
+        let mut runs = runs.into_iter();
+        // The first run on this thread, the others on their own (or here, if one cannot start).
+        let first = runs.next().unwrap_or_default();
+        let handles: Vec<_> = runs
+            .map(|r| {
+                let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(r)));
+                let job = shared.clone();
+                let h = std::thread::Builder::new().spawn_scoped(s, move || {
+                    let r = job.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+                    run(m, r)
+                });
+                (h.ok(), shared)
+            })
+            .collect();
+        let mut out = vec![run(m, first)];
+        for (h, shared) in handles {
+            out.push(match h.map(|h| h.join()) {
+                Some(Ok(r)) => r,
+                Some(Err(p)) => std::panic::resume_unwind(p),
+                None => run(m, shared.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default()),
+            });
+        }
+        out
+    });
+    let mut code = Vec::new();
+    for r in results {
+        code.extend(r?);
+    }
+    Ok(code)
+}
+
 pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
     use wasmparser::ValType as W;
     Ok(match t {
@@ -198,10 +283,15 @@ fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType, String> {
 impl Module {
     /// Parses, validates and compiles a binary module.
     pub fn new(bytes: &[u8]) -> Result<Module, Error> {
+        Self::new_with_threads(bytes, lowering_threads(bytes.len()))
+    }
+
+    /// [`Module::new`], validating and lowering the function bodies on up to `threads` threads.
+    pub(crate) fn new_with_threads(bytes: &[u8], threads: usize) -> Result<Module, Error> {
         let mut m = Module { byte_len: bytes.len() as u64, ..Default::default() };
         let mut validator = Validator::new_with_features(features());
-        let mut allocs = wasmparser::FuncValidatorAllocations::default();
-        let mut ctx = compile::Context::default();
+        let mut pending = Vec::new();
+        let mut code_count = 0usize;
         let mut parser = Parser::new(0);
         parser.set_features(features());
         for payload in parser.parse_all(bytes) {
@@ -342,15 +432,20 @@ impl Module {
                         read_names(&mut m, names);
                     }
                 }
+                Payload::CodeSectionStart { count, .. } => {
+                    code_count = *count as usize;
+                }
                 Payload::CodeSectionEntry(body) => {
                     let func = match valid {
                         wasmparser::ValidPayload::Func(f, _) => f,
                         _ => unreachable!("code entries always yield a function to validate"),
                     };
-                    let mut fv = func.into_validator(std::mem::take(&mut allocs));
-                    let compiled = compile::translate(&mut ctx, &m, &mut fv, body.clone())?;
-                    allocs = fv.into_allocations();
-                    m.code.push(compiled);
+                    pending.push((func, body.clone()));
+                    // The last body: lower them all (on several threads where there are any),
+                    // before anything after the code section is looked at.
+                    if pending.len() == code_count {
+                        m.code = lower_all(&m, std::mem::take(&mut pending), threads)?;
+                    }
                 }
                 _ => {}
             }

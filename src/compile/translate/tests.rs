@@ -437,3 +437,48 @@ fn select_on_eqz_swaps_operands() {
         (assert_return (invoke "s64" (i32.const 1) (i32.const 2) (i64.const -1)) (i32.const 2))"#
     ));
 }
+
+/// Lowering on several threads gives the code lowering on one gives, and the same error: that
+/// of the first invalid body.
+#[test]
+fn lowering_on_threads_matches_lowering_on_one() {
+    let mut wat = String::from("(module (memory 1) (global $g (mut i32) (i32.const 0))\n");
+    for i in 0..300 {
+        // Bodies of different shapes and sizes, so that the runs split unevenly.
+        let body = match i % 4 {
+            0 => format!("(local.get 0) (i32.const {i}) (i32.add)"),
+            1 => "(block (loop (br_if 1 (i32.eqz (local.get 0))) (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br 0))) (local.get 0)".repeat(1 + i % 7).replace(") (local.get 0)(block", ") (drop (local.get 0)) (block"),
+            2 => format!("(i32.store (local.get 0) (i32.const {i})) (i32.load offset=4 (local.get 0))"),
+            _ => format!("(global.set $g (i32.mul (global.get $g) (local.get 0))) (i32.const {i})"),
+        };
+        wat.push_str(&format!("(func (param i32) (result i32) {body})\n"));
+    }
+    wat.push(')');
+    let buf = wast::parser::ParseBuffer::new(&wat).unwrap();
+    let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let one = crate::parse::Module::new_with_threads(&bytes, 1).unwrap();
+    for threads in [2, 3, 4] {
+        let many = crate::parse::Module::new_with_threads(&bytes, threads).unwrap();
+        assert_eq!(format!("{:?}", one.code), format!("{:?}", many.code), "{threads} threads");
+    }
+    // An invalid body near the end and one near the start: the first is reported.
+    let bad = wat
+        .replacen(
+            "(func (param i32) (result i32) (local.get 0) (i32.const 280)",
+            "(func (param i32) (result i32) (i64.const 1)",
+            1,
+        )
+        .replacen(
+            "(func (param i32) (result i32) (local.get 0) (i32.const 8)",
+            "(func (param i32) (result i32) (f32.const 1)",
+            1,
+        );
+    let buf = wast::parser::ParseBuffer::new(&bad).unwrap();
+    let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let e1 = crate::parse::Module::new_with_threads(&bytes, 1).unwrap_err().to_string();
+    for threads in [2, 4] {
+        let e = crate::parse::Module::new_with_threads(&bytes, threads).unwrap_err().to_string();
+        assert_eq!(e, e1, "{threads} threads");
+    }
+    assert!(e1.contains("f32"), "{e1}");
+}
