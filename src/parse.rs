@@ -13,11 +13,12 @@ use wasmparser::{
 
 /// The features chiwawa implements: Wasm 2.0 minus SIMD.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
+    WasmFeatures::WASM2.difference(WasmFeatures::SIMD) | WasmFeatures::EXTENDED_CONST
 }
 
-/// A constant expression (Wasm 2.0 allows exactly one constant instruction).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A constant expression: one constant instruction (Wasm 2.0), or an extended one (Wasm 3.0:
+/// `i32`/`i64` `add`, `sub` and `mul` over constants and `global.get`).
+#[derive(Clone, Debug, PartialEq)]
 pub enum ConstExpr {
     I32(i32),
     I64(i64),
@@ -26,6 +27,52 @@ pub enum ConstExpr {
     RefNull(ValType),
     RefFunc(u32),
     GlobalGet(u32),
+    /// An extended constant expression, in evaluation (postfix) order.
+    Extended(std::sync::Arc<[ConstOp]>),
+}
+
+/// One instruction of an extended constant expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConstOp {
+    I32(i32),
+    I64(i64),
+    GlobalGet(u32),
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I64Add,
+    I64Sub,
+    I64Mul,
+}
+
+impl ConstExpr {
+    /// The value of an extended expression, `global(g)` giving the bits of global `g`. The
+    /// validator checked the expression: it leaves exactly one value; a malformed one
+    /// evaluates to 0 rather than panicking.
+    pub fn eval_extended(ops: &[ConstOp], global: impl Fn(u32) -> u64) -> u64 {
+        let mut stack: Vec<u64> = Vec::with_capacity(4);
+        for op in ops {
+            let v = match *op {
+                ConstOp::I32(v) => v as u32 as u64,
+                ConstOp::I64(v) => v as u64,
+                ConstOp::GlobalGet(g) => global(g),
+                bin => {
+                    let (b, a) = (stack.pop().unwrap_or(0), stack.pop().unwrap_or(0));
+                    let (a32, b32) = (a as u32, b as u32);
+                    match bin {
+                        ConstOp::I32Add => a32.wrapping_add(b32) as u64,
+                        ConstOp::I32Sub => a32.wrapping_sub(b32) as u64,
+                        ConstOp::I32Mul => a32.wrapping_mul(b32) as u64,
+                        ConstOp::I64Add => a.wrapping_add(b),
+                        ConstOp::I64Sub => a.wrapping_sub(b),
+                        _ => a.wrapping_mul(b),
+                    }
+                }
+            };
+            stack.push(v);
+        }
+        stack.pop().unwrap_or(0)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,6 +290,10 @@ pub(crate) fn ref_type(r: wasmparser::RefType) -> Result<ValType, String> {
 fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
     let mut r = e.get_operators_reader();
     let op = r.read().map_err(|e| e.to_string())?;
+    let second = r.clone().read().map_err(|e| e.to_string())?;
+    if !matches!(second, Operator::End) {
+        return extended_const(e);
+    }
     let c = match op {
         Operator::I32Const { value } => ConstExpr::I32(value),
         Operator::I64Const { value } => ConstExpr::I64(value),
@@ -259,6 +310,27 @@ fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
         Operator::End => Ok(c),
         other => Err(format!("unsupported constant expression (extended-const) {other:?}")),
     }
+}
+
+/// An extended constant expression (more than one instruction), as postfix [`ConstOp`]s.
+fn extended_const(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
+    let mut ops = Vec::new();
+    for op in e.get_operators_reader() {
+        ops.push(match op.map_err(|e| e.to_string())? {
+            Operator::I32Const { value } => ConstOp::I32(value),
+            Operator::I64Const { value } => ConstOp::I64(value),
+            Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            Operator::I32Add => ConstOp::I32Add,
+            Operator::I32Sub => ConstOp::I32Sub,
+            Operator::I32Mul => ConstOp::I32Mul,
+            Operator::I64Add => ConstOp::I64Add,
+            Operator::I64Sub => ConstOp::I64Sub,
+            Operator::I64Mul => ConstOp::I64Mul,
+            Operator::End => break,
+            other => return Err(format!("unsupported constant expression {other:?}")),
+        });
+    }
+    Ok(ConstExpr::Extended(ops.into()))
 }
 
 fn table_type(t: &wasmparser::TableType) -> Result<TableType, String> {

