@@ -385,6 +385,79 @@ pub use imp::{release, will_write, Tracked};
 mod tests {
     use super::*;
 
+    /// Random writes (single bytes, runs across page boundaries, kernel reads prepared by
+    /// `will_write`), resets and growth: every page whose bytes changed since the last reset
+    /// reads written, and the memory always holds exactly what was written.
+    #[test]
+    fn random_writes_are_never_missed() {
+        let mut rng = crate::test_util::Rng(0x7a11_5eed);
+        let mut mem = vec![0u8; 24 * GUEST_PAGE];
+        let mut model = mem.clone();
+        let mut t = Tracked::new(&mem).unwrap();
+        let mut before = mem.clone();
+        let mut zero = std::fs::File::open("/dev/zero").unwrap();
+        for round in 0..400 {
+            for _ in 0..rng.below(12) {
+                let len = mem.len();
+                match rng.below(4) {
+                    0 => {
+                        let at = rng.below(len);
+                        let v = rng.next() as u8;
+                        mem[at] = v;
+                        model[at] = v;
+                    }
+                    1 => {
+                        // A run that may cross guest and OS page boundaries.
+                        let at = rng.below(len);
+                        let n = (1 + rng.below(3 * 4096)).min(len - at);
+                        let v = rng.next() as u8;
+                        mem[at..at + n].fill(v);
+                        model[at..at + n].fill(v);
+                    }
+                    2 => {
+                        // The kernel writes (a read from /dev/zero), prepared as WASI does.
+                        let at = rng.below(len);
+                        let n = (1 + rng.below(2 * GUEST_PAGE)).min(len - at);
+                        will_write(&mut mem[at..at + n]);
+                        std::io::Read::read_exact(&mut zero, &mut mem[at..at + n]).unwrap();
+                        model[at..at + n].fill(0);
+                    }
+                    _ => {
+                        let (a, b) = (rng.below(len), rng.below(len));
+                        let n = (1 + rng.below(5000)).min(len - a.max(b));
+                        mem.copy_within(a..a + n, b);
+                        model.copy_within(a..a + n, b);
+                    }
+                }
+            }
+            assert!(mem == model, "round {round}: memory differs from what was written");
+            let w = t.written(&mem);
+            for (p, written) in w.iter().enumerate() {
+                let range = p * GUEST_PAGE..(p + 1) * GUEST_PAGE;
+                if before.get(range.clone()) != Some(&mem[range]) {
+                    assert!(written, "round {round}: page {p} changed but reads unwritten");
+                }
+            }
+            match rng.below(10) {
+                0 => {
+                    // Growth (possibly moving the buffer): released first, as Memory::grow does.
+                    release(&mem);
+                    let extra = (1 + rng.below(3)) * GUEST_PAGE;
+                    mem.resize(mem.len() + extra, 0);
+                    model.resize(model.len() + extra, 0);
+                    assert!(t.written(&mem).iter().all(|w| *w), "a released memory reads all written");
+                    t.reset(&mem).unwrap();
+                }
+                1..=6 => t.reset(&mem).unwrap(),
+                // No reset: writes accumulate over several rounds.
+                _ => continue,
+            }
+            before = mem.clone();
+        }
+        drop(t);
+        std::hint::black_box(&mem);
+    }
+
     fn write(mem: &mut [u8], at: usize) {
         // SAFETY: in bounds; volatile so that the write happens.
         unsafe { std::ptr::write_volatile(mem.as_mut_ptr().add(at), 7) };
