@@ -101,6 +101,7 @@ impl Journal {
         writeln!(tmp, "{MAGIC} {generation} {}{stdio}", hash::to_hex(module_hash))?;
         tmp.as_file().sync_data()?;
         let file = tmp.persist(path(dir)).map_err(|e| e.error)?;
+        sync_dir(dir)?;
         Ok(Journal { file, since_mark: Vec::new() })
     }
 
@@ -120,9 +121,10 @@ impl Journal {
     /// open it announces. A mark lost in a crash had no entries after it, and then a resume
     /// from `generation` has nothing to undo either way.
     pub fn mark(&mut self, generation: u64) -> io::Result<()> {
-        writeln!(self.file, "checkpoint {generation}")?;
+        // Cleared first: if the line cannot be written the caller waits for the generation and
+        // rebases on it at once, and no entry from before it may follow into that journal.
         self.since_mark.clear();
-        Ok(())
+        writeln!(self.file, "checkpoint {generation}")
     }
 
     /// Generation `generation`, marked last, is durable: the journal starts at it again, with
@@ -135,7 +137,22 @@ impl Journal {
         }
         tmp.as_file().sync_data()?;
         self.file = tmp.persist(path(dir)).map_err(|e| e.error)?;
-        Ok(())
+        sync_dir(dir)
+    }
+}
+
+/// Makes the rename of a new journal durable: after a power loss the old journal must not come
+/// back without the entries recorded in the new one. Where a directory cannot be synced
+/// (some file systems, WASI hosts) the rename is as durable as the host makes it.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|f| f.sync_all()) {
+        Err(e)
+            if cfg!(unix)
+                && !matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported) =>
+        {
+            Err(e)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -245,7 +262,9 @@ pub fn undo(
     // after its mark in one started earlier, none otherwise.
     let from = match resume {
         Resume::Generation(g) if j.generation >= g => Some(0),
-        Resume::Generation(g) => j.marks.iter().find(|(m, _)| *m == g).map(|(_, n)| *n),
+        // The last mark of that number: an earlier one is of an attempt that failed before its
+        // generation was committed (the number was then used again).
+        Resume::Generation(g) => j.marks.iter().rev().find(|(m, _)| *m == g).map(|(_, n)| *n),
         Resume::Start => (j.generation == 0).then_some(0),
     };
     let Some(from) = from.filter(|_| j.module == hash::to_hex(module_hash)) else {
@@ -430,6 +449,28 @@ mod tests {
         let names: Vec<&str> = loaded.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(names, ["after", "later"]);
         assert!(loaded.marks.is_empty());
+    }
+
+    /// A generation that failed before it was committed leaves its mark; the next generation
+    /// gets the same number and its own mark: a resume from it undoes from the last mark.
+    #[test]
+    fn a_reused_generation_number_undoes_from_its_last_mark() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let h = [5u8; 32];
+        let pre = vec![Preopen { host: root.clone(), guest: "/d".into() }];
+        let new = |name: &str| WriteOpen { preopen: "/d".into(), path: name.into(), existed: false, size: 0 };
+        let mut j = Journal::reset(d.path(), 3, &h, &[]).unwrap();
+        j.mark(4).unwrap();
+        j.record(&new("between")).unwrap();
+        j.mark(4).unwrap();
+        j.record(&new("after")).unwrap();
+        for f in ["between", "after"] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        assert_eq!(undo(d.path(), Resume::Generation(4), &h, &pre).unwrap(), 1);
+        assert!(root.join("between").exists() && !root.join("after").exists());
     }
 
     #[test]

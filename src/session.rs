@@ -210,6 +210,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         in_flight: None,
         spare: Vec::new(),
         memory_bytes: 0,
+        retrack: false,
     };
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
@@ -350,6 +351,8 @@ struct Writer<'a> {
     spare: Vec<u8>,
     /// Bytes of guest memory at the last background generation.
     memory_bytes: usize,
+    /// Write tracking is to start again (a background generation failed).
+    retrack: bool,
 }
 
 impl Writer<'_> {
@@ -358,8 +361,21 @@ impl Writer<'_> {
     fn forget_pages(&mut self, guest_mems: Option<&[&[u8]]>) {
         if let Some(t) = self.tracker.as_mut() {
             *t = crate::checkpoint::pages::PageTracker::new();
-            if let Some(m) = guest_mems {
-                t.track_writes(m);
+            match guest_mems {
+                Some(m) => t.track_writes(m),
+                // Write tracking starts again at the next generation (a fresh tracker may
+                // start it at any time).
+                None => self.retrack = true,
+            }
+        }
+    }
+
+    /// Write tracking again after [`forget_pages`](Self::forget_pages) without the memories.
+    fn retrack(&mut self, guest: &Guest) {
+        if std::mem::take(&mut self.retrack) {
+            if let Some(t) = self.tracker.as_mut() {
+                let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+                t.track_writes(&mems);
             }
         }
     }
@@ -402,6 +418,7 @@ impl Writer<'_> {
     /// journal at it.
     fn commit(&mut self, guest: &mut Guest) -> Result<(u64, PathBuf, u64), Error> {
         let _ = self.settle();
+        self.retrack(guest);
         match snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut()) {
             Ok(c) => Ok(self.committed(c)),
             Err(e) => Err(self.failed(guest, e)),
@@ -439,6 +456,7 @@ impl Writer<'_> {
         t0: Instant,
     ) -> Result<Option<(u64, PathBuf, u64)>, Error> {
         let _ = self.settle();
+        self.retrack(guest);
         let Some(tracker) = self.tracker.as_mut() else { return self.commit(guest).map(Some) };
         self.memory_bytes = guest.store.memories.iter().map(|m| m.data().len()).sum();
         let begun =

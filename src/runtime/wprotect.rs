@@ -109,10 +109,13 @@ mod imp {
     /// and `mprotect` only.
     extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
-        let addr = unsafe { (*info).si_addr() } as usize;
-        if IN_USE.load(Acquire) > 0 {
+        let (addr, code) = unsafe { ((*info).si_addr() as usize, (*info).si_code) };
+        // Only a fault the kernel raised (not a SIGSEGV sent by kill/tgkill) can be ours.
+        if code > 0 && IN_USE.load(Acquire) > 0 {
             for s in &TABLE {
-                if s.state.load(Acquire) != LIVE {
+                // A slot whose memory was released (or lost) no longer owns its range: the
+                // range may belong to another memory by now.
+                if s.state.load(Acquire) != LIVE || s.lost.load(Acquire) {
                     continue;
                 }
                 let (lo, hi) = (s.lo.load(Relaxed), s.hi.load(Relaxed));
@@ -132,6 +135,9 @@ mod imp {
                     (addr / ps * ps, addr / ps * ps + ps)
                 };
                 let (from, to) = (from.max(lo), to.min(hi));
+                // mprotect may set errno; the interrupted code must not see it change.
+                // SAFETY: errno is thread-local; reading and writing it is async-signal-safe.
+                let errno = unsafe { *libc::__errno_location() };
                 mark(s, from - base, to - base);
                 // SAFETY: [from, to) lies inside the tracked buffer, which its owner keeps
                 // allocated while the slot is live.
@@ -145,6 +151,8 @@ mod imp {
                         libc::mprotect(lo as *mut libc::c_void, hi - lo, libc::PROT_READ | libc::PROT_WRITE)
                     };
                 }
+                // SAFETY: as above.
+                unsafe { *libc::__errno_location() = errno };
                 return;
             }
         }
@@ -329,7 +337,10 @@ mod imp {
         let (base, len) = (buf.as_ptr() as usize, buf.len());
         for s in &TABLE {
             if s.state.load(Acquire) == LIVE && s.base.load(Relaxed) == base && s.len.load(Relaxed) == len {
+                // Out of the handler's sight first (the range may be reused by another memory
+                // once freed), then writable; the owner's next reset starts over.
                 s.lost.store(true, Release);
+                s.state.store(BUSY, Release);
                 let _ = protect(s.lo.load(Relaxed), s.hi.load(Relaxed), libc::PROT_READ | libc::PROT_WRITE);
             }
         }
@@ -384,6 +395,24 @@ pub use imp::{release, will_write, Tracked};
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    /// A released memory's slot must not catch faults in its old range: here a second tracker
+    /// takes the same buffer (as a new memory would reuse a freed range), and its writes must be
+    /// recorded by it, not swallowed by the stale slot (which comes first in the table).
+    #[test]
+    fn a_released_range_belongs_to_its_next_owner() {
+        let mut mem = vec![1u8; 8 * GUEST_PAGE];
+        let a = Tracked::new(&mem).unwrap();
+        release(&mem);
+        let b = Tracked::new(&mem).unwrap();
+        write(&mut mem, 4 * GUEST_PAGE + 20000);
+        let w = b.written(&mem);
+        assert!(w[4], "the write went to the released slot");
+        assert!(!w[6]);
+        drop(a);
+        drop(b);
+        write(&mut mem, 6 * GUEST_PAGE + 20000);
+    }
 
     /// Random writes (single bytes, runs across page boundaries, kernel reads prepared by
     /// `will_write`), resets and growth: every page whose bytes changed since the last reset
