@@ -13,7 +13,9 @@ use wasmparser::{
 
 /// The features chiwawa implements: Wasm 2.0 minus SIMD.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2.difference(WasmFeatures::SIMD) | WasmFeatures::EXTENDED_CONST
+    WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::TAIL_CALL
 }
 
 /// A constant expression: one constant instruction (Wasm 2.0), or an extended one (Wasm 3.0:
@@ -178,6 +180,9 @@ pub struct Module {
     pub(crate) func_names: HashMap<u32, String>,
     /// Length of the module bytes.
     pub(crate) byte_len: u64,
+    /// Whether any function makes a tail call (`return_call`, `return_call_indirect`): a frame
+    /// may then hold another function than the call that made it (restore checks allow for it).
+    pub(crate) tail_calls: bool,
 }
 
 /// Bodies to validate and lower: what the validator handed out, and the bytes.
@@ -517,6 +522,15 @@ impl Module {
                     // before anything after the code section is looked at.
                     if pending.len() == code_count {
                         m.code = lower_all(&m, std::mem::take(&mut pending), threads)?;
+                        m.tail_calls = m.code.iter().any(|f| {
+                            f.code.iter().any(|i| {
+                                matches!(
+                                    i,
+                                    crate::compile::ir::Instr::ReturnCall { .. }
+                                        | crate::compile::ir::Instr::ReturnCallIndirect { .. }
+                                )
+                            })
+                        });
                     }
                 }
                 _ => {}

@@ -726,7 +726,11 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
         return Err(bad("a running call without frames"));
     }
     if let Some(f) = mi.frames.first() {
-        if Some(f.func) != bottom || f.fp != 0 {
+        // With tail calls the bottom frame may hold a function the call tail-called: one with
+        // the same results (validation guarantees that much of a tail call).
+        let same = Some(f.func) == bottom
+            || (g.module.tail_calls && bottom.is_some_and(|b| same_results(g, b, f.func)));
+        if !same || f.fp != 0 {
             return Err(bad("the bottom frame is not the call the checkpoint was running"));
         }
     }
@@ -754,6 +758,7 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
 fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
     use crate::compile::ir::{Instr, ResumeAt};
     let inst = &g.store.instances[g.instance as usize];
+    let tail = g.module.tail_calls;
     let mut need = 0usize;
     for (i, f) in frames.iter().enumerate() {
         let (cf, fi) =
@@ -772,13 +777,24 @@ fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
                 })
             }
             (ResumeAt::AtCall(Instr::CallIndirect { .. }), None) => true,
+            // The callee frame is the one the call made, or (in a module with tail calls) one
+            // that a chain of tail calls put in its place: same frame pointer, same results.
             (ResumeAt::AfterCall(Instr::Call { func, base }), Some(c)) => {
-                inst.funcs.get(func as usize) == Some(&c.func) && c.fp == f.fp + u32::from(base)
+                let called = inst.funcs.get(func as usize).copied();
+                c.fp == f.fp + u32::from(base)
+                    && (called == Some(c.func)
+                        || (tail && called.is_some_and(|a| same_results(g, a, c.func))))
             }
             (ResumeAt::AfterCall(Instr::CallIndirect { type_idx, base, .. }), Some(c)) => {
                 let want = inst.types.get(type_idx as usize);
-                g.store.funcs.get(c.func as usize).map(|x| x.ty).as_ref() == want
-                    && c.fp == f.fp + u32::from(base)
+                let got = g.store.funcs.get(c.func as usize).map(|x| x.ty);
+                c.fp == f.fp + u32::from(base)
+                    && (got.as_ref() == want
+                        || (tail
+                            && want.zip(got).is_some_and(|(w, t)| {
+                                g.store.types.get(*w as usize).map(|x| &x.results)
+                                    == g.store.types.get(t as usize).map(|x| &x.results)
+                            })))
             }
             _ => false,
         });
@@ -792,6 +808,14 @@ fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
         }
     }
     Ok(need)
+}
+
+/// Whether the functions at store addresses `a` and `b` return the same types.
+fn same_results(g: &Guest, a: u32, b: u32) -> bool {
+    let results = |f: u32| {
+        g.store.funcs.get(f as usize).and_then(|x| g.store.types.get(x.ty as usize)).map(|t| &t.results)
+    };
+    results(a).is_some() && results(a) == results(b)
 }
 
 /// Checks every function reference a frame holds (in `funcref` locals, and in the operand

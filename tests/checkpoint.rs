@@ -140,6 +140,23 @@ fn equivalence_deep_recursion() {
     equivalence("equivalence_deep_recursion", wat3("rec", &["1", "60"], &[], &["80"]));
 }
 
+/// Tail calls (Wasm 3.0): mutual `return_call` recursion of 10^5-10^6 steps, a
+/// `return_call_indirect` loop, an entry that tail-calls (the bottom frame is replaced) and a
+/// tail call of the host's `fd_write`; checkpoints at every position the interval hits.
+#[test]
+fn equivalence_tail_calls() {
+    let r = reference(&Guest::wat("tailcall", &["3", "1000"]));
+    // Values from a model of the guest (and Wasmtime agrees on the default arguments).
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "round 1 parity=1 acc=42e47a9f762ce880 ind=372257075\n\
+         round 2 parity=0 acc=597ffcbf1309f6c1 ind=413521325\n\
+         round 3 parity=1 acc=16229e664bcae313 ind=457727556\n\
+         done\n"
+    );
+    equivalence("equivalence_tail_calls", wat3("tailcall", &["2", "3000"], &[], &["6", "1000000"]));
+}
+
 #[test]
 fn equivalence_tables_data_drop() {
     // Ends with a trap that only happens if data.drop survived: exit 134.

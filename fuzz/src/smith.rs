@@ -1,4 +1,5 @@
-//! wasm-smith configuration: the Wasm 2.0 chiwawa implements, without SIMD.
+//! wasm-smith configuration: the Wasm 2.0 chiwawa implements, without SIMD, plus the Wasm 3.0
+//! parts it implements so far (tail calls, extended constant expressions).
 
 use arbitrary::Unstructured;
 use wasm_smith::Config;
@@ -7,7 +8,7 @@ use wasm_smith::Config;
 /// the differential target gives both engines the same growth limit.
 pub const MAX_PAGES: u64 = 64;
 
-/// A Wasm 2.0 (no SIMD) configuration. `diff`: for the differential target (NaNs
+/// A Wasm 2.0 (no SIMD) + tail calls + extended constants configuration. `diff`: for the differential target (NaNs
 /// canonicalized, everything exported, no imports).
 pub fn config(u: &mut Unstructured<'_>, diff: bool) -> arbitrary::Result<Config> {
     let mut c = Config {
@@ -17,11 +18,11 @@ pub fn config(u: &mut Unstructured<'_>, diff: bool) -> arbitrary::Result<Config>
         shared_everything_threads_enabled: false,
         gc_enabled: false,
         exceptions_enabled: false,
-        tail_call_enabled: false,
+        tail_call_enabled: true,
         memory64_enabled: false,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: false,
-        extended_const_enabled: false,
+        extended_const_enabled: true,
         multi_value_enabled: true,
         bulk_memory_enabled: true,
         reference_types_enabled: true,

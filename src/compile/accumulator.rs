@@ -127,7 +127,7 @@ fn entries(code: &[Instr]) -> Vec<bool> {
             }
             t
         });
-        if matches!(ins, Instr::Call { .. } | Instr::CallIndirect { .. } | Instr::Poll { .. }) {
+        if matches!(ins, Instr::Poll { .. }) || ins.as_call().is_some() {
             entry[i + 1] = true;
         }
     }

@@ -365,6 +365,13 @@ generated_instrs! {
     /// Call function `func` (module index); its frame starts at slot `base` (the arguments).
     Call { func: u32, base: Slot },
     CallIndirect { type_idx: u32, table: u16, index: Slot, base: Slot },
+    /// `return_call`: calls `func` in place of the current frame (its arguments at slot `base`
+    /// move to slot 0). Always followed by `Return { from: base, .. }`: a callee that cannot
+    /// take the frame's place (a host function, another instance's) is called like `Call`, and
+    /// that `Return` hands its results on.
+    ReturnCall { func: u32, base: Slot },
+    /// `return_call_indirect`, as [`Instr::ReturnCall`].
+    ReturnCallIndirect { type_idx: u32, table: u16, index: Slot, base: Slot },
     GlobalGet { dst: Slot, global: u32 },
     GlobalSet { src: Slot, global: u32 },
     MemorySize { dst: Slot },
@@ -439,6 +446,21 @@ pub enum ResumeAt {
     AtCall(Instr),
 }
 
+impl Instr {
+    /// The plain call a (tail) call instruction makes when it keeps its frame (`ReturnCall` →
+    /// `Call`, `ReturnCallIndirect` → `CallIndirect`); `None` for anything else.
+    pub fn as_call(self) -> Option<Instr> {
+        match self {
+            Instr::Call { .. } | Instr::CallIndirect { .. } => Some(self),
+            Instr::ReturnCall { func, base } => Some(Instr::Call { func, base }),
+            Instr::ReturnCallIndirect { type_idx, table, index, base } => {
+                Some(Instr::CallIndirect { type_idx, table, index, base })
+            }
+            _ => None,
+        }
+    }
+}
+
 impl CompiledFunc {
     /// The lowered code.
     pub fn code(&self) -> &[Instr] {
@@ -475,15 +497,15 @@ impl CompiledFunc {
 
     /// The ways a saved frame may legally stand at `pc` (only these positions are ever
     /// captured: a run pauses just after a `Poll`, or at a host call that suspends; the
-    /// frames below wait just after a call); empty for any other value, `pc` 0 included.
+    /// frames below wait just after a call); empty for any other value, `pc` 0 included. A
+    /// tail call that kept its frame counts as the plain call it made ([`Instr::as_call`]).
     pub fn resume_at(&self, pc: u32) -> impl Iterator<Item = ResumeAt> + '_ {
         let at = |i: usize| self.code.get(i).copied();
-        let is_call = |i: Instr| matches!(i, Instr::Call { .. } | Instr::CallIndirect { .. });
         let pc = pc as usize;
         let before = pc.checked_sub(1).and_then(at);
         let after_poll = matches!(before, Some(Instr::Poll { .. })).then_some(ResumeAt::AfterPoll);
-        let after_call = before.filter(|&i| is_call(i)).map(ResumeAt::AfterCall);
-        let at_call = at(pc).filter(|&i| is_call(i)).map(ResumeAt::AtCall);
+        let after_call = before.and_then(Instr::as_call).map(ResumeAt::AfterCall);
+        let at_call = at(pc).and_then(Instr::as_call).map(ResumeAt::AtCall);
         after_poll.into_iter().chain(after_call).chain(at_call)
     }
 }

@@ -633,6 +633,38 @@ macro_rules! enter_fast {
     }};
 }
 
+/// A tail call: the Wasm function at store address `$addr` (lowered code `$callee`, of the
+/// current instance) takes the current frame's place. Its arguments move from slot `$base` to
+/// slot 0, the frame keeps its frame pointer and its caller (so unbounded tail recursion runs
+/// in constant frame and stack space), and the callee starts at its entry safe point.
+macro_rules! tail_enter {
+    ($s:ident, $addr:expr, $callee:expr, $base:expr) => {{
+        let callee: *const CompiledFunc = $callee;
+        let cx = $s.cx;
+        let m = (*cx).m;
+        let fp = (*m).frames.last().unwrap_debug_checked().fp as usize;
+        let need = fp + (*callee).max_slots as usize;
+        if need > (*m).stack.len() && !(*m).grow_stack(need, (*cx).max_stack) {
+            trap!($s, TrapKind::StackExhausted);
+        }
+        let regs = (*m).stack.as_mut_ptr().add(fp);
+        // The arguments lie above slot `num_params` of the caller's frame: they may overlap
+        // their destination, so a memmove.
+        std::ptr::copy(regs.add($base as usize), regs, (*callee).num_params as usize);
+        zero_locals(regs, &*callee);
+        let frame = (*m).frames.last_mut().unwrap_debug_checked();
+        frame.func = $addr;
+        frame.pc = 0;
+        let ccode = (*callee).code.as_ptr();
+        let code = (*m).codes.last_mut().unwrap_debug_checked();
+        // The frame's caller is the same: so is its instance tag.
+        *code = ccode as usize | (*code & OTHER_INSTANCE);
+        (*cx).code = ccode;
+        $s.regs = regs;
+        poll_go!($s, ccode)
+    }};
+}
+
 /// Calls the function at store address `$addr` with its frame at slot `$base`.
 macro_rules! call_addr {
     ($s:ident, $addr:expr, $base:expr) => {{
@@ -665,14 +697,17 @@ unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: 
     #[allow(clippy::redundant_closure_call)]
     let next = (|| -> *const Instr {
         match *ip {
-            Instr::Call { func, base } => {
+            // A tail call whose callee cannot take the frame's place: a plain call, and the
+            // `Return` after it hands the results on.
+            Instr::Call { func, base } | Instr::ReturnCall { func, base } => {
                 let addr = *(*cx).inst_funcs.add(func as usize);
                 if func >= (*cx).nimp {
                     enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), (*cx).cur_inst, base)
                 }
                 call_addr!(s, addr, base)
             }
-            Instr::CallIndirect { type_idx, table, index, base } => {
+            Instr::CallIndirect { type_idx, table, index, base }
+            | Instr::ReturnCallIndirect { type_idx, table, index, base } => {
                 match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
                     Ok(addr) => call_addr!(s, addr, base),
                     Err(c) => trap!(s, code c),
@@ -1111,6 +1146,29 @@ generated_handlers! {
                     if instance == (*s.cx).cur_inst {
                         let nimp = (*s.cx).nimp;
                         enter_fast!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
+                    }
+                }
+                slow_call!(s)
+            }
+            Err(c) => trap!(s, code c),
+        }
+    };
+    ReturnCall { func, base } => |s| {
+        let cx = s.cx;
+        if func >= (*cx).nimp {
+            let addr = *(*cx).inst_funcs.add(func as usize);
+            tail_enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), base)
+        }
+        slow_call!(s)
+    };
+    ReturnCallIndirect { type_idx, table, index, base } => |s| {
+        match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
+            Ok(addr) => {
+                let store = (*s.cx).store;
+                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
+                    if instance == (*s.cx).cur_inst {
+                        let nimp = (*s.cx).nimp;
+                        tail_enter!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
                     }
                 }
                 slow_call!(s)

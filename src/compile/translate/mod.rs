@@ -188,7 +188,7 @@ pub fn translate(
     // rewrite moves those).
     for (pc, _) in &ref_operands {
         let at = |i: u32| t.code.get(i as usize).copied();
-        if !matches!(at(pc - 1), Some(Instr::Poll { .. } | Instr::Call { .. } | Instr::CallIndirect { .. })) {
+        if !at(pc - 1).is_some_and(|i| matches!(i, Instr::Poll { .. }) || i.as_call().is_some()) {
             return Err(internal("a recorded resume position is not after a safe point or call"));
         }
     }
@@ -223,10 +223,7 @@ impl T<'_> {
         // (The operator may have dropped an `i32.wrap_i64` emitted before it: never a Poll or
         // a call, so starting at the shorter length misses none.)
         let new = &self.code[before.min(self.code.len())..];
-        if !new
-            .iter()
-            .any(|i| matches!(i, Instr::Poll { .. } | Instr::Call { .. } | Instr::CallIndirect { .. }))
-        {
+        if !new.iter().any(|i| matches!(i, Instr::Poll { .. }) || i.as_call().is_some()) {
             return;
         }
         let vh = v.operand_stack_height() as usize;
@@ -236,7 +233,10 @@ impl T<'_> {
         for pc in before.min(self.code.len())..self.code.len() {
             let live_below = match self.code[pc] {
                 Instr::Poll { height, .. } => height,
-                Instr::Call { base, .. } | Instr::CallIndirect { base, .. } => u32::from(base),
+                Instr::Call { base, .. }
+                | Instr::CallIndirect { base, .. }
+                | Instr::ReturnCall { base, .. }
+                | Instr::ReturnCallIndirect { base, .. } => u32::from(base),
                 _ => continue,
             };
             let slots: Box<[Slot]> = (0..vh)

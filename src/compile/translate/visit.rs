@@ -209,6 +209,28 @@ impl T<'_> {
                 self.emit(Instr::Call { func: function_index, base });
                 self.push_results(nr)?;
             }
+            O::ReturnCall { function_index } => {
+                let ft = self.m.func_type(function_index);
+                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let base = self.call_args(np);
+                self.emit(Instr::ReturnCall { func: function_index, base });
+                self.emit(Instr::Return { from: base, n: nr as u16 });
+                self.unreachable = true;
+            }
+            O::ReturnCallIndirect { type_index, table_index } => {
+                let ft = &self.m.types[type_index as usize];
+                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let index = self.pop();
+                let base = self.call_args(np);
+                self.emit(Instr::ReturnCallIndirect {
+                    type_idx: type_index,
+                    table: table_index as u16,
+                    index,
+                    base,
+                });
+                self.emit(Instr::Return { from: base, n: nr as u16 });
+                self.unreachable = true;
+            }
             O::CallIndirect { type_index, table_index } => {
                 let ft = &self.m.types[type_index as usize];
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
