@@ -211,6 +211,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         spare: Vec::new(),
         memory_bytes: 0,
         retrack: false,
+        warming: None,
     };
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
@@ -353,6 +354,8 @@ struct Writer<'a> {
     memory_bytes: usize,
     /// Write tracking is to start again (a background generation failed).
     retrack: bool,
+    /// A copy buffer being allocated and touched for the first background generation.
+    warming: Option<std::thread::JoinHandle<Vec<u8>>>,
 }
 
 impl Writer<'_> {
@@ -368,6 +371,11 @@ impl Writer<'_> {
                 None => self.retrack = true,
             }
         }
+    }
+
+    /// How big a copy buffer is kept between background generations.
+    fn spare_keep(&self) -> usize {
+        SPARE_KEEP_MIN.max(self.memory_bytes / 8)
     }
 
     /// Write tracking again after [`forget_pages`](Self::forget_pages) without the memories.
@@ -391,7 +399,7 @@ impl Writer<'_> {
         let Some(p) = self.in_flight.take() else { return Ok(()) };
         let (result, spare) = p.gen.wait();
         // Kept only while small against the guest's memory.
-        if spare.capacity() <= (SPARE_KEEP_MIN).max(self.memory_bytes / 8) {
+        if spare.capacity() <= self.spare_keep() {
             self.spare = spare;
         }
         match result {
@@ -420,8 +428,46 @@ impl Writer<'_> {
         let _ = self.settle();
         self.retrack(guest);
         match snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut()) {
-            Ok(c) => Ok(self.committed(c)),
+            Ok(c) => {
+                self.memory_bytes = guest.store.memories.iter().map(|m| m.data().len()).sum();
+                self.warm_spare();
+                Ok(self.committed(c))
+            }
             Err(e) => Err(self.failed(guest, e)),
+        }
+    }
+
+    /// Before the first background generation of an incremental run: a thread allocates and
+    /// touches a copy buffer of half the kept size, so that the guest's thread does not pay its
+    /// page faults at that generation's copy (taken if ready then, else left to finish).
+    fn warm_spare(&mut self) {
+        if self.tracker.is_none()
+            || self.spare.capacity() > 0
+            || self.warming.is_some()
+            || cfg!(target_os = "wasi")
+        {
+            return;
+        }
+        let size = self.spare_keep() / 2;
+        self.warming = std::thread::Builder::new()
+            .name("chiwawa-warm".into())
+            .spawn(move || {
+                let mut v = Vec::new();
+                if v.try_reserve_exact(size).is_ok() {
+                    v.resize(size, 0u8);
+                    v.clear();
+                }
+                v
+            })
+            .ok();
+    }
+
+    /// The warmed copy buffer, if it is ready.
+    fn take_warm_spare(&mut self) {
+        if self.spare.capacity() == 0 && self.warming.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(Ok(v)) = self.warming.take().map(|h| h.join()) {
+                self.spare = v;
+            }
         }
     }
 
@@ -457,13 +503,25 @@ impl Writer<'_> {
     ) -> Result<Option<(u64, PathBuf, u64)>, Error> {
         let _ = self.settle();
         self.retrack(guest);
-        let Some(tracker) = self.tracker.as_mut() else { return self.commit(guest).map(Some) };
         self.memory_bytes = guest.store.memories.iter().map(|m| m.data().len()).sum();
-        let begun =
-            snapshot::begin(guest, self.dir, self.module_hash, tracker, BACKGROUND_COPY_MAX, &mut self.spare);
+        let keep = self.spare_keep();
+        self.take_warm_spare();
+        let Some(tracker) = self.tracker.as_mut() else { return self.commit(guest).map(Some) };
+        let begun = snapshot::begin(
+            guest,
+            self.dir,
+            self.module_hash,
+            tracker,
+            BACKGROUND_COPY_MAX,
+            &mut self.spare,
+            keep,
+        );
         let gen = match begun {
             Ok(snapshot::Begun::InFlight(gen)) => gen,
-            Ok(snapshot::Begun::Done(c)) => return Ok(Some(self.committed(c))),
+            Ok(snapshot::Begun::Done(c)) => {
+                self.warm_spare();
+                return Ok(Some(self.committed(c)));
+            }
             Err(e) => return Err(self.failed(guest, e)),
         };
         // Opens from here on happen after the generation: a resume from it undoes only those.

@@ -259,7 +259,7 @@ pub fn checkpoint(
         let (path, bytes) = dir.commit(generation, |w| write(g, &c, &header, None, w))?;
         return Ok(Committed { generation, path, bytes, pages_written: 0, pages_reused: 0 });
     };
-    match begin(g, dir, module_hash, tracker, 0, &mut Vec::new())? {
+    match begin(g, dir, module_hash, tracker, 0, &mut Vec::new(), 0)? {
         Begun::Done(c) => Ok(c),
         Begun::InFlight(f) => f.wait().0,
     }
@@ -347,7 +347,8 @@ impl Drop for InFlight {
 /// thread writes them, so that the guest pauses only for the plan and the copy, not for the
 /// writes and `fsync`s. The tracker takes the plan as committed either way: if the generation
 /// then fails, the caller must give the tracker up ([`PageTracker::new`]). `spare` is a buffer
-/// to copy the pages to (reused: a new one costs a page fault per 4 KiB on first touch).
+/// to copy the pages to (reused: a new one costs a page fault per 4 KiB on first touch); the
+/// writer returns it with room for twice this generation's pages, up to `keep` bytes.
 pub fn begin(
     g: &mut Guest,
     dir: &CheckpointDir,
@@ -355,6 +356,7 @@ pub fn begin(
     tracker: &mut PageTracker,
     max_copy: usize,
     spare: &mut Vec<u8>,
+    keep: usize,
 ) -> Result<Begun, Error> {
     let (c, header) = capture_with_header(g, dir, module_hash)?;
     let generation = header.generation;
@@ -417,6 +419,16 @@ pub fn begin(
             let (path, n) = dir2.commit(generation, |w| w.write_all(&file))?;
             Ok(Committed { generation, path, bytes: bytes + n, pages_written, pages_reused })
         })();
+        // Ready for the next generation: room for twice this one's pages (at most `keep`
+        // bytes), the new room touched here rather than by the guest's thread at the next copy
+        // (a fresh page costs a fault on first touch: ~40 ms for 50 MiB on this machine).
+        let (used, mut pack) = (pack.len(), pack);
+        pack.clear();
+        let want = used.saturating_mul(2).min(keep);
+        if want > pack.capacity() && pack.try_reserve_exact(want).is_ok() {
+            pack.resize(want, 0);
+            pack.clear();
+        }
         (result, pack)
     };
     // `persist` is moved into the thread only if one starts; otherwise it runs here.
