@@ -21,7 +21,7 @@
 #                     default: use target/release/chiwawa and chiwawa.wasm as they are)
 #   --no-install      do not `cargo install wasmi_cli` when wasmi is missing
 #   --csv FILE        also write every sample as CSV (default: <cache>/last-run.csv)
-# env: CHIWAWA_BIN=path   benchmark another chiwawa binary (default <repo>/target/release/chiwawa)
+# env: CHIWAWA_BIN=path   benchmark another chiwawa binary (default $CARGO_TARGET_DIR/release/chiwawa, else <repo>/target/release/chiwawa)
 #      CHIWAWA_WASM=path  the chiwawa.wasm for `hosted` (default <target dir>/wasm32-wasip1/release)
 #
 # Output: a markdown table on stdout (progress on stderr):
@@ -123,7 +123,7 @@ if [[ -n "$wasmi_bin" ]]; then
   wasmi_desc="$("$wasmi_bin" --version 2>/dev/null | head -1) (default compilation mode)"
 fi
 
-chiwawa_bin="${CHIWAWA_BIN:-$repo/target/release/chiwawa}"
+chiwawa_bin="${CHIWAWA_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/chiwawa}"
 if ((build)) && want_runtime chiwawa; then
   log "cargo build --release"
   (cd "$repo" && cargo build --release >&2) || log "cargo build --release failed: chiwawa column will FAIL"

@@ -10,11 +10,11 @@
 #
 # usage: benches/checkpoint.sh [--guests "sieve matmul"] [--scale N] [--skip-overhead]
 #                              [--skip-incremental] [--only-incremental] [--incremental-mib N]
-# env:   CHIWAWA_BIN (default target/release/chiwawa; build it with cargo build --release)
+# env:   CHIWAWA_BIN (default $CARGO_TARGET_DIR/release/chiwawa, else target/release/chiwawa: what cargo build --release built)
 #        BENCH_CACHE (default target/bench-cache: benches/bench.sh builds the guests there)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${CHIWAWA_BIN:-$root/target/release/chiwawa}
+bin=${CHIWAWA_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/chiwawa}
 cache=${BENCH_CACHE:-$root/target/bench-cache}
 guests="fib sieve matmul sha256 nbody sort bigmem" scale=1 overhead=1 incremental=1 full=1 inc_mib=1024
 while (($#)); do

@@ -7,10 +7,10 @@
 # the tracker missed, a failed checkpoint, a panic). Exits non-zero if any program differs.
 #
 # usage: benches/corpus/ckloop.sh CORPUS_DIR [PROGRAM...]   (CORPUS_DIR/wasm/*.wasm, as built by
-#        benches/corpus/build.sh); env CHIWAWA_BIN (default target/release/chiwawa)
+#        benches/corpus/build.sh); env CHIWAWA_BIN (default $CARGO_TARGET_DIR/release/chiwawa, else target/release/chiwawa)
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CHIWAWA_BIN:-$root/target/release/chiwawa}
+bin=${CHIWAWA_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/chiwawa}
 corpus=${1:?usage: ckloop.sh CORPUS_DIR [PROGRAM...]}; shift
 progs=${*:-coremark lua quickjs sqlite zstd jpeg picosat treesitter}
 out=$(mktemp -d "${TMPDIR:-/tmp}/chiwawa-ckloop.XXXXXX")
