@@ -665,6 +665,40 @@ macro_rules! tail_enter {
     }};
 }
 
+/// `Call` or `ReturnCall` of module function `$func`: a function defined by this module (this
+/// instance's own) through `$enter` (`enter_fast` or `tail_enter`), any other through
+/// [`call_slow`].
+macro_rules! direct_call {
+    ($s:ident, $func:expr, $base:expr, $enter:ident) => {{
+        let cx = $s.cx;
+        if $func >= (*cx).nimp {
+            let addr = *(*cx).inst_funcs.add($func as usize);
+            $enter!($s, addr, (*cx).defined.add(($func - (*cx).nimp) as usize), $base)
+        }
+        slow_call!($s)
+    }};
+}
+
+/// `CallIndirect` or `ReturnCallIndirect`: a Wasm function of the current instance through
+/// `$enter`, any other through [`call_slow`], a bad table entry traps.
+macro_rules! indirect_call {
+    ($s:ident, $type_idx:expr, $table:expr, $index:expr, $base:expr, $enter:ident) => {{
+        match indirect_target($s.cx, $type_idx, $table, rd!($s, $index) as u32) {
+            Ok(addr) => {
+                let store = (*$s.cx).store;
+                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
+                    if instance == (*$s.cx).cur_inst {
+                        let nimp = (*$s.cx).nimp;
+                        $enter!($s, addr, (*$s.cx).defined.add((index - nimp) as usize), $base)
+                    }
+                }
+                slow_call!($s)
+            }
+            Err(c) => trap!($s, code c),
+        }
+    }};
+}
+
 /// Calls the function at store address `$addr` with its frame at slot `$base`.
 macro_rules! call_addr {
     ($s:ident, $addr:expr, $base:expr) => {{
@@ -1129,52 +1163,11 @@ generated_handlers! {
         s.regs = (*m).stack.as_mut_ptr().add(caller.fp as usize);
         go!(s, code.add(caller.pc as usize))
     };
-    Call { func, base } => |s| {
-        let cx = s.cx;
-        if func >= (*cx).nimp {
-            // A function defined by this module: this instance's own.
-            let addr = *(*cx).inst_funcs.add(func as usize);
-            enter_fast!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), base)
-        }
-        slow_call!(s)
-    };
-    CallIndirect { type_idx, table, index, base } => |s| {
-        match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
-            Ok(addr) => {
-                let store = (*s.cx).store;
-                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
-                    if instance == (*s.cx).cur_inst {
-                        let nimp = (*s.cx).nimp;
-                        enter_fast!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
-                    }
-                }
-                slow_call!(s)
-            }
-            Err(c) => trap!(s, code c),
-        }
-    };
-    ReturnCall { func, base } => |s| {
-        let cx = s.cx;
-        if func >= (*cx).nimp {
-            let addr = *(*cx).inst_funcs.add(func as usize);
-            tail_enter!(s, addr, (*cx).defined.add((func - (*cx).nimp) as usize), base)
-        }
-        slow_call!(s)
-    };
+    Call { func, base } => |s| direct_call!(s, func, base, enter_fast);
+    CallIndirect { type_idx, table, index, base } => |s| indirect_call!(s, type_idx, table, index, base, enter_fast);
+    ReturnCall { func, base } => |s| direct_call!(s, func, base, tail_enter);
     ReturnCallIndirect { type_idx, table, index, base } => |s| {
-        match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
-            Ok(addr) => {
-                let store = (*s.cx).store;
-                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
-                    if instance == (*s.cx).cur_inst {
-                        let nimp = (*s.cx).nimp;
-                        tail_enter!(s, addr, (*s.cx).defined.add((index - nimp) as usize), base)
-                    }
-                }
-                slow_call!(s)
-            }
-            Err(c) => trap!(s, code c),
-        }
+        indirect_call!(s, type_idx, table, index, base, tail_enter)
     };
     GlobalGet { dst, global } => |s| {
         let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
