@@ -96,13 +96,9 @@ impl Journal {
         module_hash: &[u8; 32],
         stdio: &[(u32, u64)],
     ) -> io::Result<Journal> {
-        let mut tmp = tempfile::Builder::new().prefix(".journal-").suffix(".tmp").tempfile_in(dir)?;
         let stdio: String = stdio.iter().map(|(fd, n)| format!(" {fd}:{n}")).collect();
-        writeln!(tmp, "{MAGIC} {generation} {}{stdio}", hash::to_hex(module_hash))?;
-        tmp.as_file().sync_data()?;
-        let file = tmp.persist(path(dir)).map_err(|e| e.error)?;
-        sync_dir(dir)?;
-        Ok(Journal { file, since_mark: Vec::new() })
+        let header = format!("{MAGIC} {generation} {}{stdio}\n", hash::to_hex(module_hash));
+        Ok(Journal { file: write_new(dir, &header, &[])?, since_mark: Vec::new() })
     }
 
     /// Records an open before it happens; durable when this returns.
@@ -130,30 +126,26 @@ impl Journal {
     /// Generation `generation`, marked last, is durable: the journal starts at it again, with
     /// the entries recorded since its mark (replaced atomically, as [`reset`](Self::reset)).
     pub fn rebase(&mut self, dir: &Path, generation: u64, module_hash: &[u8; 32]) -> io::Result<()> {
-        let mut tmp = tempfile::Builder::new().prefix(".journal-").suffix(".tmp").tempfile_in(dir)?;
-        writeln!(tmp, "{MAGIC} {generation} {}", hash::to_hex(module_hash))?;
-        for line in &self.since_mark {
-            tmp.write_all(line.as_bytes())?;
-        }
-        tmp.as_file().sync_data()?;
-        self.file = tmp.persist(path(dir)).map_err(|e| e.error)?;
-        sync_dir(dir)
+        let header = format!("{MAGIC} {generation} {}\n", hash::to_hex(module_hash));
+        self.file = write_new(dir, &header, &self.since_mark)?;
+        Ok(())
     }
 }
 
-/// Makes the rename of a new journal durable: after a power loss the old journal must not come
-/// back without the entries recorded in the new one. Where a directory cannot be synced
-/// (some file systems, WASI hosts) the rename is as durable as the host makes it.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    match File::open(dir).and_then(|f| f.sync_all()) {
-        Err(e)
-            if cfg!(unix)
-                && !matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported) =>
-        {
-            Err(e)
-        }
-        _ => Ok(()),
+/// Replaces the journal atomically with one of `header` and `lines`: written and synced under
+/// a temp name, renamed over the old one, the directory synced (after a power loss the old
+/// journal must not come back without what was recorded in the new one). Returns the new
+/// journal's file, positioned at its end.
+fn write_new(dir: &Path, header: &str, lines: &[String]) -> io::Result<File> {
+    let mut tmp = tempfile::Builder::new().prefix(".journal-").suffix(".tmp").tempfile_in(dir)?;
+    tmp.write_all(header.as_bytes())?;
+    for line in lines {
+        tmp.write_all(line.as_bytes())?;
     }
+    tmp.as_file().sync_data()?;
+    let file = tmp.persist(path(dir)).map_err(|e| e.error)?;
+    crate::checkpoint::dir::sync_dir(dir)?;
+    Ok(file)
 }
 
 /// A journal as read back.

@@ -180,7 +180,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     let tracker = ck.incremental.then(|| {
         let mut t = tracker.unwrap_or_default();
         // Memory is what the tracker knows (or it knows nothing): track writes from here.
-        let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+        let mems = memories(&guest);
         t.track_writes(&mems);
         t
     });
@@ -321,6 +321,11 @@ fn log_generation(
     );
 }
 
+/// The guest's linear memories, by index (what write tracking watches).
+fn memories(guest: &Guest) -> Vec<&[u8]> {
+    guest.store.memories.iter().map(|m| m.data()).collect()
+}
+
 /// The debug line of an incremental generation's pages.
 fn log_pages(c: &snapshot::Committed) {
     log::debug!(
@@ -382,7 +387,7 @@ impl Writer<'_> {
     fn retrack(&mut self, guest: &Guest) {
         if std::mem::take(&mut self.retrack) {
             if let Some(t) = self.tracker.as_mut() {
-                let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+                let mems = memories(guest);
                 t.track_writes(&mems);
             }
         }
@@ -429,7 +434,7 @@ impl Writer<'_> {
         self.retrack(guest);
         match snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut()) {
             Ok(c) => {
-                self.memory_bytes = guest.store.memories.iter().map(|m| m.data().len()).sum();
+                self.memory_bytes = memories(guest).iter().map(|m| m.len()).sum();
                 self.warm_spare();
                 Ok(self.committed(c))
             }
@@ -486,7 +491,7 @@ impl Writer<'_> {
     /// A generation failed after the tracker took its plan: the tracker starts over.
     fn failed(&mut self, guest: &Guest, e: Error) -> Error {
         if self.tracker.is_some() {
-            let mems: Vec<&[u8]> = guest.store.memories.iter().map(|m| m.data()).collect();
+            let mems = memories(guest);
             self.forget_pages(Some(&mems));
         }
         e
@@ -503,7 +508,7 @@ impl Writer<'_> {
     ) -> Result<Option<(u64, PathBuf, u64)>, Error> {
         let _ = self.settle();
         self.retrack(guest);
-        self.memory_bytes = guest.store.memories.iter().map(|m| m.data().len()).sum();
+        self.memory_bytes = memories(guest).iter().map(|m| m.len()).sum();
         let keep = self.spare_keep();
         self.take_warm_spare();
         let Some(tracker) = self.tracker.as_mut() else { return self.commit(guest).map(Some) };

@@ -804,8 +804,7 @@ fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
                     && (got.as_ref() == want
                         || (tail
                             && want.zip(got).is_some_and(|(w, t)| {
-                                g.store.types.get(*w as usize).map(|x| &x.results)
-                                    == g.store.types.get(t as usize).map(|x| &x.results)
+                                type_results(g, *w).is_some() && type_results(g, *w) == type_results(g, t)
                             })))
             }
             _ => false,
@@ -822,11 +821,14 @@ fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
     Ok(need)
 }
 
+/// The result types of the store's canonical type `ty`.
+fn type_results(g: &Guest, ty: u32) -> Option<&[ValType]> {
+    g.store.types.get(ty as usize).map(|t| &t.results[..])
+}
+
 /// Whether the functions at store addresses `a` and `b` return the same types.
 fn same_results(g: &Guest, a: u32, b: u32) -> bool {
-    let results = |f: u32| {
-        g.store.funcs.get(f as usize).and_then(|x| g.store.types.get(x.ty as usize)).map(|t| &t.results)
-    };
+    let results = |f: u32| g.store.funcs.get(f as usize).and_then(|x| type_results(g, x.ty));
     results(a).is_some() && results(a) == results(b)
 }
 

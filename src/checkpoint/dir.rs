@@ -559,7 +559,7 @@ impl<W: Write> Write for Counting<W> {
 ///   `wasm32-wasip1` the host may refuse to open or `fd_sync` a directory;
 ///   then the rename is only as durable as the host makes it. Logged at
 ///   debug level.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     let result = File::open(dir).and_then(|f| f.sync_all());
     match result {
         Ok(()) => Ok(()),

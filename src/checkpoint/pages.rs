@@ -322,6 +322,14 @@ fn fingerprints(data: &[u8], want: &[bool]) -> Vec<Option<u128>> {
     })
 }
 
+/// Page `p` of memory `m` of `mems` (an error if the memory changed size since the plan).
+fn page_of<'a>(mems: &[(&'a [u8], Option<u64>)], m: u32, p: u64) -> io::Result<&'a [u8]> {
+    let data = mems.get(m as usize).map(|(d, _)| *d).unwrap_or(&[]);
+    let start = p as usize * PAGE_SIZE;
+    data.get(start..start + PAGE_SIZE)
+        .ok_or_else(|| io::Error::other(format!("memory {m} page {p} vanished since the plan")))
+}
+
 /// A page to copy into the new pack: (memory, page index).
 pub type NewPage = (u32, u64);
 
@@ -503,12 +511,7 @@ impl PageTracker {
             PackHeader { generation: plan.generation, pages: plan.new_pages.len() as u64, module_hash };
         w.write_all(&header.to_bytes())?;
         for &(m, p) in &plan.new_pages {
-            let data = mems.get(m as usize).map(|(d, _)| *d).unwrap_or(&[]);
-            let start = p as usize * PAGE_SIZE;
-            let page = data.get(start..start + PAGE_SIZE).ok_or_else(|| {
-                io::Error::other(format!("memory {m} page {p} vanished while writing its pack"))
-            })?;
-            w.write_all(page)?;
+            w.write_all(page_of(mems, m, p)?)?;
         }
         Ok(())
     }
@@ -521,12 +524,7 @@ impl PageTracker {
             if from.is_some() {
                 continue;
             }
-            let data = mems.get(m as usize).map(|(d, _)| *d).unwrap_or(&[]);
-            let start = p as usize * PAGE_SIZE;
-            let page = data
-                .get(start..start + PAGE_SIZE)
-                .ok_or_else(|| io::Error::other(format!("memory {m} page {p} vanished while copying it")))?;
-            out.extend_from_slice(page);
+            out.extend_from_slice(page_of(mems, m, p)?);
         }
         Ok(())
     }

@@ -231,11 +231,8 @@ pub struct SoftDirty {
 impl SoftDirty {
     /// Opens the kernel interfaces and checks that they work as documented: a page written
     /// after a clear reads dirty, one not written reads clean. `None` (and a debug log line)
-    /// otherwise, or when [`TRACKING_ENV`] is `hash`.
+    /// otherwise. ([`best_tracker`] applies [`TRACKING_ENV`].)
     pub fn probe() -> Option<SoftDirty> {
-        if std::env::var(TRACKING_ENV).is_ok_and(|v| v == "hash") {
-            return None;
-        }
         match Self::self_test() {
             Ok(s) => Some(s),
             Err(e) => {

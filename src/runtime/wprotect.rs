@@ -73,13 +73,19 @@ mod imp {
     static PREVIOUS: OnceLock<Result<usize, String>> = OnceLock::new();
     static mut OLD_ACTION: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::uninit();
 
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+    /// The OS page size (read once; afterwards an atomic load, so the handler may call it).
     fn os_page() -> usize {
-        // SAFETY: sysconf has no preconditions.
-        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        if p > 0 {
-            p as usize
-        } else {
-            4096
+        match PAGE_SIZE.load(Relaxed) {
+            0 => {
+                // SAFETY: sysconf has no preconditions.
+                let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+                let p = if p > 0 { p as usize } else { 4096 };
+                PAGE_SIZE.store(p, Relaxed);
+                p
+            }
+            p => p,
         }
     }
 
@@ -124,7 +130,7 @@ mod imp {
                 }
                 let base = s.base.load(Relaxed);
                 let page = (addr - base) / GUEST_PAGE;
-                let ps = os_page_cached();
+                let ps = os_page();
                 // The OS pages wholly inside the guest page, if the write is there; else the one
                 // OS page it hit, which the guest page shares with a neighbour.
                 let (start, end) = (base + page * GUEST_PAGE, base + (page + 1) * GUEST_PAGE);
@@ -178,11 +184,6 @@ mod imp {
         }
     }
 
-    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
-    fn os_page_cached() -> usize {
-        PAGE_SIZE.load(Relaxed).max(1)
-    }
-
     /// Marks the guest pages that bytes [from, to) of the buffer (offsets) touch.
     fn mark(s: &Slot, from: usize, to: usize) {
         let bits = s.bits.load(Relaxed);
@@ -218,7 +219,8 @@ mod imp {
         /// Starts tracking `mem`: all of it read-only, nothing recorded as written.
         pub fn new(mem: &[u8]) -> io::Result<Tracked> {
             install().map_err(io::Error::other)?;
-            PAGE_SIZE.store(os_page(), Relaxed);
+            // Read now: the handler then only loads it.
+            os_page();
             let slot = TABLE
                 .iter()
                 .position(|s| s.state.compare_exchange(FREE, BUSY, AcqRel, Relaxed).is_ok())
@@ -352,7 +354,7 @@ mod imp {
         if IN_USE.load(Acquire) == 0 || buf.is_empty() {
             return;
         }
-        let ps = os_page_cached();
+        let ps = os_page();
         let start = buf.as_mut_ptr();
         let mut off = 0;
         while off < buf.len() {

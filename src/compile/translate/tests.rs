@@ -6,9 +6,7 @@ fn dump_ir() {
     let Ok(path) = std::env::var("CHIWAWA_DUMP_IR") else { return };
     let mut bytes = std::fs::read(&path).unwrap();
     if path.ends_with(".wat") {
-        let text = String::from_utf8(bytes).unwrap();
-        let buf = wast::parser::ParseBuffer::new(&text).unwrap();
-        bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        bytes = wat_bytes(&String::from_utf8(bytes).unwrap());
     }
     let m = crate::parse::Module::new(&bytes).unwrap();
     for (i, f) in m.code.iter().enumerate() {
@@ -20,10 +18,15 @@ fn dump_ir() {
     }
 }
 
+/// The binary of a module in the text format.
+fn wat_bytes(wat: &str) -> Vec<u8> {
+    let buf = wast::parser::ParseBuffer::new(wat).unwrap();
+    wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap()
+}
+
 /// Lowers a module and returns the code of its defined function number `func`.
 fn lower(wat: &str, func: usize) -> Vec<crate::compile::ir::Instr> {
-    let buf = wast::parser::ParseBuffer::new(wat).unwrap();
-    let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let bytes = wat_bytes(wat);
     let m = crate::parse::Module::new(&bytes).unwrap();
     m.code[func].code.clone()
 }
@@ -454,8 +457,7 @@ fn lowering_on_threads_matches_lowering_on_one() {
         wat.push_str(&format!("(func (param i32) (result i32) {body})\n"));
     }
     wat.push(')');
-    let buf = wast::parser::ParseBuffer::new(&wat).unwrap();
-    let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let bytes = wat_bytes(&wat);
     let one = crate::parse::Module::new_with_threads(&bytes, 1).unwrap();
     for threads in [2, 3, 4] {
         let many = crate::parse::Module::new_with_threads(&bytes, threads).unwrap();
@@ -473,8 +475,7 @@ fn lowering_on_threads_matches_lowering_on_one() {
             "(func (param i32) (result i32) (f32.const 1)",
             1,
         );
-    let buf = wast::parser::ParseBuffer::new(&bad).unwrap();
-    let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let bytes = wat_bytes(&bad);
     let e1 = crate::parse::Module::new_with_threads(&bytes, 1).unwrap_err().to_string();
     for threads in [2, 4] {
         let e = crate::parse::Module::new_with_threads(&bytes, threads).unwrap_err().to_string();
