@@ -183,6 +183,8 @@ pub struct Module {
     /// Whether any function makes a tail call (`return_call`, `return_call_indirect`): a frame
     /// may then hold another function than the call that made it (restore checks allow for it).
     pub(crate) tail_calls: bool,
+    /// How the bodies were lowered.
+    pub(crate) lowering: compile::Lowering,
 }
 
 /// Bodies to validate and lower: what the validator handed out, and the bytes.
@@ -360,12 +362,24 @@ fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType, String> {
 impl Module {
     /// Parses, validates and compiles a binary module.
     pub fn new(bytes: &[u8]) -> Result<Module, Error> {
-        Self::new_with_threads(bytes, lowering_threads(bytes.len()))
+        let lowering = compile::Lowering::from_env().map_err(Error::Other)?;
+        Self::new_with(bytes, lowering, lowering_threads(bytes.len()))
+    }
+
+    /// [`Module::new`] with the given lowering (whatever `CHIWAWA_LOWERING` says).
+    pub fn with_lowering(bytes: &[u8], lowering: compile::Lowering) -> Result<Module, Error> {
+        Self::new_with(bytes, lowering, lowering_threads(bytes.len()))
     }
 
     /// [`Module::new`], validating and lowering the function bodies on up to `threads` threads.
+    #[cfg(test)]
     pub(crate) fn new_with_threads(bytes: &[u8], threads: usize) -> Result<Module, Error> {
-        let mut m = Module { byte_len: bytes.len() as u64, ..Default::default() };
+        let lowering = compile::Lowering::from_env().map_err(Error::Other)?;
+        Self::new_with(bytes, lowering, threads)
+    }
+
+    fn new_with(bytes: &[u8], lowering: compile::Lowering, threads: usize) -> Result<Module, Error> {
+        let mut m = Module { byte_len: bytes.len() as u64, lowering, ..Default::default() };
         let mut validator = Validator::new_with_features(features());
         let mut pending = Vec::new();
         let mut code_count = 0usize;
@@ -593,6 +607,11 @@ impl Module {
     }
 
     /// Length of the module bytes.
+    /// The lowering the bodies went through.
+    pub fn lowering(&self) -> compile::Lowering {
+        self.lowering
+    }
+
     pub fn byte_len(&self) -> u64 {
         self.byte_len
     }

@@ -515,10 +515,10 @@ fn bad_restore_files_are_clean_errors() {
         write("cut.ckpt", &good[..cut]);
         assert_restore_refused(&root, "cut.ckpt", &format!("truncated to {cut} bytes"), "");
     }
-    let mut v2 = good.clone();
-    v2[8] = 2;
-    write("v2.ckpt", &v2);
-    assert_restore_refused(&root, "v2.ckpt", "format version 2", "version");
+    let mut v3 = good.clone();
+    v3[8] = 3;
+    write("v3.ckpt", &v3);
+    assert_restore_refused(&root, "v3.ckpt", "format version 3", "version");
     write("long.ckpt", &[&good[..], b"x"].concat());
     assert_restore_refused(&root, "long.ckpt", "trailing byte", "after the end section");
 
@@ -604,9 +604,9 @@ fn bad_restore_files_are_clean_errors() {
             "",
         ));
     }
-    // Machine payload (docs/FORMAT.md §10; entry = Command): ir_version u32 | phase u32 |
-    // started u8 | entry u32 | executed u64 | frames: u64 count + (func, pc, fp) u32 each |
-    // stack: u64 count + u64 slots.
+    // Machine payload (docs/FORMAT.md §10, version 2; entry = Command): phase u32 @0 |
+    // started u8 @4 | entry u32 @5 | executed u64 @9 | frames: u64 count @17, then frame 0:
+    // func u32 @25 | offset u32 @29 | at u32 @33 | locals: u64 count @37 + values | stack …
     let m = |f: fn(&mut Vec<u8>)| {
         with(&|s| {
             let i = payload(s, KIND_MACHINE);
@@ -614,31 +614,59 @@ fn bad_restore_files_are_clean_errors() {
         })
     };
     cases.extend([
-        ("Machine: other IR version".to_string(), m(|p| p[0] ^= 0x40), "version"),
-        ("Machine: phase 7".into(), m(|p| p[4] = 7), ""),
-        ("Machine: phase Start without a start function".into(), m(|p| p[4..8].fill(0)), "start function"),
-        ("Machine: started = 2".into(), m(|p| p[8] = 2), ""),
-        ("Machine: frame count huge".into(), m(|p| p[21..29].copy_from_slice(&u64::MAX.to_le_bytes())), ""),
+        ("Machine: phase 7".to_string(), m(|p| p[0] = 7), ""),
+        ("Machine: phase Start without a start function".into(), m(|p| p[0..4].fill(0)), "start function"),
+        ("Machine: started = 2".into(), m(|p| p[4] = 2), ""),
+        ("Machine: entry 9".into(), m(|p| p[5] = 9), ""),
+        ("Machine: frame count huge".into(), m(|p| p[17..25].copy_from_slice(&u64::MAX.to_le_bytes())), ""),
         (
             "Machine: frame count 0 while started".into(),
             m(|p| {
-                let n = u64::from_le_bytes(p[21..29].try_into().unwrap()) as usize;
-                p.drain(29..29 + 12 * n);
-                p[21..29].fill(0);
+                p.truncate(25);
+                p[17..25].fill(0);
+            }),
+            "without frames",
+        ),
+        (
+            "Machine: frame function out of range".into(),
+            m(|p| p[25..29].copy_from_slice(&u32::MAX.to_le_bytes())),
+            "no such function",
+        ),
+        (
+            "Machine: frame offset out of range".into(),
+            m(|p| p[29..33].copy_from_slice(&u32::MAX.to_le_bytes())),
+            "the function has no",
+        ),
+        ("Machine: frame position kind 7".into(), m(|p| p[33] = 7), ""),
+        (
+            "Machine: frame locals count huge".into(),
+            m(|p| p[37..45].copy_from_slice(&u64::MAX.to_le_bytes())),
+            "",
+        ),
+        (
+            "Machine: a local's value variant 9".into(),
+            m(|p| {
+                let n = u64::from_le_bytes(p[37..45].try_into().unwrap());
+                if n > 0 {
+                    p[45] = 9;
+                } else {
+                    p[37] = 1; // a local the function does not have
+                }
             }),
             "",
         ),
         (
-            "Machine: frame function out of range".into(),
-            m(|p| p[29..33].copy_from_slice(&u32::MAX.to_le_bytes())),
+            // The payloads are version 2: read as version 1 they do not decode.
+            "a version-2 file labelled version 1".into(),
+            {
+                let mut h = header.to_vec();
+                h[8] = 1;
+                let crc = crc32(&h[..148]);
+                h[148..152].copy_from_slice(&crc.to_le_bytes());
+                build_ckpt(&h, &sections)
+            },
             "",
         ),
-        (
-            "Machine: frame pc out of range".into(),
-            m(|p| p[33..37].copy_from_slice(&u32::MAX.to_le_bytes())),
-            "",
-        ),
-        ("Machine: frame fp huge".into(), m(|p| p[37..41].copy_from_slice(&u32::MAX.to_le_bytes())), ""),
     ]);
     for (i, (what, bytes, reason)) in cases.iter().enumerate() {
         if *reason == "SENTINEL" {

@@ -1,6 +1,6 @@
 //! Restore trusts nothing (issue 12): checkpoint files whose CRCs are all valid but whose
-//! contents were crafted — program counters, frame chains, function references in globals,
-//! locals, operand slots and tables, immutable globals, table and memory sizes, huge lengths —
+//! contents were crafted — Wasm positions, frame chains, value counts and types, function
+//! references in globals, locals, operands and tables, immutable globals, table and memory sizes, huge lengths —
 //! are refused through the real binary with a clear one-line error and exit 1: never a panic,
 //! a signal, or a resumption that runs. The unmodified files restore and finish identically.
 #![cfg(target_os = "linux")]
@@ -9,7 +9,7 @@
 mod harness;
 
 use chiwawa::checkpoint::codec;
-use chiwawa::snapshot::{MachineImage, StoreImage};
+use chiwawa::snapshot::{MachineImage, Resume, StoreImage, Value};
 use harness::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -126,22 +126,11 @@ fn refused(dir: &Path, bytes: &[u8], what: &str, why: &str) {
     assert_eq!(out, "", "{what}: the guest ran");
 }
 
-/// refs.wat instantiated as chiwawa does: for each store address of a Wasm function its
-/// code length, and the store addresses of the module's functions.
-fn layout() -> (std::collections::HashMap<u32, u32>, Vec<u32>) {
-    use chiwawa::guest::{Entry, Guest};
-    use chiwawa::runtime::store::FuncKind;
+/// The number of functions of refs.wat (imports first): function references are indices below it.
+fn num_funcs() -> u32 {
     let bytes = chiwawa::session::load_module_bytes(&refs_wat()).unwrap();
-    let m = std::sync::Arc::new(chiwawa::Module::new(&bytes).unwrap());
-    let wasi = chiwawa::wasi::WasiCtx::new(&Default::default()).unwrap();
-    let g = Guest::instantiate(m.clone(), wasi, chiwawa::runtime::Limits::default(), Entry::Command).unwrap();
-    let mut lens = std::collections::HashMap::new();
-    for (addr, f) in g.store.funcs().iter().enumerate() {
-        if let FuncKind::Wasm { index, .. } = f.kind {
-            lens.insert(addr as u32, m.code()[(index - m.num_imported_funcs()) as usize].code().len() as u32);
-        }
-    }
-    (lens, g.store.instances()[g.instance as usize].funcs().to_vec())
+    let m = chiwawa::Module::new(&bytes).unwrap();
+    m.funcs().len() as u32
 }
 
 #[test]
@@ -159,10 +148,9 @@ fn unmodified_generations_restore_and_finish_identically() {
 }
 
 #[test]
-fn crafted_program_counters_and_frames_are_refused() {
+fn crafted_positions_and_frames_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let (files, _) = generations(d.path());
-    let (lens, _) = layout();
     // the deepest checkpoint: a recursion of walk frames below work's loop
     let f = files.iter().max_by_key(|f| machine(&sections_of(&fs::read(f).unwrap()).1).frames.len()).unwrap();
     let (header, s) = sections_of(&fs::read(f).unwrap());
@@ -170,51 +158,74 @@ fn crafted_program_counters_and_frames_are_refused() {
     assert!(m.frames.len() >= 5, "premise: a deep stack ({} frames)", m.frames.len());
     let mut tried = 0;
     for i in 0..m.frames.len() {
-        let len = lens[&m.frames[i].func];
-        let orig = m.frames[i].pc;
-        for pc in [0, len.saturating_sub(1), len, len + 1, u32::MAX, orig + 1, orig.wrapping_sub(1)] {
-            if pc == orig {
+        let orig = m.frames[i].offset;
+        // Wasm offsets: nowhere near code, and one byte off either way (inside an operator)
+        for off in [0, u32::MAX, orig + 1, orig.wrapping_sub(1)] {
+            let mut x = m.clone();
+            x.frames[i].offset = off;
+            let what = format!("frame {i} of {}: offset {orig:#x} -> {off:#x}", m.frames.len());
+            refused(d.path(), &with_machine(&header, &s, &x), &what, "the function has no");
+            tried += 1;
+        }
+        // the other ways of standing there
+        for at in [Resume::SafePoint, Resume::AfterCall, Resume::AtCall] {
+            if at == m.frames[i].at {
                 continue;
             }
             let mut x = m.clone();
-            x.frames[i].pc = pc;
-            let what = format!("frame {i} of {}: pc {orig} -> {pc} (len {len})", m.frames.len());
-            if [0, len, len + 1, u32::MAX].contains(&pc) {
-                refused(d.path(), &with_machine(&header, &s, &x), &what, "position a checkpoint can hold");
-            } else {
-                // A neighbour may be another legal resume position (just after the entry's
-                // safe point, say): then the run goes on from there, never crashing.
-                let (code, err, _) = restore(d.path(), &with_machine(&header, &s, &x), &what);
-                assert!(
-                    code == Some(1) && err.contains("position a checkpoint can hold")
-                        || matches!(code, Some(0) | Some(134)),
-                    "{what}: {code:?} {err}"
-                );
-            }
-            tried += 1;
-        }
-        // frame pointers: one slot off either way
-        for fp in [m.frames[i].fp.wrapping_add(1), m.frames[i].fp.wrapping_sub(1), u32::MAX] {
-            let mut x = m.clone();
-            x.frames[i].fp = fp;
+            x.frames[i].at = at;
             let (code, err, _) =
-                restore(d.path(), &with_machine(&header, &s, &x), &format!("frame {i} fp {fp}"));
-            assert_eq!(code, Some(1), "frame {i}: fp {} -> {fp} must be refused\n{err}", m.frames[i].fp);
+                restore(d.path(), &with_machine(&header, &s, &x), &format!("frame {i} {at:?}"));
+            assert_eq!(code, Some(1), "frame {i}: {:?} -> {at:?} must be refused\n{err}", m.frames[i].at);
             tried += 1;
         }
+        // a local or an operand too many, too few, or of another type
+        let mut x = m.clone();
+        x.frames[i].locals.push(Value::I32(0));
+        refused(d.path(), &with_machine(&header, &s, &x), "extra local", "locals saved");
+        if !m.frames[i].locals.is_empty() {
+            let mut x = m.clone();
+            x.frames[i].locals.pop();
+            refused(d.path(), &with_machine(&header, &s, &x), "missing local", "locals saved");
+            let mut x = m.clone();
+            x.frames[i].locals[0] = Value::I64(0); // no function here has an i64 first
+            refused(d.path(), &with_machine(&header, &s, &x), "local type", "a i64 where the code has a");
+        }
+        let mut x = m.clone();
+        x.frames[i].stack.push(Value::I32(0));
+        refused(d.path(), &with_machine(&header, &s, &x), "extra operand", "operands saved");
+        tried += 4;
     }
     // a callee frame replaced by another function; the bottom frame replaced
     let mut x = m.clone();
     let top = x.frames.len() - 1;
     x.frames[top - 1].func = x.frames[top].func;
-    refused(d.path(), &with_machine(&header, &s, &x), "callee swapped", "position a checkpoint can hold");
+    let (code, err, _) = restore(d.path(), &with_machine(&header, &s, &x), "callee swapped");
+    assert_eq!(code, Some(1), "callee swapped\n{err}");
     let mut x = m.clone();
     x.frames[0].func = x.frames[1].func;
-    refused(d.path(), &with_machine(&header, &s, &x), "bottom frame", "bottom frame");
-    // a frame dropped from the middle
+    refused(d.path(), &with_machine(&header, &s, &x), "bottom frame", "");
+    // functions that do not exist, or are imported (no code)
+    for func in [num_funcs(), u32::MAX, 0] {
+        let mut x = m.clone();
+        x.frames[1].func = func;
+        refused(d.path(), &with_machine(&header, &s, &x), &format!("frame func {func}"), "frame 1");
+    }
+    // a frame dropped from the middle: the one below the top (`work`, called by the walk at
+    // depth 0), whose caller then seems to call `work` from its `call $walk`. (Dropping one
+    // walk of the recursion leaves a consistent, shallower recursion: a valid state.)
     let mut x = m.clone();
-    x.frames.remove(2);
-    refused(d.path(), &with_machine(&header, &s, &x), "frame dropped", "position a checkpoint can hold");
+    x.frames.remove(top - 1);
+    refused(
+        d.path(),
+        &with_machine(&header, &s, &x),
+        "frame dropped",
+        "not the function its caller's call calls",
+    );
+    // the top frame dropped: the new top waits for a call with no frame
+    let mut x = m.clone();
+    x.frames.pop();
+    refused(d.path(), &with_machine(&header, &s, &x), "top dropped", "waits for a call");
     // frames of a call that has not started; no frames while started
     let mut x = m.clone();
     x.started = false;
@@ -229,60 +240,62 @@ fn crafted_program_counters_and_frames_are_refused() {
 fn crafted_function_references_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let (files, _) = generations(d.path());
-    let (lens, funcs) = layout();
-    // references are store addresses + 1; the store also holds every WASI function, which
-    // the module did not import: a reference to one of those is no reference it can hold
-    let not_imported = (0..).find(|a| !funcs.contains(a) && !lens.contains_key(a)).unwrap();
-    let last = *funcs.iter().max().unwrap() as u64;
-    let bad_refs = [last + 2, u64::from(not_imported) + 1, 4_294_967_295, u64::MAX];
+    let n = num_funcs();
+    // references are function indices of the module
+    let bad_refs = [n, n + 1, u32::MAX];
     let f = files.iter().max_by_key(|f| machine(&sections_of(&fs::read(f).unwrap()).1).frames.len()).unwrap();
     let (header, s) = sections_of(&fs::read(f).unwrap());
     let (m, st) = (machine(&s), store(&s));
     // globals: index 0 is the mutable funcref $g
     for &r in &bad_refs {
         let mut x = st.clone();
-        x.globals[0] = r;
+        x.globals[0] = Value::FuncRef(Some(r));
         refused(d.path(), &with_store(&header, &s, &x), &format!("global ref {r}"), "does not exist");
     }
+    // a value of another type
+    let mut x = st.clone();
+    x.globals[0] = Value::I32(1);
+    refused(d.path(), &with_store(&header, &s, &x), "global type", "a i32 where the code has a funcref");
     // the largest valid reference is accepted (the last function)
     let mut x = st.clone();
-    x.globals[0] = last + 1;
+    x.globals[0] = Value::FuncRef(Some(n - 1));
     let (code, err, _) = restore(d.path(), &with_store(&header, &s, &x), "global ref = last function");
     assert_eq!(code, Some(0), "{err}");
     // tables
     for &r in &bad_refs {
         let mut x = st.clone();
-        x.tables[0].elems[1] = r;
+        x.tables[0].elems[1] = Value::FuncRef(Some(r));
         refused(d.path(), &with_store(&header, &s, &x), &format!("table ref {r}"), "does not exist");
     }
-    // the funcref local $r of every walk frame (slot 1: after the parameter)
+    // the funcref local $r of every walk frame (local 1: after the parameter)
     let walk = m.frames[1].func;
-    let mut n = 0;
-    for (i, fr) in m.frames.iter().enumerate().filter(|(_, f)| f.func == walk) {
+    let mut k = 0;
+    for (i, _) in m.frames.iter().enumerate().filter(|(_, f)| f.func == walk) {
         let mut x = m.clone();
-        x.stack[fr.fp as usize + 1] = bad_refs[i % bad_refs.len()];
+        x.frames[i].locals[1] = Value::FuncRef(Some(bad_refs[i % bad_refs.len()]));
         refused(d.path(), &with_machine(&header, &s, &x), &format!("local of frame {i}"), "does not exist");
-        n += 1;
+        k += 1;
     }
-    assert!(n >= 3, "premise: walk frames on the stack");
-    // the operand slot holding table.get's result below the recursive call (slot 2 of the
-    // walk frames that wait in `call $walk`: parameter, local, then that operand)
-    let mut n = 0;
+    assert!(k >= 3, "premise: walk frames on the stack");
+    // the operand holding table.get's result below the recursive call (operand 0 of the walk
+    // frames that wait in `call $walk`)
+    let mut k = 0;
     for (i, fr) in m.frames.iter().enumerate() {
         let callee = m.frames.get(i + 1);
         if fr.func == walk && callee.is_some_and(|c| c.func == walk) {
+            assert!(matches!(fr.stack[..], [Value::FuncRef(_)]), "premise: {:?}", fr.stack);
             let mut x = m.clone();
-            x.stack[fr.fp as usize + 2] = u64::MAX;
+            x.frames[i].stack[0] = Value::FuncRef(Some(u32::MAX));
             refused(
                 d.path(),
                 &with_machine(&header, &s, &x),
                 &format!("operand of frame {i}"),
                 "does not exist",
             );
-            n += 1;
+            k += 1;
         }
     }
-    assert!(n >= 2, "premise: walk frames waiting in the recursive call");
+    assert!(k >= 2, "premise: walk frames waiting in the recursive call");
 }
 
 #[test]
@@ -293,18 +306,18 @@ fn crafted_globals_tables_memories_and_lengths_are_refused() {
     let st = store(&s);
     // the immutable global $k (index 1)
     let mut x = st.clone();
-    x.globals[1] = 8;
+    x.globals[1] = Value::I32(8);
     refused(d.path(), &with_store(&header, &s, &x), "immutable global", "immutable global");
     // table below its minimum (4) and above its maximum (8)
     let mut x = st.clone();
     x.tables[0].elems.truncate(3);
     refused(d.path(), &with_store(&header, &s, &x), "table shrunk", "minimum");
     let mut x = st.clone();
-    x.tables[0].elems.resize(9, 0);
+    x.tables[0].elems.resize(9, Value::FuncRef(None));
     refused(d.path(), &with_store(&header, &s, &x), "table grown", "limit");
     // global and table counts
     let mut x = st.clone();
-    x.globals.push(0);
+    x.globals.push(Value::I32(0));
     refused(d.path(), &with_store(&header, &s, &x), "extra global", "globals saved");
     // memories: more pages than the limit, fewer than the minimum, twice the same memory,
     // a memory the module does not have, a huge page count. Memory payload (FORMAT.md):
@@ -323,10 +336,13 @@ fn crafted_globals_tables_memories_and_lengths_are_refused() {
     let i = twice.iter().position(|x| x.0 == KIND_MEMORY).unwrap();
     twice.insert(i, twice[i].clone());
     refused(d.path(), &build_ckpt(&header, &twice), "memory twice", "saved twice");
-    // lengths that drive allocations: a stack of 2^60 slots, 2^40 frames
+    // lengths that drive allocations: a top frame's operand stack of 2^60 values (its length
+    // prefix is the last 8 bytes of the payload once the stack is emptied)
     let m = machine(&s);
-    let mut enc = codec::encode(&m).unwrap();
-    let stack_len_at = enc.len() - 8 * m.stack.len() - 8;
+    let mut e = m.clone();
+    e.frames.last_mut().unwrap().stack.clear();
+    let mut enc = codec::encode(&e).unwrap();
+    let stack_len_at = enc.len() - 8;
     enc[stack_len_at..stack_len_at + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
     let mut huge = s.clone();
     huge.iter_mut().find(|x| x.0 == KIND_MACHINE).unwrap().1 = enc;

@@ -806,7 +806,7 @@ mod tests {
                 let crc = crc32fast::hash(&b[..148]);
                 b[148..152].copy_from_slice(&crc.to_le_bytes());
             },
-            "unsupported format version 2",
+            "unsupported format version 3",
         );
         assert_falls_back(
             "header field changed and header CRC fixed up",

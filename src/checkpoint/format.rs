@@ -26,8 +26,12 @@ use super::codec;
 /// PNG-style magic: a non-ASCII byte (catches 7-bit transports), "CHW",
 /// CR LF (catches line-ending conversion), ^Z (stops `type` on DOS), LF.
 pub const MAGIC: [u8; 8] = *b"\x89CHW\r\n\x1a\n";
-/// The only format version this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this chiwawa reads (version 1 files are converted on restore,
+/// see `snapshot::v1`).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Header flag bit 0: the checkpoint holds the final state of a guest that
 /// trapped or exited ("postmortem"); it is for inspection, not for resuming.
 pub const FLAG_POSTMORTEM: u32 = 1;
@@ -207,11 +211,13 @@ impl Header {
         self.flags & FLAG_POSTMORTEM != 0
     }
 
-    /// Serialize to the 152 on-disk bytes (including the header CRC).
+    /// Serialize to the 152 on-disk bytes (including the header CRC). Versions 1 and 2 share
+    /// the container layout: a version-1 header is written only when `chiwawa export` copies a
+    /// version-1 generation's payloads unchanged.
     pub fn to_bytes(&self) -> io::Result<[u8; HEADER_LEN]> {
-        if self.format_version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&self.format_version) {
             return Err(invalid_input(format!(
-                "cannot write format version {} (this chiwawa writes version {FORMAT_VERSION})",
+                "cannot write format version {} (this chiwawa writes versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})",
                 self.format_version
             )));
         }
@@ -470,7 +476,7 @@ impl fmt::Display for FormatError {
             FormatError::BadMagic => f.write_str("not a chiwawa checkpoint (bad magic)"),
             FormatError::UnsupportedVersion { found } => write!(
                 f,
-                "unsupported format version {found} (this chiwawa reads version {FORMAT_VERSION})"
+                "unsupported format version {found} (this chiwawa reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
             ),
             FormatError::Truncated { place, at, needed } => write!(
                 f,
@@ -763,7 +769,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, FormatError> {
     }
     if bytes.len() >= OFF_VERSION + 4 {
         let version = le_u32(bytes, OFF_VERSION);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(FormatError::UnsupportedVersion { found: version });
         }
     }
@@ -805,7 +811,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, FormatError> {
     let mut module_hash = [0u8; 32];
     module_hash.copy_from_slice(&b[OFF_HASH..OFF_HASH + 32]);
     Ok(Header {
-        format_version: FORMAT_VERSION,
+        format_version: le_u32(b, OFF_VERSION),
         flags,
         module_hash,
         module_len: le_u64(b, OFF_MODULE_LEN),
@@ -1120,7 +1126,7 @@ mod tests {
         let b = header().to_bytes().unwrap();
         assert_eq!(b.len(), HEADER_LEN);
         assert_eq!(&b[..8], b"\x89CHW\r\n\x1a\n");
-        assert_eq!(&b[8..12], &[1, 0, 0, 0]);
+        assert_eq!(&b[8..12], &[2, 0, 0, 0]);
         assert_eq!(&b[12..16], &[0, 0, 0, 0]);
         assert_eq!(&b[48..56], &8u64.to_le_bytes());
         assert_eq!(&b[56..64], &7u64.to_le_bytes());
@@ -1186,7 +1192,7 @@ mod tests {
 
     /// SHA-256 of the golden file; independently reproduced from the
     /// docs/FORMAT.md tables with Python's `struct` + `zlib.crc32`.
-    const GOLDEN_SHA256: &str = "6a96460a0bdc2e3a8f4b298ac2db50dc452e2bbacbc5112a687fef351a03968c";
+    const GOLDEN_SHA256: &str = "8b1553f196975ec36fcdf2cc73c0db63b16d35009eae4adc89260d051919595f";
 
     #[test]
     fn memory_section_edge_cases() {
@@ -1253,7 +1259,7 @@ mod tests {
         assert_eq!(msg(b"\x7fELF...."), "not a chiwawa checkpoint (bad magic)");
         let mut v7 = bytes.clone();
         v7[8] = 7;
-        assert_eq!(msg(&v7), "unsupported format version 7 (this chiwawa reads version 1)");
+        assert_eq!(msg(&v7), "unsupported format version 7 (this chiwawa reads versions 1 to 2)");
         assert!(msg(&bytes[..100]).starts_with("truncated in header at byte 100"));
         let mut bad = bytes.clone();
         bad[60] ^= 1;
@@ -1305,7 +1311,9 @@ mod tests {
         h.flags = 2;
         assert!(CheckpointWriter::new(Vec::new(), &h).is_err());
         let mut h = header();
-        h.format_version = 2;
+        h.format_version = FORMAT_VERSION + 1;
+        assert!(CheckpointWriter::new(Vec::new(), &h).is_err());
+        h.format_version = 0;
         assert!(CheckpointWriter::new(Vec::new(), &h).is_err());
         let mut h = header();
         h.producer.name = "x".repeat(65);

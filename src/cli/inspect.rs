@@ -4,7 +4,8 @@ use super::{InspectArgs, EXIT_ERROR};
 use crate::checkpoint::format::{decode_meta, memory_pages, read_checkpoint, Checkpoint, SectionKind};
 use crate::checkpoint::pages::{pack_dir, Manifest, PageStore};
 use crate::checkpoint::{codec, hash, CheckpointDir};
-use crate::snapshot::MachineImage;
+use crate::snapshot::v1::MachineImageV1;
+use crate::snapshot::{MachineImage, Resume};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -31,15 +32,31 @@ pub struct Report {
     pub pages_referenced: u64,
     pub backtrace: String,
     pub sections: Vec<(String, u64)>,
+    pub format_version: u32,
+    /// The call stack in Wasm terms, outermost first (format version 2).
+    pub frame_list: Vec<FrameReport>,
+}
+
+/// One frame, as `inspect` shows it.
+#[derive(Debug, Default)]
+pub struct FrameReport {
+    pub func: u32,
+    pub name: String,
+    pub offset: u32,
+    pub at: &'static str,
+    pub locals: Vec<String>,
+    pub stack: Vec<String>,
 }
 
 fn describe(c: &Checkpoint, r: &mut Report, manifests: &mut Vec<Manifest>) -> Result<(), String> {
     let h = &c.header;
+    let mut names: std::collections::BTreeMap<String, String> = Default::default();
     r.generation = h.generation;
     r.instructions = h.instructions;
     r.module_sha256 = hash::to_hex(&h.module_hash);
     r.module_len = h.module_len;
     r.producer = h.producer.to_string();
+    r.format_version = h.format_version;
     r.created = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(h.created_unix_nanos))
         .to_string();
     for s in &c.sections {
@@ -50,14 +67,36 @@ fn describe(c: &Checkpoint, r: &mut Report, manifests: &mut Vec<Manifest>) -> Re
             match k.as_str() {
                 "module" => r.module_name = v,
                 "backtrace" => r.backtrace = v,
+                "function_names" => names = serde_json::from_str(&v).unwrap_or_default(),
                 _ => {}
             }
         }
     }
-    let mi: MachineImage =
-        codec::decode(&c.section(SectionKind::Machine).ok_or("no Machine section")?.payload)
-            .map_err(|e| format!("Machine section: {e}"))?;
-    r.frames = mi.frames.len() as u64;
+    let machine = &c.section(SectionKind::Machine).ok_or("no Machine section")?.payload;
+    if h.format_version == 1 {
+        let mi: MachineImageV1 = codec::decode(machine).map_err(|e| format!("Machine section: {e}"))?;
+        r.frames = mi.frames.len() as u64;
+    } else {
+        let mi: MachineImage = codec::decode(machine).map_err(|e| format!("Machine section: {e}"))?;
+        r.frames = mi.frames.len() as u64;
+        let list = |v: &[crate::snapshot::Value]| v.iter().map(|x| x.to_string()).collect();
+        r.frame_list = mi
+            .frames
+            .iter()
+            .map(|f| FrameReport {
+                func: f.func,
+                name: names.get(&f.func.to_string()).cloned().unwrap_or_else(|| format!("func[{}]", f.func)),
+                offset: f.offset,
+                at: match f.at {
+                    Resume::SafePoint => "safe point",
+                    Resume::AfterCall => "after call",
+                    Resume::AtCall => "at call",
+                },
+                locals: list(&f.locals),
+                stack: list(&f.stack),
+            })
+            .collect();
+    }
     for s in &c.sections {
         match s.kind {
             SectionKind::Memory => {
@@ -154,6 +193,15 @@ impl Report {
             "pages_referenced": self.pages_referenced,
             "backtrace": self.backtrace,
             "sections": sections,
+            "format_version": self.format_version,
+            "frame_list": self.frame_list.iter().map(|f| serde_json::json!({
+                "func": f.func,
+                "name": f.name,
+                "offset": f.offset,
+                "at": f.at,
+                "locals": f.locals,
+                "stack": f.stack,
+            })).collect::<Vec<_>>(),
         })
         .to_string()
     }
@@ -173,8 +221,26 @@ impl Report {
         } else {
             format!("{} stored", self.stored_pages)
         };
+        // The innermost frames, as function + Wasm offset.
+        const SHOWN: usize = 8;
+        let mut frames = String::new();
+        for f in self.frame_list.iter().rev().take(SHOWN) {
+            frames.push_str(&format!(
+                "    {} (func {}) @0x{:x} {}: {} locals, {} operands\n",
+                f.name,
+                f.func,
+                f.offset,
+                f.at,
+                f.locals.len(),
+                f.stack.len()
+            ));
+        }
+        if self.frame_list.len() > SHOWN {
+            frames.push_str(&format!("    … {} outer frames\n", self.frame_list.len() - SHOWN));
+        }
         format!(
-            "{name}  valid  generation {}  {} bytes  {}\n  instructions {}  frames {}  memory pages [{}] ({})\n  module {}{} ({} bytes, sha256 {}…)  producer {}\n  backtrace: {}\n",
+            "{name}  valid  format {}  generation {}  {} bytes  {}\n  instructions {}  frames {}  memory pages [{}] ({})\n  module {}{} ({} bytes, sha256 {}…)  producer {}\n  backtrace: {}\n{frames}",
+            self.format_version,
             self.generation,
             self.bytes,
             self.created,

@@ -409,30 +409,9 @@ pub struct CompiledFunc {
     pub(crate) num_results: u32,
     /// Slots the frame needs at most (locals + deepest operand stack).
     pub(crate) max_slots: u32,
-    /// Where `funcref` values live at the positions a checkpoint can hold, so that a restore
-    /// can check every saved function reference (see [`RefMap`]).
-    pub(crate) refs: RefMap,
-}
-
-/// The slots of a function's frame that hold `funcref` values, built by the lowering from the
-/// validator's types: locals of type `funcref`, and at each resume position (just after a
-/// `Poll`, just after a call) the operand-stack slots that hold a materialized `funcref`.
-/// Almost always empty; consulted only when a checkpoint is restored.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RefMap {
-    pub locals: Box<[Slot]>,
-    /// `(resume pc, slots)`, sorted by pc; only positions with at least one such slot.
-    pub operands: Box<[(u32, Box<[Slot]>)]>,
-}
-
-impl RefMap {
-    /// The operand-stack slots holding a `funcref` at resume position `pc`.
-    pub fn operands_at(&self, pc: u32) -> &[Slot] {
-        match self.operands.binary_search_by_key(&pc, |(p, _)| *p) {
-            Ok(i) => &self.operands[i].1,
-            Err(_) => &[],
-        }
-    }
+    /// Where the Wasm values live at the positions a checkpoint can hold
+    /// ([`super::stackmap`]).
+    pub(crate) map: super::stackmap::StackMap,
 }
 
 /// How execution can stand at a program counter of a saved frame.
@@ -490,9 +469,9 @@ impl CompiledFunc {
         self.max_slots
     }
 
-    /// Where `funcref` values live (see [`RefMap`]).
-    pub fn refs(&self) -> &RefMap {
-        &self.refs
+    /// Where the Wasm values live at resume positions ([`super::stackmap`]).
+    pub fn stack_map(&self) -> &super::stackmap::StackMap {
+        &self.map
     }
 
     /// The ways a saved frame may legally stand at `pc` (only these positions are ever

@@ -801,6 +801,7 @@ unsafe fn host_call(cx: *mut Ctx, ip: *const Instr, ty: u32, id: u32, base: usiz
         Ok(()) => Flow::Continue,
         Err(HostError::Suspend) => {
             // Pause before the call: it runs again on resume.
+            m.suspended = true;
             set_pc(cx, pc);
             Flow::Yield
         }

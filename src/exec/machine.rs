@@ -94,6 +94,10 @@ pub struct Machine {
     /// when that frame belongs to another instance than the frame below it. Saves resolving
     /// the caller's code through store → instance → module on every return.
     pub(super) codes: Vec<usize>,
+    /// The last run ended with its top frame suspended at a host call (which runs again on
+    /// resume), rather than paused after a safe point: the two stand at different Wasm
+    /// positions, which a checkpoint records.
+    pub(crate) suspended: bool,
 }
 
 /// Bit 0 of a [`Machine::codes`] entry: returning from this frame changes instance.
@@ -264,6 +268,7 @@ impl Machine {
     /// Runs until the call returns, the budget is spent at a safe point, the guest exits, or a trap.
     pub fn run(&mut self, store: &mut Store, host: &mut dyn Host) -> Result<RunResult, Trap> {
         self.codes.clear();
+        self.suspended = false;
         let mut prev_inst = u32::MAX;
         // The handlers trust every frame (see `code_of` and the SAFETY note below): the frames
         // this run starts from are checked against `store` here, once per run (a safe caller

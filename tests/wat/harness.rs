@@ -699,7 +699,8 @@ pub fn drive(
     drive_with_env(root, guest, opts, &[], rng, plan, observe)
 }
 
-/// [`drive`] with environment variables for every run.
+/// [`drive`] with environment variables for every run (and `CHIWAWA_LOWERING=plain` for every
+/// second run, unless `env` sets the lowering).
 pub fn drive_with_env(
     root: &Root,
     guest: &Guest,
@@ -712,7 +713,13 @@ pub fn drive_with_env(
     let mut d = Driven::default();
     loop {
         let had_gens = !list_gens(&root.ck()).is_empty();
-        let r = spawn(root, guest, opts, env, Out::File);
+        // Runs alternate between the two lowerings (issue 16): most resumes restore a
+        // generation written under the other one.
+        let mut env = env.to_vec();
+        if d.runs % 2 == 1 && !env.iter().any(|(k, _)| *k == "CHIWAWA_LOWERING") {
+            env.push(("CHIWAWA_LOWERING", "plain"));
+        }
+        let r = spawn(root, guest, opts, &env, Out::File);
         d.runs += 1;
         let kill = d.kills < plan.max_kills && rng.chance(plan.kill_chance);
         let f = if kill {
@@ -862,7 +869,7 @@ pub fn parse_ckpt(bytes: Vec<u8>) -> Result<Ckpt, String> {
     if &b[..8] != MAGIC {
         return Err("bad magic".into());
     }
-    if u32_at(b, 8) != 1 {
+    if !(1..=2).contains(&u32_at(b, 8)) {
         return Err(format!("version {}", u32_at(b, 8)));
     }
     if crc32(&b[..148]) != u32_at(b, 148) {

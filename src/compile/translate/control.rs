@@ -3,6 +3,7 @@
 use super::fusion::fuse_compare;
 use super::{Kind, KONST, T};
 use crate::compile::ir::{Instr, Slot};
+use crate::compile::stackmap::PointKind;
 use crate::error::Error;
 use wasmparser::BlockType;
 
@@ -21,6 +22,7 @@ impl T<'_> {
         let height = self.num_locals + self.height();
         let idx = self.emit(Instr::Poll { cost: 0, height });
         self.polls.push((idx, 0));
+        self.record_point(idx, PointKind::SafePoint, &[]);
     }
 
     pub(super) fn close_poll(&mut self) {
@@ -92,7 +94,7 @@ impl T<'_> {
     /// Emits a conditional jump on the (already popped) condition `cond`, fusing a preceding
     /// comparison when possible. `when_true`: jump if the condition is non-zero.
     pub(super) fn emit_cond_jump(&mut self, cond: Slot, when_true: bool, target: u32) -> u32 {
-        if let Some(li) = self.last_result {
+        if let (Some(li), false) = (self.last_result, self.plain) {
             let last = self.code[li as usize];
             if let Some(fused) = fuse_compare(last, cond, when_true, target) {
                 self.code[li as usize] = fused;

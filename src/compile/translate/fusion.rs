@@ -12,7 +12,7 @@ impl T<'_> {
     /// `I32…StepImmBr` instead, unless a label sits between them.
     pub(super) fn fuse_loop_step(&mut self, j: u32) -> u32 {
         let ju = j as usize;
-        if j == 0 || ju + 1 != self.code.len() || self.label_pos == j {
+        if self.plain || j == 0 || ju + 1 != self.code.len() || self.label_pos == j {
             return j;
         }
         if let Some(fused) = Self::loop_step_by_slot(self.code[ju - 1], self.code[ju]) {
@@ -241,6 +241,9 @@ impl T<'_> {
     /// temporary at stack height `height` (popped by the caller): its only reader is the
     /// instruction being lowered, which may take its work over ([`T::take_over`]).
     pub(super) fn just_wrote(&self, slot: Slot, height: u32) -> Option<(u32, Instr)> {
+        if self.plain {
+            return None;
+        }
         let li = self.last_result?;
         let mut ins = self.code[li as usize];
         (slot == self.canon(height) && ins.result_slot_mut().copied() == Some(slot)).then_some((li, ins))

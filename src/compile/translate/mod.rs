@@ -16,9 +16,12 @@ mod memory;
 mod stack;
 mod visit;
 
-use super::ir::{CompiledFunc, Instr, RefMap, Slot};
+use super::ir::{CompiledFunc, Instr, Slot};
+use super::stackmap::{self, Loc, PointKind};
+use super::Lowering;
 use crate::error::Error;
 use crate::parse::Module;
+use crate::runtime::value::ValType;
 use wasmparser::{FuncValidator, FunctionBody, ValidatorResources};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +57,8 @@ pub struct Context {
     ctrl: Vec<Ctrl>,
     polls: Vec<(u32, u32)>,
     konst: Vec<(u64, bool)>,
+    map: stackmap::Builder,
+    pre_types: Vec<ValType>,
 }
 
 /// Stack entry of a constant not yet written anywhere (its value is in `T::konst` at the same
@@ -89,6 +94,15 @@ struct T<'a> {
     /// Whether the operator being lowered reads its i32 operands truncated to their low 32
     /// bits (see [`T::pop_any`]).
     narrow: bool,
+    /// [`Lowering::Plain`]: no fusion, no deferred operands.
+    plain: bool,
+    /// The stack map being recorded.
+    map: stackmap::Builder,
+    /// Types of the Wasm operand stack before the operator being lowered, bottom first (for
+    /// the operators that record a stack-map point: `loop` and the calls).
+    pre_types: Vec<ValType>,
+    /// Set when a point could not be recorded consistently (an internal error).
+    map_broken: bool,
 }
 
 fn too_complex(offset: u32) -> Error {
@@ -130,7 +144,13 @@ pub fn translate(
         label_pos: 0,
         konst: std::mem::take(&mut ctx.konst),
         offset: body.range().start as u32,
+        plain: m.lowering == Lowering::Plain,
+        map: std::mem::take(&mut ctx.map),
+        pre_types: std::mem::take(&mut ctx.pre_types),
+        map_broken: false,
     };
+    t.map.clear();
+    t.pre_types.clear();
     t.stack.clear();
     t.ctrl.clear();
     t.polls.clear();
@@ -151,18 +171,20 @@ pub fn translate(
     let mut br = body.get_binary_reader_for_operators().map_err(Error::from_parser)?;
     br.set_features(crate::parse::features());
     let mut reader = wasmparser::OperatorsReader::new(br);
-    let mut ref_operands = Vec::new();
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
+        if records_point(&op) && !t.unreachable {
+            t.note_pre_types(v);
+        }
         v.op(offset, &op).map_err(Error::from_parser)?;
         t.offset = offset as u32;
-        let before = t.code.len();
         t.op(op)?;
-        t.note_ref_operands(before, v, &mut ref_operands);
     }
     reader.finish().map_err(Error::from_parser)?;
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
-    super::accumulator::forward(&mut t.code);
+    if !t.plain {
+        super::accumulator::forward(&mut t.code);
+    }
     // Absolute targets (as patched during lowering) become distances from the branch. The
     // executor relies on every backward branch landing on a `Poll` (a loop header) and on the
     // entry being one: it runs the target's safe point without checking its kind.
@@ -181,19 +203,29 @@ pub fn translate(
             return Err(internal(&format!("a backward branch at {i} does not target a loop header")));
         }
     }
-    let funcref = |ty: Option<wasmparser::ValType>| ty == Some(wasmparser::ValType::FUNCREF);
-    let ref_locals: Box<[Slot]> =
-        (0..num_locals).filter(|&l| funcref(v.get_local_type(l))).map(|l| l as Slot).collect();
-    // Resume positions recorded during lowering must still be Polls and calls (no later
-    // rewrite moves those).
-    for (pc, _) in &ref_operands {
-        let at = |i: u32| t.code.get(i as usize).copied();
-        if !at(pc - 1).is_some_and(|i| matches!(i, Instr::Poll { .. }) || i.as_call().is_some()) {
-            return Err(internal("a recorded resume position is not after a safe point or call"));
-        }
+    // Stack-map points must still be Polls and calls (no later rewrite moves those), in
+    // ascending code and Wasm order.
+    let points = t.map.points();
+    let ok = !t.map_broken
+        && points.iter().all(|p| {
+            let i = t.code.get(p.pc as usize).copied();
+            match p.kind {
+                PointKind::SafePoint => matches!(i, Some(Instr::Poll { .. })),
+                PointKind::Call => i.and_then(Instr::as_call).is_some(),
+            }
+        })
+        && points.windows(2).all(|w| w[0].pc < w[1].pc && w[0].offset < w[1].offset);
+    if !ok {
+        return Err(internal("the stack map does not match the lowered code"));
     }
+    let mut local_types = Vec::with_capacity(num_locals as usize);
+    for l in 0..num_locals {
+        let lt = v.get_local_type(l).ok_or_else(|| internal("a local without a type"))?;
+        local_types.push(crate::parse::val_type(lt).map_err(|e| internal(&e))?);
+    }
+    let map = t.map.finish(local_types.into());
     let f = CompiledFunc {
-        refs: RefMap { locals: ref_locals, operands: ref_operands.into() },
+        map,
         code: std::mem::take(&mut t.code),
         offsets: std::mem::take(&mut t.offsets),
         num_params: ty.params.len() as u32,
@@ -205,53 +237,38 @@ pub fn translate(
     ctx.ctrl = t.ctrl;
     ctx.polls = t.polls;
     ctx.konst = t.konst;
+    ctx.map = t.map;
+    ctx.pre_types = t.pre_types;
     Ok(f)
 }
 
 impl T<'_> {
-    /// After lowering one operator whose instructions start at `before`: for each `Poll` or
-    /// call among them, the canonical operand slots holding a `funcref` at the position just
-    /// after it (types from the validator, which has seen the operator). Values still pending
-    /// (a constant, a `local.get`) have no slot yet and are skipped: the check stays sound,
-    /// it only covers what the frame really holds.
-    fn note_ref_operands(
-        &self,
-        before: usize,
-        v: &FuncValidator<ValidatorResources>,
-        out: &mut Vec<(u32, Box<[Slot]>)>,
-    ) {
-        // (The operator may have dropped an `i32.wrap_i64` emitted before it: never a Poll or
-        // a call, so starting at the shorter length misses none.)
-        let new = &self.code[before.min(self.code.len())..];
-        if !new.iter().any(|i| matches!(i, Instr::Poll { .. }) || i.as_call().is_some()) {
-            return;
-        }
-        let vh = v.operand_stack_height() as usize;
-        if vh != self.stack.len() {
-            return; // unreachable code: nothing is emitted there anyway
-        }
-        for pc in before.min(self.code.len())..self.code.len() {
-            let live_below = match self.code[pc] {
-                Instr::Poll { height, .. } => height,
-                Instr::Call { base, .. }
-                | Instr::CallIndirect { base, .. }
-                | Instr::ReturnCall { base, .. }
-                | Instr::ReturnCallIndirect { base, .. } => u32::from(base),
-                _ => continue,
-            };
-            let slots: Box<[Slot]> = (0..vh)
-                .filter(|&h| {
-                    let canon = self.canon(h as u32);
-                    u32::from(canon) < live_below
-                        && self.stack[h] == canon
-                        && v.get_operand_type(vh - 1 - h) == Some(Some(wasmparser::ValType::FUNCREF))
-                })
-                .map(|h| self.canon(h as u32))
-                .collect();
-            if !slots.is_empty() {
-                out.push((pc as u32 + 1, slots));
+    /// Before the validator sees a `loop` or call: the types of the operand stack, bottom first.
+    fn note_pre_types(&mut self, v: &FuncValidator<ValidatorResources>) {
+        self.pre_types.clear();
+        let n = v.operand_stack_height() as usize;
+        for d in (0..n).rev() {
+            match v.get_operand_type(d).flatten().map(crate::parse::val_type) {
+                Some(Ok(t)) => self.pre_types.push(t),
+                _ => self.map_broken = true,
             }
         }
+    }
+
+    /// Records a stack-map point for the `Poll` or call at `pc`: the operand stack as the
+    /// lowering holds it now (the values below a call's arguments, which it has popped), then
+    /// `consumed`, the slots of the operands the call takes (arguments, table index).
+    pub(super) fn record_point(&mut self, pc: u32, kind: PointKind, consumed: &[Slot]) {
+        let below = self.stack.len();
+        if below + consumed.len() != self.pre_types.len() {
+            self.map_broken = true;
+            return;
+        }
+        let (stack, konst) = (&self.stack, &self.konst);
+        let locs = (0..below)
+            .map(|h| if stack[h] == KONST { Loc::Const(konst[h].0) } else { Loc::Slot(stack[h]) })
+            .chain(consumed.iter().map(|&s| Loc::Slot(s)));
+        self.map.push(pc, self.offset, kind, &self.pre_types, locs, consumed.len() as u32);
     }
 
     fn emit(&mut self, i: Instr) -> u32 {
@@ -261,6 +278,19 @@ impl T<'_> {
         self.last_result = None;
         idx
     }
+}
+
+/// Whether lowering `op` records a stack-map point (`loop`: its `Poll`; the calls).
+fn records_point(op: &wasmparser::Operator<'_>) -> bool {
+    use wasmparser::Operator as O;
+    matches!(
+        op,
+        O::Loop { .. }
+            | O::Call { .. }
+            | O::CallIndirect { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
+    )
 }
 
 #[cfg(test)]

@@ -78,6 +78,11 @@ impl T<'_> {
     }
 
     pub(super) fn push_const(&mut self, v: u64, wide: bool) -> Result<(), Error> {
+        if self.plain {
+            let dst = self.push()?;
+            self.write_const(dst, v, wide);
+            return Ok(());
+        }
         let h = self.height() as usize;
         self.push()?;
         self.stack[h] = KONST;
@@ -91,7 +96,7 @@ impl T<'_> {
     /// Emits a value-producing instruction whose result is pushed.
     pub(super) fn result(&mut self, i: Instr) {
         let idx = self.emit(i);
-        self.last_result = Some(idx);
+        self.last_result = (!self.plain).then_some(idx);
     }
 
     pub(super) fn materialize_at(&mut self, h: usize) {

@@ -22,6 +22,14 @@ impl T<'_> {
         Ok(())
     }
 
+    /// Records the stack-map point of the call at `pc`: its `np` arguments from slot `base` on,
+    /// then the table index of an indirect call.
+    fn record_call(&mut self, pc: u32, base: Slot, np: u32, index: Option<Slot>) {
+        let mut consumed: Vec<Slot> = (0..np).map(|i| base + i as Slot).collect();
+        consumed.extend(index);
+        self.record_point(pc, crate::compile::stackmap::PointKind::Call, &consumed);
+    }
+
     /// Lowers one operator. The operators are split by concern into a chain of visitors, each
     /// passing on what it does not lower.
     pub(super) fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
@@ -206,14 +214,16 @@ impl T<'_> {
                 let ft = self.m.func_type(function_index);
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
                 let base = self.call_args(np);
-                self.emit(Instr::Call { func: function_index, base });
+                let pc = self.emit(Instr::Call { func: function_index, base });
+                self.record_call(pc, base, np, None);
                 self.push_results(nr)?;
             }
             O::ReturnCall { function_index } => {
                 let ft = self.m.func_type(function_index);
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
                 let base = self.call_args(np);
-                self.emit(Instr::ReturnCall { func: function_index, base });
+                let pc = self.emit(Instr::ReturnCall { func: function_index, base });
+                self.record_call(pc, base, np, None);
                 self.emit(Instr::Return { from: base, n: nr as u16 });
                 self.unreachable = true;
             }
@@ -222,12 +232,13 @@ impl T<'_> {
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
                 let index = self.pop();
                 let base = self.call_args(np);
-                self.emit(Instr::ReturnCallIndirect {
+                let pc = self.emit(Instr::ReturnCallIndirect {
                     type_idx: type_index,
                     table: table_index as u16,
                     index,
                     base,
                 });
+                self.record_call(pc, base, np, Some(index));
                 self.emit(Instr::Return { from: base, n: nr as u16 });
                 self.unreachable = true;
             }
@@ -237,12 +248,13 @@ impl T<'_> {
                 let index = self.pop();
                 // The index may live in a slot the callee frame will reuse: it is read before the call.
                 let base = self.call_args(np);
-                self.emit(Instr::CallIndirect {
+                let pc = self.emit(Instr::CallIndirect {
                     type_idx: type_index,
                     table: table_index as u16,
                     index,
                     base,
                 });
+                self.record_call(pc, base, np, Some(index));
                 self.push_results(nr)?;
             }
             other => return self.variable_op(other),
@@ -277,6 +289,10 @@ impl T<'_> {
                     }
                     _ => self.result(Instr::Select { dst, a, b, cond }),
                 }
+            }
+            O::LocalGet { local_index } if self.plain => {
+                let dst = self.push()?;
+                self.emit(Instr::Copy { dst, src: local_index as Slot });
             }
             O::LocalGet { local_index } => {
                 let h = self.height();

@@ -1,10 +1,12 @@
 //! Snapshots: capture a running [`Guest`] into checkpoint sections, and rebuild a guest from them.
 //!
-//! Only *state* is saved — value stack, frames (function address + pc + fp: indices, never
-//! pointers), counters, globals, tables, dropped segments, linear memories, and the WASI state.
-//! Everything else (code, types, imports, instance layout) is rebuilt by compiling and
-//! instantiating the module bytes again; the module hash in the header guarantees they are the
-//! same bytes, and [`IR_VERSION`] that program counters mean the same thing.
+//! Only *state* is saved, in WebAssembly terms (format version 2): frames as function index +
+//! Wasm code offset + typed locals and operand stack ([`wasm_terms`], through the stack maps of
+//! `compile::stackmap`), counters, globals and table elements as typed values, dropped
+//! segments, linear memories, and the WASI state. Nothing depends on how this build lowers
+//! code: everything else (code, types, imports, instance layout) is rebuilt by compiling and
+//! instantiating the module bytes again, which the module hash in the header pins. Version-1
+//! files (internal positions) are converted by [`v1`].
 //!
 //! Applying is all-or-nothing for the interpreter state: every section is decoded and validated
 //! before the WASI state is restored (which reopens and may truncate files).
@@ -12,12 +14,10 @@
 use crate::checkpoint::format::{self, encode_meta, CheckpointRef, CheckpointWriter, Header, SectionKind};
 use crate::checkpoint::pages::{Manifest, PageStore, PageTracker};
 use crate::checkpoint::{codec, CheckpointDir};
-use crate::compile::ir::IR_VERSION;
 use crate::error::Error;
-use crate::exec::Frame;
 use crate::guest::{Entry, Guest, Phase};
 use crate::parse::Module;
-use crate::runtime::store::{FuncKind, Limits};
+use crate::runtime::store::Limits;
 use crate::runtime::value::ValType;
 use crate::wasi::{WasiConfig, WasiCtx, WasiState};
 use serde::{Deserialize, Serialize};
@@ -25,48 +25,106 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The `Machine` section.
+pub mod v1;
+mod wasm_terms;
+
+/// A Wasm value, typed: how a checkpoint (format version 2) holds every value of the guest —
+/// locals, operands, globals, table elements, invoke arguments. Independent of how any build
+/// of chiwawa represents it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    I32(u32),
+    I64(u64),
+    /// IEEE 754 bits (NaN payloads kept).
+    F32(u32),
+    F64(u64),
+    /// `None` for null, otherwise a function index of the module (imports first).
+    FuncRef(Option<u32>),
+    /// `None` for null, otherwise the host's value.
+    ExternRef(Option<u64>),
+}
+
+impl Value {
+    pub fn ty(&self) -> ValType {
+        match self {
+            Value::I32(_) => ValType::I32,
+            Value::I64(_) => ValType::I64,
+            Value::F32(_) => ValType::F32,
+            Value::F64(_) => ValType::F64,
+            Value::FuncRef(_) => ValType::FuncRef,
+            Value::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Value::I32(v) => write!(f, "i32:{}", v as i32),
+            Value::I64(v) => write!(f, "i64:{}", v as i64),
+            Value::F32(v) => write!(f, "f32:{:?}", f32::from_bits(v)),
+            Value::F64(v) => write!(f, "f64:{:?}", f64::from_bits(v)),
+            Value::FuncRef(None) => f.write_str("funcref:null"),
+            Value::FuncRef(Some(i)) => write!(f, "funcref:{i}"),
+            Value::ExternRef(None) => f.write_str("externref:null"),
+            Value::ExternRef(Some(v)) => write!(f, "externref:{v}"),
+        }
+    }
+}
+
+/// Where a saved frame stands, in Wasm terms.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Paused at a safe point: the function's entry, or the header of a `loop` (at its
+    /// `loop` operator, before the loop body runs again). Top frame only.
+    SafePoint,
+    /// Waiting for the call at its offset to return (every frame but the top one).
+    AfterCall,
+    /// At a call its host function suspended: the call runs again on resume. Top frame only.
+    AtCall,
+}
+
+/// One frame of the `Machine` section: untrusted until a restore has checked it against the
+/// stack maps of the code it lowered.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct FrameImage {
+    /// Function index in the module (imports first; always a defined function).
+    pub func: u32,
+    /// Byte offset in the module of the operator the frame stands at: the `loop` (or the first
+    /// byte of the function body, for the entry safe point), or the call.
+    pub offset: u32,
+    pub at: Resume,
+    /// Every local, parameters first.
+    pub locals: Vec<Value>,
+    /// The Wasm operand stack, bottom first: for `AfterCall` the values below the call's
+    /// arguments, for `AtCall` all of them (arguments, and the table index of an indirect call).
+    pub stack: Vec<Value>,
+}
+
+/// The entry the guest runs, with typed arguments.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum EntryImage {
+    Command,
+    Invoke { name: String, args: Vec<Value> },
+}
+
+/// The `Machine` section (format version 2): the execution state in WebAssembly terms.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct MachineImage {
-    /// [`IR_VERSION`] of the lowering the program counters refer to.
-    pub ir_version: u32,
     pub phase: Phase,
     /// Whether the current phase's call was already set up.
     pub started: bool,
-    pub entry: Entry,
+    pub entry: EntryImage,
     /// Instruction units executed.
     pub executed: u64,
+    /// The call stack, outermost first.
     pub frames: Vec<FrameImage>,
-    /// Value stack slots `0..(top frame's fp + its max_slots)`.
-    pub stack: Vec<u64>,
-}
-
-/// One saved frame (as [`Frame`], whose fields only the interpreter sets): untrusted data until
-/// a restore has checked it against the code (`check_frames`).
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameImage {
-    pub func: u32,
-    pub pc: u32,
-    pub fp: u32,
-}
-
-impl From<&Frame> for FrameImage {
-    fn from(f: &Frame) -> FrameImage {
-        FrameImage { func: f.func, pc: f.pc, fp: f.fp }
-    }
-}
-
-impl FrameImage {
-    /// The frame, for a machine: only after `check_frames` accepted it.
-    fn trusted(&self) -> Frame {
-        Frame { func: self.func, pc: self.pc, fp: self.fp }
-    }
 }
 
 /// One table of the `Store` section.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TableImage {
-    pub elems: Vec<u64>,
+    pub elems: Vec<Value>,
 }
 
 /// Per-instance segment state of the `Store` section.
@@ -79,7 +137,7 @@ pub struct InstanceImage {
 /// The `Store` section: everything mutable except linear memories (which get sections of their own).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct StoreImage {
-    pub globals: Vec<u64>,
+    pub globals: Vec<Value>,
     pub tables: Vec<TableImage>,
     pub instances: Vec<InstanceImage>,
 }
@@ -92,36 +150,41 @@ fn codec_err(what: &str) -> impl Fn(codec::CodecError) -> Error + '_ {
     move |e| bad(format!("{what} section: {e}"))
 }
 
-impl MachineImage {
-    pub fn capture(g: &Guest) -> MachineImage {
-        let live = match g.machine.frames.last() {
-            Some(top) => {
-                let (cf, _) = code_of(g, top.func).expect("frames hold Wasm functions");
-                top.fp as usize + cf.max_slots as usize
-            }
-            None => 0,
-        };
-        MachineImage {
-            ir_version: IR_VERSION,
-            phase: g.phase,
-            started: g.started,
-            entry: g.entry.clone(),
-            executed: g.machine.executed(),
-            frames: g.machine.frames.iter().map(FrameImage::from).collect(),
-            stack: g.machine.stack[..live.min(g.machine.stack.len())].to_vec(),
-        }
-    }
-}
-
 fn code_of(g: &Guest, func: u32) -> Option<(&crate::compile::ir::CompiledFunc, u32)> {
     crate::exec::machine::code_checked(&g.store, func)
 }
 
+impl MachineImage {
+    pub fn capture(g: &Guest) -> Result<MachineImage, Error> {
+        let refs = Refs::of(g);
+        let frames = wasm_terms::capture_frames(g, &refs)?;
+        let entry = match &g.entry {
+            Entry::Command => EntryImage::Command,
+            Entry::Invoke { name, args } => {
+                let f = g.entry_func()?.ok_or_else(|| Error::Other(format!("no export `{name}`")))?;
+                let params = g.store.func_type(f).params.clone();
+                let args =
+                    params.iter().zip(args).map(|(&t, &v)| refs.value(t, v)).collect::<Result<_, _>>()?;
+                EntryImage::Invoke { name: name.clone(), args }
+            }
+        };
+        Ok(MachineImage { phase: g.phase, started: g.started, entry, executed: g.machine.executed(), frames })
+    }
+}
+
 impl StoreImage {
-    pub fn capture(g: &Guest) -> StoreImage {
-        StoreImage {
-            globals: g.store.globals.iter().map(|x| x.value).collect(),
-            tables: g.store.tables.iter().map(|t| TableImage { elems: t.elems.clone() }).collect(),
+    pub fn capture(g: &Guest) -> Result<StoreImage, Error> {
+        let refs = Refs::of(g);
+        let globals = g.store.globals.iter().map(|x| refs.value(x.ty, x.value)).collect::<Result<_, _>>()?;
+        let mut tables = Vec::with_capacity(g.store.tables.len());
+        for t in &g.store.tables {
+            tables.push(TableImage {
+                elems: t.elems.iter().map(|&v| refs.value(t.ty, v)).collect::<Result<_, _>>()?,
+            });
+        }
+        Ok(StoreImage {
+            globals,
+            tables,
             instances: g
                 .store
                 .instances
@@ -131,35 +194,102 @@ impl StoreImage {
                     data_dropped: i.data_dropped.clone(),
                 })
                 .collect(),
+        })
+    }
+}
+
+/// Function references both ways: store address (what a slot holds, + 1) ↔ function index of
+/// the guest's module (what a checkpoint holds).
+pub(crate) struct Refs<'a> {
+    /// Store address of each function index.
+    funcs: &'a [u32],
+    /// (store address, function index), by address.
+    by_addr: Vec<(u32, u32)>,
+}
+
+impl<'a> Refs<'a> {
+    pub(crate) fn of(g: &'a Guest) -> Refs<'a> {
+        let funcs = &g.store.instances[g.instance as usize].funcs[..];
+        let mut by_addr: Vec<(u32, u32)> = funcs.iter().enumerate().map(|(i, &a)| (a, i as u32)).collect();
+        by_addr.sort_unstable();
+        Refs { funcs, by_addr }
+    }
+
+    /// The typed value of the slot bits `v` of type `ty`.
+    pub(crate) fn value(&self, ty: ValType, v: u64) -> Result<Value, Error> {
+        Ok(match ty {
+            ValType::I32 => Value::I32(v as u32),
+            ValType::I64 => Value::I64(v),
+            ValType::F32 => Value::F32(v as u32),
+            ValType::F64 => Value::F64(v),
+            ValType::ExternRef => Value::ExternRef(v.checked_sub(1)),
+            ValType::FuncRef => match v.checked_sub(1) {
+                None => Value::FuncRef(None),
+                Some(a) => Value::FuncRef(Some(self.index_of(a).ok_or_else(|| {
+                    Error::Other(format!(
+                        "cannot checkpoint a reference to store function {a}, which the module cannot name"
+                    ))
+                })?)),
+            },
+        })
+    }
+
+    /// The function index of store address `a`, if the module can name it.
+    pub(crate) fn index_of(&self, a: u64) -> Option<u32> {
+        let a = u32::try_from(a).ok()?;
+        self.by_addr.binary_search_by_key(&a, |x| x.0).ok().map(|i| self.by_addr[i].1)
+    }
+
+    /// The slot bits of `v`, which must be of type `ty` (a restore's check of untrusted data).
+    pub(crate) fn bits(&self, ty: ValType, v: Value) -> Result<u64, String> {
+        if v.ty() != ty {
+            return Err(format!("a {} where the code has a {ty}", v.ty()));
         }
+        Ok(match v {
+            Value::I32(x) | Value::F32(x) => u64::from(x),
+            Value::I64(x) | Value::F64(x) => x,
+            Value::FuncRef(None) | Value::ExternRef(None) => 0,
+            Value::FuncRef(Some(i)) => match self.funcs.get(i as usize) {
+                Some(&a) => u64::from(a) + 1,
+                None => return Err(format!("a reference to function {i}, which does not exist")),
+            },
+            Value::ExternRef(Some(x)) => {
+                x.checked_add(1).ok_or_else(|| "an external reference out of range".to_string())?
+            }
+        })
     }
 }
 
 /// Short human-readable facts for `chiwawa inspect` (no host paths or times: section bytes must
 /// not depend on where or when they were written).
-fn meta(g: &Guest) -> Vec<(String, String)> {
+fn meta(g: &Guest, mi: &MachineImage) -> Vec<(String, String)> {
     let mut m = vec![
         ("module".to_string(), g.module.name.clone().unwrap_or_default()),
-        ("frames".to_string(), g.machine.frames.len().to_string()),
+        ("frames".to_string(), mi.frames.len().to_string()),
         (
             "memory_pages".to_string(),
             g.store.memories.iter().map(|m| m.pages().to_string()).collect::<Vec<_>>().join(","),
         ),
     ];
-    let bt: Vec<String> = g
-        .machine
+    let funcs = &g.store.instances[g.instance as usize].funcs;
+    let bt: Vec<String> = mi
         .frames
         .iter()
         .rev()
         .take(8)
         .map(|f| {
-            let off = code_of(g, f.func)
-                .and_then(|(cf, _)| cf.offsets.get((f.pc as usize).saturating_sub(1)).copied())
-                .unwrap_or(0);
-            format!("{}@0x{off:x}", g.store.func_name(f.func))
+            let name = funcs.get(f.func as usize).map(|&a| g.store.func_name(a)).unwrap_or_default();
+            format!("{name}@0x{:x}", f.offset)
         })
         .collect();
     m.push(("backtrace".to_string(), bt.join(" <- ")));
+    // The names of the functions on the stack, for `inspect` (which has no module).
+    let names: std::collections::BTreeMap<String, String> = mi
+        .frames
+        .iter()
+        .filter_map(|f| funcs.get(f.func as usize).map(|&a| (f.func.to_string(), g.store.func_name(a))))
+        .collect();
+    m.push(("function_names".to_string(), serde_json::to_string(&names).unwrap_or_default()));
     m
 }
 
@@ -188,10 +318,11 @@ pub fn capture(g: &mut Guest) -> Result<Capture, Error> {
         g.wasi.state().map_err(|e| Error::Other(format!("cannot capture WASI state: {e}")))?;
     let clock = ClockImage { monotonic_ns: std::mem::take(&mut wasi_state.monotonic_ns) };
     let enc = |e: codec::CodecError| Error::Other(format!("cannot encode checkpoint: {e}"));
+    let mi = MachineImage::capture(g)?;
     Ok(Capture {
-        meta: encode_meta(&meta(g)),
-        machine: codec::encode(&MachineImage::capture(g)).map_err(enc)?,
-        store: codec::encode(&StoreImage::capture(g)).map_err(enc)?,
+        meta: encode_meta(&meta(g, &mi)),
+        machine: codec::encode(&mi).map_err(enc)?,
+        store: codec::encode(&StoreImage::capture(g)?).map_err(enc)?,
         wasi: codec::encode(&wasi_state).map_err(enc)?,
         clock: codec::encode(&clock).map_err(enc)?,
         executed: g.machine.executed(),
@@ -518,18 +649,16 @@ pub fn restore_paged(
     limits: Limits,
     before_files: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<(Guest, PageTracker), Error> {
-    let mi: MachineImage =
-        codec::decode(c.section(SectionKind::Machine).ok_or_else(|| bad("no Machine section"))?.payload)
-            .map_err(codec_err("Machine"))?;
-    if mi.ir_version != IR_VERSION {
-        return Err(bad(format!(
-            "its program counters refer to internal code version {}, this chiwawa uses version {IR_VERSION}",
-            mi.ir_version
-        )));
-    }
-    let si: StoreImage =
-        codec::decode(c.section(SectionKind::Store).ok_or_else(|| bad("no Store section"))?.payload)
-            .map_err(codec_err("Store"))?;
+    let machine = c.section(SectionKind::Machine).ok_or_else(|| bad("no Machine section"))?.payload;
+    let store = c.section(SectionKind::Store).ok_or_else(|| bad("no Store section"))?.payload;
+    // Version 1 wrote internal positions and slot bits: read as such, converted below.
+    let (v2, v1) = if c.header.format_version == 1 {
+        (None, Some(v1::decode(machine, store)?))
+    } else {
+        let mi: MachineImage = codec::decode(machine).map_err(codec_err("Machine"))?;
+        let si: StoreImage = codec::decode(store).map_err(codec_err("Store"))?;
+        (Some((mi, si)), None)
+    };
     let mut ws: WasiState =
         codec::decode(c.section(SectionKind::Wasi).ok_or_else(|| bad("no Wasi section"))?.payload)
             .map_err(codec_err("Wasi"))?;
@@ -540,7 +669,21 @@ pub fn restore_paged(
     // A placeholder WASI context: instantiation does not call WASI. The real one is restored last.
     let placeholder = WasiCtx::new(&WasiConfig { args: vec![], env: vec![], preopens: vec![] })
         .map_err(|e| bad(e.to_string()))?;
-    let mut g = Guest::instantiate(module, placeholder, limits, mi.entry.clone())?;
+    let (mi, si) = match (v2, v1) {
+        (Some(x), _) => x,
+        (None, Some(old)) => {
+            let g = Guest::instantiate(module.clone(), placeholder, limits, old.0.entry.clone())?;
+            v1::convert(&g, old)?
+        }
+        (None, None) => unreachable!(),
+    };
+    let placeholder = WasiCtx::new(&WasiConfig { args: vec![], env: vec![], preopens: vec![] })
+        .map_err(|e| bad(e.to_string()))?;
+    let entry = match &mi.entry {
+        EntryImage::Command => Entry::Command,
+        EntryImage::Invoke { name, .. } => Entry::Invoke { name: name.clone(), args: Vec::new() },
+    };
+    let mut g = Guest::instantiate(module, placeholder, limits, entry)?;
     // Memories: each size checked against the module's limits before anything is allocated.
     let mut memories = Vec::new();
     let mut manifests = Vec::new();
@@ -597,46 +740,29 @@ pub fn restore_paged(
     Ok((g, tracker))
 }
 
-/// The function references the guest can hold: null, or (store address + 1) of one of its
-/// instance's functions (defined or imported). The store also holds every WASI function, also
-/// those the module did not import: no reference can name one of those.
-struct FuncRefs(Vec<u32>);
-
-impl FuncRefs {
-    fn of(g: &Guest) -> FuncRefs {
-        let mut v = g.store.instances[g.instance as usize].funcs.clone();
-        v.sort_unstable();
-        FuncRefs(v)
-    }
-
-    fn valid(&self, r: u64) -> bool {
-        r == 0 || u32::try_from(r - 1).is_ok_and(|a| self.0.binary_search(&a).is_ok())
-    }
-}
-
 fn apply_store(
     g: &mut Guest,
     si: &StoreImage,
     memories: Vec<(u32, Vec<u8>, Option<u64>)>,
 ) -> Result<(), Error> {
-    let refs = FuncRefs::of(g);
-    let st = &mut g.store;
+    let refs = Refs::of(g);
+    let st = &g.store;
     if si.globals.len() != st.globals.len() {
         return Err(bad(format!("{} globals saved, the module has {}", si.globals.len(), st.globals.len())));
     }
+    let mut globals = Vec::with_capacity(si.globals.len());
     for (i, (gl, &v)) in st.globals.iter().zip(&si.globals).enumerate() {
-        if gl.ty == ValType::FuncRef && !refs.valid(v) {
-            return Err(bad(format!("global {i} holds a reference to a function that does not exist")));
-        }
-        let v = narrow(gl.ty, v);
+        let v = refs.bits(gl.ty, v).map_err(|e| bad(format!("global {i} holds {e}")))?;
         // Immutable globals are fixed by the module and its imports.
         if !gl.mutable && v != gl.value {
             return Err(bad(format!("immutable global {i} has another value than the module gives it")));
         }
+        globals.push(v);
     }
     if si.tables.len() != st.tables.len() {
         return Err(bad(format!("{} tables saved, the module has {}", si.tables.len(), st.tables.len())));
     }
+    let mut tables = Vec::with_capacity(si.tables.len());
     for (i, (t, ti)) in st.tables.iter().zip(&si.tables).enumerate() {
         let max = t.max.unwrap_or(u32::MAX).min(crate::runtime::table::MAX_TABLE_ELEMS);
         if ti.elems.len() as u64 > u64::from(max) {
@@ -652,15 +778,21 @@ fn apply_store(
                 t.elems.len()
             )));
         }
-        if t.ty == ValType::FuncRef && !ti.elems.iter().all(|&r| refs.valid(r)) {
-            return Err(bad(format!("table {i} holds a reference to a function that does not exist")));
-        }
+        let elems = ti
+            .elems
+            .iter()
+            .map(|&v| refs.bits(t.ty, v))
+            .collect::<Result<Vec<u64>, String>>()
+            .map_err(|e| bad(format!("table {i} holds {e}")))?;
+        tables.push(elems);
     }
-    for (gl, &v) in st.globals.iter_mut().zip(&si.globals) {
-        gl.value = narrow(gl.ty, v);
+    drop(refs);
+    let st = &mut g.store;
+    for (gl, v) in st.globals.iter_mut().zip(globals) {
+        gl.value = v;
     }
-    for (t, ti) in st.tables.iter_mut().zip(&si.tables) {
-        t.elems = ti.elems.clone();
+    for (t, elems) in st.tables.iter_mut().zip(tables) {
+        t.elems = elems;
     }
     if si.instances.len() != st.instances.len() {
         return Err(bad("instance count differs"));
@@ -699,156 +831,44 @@ fn apply_store(
     Ok(())
 }
 
-/// A saved value as a slot of type `ty` holds it: i32 and f32 zero-extended.
-fn narrow(ty: ValType, v: u64) -> u64 {
-    match ty {
-        ValType::I32 | ValType::F32 => v & 0xffff_ffff,
-        _ => v,
-    }
-}
-
 fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
-    let limits = g.store.limits;
-    if mi.frames.len() > limits.max_frames as usize || mi.stack.len() > limits.max_stack_slots as usize {
-        return Err(bad(
-            "the saved call stack exceeds this run's limits (--max-call-depth, --max-stack-slots)",
-        ));
-    }
     if mi.phase == Phase::Start && g.module.start.is_none() {
         return Err(bad("saved in the start function, but the module has none"));
     }
-    // The function the bottom frame must run: the start function, or the entry (whose
-    // arguments must fit its type).
-    let bottom = match mi.phase {
-        Phase::Start => g.module.start.map(|s| g.store.instances[g.instance as usize].funcs[s as usize]),
-        Phase::Entry => {
-            let f = g.entry_func().map_err(|e| bad(format!("its entry point: {e}")))?;
-            if let (Some(f), Entry::Invoke { args, .. }) = (f, &mi.entry) {
-                if args.len() != g.store.func_type(f).params.len() {
-                    return Err(bad("the saved arguments do not match the invoked function's type"));
-                }
-            }
-            f
-        }
-    };
     if !mi.started && !mi.frames.is_empty() {
         return Err(bad("frames saved for a call that has not started"));
     }
     if mi.started && mi.frames.is_empty() {
         return Err(bad("a running call without frames"));
     }
-    if let Some(f) = mi.frames.first() {
-        // With tail calls the bottom frame may hold a function the call tail-called: one with
-        // the same results (validation guarantees that much of a tail call).
-        let same = Some(f.func) == bottom
-            || (g.module.tail_calls && bottom.is_some_and(|b| same_results(g, b, f.func)));
-        if !same || f.fp != 0 {
-            return Err(bad("the bottom frame is not the call the checkpoint was running"));
+    // The invoked function's arguments, typed as its parameters.
+    let args = match &mi.entry {
+        EntryImage::Command => None,
+        EntryImage::Invoke { args, .. } => {
+            let f = g.entry_func().map_err(|e| bad(format!("its entry point: {e}")))?;
+            let params = f.map(|f| g.store.func_type(f).params.clone()).unwrap_or_default();
+            if args.len() != params.len() {
+                return Err(bad("the saved arguments do not match the invoked function's type"));
+            }
+            let refs = Refs::of(g);
+            let bits = params
+                .iter()
+                .zip(args)
+                .map(|(&t, &v)| refs.bits(t, v))
+                .collect::<Result<Vec<u64>, String>>()
+                .map_err(|e| bad(format!("an argument of the invoked function: {e}")))?;
+            Some(bits)
         }
+    };
+    let (frames, stack, suspended) = wasm_terms::place_frames(g, mi)?;
+    if let (Entry::Invoke { args: a, .. }, Some(bits)) = (&mut g.entry, args) {
+        *a = bits;
     }
-    let need = check_frames(g, &mi.frames)?;
-    let need = need.max(mi.stack.len());
-    if need > limits.max_stack_slots as usize {
-        return Err(bad("the saved value stack exceeds this run's --max-stack-slots"));
-    }
-    let mut stack = mi.stack.clone();
-    stack.resize(need, 0);
-    check_refs(g, &mi.frames, &stack)?;
     g.machine.stack = stack;
-    g.machine.frames = mi.frames.iter().map(FrameImage::trusted).collect();
+    g.machine.frames = frames;
+    g.machine.suspended = suspended;
     g.machine.set_executed(mi.executed);
     g.phase = mi.phase;
     g.started = mi.started;
-    Ok(())
-}
-
-/// Checks every frame against the code this chiwawa lowered for its function: the program
-/// counter is a position a checkpoint can hold (just after a safe point or at a suspended host
-/// call for the top frame, just after a call for the frames below it), and each
-/// callee frame is the one its caller's call created (function or type, frame pointer).
-/// Returns the stack slots the frames need.
-fn check_frames(g: &Guest, frames: &[FrameImage]) -> Result<usize, Error> {
-    use crate::compile::ir::{Instr, ResumeAt};
-    let inst = &g.store.instances[g.instance as usize];
-    let tail = g.module.tail_calls;
-    let mut need = 0usize;
-    for (i, f) in frames.iter().enumerate() {
-        let (cf, fi) =
-            code_of(g, f.func).ok_or_else(|| bad(format!("frame {i} is of non-Wasm function {}", f.func)))?;
-        if fi != g.instance {
-            return Err(bad(format!("frame {i} is of a function of another instance")));
-        }
-        need = need.max(f.fp as usize + cf.max_slots as usize);
-        let callee = frames.get(i + 1);
-        let ok = cf.resume_at(f.pc).any(|r| match (r, callee) {
-            (ResumeAt::AfterPoll, None) => true,
-            (ResumeAt::AtCall(Instr::Call { func, .. }), None) => {
-                // Suspended: only a host function suspends.
-                inst.funcs.get(func as usize).is_some_and(|&a| {
-                    matches!(g.store.funcs.get(a as usize).map(|x| &x.kind), Some(FuncKind::Host { .. }))
-                })
-            }
-            (ResumeAt::AtCall(Instr::CallIndirect { .. }), None) => true,
-            // The callee frame is the one the call made, or (in a module with tail calls) one
-            // that a chain of tail calls put in its place: same frame pointer, same results.
-            (ResumeAt::AfterCall(Instr::Call { func, base }), Some(c)) => {
-                let called = inst.funcs.get(func as usize).copied();
-                c.fp == f.fp + u32::from(base)
-                    && (called == Some(c.func)
-                        || (tail && called.is_some_and(|a| same_results(g, a, c.func))))
-            }
-            (ResumeAt::AfterCall(Instr::CallIndirect { type_idx, base, .. }), Some(c)) => {
-                let want = inst.types.get(type_idx as usize);
-                let got = g.store.funcs.get(c.func as usize).map(|x| x.ty);
-                c.fp == f.fp + u32::from(base)
-                    && (got.as_ref() == want
-                        || (tail
-                            && want.zip(got).is_some_and(|(w, t)| {
-                                type_results(g, *w).is_some() && type_results(g, *w) == type_results(g, t)
-                            })))
-            }
-            _ => false,
-        });
-        if !ok {
-            return Err(bad(format!(
-                "frame {i} ({} at internal position {}) is not at a position a checkpoint can hold{}",
-                g.store.func_name(f.func),
-                f.pc,
-                if callee.is_some() { " below the call of the frame above it" } else { "" }
-            )));
-        }
-    }
-    Ok(need)
-}
-
-/// The result types of the store's canonical type `ty`.
-fn type_results(g: &Guest, ty: u32) -> Option<&[ValType]> {
-    g.store.types.get(ty as usize).map(|t| &t.results[..])
-}
-
-/// Whether the functions at store addresses `a` and `b` return the same types.
-fn same_results(g: &Guest, a: u32, b: u32) -> bool {
-    let results = |f: u32| g.store.funcs.get(f as usize).and_then(|x| type_results(g, x.ty));
-    results(a).is_some() && results(a) == results(b)
-}
-
-/// Checks every function reference a frame holds (in `funcref` locals, and in the operand
-/// slots that hold one at its resume position, as the lowering recorded) against the store's
-/// functions.
-fn check_refs(g: &Guest, frames: &[FrameImage], stack: &[u64]) -> Result<(), Error> {
-    let refs = FuncRefs::of(g);
-    for (i, f) in frames.iter().enumerate() {
-        let (cf, _) = code_of(g, f.func).ok_or_else(|| bad("frame of a non-Wasm function"))?;
-        let slots = cf.refs.locals.iter().chain(cf.refs.operands_at(f.pc));
-        for &s in slots {
-            let v = stack.get(f.fp as usize + s as usize).copied().unwrap_or(0);
-            if !refs.valid(v) {
-                return Err(bad(format!(
-                    "frame {i} ({}) holds a reference to a function that does not exist in slot {s}",
-                    g.store.func_name(f.func)
-                )));
-            }
-        }
-    }
     Ok(())
 }
