@@ -15,8 +15,12 @@ export CHIWAWA_WASM
 # the examples must build (they hold no tests)
 cargo build --examples
 # unit tests, spec (official Wasm 2.0 suite), cli, wasi (vs Wasmtime), checkpoint, crash, sleep,
-# supervise, hosted (chiwawa.wasm under Wasmtime and Node)
+# supervise, hosted (chiwawa.wasm under Wasmtime and Node), compat (the committed checkpoints of
+# earlier releases, tests/compat/: they must all still resume identically)
 cargo test --lib --bins --tests
+# the official suite under the plain lowering too (CHIWAWA_LOWERING=plain: no fusion, no
+# register forms), which checkpoints cross to and from (docs/FORMAT.md §16)
+CHIWAWA_LOWERING=plain cargo test --test spec
 # doctests: the compile_fail ones show that the interpreter's trusted state cannot be written
 # from outside the crate (issue 13's sound boundary)
 cargo test --doc
