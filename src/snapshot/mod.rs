@@ -30,8 +30,9 @@ mod wasm_terms;
 
 /// A Wasm value, typed: how a checkpoint (format version 2) holds every value of the guest —
 /// locals, operands, globals, table elements, invoke arguments. Independent of how any build
-/// of chiwawa represents it.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+/// of chiwawa represents it. Encoded compactly (docs/FORMAT.md §10): a type code byte, then
+/// the payload (`Value::CODES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Value {
     I32(u32),
     I64(u64),
@@ -44,7 +45,64 @@ pub enum Value {
     ExternRef(Option<u64>),
 }
 
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.code())?;
+        match self {
+            Value::I32(v) | Value::F32(v) => t.serialize_element(v)?,
+            Value::I64(v) | Value::F64(v) => t.serialize_element(v)?,
+            Value::FuncRef(v) => t.serialize_element(v)?,
+            Value::ExternRef(v) => t.serialize_element(v)?,
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        use serde::de::{Error, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value type code and its payload")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(seq: &mut A) -> Result<T, A::Error> {
+                    seq.next_element()?.ok_or_else(|| A::Error::custom("a value without its payload"))
+                }
+                let code: u8 = next(&mut seq)?;
+                Ok(match code {
+                    0 => Value::I32(next(&mut seq)?),
+                    1 => Value::I64(next(&mut seq)?),
+                    2 => Value::F32(next(&mut seq)?),
+                    3 => Value::F64(next(&mut seq)?),
+                    4 => Value::FuncRef(next(&mut seq)?),
+                    5 => Value::ExternRef(next(&mut seq)?),
+                    c => return Err(A::Error::custom(format!("unknown value type code {c}"))),
+                })
+            }
+        }
+        d.deserialize_tuple(2, V)
+    }
+}
+
 impl Value {
+    /// The type code of the encoding: 0 `i32`, 1 `i64`, 2 `f32`, 3 `f64`, 4 `funcref`,
+    /// 5 `externref`.
+    pub fn code(&self) -> u8 {
+        match self {
+            Value::I32(_) => 0,
+            Value::I64(_) => 1,
+            Value::F32(_) => 2,
+            Value::F64(_) => 3,
+            Value::FuncRef(_) => 4,
+            Value::ExternRef(_) => 5,
+        }
+    }
+
     pub fn ty(&self) -> ValType {
         match self {
             Value::I32(_) => ValType::I32,
@@ -72,8 +130,8 @@ impl std::fmt::Display for Value {
     }
 }
 
-/// Where a saved frame stands, in Wasm terms.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a saved frame stands, in Wasm terms. Encoded as one byte: 0, 1, 2 in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
     /// Paused at a safe point: the function's entry, or the header of a `loop` (at its
     /// `loop` operator, before the loop body runs again). Top frame only.
@@ -82,6 +140,23 @@ pub enum Resume {
     AfterCall,
     /// At a call its host function suspended: the call runs again on resume. Top frame only.
     AtCall,
+}
+
+impl Serialize for Resume {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(*self as u8)
+    }
+}
+
+impl<'de> Deserialize<'de> for Resume {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Resume, D::Error> {
+        match u8::deserialize(d)? {
+            0 => Ok(Resume::SafePoint),
+            1 => Ok(Resume::AfterCall),
+            2 => Ok(Resume::AtCall),
+            c => Err(serde::de::Error::custom(format!("unknown frame position code {c}"))),
+        }
+    }
 }
 
 /// One frame of the `Machine` section: untrusted until a restore has checked it against the
@@ -284,10 +359,10 @@ fn meta(g: &Guest, mi: &MachineImage) -> Vec<(String, String)> {
         .collect();
     m.push(("backtrace".to_string(), bt.join(" <- ")));
     // The names of the functions on the stack, for `inspect` (which has no module).
-    let names: std::collections::BTreeMap<String, String> = mi
-        .frames
+    let on_stack: std::collections::BTreeSet<u32> = mi.frames.iter().map(|f| f.func).collect();
+    let names: std::collections::BTreeMap<String, String> = on_stack
         .iter()
-        .filter_map(|f| funcs.get(f.func as usize).map(|&a| (f.func.to_string(), g.store.func_name(a))))
+        .filter_map(|&i| funcs.get(i as usize).map(|&a| (i.to_string(), g.store.func_name(a))))
         .collect();
     m.push(("function_names".to_string(), serde_json::to_string(&names).unwrap_or_default()));
     m
@@ -871,4 +946,42 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
     g.phase = mi.phase;
     g.started = mi.started;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value and position encodings of docs/FORMAT.md §10, byte for byte.
+    #[test]
+    fn value_encoding_is_the_documented_one() {
+        let enc = |v: &Value| codec::encode(v).unwrap();
+        assert_eq!(enc(&Value::I32(5)), [0, 5, 0, 0, 0]);
+        assert_eq!(enc(&Value::I64(u64::MAX)), [1, 255, 255, 255, 255, 255, 255, 255, 255]);
+        assert_eq!(enc(&Value::F32(0x7fc0_0001)), [2, 0x01, 0, 0xc0, 0x7f]);
+        assert_eq!(enc(&Value::F64(1)), [3, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(enc(&Value::FuncRef(None)), [4, 0]);
+        assert_eq!(enc(&Value::FuncRef(Some(3))), [4, 1, 3, 0, 0, 0]);
+        assert_eq!(enc(&Value::ExternRef(Some(2))), [5, 1, 2, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(codec::encode(&Resume::AtCall).unwrap(), [2]);
+        for v in [Value::I32(7), Value::I64(1 << 40), Value::F32(1), Value::F64(2), Value::FuncRef(Some(9))] {
+            assert_eq!(codec::decode::<Value>(&enc(&v)).unwrap(), v);
+        }
+        assert!(codec::decode::<Value>(&[6, 0, 0, 0, 0]).is_err());
+        assert!(codec::decode::<Value>(&[0, 1, 2]).is_err());
+        assert!(codec::decode::<Value>(&[4, 2, 0, 0, 0, 0]).is_err());
+        assert!(codec::decode::<Resume>(&[3]).is_err());
+        // A frame: func, offset, position, locals, operand stack.
+        let f = FrameImage {
+            func: 1,
+            offset: 0x20,
+            at: Resume::SafePoint,
+            locals: vec![Value::I32(1)],
+            stack: vec![],
+        };
+        assert_eq!(
+            codec::encode(&f).unwrap(),
+            [1, 0, 0, 0, 0x20, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
 }

@@ -79,6 +79,8 @@ fn describe(at: Resume) -> &'static str {
 pub(super) fn capture_frames(g: &Guest, refs: &Refs<'_>) -> Result<Vec<FrameImage>, Error> {
     let frames = &g.machine.frames;
     let mut out = Vec::with_capacity(frames.len());
+    // Deep recursions repeat one function: its code and index are looked up once per run.
+    let mut last: Option<(u32, &CompiledFunc, u32)> = None;
     for (i, f) in frames.iter().enumerate() {
         let at = if i + 1 < frames.len() {
             Resume::AfterCall
@@ -87,11 +89,31 @@ pub(super) fn capture_frames(g: &Guest, refs: &Refs<'_>) -> Result<Vec<FrameImag
         } else {
             Resume::SafePoint
         };
-        out.push(frame_image(g, refs, &g.machine.stack, f, at).map_err(|e| {
+        let fail = |e: String| {
             Error::Other(format!("cannot capture frame {i} ({}): {e}", g.store.func_name(f.func)))
-        })?);
+        };
+        let (cf, func) = match last {
+            Some((a, cf, func)) if a == f.func => (cf, func),
+            _ => {
+                let (cf, func) = function_of(g, refs, f.func).map_err(fail)?;
+                last = Some((f.func, cf, func));
+                (cf, func)
+            }
+        };
+        let (point, locals, stack) = read_frame(cf, refs, &g.machine.stack, f.fp, f.pc, at).map_err(fail)?;
+        out.push(FrameImage { func, offset: point.offset, at, locals, stack });
     }
     Ok(out)
+}
+
+/// The code and the function index of the Wasm function at store address `addr`.
+fn function_of<'g>(g: &'g Guest, refs: &Refs<'_>, addr: u32) -> Result<(&'g CompiledFunc, u32), String> {
+    let (cf, inst) = code_of(g, addr).ok_or("not a Wasm function")?;
+    if inst != g.instance {
+        return Err("a function of another instance".into());
+    }
+    let func = refs.index_of(u64::from(addr)).ok_or("a function the module cannot name")?;
+    Ok((cf, func))
 }
 
 /// One interpreter frame in Wasm terms.
@@ -102,11 +124,7 @@ pub(super) fn frame_image(
     f: &Frame,
     at: Resume,
 ) -> Result<FrameImage, String> {
-    let (cf, inst) = code_of(g, f.func).ok_or("not a Wasm function")?;
-    if inst != g.instance {
-        return Err("a function of another instance".into());
-    }
-    let func = refs.index_of(u64::from(f.func)).ok_or("a function the module cannot name")?;
+    let (cf, func) = function_of(g, refs, f.func)?;
     let (point, locals, stack) = read_frame(cf, refs, stack, f.fp, f.pc, at)?;
     Ok(FrameImage { func, offset: point.offset, at, locals, stack })
 }
