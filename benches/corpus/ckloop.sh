@@ -2,7 +2,9 @@
 # Checkpoint safety on the third-party corpus: for each program, a reference run; then runs with
 # `--every 30ms` (incremental generations written in the background, the write tracker checked
 # against a full fingerprint pass at every generation: CHIWAWA_DIRTY_VERIFY=1), SIGKILLed after
-# a random 0.1-0.9 s up to 4 times and resumed until the program ends. Prints one line per
+# a random 0.1-0.9 s up to 4 times and resumed until the program ends — each run under the other
+# lowering than the run before (CHIWAWA_LOWERING=plain every second run), so most resumes restore
+# a generation the other lowering wrote. Prints one line per
 # program: exit codes, whether stdout is identical, kills, generations, and problems (a write
 # the tracker missed, a failed checkpoint, a panic). Exits non-zero if any program differs.
 #
@@ -22,7 +24,8 @@ for p in $progs; do
   (cd "$d" && "$bin" run "$w" >ref.txt 2>ref.err; echo $? >ref.code)
   kills=0
   while :; do
-    (cd "$d" && CHIWAWA_DIRTY_VERIFY=1 RUST_LOG=chiwawa=debug exec "$bin" run --every 30ms --checkpoint-dir ck "$w" >>out.txt 2>>run.err) &
+    lowering=optimized; ((kills % 2)) && lowering=plain
+    (cd "$d" && CHIWAWA_LOWERING=$lowering CHIWAWA_DIRTY_VERIFY=1 RUST_LOG=chiwawa=debug exec "$bin" run --every 30ms --checkpoint-dir ck "$w" >>out.txt 2>>run.err) &
     pid=$!
     if ((kills < 4)); then
       sleep "0.$((RANDOM % 9 + 1))"
