@@ -284,6 +284,24 @@ pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
     })
 }
 
+/// The runtime type of an operand as the validator types it. Validation is more precise than
+/// the declared types: `ref.func` pushes a non-null reference to its concrete function type,
+/// `ref.null func` a reference to the bottom type `nofunc`. All of them are `funcref`s at run
+/// time (and `noextern` an `externref`).
+pub(crate) fn operand_type(t: wasmparser::ValType) -> Result<ValType, String> {
+    use wasmparser::{AbstractHeapType as A, HeapType as H};
+    match t {
+        wasmparser::ValType::Ref(r) => match r.heap_type() {
+            H::Concrete(_) | H::Exact(_) | H::Abstract { shared: false, ty: A::Func | A::NoFunc } => {
+                Ok(ValType::FuncRef)
+            }
+            H::Abstract { shared: false, ty: A::Extern | A::NoExtern } => Ok(ValType::ExternRef),
+            _ => Err(format!("unsupported reference type {r:?}")),
+        },
+        other => val_type(other),
+    }
+}
+
 pub(crate) fn ref_type(r: wasmparser::RefType) -> Result<ValType, String> {
     if r.is_func_ref() {
         Ok(ValType::FuncRef)

@@ -302,7 +302,7 @@ impl<'a> Refs<'a> {
                 None => Value::FuncRef(None),
                 Some(a) => Value::FuncRef(Some(self.index_of(a).ok_or_else(|| {
                     Error::Other(format!(
-                        "cannot checkpoint a reference to store function {a}, which the module cannot name"
+                        "a reference to store function {a}, which is not one of the module's functions"
                     ))
                 })?)),
             },

@@ -483,3 +483,45 @@ fn lowering_on_threads_matches_lowering_on_one() {
     }
     assert!(e1.contains("f32"), "{e1}");
 }
+
+/// Operands the validator types more precisely than the declared types (`ref.func` pushes a
+/// non-null reference to its function's type, `ref.null func` one to `nofunc`) are `funcref`s
+/// in the stack maps: live at a loop header, below a call and as a call's argument, under both
+/// lowerings (found by the differential fuzzer: such modules were refused).
+#[test]
+fn typed_references_on_the_stack_at_loops_and_calls() {
+    use crate::compile::stackmap::Loc;
+    use crate::compile::Lowering;
+    use crate::runtime::value::ValType;
+    let wat = r#"(module
+      (type $t (func (result i32)))
+      (table 2 funcref)
+      (elem declare func $one)
+      (func $one (result i32) (i32.const 1))
+      (func $id (param funcref) (result funcref) (local.get 0))
+      (func $pick (param funcref) (param i32) (result i32)
+        (table.set (i32.const 0) (local.get 0))
+        (i32.add (local.get 1) (call_indirect (type $t) (i32.const 0))))
+      (func (export "f") (result i32) (local $n i32)
+        (ref.func $one)
+        (loop (param funcref) (result funcref)
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (br_if 0 (call $id) (i32.lt_u (local.get $n) (i32.const 3))))
+        (ref.null func)
+        (drop (call $id))
+        (call $pick (i32.const 10))))"#;
+    let bytes = wat_bytes(wat);
+    for lowering in [Lowering::Optimized, Lowering::Plain] {
+        let m = crate::parse::Module::with_lowering(&bytes, lowering).unwrap();
+        let f = &m.code[3];
+        let map = f.stack_map();
+        let refs: Vec<(ValType, Loc)> = map
+            .points()
+            .iter()
+            .flat_map(|p| map.entries(p))
+            .filter(|(t, _)| *t == ValType::FuncRef)
+            .collect();
+        assert!(refs.len() >= 4, "{lowering:?}: {refs:?}");
+    }
+    run(&format!(r#"{wat} (assert_return (invoke "f") (i32.const 11))"#));
+}
