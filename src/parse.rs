@@ -624,12 +624,12 @@ impl Module {
         self.name.as_deref()
     }
 
-    /// Length of the module bytes.
     /// The lowering the bodies went through.
     pub fn lowering(&self) -> compile::Lowering {
         self.lowering
     }
 
+    /// Length of the module bytes.
     pub fn byte_len(&self) -> u64 {
         self.byte_len
     }

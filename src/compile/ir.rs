@@ -414,17 +414,6 @@ pub struct CompiledFunc {
     pub(crate) map: super::stackmap::StackMap,
 }
 
-/// How execution can stand at a program counter of a saved frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResumeAt {
-    /// Just after a `Poll` safe point (where a paused run resumes).
-    AfterPoll,
-    /// Just after a call: the frame waits for its callee to return.
-    AfterCall(Instr),
-    /// At a call that was suspended by its host function (it runs again on resume).
-    AtCall(Instr),
-}
-
 impl Instr {
     /// The plain call a (tail) call instruction makes when it keeps its frame (`ReturnCall` →
     /// `Call`, `ReturnCallIndirect` → `CallIndirect`); `None` for anything else.
@@ -472,20 +461,6 @@ impl CompiledFunc {
     /// Where the Wasm values live at resume positions ([`super::stackmap`]).
     pub fn stack_map(&self) -> &super::stackmap::StackMap {
         &self.map
-    }
-
-    /// The ways a saved frame may legally stand at `pc` (only these positions are ever
-    /// captured: a run pauses just after a `Poll`, or at a host call that suspends; the
-    /// frames below wait just after a call); empty for any other value, `pc` 0 included. A
-    /// tail call that kept its frame counts as the plain call it made ([`Instr::as_call`]).
-    pub fn resume_at(&self, pc: u32) -> impl Iterator<Item = ResumeAt> + '_ {
-        let at = |i: usize| self.code.get(i).copied();
-        let pc = pc as usize;
-        let before = pc.checked_sub(1).and_then(at);
-        let after_poll = matches!(before, Some(Instr::Poll { .. })).then_some(ResumeAt::AfterPoll);
-        let after_call = before.and_then(Instr::as_call).map(ResumeAt::AfterCall);
-        let at_call = at(pc).and_then(Instr::as_call).map(ResumeAt::AtCall);
-        after_poll.into_iter().chain(after_call).chain(at_call)
     }
 }
 

@@ -37,6 +37,9 @@ pub(super) fn read_frame(
     }
     .copied()
     .ok_or_else(|| format!("internal position {pc} is not {}", describe(at)))?;
+    if !map.is_mapped(&point) {
+        return Err(format!("its operand stack there is too deep to record ({OVER_BUDGET})"));
+    }
     let slot = |s: u32| {
         stack
             .get(fp as usize + s as usize)
@@ -58,6 +61,9 @@ pub(super) fn read_frame(
     }
     Ok((point, locals, values))
 }
+
+/// Why a position has no operand map.
+const OVER_BUDGET: &str = "the function's stack map reached its budget of operand-stack entries";
 
 /// How many operand-stack entries of `p` a frame standing `at` it holds.
 fn live_height(height: u32, p: &Point, at: Resume) -> u32 {
@@ -172,6 +178,9 @@ pub(super) fn place_frames(g: &Guest, mi: &MachineImage) -> Result<(Vec<Frame>, 
                 if kind == PointKind::SafePoint { "safe point" } else { "call" }
             ))
         })?;
+        if !cf.stack_map().is_mapped(&point) {
+            return Err(fail(format!("this build keeps no stack map there ({OVER_BUDGET})")));
+        }
         if top == (f.at == Resume::AfterCall) {
             return Err(fail(if top {
                 "the top frame waits for a call that has no frame".into()

@@ -103,6 +103,9 @@ struct T<'a> {
     pre_types: Vec<ValType>,
     /// Set when a point could not be recorded consistently (an internal error).
     map_broken: bool,
+    /// Whether `pre_types` holds the operand types of the operator being lowered (not when
+    /// the stack map is over its budget: the point is then recorded without them).
+    pre_types_known: bool,
 }
 
 fn too_complex(offset: u32) -> Error {
@@ -148,9 +151,11 @@ pub fn translate(
         map: std::mem::take(&mut ctx.map),
         pre_types: std::mem::take(&mut ctx.pre_types),
         map_broken: false,
+        pre_types_known: true,
     };
-    t.map.clear();
+    t.map.start((body.range().end - body.range().start) as usize);
     t.pre_types.clear();
+    t.pre_types_known = true;
     t.stack.clear();
     t.ctrl.clear();
     t.polls.clear();
@@ -174,7 +179,12 @@ pub fn translate(
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
         if records_point(&op) && !t.unreachable {
-            t.note_pre_types(v);
+            // Beyond the map's budget the operand stack is not even looked at (a hostile body
+            // would otherwise cost time quadratic in its size too).
+            t.pre_types_known = t.map.room_for(v.operand_stack_height() as usize);
+            if t.pre_types_known {
+                t.note_pre_types(v);
+            }
         }
         v.op(offset, &op).map_err(Error::from_parser)?;
         t.offset = offset as u32;
@@ -260,6 +270,10 @@ impl T<'_> {
     /// `consumed`, the slots of the operands the call takes (arguments, table index).
     pub(super) fn record_point(&mut self, pc: u32, kind: PointKind, consumed: &[Slot]) {
         let below = self.stack.len();
+        if !self.pre_types_known || !self.map.room_for(below + consumed.len()) {
+            self.map.push_unmapped(pc, self.offset, kind, consumed.len() as u32);
+            return;
+        }
         if below + consumed.len() != self.pre_types.len() {
             self.map_broken = true;
             return;

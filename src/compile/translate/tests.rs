@@ -525,3 +525,36 @@ fn typed_references_on_the_stack_at_loops_and_calls() {
     }
     run(&format!(r#"{wat} (assert_return (invoke "f") (i32.const 11))"#));
 }
+
+/// A hostile body — a deep operand stack, then many calls — cannot make the stack maps
+/// quadratic in its size: past the function's budget, points are recorded without their
+/// operand stack (a frame there cannot be checkpointed), and the module still runs. (Found in
+/// review: 220 KB of such code made 4 GiB of maps.)
+#[test]
+fn stack_maps_stay_within_their_budget() {
+    use crate::compile::stackmap::{BUDGET_BASE, BUDGET_PER_BYTE};
+    use crate::compile::Lowering;
+    let (k, c) = (20_000, 300);
+    let wat = format!(
+        r#"(module (func $nop) (func (export "f") (result i32) {} {} (i32.const 7) (return)))"#,
+        "(i32.const 0) ".repeat(k),
+        "(call $nop) ".repeat(c)
+    );
+    let bytes = wat_bytes(&wat);
+    for lowering in [Lowering::Optimized, Lowering::Plain] {
+        let m = crate::parse::Module::with_lowering(&bytes, lowering).unwrap();
+        let map = m.code[1].stack_map();
+        let points = map.points();
+        let mapped = points.iter().filter(|p| map.is_mapped(p)).count();
+        let entries: u64 = points.iter().map(|p| u64::from(map.height(p))).sum();
+        let body = (2 * k + 2 * c + 10) as u64;
+        assert!(entries <= BUDGET_BASE + BUDGET_PER_BYTE * body, "{lowering:?}: {entries} entries");
+        assert!(
+            mapped >= 2 && mapped < points.len() / 2,
+            "{lowering:?}: {mapped} of {} mapped",
+            points.len()
+        );
+        assert!(map.heap_bytes() < 4 << 20, "{lowering:?}: {} bytes", map.heap_bytes());
+    }
+    run(&format!(r#"{wat} (assert_return (invoke "f") (i32.const 7))"#));
+}
