@@ -7,6 +7,7 @@
 //!     cd fuzz && cargo run --release --example oracle_selftest
 
 use chiwawa::guest::Guest;
+use chiwawa_fuzz::oracle::Lowerings;
 use chiwawa_fuzz::{guests, oracle, Rng};
 
 fn main() {
@@ -39,34 +40,39 @@ fn main() {
         }),
     ];
     let mut failures = 0;
-    for g in guests::all() {
-        for (name, damage) in &damages {
-            let a = oracle::run_plan(&g.bytes, true, None).expect("runs");
-            let mut rng = Rng::new(7);
-            // Damage the first restored guest only (the same damage on every restore could
-            // cancel out).
-            let first = std::cell::Cell::new(true);
-            let once = |g: &mut Guest| {
-                if first.replace(false) {
-                    damage(g)
-                }
-            };
-            let b = oracle::run_plan_with(&g.bytes, true, Some(&mut rng), &once).expect("runs");
-            let differ = a.calls != b.calls || a.state != b.state || a.exhausted != b.exhausted;
-            let ok = !(differ && *name == "none");
-            failures += usize::from(!ok);
-            println!(
-                "{:7} damage {:24} {} round trips: {} {}",
-                g.name,
-                name,
-                b.restores,
-                if differ { "runs differ" } else { "runs agree" },
-                match (ok, differ, *name == "none") {
-                    (false, _, _) => "(WRONG: an honest round trip changed the run)",
-                    (_, true, _) | (_, false, true) => "(as it should)",
-                    (_, false, false) => "(masked: the guest overwrote the damage)",
-                }
-            );
+    // All optimized, and every restore across lowerings (plain reference run).
+    for lowerings in [Lowerings::OPTIMIZED, Lowerings::from_byte(0b0101)] {
+        println!("lowerings {lowerings:?}");
+        for g in guests::all() {
+            for (name, damage) in &damages {
+                let a = oracle::run_plan(&g.bytes, true, None, lowerings).expect("runs");
+                let mut rng = Rng::new(7);
+                // Damage the first restored guest only (the same damage on every restore could
+                // cancel out).
+                let first = std::cell::Cell::new(true);
+                let once = |g: &mut Guest| {
+                    if first.replace(false) {
+                        damage(g)
+                    }
+                };
+                let b =
+                    oracle::run_plan_with(&g.bytes, true, Some(&mut rng), lowerings, &once).expect("runs");
+                let differ = a.calls != b.calls || a.state != b.state || a.exhausted != b.exhausted;
+                let ok = !(differ && *name == "none");
+                failures += usize::from(!ok);
+                println!(
+                    "{:7} damage {:24} {} round trips: {} {}",
+                    g.name,
+                    name,
+                    b.restores,
+                    if differ { "runs differ" } else { "runs agree" },
+                    match (ok, differ, *name == "none") {
+                        (false, _, _) => "(WRONG: an honest round trip changed the run)",
+                        (_, true, _) | (_, false, true) => "(as it should)",
+                        (_, false, false) => "(masked: the guest overwrote the damage)",
+                    }
+                );
+            }
         }
     }
     std::process::exit(i32::from(failures > 0));

@@ -6,7 +6,7 @@
 //!
 //! TARGET is `differential`, `module` or `checkpoint_oracle` (the same wasm-smith
 //! configuration and input layout as that target). With `differential`, also prints the
-//! comparison chiwawa vs wasmi.
+//! comparison chiwawa vs wasmi; with `checkpoint_oracle`, the lowerings and both runs.
 
 use arbitrary::Unstructured;
 use chiwawa_fuzz::{diff, guests, smith};
@@ -35,28 +35,23 @@ fn main() {
         "module" if data.starts_with(b"\0asm") => data.clone(),
         "module" => smith::module(&mut Unstructured::new(&data), false).expect("wasm-smith"),
         "differential" => smith::module(&mut Unstructured::new(&data), true).expect("wasm-smith"),
-        "checkpoint_oracle" if data.first().is_some_and(|b| b & 1 == 1) => {
-            let all = guests::all();
-            all[(data[0] as usize >> 1) % all.len()].bytes.clone()
-        }
-        "checkpoint_oracle" => smith::module(&mut Unstructured::new(&data[1..]), true).expect("wasm-smith"),
+        "checkpoint_oracle" => chiwawa_fuzz::oracle::decode_input(&data).expect("an oracle input").0,
         other => panic!("unknown target {other}"),
     };
     std::fs::write(out, &bytes).expect("write module");
     eprintln!("wrote {} bytes to {out}", bytes.len());
     if target == "checkpoint_oracle" {
-        let command = data.first().is_some_and(|b| b & 1 == 1);
-        let mut rng = chiwawa_fuzz::Rng::new(
-            data.iter()
-                .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)),
-        );
-        let a = chiwawa_fuzz::oracle::run_plan(&bytes, command, None);
-        let b = chiwawa_fuzz::oracle::run_plan(&bytes, command, Some(&mut rng));
+        let (_, command, lowerings, seed) =
+            chiwawa_fuzz::oracle::decode_input(&data).expect("an oracle input");
+        let mut rng = chiwawa_fuzz::Rng::new(seed);
+        println!("lowerings: {lowerings:?}");
+        let a = chiwawa_fuzz::oracle::run_plan(&bytes, command, None, lowerings);
+        let b = chiwawa_fuzz::oracle::run_plan(&bytes, command, Some(&mut rng), lowerings);
         if let (Some(a), Some(b)) = (a, b) {
             println!("uninterrupted: {:?} exhausted {} executed {}", a.calls, a.exhausted, a.state.executed);
             println!(
-                "{} round trips: {:?} exhausted {} executed {}",
-                b.restores, b.calls, b.exhausted, b.state.executed
+                "{} round trips ({} across lowerings): {:?} exhausted {} executed {}",
+                b.restores, b.crossings, b.calls, b.exhausted, b.state.executed
             );
             println!("same: {}", a.calls == b.calls && a.state == b.state);
         }

@@ -21,9 +21,37 @@ pub enum Call {
     Error(String),
 }
 
+/// Open chiwawa bugs the targets step over, so that `scripts/fuzz.sh smoke` stays
+/// deterministic and the fuzzers get past them instead of rediscovering them all the time.
+/// Each entry names its finding in docs/FUZZING.md and has its reproducer in
+/// `fuzz/regressions/`; remove the entry once the bug is fixed (the reproducer then checks
+/// the fix). `error`: what chiwawa said.
+pub fn known_open_bug(error: &str) -> bool {
+    // None open. (Finding 8, fixed: reference operands typed `(ref $t)` by the validator.)
+    let _ = error;
+    false
+}
+
+/// Panics on a lowering that failed with an internal error (never right, whatever the
+/// module), unless it is a known open bug.
+pub fn check_compile_error(error: &str) {
+    if error.contains("internal error") && !known_open_bug(error) {
+        panic!("chiwawa failed on an internal error: {error}");
+    }
+}
+
 /// Validates, lowers and instantiates `bytes` against WASI (no preopens) with the fuzz limits.
 pub fn instantiate(bytes: &[u8]) -> Result<Guest, String> {
-    let module = Arc::new(Module::new(bytes).map_err(|e| e.to_string())?);
+    let module = Arc::new(Module::new(bytes).map_err(|e| {
+        let e = e.to_string();
+        check_compile_error(&e);
+        e
+    })?);
+    instantiate_module(module)
+}
+
+/// Instantiates an already compiled module like [`instantiate`].
+pub fn instantiate_module(module: Arc<Module>) -> Result<Guest, String> {
     let wasi = WasiCtx::new(&wasi_config("fuzz")).map_err(|e| e.to_string())?;
     Guest::instantiate(module, wasi, limits(), Entry::Command).map_err(|e| e.to_string())
 }
