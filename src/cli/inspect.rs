@@ -44,8 +44,8 @@ pub struct FrameReport {
     pub name: String,
     pub offset: u32,
     pub at: &'static str,
-    pub locals: Vec<String>,
-    pub stack: Vec<String>,
+    pub locals: Vec<crate::snapshot::Value>,
+    pub stack: Vec<crate::snapshot::Value>,
 }
 
 fn describe(c: &Checkpoint, r: &mut Report, manifests: &mut Vec<Manifest>) -> Result<(), String> {
@@ -79,7 +79,6 @@ fn describe(c: &Checkpoint, r: &mut Report, manifests: &mut Vec<Manifest>) -> Re
     } else {
         let mi: MachineImage = codec::decode(machine).map_err(|e| format!("Machine section: {e}"))?;
         r.frames = mi.frames.len() as u64;
-        let list = |v: &[crate::snapshot::Value]| v.iter().map(|x| x.to_string()).collect();
         r.frame_list = mi
             .frames
             .iter()
@@ -92,8 +91,8 @@ fn describe(c: &Checkpoint, r: &mut Report, manifests: &mut Vec<Manifest>) -> Re
                     Resume::AfterCall => "after call",
                     Resume::AtCall => "at call",
                 },
-                locals: list(&f.locals),
-                stack: list(&f.stack),
+                locals: f.locals.clone(),
+                stack: f.stack.clone(),
             })
             .collect();
     }
@@ -199,8 +198,8 @@ impl Report {
                 "name": f.name,
                 "offset": f.offset,
                 "at": f.at,
-                "locals": f.locals,
-                "stack": f.stack,
+                "locals": f.locals.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                "stack": f.stack.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
         .to_string()
