@@ -94,7 +94,7 @@ impl T<'_> {
     /// Emits a conditional jump on the (already popped) condition `cond`, fusing a preceding
     /// comparison when possible. `when_true`: jump if the condition is non-zero.
     pub(super) fn emit_cond_jump(&mut self, cond: Slot, when_true: bool, target: u32) -> u32 {
-        if let (Some(li), false) = (self.last_result, self.plain) {
+        if let Some(li) = self.last_result {
             let last = self.code[li as usize];
             if let Some(fused) = fuse_compare(last, cond, when_true, target) {
                 self.code[li as usize] = fused;

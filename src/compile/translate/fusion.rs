@@ -241,9 +241,6 @@ impl T<'_> {
     /// temporary at stack height `height` (popped by the caller): its only reader is the
     /// instruction being lowered, which may take its work over ([`T::take_over`]).
     pub(super) fn just_wrote(&self, slot: Slot, height: u32) -> Option<(u32, Instr)> {
-        if self.plain {
-            return None;
-        }
         let li = self.last_result?;
         let mut ins = self.code[li as usize];
         (slot == self.canon(height) && ins.result_slot_mut().copied() == Some(slot)).then_some((li, ins))

@@ -155,7 +155,6 @@ pub fn translate(
     };
     t.map.start((body.range().end - body.range().start) as usize);
     t.pre_types.clear();
-    t.pre_types_known = true;
     t.stack.clear();
     t.ctrl.clear();
     t.polls.clear();

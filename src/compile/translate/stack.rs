@@ -93,7 +93,10 @@ impl T<'_> {
         Ok(())
     }
 
-    /// Emits a value-producing instruction whose result is pushed.
+    /// Emits a value-producing instruction whose result is pushed. The plain lowering never
+    /// remembers it as [`T::last_result`], which is what keeps every fusion that takes over the
+    /// instruction just emitted (compare-and-branch, address folding, f64 operations on a load,
+    /// `select` on a bit test, dropped wraps, results written into locals) out of it.
     pub(super) fn result(&mut self, i: Instr) {
         let idx = self.emit(i);
         self.last_result = (!self.plain).then_some(idx);

@@ -30,6 +30,18 @@ impl T<'_> {
         self.record_point(pc, crate::compile::stackmap::PointKind::Call, &consumed);
     }
 
+    /// After a call: its `nr` results pushed, or for a tail call (which keeps its frame only
+    /// when the callee cannot take its place) the return of its results from `base`.
+    fn after_call(&mut self, tail: bool, base: Slot, nr: u32) -> Result<(), Error> {
+        if tail {
+            self.emit(Instr::Return { from: base, n: nr as u16 });
+            self.unreachable = true;
+            Ok(())
+        } else {
+            self.push_results(nr)
+        }
+    }
+
     /// Lowers one operator. The operators are split by concern into a chain of visitors, each
     /// passing on what it does not lower.
     pub(super) fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
@@ -210,52 +222,35 @@ impl T<'_> {
                 self.emit_branch(depth);
                 self.unreachable = true;
             }
-            O::Call { function_index } => {
+            O::Call { function_index } | O::ReturnCall { function_index } => {
+                let tail = matches!(op, O::ReturnCall { .. });
                 let ft = self.m.func_type(function_index);
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
                 let base = self.call_args(np);
-                let pc = self.emit(Instr::Call { func: function_index, base });
-                self.record_call(pc, base, np, None);
-                self.push_results(nr)?;
-            }
-            O::ReturnCall { function_index } => {
-                let ft = self.m.func_type(function_index);
-                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
-                let base = self.call_args(np);
-                let pc = self.emit(Instr::ReturnCall { func: function_index, base });
-                self.record_call(pc, base, np, None);
-                self.emit(Instr::Return { from: base, n: nr as u16 });
-                self.unreachable = true;
-            }
-            O::ReturnCallIndirect { type_index, table_index } => {
-                let ft = &self.m.types[type_index as usize];
-                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
-                let index = self.pop();
-                let base = self.call_args(np);
-                let pc = self.emit(Instr::ReturnCallIndirect {
-                    type_idx: type_index,
-                    table: table_index as u16,
-                    index,
-                    base,
+                let pc = self.emit(if tail {
+                    Instr::ReturnCall { func: function_index, base }
+                } else {
+                    Instr::Call { func: function_index, base }
                 });
-                self.record_call(pc, base, np, Some(index));
-                self.emit(Instr::Return { from: base, n: nr as u16 });
-                self.unreachable = true;
+                self.record_call(pc, base, np, None);
+                self.after_call(tail, base, nr)?;
             }
-            O::CallIndirect { type_index, table_index } => {
+            O::CallIndirect { type_index, table_index }
+            | O::ReturnCallIndirect { type_index, table_index } => {
+                let tail = matches!(op, O::ReturnCallIndirect { .. });
                 let ft = &self.m.types[type_index as usize];
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
                 let index = self.pop();
                 // The index may live in a slot the callee frame will reuse: it is read before the call.
                 let base = self.call_args(np);
-                let pc = self.emit(Instr::CallIndirect {
-                    type_idx: type_index,
-                    table: table_index as u16,
-                    index,
-                    base,
+                let (type_idx, table) = (type_index, table_index as u16);
+                let pc = self.emit(if tail {
+                    Instr::ReturnCallIndirect { type_idx, table, index, base }
+                } else {
+                    Instr::CallIndirect { type_idx, table, index, base }
                 });
                 self.record_call(pc, base, np, Some(index));
-                self.push_results(nr)?;
+                self.after_call(tail, base, nr)?;
             }
             other => return self.variable_op(other),
         }
