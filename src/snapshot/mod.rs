@@ -231,8 +231,11 @@ fn code_of(g: &Guest, func: u32) -> Option<(&crate::compile::ir::CompiledFunc, u
 
 impl MachineImage {
     pub fn capture(g: &Guest) -> Result<MachineImage, Error> {
-        let refs = Refs::of(g);
-        let frames = wasm_terms::capture_frames(g, &refs)?;
+        Self::capture_with(g, &Refs::of(g))
+    }
+
+    fn capture_with(g: &Guest, refs: &Refs<'_>) -> Result<MachineImage, Error> {
+        let frames = wasm_terms::capture_frames(g, refs)?;
         let entry = match &g.entry {
             Entry::Command => EntryImage::Command,
             Entry::Invoke { name, args } => {
@@ -249,7 +252,10 @@ impl MachineImage {
 
 impl StoreImage {
     pub fn capture(g: &Guest) -> Result<StoreImage, Error> {
-        let refs = Refs::of(g);
+        Self::capture_with(g, &Refs::of(g))
+    }
+
+    fn capture_with(g: &Guest, refs: &Refs<'_>) -> Result<StoreImage, Error> {
         let globals = g.store.globals.iter().map(|x| refs.value(x.ty, x.value)).collect::<Result<_, _>>()?;
         let mut tables = Vec::with_capacity(g.store.tables.len());
         for t in &g.store.tables {
@@ -393,11 +399,13 @@ pub fn capture(g: &mut Guest) -> Result<Capture, Error> {
         g.wasi.state().map_err(|e| Error::Other(format!("cannot capture WASI state: {e}")))?;
     let clock = ClockImage { monotonic_ns: std::mem::take(&mut wasi_state.monotonic_ns) };
     let enc = |e: codec::CodecError| Error::Other(format!("cannot encode checkpoint: {e}"));
-    let mi = MachineImage::capture(g)?;
+    let refs = Refs::of(g);
+    let mi = MachineImage::capture_with(g, &refs)?;
+    let si = StoreImage::capture_with(g, &refs)?;
     Ok(Capture {
         meta: encode_meta(&meta(g, &mi)),
         machine: codec::encode(&mi).map_err(enc)?,
-        store: codec::encode(&StoreImage::capture(g)?).map_err(enc)?,
+        store: codec::encode(&si).map_err(enc)?,
         wasi: codec::encode(&wasi_state).map_err(enc)?,
         clock: codec::encode(&clock).map_err(enc)?,
         executed: g.machine.executed(),
@@ -906,6 +914,16 @@ fn apply_store(
     Ok(())
 }
 
+/// The parameter types of the invoked export, which `n` saved arguments must match.
+fn invoke_params(g: &Guest, n: usize) -> Result<Vec<ValType>, Error> {
+    let f = g.entry_func().map_err(|e| bad(format!("its entry point: {e}")))?;
+    let params = f.map(|f| g.store.func_type(f).params.clone()).unwrap_or_default();
+    if n != params.len() {
+        return Err(bad("the saved arguments do not match the invoked function's type"));
+    }
+    Ok(params)
+}
+
 fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
     if mi.phase == Phase::Start && g.module.start.is_none() {
         return Err(bad("saved in the start function, but the module has none"));
@@ -920,11 +938,7 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
     let args = match &mi.entry {
         EntryImage::Command => None,
         EntryImage::Invoke { args, .. } => {
-            let f = g.entry_func().map_err(|e| bad(format!("its entry point: {e}")))?;
-            let params = f.map(|f| g.store.func_type(f).params.clone()).unwrap_or_default();
-            if args.len() != params.len() {
-                return Err(bad("the saved arguments do not match the invoked function's type"));
-            }
+            let params = invoke_params(g, args.len())?;
             let refs = Refs::of(g);
             let bits = params
                 .iter()

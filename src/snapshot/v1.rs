@@ -6,7 +6,10 @@
 //! as [`IR_VERSION`] is 9; a file of another internal code version is refused, naming it.
 
 use super::wasm_terms::frame_image;
-use super::{bad, codec_err, EntryImage, InstanceImage, MachineImage, Refs, Resume, StoreImage, TableImage};
+use super::{
+    bad, codec_err, invoke_params, EntryImage, InstanceImage, MachineImage, Refs, Resume, StoreImage,
+    TableImage,
+};
 use crate::checkpoint::codec;
 use crate::compile::ir::{Instr, IR_VERSION};
 use crate::compile::Lowering;
@@ -117,8 +120,6 @@ pub fn convert(
             if f.fp.checked_add(base) != Some(next.fp) {
                 return Err(bad(format!("frame {} is not at its caller's call", i + 1)));
             }
-        } else if i == 0 && f.fp != 0 {
-            return Err(bad("the bottom frame is not at the bottom of the stack"));
         }
         frames.push(img);
     }
@@ -128,11 +129,7 @@ pub fn convert(
     let entry = match &mi.entry {
         Entry::Command => EntryImage::Command,
         Entry::Invoke { name, args } => {
-            let f = g.entry_func().map_err(|e| bad(format!("its entry point: {e}")))?;
-            let params = f.map(|f| g.store.func_type(f).params.clone()).unwrap_or_default();
-            if params.len() != args.len() {
-                return Err(bad("the saved arguments do not match the invoked function's type"));
-            }
+            let params = invoke_params(g, args.len())?;
             let args = params
                 .iter()
                 .zip(args)

@@ -26,17 +26,18 @@ pub(super) fn read_frame(
     at: Resume,
 ) -> Result<(Point, Vec<Value>, Vec<Value>), String> {
     let map = cf.stack_map();
-    let point = match at {
-        Resume::SafePoint => {
-            pc.checked_sub(1).and_then(|p| map.at_pc(p)).filter(|p| p.kind == PointKind::SafePoint)
-        }
-        Resume::AfterCall => {
-            pc.checked_sub(1).and_then(|p| map.at_pc(p)).filter(|p| p.kind == PointKind::Call)
-        }
-        Resume::AtCall => map.at_pc(pc).filter(|p| p.kind == PointKind::Call),
-    }
-    .copied()
-    .ok_or_else(|| format!("internal position {pc} is not {}", describe(at)))?;
+    // The inverse of `place_frames`: a frame stands just after its safe point or call, or at
+    // the call a host function suspended.
+    let (at_pc, kind) = match at {
+        Resume::SafePoint => (pc.checked_sub(1), PointKind::SafePoint),
+        Resume::AfterCall => (pc.checked_sub(1), PointKind::Call),
+        Resume::AtCall => (Some(pc), PointKind::Call),
+    };
+    let point = at_pc
+        .and_then(|p| map.at_pc(p))
+        .filter(|p| p.kind == kind)
+        .copied()
+        .ok_or_else(|| format!("internal position {pc} is not {}", describe(at)))?;
     if !map.is_mapped(&point) {
         return Err(format!("its operand stack there is too deep to record ({OVER_BUDGET})"));
     }
@@ -85,8 +86,6 @@ fn describe(at: Resume) -> &'static str {
 pub(super) fn capture_frames(g: &Guest, refs: &Refs<'_>) -> Result<Vec<FrameImage>, Error> {
     let frames = &g.machine.frames;
     let mut out = Vec::with_capacity(frames.len());
-    // Deep recursions repeat one function: its code and index are looked up once per run.
-    let mut last: Option<(u32, &CompiledFunc, u32)> = None;
     for (i, f) in frames.iter().enumerate() {
         let at = if i + 1 < frames.len() {
             Resume::AfterCall
@@ -95,19 +94,9 @@ pub(super) fn capture_frames(g: &Guest, refs: &Refs<'_>) -> Result<Vec<FrameImag
         } else {
             Resume::SafePoint
         };
-        let fail = |e: String| {
+        out.push(frame_image(g, refs, &g.machine.stack, f, at).map_err(|e| {
             Error::Other(format!("cannot capture frame {i} ({}): {e}", g.store.func_name(f.func)))
-        };
-        let (cf, func) = match last {
-            Some((a, cf, func)) if a == f.func => (cf, func),
-            _ => {
-                let (cf, func) = function_of(g, refs, f.func).map_err(fail)?;
-                last = Some((f.func, cf, func));
-                (cf, func)
-            }
-        };
-        let (point, locals, stack) = read_frame(cf, refs, &g.machine.stack, f.fp, f.pc, at).map_err(fail)?;
-        out.push(FrameImage { func, offset: point.offset, at, locals, stack });
+        })?);
     }
     Ok(out)
 }
@@ -208,10 +197,9 @@ pub(super) fn place_frames(g: &Guest, mi: &MachineImage) -> Result<(Vec<Frame>, 
                 return Err(fail("a call to a Wasm function cannot be suspended".into()));
             }
         }
-        if let Some((caller, cp, _)) = placed.last() {
+        if let Some((_, cp, ccf)) = placed.last() {
             // This frame is the one its caller's call made, or (in a module with tail calls)
             // one that a chain of tail calls put in its place: same results.
-            let ccf = code_of(g, caller.func).map(|x| x.0).ok_or_else(|| bad("caller vanished"))?;
             let ok = match ccf.code()[cp.pc as usize].as_call() {
                 Some(Instr::Call { func, .. }) => {
                     let called = inst.funcs.get(func as usize).copied();
