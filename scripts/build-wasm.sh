@@ -3,7 +3,7 @@
 # (cargo's progress goes to stderr). The result runs inside any WASI preview1 host:
 #
 #   python3 scripts/wasmtime-run.py --dir . "$(scripts/build-wasm.sh)" run app.wasm
-#   node scripts/chiwawa-node.mjs --dir . "$(scripts/build-wasm.sh)" run app.wasm
+#   node --single-threaded-gc scripts/chiwawa-node.mjs --dir . "$(scripts/build-wasm.sh)" run app.wasm
 #
 # scripts/test.sh exports the path as CHIWAWA_WASM for tests/hosted.rs (which otherwise builds
 # it by itself into <target>/hosted-wasm). Honours CARGO_TARGET_DIR and extra cargo arguments:

@@ -5,17 +5,65 @@
 
 use crate::compile::{self, ir::CompiledFunc};
 use crate::error::Error;
-use crate::runtime::value::{FuncType, ValType};
+use crate::runtime::value::{FullType, FuncType, HeapType, Sig, ValType};
 use std::collections::HashMap;
 use wasmparser::{
     ElementItems, ElementKind, ExternalKind, Operator, Parser, Payload, TypeRef, Validator, WasmFeatures,
 };
 
-/// The features chiwawa implements: Wasm 2.0 minus SIMD.
+/// The features the validator runs with: Wasm 2.0 minus SIMD, and of Wasm 3.0 extended
+/// constants, tail calls and typed function references. GC is on *for the validator only*:
+/// Wasm 3.0 took some rules from it that apply to every module (a constant expression may read
+/// any earlier immutable global; a function type may refer to itself). What needs garbage
+/// collection is refused by chiwawa itself, with a message naming GC: struct and array types,
+/// recursion groups and subtypes (the type section), the GC heap types wherever a type is
+/// written ([`ref_full`], [`gc_free`]) and the GC instructions ([`gc_free`]).
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
+        | WasmFeatures::FUNCTION_REFERENCES
+        | WasmFeatures::GC
+}
+
+/// The proposal an operator comes from, as wasmparser files it (`"mvp"`, `"gc"`, …).
+macro_rules! define_operator_proposal {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        fn operator_proposal(op: &Operator<'_>) -> &'static str {
+            match op {
+                $( Operator::$op { .. } => stringify!($proposal), )*
+                #[allow(unreachable_patterns)]
+                _ => "simd",
+            }
+        }
+    };
+}
+wasmparser::for_each_operator!(define_operator_proposal);
+
+/// `Ok` unless the operator is one of GC's, or writes a type that only GC has (`ref.null any`,
+/// a block or `select` of type `eqref`, …): the message names GC.
+pub(crate) fn gc_free(op: &Operator<'_>) -> Result<(), String> {
+    let gc =
+        |what: String| Err(format!("{what} needs garbage collection (GC), which chiwawa does not support"));
+    if operator_proposal(op) == "gc" {
+        return gc(format!("instruction {op:?}"));
+    }
+    let blocktype = |bt: &wasmparser::BlockType| match *bt {
+        wasmparser::BlockType::Type(t) => val_type(t).map(|_| ()),
+        _ => Ok(()),
+    };
+    match op {
+        Operator::RefNull { hty } => match wasmparser::RefType::new(true, *hty) {
+            Some(r) => ref_type(r).map(|_| ()),
+            None => gc(format!("heap type {hty:?}")),
+        },
+        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
+            blocktype(blockty)
+        }
+        Operator::TypedSelect { ty } => val_type(*ty).map(|_| ()),
+        Operator::TypedSelectMulti { tys } => tys.iter().try_for_each(|t| val_type(*t).map(|_| ())),
+        _ => Ok(()),
+    }
 }
 
 /// A constant expression: one constant instruction (Wasm 2.0), or an extended one (Wasm 3.0:
@@ -80,6 +128,8 @@ impl ConstExpr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableType {
     pub ty: ValType,
+    /// The element type in full (concrete references name module type indices).
+    pub elem: FullType,
     pub min: u32,
     pub max: Option<u32>,
 }
@@ -93,6 +143,8 @@ pub struct MemoryType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalType {
     pub ty: ValType,
+    /// The type in full (concrete references name module type indices).
+    pub full: FullType,
     pub mutable: bool,
 }
 
@@ -156,6 +208,9 @@ pub struct DataSegment {
 #[derive(Debug, Default)]
 pub struct Module {
     pub(crate) types: Vec<FuncType>,
+    /// The types in full, for linking and `call_indirect` (concrete references name module
+    /// type indices).
+    pub(crate) sigs: Vec<Sig>,
     pub(crate) imports: Vec<Import>,
     /// Type index of every function (imported first).
     pub(crate) funcs: Vec<u32>,
@@ -273,15 +328,51 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Vec<Co
 }
 
 pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
+    match t {
+        wasmparser::ValType::Ref(r) => ref_type(r),
+        t => full_type(t).map(FullType::repr),
+    }
+}
+
+/// A value type of the module's sections (types, imports, globals, tables, locals) in full.
+pub(crate) fn full_type(t: wasmparser::ValType) -> Result<FullType, String> {
     use wasmparser::ValType as W;
     Ok(match t {
-        W::I32 => ValType::I32,
-        W::I64 => ValType::I64,
-        W::F32 => ValType::F32,
-        W::F64 => ValType::F64,
-        W::Ref(r) => ref_type(r)?,
+        W::I32 => FullType::Num(ValType::I32),
+        W::I64 => FullType::Num(ValType::I64),
+        W::F32 => FullType::Num(ValType::F32),
+        W::F64 => FullType::Num(ValType::F64),
+        W::Ref(r) => ref_full(r)?,
         W::V128 => return Err("SIMD (v128) is not supported".into()),
     })
+}
+
+/// A reference type of the module's sections in full. The heap types of GC are refused.
+pub(crate) fn ref_full(r: wasmparser::RefType) -> Result<FullType, String> {
+    use wasmparser::{AbstractHeapType as A, HeapType as H, UnpackedIndex as U};
+    let heap = match r.heap_type() {
+        H::Concrete(U::Module(i)) => HeapType::Type(i),
+        H::Abstract { shared: false, ty: A::Func } => HeapType::Func,
+        H::Abstract { shared: false, ty: A::Extern } => HeapType::Extern,
+        H::Abstract { shared: false, ty: A::NoFunc } => HeapType::NoFunc,
+        H::Abstract { shared: false, ty: A::NoExtern } => HeapType::NoExtern,
+        H::Abstract { shared: false, ty: A::Exn | A::NoExn } => {
+            return Err(format!(
+                "reference type {r} needs exception handling, which chiwawa does not support yet"
+            ))
+        }
+        H::Abstract { shared: true, .. } => {
+            return Err(format!(
+                "reference type {r} needs shared-everything threads, which chiwawa does not support"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "reference type {r} needs garbage collection (GC), which chiwawa does not support"
+            ))
+        }
+    };
+    Ok(FullType::Ref { nullable: r.is_nullable(), heap })
 }
 
 /// The runtime type of an operand as the validator types it. Validation is more precise than
@@ -302,13 +393,12 @@ pub(crate) fn operand_type(t: wasmparser::ValType) -> Result<ValType, String> {
     }
 }
 
+/// The run-time representation of a reference type, wherever it appears (a concrete type
+/// may be named by its module index or, inside function bodies, its validator id).
 pub(crate) fn ref_type(r: wasmparser::RefType) -> Result<ValType, String> {
-    if r.is_func_ref() {
-        Ok(ValType::FuncRef)
-    } else if r.is_extern_ref() {
-        Ok(ValType::ExternRef)
-    } else {
-        Err(format!("unsupported reference type {r:?}"))
+    match r.heap_type() {
+        wasmparser::HeapType::Concrete(_) => Ok(ValType::FuncRef),
+        _ => ref_full(r).map(FullType::repr),
     }
 }
 
@@ -329,7 +419,10 @@ fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
         }
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
-        other => return Err(format!("unsupported constant expression {other:?}")),
+        other => {
+            gc_free(&other)?;
+            return Err(format!("unsupported constant expression {other:?}"));
+        }
     };
     match r.read().map_err(|e| e.to_string())? {
         Operator::End => Ok(c),
@@ -352,15 +445,20 @@ fn extended_const(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
             Operator::I64Sub => ConstOp::I64Sub,
             Operator::I64Mul => ConstOp::I64Mul,
             Operator::End => break,
-            other => return Err(format!("unsupported constant expression {other:?}")),
+            other => {
+                gc_free(&other)?;
+                return Err(format!("unsupported constant expression {other:?}"));
+            }
         });
     }
     Ok(ConstExpr::Extended(ops.into()))
 }
 
 fn table_type(t: &wasmparser::TableType) -> Result<TableType, String> {
+    let elem = ref_full(t.element_type)?;
     Ok(TableType {
-        ty: ref_type(t.element_type)?,
+        ty: elem.repr(),
+        elem,
         min: u32::try_from(t.initial).map_err(|_| "table64 is not supported")?,
         max: t.maximum.map(|m| m.min(u32::MAX as u64) as u32),
     })
@@ -374,7 +472,8 @@ fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, String> {
 }
 
 fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType, String> {
-    Ok(GlobalType { ty: val_type(g.content_type)?, mutable: g.mutable })
+    let full = full_type(g.content_type)?;
+    Ok(GlobalType { ty: full.repr(), full, mutable: g.mutable })
 }
 
 impl Module {
@@ -410,13 +509,24 @@ impl Module {
             match &payload {
                 Payload::TypeSection(r) => {
                     for ty in r.clone().into_iter_err_on_gc_types() {
-                        let ty = ty.map_err(Error::from_parser)?;
-                        let params = ty.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>();
-                        let results = ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>();
-                        m.types.push(FuncType {
-                            params: params.map_err(here)?,
-                            results: results.map_err(here)?,
-                        });
+                        let ty = ty.map_err(|e| {
+                            if e.message().contains("gc proposal") {
+                                Error::Invalid {
+                                    offset: Some(e.offset()),
+                                    message:
+                                        "struct and array types, recursion groups and subtypes need garbage \
+                                              collection (GC), which chiwawa does not support"
+                                            .into(),
+                                }
+                            } else {
+                                Error::from_parser(e)
+                            }
+                        })?;
+                        let params = ty.params().iter().map(|t| full_type(*t)).collect::<Result<_, _>>();
+                        let results = ty.results().iter().map(|t| full_type(*t)).collect::<Result<_, _>>();
+                        let sig = Sig { params: params.map_err(here)?, results: results.map_err(here)? };
+                        m.types.push(sig.func_type());
+                        m.sigs.push(sig);
                     }
                 }
                 Payload::ImportSection(r) => {
@@ -560,6 +670,7 @@ impl Module {
                                     i,
                                     crate::compile::ir::Instr::ReturnCall { .. }
                                         | crate::compile::ir::Instr::ReturnCallIndirect { .. }
+                                        | crate::compile::ir::Instr::ReturnCallRef { .. }
                                 )
                             })
                         });

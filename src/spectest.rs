@@ -3,7 +3,7 @@
 use crate::runtime::memory::Memory as Mem;
 use crate::runtime::store::{Extern, Store};
 use crate::runtime::table::Table;
-use crate::runtime::value::{FuncType, Val, ValType};
+use crate::runtime::value::{FullType, FuncType, Val, ValType};
 use crate::runtime::{Host, HostError, Linker};
 
 /// Host functions of `spectest`: the `print*` family (they print nothing).
@@ -52,7 +52,7 @@ pub fn define(store: &mut Store, linker: &mut Linker) {
         let a = store.add_global(ty, false, v);
         linker.define("spectest", name, Extern::Global(a));
     }
-    store.tables.push(Table::new(FuncRef, 10, Some(20), 0).expect("small table"));
+    store.tables.push(Table::new(FullType::plain(FuncRef), 10, Some(20), 0).expect("small table"));
     linker.define("spectest", "table", Extern::Table((store.tables.len() - 1) as u32));
     store.memories.push(Mem::new(1, Some(2), store.limits.max_memory_pages).expect("one page"));
     linker.define("spectest", "memory", Extern::Memory((store.memories.len() - 1) as u32));

@@ -157,6 +157,27 @@ fn equivalence_tail_calls() {
     equivalence("equivalence_tail_calls", wat3("tailcall", &["2", "3000"], &[], &["6", "1000000"]));
 }
 
+/// Typed function references (Wasm 3.0): `call_ref` loops and recursion thousands of frames
+/// deep (every frame waiting at a `call_ref`), `return_call_ref` chains in constant frame space,
+/// `br_on_null`/`br_on_non_null`, `ref.as_non_null`, non-null locals, globals and a table with
+/// an initialiser; checkpoints at every position the interval hits.
+#[test]
+fn equivalence_function_references() {
+    let r = reference(&Guest::wat("funcref", &["3", "2000"]));
+    // Wasmtime prints the same.
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "round 1 apply=0007ffffffffffff chain=000800000001ed2b tail=8620f5260569a743 nulls=1500\n\
+         round 2 apply=0000000000000002 chain=000000000001ef25 tail=189cabd2b398d2c8 nulls=3001\n\
+         round 3 apply=817537092cf6c98c chain=817537092cf8baa7 tail=18eb62c62cec03d4 nulls=4501\n\
+         done\n"
+    );
+    equivalence(
+        "equivalence_function_references",
+        wat3("funcref", &["2", "40"], &["2", "400"], &["6", "20000"]),
+    );
+}
+
 #[test]
 fn equivalence_tables_data_drop() {
     // Ends with a trap that only happens if data.drop survived: exit 134.
@@ -359,6 +380,7 @@ fn lowerings_write_identical_checkpoints_that_resume_each_other() {
         Guest::wat("rec", &["3", "1500"]),
         Guest::wat("refs", &["8"]),
         Guest::wat("tailcall", &["8", "2000"]),
+        Guest::wat("funcref", &["3", "3000"]),
         Guest::wat("tables", &[]),
         Guest::wat("memgrow", &["12"]),
         Guest::wat("multi", &[]),

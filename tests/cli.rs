@@ -185,6 +185,49 @@ fn unknown_import_is_a_link_error() {
     assert!(stderr(&o).contains("unknown import: `env::f`"), "{}", stderr(&o));
 }
 
+/// Wasm 3.0 minus GC: whatever needs garbage collection is refused at load with a message
+/// naming GC (and the rules Wasm 3.0 took from GC for every module still apply).
+#[test]
+fn modules_needing_gc_are_refused_naming_gc() {
+    let d = tempfile::tempdir().unwrap();
+    let cases = [
+        "(module (type (struct (field i32))))",
+        "(module (type (array i8)))",
+        "(module (rec (type (func)) (type (func))))",
+        "(module (type $t (sub (func))))",
+        "(module (global anyref (ref.null any)))",
+        "(module (func (local eqref)))",
+        "(module (func (param i31ref)))",
+        "(module (func (drop (ref.i31 (i32.const 1)))))",
+        "(module (func (block (result structref) (unreachable))))",
+        "(module (func (drop (ref.null none))))",
+        "(module (table 1 arrayref))",
+        "(module (func (param externref) (result anyref) (any.convert_extern (local.get 0))))",
+        "(module (global (ref i31) (ref.i31 (i32.const 0))))",
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let m = write(d.path(), &format!("gc{i}.wat"), text);
+        let o = run(&["run", m.to_str().unwrap()]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        let e = stderr(&o);
+        assert!(e.starts_with("error: invalid module:") && e.contains("(GC)"), "{text}: {e}");
+    }
+    // Not GC: a constant expression reading a defined global, a self-referencing type.
+    let m = write(
+        d.path(),
+        "ok.wat",
+        r#"(module
+            (type $t (func (param i32) (result (ref null $t))))
+            (global $a i32 (i32.const 40))
+            (global $b i32 (i32.add (global.get $a) (i32.const 2)))
+            (func (export "f") (result i32) (global.get $b)))"#,
+    );
+    let o = run(&["run", "--invoke", "f", m.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "42\n");
+}
+
 /// Extended constant expressions (Wasm 3.0): globals, a data segment's offset and an element
 /// segment's offset computed by `add`, `sub` and `mul` (`global.get` of imported globals is
 /// covered by the proposal's spec files).

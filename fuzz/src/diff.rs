@@ -103,7 +103,10 @@ fn class_c(k: &TrapKind) -> Option<TrapClass> {
         TrapKind::Unreachable => TrapClass::Unreachable,
         TrapKind::MemoryOutOfBounds => TrapClass::Memory,
         TrapKind::TableOutOfBounds | TrapKind::UndefinedElement => TrapClass::Table,
-        TrapKind::UninitializedElement => TrapClass::NullCall,
+        // (wasmi has no typed function references: only chiwawa raises the last two.)
+        TrapKind::UninitializedElement | TrapKind::NullFunctionReference | TrapKind::NullReference => {
+            TrapClass::NullCall
+        }
         TrapKind::IndirectCallTypeMismatch => TrapClass::Signature,
         TrapKind::IntegerDivideByZero => TrapClass::DivZero,
         TrapKind::IntegerOverflow => TrapClass::Overflow,

@@ -257,6 +257,7 @@ macro_rules! instrs {
                     | Instr::MemorySize { dst }
                     | Instr::RefIsNull { dst, .. }
                     | Instr::RefFunc { dst, .. }
+                    | Instr::RefAsNonNull { dst, .. }
                     | Instr::TableGet { dst, .. }
                     | Instr::TableSize { dst, .. } => Some(dst),
                     _ => None,
@@ -372,6 +373,10 @@ generated_instrs! {
     ReturnCall { func: u32, base: Slot },
     /// `return_call_indirect`, as [`Instr::ReturnCall`].
     ReturnCallIndirect { type_idx: u32, table: u16, index: Slot, base: Slot },
+    /// `call_ref` of the function reference in slot `func` (of type `type_idx`); traps on null.
+    CallRef { type_idx: u32, func: Slot, base: Slot },
+    /// `return_call_ref`, as [`Instr::ReturnCall`].
+    ReturnCallRef { type_idx: u32, func: Slot, base: Slot },
     GlobalGet { dst: Slot, global: u32 },
     GlobalSet { src: Slot, global: u32 },
     MemorySize { dst: Slot },
@@ -391,6 +396,8 @@ generated_instrs! {
     ElemDrop { seg: u32 },
     RefIsNull { dst: Slot, src: Slot },
     RefFunc { dst: Slot, func: u32 },
+    /// `ref.as_non_null`: `dst = src`, trapping on null.
+    RefAsNonNull { dst: Slot, src: Slot },
     /// Never emitted by the lowering: where the executor goes to leave. A handler that
     /// stops (trap, yield, return from the outermost frame, …) records why and continues
     /// here, so that every handler ends in exactly one dispatch (see `exec::handlers`).
@@ -416,10 +423,12 @@ pub struct CompiledFunc {
 
 impl Instr {
     /// The plain call a (tail) call instruction makes when it keeps its frame (`ReturnCall` →
-    /// `Call`, `ReturnCallIndirect` → `CallIndirect`); `None` for anything else.
+    /// `Call`, `ReturnCallIndirect` → `CallIndirect`, `ReturnCallRef` → `CallRef`); `None` for
+    /// anything else.
     pub fn as_call(self) -> Option<Instr> {
         match self {
-            Instr::Call { .. } | Instr::CallIndirect { .. } => Some(self),
+            Instr::Call { .. } | Instr::CallIndirect { .. } | Instr::CallRef { .. } => Some(self),
+            Instr::ReturnCallRef { type_idx, func, base } => Some(Instr::CallRef { type_idx, func, base }),
             Instr::ReturnCall { func, base } => Some(Instr::Call { func, base }),
             Instr::ReturnCallIndirect { type_idx, table, index, base } => {
                 Some(Instr::CallIndirect { type_idx, table, index, base })

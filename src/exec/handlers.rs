@@ -699,6 +699,25 @@ macro_rules! indirect_call {
     }};
 }
 
+/// `CallRef` or `ReturnCallRef`: as [`indirect_call!`], through the reference in `$func`.
+macro_rules! ref_call {
+    ($s:ident, $type_idx:expr, $func:expr, $base:expr, $enter:ident) => {{
+        match ref_target($s.cx, $type_idx, rd!($s, $func)) {
+            Ok(addr) => {
+                let store = (*$s.cx).store;
+                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
+                    if instance == (*$s.cx).cur_inst {
+                        let nimp = (*$s.cx).nimp;
+                        $enter!($s, addr, (*$s.cx).defined.add((index - nimp) as usize), $base)
+                    }
+                }
+                slow_call!($s)
+            }
+            Err(c) => trap!($s, code c),
+        }
+    }};
+}
+
 /// Calls the function at store address `$addr` with its frame at slot `$base`.
 macro_rules! call_addr {
     ($s:ident, $addr:expr, $base:expr) => {{
@@ -743,6 +762,12 @@ unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: 
             Instr::CallIndirect { type_idx, table, index, base }
             | Instr::ReturnCallIndirect { type_idx, table, index, base } => {
                 match indirect_target(s.cx, type_idx, table, rd!(s, index) as u32) {
+                    Ok(addr) => call_addr!(s, addr, base),
+                    Err(c) => trap!(s, code c),
+                }
+            }
+            Instr::CallRef { type_idx, func, base } | Instr::ReturnCallRef { type_idx, func, base } => {
+                match ref_target(s.cx, type_idx, rd!(s, func)) {
                     Ok(addr) => call_addr!(s, addr, base),
                     Err(c) => trap!(s, code c),
                 }
@@ -1003,6 +1028,24 @@ unsafe fn indirect_target(cx: *mut Ctx, type_idx: u32, table: u16, i: u32) -> Re
     }
 }
 
+/// The store address `call_ref` of type `type_idx` calls through the reference `r`: null
+/// traps. Validation gave the reference that type; one that does not have it (a function
+/// reference from a crafted checkpoint) traps like a `call_indirect` of the wrong type.
+///
+/// # Safety
+/// The module's safety contract; `type_idx` is a type of the current instance (validation).
+#[inline(always)]
+unsafe fn ref_target(cx: *mut Ctx, type_idx: u32, r: u64) -> Result<u32, u8> {
+    if r == 0 {
+        return Err(TrapKind::NullFunctionReference.code());
+    }
+    let expected = *(*(*cx).inst).types.get_debug_checked(type_idx as usize);
+    match u32::try_from(r - 1).ok().and_then(|a| Some(a).zip((*(*cx).store).funcs.get(a as usize))) {
+        Some((addr, f)) if f.ty == expected => Ok(addr),
+        _ => Err(TrapKind::IndirectCallTypeMismatch.code()),
+    }
+}
+
 macro_rules! slow {
     ($s:ident, $e:expr) => {
         if let Err(c) = $e {
@@ -1170,6 +1213,8 @@ generated_handlers! {
     ReturnCallIndirect { type_idx, table, index, base } => |s| {
         indirect_call!(s, type_idx, table, index, base, tail_enter)
     };
+    CallRef { type_idx, func, base } => |s| ref_call!(s, type_idx, func, base, enter_fast);
+    ReturnCallRef { type_idx, func, base } => |s| ref_call!(s, type_idx, func, base, tail_enter);
     GlobalGet { dst, global } => |s| {
         let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value)
@@ -1219,6 +1264,13 @@ generated_handlers! {
     ElemDrop { seg } => |s| elem_drop(s.cx, seg);
     RefIsNull { dst, src } => |s| wr!(s, dst, (rd!(s, src) == 0) as u64);
     RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_debug_checked(func as usize) as u64 + 1);
+    RefAsNonNull { dst, src } => |s| {
+        let r = rd!(s, src);
+        if r == 0 {
+            trap!(s, TrapKind::NullReference);
+        }
+        wr!(s, dst, r)
+    };
     BrIfNezA { target, .. } => |s| {
         if s.ia as u32 != 0 {
             jump!(s, target);

@@ -15,11 +15,15 @@ pub enum TrapKind {
     IntegerOverflow,
     InvalidConversion,
     StackExhausted,
+    /// `call_ref` of a null reference.
+    NullFunctionReference,
+    /// `ref.as_non_null` of a null reference.
+    NullReference,
     Host(String),
 }
 
 /// The kinds the interpreter raises by itself, indexed by [`TrapKind::code`].
-const RAISED: [TrapKind; 10] = [
+const RAISED: [TrapKind; 12] = [
     TrapKind::Unreachable,
     TrapKind::MemoryOutOfBounds,
     TrapKind::TableOutOfBounds,
@@ -30,6 +34,8 @@ const RAISED: [TrapKind; 10] = [
     TrapKind::IntegerOverflow,
     TrapKind::InvalidConversion,
     TrapKind::StackExhausted,
+    TrapKind::NullFunctionReference,
+    TrapKind::NullReference,
 ];
 
 impl TrapKind {
@@ -48,6 +54,8 @@ impl TrapKind {
             TrapKind::IntegerOverflow => 7,
             TrapKind::InvalidConversion => 8,
             TrapKind::StackExhausted => 9,
+            TrapKind::NullFunctionReference => 10,
+            TrapKind::NullReference => 11,
             TrapKind::Host(_) => u8::MAX,
         }
     }
@@ -69,6 +77,8 @@ impl TrapKind {
             TrapKind::IntegerOverflow => "integer overflow",
             TrapKind::InvalidConversion => "invalid conversion to integer",
             TrapKind::StackExhausted => "call stack exhausted",
+            TrapKind::NullFunctionReference => "null function reference",
+            TrapKind::NullReference => "null reference",
             TrapKind::Host(m) => m,
         }
     }

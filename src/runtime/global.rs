@@ -1,11 +1,13 @@
 //! Global variables: one slot plus its type.
 
-use super::value::ValType;
+use super::value::{FullType, ValType};
 
 #[derive(Clone, Debug)]
 pub struct Global {
     pub(crate) value: u64,
     pub(crate) ty: ValType,
+    /// Its type in full (concrete references name store type ids), for linking.
+    pub(crate) full: FullType,
     pub(crate) mutable: bool,
 }
 

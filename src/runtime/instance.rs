@@ -4,7 +4,7 @@ use super::global::Global;
 use super::memory::Memory;
 use super::store::{Extern, FuncInst, FuncKind, Store};
 use super::table::Table;
-use super::value::{Val, ValType};
+use super::value::{FullType, Val, ValType};
 use crate::error::Error;
 use crate::parse::{ConstExpr, DataMode, ElemMode, ExportKind, ImportKind, Module};
 use std::sync::Arc;
@@ -97,6 +97,20 @@ fn eval_const(store: &Store, globals: &[u32], funcs: &[u32], e: &ConstExpr) -> u
     }
 }
 
+/// The canonical type id of each of the module's types, in order: a reference to an earlier
+/// type names its id, one to the type itself (Wasm 3.0 allows it; each type is its own
+/// recursion group without GC) the marker `u32::MAX`, which no id equals: so two
+/// self-referencing types of the same shape get the same id, in any module, as
+/// iso-recursive equivalence has it.
+fn intern_types(store: &mut Store, m: &Module) -> Vec<u32> {
+    let mut types: Vec<u32> = Vec::with_capacity(m.sigs.len());
+    for (i, sig) in m.sigs.iter().enumerate() {
+        let sig = sig.map(|j| if (j as usize) < i { types[j as usize] } else { u32::MAX - (j - i as u32) });
+        types.push(store.intern_sig(&sig));
+    }
+    types
+}
+
 /// Instantiates `module` with `imports` (one per module import, in order).
 ///
 /// Returns the instance index and the address of the start function, which the caller runs
@@ -112,7 +126,8 @@ pub fn instantiate(
         return Err(link_err(format!("expected {} imports, got {}", m.imports.len(), imports.len())));
     }
     let instance_id = store.instances.len() as u32;
-    let types: Vec<u32> = m.types.iter().map(|t| store.intern_type(t)).collect();
+    let types = intern_types(store, m);
+    let canon = |t: FullType| t.map(|j| types.get(j as usize).copied().unwrap_or(u32::MAX));
     let (mut funcs, mut tables, mut memories, mut globals) = (vec![], vec![], vec![], vec![]);
     for (imp, ext) in m.imports.iter().zip(imports) {
         let what = format!("{}::{}", imp.module, imp.name);
@@ -129,7 +144,7 @@ pub fn instantiate(
             }
             (ImportKind::Table(t), Extern::Table(a)) => {
                 let tb = &store.tables[a as usize];
-                if tb.ty != t.ty
+                if tb.elem != canon(t.elem)
                     || !limits_match(
                         t.min as u64,
                         t.max.map(u64::from),
@@ -157,7 +172,10 @@ pub fn instantiate(
             }
             (ImportKind::Global(t), Extern::Global(a)) => {
                 let g = &store.globals[a as usize];
-                if g.ty != t.ty || g.mutable != t.mutable {
+                // An immutable global may be of a subtype; a mutable one is read and written.
+                let want = canon(t.full);
+                let fits = if t.mutable { g.full == want } else { g.full.matches(want) };
+                if !fits || g.mutable != t.mutable {
                     return Err(link_err(format!("incompatible import type for {what}: global type")));
                 }
                 globals.push(a);
@@ -181,12 +199,12 @@ pub fn instantiate(
     for (i, g) in m.globals.iter().enumerate().skip(m.num_imported_globals as usize) {
         let init = &m.global_inits[i - m.num_imported_globals as usize];
         let value = eval_const(store, &globals, &funcs, init);
-        store.globals.push(Global { value, ty: g.ty, mutable: g.mutable });
+        store.globals.push(Global { value, ty: g.ty, full: canon(g.full), mutable: g.mutable });
         globals.push((store.globals.len() - 1) as u32);
     }
     for (i, t) in m.tables.iter().enumerate().skip(m.num_imported_tables as usize) {
         let init = m.table_inits[i].as_ref().map_or(0, |e| eval_const(store, &globals, &funcs, e));
-        let table = Table::new(t.ty, t.min, t.max, init).map_err(Error::Instantiate)?;
+        let table = Table::new(canon(t.elem), t.min, t.max, init).map_err(Error::Instantiate)?;
         store.tables.push(table);
         tables.push((store.tables.len() - 1) as u32);
     }

@@ -8,7 +8,7 @@ use super::global::Global;
 use super::instance::Instance;
 use super::memory::{Memory, MAX_PAGES};
 use super::table::Table;
-use super::value::{FuncType, Val, ValType};
+use super::value::{FullType, FuncType, Sig, Val, ValType};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Default for Limits {
 #[derive(Default, Debug)]
 pub struct Store {
     pub(crate) types: Vec<FuncType>,
-    type_ids: HashMap<FuncType, u32>,
+    type_ids: HashMap<Sig, u32>,
     pub(crate) funcs: Vec<FuncInst>,
     pub(crate) tables: Vec<Table>,
     pub(crate) memories: Vec<Memory>,
@@ -80,14 +80,21 @@ impl Store {
         Store { limits, ..Default::default() }
     }
 
-    /// Returns the canonical id of a signature (structural equality, as Wasm 2.0 requires).
+    /// Returns the canonical id of a Wasm 2.0 signature.
     pub fn intern_type(&mut self, ty: &FuncType) -> u32 {
-        if let Some(&id) = self.type_ids.get(ty) {
+        self.intern_sig(&Sig::plain(ty))
+    }
+
+    /// Returns the canonical id of a signature whose concrete references name canonical ids.
+    /// Equal ids mean equal types: structural equality, with referenced types compared by
+    /// their ids (each type its own recursion group, as Wasm 3.0 without GC has them).
+    pub fn intern_sig(&mut self, sig: &Sig) -> u32 {
+        if let Some(&id) = self.type_ids.get(sig) {
             return id;
         }
         let id = self.types.len() as u32;
-        self.types.push(ty.clone());
-        self.type_ids.insert(ty.clone(), id);
+        self.types.push(sig.func_type());
+        self.type_ids.insert(sig.clone(), id);
         id
     }
 
@@ -99,7 +106,7 @@ impl Store {
     }
 
     pub fn add_global(&mut self, ty: ValType, mutable: bool, v: Val) -> u32 {
-        self.globals.push(Global { value: v.to_slot(), ty, mutable });
+        self.globals.push(Global { value: v.to_slot(), ty, full: FullType::plain(ty), mutable });
         (self.globals.len() - 1) as u32
     }
 

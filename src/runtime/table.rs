@@ -1,6 +1,6 @@
 //! Tables: vectors of reference slots (`0` = null, `addr + 1` otherwise).
 
-use super::value::ValType;
+use super::value::{FullType, ValType};
 
 /// Tables may hold at most this many elements (the embedder's resource limit).
 pub const MAX_TABLE_ELEMS: u32 = 10_000_000;
@@ -10,10 +10,13 @@ pub struct Table {
     pub(crate) elems: Vec<u64>,
     pub(crate) max: Option<u32>,
     pub(crate) ty: ValType,
+    /// The element type in full (concrete references name store type ids), for linking.
+    pub(crate) elem: FullType,
 }
 
 impl Table {
-    pub fn new(ty: ValType, min: u32, max: Option<u32>, init: u64) -> Result<Table, String> {
+    /// A table of `min` elements set to `init`, holding references of type `elem`.
+    pub fn new(elem: FullType, min: u32, max: Option<u32>, init: u64) -> Result<Table, String> {
         if min > MAX_TABLE_ELEMS {
             return Err(format!("table of {min} elements exceeds the limit of {MAX_TABLE_ELEMS}"));
         }
@@ -22,7 +25,7 @@ impl Table {
             .try_reserve_exact(min as usize)
             .map_err(|_| format!("cannot allocate a table of {min} elements"))?;
         elems.resize(min as usize, init);
-        Ok(Table { elems, max, ty })
+        Ok(Table { elems, max, ty: elem.repr(), elem })
     }
 
     /// The elements: `0` for null, `addr + 1` for a reference to the function at `addr`.

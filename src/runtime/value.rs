@@ -32,6 +32,129 @@ impl fmt::Display for ValType {
     }
 }
 
+/// The heap type of a reference, as Wasm 3.0 without GC has them. `Type(i)` is a function
+/// type: a module type index inside a [`Module`](crate::parse::Module), a canonical type id of
+/// the store once instantiated (see [`crate::runtime::store::Store::intern_sig`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeapType {
+    Func,
+    Extern,
+    NoFunc,
+    NoExtern,
+    Type(u32),
+}
+
+/// A value type in full: what linking and `call_indirect` compare. [`ValType`] is its run-time
+/// representation (every function reference is a `funcref` slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FullType {
+    /// A number type (never `FuncRef`/`ExternRef`).
+    Num(ValType),
+    Ref {
+        nullable: bool,
+        heap: HeapType,
+    },
+}
+
+impl FullType {
+    /// The full type of a Wasm 2.0 type (`funcref` = `(ref null func)`).
+    pub fn plain(t: ValType) -> FullType {
+        match t {
+            ValType::FuncRef => FullType::Ref { nullable: true, heap: HeapType::Func },
+            ValType::ExternRef => FullType::Ref { nullable: true, heap: HeapType::Extern },
+            n => FullType::Num(n),
+        }
+    }
+
+    /// How values of this type are represented at run time.
+    pub fn repr(self) -> ValType {
+        match self {
+            FullType::Num(t) => t,
+            FullType::Ref { heap: HeapType::Extern | HeapType::NoExtern, .. } => ValType::ExternRef,
+            FullType::Ref { .. } => ValType::FuncRef,
+        }
+    }
+
+    /// The same type with every `Type(i)` renamed `Type(f(i))`.
+    pub fn map(self, f: impl Fn(u32) -> u32) -> FullType {
+        match self {
+            FullType::Ref { nullable, heap: HeapType::Type(i) } => {
+                FullType::Ref { nullable, heap: HeapType::Type(f(i)) }
+            }
+            t => t,
+        }
+    }
+
+    /// Whether every value of `self` is a value of `other` (both in store type ids). Without
+    /// GC a function type has no declared supertypes: a concrete type matches only itself,
+    /// `func` and (from below) `nofunc`.
+    pub fn matches(self, other: FullType) -> bool {
+        use HeapType as H;
+        match (self, other) {
+            (FullType::Ref { nullable: n1, heap: h1 }, FullType::Ref { nullable: n2, heap: h2 }) => {
+                (!n1 || n2)
+                    && (h1 == h2
+                        || matches!(
+                            (h1, h2),
+                            (H::Type(_) | H::NoFunc, H::Func)
+                                | (H::NoFunc, H::Type(_))
+                                | (H::NoExtern, H::Extern)
+                        ))
+            }
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl fmt::Display for FullType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let FullType::Ref { nullable, heap } = *self else {
+            return write!(f, "{}", self.repr());
+        };
+        let heap = match heap {
+            HeapType::Func => "func".to_string(),
+            HeapType::Extern => "extern".to_string(),
+            HeapType::NoFunc => "nofunc".to_string(),
+            HeapType::NoExtern => "noextern".to_string(),
+            HeapType::Type(i) => i.to_string(),
+        };
+        write!(f, "(ref {}{heap})", if nullable { "null " } else { "" })
+    }
+}
+
+/// A function signature in full types (see [`FullType`]), the key types are canonicalized by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Sig {
+    pub params: Box<[FullType]>,
+    pub results: Box<[FullType]>,
+}
+
+impl Sig {
+    /// The signature of a Wasm 2.0 function type.
+    pub fn plain(t: &FuncType) -> Sig {
+        Sig {
+            params: t.params.iter().map(|&p| FullType::plain(p)).collect(),
+            results: t.results.iter().map(|&r| FullType::plain(r)).collect(),
+        }
+    }
+
+    /// The same signature with every `Type(i)` renamed `Type(f(i))`.
+    pub fn map(&self, f: impl Fn(u32) -> u32) -> Sig {
+        Sig {
+            params: self.params.iter().map(|p| p.map(&f)).collect(),
+            results: self.results.iter().map(|r| r.map(&f)).collect(),
+        }
+    }
+
+    /// Its run-time representation.
+    pub fn func_type(&self) -> FuncType {
+        FuncType {
+            params: self.params.iter().map(|p| p.repr()).collect(),
+            results: self.results.iter().map(|r| r.repr()).collect(),
+        }
+    }
+}
+
 /// A function signature.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct FuncType {

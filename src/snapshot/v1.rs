@@ -114,7 +114,11 @@ pub fn convert(
             let (cf, _) = code.ok_or_else(|| bad("frame of a non-Wasm function"))?;
             let base =
                 match f.pc.checked_sub(1).and_then(|p| cf.code().get(p as usize)).and_then(|c| c.as_call()) {
-                    Some(Instr::Call { base, .. } | Instr::CallIndirect { base, .. }) => u32::from(base),
+                    Some(
+                        Instr::Call { base, .. }
+                        | Instr::CallIndirect { base, .. }
+                        | Instr::CallRef { base, .. },
+                    ) => u32::from(base),
                     _ => return Err(bad(format!("frame {i} is not just after a call"))),
                 };
             if f.fp.checked_add(base) != Some(next.fp) {

@@ -190,7 +190,7 @@ pub(super) fn place_frames(g: &Guest, mi: &MachineImage) -> Result<(Vec<Frame>, 
                 Some(Instr::Call { func, .. }) => inst.funcs.get(func as usize).is_some_and(|&a| {
                     matches!(g.store.funcs.get(a as usize).map(|x| &x.kind), Some(FuncKind::Host { .. }))
                 }),
-                Some(Instr::CallIndirect { .. }) => true,
+                Some(Instr::CallIndirect { .. } | Instr::CallRef { .. }) => true,
                 _ => false,
             };
             if !ok {
@@ -205,7 +205,7 @@ pub(super) fn place_frames(g: &Guest, mi: &MachineImage) -> Result<(Vec<Frame>, 
                     let called = inst.funcs.get(func as usize).copied();
                     called == Some(addr) || (tail && called.is_some_and(|a| same_results(g, a, addr)))
                 }
-                Some(Instr::CallIndirect { type_idx, .. }) => {
+                Some(Instr::CallIndirect { type_idx, .. } | Instr::CallRef { type_idx, .. }) => {
                     let want = inst.types.get(type_idx as usize);
                     let got = g.store.funcs.get(addr as usize).map(|x| x.ty);
                     got.as_ref() == want
@@ -229,7 +229,10 @@ pub(super) fn place_frames(g: &Guest, mi: &MachineImage) -> Result<(Vec<Frame>, 
             return Err(bad("the saved value stack exceeds this run's --max-stack-slots"));
         }
         placed.push((Frame { func: addr, pc, fp: fp as u32 }, point, cf));
-        if let Some(Instr::Call { base, .. } | Instr::CallIndirect { base, .. }) = call {
+        if let Some(
+            Instr::Call { base, .. } | Instr::CallIndirect { base, .. } | Instr::CallRef { base, .. },
+        ) = call
+        {
             fp += u64::from(base);
         }
     }

@@ -129,6 +129,7 @@ pub fn translate(
     for _ in 0..locals.get_count() {
         let offset = locals.original_position();
         let (count, vt) = locals.read().map_err(Error::from_parser)?;
+        crate::parse::val_type(vt).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
         v.define_locals(offset, count, vt).map_err(Error::from_parser)?;
         num_locals = num_locals.saturating_add(count);
     }
@@ -177,6 +178,7 @@ pub fn translate(
     let mut reader = wasmparser::OperatorsReader::new(br);
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
+        crate::parse::gc_free(&op).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
         if records_point(&op) && !t.unreachable {
             // Beyond the map's budget the operand stack is not even looked at (a hostile body
             // would otherwise cost time quadratic in its size too).
@@ -303,6 +305,8 @@ fn records_point(op: &wasmparser::Operator<'_>) -> bool {
             | O::CallIndirect { .. }
             | O::ReturnCall { .. }
             | O::ReturnCallIndirect { .. }
+            | O::CallRef { .. }
+            | O::ReturnCallRef { .. }
     )
 }
 

@@ -42,6 +42,41 @@ impl T<'_> {
         }
     }
 
+    /// A branch to the label at `depth` taken when slot `cond` is non-zero (`when_true`) or
+    /// zero: the label's values are on top of the stack.
+    fn cond_branch(&mut self, cond: Slot, when_true: bool, depth: u32) {
+        let (i, fwd) = self.branch_instr(depth);
+        match i {
+            Instr::Br { target } => {
+                let idx = self.emit_cond_jump(cond, when_true, target);
+                if let Some(ci) = fwd {
+                    self.ctrl[ci].patches.push(idx);
+                }
+            }
+            other => {
+                // Values must move (or it is a return): skip over an unconditional branch.
+                let skip = self.emit_cond_jump(cond, !when_true, 0);
+                let idx = self.emit(other);
+                if let Some(ci) = fwd {
+                    self.ctrl[ci].patches.push(idx);
+                }
+                let here = self.pc();
+                self.bind_label();
+                self.patch(skip, here);
+            }
+        }
+    }
+
+    /// The canonical slot at height `h`, above the operand stack, for a value the lowering
+    /// needs for a moment (the frame is made large enough for it).
+    fn scratch(&mut self, h: u32) -> Result<Slot, Error> {
+        if self.num_locals + h >= u16::MAX as u32 {
+            return Err(too_complex(self.offset));
+        }
+        self.max_height = self.max_height.max(h + 1);
+        Ok(self.canon(h))
+    }
+
     /// Lowers one operator. The operators are split by concern into a chain of visitors, each
     /// passing on what it does not lower.
     pub(super) fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
@@ -180,26 +215,7 @@ impl T<'_> {
             }
             O::BrIf { relative_depth } => {
                 let cond = self.pop();
-                let (i, fwd) = self.branch_instr(relative_depth);
-                match i {
-                    Instr::Br { target } => {
-                        let idx = self.emit_cond_jump(cond, true, target);
-                        if let Some(ci) = fwd {
-                            self.ctrl[ci].patches.push(idx);
-                        }
-                    }
-                    other => {
-                        // Values must move (or it is a return): skip over an unconditional branch.
-                        let skip = self.emit_cond_jump(cond, false, 0);
-                        let idx = self.emit(other);
-                        if let Some(ci) = fwd {
-                            self.ctrl[ci].patches.push(idx);
-                        }
-                        let here = self.pc();
-                        self.bind_label();
-                        self.patch(skip, here);
-                    }
-                }
+                self.cond_branch(cond, true, relative_depth);
             }
             O::BrTable { targets } => {
                 let index = self.pop();
@@ -251,6 +267,44 @@ impl T<'_> {
                 });
                 self.record_call(pc, base, np, Some(index));
                 self.after_call(tail, base, nr)?;
+            }
+            O::CallRef { type_index } | O::ReturnCallRef { type_index } => {
+                let tail = matches!(op, O::ReturnCallRef { .. });
+                let ft = &self.m.types[type_index as usize];
+                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                // Read before the call, as `call_indirect`'s index.
+                let func = self.pop();
+                let base = self.call_args(np);
+                let pc = self.emit(if tail {
+                    Instr::ReturnCallRef { type_idx: type_index, func, base }
+                } else {
+                    Instr::CallRef { type_idx: type_index, func, base }
+                });
+                self.record_call(pc, base, np, Some(func));
+                self.after_call(tail, base, nr)?;
+            }
+            O::BrOnNull { relative_depth } => {
+                // The reference stays on the stack when it is not null; its test goes above it.
+                let r = self.pop();
+                let h = self.height();
+                let is_null = self.scratch(h + 1)?;
+                self.emit(Instr::RefIsNull { dst: is_null, src: r });
+                self.cond_branch(is_null, true, relative_depth);
+                self.stack.push(r);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                // The branch carries the reference; falling through drops it.
+                let r = *self.stack.last().expect("validated: operand stack underflow");
+                let r = if r == KONST {
+                    self.materialize_top(1);
+                    self.canon(self.height() - 1)
+                } else {
+                    r
+                };
+                let is_null = self.scratch(self.height())?;
+                self.emit(Instr::RefIsNull { dst: is_null, src: r });
+                self.cond_branch(is_null, false, relative_depth);
+                self.pop_any();
             }
             other => return self.variable_op(other),
         }
@@ -421,6 +475,11 @@ impl T<'_> {
             O::F64Const { value } => self.const64(value.bits())?,
             O::RefNull { .. } => self.const32(0)?,
             O::RefIsNull => self.unary(|u| Instr::RefIsNull { dst: u.dst, src: u.a })?,
+            O::RefAsNonNull => {
+                let src = self.pop();
+                let dst = self.push()?;
+                self.result(Instr::RefAsNonNull { dst, src });
+            }
             O::RefFunc { function_index } => {
                 let dst = self.push()?;
                 self.result(Instr::RefFunc { dst, func: function_index });
