@@ -382,6 +382,8 @@ const SHAPES: &[(&str, &str)] = &[
     ("addbr", "AddBr"),
     ("addbrs", "AddBrS"),
     ("binmem", "BinMem"),
+    ("loadmem", "LoadMem"),
+    ("storemem", "StoreMem"),
 ];
 
 #[derive(Default)]
@@ -569,7 +571,16 @@ impl Out {
                 self.kind("loadat", format!("{n}AtA"), ld(at("ia")));
                 self.int_reading.push(format!("I::{n}(l) if l.addr == x => I::{n}A(l),"));
                 self.int_reading.push(format!("I::{n}At(l) if l.a == x => I::{n}AtA(l),"));
-                let mut forms = vec!["", "A", "At", "AtA"];
+                // Of another memory than memory 0 (multi-memory).
+                self.kind(
+                    "loadmem",
+                    format!("{n}Mem"),
+                    format!(
+                        "load_mem!(s, x, {}, {mem}, |v| put!(s, x.dst, {res}, {v}))",
+                        o("slot", "u32", "addr")
+                    ),
+                );
+                let mut forms = vec!["", "A", "At", "AtA", "Mem"];
                 let mut idx_kind = "None".to_string();
                 if r.idx {
                     self.kind("loadidx", format!("{n}Idx"), ld(idx("slot")));
@@ -582,7 +593,8 @@ impl Out {
                 if res == "f64" {
                     self.f64_writers.extend(forms.iter().map(|f| format!("{n}{f}")));
                 }
-                self.lowering.push(format!("{pats} => Lower::Load(memarg, I::{n}, I::{n}At, {idx_kind}),"));
+                self.lowering
+                    .push(format!("{pats} => Lower::Load(memarg, I::{n}, I::{n}At, {idx_kind}, I::{n}Mem),"));
             }
             Class::Store { mem } => {
                 let st = |addr: String, val: String| format!("store!(s, x, {addr}, {val}, {mem})");
@@ -596,6 +608,11 @@ impl Out {
                 self.kind("storeat", format!("{n}AtV"), st(at("slot"), val("ia")));
                 self.kind("storek", format!("{n}K"), st(addr("slot"), "x.imm as i64".into()));
                 self.kind("storek", format!("{n}KA"), st(addr("ia"), "x.imm as i64".into()));
+                self.kind(
+                    "storemem",
+                    format!("{n}Mem"),
+                    format!("store_mem!(s, x, {}, {}, {mem})", addr("slot"), val("slot")),
+                );
                 for (f, field) in [("", "addr"), ("", "val"), ("At", "addr"), ("At", "val"), ("K", "addr")] {
                     let reg = if field == "addr" { "A" } else { "V" };
                     self.int_reading.push(format!("I::{n}{f}(m) if m.{field} == x => I::{n}{f}{reg}(m),"));
@@ -618,7 +635,7 @@ impl Out {
                     self.reading.push(format!("I::{n}At(m) if m.val == x => I::{f}AtV(m),"));
                 }
                 self.lowering.push(format!(
-                    "{pats} => Lower::Store(memarg, I::{n}, I::{n}At, I::{n}K, {idx_kind}, {}),",
+                    "{pats} => Lower::Store(memarg, I::{n}, I::{n}At, I::{n}K, {idx_kind}, {}, I::{n}Mem),",
                     r.wide
                 ));
             }

@@ -23,6 +23,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::FUNCTION_REFERENCES
+        | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::GC
 }
 

@@ -178,6 +178,23 @@ fn equivalence_function_references() {
     );
 }
 
+/// Multi-memory (Wasm 3.0): three memories, two of them grown (one up to its maximum and
+/// past), every load and store width, `memory.fill`, `memory.init` and `memory.copy` between
+/// every pair of them; checkpoints (incremental: each memory's changed pages) at every position
+/// the interval hits.
+#[test]
+fn equivalence_multi_memory() {
+    let r = reference(&Guest::wat("multimem", &["2", "500"]));
+    // Wasmtime prints the same.
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "round 1 sum=21536 pages=1 grow=1 mix=9a61defbd4ce58f0\n\
+         round 2 sum=76127 pages=1 grow=2 mix=31fa88216181c79a\n\
+         done\n"
+    );
+    equivalence("equivalence_multi_memory", wat3("multimem", &["2", "60"], &["3", "3000"], &["6", "20000"]));
+}
+
 #[test]
 fn equivalence_tables_data_drop() {
     // Ends with a trap that only happens if data.drop survived: exit 134.
@@ -381,6 +398,7 @@ fn lowerings_write_identical_checkpoints_that_resume_each_other() {
         Guest::wat("refs", &["8"]),
         Guest::wat("tailcall", &["8", "2000"]),
         Guest::wat("funcref", &["3", "3000"]),
+        Guest::wat("multimem", &["3", "3000"]),
         Guest::wat("tables", &[]),
         Guest::wat("memgrow", &["12"]),
         Guest::wat("multi", &[]),

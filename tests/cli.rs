@@ -231,6 +231,26 @@ fn modules_needing_gc_are_refused_naming_gc() {
 /// Extended constant expressions (Wasm 3.0): globals, a data segment's offset and an element
 /// segment's offset computed by `add`, `sub` and `mul` (`global.get` of imported globals is
 /// covered by the proposal's spec files).
+/// `--max-memory-pages` limits each memory of a multi-memory module: memory 1 cannot reach the
+/// size round 2 needs under a limit of 2 pages (the guest exits 71), memory 2 (declared maximum
+/// 4 pages) stops growing at a limit of 3.
+#[test]
+fn memory_limit_applies_to_every_memory() {
+    let wat = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wat/multimem.wat");
+    let o = run(&["run", "--max-memory-pages", "2", wat.to_str().unwrap(), "3", "100000"]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(71), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("round 1 sum=454396537 pages=2 grow=1 "), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    // At 3 pages memory 1 fits, and memory 2 (below its declared maximum of 4) stops at 3.
+    let o = run(&["run", "--max-memory-pages", "3", wat.to_str().unwrap(), "3", "50000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let grows: Vec<&str> = out.lines().filter_map(|l| l.split(" grow=").nth(1)?.split(' ').next()).collect();
+    assert_eq!(grows, ["1", "2", "18446744073709551615"], "{}", stdout(&o));
+}
+
 #[test]
 fn extended_constant_expressions_run() {
     let d = tempfile::tempdir().unwrap();

@@ -150,11 +150,24 @@ fn crash_loop_with_incremental_generations() {
 /// (checked against a full fingerprint pass at every generation) never missed a write.
 #[test]
 fn crash_loop_with_background_generations() {
-    let g = Guest::wat("dirty", &["16", "30000", "3"]);
+    background_crash_loop(
+        "crash_loop_with_background_generations",
+        &Guest::wat("dirty", &["16", "30000", "3"]),
+    );
+}
+
+/// The same with three memories (multi-memory, Wasm 3.0), two of them growing: the write
+/// tracker follows every memory.
+#[test]
+fn crash_loop_with_background_generations_of_three_memories() {
+    let test = "crash_loop_with_background_generations_of_three_memories";
+    background_crash_loop(test, &Guest::wat("multimem", &["10", "1200000"]));
+}
+
+fn background_crash_loop(test: &str, g: &Guest) {
     let opts = ["--checkpoint-dir", CK, "--every", "25ms", "--keep", "3"];
     let env = [("CHIWAWA_DIRTY_VERIFY", "1"), ("RUST_LOG", "chiwawa=debug")];
-    let test = "crash_loop_with_background_generations";
-    let stderr = crash_loop(test, &g, &opts, &env, 12, Duration::from_millis(300));
+    let stderr = crash_loop(test, g, &opts, &env, 12, Duration::from_millis(300));
     assert!(!stderr.contains("missed a write"), "the write tracker missed a write:\n{stderr}");
     assert!(!stderr.contains("checkpoint failed"), "{stderr}");
     let background = stderr.matches("written in the background").count();

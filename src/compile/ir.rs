@@ -151,6 +151,24 @@ pub struct StoreK {
     pub offset: u32,
 }
 
+/// A load from memory `mem` of the instance, not memory 0 (multi-memory: the `…Mem` forms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadMem {
+    pub dst: Slot,
+    pub addr: Slot,
+    pub mem: u16,
+    pub offset: u32,
+}
+
+/// A store to memory `mem` of the instance, not memory 0 (multi-memory: the `…Mem` forms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreMem {
+    pub addr: Slot,
+    pub val: Slot,
+    pub mem: u16,
+    pub offset: u32,
+}
+
 /// Compare-and-branch against a constant: `if a OP imm { goto target }` (sign-extended for i64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CmpBrImm {
@@ -176,6 +194,8 @@ macro_rules! instrs {
         addbr: [$($ab:ident),* $(,)?],
         addbrs: [$($abs:ident),* $(,)?],
         binmem: [$($bm:ident),* $(,)?],
+        loadmem: [$($lm:ident),* $(,)?],
+        storemem: [$($sm:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
@@ -198,6 +218,8 @@ macro_rules! instrs {
             $($ab(AddBr),)*
             $($abs(AddBrS),)*
             $($bm(BinMem),)*
+            $($lm(LoadMem),)*
+            $($sm(StoreMem),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
@@ -207,14 +229,14 @@ macro_rules! instrs {
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
             $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
-            $($li,)* $($si,)* $($ab,)* $($abs,)* $($bm,)* $($o,)*
+            $($li,)* $($si,)* $($ab,)* $($abs,)* $($bm,)* $($lm,)* $($sm,)* $($o,)*
         }
 
         impl Op {
             /// Every instruction kind, in tag order.
             pub const ALL: &[Op] = &[$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
                 $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$li,)*
-                $(Op::$si,)* $(Op::$ab,)* $(Op::$abs,)* $(Op::$bm,)*
+                $(Op::$si,)* $(Op::$ab,)* $(Op::$abs,)* $(Op::$bm,)* $(Op::$lm,)* $(Op::$sm,)*
                 $(Op::$o,)*];
             /// Number of instruction kinds.
             pub const COUNT: usize = Self::ALL.len();
@@ -239,6 +261,7 @@ macro_rules! instrs {
                     $(Instr::$la(x) => Some(&mut x.dst),)*
                     $(Instr::$li(x) => Some(&mut x.dst),)*
                     $(Instr::$bm(x) => Some(&mut x.dst),)*
+                    $(Instr::$lm(x) => Some(&mut x.dst),)*
                     Instr::Const32 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
@@ -255,6 +278,7 @@ macro_rules! instrs {
                     | Instr::SelectAnd64B { dst, .. }
                     | Instr::GlobalGet { dst, .. }
                     | Instr::MemorySize { dst }
+                    | Instr::MemorySizeMem { dst, .. }
                     | Instr::RefIsNull { dst, .. }
                     | Instr::RefFunc { dst, .. }
                     | Instr::RefAsNonNull { dst, .. }
@@ -278,6 +302,7 @@ macro_rules! instrs {
                 matches!(
                     self,
                     $(Instr::$s(_))|* | $(Instr::$sa(_))|* | $(Instr::$sk(_))|* | $(Instr::$si(_))|*
+                        | $(Instr::$sm(_))|*
                 )
             }
 
@@ -380,6 +405,13 @@ generated_instrs! {
     GlobalGet { dst: Slot, global: u32 },
     GlobalSet { src: Slot, global: u32 },
     MemorySize { dst: Slot },
+    /// `memory.size`, `memory.grow`, `memory.fill`, `memory.copy` and `memory.init` of other
+    /// memories than memory 0 (multi-memory; `…Mem`: `mem` is the instance's memory index).
+    MemorySizeMem { dst: Slot, mem: u16 },
+    MemoryGrowMem { dst: Slot, delta: Slot, mem: u16 },
+    MemoryFillMem { dst: Slot, val: Slot, n: Slot, mem: u16 },
+    MemoryCopyMem { dst: Slot, src: Slot, n: Slot, dst_mem: u16, src_mem: u16 },
+    MemoryInitMem { seg: u32, dst: Slot, src: Slot, n: Slot, mem: u16 },
     MemoryGrow { dst: Slot, delta: Slot },
     MemoryCopy { dst: Slot, src: Slot, n: Slot },
     MemoryFill { dst: Slot, val: Slot, n: Slot },

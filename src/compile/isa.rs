@@ -7,7 +7,7 @@
 use super::ir::{
     AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, Instr, Load, LoadAt, LoadIdx, Op, Slot,
 };
-use super::ir::{Store, StoreAt, StoreIdx, StoreK, Un};
+use super::ir::{LoadMem, Store, StoreAt, StoreIdx, StoreK, StoreMem, Un};
 use wasmparser::{MemArg, Operator};
 
 use Instr as I;
@@ -24,8 +24,10 @@ pub enum Lower {
     Sub(fn(Bin) -> Instr, fn(BinImm) -> Instr, bool),
     /// An f64 operation, which may take over the load of an operand (`M`, `MR`).
     F64(fn(Bin) -> Instr, fn(BinMem) -> Instr, fn(BinMem) -> Instr),
-    Load(MemArg, fn(Load) -> Instr, fn(LoadAt) -> Instr, Option<fn(LoadIdx) -> Instr>),
-    /// The last flag: a 64-bit value (an immediate must fit a sign-extended i32).
+    /// A load: its forms (the last for memories other than memory 0).
+    Load(MemArg, fn(Load) -> Instr, fn(LoadAt) -> Instr, Option<fn(LoadIdx) -> Instr>, fn(LoadMem) -> Instr),
+    /// A store: its forms; the flag: a 64-bit value (an immediate must fit a sign-extended
+    /// i32); the last form for memories other than memory 0.
     Store(
         MemArg,
         fn(Store) -> Instr,
@@ -33,6 +35,7 @@ pub enum Lower {
         fn(StoreK) -> Instr,
         Option<fn(StoreIdx) -> Instr>,
         bool,
+        fn(StoreMem) -> Instr,
     ),
 }
 

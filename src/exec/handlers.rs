@@ -551,6 +551,49 @@ macro_rules! store {
     }};
 }
 
+/// Memory `mem` of the current instance (multi-memory: the `…Mem` forms; memory 0 is in
+/// `mp`/[`Ctx::ml`]).
+///
+/// # Safety
+/// The module's safety contract: `mem` is a memory of the current instance (validation).
+#[inline(always)]
+unsafe fn mem_of(cx: *mut Ctx, mem: u16) -> *mut Memory {
+    let a = *(*(*cx).inst).memories.get_debug_checked(mem as usize);
+    (*(*cx).store).memories.as_mut_ptr().add(a as usize)
+}
+
+/// Host address of an access of `$n` bytes at Wasm address `$base` + `$off` of memory `$mem`
+/// (not memory 0), or a trap.
+macro_rules! ea_mem {
+    ($s:ident, $mem:expr, $base:expr, $off:expr, $n:expr) => {{
+        let m = mem_of($s.cx, $mem);
+        let end = ($base as u64) + $off as u64 + $n;
+        if end > (*m).data.len() as u64 {
+            trap!($s, TrapKind::MemoryOutOfBounds);
+        }
+        (*m).data.as_mut_ptr().add(end as usize - $n as usize)
+    }};
+}
+
+/// [`load!`] from memory `x.mem`.
+macro_rules! load_mem {
+    ($s:ident, $x:ident, $addr:expr, $t:ty, |$v:ident| $put:expr) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let p = ea_mem!($s, $x.mem, $addr, $x.offset, N as u64);
+        let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
+        $put;
+    }};
+}
+
+/// [`store!`] to memory `x.mem`.
+macro_rules! store_mem {
+    ($s:ident, $x:ident, $addr:expr, $v:expr, $t:ty) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let p = ea_mem!($s, $x.mem, $addr, $x.offset, N as u64);
+        *(p as *mut [u8; N]) = ($v as $t).to_le_bytes();
+    }};
+}
+
 /// Pushes the callee's [`Frame`] and its `Machine::codes` entry (code address | `$tag`), which
 /// always move together. Both vectors must have room for one more.
 macro_rules! push_frame {
@@ -855,6 +898,25 @@ const TABLE_OOB: u8 = 2;
 #[inline(never)]
 unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
     (*(*cx).mem).grow(delta).unwrap_or(u32::MAX)
+}
+
+/// `memory.copy` from memory `sm` to memory `dm` of the current instance (either may be
+/// memory 0; they may be the same memory).
+///
+/// # Safety
+/// The module's safety contract (both are memories of the instance).
+#[inline(never)]
+unsafe fn memory_copy_mem(cx: *mut Ctx, dm: u16, sm: u16, d: u32, s: u32, n: u32) -> Slow {
+    let (dst, src) = (mem_of(cx, dm), mem_of(cx, sm));
+    let (d, s, n) = (d as u64, s as u64, n as u64);
+    if d + n > (*dst).data.len() as u64 || s + n > (*src).data.len() as u64 {
+        return Err(MEMORY_OOB);
+    }
+    // Through raw pointers taken one after the other: `dst` and `src` may be one memory.
+    let sp = (*src).data.as_ptr().add(s as usize);
+    let dp = (*dst).data.as_mut_ptr().add(d as usize);
+    std::ptr::copy(sp, dp, n as usize);
+    Ok(())
 }
 
 /// # Safety
@@ -1239,6 +1301,26 @@ generated_handlers! {
         slow!(s, memory_init(s.cx, s.mp, (*s.cx).ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
     };
     DataDrop { seg } => |s| data_drop(s.cx, seg);
+    MemorySizeMem { dst, mem } => |s| wr!(s, dst, (*mem_of(s.cx, mem)).pages() as u64);
+    MemoryGrowMem { dst, delta, mem } => |s| {
+        let r = (*mem_of(s.cx, mem)).grow(rd!(s, delta) as u32).unwrap_or(u32::MAX);
+        // Memory 0 may be the same memory (imported twice).
+        refresh!(s);
+        wr!(s, dst, r as u64);
+    };
+    MemoryFillMem { dst, val, n, mem } => |s| {
+        let m = mem_of(s.cx, mem);
+        let (mp, ml) = ((*m).data.as_mut_ptr(), (*m).data.len() as u64);
+        slow!(s, memory_fill(mp, ml, rd!(s, dst) as u32, rd!(s, val) as u8, rd!(s, n) as u32))
+    };
+    MemoryCopyMem { dst, src, n, dst_mem, src_mem } => |s| {
+        slow!(s, memory_copy_mem(s.cx, dst_mem, src_mem, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+    };
+    MemoryInitMem { seg, dst, src, n, mem } => |s| {
+        let m = mem_of(s.cx, mem);
+        let (mp, ml) = ((*m).data.as_mut_ptr(), (*m).data.len() as u64);
+        slow!(s, memory_init(s.cx, mp, ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+    };
     TableGet { dst, index, table } => |s| slow!(s, table_get(s.cx, table, rd!(s, index) as u32, slot!(s, dst)));
     TableSet { table, index, val } => |s| slow!(s, table_set(s.cx, table, rd!(s, index) as u32, rd!(s, val)));
     TableSize { dst, table } => |s| wr!(s, dst, table_size(s.cx, table) as u64);

@@ -1,9 +1,12 @@
 //! Loads and stores, and the address computations they take over.
 
 use super::{Opnd, T};
-use crate::compile::ir::{BinImm, Instr, Load, LoadAt, LoadIdx, Slot, Store, StoreAt, StoreIdx, StoreK};
+use crate::compile::ir::{
+    BinImm, Instr, Load, LoadAt, LoadIdx, LoadMem, Slot, Store, StoreAt, StoreIdx, StoreK, StoreMem,
+};
 use crate::compile::isa::Lower;
 use crate::error::Error;
+use wasmparser::MemArgTarget;
 
 impl T<'_> {
     /// The `i32.add` with a constant that computed the address operand `addr` (at the current
@@ -52,6 +55,18 @@ impl T<'_> {
         self.take_over(at, ins);
     }
 
+    /// The memory a load or store accesses (an access to a GC array is refused).
+    fn memory_index(&self, memarg: wasmparser::MemArg) -> Result<u16, Error> {
+        match memarg.target {
+            MemArgTarget::Memory(i) => Ok(i as u16),
+            MemArgTarget::Array(_) => Err(Error::Invalid {
+                offset: Some(self.offset as u64),
+                message: "a load or store of a GC array needs garbage collection (GC), which chiwawa does not support"
+                    .into(),
+            }),
+        }
+    }
+
     /// Lowers an operator of the instruction-set table as it says.
     pub(super) fn lower(&mut self, l: Lower) -> Result<(), Error> {
         match l {
@@ -60,8 +75,24 @@ impl T<'_> {
             Lower::BinaryImm(f, k, flip) => self.binary_k(f, k, flip),
             Lower::Sub(f, k, wide) => self.sub_k(f, k, wide),
             Lower::F64(f, m, mr) => self.f64_binary(f, m, mr),
-            Lower::Load(memarg, f, at, idx) => self.load_idx(memarg, f, at, idx),
-            Lower::Store(memarg, f, at, k, idx, wide) => self.store_idx(memarg, f, at, k, idx, wide),
+            Lower::Load(memarg, _, _, _, m) if memarg.target != MemArgTarget::Memory(0) => {
+                let mem = self.memory_index(memarg)?;
+                let addr = self.pop();
+                let dst = self.push()?;
+                let offset = memarg.offset as u32;
+                self.result(m(LoadMem { dst, addr, mem, offset }));
+                Ok(())
+            }
+            Lower::Store(memarg, .., m) if memarg.target != MemArgTarget::Memory(0) => {
+                let mem = self.memory_index(memarg)?;
+                let val = self.pop();
+                let addr = self.pop();
+                let offset = memarg.offset as u32;
+                self.emit(m(StoreMem { addr, val, mem, offset }));
+                Ok(())
+            }
+            Lower::Load(memarg, f, at, idx, _) => self.load_idx(memarg, f, at, idx),
+            Lower::Store(memarg, f, at, k, idx, wide, _) => self.store_idx(memarg, f, at, k, idx, wide),
         }
     }
 

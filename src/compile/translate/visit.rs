@@ -430,35 +430,50 @@ impl T<'_> {
         use Operator as O;
         match op {
             O::F64Store { memarg } if self.f64_update(memarg) => {}
-            O::MemorySize { .. } => {
+            O::MemorySize { mem } => {
                 let dst = self.push()?;
-                self.result(Instr::MemorySize { dst });
+                self.result(match mem {
+                    0 => Instr::MemorySize { dst },
+                    m => Instr::MemorySizeMem { dst, mem: m as u16 },
+                });
             }
-            O::MemoryGrow { .. } => {
+            O::MemoryGrow { mem } => {
                 let delta = self.pop();
                 let dst = self.push()?;
-                self.emit(Instr::MemoryGrow { dst, delta });
+                self.emit(match mem {
+                    0 => Instr::MemoryGrow { dst, delta },
+                    m => Instr::MemoryGrowMem { dst, delta, mem: m as u16 },
+                });
             }
-            O::MemoryInit { data_index, .. } => {
+            O::MemoryInit { data_index, mem } => {
                 let n = self.pop();
                 let src = self.pop();
                 let dst = self.pop();
-                self.emit(Instr::MemoryInit { seg: data_index, dst, src, n });
+                self.emit(match mem {
+                    0 => Instr::MemoryInit { seg: data_index, dst, src, n },
+                    m => Instr::MemoryInitMem { seg: data_index, dst, src, n, mem: m as u16 },
+                });
             }
             O::DataDrop { data_index } => {
                 self.emit(Instr::DataDrop { seg: data_index });
             }
-            O::MemoryCopy { .. } => {
+            O::MemoryCopy { dst_mem, src_mem } => {
                 let n = self.pop();
                 let src = self.pop();
                 let dst = self.pop();
-                self.emit(Instr::MemoryCopy { dst, src, n });
+                self.emit(match (dst_mem, src_mem) {
+                    (0, 0) => Instr::MemoryCopy { dst, src, n },
+                    (d, s) => Instr::MemoryCopyMem { dst, src, n, dst_mem: d as u16, src_mem: s as u16 },
+                });
             }
-            O::MemoryFill { .. } => {
+            O::MemoryFill { mem } => {
                 let n = self.pop();
                 let val = self.pop();
                 let dst = self.pop();
-                self.emit(Instr::MemoryFill { dst, val, n });
+                self.emit(match mem {
+                    0 => Instr::MemoryFill { dst, val, n },
+                    m => Instr::MemoryFillMem { dst, val, n, mem: m as u16 },
+                });
             }
             other => return self.table_op(other),
         }
