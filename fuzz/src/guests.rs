@@ -19,6 +19,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("tables", include_str!("../guests/tables.wat")),
     ("grow", include_str!("../guests/grow.wat")),
     ("start", include_str!("../guests/start.wat")),
+    ("funcref", include_str!("../guests/funcref.wat")),
 ];
 
 /// One resume position of a function, from its stack map (optimized lowering): what a
@@ -32,10 +33,11 @@ pub struct PointFacts {
     /// keeps it (a slot below `num_locals` is a deferred `local.get`, a constant is one the
     /// code pushed; restore requires the saved value to equal those).
     pub entries: Vec<(ValType, Loc)>,
-    /// Entries a call consumes (its arguments, and the table index of an indirect call).
+    /// Entries a call consumes: its arguments, then the table index of a `call_indirect` or
+    /// the function reference of a `call_ref` (on top).
     pub consumed: u32,
     /// The function (module index) a direct call calls; `None` for safe points and
-    /// indirect calls.
+    /// indirect calls (`call_indirect`, `call_ref`: the callee is only known at run time).
     pub callee: Option<u32>,
 }
 
