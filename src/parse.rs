@@ -17,13 +17,14 @@ use wasmparser::{
 /// any earlier immutable global; a function type may refer to itself). What needs garbage
 /// collection is refused by chiwawa itself, with a message naming GC: struct and array types,
 /// recursion groups and subtypes (the type section), the GC heap types wherever a type is
-/// written ([`ref_full`], [`gc_free`]) and the GC instructions ([`gc_free`]).
+/// written ([`ref_full`], [`in_scope`]) and the GC instructions ([`in_scope`]).
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::FUNCTION_REFERENCES
         | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::EXCEPTIONS
         | WasmFeatures::GC
 }
 
@@ -42,12 +43,21 @@ macro_rules! define_operator_proposal {
 wasmparser::for_each_operator!(define_operator_proposal);
 
 /// `Ok` unless the operator is one of GC's, or writes a type that only GC has (`ref.null any`,
-/// a block or `select` of type `eqref`, …): the message names GC.
-pub(crate) fn gc_free(op: &Operator<'_>) -> Result<(), String> {
+/// a block or `select` of type `eqref`, …): the message names GC; or one of the legacy
+/// exception handling form (`try`, …), which chiwawa does not run yet.
+pub(crate) fn in_scope(op: &Operator<'_>) -> Result<(), String> {
     let gc =
         |what: String| Err(format!("{what} needs garbage collection (GC), which chiwawa does not support"));
-    if operator_proposal(op) == "gc" {
-        return gc(format!("instruction {op:?}"));
+    match operator_proposal(op) {
+        "gc" => return gc(format!("instruction {op:?}")),
+        "legacy_exceptions" => {
+            return Err(format!(
+                "legacy exception handling ({op:?}: try, catch, rethrow, delegate) is not supported yet; \
+                 toolchains emit try_table/exnref (Wasm 3.0) instead, e.g. clang's \
+                 -mllvm -wasm-use-legacy-eh=false"
+            ))
+        }
+        _ => {}
     }
     let blocktype = |bt: &wasmparser::BlockType| match *bt {
         wasmparser::BlockType::Type(t) => val_type(t).map(|_| ()),
@@ -155,6 +165,8 @@ pub enum ImportKind {
     Table(TableType),
     Memory(MemoryType),
     Global(GlobalType),
+    /// An exception tag of this type index.
+    Tag(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -170,6 +182,7 @@ pub enum ExportKind {
     Table,
     Memory,
     Global,
+    Tag,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +238,9 @@ pub struct Module {
     pub(crate) globals: Vec<GlobalType>,
     pub(crate) global_inits: Vec<ConstExpr>,
     pub(crate) num_imported_globals: u32,
+    /// The type index of every tag (imported first).
+    pub(crate) tags: Vec<u32>,
+    pub(crate) num_imported_tags: u32,
     pub(crate) exports: Vec<Export>,
     pub(crate) start: Option<u32>,
     pub(crate) elems: Vec<ElemSegment>,
@@ -357,11 +373,8 @@ pub(crate) fn ref_full(r: wasmparser::RefType) -> Result<FullType, String> {
         H::Abstract { shared: false, ty: A::Extern } => HeapType::Extern,
         H::Abstract { shared: false, ty: A::NoFunc } => HeapType::NoFunc,
         H::Abstract { shared: false, ty: A::NoExtern } => HeapType::NoExtern,
-        H::Abstract { shared: false, ty: A::Exn | A::NoExn } => {
-            return Err(format!(
-                "reference type {r} needs exception handling, which chiwawa does not support yet"
-            ))
-        }
+        H::Abstract { shared: false, ty: A::Exn } => HeapType::Exn,
+        H::Abstract { shared: false, ty: A::NoExn } => HeapType::NoExn,
         H::Abstract { shared: true, .. } => {
             return Err(format!(
                 "reference type {r} needs shared-everything threads, which chiwawa does not support"
@@ -388,6 +401,7 @@ pub(crate) fn operand_type(t: wasmparser::ValType) -> Result<ValType, String> {
                 Ok(ValType::FuncRef)
             }
             H::Abstract { shared: false, ty: A::Extern | A::NoExtern } => Ok(ValType::ExternRef),
+            H::Abstract { shared: false, ty: A::Exn | A::NoExn } => Ok(ValType::ExnRef),
             _ => Err(format!("unsupported reference type {r:?}")),
         },
         other => val_type(other),
@@ -421,7 +435,7 @@ fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),
         other => {
-            gc_free(&other)?;
+            in_scope(&other)?;
             return Err(format!("unsupported constant expression {other:?}"));
         }
     };
@@ -447,7 +461,7 @@ fn extended_const(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
             Operator::I64Mul => ConstOp::I64Mul,
             Operator::End => break,
             other => {
-                gc_free(&other)?;
+                in_scope(&other)?;
                 return Err(format!("unsupported constant expression {other:?}"));
             }
         });
@@ -558,7 +572,11 @@ impl Module {
                                 m.num_imported_globals += 1;
                                 ImportKind::Global(t)
                             }
-                            TypeRef::Tag(_) => return Err(here("exception tags are not supported".into())),
+                            TypeRef::Tag(t) => {
+                                m.tags.push(t.func_type_idx);
+                                m.num_imported_tags += 1;
+                                ImportKind::Tag(t.func_type_idx)
+                            }
                         };
                         m.imports.push(Import { module: imp.module.into(), name: imp.name.into(), kind });
                     }
@@ -576,6 +594,11 @@ impl Module {
                             wasmparser::TableInit::RefNull => None,
                             wasmparser::TableInit::Expr(e) => Some(const_expr(e).map_err(here)?),
                         });
+                    }
+                }
+                Payload::TagSection(r) => {
+                    for t in r.clone() {
+                        m.tags.push(t.map_err(Error::from_parser)?.func_type_idx);
                     }
                 }
                 Payload::MemorySection(r) => {
@@ -598,7 +621,7 @@ impl Module {
                             ExternalKind::Table => ExportKind::Table,
                             ExternalKind::Memory => ExportKind::Memory,
                             ExternalKind::Global => ExportKind::Global,
-                            ExternalKind::Tag => return Err(here("exception tags are not supported".into())),
+                            ExternalKind::Tag => ExportKind::Tag,
                         };
                         m.exports.push(Export { name: e.name.into(), kind, index: e.index });
                     }

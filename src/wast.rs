@@ -138,6 +138,9 @@ fn ret_matches(expected: &WastRetCore<'_>, actual: &Val) -> bool {
         (WastRetCore::RefNull(t), Val::ExternRef(None)) => {
             matches!(t, None | Some(HeapType::Abstract { ty: AbstractHeapType::Extern, .. }))
         }
+        (WastRetCore::RefNull(t), Val::ExnRef(None)) => {
+            matches!(t, None | Some(HeapType::Abstract { ty: AbstractHeapType::Exn, .. }))
+        }
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(a))) => n == a,
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
@@ -310,6 +313,11 @@ impl Runner {
                 Outcome::Trap(m, _) if m.contains(message) || message.contains(&m) => Ok(()),
                 Outcome::Trap(m, _) => Err(format!("expected trap {message:?}, got trap {m:?}")),
                 Outcome::Values(v) => Err(format!("expected trap {message:?}, got {v:?}")),
+            },
+            WastDirective::AssertException { exec, .. } => match self.execute(exec)? {
+                Outcome::Trap(m, _) if m == TrapKind::UncaughtException.message() => Ok(()),
+                Outcome::Trap(m, _) => Err(format!("expected an uncaught exception, got trap {m:?}")),
+                Outcome::Values(v) => Err(format!("expected an uncaught exception, got {v:?}")),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call)? {
                 Outcome::Trap(_, true) => Ok(()),

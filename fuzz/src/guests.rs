@@ -107,6 +107,7 @@ impl GuestInfo {
             ValType::F32 => Value::F32(v as u32),
             ValType::F64 => Value::F64(v),
             ValType::ExternRef => Value::ExternRef(v.checked_sub(1)),
+            ValType::ExnRef => Value::ExnRef(v.checked_sub(1).map(|e| e as u32)),
             ValType::FuncRef => Value::FuncRef(v.checked_sub(1).map(|a| {
                 self.inst_funcs.iter().position(|&x| u64::from(x) == a).map_or(u32::MAX, |i| i as u32)
             })),

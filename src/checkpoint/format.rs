@@ -286,6 +286,9 @@ pub enum SectionKind {
     /// non-zero page, the pack file and slot that hold it and its XXH3-128 fingerprint (see
     /// [`super::pages`]).
     Pages,
+    /// Code 8: the exceptions the guest holds references to (Wasm 3.0 exception handling),
+    /// bincode; only written when there is one.
+    Exceptions,
     /// Any other code (never 0, which is the end section), preserved as read.
     Other(u32),
 }
@@ -301,11 +304,12 @@ impl SectionKind {
             SectionKind::Meta => 5,
             SectionKind::Clock => 6,
             SectionKind::Pages => 7,
+            SectionKind::Exceptions => 8,
             SectionKind::Other(c) => c,
         }
     }
 
-    /// The kind for an on-disk code; codes 1..=7 always map to the named
+    /// The kind for an on-disk code; codes 1..=8 always map to the named
     /// variants, so `from_code(k.code())` is canonical.
     pub fn from_code(code: u32) -> Self {
         match code {
@@ -316,6 +320,7 @@ impl SectionKind {
             5 => SectionKind::Meta,
             6 => SectionKind::Clock,
             7 => SectionKind::Pages,
+            8 => SectionKind::Exceptions,
             c => SectionKind::Other(c),
         }
     }
@@ -331,6 +336,7 @@ impl fmt::Display for SectionKind {
             SectionKind::Meta => f.write_str("Meta"),
             SectionKind::Clock => f.write_str("Clock"),
             SectionKind::Pages => f.write_str("Pages"),
+            SectionKind::Exceptions => f.write_str("Exceptions"),
             SectionKind::Other(0) => f.write_str("End"),
             SectionKind::Other(c) => write!(f, "kind {c:#x}"),
         }

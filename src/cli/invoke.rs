@@ -18,7 +18,7 @@ pub fn parse_val(ty: ValType, text: &str) -> Result<Val, String> {
         ValType::I64 => Val::I64(parse_token::<i64>(&buf).ok_or_else(bad)?),
         ValType::F32 => Val::F32(parse_token::<wast::token::F32>(&buf).ok_or_else(bad)?.bits),
         ValType::F64 => Val::F64(parse_token::<wast::token::F64>(&buf).ok_or_else(bad)?.bits),
-        ValType::FuncRef | ValType::ExternRef => {
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => {
             if text == "null" {
                 Val::default_for(ty)
             } else {

@@ -430,10 +430,45 @@ generated_instrs! {
     RefFunc { dst: Slot, func: u32 },
     /// `ref.as_non_null`: `dst = src`, trapping on null.
     RefAsNonNull { dst: Slot, src: Slot },
+    /// `throw` of tag `tag` (module index) with the `n` payload values from slot `base` on.
+    Throw { tag: u32, base: Slot, n: u16 },
+    /// `throw_ref` of the exception reference in `src`.
+    ThrowRef { src: Slot },
     /// Never emitted by the lowering: where the executor goes to leave. A handler that
     /// stops (trap, yield, return from the outermost frame, …) records why and continues
     /// here, so that every handler ends in exactly one dispatch (see `exec::handlers`).
     Halt,
+}
+
+/// What a catch clause of a `try_table` catches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchKind {
+    /// `catch` / `catch_ref` of this tag (module index).
+    Tag(u32),
+    TagRef(u32),
+    /// `catch_all` / `catch_all_ref`.
+    All,
+    AllRef,
+}
+
+/// One catch clause: what it catches, and its landing pad (the instruction that moves the
+/// payload, at the handler's `base`, to the clause's label and branches there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Catch {
+    pub kind: CatchKind,
+    pub pad: u32,
+}
+
+/// The handlers of one `try_table`: an exception raised by an instruction at `start..end`
+/// (a `throw`, or a call the exception leaves) is matched against `catches` in order; the
+/// first that matches gets the payload (and for the `…Ref` kinds the exception reference
+/// after it) in the slots from `base` on and runs its pad. Inner `try_table`s come first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handler {
+    pub start: u32,
+    pub end: u32,
+    pub base: Slot,
+    pub catches: Box<[Catch]>,
 }
 
 /// One function lowered to internal code.
@@ -451,6 +486,8 @@ pub struct CompiledFunc {
     /// Where the Wasm values live at the positions a checkpoint can hold
     /// ([`super::stackmap`]).
     pub(crate) map: super::stackmap::StackMap,
+    /// Exception handlers, innermost first (`try_table`).
+    pub(crate) handlers: Box<[Handler]>,
 }
 
 impl Instr {

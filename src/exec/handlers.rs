@@ -1108,6 +1108,71 @@ unsafe fn ref_target(cx: *mut Ctx, type_idx: u32, r: u64) -> Result<u32, u8> {
     }
 }
 
+/// Throws exception `e` (an index of the store's exceptions) from the instruction at `ip`: the
+/// innermost handler of the frames (this one, then its callers at their calls) with a catch
+/// clause that matches gets it — the frames above it are dropped, the payload (and for the
+/// `…Ref` clauses the reference) is written at the handler's base and the frame continues at
+/// the clause's landing pad. `false` when no handler catches it (the frames are left as they
+/// are, for the trap's backtrace).
+///
+/// # Safety
+/// The module's safety contract; `e` is an exception of the store.
+#[inline(never)]
+unsafe fn unwind(cx: *mut Ctx, ip: *const Instr, e: usize) -> bool {
+    use crate::compile::ir::CatchKind;
+    let m = &mut *(*cx).m;
+    let store = &mut *(*cx).store;
+    let tag = store.exns[e].tag;
+    let top = m.frames.len() - 1;
+    for k in (0..=top).rev() {
+        let fr = m.frames[k];
+        // The instruction the exception leaves: the `throw`, or a caller's call.
+        let pc = if k == top { pc_of(cx, ip) } else { fr.pc - 1 };
+        let Some((cf, inst)) = crate::exec::machine::code_checked(store, fr.func) else { return false };
+        let tags = &store.instances[inst as usize].tags;
+        for h in cf.handlers.iter().filter(|h| h.start <= pc && pc < h.end) {
+            let hit = h.catches.iter().find(|c| match c.kind {
+                CatchKind::Tag(t) | CatchKind::TagRef(t) => tags.get(t as usize) == Some(&tag),
+                CatchKind::All | CatchKind::AllRef => true,
+            });
+            let Some(c) = hit else { continue };
+            let (pad, base) = (c.pad, fr.fp as usize + h.base as usize);
+            let with_ref = matches!(c.kind, CatchKind::TagRef(_) | CatchKind::AllRef);
+            let mut at = base;
+            if matches!(c.kind, CatchKind::Tag(_) | CatchKind::TagRef(_)) {
+                let payload = &store.exns[e].payload;
+                m.stack[base..base + payload.len()].copy_from_slice(payload);
+                at += payload.len();
+            }
+            if with_ref {
+                m.stack[at] = e as u64 + 1;
+                store.exns[e].seen = true;
+            } else if !store.exns[e].seen && e + 1 == store.exns.len() {
+                // Caught without the guest ever holding a reference to it: its last use.
+                store.exns.pop();
+            }
+            m.frames.truncate(k + 1);
+            m.codes.truncate(k + 1);
+            m.frames[k].pc = pad;
+            return true;
+        }
+    }
+    false
+}
+
+/// A new exception of tag `tag` (module index) with the `n` payload values at `args`.
+///
+/// # Safety
+/// The module's safety contract; `args` points at `n` slots.
+#[inline(never)]
+unsafe fn new_exn(cx: *mut Ctx, tag: u32, args: *const u64, n: u16) -> usize {
+    let store = &mut *(*cx).store;
+    let tag = (&(*(*cx).inst).tags)[tag as usize];
+    let payload: Box<[u64]> = std::slice::from_raw_parts(args, n as usize).into();
+    store.exns.push(crate::runtime::store::Exn { tag, payload, seen: false });
+    store.exns.len() - 1
+}
+
 macro_rules! slow {
     ($s:ident, $e:expr) => {
         if let Err(c) = $e {
@@ -1346,6 +1411,28 @@ generated_handlers! {
     ElemDrop { seg } => |s| elem_drop(s.cx, seg);
     RefIsNull { dst, src } => |s| wr!(s, dst, (rd!(s, src) == 0) as u64);
     RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_debug_checked(func as usize) as u64 + 1);
+    Throw { tag, base, n } => |s| {
+        let e = new_exn(s.cx, tag, slot!(s, base), n);
+        if unwind(s.cx, s.ip, e) {
+            leave!(s, Flow::Reload);
+        }
+        trap!(s, TrapKind::UncaughtException)
+    };
+    ThrowRef { src } => |s| {
+        let r = rd!(s, src);
+        if r == 0 {
+            trap!(s, TrapKind::NullExceptionReference);
+        }
+        // (Checked: a crafted checkpoint could name no exception.)
+        let e = (r - 1) as usize;
+        if e >= (*(*s.cx).store).exns.len() {
+            trap!(s, TrapKind::NullExceptionReference);
+        }
+        if unwind(s.cx, s.ip, e) {
+            leave!(s, Flow::Reload);
+        }
+        trap!(s, TrapKind::UncaughtException)
+    };
     RefAsNonNull { dst, src } => |s| {
         let r = rd!(s, src);
         if r == 0 {

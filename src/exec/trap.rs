@@ -19,11 +19,15 @@ pub enum TrapKind {
     NullFunctionReference,
     /// `ref.as_non_null` of a null reference.
     NullReference,
+    /// `throw_ref` of a null reference.
+    NullExceptionReference,
+    /// An exception no handler caught left the outermost frame.
+    UncaughtException,
     Host(String),
 }
 
 /// The kinds the interpreter raises by itself, indexed by [`TrapKind::code`].
-const RAISED: [TrapKind; 12] = [
+const RAISED: [TrapKind; 14] = [
     TrapKind::Unreachable,
     TrapKind::MemoryOutOfBounds,
     TrapKind::TableOutOfBounds,
@@ -36,6 +40,8 @@ const RAISED: [TrapKind; 12] = [
     TrapKind::StackExhausted,
     TrapKind::NullFunctionReference,
     TrapKind::NullReference,
+    TrapKind::NullExceptionReference,
+    TrapKind::UncaughtException,
 ];
 
 impl TrapKind {
@@ -56,6 +62,8 @@ impl TrapKind {
             TrapKind::StackExhausted => 9,
             TrapKind::NullFunctionReference => 10,
             TrapKind::NullReference => 11,
+            TrapKind::NullExceptionReference => 12,
+            TrapKind::UncaughtException => 13,
             TrapKind::Host(_) => u8::MAX,
         }
     }
@@ -79,6 +87,8 @@ impl TrapKind {
             TrapKind::StackExhausted => "call stack exhausted",
             TrapKind::NullFunctionReference => "null function reference",
             TrapKind::NullReference => "null reference",
+            TrapKind::NullExceptionReference => "null exception reference",
+            TrapKind::UncaughtException => "uncaught exception",
             TrapKind::Host(m) => m,
         }
     }

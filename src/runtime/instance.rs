@@ -17,6 +17,8 @@ pub struct Instance {
     pub(crate) tables: Vec<u32>,
     pub(crate) memories: Vec<u32>,
     pub(crate) globals: Vec<u32>,
+    /// Store address of each of the module's tags (imported first).
+    pub(crate) tags: Vec<u32>,
     /// Canonical type id of every module type index.
     pub(crate) types: Vec<u32>,
     /// Evaluated element segments (emptied by `elem.drop`).
@@ -33,6 +35,7 @@ impl Instance {
             ExportKind::Table => Extern::Table(self.tables[e.index as usize]),
             ExportKind::Memory => Extern::Memory(self.memories[e.index as usize]),
             ExportKind::Global => Extern::Global(self.globals[e.index as usize]),
+            ExportKind::Tag => Extern::Tag(self.tags[e.index as usize]),
         })
     }
 
@@ -129,6 +132,7 @@ pub fn instantiate(
     let types = intern_types(store, m);
     let canon = |t: FullType| t.map(|j| types.get(j as usize).copied().unwrap_or(u32::MAX));
     let (mut funcs, mut tables, mut memories, mut globals) = (vec![], vec![], vec![], vec![]);
+    let mut tags = vec![];
     for (imp, ext) in m.imports.iter().zip(imports) {
         let what = format!("{}::{}", imp.module, imp.name);
         match (imp.kind, *ext) {
@@ -170,6 +174,12 @@ pub fn instantiate(
                 }
                 memories.push(a);
             }
+            (ImportKind::Tag(t), Extern::Tag(a)) => {
+                if store.tags[a as usize] != types[t as usize] {
+                    return Err(link_err(format!("incompatible import type for {what}: tag type")));
+                }
+                tags.push(a);
+            }
             (ImportKind::Global(t), Extern::Global(a)) => {
                 let g = &store.globals[a as usize];
                 // An immutable global may be of a subtype; a mutable one is read and written.
@@ -195,6 +205,10 @@ pub fn instantiate(
             kind: FuncKind::Wasm { instance: instance_id, index: i },
         });
         funcs.push((store.funcs.len() - 1) as u32);
+    }
+    for &t in m.tags.iter().skip(m.num_imported_tags as usize) {
+        store.tags.push(types[t as usize]);
+        tags.push((store.tags.len() - 1) as u32);
     }
     for (i, g) in m.globals.iter().enumerate().skip(m.num_imported_globals as usize) {
         let init = &m.global_inits[i - m.num_imported_globals as usize];
@@ -224,6 +238,7 @@ pub fn instantiate(
         tables,
         memories,
         globals,
+        tags,
         types,
         elems,
         data_dropped: vec![false; m.datas.len()],

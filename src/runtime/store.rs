@@ -33,6 +33,8 @@ pub enum Extern {
     Table(u32),
     Memory(u32),
     Global(u32),
+    /// An exception tag (Wasm 3.0).
+    Tag(u32),
 }
 
 impl Extern {
@@ -42,6 +44,7 @@ impl Extern {
             Extern::Table(_) => "table",
             Extern::Memory(_) => "memory",
             Extern::Global(_) => "global",
+            Extern::Tag(_) => "tag",
         }
     }
 }
@@ -63,6 +66,15 @@ impl Default for Limits {
     }
 }
 
+/// A thrown exception: its tag (store address) and payload (slot bits, typed by the tag).
+#[derive(Clone, Debug)]
+pub struct Exn {
+    pub(crate) tag: u32,
+    pub(crate) payload: Box<[u64]>,
+    /// Whether an `exnref` to it was ever handed to the guest (`catch_ref`, `catch_all_ref`).
+    pub(crate) seen: bool,
+}
+
 #[derive(Default, Debug)]
 pub struct Store {
     pub(crate) types: Vec<FuncType>,
@@ -71,6 +83,11 @@ pub struct Store {
     pub(crate) tables: Vec<Table>,
     pub(crate) memories: Vec<Memory>,
     pub(crate) globals: Vec<Global>,
+    /// Exception tags: the canonical type id of each (its parameters are the payload's).
+    pub(crate) tags: Vec<u32>,
+    /// Exceptions thrown (an `exnref` slot holds index + 1). Never freed yet but for the last
+    /// one when caught unseen (see `exec::handlers::unwind`).
+    pub(crate) exns: Vec<Exn>,
     pub(crate) instances: Vec<Instance>,
     pub(crate) limits: Limits,
 }

@@ -17,6 +17,8 @@ pub enum ValType {
     F64,
     FuncRef,
     ExternRef,
+    /// A reference to an exception (Wasm 3.0 exception handling).
+    ExnRef,
 }
 
 impl fmt::Display for ValType {
@@ -28,6 +30,7 @@ impl fmt::Display for ValType {
             ValType::F64 => "f64",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::ExnRef => "exnref",
         })
     }
 }
@@ -41,6 +44,8 @@ pub enum HeapType {
     Extern,
     NoFunc,
     NoExtern,
+    Exn,
+    NoExn,
     Type(u32),
 }
 
@@ -71,6 +76,7 @@ impl FullType {
         match self {
             FullType::Num(t) => t,
             FullType::Ref { heap: HeapType::Extern | HeapType::NoExtern, .. } => ValType::ExternRef,
+            FullType::Ref { heap: HeapType::Exn | HeapType::NoExn, .. } => ValType::ExnRef,
             FullType::Ref { .. } => ValType::FuncRef,
         }
     }
@@ -99,6 +105,7 @@ impl FullType {
                             (H::Type(_) | H::NoFunc, H::Func)
                                 | (H::NoFunc, H::Type(_))
                                 | (H::NoExtern, H::Extern)
+                                | (H::NoExn, H::Exn)
                         ))
             }
             (a, b) => a == b,
@@ -116,6 +123,8 @@ impl fmt::Display for FullType {
             HeapType::Extern => "extern".to_string(),
             HeapType::NoFunc => "nofunc".to_string(),
             HeapType::NoExtern => "noextern".to_string(),
+            HeapType::Exn => "exn".to_string(),
+            HeapType::NoExn => "noexn".to_string(),
             HeapType::Type(i) => i.to_string(),
         };
         write!(f, "(ref {}{heap})", if nullable { "null " } else { "" })
@@ -181,6 +190,8 @@ pub enum Val {
     FuncRef(Option<u32>),
     /// `None` is `ref.null extern`; otherwise the host value.
     ExternRef(Option<u32>),
+    /// `None` is `ref.null exn`; otherwise an exception of the store.
+    ExnRef(Option<u32>),
 }
 
 impl Val {
@@ -192,6 +203,7 @@ impl Val {
             Val::F64(_) => ValType::F64,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -202,7 +214,7 @@ impl Val {
             Val::I64(v) => v as u64,
             Val::F32(v) => v as u64,
             Val::F64(v) => v,
-            Val::FuncRef(r) | Val::ExternRef(r) => r.map_or(0, |i| i as u64 + 1),
+            Val::FuncRef(r) | Val::ExternRef(r) | Val::ExnRef(r) => r.map_or(0, |i| i as u64 + 1),
         }
     }
 
@@ -216,6 +228,7 @@ impl Val {
             ValType::F64 => Val::F64(s),
             ValType::FuncRef => Val::FuncRef(r),
             ValType::ExternRef => Val::ExternRef(r),
+            ValType::ExnRef => Val::ExnRef(r),
         }
     }
 
@@ -232,7 +245,8 @@ impl fmt::Display for Val {
             Val::I64(v) => write!(f, "{v}"),
             Val::F32(b) => fmt_float(f, f32::from_bits(b) as f64, b as u64, 32),
             Val::F64(b) => fmt_float(f, f64::from_bits(b), b, 64),
-            Val::FuncRef(None) | Val::ExternRef(None) => write!(f, "null"),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => write!(f, "null"),
+            Val::ExnRef(Some(i)) => write!(f, "exnref:{i}"),
             Val::FuncRef(Some(i)) => write!(f, "funcref:{i}"),
             Val::ExternRef(Some(i)) => write!(f, "externref:{i}"),
         }

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::guest::{Entry, Guest, Phase};
 use crate::parse::Module;
 use crate::runtime::store::Limits;
-use crate::runtime::value::ValType;
+use crate::runtime::value::{FullType, HeapType, ValType};
 use crate::wasi::{WasiConfig, WasiCtx, WasiState};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -43,6 +43,8 @@ pub enum Value {
     FuncRef(Option<u32>),
     /// `None` for null, otherwise the host's value.
     ExternRef(Option<u64>),
+    /// `None` for null, otherwise an index of the checkpoint's `Exceptions` section.
+    ExnRef(Option<u32>),
 }
 
 impl Serialize for Value {
@@ -55,6 +57,7 @@ impl Serialize for Value {
             Value::I64(v) | Value::F64(v) => t.serialize_element(v)?,
             Value::FuncRef(v) => t.serialize_element(v)?,
             Value::ExternRef(v) => t.serialize_element(v)?,
+            Value::ExnRef(v) => t.serialize_element(v)?,
         }
         t.end()
     }
@@ -81,6 +84,7 @@ impl<'de> Deserialize<'de> for Value {
                     3 => Value::F64(next(&mut seq)?),
                     4 => Value::FuncRef(next(&mut seq)?),
                     5 => Value::ExternRef(next(&mut seq)?),
+                    7 => Value::ExnRef(next(&mut seq)?),
                     c => return Err(A::Error::custom(format!("unknown value type code {c}"))),
                 })
             }
@@ -91,7 +95,7 @@ impl<'de> Deserialize<'de> for Value {
 
 impl Value {
     /// The type code of the encoding: 0 `i32`, 1 `i64`, 2 `f32`, 3 `f64`, 4 `funcref`,
-    /// 5 `externref`.
+    /// 5 `externref`, 7 `exnref` (6 is kept for `v128`).
     pub fn code(&self) -> u8 {
         match self {
             Value::I32(_) => 0,
@@ -100,6 +104,7 @@ impl Value {
             Value::F64(_) => 3,
             Value::FuncRef(_) => 4,
             Value::ExternRef(_) => 5,
+            Value::ExnRef(_) => 7,
         }
     }
 
@@ -111,6 +116,7 @@ impl Value {
             Value::F64(_) => ValType::F64,
             Value::FuncRef(_) => ValType::FuncRef,
             Value::ExternRef(_) => ValType::ExternRef,
+            Value::ExnRef(_) => ValType::ExnRef,
         }
     }
 }
@@ -126,6 +132,8 @@ impl std::fmt::Display for Value {
             Value::FuncRef(Some(i)) => write!(f, "funcref:{i}"),
             Value::ExternRef(None) => f.write_str("externref:null"),
             Value::ExternRef(Some(v)) => write!(f, "externref:{v}"),
+            Value::ExnRef(None) => f.write_str("exnref:null"),
+            Value::ExnRef(Some(i)) => write!(f, "exnref:{i}"),
         }
     }
 }
@@ -209,6 +217,21 @@ pub struct InstanceImage {
     pub data_dropped: Vec<bool>,
 }
 
+/// One exception of the `Exceptions` section: its tag (module tag index) and payload (typed by
+/// the tag's parameters).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ExnImage {
+    pub tag: u32,
+    pub payload: Vec<Value>,
+}
+
+/// The `Exceptions` section: the exceptions the guest can reach through `exnref` values (in
+/// frames, globals, tables, or other exceptions' payloads), numbered as those values name them.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ExnsImage {
+    pub exns: Vec<ExnImage>,
+}
+
 /// The `Store` section: everything mutable except linear memories (which get sections of their own).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct StoreImage {
@@ -286,6 +309,11 @@ pub(crate) struct Refs<'a> {
     funcs: &'a [u32],
     /// (store address, function index), by address.
     by_addr: Vec<(u32, u32)>,
+    /// Capture: the store's exceptions named so far, in the order they are numbered, and
+    /// their numbers by store index.
+    exns: std::cell::RefCell<(Vec<u32>, std::collections::HashMap<u32, u32>)>,
+    /// Restore: how many exceptions the checkpoint holds (what an `exnref` may name).
+    nexns: usize,
 }
 
 impl<'a> Refs<'a> {
@@ -293,7 +321,21 @@ impl<'a> Refs<'a> {
         let funcs = &g.store.instances[g.instance as usize].funcs[..];
         let mut by_addr: Vec<(u32, u32)> = funcs.iter().enumerate().map(|(i, &a)| (a, i as u32)).collect();
         by_addr.sort_unstable();
-        Refs { funcs, by_addr }
+        Refs { funcs, by_addr, exns: Default::default(), nexns: g.store.exns.len() }
+    }
+
+    /// Capture: the number of the store's exception `e` in the checkpoint (numbered on first
+    /// sight).
+    fn exn_number(&self, e: u64) -> Result<u32, Error> {
+        let e = u32::try_from(e).map_err(|_| Error::Other("an exception reference out of range".into()))?;
+        let mut x = self.exns.borrow_mut();
+        if let Some(&n) = x.1.get(&e) {
+            return Ok(n);
+        }
+        let n = x.0.len() as u32;
+        x.0.push(e);
+        x.1.insert(e, n);
+        Ok(n)
     }
 
     /// The typed value of the slot bits `v` of type `ty`.
@@ -304,6 +346,7 @@ impl<'a> Refs<'a> {
             ValType::F32 => Value::F32(v as u32),
             ValType::F64 => Value::F64(v),
             ValType::ExternRef => Value::ExternRef(v.checked_sub(1)),
+            ValType::ExnRef => Value::ExnRef(v.checked_sub(1).map(|e| self.exn_number(e)).transpose()?),
             ValType::FuncRef => match v.checked_sub(1) {
                 None => Value::FuncRef(None),
                 Some(a) => Value::FuncRef(Some(self.index_of(a).ok_or_else(|| {
@@ -337,8 +380,58 @@ impl<'a> Refs<'a> {
             Value::ExternRef(Some(x)) => {
                 x.checked_add(1).ok_or_else(|| "an external reference out of range".to_string())?
             }
+            Value::ExnRef(None) => 0,
+            Value::ExnRef(Some(i)) if (i as usize) < self.nexns => u64::from(i) + 1,
+            Value::ExnRef(Some(i)) => {
+                return Err(format!("a reference to exception {i}, which the checkpoint does not hold"))
+            }
         })
     }
+}
+
+/// The `Exceptions` section: the exceptions the values captured with `refs` name, then those
+/// their payloads name in turn; `None` when there is none.
+fn capture_exns(g: &Guest, refs: &Refs<'_>) -> Result<Option<ExnsImage>, Error> {
+    let tags = &g.store.instances[g.instance as usize].tags;
+    let mut exns = Vec::new();
+    loop {
+        let Some(e) = refs.exns.borrow().0.get(exns.len()).copied() else { break };
+        let x = g.store.exns.get(e as usize).ok_or_else(|| Error::Other(format!("no exception {e}")))?;
+        let tag = tags.iter().position(|&t| t == x.tag).ok_or_else(|| {
+            Error::Other("an exception of a tag the module does not name cannot be checkpointed".into())
+        })?;
+        let params = &g.store.types[g.store.tags[x.tag as usize] as usize].params;
+        let payload =
+            params.iter().zip(x.payload.iter()).map(|(&t, &v)| refs.value(t, v)).collect::<Result<_, _>>()?;
+        exns.push(ExnImage { tag: tag as u32, payload });
+    }
+    Ok((!exns.is_empty()).then_some(ExnsImage { exns }))
+}
+
+/// Restores the exceptions of an `Exceptions` section (before anything that may name them).
+fn apply_exns(g: &mut Guest, xi: &ExnsImage) -> Result<(), Error> {
+    let mut refs = Refs::of(g);
+    refs.nexns = xi.exns.len();
+    let inst = &g.store.instances[g.instance as usize];
+    let mut exns = Vec::with_capacity(xi.exns.len());
+    for (i, x) in xi.exns.iter().enumerate() {
+        let fail = |why: String| bad(format!("exception {i}: {why}"));
+        let &tag = inst.tags.get(x.tag as usize).ok_or_else(|| fail(format!("no tag {}", x.tag)))?;
+        let params = &g.store.types[g.store.tags[tag as usize] as usize].params;
+        if params.len() != x.payload.len() {
+            return Err(fail(format!("{} payload values, its tag has {}", x.payload.len(), params.len())));
+        }
+        let payload = params
+            .iter()
+            .zip(&x.payload)
+            .map(|(&t, &v)| refs.bits(t, v))
+            .collect::<Result<Vec<u64>, String>>()
+            .map_err(|e| fail(format!("its payload holds {e}")))?;
+        exns.push(crate::runtime::store::Exn { tag, payload: payload.into(), seen: true });
+    }
+    drop(refs);
+    g.store.exns = exns;
+    Ok(())
 }
 
 /// Short human-readable facts for `chiwawa inspect` (no host paths or times: section bytes must
@@ -390,6 +483,8 @@ pub struct Capture {
     pub store: Vec<u8>,
     pub wasi: Vec<u8>,
     pub clock: Vec<u8>,
+    /// The `Exceptions` section, when the guest holds exception references.
+    pub exns: Option<Vec<u8>>,
     pub executed: u64,
 }
 
@@ -402,7 +497,9 @@ pub fn capture(g: &mut Guest) -> Result<Capture, Error> {
     let refs = Refs::of(g);
     let mi = MachineImage::capture_with(g, &refs)?;
     let si = StoreImage::capture_with(g, &refs)?;
+    let xi = capture_exns(g, &refs)?;
     Ok(Capture {
+        exns: xi.map(|x| codec::encode(&x)).transpose().map_err(enc)?,
         meta: encode_meta(&meta(g, &mi)),
         machine: codec::encode(&mi).map_err(enc)?,
         store: codec::encode(&si).map_err(enc)?,
@@ -427,6 +524,9 @@ pub fn write(
     cw.section(SectionKind::Meta, &c.meta)?;
     cw.section(SectionKind::Machine, &c.machine)?;
     cw.section(SectionKind::Store, &c.store)?;
+    if let Some(x) = &c.exns {
+        cw.section(SectionKind::Exceptions, x)?;
+    }
     match manifests {
         Some(ms) => {
             for m in ms {
@@ -807,6 +907,10 @@ pub fn restore_paged(
         }
     }
     let tracker = PageTracker::from_restored(&manifests, pages.map(|p| p.pack_sizes()).unwrap_or_default());
+    if let Some(s) = c.section(SectionKind::Exceptions) {
+        let xi: ExnsImage = codec::decode(s.payload).map_err(codec_err("Exceptions"))?;
+        apply_exns(&mut g, &xi)?;
+    }
     apply_store(&mut g, &si, memories)?;
     apply_machine(&mut g, &mi)?;
     before_files()?;
@@ -823,6 +927,22 @@ pub fn restore_paged(
     Ok((g, tracker))
 }
 
+/// Whether the slot bits `v` (already checked for their run-time type) have the full type
+/// `full` too: not null where the type is non-nullable, a function of the right type where it
+/// names one (a global's or table's declared type; frames only know run-time types, and what
+/// a crafted null or function there can do is trap, as `call_ref` checks its callee).
+fn fits(store: &crate::runtime::store::Store, full: FullType, v: u64) -> bool {
+    let FullType::Ref { nullable, heap } = full else { return true };
+    if v == 0 {
+        return nullable;
+    }
+    match heap {
+        HeapType::Type(id) => store.funcs.get((v - 1) as usize).is_some_and(|f| f.ty == id),
+        HeapType::NoFunc | HeapType::NoExtern | HeapType::NoExn => false,
+        _ => true,
+    }
+}
+
 fn apply_store(
     g: &mut Guest,
     si: &StoreImage,
@@ -836,6 +956,9 @@ fn apply_store(
     let mut globals = Vec::with_capacity(si.globals.len());
     for (i, (gl, &v)) in st.globals.iter().zip(&si.globals).enumerate() {
         let v = refs.bits(gl.ty, v).map_err(|e| bad(format!("global {i} holds {e}")))?;
+        if !fits(st, gl.full, v) {
+            return Err(bad(format!("global {i} holds a value that is not of its type {}", gl.full)));
+        }
         // Immutable globals are fixed by the module and its imports.
         if !gl.mutable && v != gl.value {
             return Err(bad(format!("immutable global {i} has another value than the module gives it")));
@@ -867,6 +990,9 @@ fn apply_store(
             .map(|&v| refs.bits(t.ty, v))
             .collect::<Result<Vec<u64>, String>>()
             .map_err(|e| bad(format!("table {i} holds {e}")))?;
+        if let Some(k) = elems.iter().position(|&v| !fits(st, t.elem, v)) {
+            return Err(bad(format!("table {i} element {k} is not of the table's type {}", t.elem)));
+        }
         tables.push(elems);
     }
     drop(refs);

@@ -115,6 +115,11 @@ impl T<'_> {
         if c.dead {
             return Ok(());
         }
+        if c.handler {
+            let mut h = self.open_handlers.pop().expect("try_table handlers");
+            h.end = self.pc();
+            self.handlers.push(h);
+        }
         if !self.unreachable {
             if c.kind == Kind::Func {
                 let (i, _) = {

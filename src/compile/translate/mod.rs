@@ -16,7 +16,7 @@ mod memory;
 mod stack;
 mod visit;
 
-use super::ir::{CompiledFunc, Instr, Slot};
+use super::ir::{CompiledFunc, Handler, Instr, Slot};
 use super::stackmap::{self, Loc, PointKind};
 use super::Lowering;
 use crate::error::Error;
@@ -48,6 +48,8 @@ struct Ctrl {
     else_patch: Option<u32>,
     /// Entered in unreachable code: nothing inside is emitted.
     dead: bool,
+    /// A `try_table`: its handlers are the last of `T::open_handlers`.
+    handler: bool,
 }
 
 /// Buffers reused across functions.
@@ -106,6 +108,10 @@ struct T<'a> {
     /// Whether `pre_types` holds the operand types of the operator being lowered (not when
     /// the stack map is over its budget: the point is then recorded without them).
     pre_types_known: bool,
+    /// The handlers of the `try_table`s being lowered (innermost last), and of those done
+    /// (innermost first).
+    open_handlers: Vec<Handler>,
+    handlers: Vec<Handler>,
 }
 
 fn too_complex(offset: u32) -> Error {
@@ -153,6 +159,8 @@ pub fn translate(
         pre_types: std::mem::take(&mut ctx.pre_types),
         map_broken: false,
         pre_types_known: true,
+        open_handlers: Vec::new(),
+        handlers: Vec::new(),
     };
     t.map.start((body.range().end - body.range().start) as usize);
     t.pre_types.clear();
@@ -171,14 +179,16 @@ pub fn translate(
         patches: Vec::new(),
         else_patch: None,
         dead: false,
+        handler: false,
     });
     t.emit_poll();
     let mut br = body.get_binary_reader_for_operators().map_err(Error::from_parser)?;
-    br.set_features(crate::parse::features());
+    // The reader knows the legacy exception operators, so that `in_scope` names them.
+    br.set_features(crate::parse::features() | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS);
     let mut reader = wasmparser::OperatorsReader::new(br);
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
-        crate::parse::gc_free(&op).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
+        crate::parse::in_scope(&op).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
         if records_point(&op) && !t.unreachable {
             // Beyond the map's budget the operand stack is not even looked at (a hostile body
             // would otherwise cost time quadratic in its size too).
@@ -243,6 +253,7 @@ pub fn translate(
         num_locals,
         num_results: ty.results.len() as u32,
         max_slots,
+        handlers: std::mem::take(&mut t.handlers).into(),
     };
     ctx.stack = t.stack;
     ctx.ctrl = t.ctrl;

@@ -1,7 +1,7 @@
 //! The operator visitor: one Wasm operator at a time.
 
 use super::{too_complex, Ctrl, Kind, Opnd, KONST, T};
-use crate::compile::ir::{Bin, Instr, Slot, Un};
+use crate::compile::ir::{Bin, Handler, Instr, Slot, Un};
 use crate::compile::isa;
 use crate::error::Error;
 use wasmparser::Operator;
@@ -77,6 +77,80 @@ impl T<'_> {
         Ok(self.canon(h))
     }
 
+    /// `try_table`: a block whose body is covered by handlers. Each catch clause gets a landing
+    /// pad, placed before the body (which the code entering the block jumps over): the
+    /// exception's payload (and reference) arrive in the canonical slots from the block's base
+    /// on, and the pad carries them to the clause's label as a branch would.
+    fn try_table(&mut self, tt: wasmparser::TryTable) -> Result<(), Error> {
+        use crate::compile::ir::{Catch, CatchKind};
+        let (p, r) = self.block_arity(tt.ty);
+        self.materialize_all();
+        let base = self.height() - p;
+        let skip = self.emit(Instr::Br { target: 0 });
+        let mut catches = Vec::with_capacity(tt.catches.len());
+        for c in tt.catches {
+            let (kind, depth) = match c {
+                wasmparser::Catch::One { tag, label } => (CatchKind::Tag(tag), label),
+                wasmparser::Catch::OneRef { tag, label } => (CatchKind::TagRef(tag), label),
+                wasmparser::Catch::All { label } => (CatchKind::All, label),
+                wasmparser::Catch::AllRef { label } => (CatchKind::AllRef, label),
+            };
+            let payload = |t: u32| self.m.types[self.m.tags[t as usize] as usize].params.len() as u32;
+            let n = match kind {
+                CatchKind::Tag(t) => payload(t),
+                CatchKind::TagRef(t) => payload(t) + 1,
+                CatchKind::All => 0,
+                CatchKind::AllRef => 1,
+            };
+            if n > 0 {
+                self.scratch(base + n - 1)?;
+            }
+            let pad = self.pc();
+            self.pad_branch(depth, base, n);
+            catches.push(Catch { kind, pad });
+        }
+        let start = self.pc();
+        self.bind_label();
+        self.patch(skip, start);
+        let base_slot = self.canon(base);
+        self.open_handlers.push(Handler { start, end: start, base: base_slot, catches: catches.into() });
+        self.ctrl.push(Ctrl {
+            kind: Kind::Block,
+            base,
+            params: p,
+            results: r,
+            label: 0,
+            patches: Vec::new(),
+            else_patch: None,
+            dead: false,
+            handler: true,
+        });
+        Ok(())
+    }
+
+    /// The landing pad of a catch clause to the label at `depth`: its `n` values are in the
+    /// canonical slots from height `base` on.
+    fn pad_branch(&mut self, depth: u32, base: u32, n: u32) {
+        let (_, ci) = self.label_arity(depth);
+        let from = self.canon(base);
+        let c = &self.ctrl[ci];
+        if c.kind == Kind::Func {
+            self.emit(Instr::Return { from, n: n as u16 });
+            return;
+        }
+        let (target, fwd) = if c.kind == Kind::Loop { (c.label, None) } else { (0, Some(ci)) };
+        let to = self.canon(c.base);
+        let i = if n == 0 || from == to {
+            Instr::Br { target }
+        } else {
+            Instr::BrCopy { target, from, to, n: n as u16 }
+        };
+        let idx = self.emit(i);
+        if let Some(ci) = fwd {
+            self.ctrl[ci].patches.push(idx);
+        }
+    }
+
     /// Lowers one operator. The operators are split by concern into a chain of visitors, each
     /// passing on what it does not lower.
     pub(super) fn op(&mut self, op: Operator<'_>) -> Result<(), Error> {
@@ -96,7 +170,7 @@ impl T<'_> {
     fn unreachable_op(&mut self, op: &Operator<'_>) -> Option<Result<(), Error>> {
         use Operator as O;
         match op {
-            O::Block { .. } | O::Loop { .. } | O::If { .. } => {
+            O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } => {
                 self.ctrl.push(Ctrl {
                     kind: Kind::Block,
                     base: 0,
@@ -106,6 +180,7 @@ impl T<'_> {
                     patches: Vec::new(),
                     else_patch: None,
                     dead: true,
+                    handler: false,
                 });
                 Some(Ok(()))
             }
@@ -143,6 +218,7 @@ impl T<'_> {
                     patches: Vec::new(),
                     else_patch: None,
                     dead: false,
+                    handler: false,
                 });
             }
             O::Loop { blockty } => {
@@ -161,6 +237,7 @@ impl T<'_> {
                     patches: Vec::new(),
                     else_patch: None,
                     dead: false,
+                    handler: false,
                 });
             }
             O::If { blockty } => {
@@ -178,6 +255,7 @@ impl T<'_> {
                     patches: Vec::new(),
                     else_patch: Some(j),
                     dead: false,
+                    handler: false,
                 });
             }
             O::Else => {
@@ -236,6 +314,19 @@ impl T<'_> {
             O::Return => {
                 let depth = self.ctrl.len() as u32 - 1;
                 self.emit_branch(depth);
+                self.unreachable = true;
+            }
+            O::TryTable { try_table } => self.try_table(try_table)?,
+            O::Throw { tag_index } => {
+                let ty = self.m.tags[tag_index as usize];
+                let n = self.m.types[ty as usize].params.len() as u32;
+                let base = self.call_args(n);
+                self.emit(Instr::Throw { tag: tag_index, base, n: n as u16 });
+                self.unreachable = true;
+            }
+            O::ThrowRef => {
+                let src = self.pop();
+                self.emit(Instr::ThrowRef { src });
                 self.unreachable = true;
             }
             O::Call { function_index } | O::ReturnCall { function_index } => {
