@@ -219,7 +219,21 @@ impl Guest {
             self.machine.set_budget(budget.saturating_sub(spent).max(1));
             let mut host = GuestHost { wasi: &mut self.wasi };
             match self.machine.run(&mut self.store, &mut host) {
-                Ok(RunResult::Yield) => return Ok(Step::Paused),
+                Ok(RunResult::Yield) => {
+                    if self.machine.collect_exns {
+                        // Paused for the exceptions, not (necessarily) for the budget.
+                        self.machine.collect_exns = false;
+                        if let Err(e) = crate::snapshot::collect_exceptions(self) {
+                            log::debug!("exceptions not collected: {e}");
+                            self.store.exn_collect_at =
+                                (2 * self.store.exns.len()).max(crate::exec::EXN_COLLECT_AT);
+                        }
+                        if self.machine.executed().wrapping_sub(first) < budget {
+                            continue;
+                        }
+                    }
+                    return Ok(Step::Paused);
+                }
                 Ok(RunResult::Exit(code)) => return Ok(Step::Finished(Outcome::Exit(code))),
                 Err(t) => return Ok(Step::Finished(Outcome::Trap(t))),
                 Ok(RunResult::Done) => match self.phase {

@@ -218,6 +218,22 @@ fn equivalence_exceptions() {
     );
 }
 
+/// A real C++ program with C++ exceptions (`tests/guests/wasm/cxx_eh.wasm`, clang 22,
+/// exnref encoding): checkpoints at every position the interval hits — inside libc++,
+/// during the throwing loop, while C++ handlers run — and kills; then it ends with an
+/// uncaught exception (exit 134), also after resumes.
+#[test]
+fn equivalence_cxx_exceptions() {
+    let sizes = |boom: &[&str]| {
+        let g = |n: &str| Guest::wasm("cxx_eh", &[&[n][..], boom].concat());
+        Sizes { small: g("3"), medium: g("300"), large: g("20000") }
+    };
+    equivalence("equivalence_cxx_exceptions", sizes(&[]));
+    let r = reference(&Guest::wasm("cxx_eh", &["30", "boom"]));
+    assert_eq!(r.code, 134);
+    equivalence("equivalence_cxx_exceptions_uncaught", sizes(&["boom"]));
+}
+
 #[test]
 fn equivalence_tables_data_drop() {
     // Ends with a trap that only happens if data.drop survived: exit 134.

@@ -1058,33 +1058,48 @@ fn identical_sections() {
 /// waiting at `call_ref`s hundreds deep, `return_call_ref` chains, non-null locals and tables).
 #[test]
 fn function_references_resume_across_hosts() {
-    wat_resume_across_hosts("funcref", &["2", "600"], "nulls=901\ndone\n");
+    resume_across_hosts(&wat("funcref"), "20011", &["2", "600"], "nulls=901\ndone\n");
 }
 
 /// Wasm 3.0 multi-memory across hosts: `tests/wat/multimem.wat` checkpointed with three
 /// memories, two of them growing (incremental generations: each memory's pages).
 #[test]
 fn multi_memory_resumes_across_hosts() {
-    wat_resume_across_hosts("multimem", &["3", "20000"], "done\n");
+    resume_across_hosts(&wat("multimem"), "20011", &["3", "20000"], "done\n");
 }
 
 /// Wasm 3.0 exception handling across hosts: `tests/wat/exn.wat` checkpointed while it holds
 /// exception references (an `Exceptions` section) and deep in the frames an exception leaves.
 #[test]
 fn exceptions_resume_across_hosts() {
-    wat_resume_across_hosts("exn", &["4", "400"], "done\n");
+    resume_across_hosts(&wat("exn"), "20011", &["4", "400"], "done\n");
 }
 
-/// `tests/wat/NAME.wat ARGS` checkpointed natively and under Wasmtime (same output, ending in
-/// `tail`); three native generations resume under every hosted host, a hosted one natively,
-/// each finishing with the reference's output.
-fn wat_resume_across_hosts(name: &str, guest_args: &[&str], tail: &str) {
+/// A real C++ program with C++ exceptions (`tests/guests/wasm/cxx_eh.wasm`) across hosts.
+#[test]
+fn cxx_exceptions_resume_across_hosts() {
+    resume_across_hosts(
+        &manifest_dir().join("tests/guests/wasm/cxx_eh.wasm"),
+        "1000003",
+        &["3000"],
+        "done\n",
+    );
+}
+
+fn wat(name: &str) -> PathBuf {
+    manifest_dir().join("tests/wat").join(format!("{name}.wat"))
+}
+
+/// The module at `path` with ARGS checkpointed (every `every` instruction units) natively and
+/// under Wasmtime (same output, ending in `tail`); three native generations resume under every
+/// hosted host, a hosted one natively, each finishing with the reference's output.
+fn resume_across_hosts(path: &Path, every: &str, guest_args: &[&str], tail: &str) {
     chiwawa_wasm();
-    let module = format!("{name}.wat");
+    let module = path.file_name().unwrap().to_string_lossy().into_owned();
     let mut write = vec![
         "run",
         "--every-instructions",
-        "20011",
+        every,
         "--keep",
         "1000",
         "--keep-on-exit",
@@ -1096,7 +1111,7 @@ fn wat_resume_across_hosts(name: &str, guest_args: &[&str], tail: &str) {
     let mut made = Vec::new();
     for host in [Host::Native, Host::Wasmtime] {
         let root = Root::new();
-        root.module(&manifest_dir().join("tests/wat").join(&module));
+        root.module(path);
         let o = run(host, &root, &[], &write, None, StdoutTo::Pipe);
         assert_eq!(o.code(), Some(0), "{}: {}", o.what, o.stderr);
         let (_, gens) = archived(&root, "ck");

@@ -431,6 +431,24 @@ fn clock_random_rust() {
 
 // ---------------------------------------------------------------- exit codes, traps
 
+/// A real C++ program with C++ exceptions (Wasm 3.0 exception handling, built by clang 22 with
+/// `-fwasm-exceptions` and the exnref encoding; `tests/guests/cxx/`): RAII cleanups while
+/// unwinding, catches by type and base class, `catch (...)` and `throw;`, exception_ptr,
+/// exceptions thrown inside libc++, a loop throwing 66 666 times.
+#[test]
+fn cxx_exceptions() {
+    let r = check("cxx_eh", &[], &[], no_setup, 0);
+    assert_contains(&r, "parse=33334 io=33333 ok=33333 sum=496296 live=0");
+    assert!(r.stdout_str().ends_with("done\n"), "{}", r.stdout_str());
+}
+
+/// The same program ending with an exception nothing catches: like a trap (exit 134).
+#[test]
+fn cxx_exceptions_uncaught() {
+    let r = check("cxx_eh", &["1000", "boom"], &[], no_setup, 134);
+    assert_contains(&r, "throwing uncaught exception");
+}
+
 #[test]
 fn exit3_c() {
     let r = check("exit3", &[], &[], no_setup, 3);

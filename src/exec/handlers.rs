@@ -1147,9 +1147,11 @@ unsafe fn unwind(cx: *mut Ctx, ip: *const Instr, e: usize) -> bool {
             if with_ref {
                 m.stack[at] = e as u64 + 1;
                 store.exns[e].seen = true;
-            } else if !store.exns[e].seen && e + 1 == store.exns.len() {
+            } else if !store.exns[e].seen {
                 // Caught without the guest ever holding a reference to it: its last use.
-                store.exns.pop();
+                store.exns[e] =
+                    crate::runtime::store::Exn { tag: u32::MAX, payload: Box::new([]), seen: false };
+                store.exn_free.push(e as u32);
             }
             m.frames.truncate(k + 1);
             m.codes.truncate(k + 1);
@@ -1169,8 +1171,33 @@ unsafe fn new_exn(cx: *mut Ctx, tag: u32, args: *const u64, n: u16) -> usize {
     let store = &mut *(*cx).store;
     let tag = (&(*(*cx).inst).tags)[tag as usize];
     let payload: Box<[u64]> = std::slice::from_raw_parts(args, n as usize).into();
-    store.exns.push(crate::runtime::store::Exn { tag, payload, seen: false });
+    let exn = crate::runtime::store::Exn { tag, payload, seen: false };
+    if let Some(i) = store.exn_free.pop() {
+        store.exns[i as usize] = exn;
+        return i as usize;
+    }
+    store.exns.push(exn);
+    let live = store.exns.len() - store.exn_free.len();
+    let at = if store.exn_collect_at == 0 { EXN_COLLECT_AT } else { store.exn_collect_at };
+    if live > at && !store.exns.is_empty() {
+        (*(*cx).m).collect_exns = true;
+    }
     store.exns.len() - 1
+}
+
+/// Live exceptions at which the first collection is asked for.
+pub(crate) const EXN_COLLECT_AT: usize = 1024;
+
+/// After [`new_exn`] asked for a collection: pause at the next safe point, the instruction
+/// count unchanged (the budget shrinks by what the countdown had left).
+macro_rules! pause_for_collection {
+    ($s:ident) => {{
+        let m = (*$s.cx).m;
+        if (*m).collect_exns && $s.cd > 0 {
+            (*m).budget -= $s.cd;
+            $s.cd = 0;
+        }
+    }};
 }
 
 macro_rules! slow {
@@ -1413,6 +1440,7 @@ generated_handlers! {
     RefFunc { dst, func } => |s| wr!(s, dst, *(*(*s.cx).inst).funcs.get_debug_checked(func as usize) as u64 + 1);
     Throw { tag, base, n } => |s| {
         let e = new_exn(s.cx, tag, slot!(s, base), n);
+        pause_for_collection!(s);
         if unwind(s.cx, s.ip, e) {
             leave!(s, Flow::Reload);
         }

@@ -87,7 +87,11 @@ pub struct Machine {
     pub(crate) stack: Vec<u64>,
     pub(crate) frames: Vec<Frame>,
     pub(super) countdown: i64,
-    budget: i64,
+    pub(super) budget: i64,
+    /// The store's exceptions outgrew their collection threshold: the run pauses at the next
+    /// safe point (with the instruction count intact) so that the guest collects them
+    /// ([`crate::guest::Guest::step`]).
+    pub(crate) collect_exns: bool,
     executed_base: u64,
     /// Cache used only inside [`Machine::run`] (rebuilt from `frames` when it starts, never
     /// saved): for each frame, the address of its function's first instruction, with bit 0 set

@@ -9,5 +9,6 @@ pub mod ops;
 pub mod trap;
 mod unchecked;
 
+pub(crate) use handlers::EXN_COLLECT_AT;
 pub use machine::{Frame, Machine, RunResult};
 pub use trap::{BacktraceFrame, Trap, TrapKind};

@@ -66,7 +66,8 @@ impl Default for Limits {
     }
 }
 
-/// A thrown exception: its tag (store address) and payload (slot bits, typed by the tag).
+/// A thrown exception: its tag (store address) and payload (slot bits, typed by the tag). A
+/// freed one (see [`Store::exn_free`]) has tag `u32::MAX` and no payload.
 #[derive(Clone, Debug)]
 pub struct Exn {
     pub(crate) tag: u32,
@@ -85,9 +86,13 @@ pub struct Store {
     pub(crate) globals: Vec<Global>,
     /// Exception tags: the canonical type id of each (its parameters are the payload's).
     pub(crate) tags: Vec<u32>,
-    /// Exceptions thrown (an `exnref` slot holds index + 1). Never freed yet but for the last
-    /// one when caught unseen (see `exec::handlers::unwind`).
+    /// Exceptions thrown (an `exnref` slot holds index + 1): freed when caught unseen (see
+    /// `exec::handlers::unwind`) or found unreachable (`snapshot::collect_exceptions`).
     pub(crate) exns: Vec<Exn>,
+    /// Indices of `exns` freed by a collection, for reuse.
+    pub(crate) exn_free: Vec<u32>,
+    /// Collect when this many exceptions are live (0: the default, 1024).
+    pub(crate) exn_collect_at: usize,
     pub(crate) instances: Vec<Instance>,
     pub(crate) limits: Limits,
 }

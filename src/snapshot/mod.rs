@@ -408,6 +408,37 @@ fn capture_exns(g: &Guest, refs: &Refs<'_>) -> Result<Option<ExnsImage>, Error> 
     Ok((!exns.is_empty()).then_some(ExnsImage { exns }))
 }
 
+/// Frees the exceptions no `exnref` can reach any more — marked as a checkpoint would capture
+/// them (frames through their stack maps, globals, tables, payloads) — for reuse, and sets the
+/// next collection's threshold to twice what stays live. At a pause (every frame at a safe
+/// point or a call). Returns how many stay live; an error (frames without a stack map) frees
+/// nothing.
+pub(crate) fn collect_exceptions(g: &mut Guest) -> Result<usize, Error> {
+    let live = {
+        let refs = Refs::of(g);
+        MachineImage::capture_with(g, &refs)?;
+        StoreImage::capture_with(g, &refs)?;
+        capture_exns(g, &refs)?;
+        refs.exns.into_inner().0
+    };
+    let st = &mut g.store;
+    let mut keep = vec![false; st.exns.len()];
+    for &e in &live {
+        keep[e as usize] = true;
+    }
+    for &f in &st.exn_free {
+        keep[f as usize] = true; // already free
+    }
+    for (i, k) in keep.iter().enumerate() {
+        if !k {
+            st.exns[i] = crate::runtime::store::Exn { tag: u32::MAX, payload: Box::new([]), seen: false };
+            st.exn_free.push(i as u32);
+        }
+    }
+    st.exn_collect_at = (2 * live.len()).max(crate::exec::EXN_COLLECT_AT);
+    Ok(live.len())
+}
+
 /// Restores the exceptions of an `Exceptions` section (before anything that may name them).
 fn apply_exns(g: &mut Guest, xi: &ExnsImage) -> Result<(), Error> {
     let mut refs = Refs::of(g);
@@ -1123,5 +1154,51 @@ mod tests {
             codec::encode(&f).unwrap(),
             [1, 0, 0, 0, 0x20, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         );
+    }
+
+    /// Exceptions the guest can no longer reach are collected at a pause (and reused), the
+    /// reachable ones — here, one of every thousand kept in a global — survive with their
+    /// payloads, and memory stays bounded however many exceptions the guest throws.
+    #[test]
+    fn unreachable_exceptions_are_collected() {
+        let wat = r#"(module
+          (tag $t (param i32))
+          (global $keep (export "keep") (mut exnref) (ref.null exn))
+          (func (export "_start") (local $i i32) (local $e exnref)
+            (loop $l
+              (block $h (result i32 exnref)
+                (try_table (catch_ref $t $h) (throw $t (local.get $i)))
+                unreachable)
+              (local.set $e)
+              (drop)
+              (if (i32.eqz (i32.rem_u (local.get $i) (i32.const 1000)))
+                (then (global.set $keep (local.get $e))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))))"#;
+        let buf = wast::parser::ParseBuffer::new(wat).unwrap();
+        let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        let module = Arc::new(Module::new(&bytes).unwrap());
+        let wasi = WasiCtx::new(&WasiConfig { args: vec![], env: vec![], preopens: vec![] }).unwrap();
+        let mut g = Guest::instantiate(module, wasi, Limits::default(), Entry::Command).unwrap();
+        let mut pauses = 0;
+        loop {
+            match g.step(300_000).unwrap() {
+                crate::guest::Step::Paused => pauses += 1,
+                crate::guest::Step::Finished(o) => {
+                    assert!(matches!(o, crate::guest::Outcome::Exit(0)), "{o:?}");
+                    break;
+                }
+            }
+        }
+        assert!(pauses >= 1, "the budget never ran out: the test proves less");
+        let st = &g.store;
+        let live = st.exns.len() - st.exn_free.len();
+        assert!(st.exns.len() <= 4 * crate::exec::EXN_COLLECT_AT, "{} exceptions allocated", st.exns.len());
+        assert!(live <= 2 * crate::exec::EXN_COLLECT_AT, "{live} live");
+        // The global holds the last kept exception (i = 99000), intact.
+        let keep = st.globals.iter().find(|x| x.ty == ValType::ExnRef).unwrap().value;
+        let x = &st.exns[(keep - 1) as usize];
+        assert_eq!(&x.payload[..], &[99000]);
+        assert_ne!(x.tag, u32::MAX);
     }
 }

@@ -87,6 +87,18 @@ impl Guest {
         }
     }
 
+    /// `tests/guests/wasm/NAME.wasm` with arguments (a guest built from C, C++ or Rust).
+    pub fn wasm(name: &str, args: &[&str]) -> Guest {
+        let module = manifest_dir().join("tests/guests/wasm").join(format!("{name}.wasm"));
+        assert!(module.is_file(), "missing guest {}", module.display());
+        Guest {
+            name: name.into(),
+            module,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            sandbox: false,
+        }
+    }
+
     /// `tests/guests/wasm/counter.wasm N M /sb`: N iterations, a line every M to stdout and
     /// to /sb/out.txt (opened once with O_APPEND).
     pub fn counter(n: u64, m: u64) -> Guest {
