@@ -726,26 +726,22 @@ macro_rules! direct_call {
 /// `$enter`, any other through [`call_slow`], a bad table entry traps.
 macro_rules! indirect_call {
     ($s:ident, $type_idx:expr, $table:expr, $index:expr, $base:expr, $enter:ident) => {{
-        match indirect_target($s.cx, $type_idx, $table, rd!($s, $index) as u32) {
-            Ok(addr) => {
-                let store = (*$s.cx).store;
-                if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {
-                    if instance == (*$s.cx).cur_inst {
-                        let nimp = (*$s.cx).nimp;
-                        $enter!($s, addr, (*$s.cx).defined.add((index - nimp) as usize), $base)
-                    }
-                }
-                slow_call!($s)
-            }
-            Err(c) => trap!($s, code c),
-        }
+        call_checked!($s, indirect_target($s.cx, $type_idx, $table, rd!($s, $index) as u32), $base, $enter)
     }};
 }
 
 /// `CallRef` or `ReturnCallRef`: as [`indirect_call!`], through the reference in `$func`.
 macro_rules! ref_call {
     ($s:ident, $type_idx:expr, $func:expr, $base:expr, $enter:ident) => {{
-        match ref_target($s.cx, $type_idx, rd!($s, $func)) {
+        call_checked!($s, ref_target($s.cx, $type_idx, rd!($s, $func)), $base, $enter)
+    }};
+}
+
+/// Calls the store address `$target` gives (`Err`: trap with that code): a Wasm function of the
+/// current instance through `$enter`, any other through [`call_slow`].
+macro_rules! call_checked {
+    ($s:ident, $target:expr, $base:expr, $enter:ident) => {{
+        match $target {
             Ok(addr) => {
                 let store = (*$s.cx).store;
                 if let FuncKind::Wasm { instance, index } = (*store).funcs.get_debug_checked(addr as usize).kind {

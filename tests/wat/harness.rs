@@ -77,19 +77,16 @@ pub struct Guest {
 impl Guest {
     /// `tests/wat/NAME.wat` with arguments.
     pub fn wat(name: &str, args: &[&str]) -> Guest {
-        let module = manifest_dir().join("tests/wat").join(format!("{name}.wat"));
-        assert!(module.is_file(), "missing guest {}", module.display());
-        Guest {
-            name: name.into(),
-            module,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            sandbox: false,
-        }
+        Self::file(name, &format!("tests/wat/{name}.wat"), args)
     }
 
     /// `tests/guests/wasm/NAME.wasm` with arguments (a guest built from C, C++ or Rust).
     pub fn wasm(name: &str, args: &[&str]) -> Guest {
-        let module = manifest_dir().join("tests/guests/wasm").join(format!("{name}.wasm"));
+        Self::file(name, &format!("tests/guests/wasm/{name}.wasm"), args)
+    }
+
+    fn file(name: &str, path: &str, args: &[&str]) -> Guest {
+        let module = manifest_dir().join(path);
         assert!(module.is_file(), "missing guest {}", module.display());
         Guest {
             name: name.into(),

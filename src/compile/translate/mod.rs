@@ -52,6 +52,23 @@ struct Ctrl {
     handler: bool,
 }
 
+impl Ctrl {
+    /// A block (`block`, `try_table`) of `params` and `results` above stack height `base`.
+    fn block(base: u32, params: u32, results: u32, handler: bool) -> Ctrl {
+        Ctrl {
+            kind: Kind::Block,
+            base,
+            params,
+            results,
+            label: 0,
+            patches: Vec::new(),
+            else_patch: None,
+            dead: false,
+            handler,
+        }
+    }
+}
+
 /// Buffers reused across functions.
 #[derive(Default)]
 pub struct Context {

@@ -114,17 +114,7 @@ impl T<'_> {
         self.patch(skip, start);
         let base_slot = self.canon(base);
         self.open_handlers.push(Handler { start, end: start, base: base_slot, catches: catches.into() });
-        self.ctrl.push(Ctrl {
-            kind: Kind::Block,
-            base,
-            params: p,
-            results: r,
-            label: 0,
-            patches: Vec::new(),
-            else_patch: None,
-            dead: false,
-            handler: true,
-        });
+        self.ctrl.push(Ctrl::block(base, p, r, true));
         Ok(())
     }
 
@@ -209,17 +199,7 @@ impl T<'_> {
                 let (p, r) = self.block_arity(blockty);
                 self.materialize_all();
                 let base = self.height() - p;
-                self.ctrl.push(Ctrl {
-                    kind: Kind::Block,
-                    base,
-                    params: p,
-                    results: r,
-                    label: 0,
-                    patches: Vec::new(),
-                    else_patch: None,
-                    dead: false,
-                    handler: false,
-                });
+                self.ctrl.push(Ctrl::block(base, p, r, false));
             }
             O::Loop { blockty } => {
                 let (p, r) = self.block_arity(blockty);
