@@ -195,7 +195,15 @@ impl Runner {
             self.machine.set_budget(u64::MAX);
             match self.machine.run(&mut self.store, &mut host) {
                 Ok(RunResult::Done) => return Outcome::Values(self.machine.results(&self.store, func)),
-                Ok(RunResult::Yield) => continue,
+                Ok(RunResult::Yield) => {
+                    // A pause asked for collecting exceptions: scripts do not collect them (their
+                    // store has several instances); the next request waits for twice as many.
+                    if std::mem::take(&mut self.machine.collect_exns) {
+                        self.store.exn_collect_at =
+                            (2 * self.store.exns.len()).max(crate::exec::EXN_COLLECT_AT);
+                    }
+                    continue;
+                }
                 Ok(RunResult::Exit(c)) => return Outcome::Trap(format!("exit {c}"), false),
                 Err(t) => {
                     return Outcome::Trap(t.kind.message().to_string(), t.kind == TrapKind::StackExhausted)
