@@ -1125,6 +1125,18 @@ unsafe fn unwind(cx: *mut Ctx, ip: *const Instr, e: usize) -> bool {
         // The instruction the exception leaves: the `throw`, or a caller's call.
         let pc = if k == top { pc_of(cx, ip) } else { fr.pc - 1 };
         let Some((cf, inst)) = crate::exec::machine::code_checked(store, fr.func) else { return false };
+        // A tail call that kept its frame (its callee could not take the frame's place) has
+        // left the caller's handlers all the same.
+        if k != top
+            && matches!(
+                cf.code.get(pc as usize),
+                Some(
+                    Instr::ReturnCall { .. } | Instr::ReturnCallIndirect { .. } | Instr::ReturnCallRef { .. }
+                )
+            )
+        {
+            continue;
+        }
         let tags = &store.instances[inst as usize].tags;
         for h in cf.handlers.iter().filter(|h| h.start <= pc && pc < h.end) {
             let hit = h.catches.iter().find(|c| match c.kind {
