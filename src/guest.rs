@@ -225,8 +225,7 @@ impl Guest {
                         self.machine.collect_exns = false;
                         if let Err(e) = crate::snapshot::collect_exceptions(self) {
                             log::debug!("exceptions not collected: {e}");
-                            self.store.exn_collect_at =
-                                (2 * self.store.exns.len()).max(crate::exec::EXN_COLLECT_AT);
+                            self.store.collect_exns_later(self.store.exns.len());
                         }
                         if self.machine.executed().wrapping_sub(first) < budget {
                             continue;

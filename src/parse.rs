@@ -389,30 +389,14 @@ pub(crate) fn ref_full(r: wasmparser::RefType) -> Result<FullType, String> {
     Ok(FullType::Ref { nullable: r.is_nullable(), heap })
 }
 
-/// The runtime type of an operand as the validator types it. Validation is more precise than
-/// the declared types: `ref.func` pushes a non-null reference to its concrete function type,
-/// `ref.null func` a reference to the bottom type `nofunc`. All of them are `funcref`s at run
-/// time (and `noextern` an `externref`).
-pub(crate) fn operand_type(t: wasmparser::ValType) -> Result<ValType, String> {
-    use wasmparser::{AbstractHeapType as A, HeapType as H};
-    match t {
-        wasmparser::ValType::Ref(r) => match r.heap_type() {
-            H::Concrete(_) | H::Exact(_) | H::Abstract { shared: false, ty: A::Func | A::NoFunc } => {
-                Ok(ValType::FuncRef)
-            }
-            H::Abstract { shared: false, ty: A::Extern | A::NoExtern } => Ok(ValType::ExternRef),
-            H::Abstract { shared: false, ty: A::Exn | A::NoExn } => Ok(ValType::ExnRef),
-            _ => Err(format!("unsupported reference type {r:?}")),
-        },
-        other => val_type(other),
-    }
-}
-
-/// The run-time representation of a reference type, wherever it appears (a concrete type
-/// may be named by its module index or, inside function bodies, its validator id).
+/// The run-time representation of a reference type, wherever it appears: a concrete type may
+/// be named by its module index or, inside function bodies, its validator id. Operands are
+/// typed more precisely by validation than declared types are (`ref.func` pushes a non-null
+/// reference to its concrete function type, `ref.null func` one to the bottom type `nofunc`):
+/// all of them are `funcref`s at run time (and `noextern` an `externref`, `noexn` an `exnref`).
 pub(crate) fn ref_type(r: wasmparser::RefType) -> Result<ValType, String> {
     match r.heap_type() {
-        wasmparser::HeapType::Concrete(_) => Ok(ValType::FuncRef),
+        wasmparser::HeapType::Concrete(_) | wasmparser::HeapType::Exact(_) => Ok(ValType::FuncRef),
         _ => ref_full(r).map(FullType::repr),
     }
 }

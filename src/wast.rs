@@ -199,8 +199,7 @@ impl Runner {
                     // A pause asked for collecting exceptions: scripts do not collect them (their
                     // store has several instances); the next request waits for twice as many.
                     if std::mem::take(&mut self.machine.collect_exns) {
-                        self.store.exn_collect_at =
-                            (2 * self.store.exns.len()).max(crate::exec::EXN_COLLECT_AT);
+                        self.store.collect_exns_later(self.store.exns.len());
                     }
                     continue;
                 }

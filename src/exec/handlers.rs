@@ -1157,9 +1157,7 @@ unsafe fn unwind(cx: *mut Ctx, ip: *const Instr, e: usize) -> bool {
                 store.exns[e].seen = true;
             } else if !store.exns[e].seen {
                 // Caught without the guest ever holding a reference to it: its last use.
-                store.exns[e] =
-                    crate::runtime::store::Exn { tag: u32::MAX, payload: Box::new([]), seen: false };
-                store.exn_free.push(e as u32);
+                store.free_exn(e);
             }
             m.frames.truncate(k + 1);
             m.codes.truncate(k + 1);
@@ -1185,9 +1183,7 @@ unsafe fn new_exn(cx: *mut Ctx, tag: u32, args: *const u64, n: u16) -> usize {
         return i as usize;
     }
     store.exns.push(exn);
-    let live = store.exns.len() - store.exn_free.len();
-    let at = if store.exn_collect_at == 0 { EXN_COLLECT_AT } else { store.exn_collect_at };
-    if live > at && !store.exns.is_empty() {
+    if store.exns.len() - store.exn_free.len() > store.exn_collect_at.max(EXN_COLLECT_AT) {
         (*(*cx).m).collect_exns = true;
     }
     store.exns.len() - 1

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod trap;
 mod unchecked;
 
+#[cfg(test)]
 pub(crate) use handlers::EXN_COLLECT_AT;
 pub use machine::{Frame, Machine, RunResult};
 pub use trap::{BacktraceFrame, Trap, TrapKind};

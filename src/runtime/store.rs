@@ -67,7 +67,7 @@ impl Default for Limits {
 }
 
 /// A thrown exception: its tag (store address) and payload (slot bits, typed by the tag). A
-/// freed one (see [`Store::exn_free`]) has tag `u32::MAX` and no payload.
+/// freed one ([`Store::free_exn`]) has tag [`FREED`] and no payload.
 #[derive(Clone, Debug)]
 pub struct Exn {
     pub(crate) tag: u32,
@@ -75,6 +75,9 @@ pub struct Exn {
     /// Whether an `exnref` to it was ever handed to the guest (`catch_ref`, `catch_all_ref`).
     pub(crate) seen: bool,
 }
+
+/// The tag of a freed exception: no tag has this address.
+pub(crate) const FREED: u32 = u32::MAX;
 
 #[derive(Default, Debug)]
 pub struct Store {
@@ -89,9 +92,10 @@ pub struct Store {
     /// Exceptions thrown (an `exnref` slot holds index + 1): freed when caught unseen (see
     /// `exec::handlers::unwind`) or found unreachable (`snapshot::collect_exceptions`).
     pub(crate) exns: Vec<Exn>,
-    /// Indices of `exns` freed by a collection, for reuse.
+    /// Indices of `exns` freed, for reuse.
     pub(crate) exn_free: Vec<u32>,
-    /// Collect when this many exceptions are live (0: the default, 1024).
+    /// Collect when more exceptions than this are live (but never below
+    /// `exec::EXN_COLLECT_AT`).
     pub(crate) exn_collect_at: usize,
     pub(crate) instances: Vec<Instance>,
     pub(crate) limits: Limits,
@@ -130,6 +134,22 @@ impl Store {
     pub fn add_global(&mut self, ty: ValType, mutable: bool, v: Val) -> u32 {
         self.globals.push(Global { value: v.to_slot(), ty, full: FullType::plain(ty), mutable });
         (self.globals.len() - 1) as u32
+    }
+
+    /// Frees exception `e` for reuse: no reference to it remains.
+    pub(crate) fn free_exn(&mut self, e: usize) {
+        self.exns[e] = Exn { tag: FREED, payload: Box::new([]), seen: false };
+        self.exn_free.push(e as u32);
+    }
+
+    /// Asks for the next collection of exceptions once twice `live` of them are live.
+    pub(crate) fn collect_exns_later(&mut self, live: usize) {
+        self.exn_collect_at = 2 * live;
+    }
+
+    /// The payload types of the tag at `addr`.
+    pub(crate) fn tag_params(&self, addr: u32) -> &[ValType] {
+        &self.types[self.tags[addr as usize] as usize].params
     }
 
     pub fn func_type(&self, addr: u32) -> &FuncType {

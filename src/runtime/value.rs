@@ -53,7 +53,7 @@ pub enum HeapType {
 /// representation (every function reference is a `funcref` slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FullType {
-    /// A number type (never `FuncRef`/`ExternRef`).
+    /// A number type (never a reference type).
     Num(ValType),
     Ref {
         nullable: bool,
@@ -62,11 +62,12 @@ pub enum FullType {
 }
 
 impl FullType {
-    /// The full type of a Wasm 2.0 type (`funcref` = `(ref null func)`).
+    /// The full type of a run-time type (`funcref` = `(ref null func)`, …).
     pub fn plain(t: ValType) -> FullType {
         match t {
             ValType::FuncRef => FullType::Ref { nullable: true, heap: HeapType::Func },
             ValType::ExternRef => FullType::Ref { nullable: true, heap: HeapType::Extern },
+            ValType::ExnRef => FullType::Ref { nullable: true, heap: HeapType::Exn },
             n => FullType::Num(n),
         }
     }

@@ -400,7 +400,7 @@ fn capture_exns(g: &Guest, refs: &Refs<'_>) -> Result<Option<ExnsImage>, Error> 
         let tag = tags.iter().position(|&t| t == x.tag).ok_or_else(|| {
             Error::Other("an exception of a tag the module does not name cannot be checkpointed".into())
         })?;
-        let params = &g.store.types[g.store.tags[x.tag as usize] as usize].params;
+        let params = g.store.tag_params(x.tag);
         let payload =
             params.iter().zip(x.payload.iter()).map(|(&t, &v)| refs.value(t, v)).collect::<Result<_, _>>()?;
         exns.push(ExnImage { tag: tag as u32, payload });
@@ -426,16 +426,12 @@ pub(crate) fn collect_exceptions(g: &mut Guest) -> Result<usize, Error> {
     for &e in &live {
         keep[e as usize] = true;
     }
-    for &f in &st.exn_free {
-        keep[f as usize] = true; // already free
-    }
-    for (i, k) in keep.iter().enumerate() {
-        if !k {
-            st.exns[i] = crate::runtime::store::Exn { tag: u32::MAX, payload: Box::new([]), seen: false };
-            st.exn_free.push(i as u32);
+    for (i, k) in keep.into_iter().enumerate() {
+        if !k && st.exns[i].tag != crate::runtime::store::FREED {
+            st.free_exn(i);
         }
     }
-    st.exn_collect_at = (2 * live.len()).max(crate::exec::EXN_COLLECT_AT);
+    st.collect_exns_later(live.len());
     Ok(live.len())
 }
 
@@ -448,7 +444,7 @@ fn apply_exns(g: &mut Guest, xi: &ExnsImage) -> Result<(), Error> {
     for (i, x) in xi.exns.iter().enumerate() {
         let fail = |why: String| bad(format!("exception {i}: {why}"));
         let &tag = inst.tags.get(x.tag as usize).ok_or_else(|| fail(format!("no tag {}", x.tag)))?;
-        let params = &g.store.types[g.store.tags[tag as usize] as usize].params;
+        let params = g.store.tag_params(tag);
         if params.len() != x.payload.len() {
             return Err(fail(format!("{} payload values, its tag has {}", x.payload.len(), params.len())));
         }

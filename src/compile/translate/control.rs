@@ -56,35 +56,43 @@ impl T<'_> {
     /// a forward branch to be patched at the end of ctrl frame `ci`.
     pub(super) fn branch_instr(&mut self, depth: u32) -> (Instr, Option<usize>) {
         let (arity, ci) = self.label_arity(depth);
+        // A single result returned from wherever it is (a local, say); anything else from
+        // canonical slots.
+        let from = if self.ctrl[ci].kind == Kind::Func && arity == 1 {
+            if *self.stack.last().unwrap() == KONST {
+                self.materialize_top(1);
+            }
+            *self.stack.last().unwrap()
+        } else {
+            self.materialize_top(arity);
+            self.canon(self.height() - arity)
+        };
+        self.branch_to(ci, from, arity)
+    }
+
+    /// The unconditional branch to the label of ctrl frame `ci` carrying the `n` values at
+    /// slots `from..`, and whether it is a forward branch to be patched at the end of `ci`.
+    pub(super) fn branch_to(&self, ci: usize, from: Slot, n: u32) -> (Instr, Option<usize>) {
         let c = &self.ctrl[ci];
         if c.kind == Kind::Func {
-            if arity == 1 {
-                if *self.stack.last().unwrap() == KONST {
-                    self.materialize_top(1);
-                }
-                let from = *self.stack.last().unwrap();
-                return (Instr::Return { from, n: 1 }, None);
-            }
-            self.materialize_top(arity);
-            let from = self.canon(self.height() - arity);
-            return (Instr::Return { from, n: arity as u16 }, None);
+            return (Instr::Return { from, n: n as u16 }, None);
         }
         let (target, fwd) = if c.kind == Kind::Loop { (c.label, None) } else { (0, Some(ci)) };
         let to = self.canon(c.base);
-        if arity == 0 {
-            return (Instr::Br { target }, fwd);
-        }
-        self.materialize_top(arity);
-        let from = self.canon(self.height() - arity);
-        if from == to {
+        if n == 0 || from == to {
             (Instr::Br { target }, fwd)
         } else {
-            (Instr::BrCopy { target, from, to, n: arity as u16 }, fwd)
+            (Instr::BrCopy { target, from, to, n: n as u16 }, fwd)
         }
     }
 
     pub(super) fn emit_branch(&mut self, depth: u32) {
-        let (i, fwd) = self.branch_instr(depth);
+        let b = self.branch_instr(depth);
+        self.emit_patched(b);
+    }
+
+    /// Emits a branch built by [`T::branch_to`], registering it for patching if forward.
+    pub(super) fn emit_patched(&mut self, (i, fwd): (Instr, Option<usize>)) {
         let idx = self.emit(i);
         if let Some(ci) = fwd {
             self.ctrl[ci].patches.push(idx);

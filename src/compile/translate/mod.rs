@@ -287,7 +287,7 @@ impl T<'_> {
         self.pre_types.clear();
         let n = v.operand_stack_height() as usize;
         for d in (0..n).rev() {
-            match v.get_operand_type(d).flatten().map(crate::parse::operand_type) {
+            match v.get_operand_type(d).flatten().map(crate::parse::val_type) {
                 Some(Ok(t)) => self.pre_types.push(t),
                 _ => self.map_broken = true,
             }

@@ -77,6 +77,11 @@ impl T<'_> {
         Ok(self.canon(h))
     }
 
+    /// The number of payload values of tag `t` (module index).
+    fn tag_arity(&self, t: u32) -> u32 {
+        self.m.types[self.m.tags[t as usize] as usize].params.len() as u32
+    }
+
     /// `try_table`: a block whose body is covered by handlers. Each catch clause gets a landing
     /// pad, placed before the body (which the code entering the block jumps over): the
     /// exception's payload (and reference) arrive in the canonical slots from the block's base
@@ -95,18 +100,20 @@ impl T<'_> {
                 wasmparser::Catch::All { label } => (CatchKind::All, label),
                 wasmparser::Catch::AllRef { label } => (CatchKind::AllRef, label),
             };
-            let payload = |t: u32| self.m.types[self.m.tags[t as usize] as usize].params.len() as u32;
             let n = match kind {
-                CatchKind::Tag(t) => payload(t),
-                CatchKind::TagRef(t) => payload(t) + 1,
+                CatchKind::Tag(t) => self.tag_arity(t),
+                CatchKind::TagRef(t) => self.tag_arity(t) + 1,
                 CatchKind::All => 0,
                 CatchKind::AllRef => 1,
             };
             if n > 0 {
                 self.scratch(base + n - 1)?;
             }
+            // The pad: a branch to the clause's label carrying its `n` values from `base` on.
             let pad = self.pc();
-            self.pad_branch(depth, base, n);
+            let (_, ci) = self.label_arity(depth);
+            let b = self.branch_to(ci, self.canon(base), n);
+            self.emit_patched(b);
             catches.push(Catch { kind, pad });
         }
         let start = self.pc();
@@ -116,29 +123,6 @@ impl T<'_> {
         self.open_handlers.push(Handler { start, end: start, base: base_slot, catches: catches.into() });
         self.ctrl.push(Ctrl::block(base, p, r, true));
         Ok(())
-    }
-
-    /// The landing pad of a catch clause to the label at `depth`: its `n` values are in the
-    /// canonical slots from height `base` on.
-    fn pad_branch(&mut self, depth: u32, base: u32, n: u32) {
-        let (_, ci) = self.label_arity(depth);
-        let from = self.canon(base);
-        let c = &self.ctrl[ci];
-        if c.kind == Kind::Func {
-            self.emit(Instr::Return { from, n: n as u16 });
-            return;
-        }
-        let (target, fwd) = if c.kind == Kind::Loop { (c.label, None) } else { (0, Some(ci)) };
-        let to = self.canon(c.base);
-        let i = if n == 0 || from == to {
-            Instr::Br { target }
-        } else {
-            Instr::BrCopy { target, from, to, n: n as u16 }
-        };
-        let idx = self.emit(i);
-        if let Some(ci) = fwd {
-            self.ctrl[ci].patches.push(idx);
-        }
     }
 
     /// Lowers one operator. The operators are split by concern into a chain of visitors, each
@@ -298,8 +282,7 @@ impl T<'_> {
             }
             O::TryTable { try_table } => self.try_table(try_table)?,
             O::Throw { tag_index } => {
-                let ty = self.m.tags[tag_index as usize];
-                let n = self.m.types[ty as usize].params.len() as u32;
+                let n = self.tag_arity(tag_index);
                 let base = self.call_args(n);
                 self.emit(Instr::Throw { tag: tag_index, base, n: n as u16 });
                 self.unreachable = true;
@@ -365,13 +348,10 @@ impl T<'_> {
             }
             O::BrOnNonNull { relative_depth } => {
                 // The branch carries the reference; falling through drops it.
-                let r = *self.stack.last().expect("validated: operand stack underflow");
-                let r = if r == KONST {
+                if *self.stack.last().expect("validated: operand stack underflow") == KONST {
                     self.materialize_top(1);
-                    self.canon(self.height() - 1)
-                } else {
-                    r
-                };
+                }
+                let r = *self.stack.last().unwrap();
                 let is_null = self.scratch(self.height())?;
                 self.emit(Instr::RefIsNull { dst: is_null, src: r });
                 self.cond_branch(is_null, false, relative_depth);
