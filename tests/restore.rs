@@ -30,25 +30,34 @@ fn text(b: &[u8]) -> String {
 /// Generations of refs.wat at many positions (archived when the guest finished), and the
 /// uninterrupted run's stdout.
 fn generations(dir: &Path) -> (Vec<PathBuf>, String) {
-    let wat = refs_wat();
-    let plain = run(dir, &["run", wat.to_str().unwrap()]);
+    let (files, out) = generations_of(dir, &refs_wat(), &[], "7919");
+    assert!(files.len() > 10, "too few generations: {}", files.len());
+    (files, out)
+}
+
+/// Generations of module `wat` with `args`, one every `every` instruction units (one file
+/// each, archived when the guest finished), and the uninterrupted run's stdout, which the
+/// checkpointed run must have printed too.
+fn generations_of(dir: &Path, wat: &Path, args: &[&str], every: &str) -> (Vec<PathBuf>, String) {
+    let mut plain_args = vec!["run", wat.to_str().unwrap()];
+    plain_args.extend(args);
+    let plain = run(dir, &plain_args);
     assert!(plain.status.success(), "{}", text(&plain.stderr));
-    let o = run(
-        dir,
-        &[
-            "run",
-            "--checkpoint-dir",
-            "ck",
-            "--every-instructions",
-            "7919",
-            "--keep",
-            "1000",
-            "--keep-on-exit",
-            // one file each: the crafted variants are written and restored elsewhere
-            "--self-contained",
-            wat.to_str().unwrap(),
-        ],
-    );
+    let mut a = vec![
+        "run",
+        "--checkpoint-dir",
+        "ck",
+        "--every-instructions",
+        every,
+        "--keep",
+        "1000",
+        "--keep-on-exit",
+        // one file each: the crafted variants are written and restored elsewhere
+        "--self-contained",
+        wat.to_str().unwrap(),
+    ];
+    a.extend(args);
+    let o = run(dir, &a);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), text(&plain.stdout));
     let mut files: Vec<PathBuf> = fs::read_dir(dir.join("ck"))
@@ -64,7 +73,7 @@ fn generations(dir: &Path) -> (Vec<PathBuf>, String) {
         .filter(|p| p.extension().is_some_and(|x| x == "ckpt"))
         .collect();
     files.sort();
-    assert!(files.len() > 10, "too few generations: {}", files.len());
+    assert!(files.len() > 5, "too few generations: {}", files.len());
     (files, text(&plain.stdout))
 }
 
@@ -103,13 +112,25 @@ fn restore(dir: &Path, bytes: &[u8], what: &str) -> (Option<i32>, String, String
 }
 
 fn restore_with(dir: &Path, bytes: &[u8], what: &str, opts: &[&str]) -> (Option<i32>, String, String) {
+    restore_module(dir, &refs_wat(), &[], bytes, what, opts)
+}
+
+/// Restores `bytes` of module `wat` run with `args`: (exit code, stderr, stdout).
+fn restore_module(
+    dir: &Path,
+    wat: &Path,
+    args: &[&str],
+    bytes: &[u8],
+    what: &str,
+    opts: &[&str],
+) -> (Option<i32>, String, String) {
     fs::write(dir.join("x.ckpt"), bytes).unwrap();
     let _ = fs::remove_dir_all(dir.join("ck2"));
-    let wat = refs_wat();
-    let mut args = vec!["run", "--restore", "x.ckpt", "--checkpoint-dir", "ck2"];
-    args.extend_from_slice(opts);
-    args.push(wat.to_str().unwrap());
-    let o = run(dir, &args);
+    let mut a = vec!["run", "--restore", "x.ckpt", "--checkpoint-dir", "ck2"];
+    a.extend_from_slice(opts);
+    a.push(wat.to_str().unwrap());
+    a.extend(args);
+    let o = run(dir, &a);
     let err = text(&o.stderr);
     assert!(!err.contains("panicked"), "{what}: chiwawa panicked: {err}");
     assert!(o.status.code().is_some(), "{what}: killed by a signal: {:?}\n{err}", o.status);
@@ -118,7 +139,12 @@ fn restore_with(dir: &Path, bytes: &[u8], what: &str, opts: &[&str]) -> (Option<
 
 /// Must be refused: exit 1, one `error:` line naming the file and containing `why`, no output.
 fn refused(dir: &Path, bytes: &[u8], what: &str, why: &str) {
-    let (code, err, out) = restore(dir, bytes, what);
+    refused_module(dir, &refs_wat(), &[], bytes, what, why)
+}
+
+/// [`refused`], for module `wat` run with `args`.
+fn refused_module(dir: &Path, wat: &Path, args: &[&str], bytes: &[u8], what: &str, why: &str) {
+    let (code, err, out) = restore_module(dir, wat, args, bytes, what, &[]);
     assert_eq!(code, Some(1), "{what}: must be refused\n{err}");
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{what}: {err}"));
     assert!(line.contains("cannot restore from x.ckpt"), "{what}: {line}");
@@ -363,43 +389,8 @@ fn crafted_globals_tables_memories_and_lengths_are_refused() {
     }
 }
 
-/// Generations of `tests/wat/NAME.wat ARGS` at many positions (one file each, archived).
-fn generations_of(dir: &Path, name: &str, args: &[&str]) -> Vec<PathBuf> {
-    let wat = manifest_dir().join("tests/wat").join(format!("{name}.wat"));
-    let mut a = vec!["run", "--checkpoint-dir", "ck", "--every-instructions", "3001", "--keep", "1000"];
-    a.extend(["--keep-on-exit", "--self-contained", wat.to_str().unwrap()]);
-    a.extend(args);
-    let o = run(dir, &a);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let mut files: Vec<PathBuf> = fs::read_dir(dir.join("ck"))
-        .unwrap()
-        .flat_map(|e| fs::read_dir(e.unwrap().path()).unwrap().map(|e| e.unwrap().path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ckpt"))
-        .collect();
-    files.sort();
-    assert!(files.len() > 5, "too few generations: {}", files.len());
-    files
-}
-
-/// Restores `bytes` of `tests/wat/NAME.wat ARGS`: (exit code, stderr); never a panic or signal.
-fn restore_of(dir: &Path, name: &str, args: &[&str], bytes: &[u8], what: &str) -> (Option<i32>, String) {
-    fs::write(dir.join("x.ckpt"), bytes).unwrap();
-    let _ = fs::remove_dir_all(dir.join("ck2"));
-    let wat = manifest_dir().join("tests/wat").join(format!("{name}.wat"));
-    let mut a = vec!["run", "--restore", "x.ckpt", "--checkpoint-dir", "ck2", wat.to_str().unwrap()];
-    a.extend(args);
-    let o = run(dir, &a);
-    let err = text(&o.stderr);
-    assert!(!err.contains("panicked"), "{what}: chiwawa panicked: {err}");
-    assert!(o.status.code().is_some(), "{what}: killed by a signal: {:?}\n{err}", o.status);
-    (o.status.code(), err)
-}
-
-fn refused_of(dir: &Path, name: &str, args: &[&str], bytes: &[u8], what: &str, why: &str) {
-    let (code, err) = restore_of(dir, name, args, bytes, what);
-    assert_eq!(code, Some(1), "{what}: must be refused\n{err}");
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{what}: {err}"));
-    assert!(line.contains(why), "{what}: {line:?} should say {why:?}");
+fn wat_guest(name: &str) -> PathBuf {
+    manifest_dir().join("tests/wat").join(format!("{name}.wat"))
 }
 
 /// Typed function references (Wasm 3.0): a global or table element must have its declared
@@ -408,7 +399,8 @@ fn refused_of(dir: &Path, name: &str, args: &[&str], bytes: &[u8], what: &str, w
 fn crafted_typed_references_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let args = ["2", "300"];
-    let files = generations_of(d.path(), "funcref", &args);
+    let wat = wat_guest("funcref");
+    let (files, _) = generations_of(d.path(), &wat, &args, "3001");
     let (header, s) = sections_of(&fs::read(&files[files.len() / 2]).unwrap());
     let st = store(&s);
     // funcref.wat: globals $len, $g (ref $op), $last (mut (ref null $op)), $nulls; tables $ops
@@ -416,9 +408,9 @@ fn crafted_typed_references_are_refused() {
     // of type $op), $double, $mix, $apply, $chain (16, of type $rec), ...
     let mut x = st.clone();
     x.tables[1].elems[0] = Value::FuncRef(None);
-    refused_of(
+    refused_module(
         d.path(),
-        "funcref",
+        &wat,
         &args,
         &with_store(&header, &s, &x),
         "null in (ref $op) table",
@@ -426,12 +418,12 @@ fn crafted_typed_references_are_refused() {
     );
     let mut x = st.clone();
     x.globals[2] = Value::FuncRef(Some(16));
-    refused_of(d.path(), "funcref", &args, &with_store(&header, &s, &x), "$chain in $last", "global 2");
+    refused_module(d.path(), &wat, &args, &with_store(&header, &s, &x), "$chain in $last", "global 2");
     let mut x = st.clone();
     x.tables[0].elems[1] = Value::FuncRef(Some(16));
-    refused_of(
+    refused_module(
         d.path(),
-        "funcref",
+        &wat,
         &args,
         &with_store(&header, &s, &x),
         "$chain in $ops",
@@ -441,7 +433,8 @@ fn crafted_typed_references_are_refused() {
     let mut x = st.clone();
     x.globals[2] = Value::FuncRef(Some(12));
     x.tables[0].elems[1] = Value::FuncRef(None);
-    let (code, err) = restore_of(d.path(), "funcref", &args, &with_store(&header, &s, &x), "well typed");
+    let (code, err, _) =
+        restore_module(d.path(), &wat, &args, &with_store(&header, &s, &x), "well typed", &[]);
     assert_eq!(code, Some(0), "{err}");
 }
 
@@ -453,7 +446,8 @@ fn crafted_exceptions_are_refused() {
     const KIND_EXCEPTIONS: u32 = 8;
     let d = tempfile::tempdir().unwrap();
     let args = ["4", "200"];
-    let files = generations_of(d.path(), "exn", &args);
+    let wat = wat_guest("exn");
+    let (files, _) = generations_of(d.path(), &wat, &args, "3001");
     // A generation holding exceptions: the table keeps up to 4.
     let f = files
         .iter()
@@ -464,7 +458,7 @@ fn crafted_exceptions_are_refused() {
     let xs: ExnsImage = codec::decode(&s.iter().find(|x| x.0 == KIND_EXCEPTIONS).unwrap().1).unwrap();
     let n = xs.exns.len() as u32;
     assert!(n >= 1);
-    let (code, err) = restore_of(d.path(), "exn", &args, &fs::read(f).unwrap(), "unmodified");
+    let (code, err, _) = restore_module(d.path(), &wat, &args, &fs::read(f).unwrap(), "unmodified", &[]);
     assert_eq!(code, Some(0), "{err}");
     let with_exns = |x: &ExnsImage| {
         let mut s = s.clone();
@@ -475,9 +469,9 @@ fn crafted_exceptions_are_refused() {
     let st = store(&s);
     let mut x = st.clone();
     x.globals[1] = Value::ExnRef(Some(n));
-    refused_of(
+    refused_module(
         d.path(),
-        "exn",
+        &wat,
         &args,
         &with_store(&header, &s, &x),
         "exnref past the section",
@@ -485,9 +479,9 @@ fn crafted_exceptions_are_refused() {
     );
     let mut x = st.clone();
     x.tables[0].elems[0] = Value::FuncRef(None);
-    refused_of(
+    refused_module(
         d.path(),
-        "exn",
+        &wat,
         &args,
         &with_store(&header, &s, &x),
         "funcref in exnref table",
@@ -497,17 +491,17 @@ fn crafted_exceptions_are_refused() {
     // exception naming one the section does not hold.
     let mut x = xs.clone();
     x.exns[0].tag = 99;
-    refused_of(d.path(), "exn", &args, &with_exns(&x), "tag 99", "no tag 99");
+    refused_module(d.path(), &wat, &args, &with_exns(&x), "tag 99", "no tag 99");
     let mut x = xs.clone();
     x.exns[0].payload.pop();
-    refused_of(d.path(), "exn", &args, &with_exns(&x), "short payload", "payload values");
+    refused_module(d.path(), &wat, &args, &with_exns(&x), "short payload", "payload values");
     let mut x = xs.clone();
     x.exns[0].payload.reverse();
-    refused_of(d.path(), "exn", &args, &with_exns(&x), "payload types", "where the code has");
+    refused_module(d.path(), &wat, &args, &with_exns(&x), "payload types", "where the code has");
     let mut x = xs.clone();
     x.exns.push(ExnImage { tag: 1, payload: vec![Value::ExnRef(Some(n + 5)), Value::I32(0)] });
-    refused_of(d.path(), "exn", &args, &with_exns(&x), "payload exnref", "does not hold");
+    refused_module(d.path(), &wat, &args, &with_exns(&x), "payload exnref", "does not hold");
     // Without the section, the references name nothing.
     let s2: Sections = s.iter().filter(|x| x.0 != KIND_EXCEPTIONS).cloned().collect();
-    refused_of(d.path(), "exn", &args, &build_ckpt(&header, &s2), "no section", "does not hold");
+    refused_module(d.path(), &wat, &args, &build_ckpt(&header, &s2), "no section", "does not hold");
 }
