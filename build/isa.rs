@@ -580,7 +580,19 @@ impl Out {
                         o("slot", "u32", "addr")
                     ),
                 );
-                let mut forms = vec!["", "A", "At", "AtA", "Mem"];
+                // Of a 64-bit memory (memory64): memory 0 (`M64`), any other (`Mem64`).
+                let addr64 = o("slot", "u64", "addr");
+                self.kind(
+                    "loadmem",
+                    format!("{n}M64"),
+                    format!("load64!(s, x, {addr64}, {mem}, |v| put!(s, x.dst, {res}, {v}))"),
+                );
+                self.kind(
+                    "loadmem",
+                    format!("{n}Mem64"),
+                    format!("load_mem64!(s, x, {addr64}, {mem}, |v| put!(s, x.dst, {res}, {v}))"),
+                );
+                let mut forms = vec!["", "A", "At", "AtA", "Mem", "M64", "Mem64"];
                 let mut idx_kind = "None".to_string();
                 if r.idx {
                     self.kind("loadidx", format!("{n}Idx"), ld(idx("slot")));
@@ -594,7 +606,7 @@ impl Out {
                     self.f64_writers.extend(forms.iter().map(|f| format!("{n}{f}")));
                 }
                 self.lowering
-                    .push(format!("{pats} => Lower::Load(memarg, I::{n}, I::{n}At, {idx_kind}, I::{n}Mem),"));
+                    .push(format!("{pats} => Lower::Load(memarg, I::{n}, I::{n}At, {idx_kind}, [I::{n}Mem, I::{n}M64, I::{n}Mem64]),"));
             }
             Class::Store { mem } => {
                 let st = |addr: String, val: String| format!("store!(s, x, {addr}, {val}, {mem})");
@@ -612,6 +624,17 @@ impl Out {
                     "storemem",
                     format!("{n}Mem"),
                     format!("store_mem!(s, x, {}, {}, {mem})", addr("slot"), val("slot")),
+                );
+                let addr64 = o("slot", "u64", "addr");
+                self.kind(
+                    "storemem",
+                    format!("{n}M64"),
+                    format!("store64!(s, x, {addr64}, {}, {mem})", val("slot")),
+                );
+                self.kind(
+                    "storemem",
+                    format!("{n}Mem64"),
+                    format!("store_mem64!(s, x, {addr64}, {}, {mem})", val("slot")),
                 );
                 for (f, field) in [("", "addr"), ("", "val"), ("At", "addr"), ("At", "val"), ("K", "addr")] {
                     let reg = if field == "addr" { "A" } else { "V" };
@@ -635,7 +658,7 @@ impl Out {
                     self.reading.push(format!("I::{n}At(m) if m.val == x => I::{f}AtV(m),"));
                 }
                 self.lowering.push(format!(
-                    "{pats} => Lower::Store(memarg, I::{n}, I::{n}At, I::{n}K, {idx_kind}, {}, I::{n}Mem),",
+                    "{pats} => Lower::Store(memarg, I::{n}, I::{n}At, I::{n}K, {idx_kind}, {}, [I::{n}Mem, I::{n}M64, I::{n}Mem64]),",
                     r.wide
                 ));
             }

@@ -25,6 +25,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::FUNCTION_REFERENCES
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::MEMORY64
         | WasmFeatures::GC
 }
 
@@ -141,14 +142,18 @@ pub struct TableType {
     pub ty: ValType,
     /// The element type in full (concrete references name module type indices).
     pub elem: FullType,
-    pub min: u32,
-    pub max: Option<u32>,
+    pub min: u64,
+    pub max: Option<u64>,
+    /// A 64-bit table (table64).
+    pub is64: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryType {
-    pub min: u32,
-    pub max: Option<u32>,
+    pub min: u64,
+    pub max: Option<u64>,
+    /// A 64-bit memory (memory64).
+    pub is64: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -455,19 +460,17 @@ fn extended_const(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
 
 fn table_type(t: &wasmparser::TableType) -> Result<TableType, String> {
     let elem = ref_full(t.element_type)?;
-    Ok(TableType {
-        ty: elem.repr(),
-        elem,
-        min: u32::try_from(t.initial).map_err(|_| "table64 is not supported")?,
-        max: t.maximum.map(|m| m.min(u32::MAX as u64) as u32),
-    })
+    Ok(TableType { ty: elem.repr(), elem, min: t.initial, max: t.maximum, is64: t.table64 })
 }
 
 fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, String> {
-    if m.memory64 || m.shared {
-        return Err("memory64 and shared memories are not supported".into());
+    if m.shared {
+        return Err("shared memories (threads) are not supported".into());
     }
-    Ok(MemoryType { min: m.initial as u32, max: m.maximum.map(|m| m as u32) })
+    if m.page_size_log2.is_some_and(|p| p != 16) {
+        return Err("custom page sizes are not supported".into());
+    }
+    Ok(MemoryType { min: m.initial, max: m.maximum, is64: m.memory64 })
 }
 
 fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType, String> {

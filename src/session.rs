@@ -355,7 +355,7 @@ struct Writer<'a> {
     in_flight: Option<Pending>,
     /// The buffer the last background generation copied its pages to, kept for the next.
     spare: Vec<u8>,
-    /// Bytes of guest memory at the last background generation.
+    /// Bytes of non-zero guest memory at the last generation ([`Writer::live_bytes`]).
     memory_bytes: usize,
     /// Write tracking is to start again (a background generation failed).
     retrack: bool,
@@ -379,6 +379,16 @@ impl Writer<'_> {
     }
 
     /// How big a copy buffer is kept between background generations.
+    /// Bytes of guest memory a generation copies at most: the non-zero pages the last
+    /// generation found (not the memories' size: a sparse 64-bit memory of many GiB may hold
+    /// a few MiB), else the memories' size.
+    fn live_bytes(&self, guest: &Guest) -> usize {
+        match self.tracker.as_ref() {
+            Some(t) => t.live_bytes(),
+            None => memories(guest).iter().map(|m| m.len()).sum(),
+        }
+    }
+
     fn spare_keep(&self) -> usize {
         SPARE_KEEP_MIN.max(self.memory_bytes / 8)
     }
@@ -434,7 +444,7 @@ impl Writer<'_> {
         self.retrack(guest);
         match snapshot::checkpoint(guest, self.dir, self.module_hash, self.tracker.as_mut()) {
             Ok(c) => {
-                self.memory_bytes = memories(guest).iter().map(|m| m.len()).sum();
+                self.memory_bytes = self.live_bytes(guest);
                 self.warm_spare();
                 Ok(self.committed(c))
             }
@@ -508,7 +518,7 @@ impl Writer<'_> {
     ) -> Result<Option<(u64, PathBuf, u64)>, Error> {
         let _ = self.settle();
         self.retrack(guest);
-        self.memory_bytes = memories(guest).iter().map(|m| m.len()).sum();
+        self.memory_bytes = self.live_bytes(guest);
         let keep = self.spare_keep();
         self.take_warm_spare();
         let Some(tracker) = self.tracker.as_mut() else { return self.commit(guest).map(Some) };

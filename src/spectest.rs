@@ -52,8 +52,8 @@ pub fn define(store: &mut Store, linker: &mut Linker) {
         let a = store.add_global(ty, false, v);
         linker.define("spectest", name, Extern::Global(a));
     }
-    store.tables.push(Table::new(FullType::plain(FuncRef), 10, Some(20), 0).expect("small table"));
+    store.tables.push(Table::new(FullType::plain(FuncRef), 10, Some(20), false, 0).expect("small table"));
     linker.define("spectest", "table", Extern::Table((store.tables.len() - 1) as u32));
-    store.memories.push(Mem::new(1, Some(2), store.limits.max_memory_pages).expect("one page"));
+    store.memories.push(Mem::new(1, Some(2), store.limits.max_memory_pages, false).expect("one page"));
     linker.define("spectest", "memory", Extern::Memory((store.memories.len() - 1) as u32));
 }

@@ -195,6 +195,51 @@ fn equivalence_multi_memory() {
     equivalence("equivalence_multi_memory", wat3("multimem", &["2", "60"], &["3", "3000"], &["6", "20000"]));
 }
 
+/// memory64 (Wasm 3.0): a 64-bit memory grown past 4 GiB and written sparsely (every width,
+/// bulk operators across the 4 GiB line and between memories of both index types), a 64-bit
+/// table; checkpoints at every position the interval hits. Generations stay sparse: what the
+/// guest wrote, not the memory's size.
+#[test]
+fn equivalence_memory64() {
+    let r = reference(&Guest::wat("mem64", &["2", "45", "100"]));
+    // Wasmtime prints the same.
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "round 1 hash=07f89d2f69543547 pages=147457 tab=5 grow=4 grow=1 high=0\n\
+         round 2 hash=f07c5e88f0be2e1b pages=147457 tab=5 grow=4 grow=2 high=0\n\
+         done\n"
+    );
+    equivalence(
+        "equivalence_memory64",
+        wat3("mem64", &["1", "1", "5"], &["3", "20", "2000"], &["4", "45", "20000"]),
+    );
+    // A 14 GiB memory with 100 cells: every generation (a self-contained one holds every
+    // non-zero page) is a few MiB.
+    for opts in [&["--self-contained"][..], &[]] {
+        let g = Guest::wat("mem64", &["2", "100", "3000"]);
+        let root = Root::new();
+        let mut args = vec!["--checkpoint-dir", CK, "--every-instructions", "20000", "--keep-on-exit"];
+        args.extend_from_slice(opts);
+        let f = spawn(&root, &g, &args, &[], Out::Pipe).wait();
+        assert_eq!(f.code(), Some(0), "{opts:?}: {}", f.stderr);
+        fn sizes(dir: &std::path::Path, out: &mut Vec<u64>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let m = e.metadata().unwrap();
+                if m.is_dir() {
+                    sizes(&e.path(), out);
+                } else {
+                    out.push(m.len());
+                }
+            }
+        }
+        let mut all = Vec::new();
+        sizes(&root.ck(), &mut all);
+        let (files, total) = (all.len(), all.iter().sum::<u64>());
+        assert!(files >= 3, "{opts:?}: only {files} files");
+        assert!(total < 200 << 20, "{opts:?}: {files} files of {total} bytes for a sparse memory");
+    }
+}
+
 /// Exception handling (Wasm 3.0): exceptions thrown thousands of frames deep, caught with
 /// `catch_ref`, held (local, global, table, another exception's payload) while loops run,
 /// rethrown with `throw_ref`, caught by `catch` and `catch_all`; checkpoints (with their
@@ -438,6 +483,7 @@ fn lowerings_write_identical_checkpoints_that_resume_each_other() {
         Guest::wat("tailcall", &["8", "2000"]),
         Guest::wat("funcref", &["3", "3000"]),
         Guest::wat("multimem", &["3", "3000"]),
+        Guest::wat("mem64", &["2", "8", "300"]),
         Guest::wat("exn", &["4", "500"]),
         Guest::wat("tables", &[]),
         Guest::wat("memgrow", &["12"]),

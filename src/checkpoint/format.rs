@@ -22,6 +22,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use super::codec;
+pub use crate::runtime::memory::Bytes;
 
 /// PNG-style magic: a non-ASCII byte (catches 7-bit transports), "CHW",
 /// CR LF (catches line-ending conversion), ^Z (stops `type` on DOS), LF.
@@ -51,9 +52,10 @@ pub const END_KIND: u32 = 0;
 pub const END_PAYLOAD_LEN: u64 = 8;
 /// WebAssembly page size; the unit of the sparse memory encoding.
 pub const PAGE_SIZE: usize = 65536;
-/// Largest memory (in pages) the memory section decoder accepts: 4 GiB, the
-/// limit of a 32-bit linear memory.
-pub const MAX_MEMORY_PAGES: u64 = 65536;
+/// Largest memory (in pages) the memory section decoder accepts: 2^48 pages, the limit of a
+/// 64-bit linear memory (the restore then checks the size against the module's own limits
+/// before anything is allocated).
+pub const MAX_MEMORY_PAGES: u64 = 1 << 48;
 /// Fixed prefix of a memory section payload (index, size, max, count).
 pub const MEMORY_PREFIX_LEN: usize = 28;
 /// Size of one stored page in a memory section (page index + contents).
@@ -1028,7 +1030,7 @@ pub fn memory_pages(
 /// `contents.len()` is `size_pages * 65536`, pages not stored are zero.
 /// The zeroed buffer comes from the allocator's zeroed path (lazy pages on
 /// most hosts), and an allocation failure is an error, not an abort.
-pub fn decode_memory(payload: &[u8]) -> Result<(u32, Vec<u8>, Option<u64>), FormatError> {
+pub fn decode_memory(payload: &[u8]) -> Result<(u32, Bytes, Option<u64>), FormatError> {
     let (info, pages) = memory_pages(payload)?;
     let bytes = usize::try_from(info.size_pages)
         .ok()
@@ -1054,24 +1056,10 @@ pub fn decode_memory(payload: &[u8]) -> Result<(u32, Vec<u8>, Option<u64>), Form
     Ok((info.index, mem, info.max_pages))
 }
 
-/// A zero-filled `Vec<u8>` of `len` bytes, or `None` if the allocator refuses.
-/// Uses `alloc_zeroed` so untouched pages stay unmapped on most hosts.
-pub(crate) fn try_zeroed_vec(len: usize) -> Option<Vec<u8>> {
-    if len == 0 {
-        return Some(Vec::new());
-    }
-    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
-    // SAFETY: `layout` has non-zero size. On success the pointer is valid for
-    // `len` zero-initialised bytes allocated by the global allocator with
-    // `u8`'s alignment and capacity `len`, which is exactly what
-    // `Vec::from_raw_parts` requires.
-    unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout);
-        if ptr.is_null() {
-            return None;
-        }
-        Some(Vec::from_raw_parts(ptr, len, len))
-    }
+/// `len` zero bytes, or `None` if the host refuses them. Untouched pages stay unmapped on
+/// most hosts (see [`Bytes`]).
+pub(crate) fn try_zeroed_vec(len: usize) -> Option<Bytes> {
+    Bytes::zeroed(len)
 }
 
 // ---------------------------------------------------------------------------
@@ -1167,7 +1155,7 @@ mod tests {
         assert_eq!(mem.payload.len(), MEMORY_PREFIX_LEN + 2 * MEMORY_PAGE_ENTRY_LEN);
         let (index, contents, max) = decode_memory(&mem.payload).unwrap();
         assert_eq!((index, max), (0, Some(10)));
-        assert_eq!(contents, memory());
+        assert_eq!(contents[..], memory()[..]);
         let meta = decode_meta(&c.section(SectionKind::Meta).unwrap().payload).unwrap();
         assert_eq!(meta, vec![("k".to_string(), "v".to_string())]);
         assert_eq!(parse_checkpoint(&bytes).unwrap().file_len, bytes.len() as u64);
@@ -1211,7 +1199,7 @@ mod tests {
             let c = read_checkpoint(&bytes).unwrap();
             let (i, back, m) = decode_memory(&c.sections[0].payload).unwrap();
             assert_eq!((i, m), (9, max));
-            assert_eq!(back, mem);
+            assert_eq!(back[..], mem[..]);
         }
         let mut w = CheckpointWriter::new(Vec::new(), &header()).unwrap();
         assert!(w.memory_section(0, &[0u8; 100], None).is_err());
@@ -1240,7 +1228,9 @@ mod tests {
             (memory_payload(3, u64::MAX, &[1, 1]), "ascending"),
             (memory_payload(3, u64::MAX, &[3]), "beyond"),
             (memory_payload(3, 2, &[]), "exceeds its maximum"),
-            (memory_payload(1 << 40, u64::MAX, &[]), "limit"),
+            (memory_payload(1 << 49, u64::MAX, &[]), "limit"),
+            // Within a 64-bit memory's limit, beyond what any host maps (2^56 bytes).
+            (memory_payload(1 << 40, u64::MAX, &[]), "cannot allocate"),
             (memory_payload(1, u64::MAX, &[0, 1]), "stored pages"),
             (vec![0; 10], "prefix"),
         ];

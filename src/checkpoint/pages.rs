@@ -242,6 +242,14 @@ pub struct PageTracker {
     plans: u64,
 }
 
+impl PageTracker {
+    /// Bytes of the non-zero pages of the last generation (what a generation's copy holds at
+    /// most: a sparse memory of many GiB may have a few MiB of them).
+    pub fn live_bytes(&self) -> usize {
+        self.mems.iter().map(|m| m.iter().filter(|p| p.is_some()).count()).sum::<usize>() * PAGE_SIZE
+    }
+}
+
 impl std::fmt::Debug for PageTracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageTracker")
@@ -643,7 +651,7 @@ impl PageStore {
     /// Assembles one memory from its manifest: a zeroed buffer of `size_pages` pages, every
     /// listed page read from its pack and checked against its fingerprint. The caller has
     /// checked `size_pages` against the module's limits.
-    pub fn load(&mut self, m: &Manifest) -> Result<Vec<u8>, String> {
+    pub fn load(&mut self, m: &Manifest) -> Result<crate::runtime::memory::Bytes, String> {
         let bytes = usize::try_from(m.size_pages)
             .ok()
             .and_then(|p| p.checked_mul(PAGE_SIZE))
@@ -972,7 +980,7 @@ mod tests {
         PageTracker::write_pack(&plan, hash, &[(&m, Some(8))], &mut bytes).unwrap();
         std::fs::write(dir.path().join(pack_file_name(1)), &bytes).unwrap();
         let mut store = PageStore::new(dir.path(), hash);
-        assert_eq!(store.load(&plan.manifests[0]).unwrap(), m);
+        assert_eq!(store.load(&plan.manifests[0]).unwrap()[..], m[..]);
         assert_eq!(store.pack_sizes(), BTreeMap::from([(1, 2)]));
         // another module's store refuses the pack
         assert!(PageStore::new(dir.path(), [2; 32])

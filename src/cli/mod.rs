@@ -139,9 +139,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SLOTS", default_value_t = 16 << 20)]
     pub max_stack_slots: u32,
 
-    /// Maximum size of any linear memory, in 64 KiB pages (65536 = 4 GiB)
-    #[arg(long, value_name = "PAGES", default_value_t = 65536)]
-    pub max_memory_pages: u32,
+    /// Maximum size of each linear memory, in 64 KiB pages (the default, 1048576, is 64 GiB;
+    /// a 32-bit memory has at most 65536 pages = 4 GiB anyway)
+    #[arg(long, value_name = "PAGES", default_value_t = crate::runtime::memory::DEFAULT_LIMIT_PAGES)]
+    pub max_memory_pages: u64,
 
     /// The module: a binary .wasm or a text .wat file
     #[arg(value_name = "MODULE")]

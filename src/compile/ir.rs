@@ -151,22 +151,28 @@ pub struct StoreK {
     pub offset: u32,
 }
 
-/// A load from memory `mem` of the instance, not memory 0 (multi-memory: the `…Mem` forms).
+/// A load from memory `mem` of the instance other than a 32-bit memory 0: the `…Mem` forms
+/// (another 32-bit memory, multi-memory), `…M64` (a 64-bit memory 0: `mem` is 0) and `…Mem64`
+/// (another 64-bit memory). The offset is below 2^63 (a larger one is lowered as 2^63: no
+/// memory is that large, so the access traps either way). Packed after the tag so that the
+/// instruction stays 16 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
 pub struct LoadMem {
     pub dst: Slot,
     pub addr: Slot,
     pub mem: u16,
-    pub offset: u32,
+    pub offset: u64,
 }
 
-/// A store to memory `mem` of the instance, not memory 0 (multi-memory: the `…Mem` forms).
+/// A store to memory `mem` as [`LoadMem`] loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
 pub struct StoreMem {
     pub addr: Slot,
     pub val: Slot,
     pub mem: u16,
-    pub offset: u32,
+    pub offset: u64,
 }
 
 /// Compare-and-branch against a constant: `if a OP imm { goto target }` (sign-extended for i64).
@@ -282,6 +288,7 @@ macro_rules! instrs {
                     | Instr::RefIsNull { dst, .. }
                     | Instr::RefFunc { dst, .. }
                     | Instr::RefAsNonNull { dst, .. }
+                    | Instr::SatU32 { dst, .. }
                     | Instr::TableGet { dst, .. }
                     | Instr::TableSize { dst, .. } => Some(dst),
                     _ => None,
@@ -428,6 +435,10 @@ generated_instrs! {
     ElemDrop { seg: u32 },
     RefIsNull { dst: Slot, src: Slot },
     RefFunc { dst: Slot, func: u32 },
+    /// `dst = min(a, u32::MAX)`: an i64 index or size of a 64-bit table (table64) for the
+    /// table instructions, which read 32 bits (tables hold fewer than 2^32 - 1 elements, so
+    /// a saturated index is out of bounds exactly when the original is).
+    SatU32 { dst: Slot, a: Slot },
     /// `ref.as_non_null`: `dst = src`, trapping on null.
     RefAsNonNull { dst: Slot, src: Slot },
     /// `throw` of tag `tag` (module index) with the `n` payload values from slot `base` on.

@@ -24,10 +24,17 @@ pub enum Lower {
     Sub(fn(Bin) -> Instr, fn(BinImm) -> Instr, bool),
     /// An f64 operation, which may take over the load of an operand (`M`, `MR`).
     F64(fn(Bin) -> Instr, fn(BinMem) -> Instr, fn(BinMem) -> Instr),
-    /// A load: its forms (the last for memories other than memory 0).
-    Load(MemArg, fn(Load) -> Instr, fn(LoadAt) -> Instr, Option<fn(LoadIdx) -> Instr>, fn(LoadMem) -> Instr),
+    /// A load: its forms; the last three for other memories than a 32-bit memory 0: a 32-bit
+    /// memory, a 64-bit memory 0, another 64-bit memory.
+    Load(
+        MemArg,
+        fn(Load) -> Instr,
+        fn(LoadAt) -> Instr,
+        Option<fn(LoadIdx) -> Instr>,
+        [fn(LoadMem) -> Instr; 3],
+    ),
     /// A store: its forms; the flag: a 64-bit value (an immediate must fit a sign-extended
-    /// i32); the last form for memories other than memory 0.
+    /// i32); the last three forms as for a load.
     Store(
         MemArg,
         fn(Store) -> Instr,
@@ -35,7 +42,7 @@ pub enum Lower {
         fn(StoreK) -> Instr,
         Option<fn(StoreIdx) -> Instr>,
         bool,
-        fn(StoreMem) -> Instr,
+        [fn(StoreMem) -> Instr; 3],
     ),
 }
 

@@ -594,6 +594,59 @@ macro_rules! store_mem {
     }};
 }
 
+/// memory64: the host address of an access of `$n` bytes at Wasm address `$base` (a `u64`) +
+/// `$off` (below 2^63, see [`LoadMem`]) of the memory at `$mp` of `$ml` bytes, or a trap. One
+/// comparison more than a 32-bit access: the carry of the address addition.
+macro_rules! ea64 {
+    ($s:ident, $mp:expr, $ml:expr, $base:expr, $off:expr, $n:expr) => {{
+        let (end, carry) = ($base as u64).overflowing_add($off + $n);
+        if carry || end > $ml {
+            trap!($s, TrapKind::MemoryOutOfBounds);
+        }
+        $mp.add(end as usize - $n as usize)
+    }};
+}
+
+/// [`load!`] from a 64-bit memory 0.
+macro_rules! load64 {
+    ($s:ident, $x:ident, $addr:expr, $t:ty, |$v:ident| $put:expr) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let p = ea64!($s, $s.mp, (*$s.cx).ml, $addr, $x.offset, N as u64);
+        let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
+        $put;
+    }};
+}
+
+/// [`store!`] to a 64-bit memory 0.
+macro_rules! store64 {
+    ($s:ident, $x:ident, $addr:expr, $v:expr, $t:ty) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let p = ea64!($s, $s.mp, (*$s.cx).ml, $addr, $x.offset, N as u64);
+        *(p as *mut [u8; N]) = ($v as $t).to_le_bytes();
+    }};
+}
+
+/// [`load!`] from the 64-bit memory `x.mem`.
+macro_rules! load_mem64 {
+    ($s:ident, $x:ident, $addr:expr, $t:ty, |$v:ident| $put:expr) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let m = mem_of($s.cx, $x.mem);
+        let p = ea64!($s, (*m).data.as_mut_ptr(), (*m).data.len() as u64, $addr, $x.offset, N as u64);
+        let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
+        $put;
+    }};
+}
+
+/// [`store!`] to the 64-bit memory `x.mem`.
+macro_rules! store_mem64 {
+    ($s:ident, $x:ident, $addr:expr, $v:expr, $t:ty) => {{
+        const N: usize = std::mem::size_of::<$t>();
+        let m = mem_of($s.cx, $x.mem);
+        let p = ea64!($s, (*m).data.as_mut_ptr(), (*m).data.len() as u64, $addr, $x.offset, N as u64);
+        *(p as *mut [u8; N]) = ($v as $t).to_le_bytes();
+    }};
+}
+
 /// Pushes the callee's [`Frame`] and its `Machine::codes` entry (code address | `$tag`), which
 /// always move together. Both vectors must have room for one more.
 macro_rules! push_frame {
@@ -889,11 +942,17 @@ type Slow = Result<(), u8>;
 const MEMORY_OOB: u8 = 1;
 const TABLE_OOB: u8 = 2;
 
+/// Whether `n` bytes at `at` lie within `len` bytes (no overflow up to the 2^64 edge).
+#[inline(always)]
+fn fits(at: u64, n: u64, len: usize) -> bool {
+    at.checked_add(n).is_some_and(|end| end <= len as u64)
+}
+
 /// # Safety
 /// The module's safety contract, and the instance has a memory (validation).
 #[inline(never)]
-unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
-    (*(*cx).mem).grow(delta).unwrap_or(u32::MAX)
+unsafe fn memory_grow(cx: *mut Ctx, delta: u64) -> u64 {
+    (*(*cx).mem).grow_result(delta)
 }
 
 /// `memory.copy` from memory `sm` to memory `dm` of the current instance (either may be
@@ -902,10 +961,13 @@ unsafe fn memory_grow(cx: *mut Ctx, delta: u32) -> u32 {
 /// # Safety
 /// The module's safety contract (both are memories of the instance).
 #[inline(never)]
-unsafe fn memory_copy_mem(cx: *mut Ctx, dm: u16, sm: u16, d: u32, s: u32, n: u32) -> Slow {
+unsafe fn memory_copy_mem(cx: *mut Ctx, dm: u16, sm: u16, d: u64, s: u64, n: u64) -> Slow {
     let (dst, src) = (mem_of(cx, dm), mem_of(cx, sm));
-    let (d, s, n) = (d as u64, s as u64, n as u64);
-    if d + n > (*dst).data.len() as u64 || s + n > (*src).data.len() as u64 {
+    // Each address of its memory's index type; the length 64-bit only between two 64-bit
+    // memories.
+    let (d, s) = ((*dst).index(d), (*src).index(s));
+    let n = if (*dst).is64 && (*src).is64 { n } else { n as u32 as u64 };
+    if !fits(d, n, (*dst).data.len()) || !fits(s, n, (*src).data.len()) {
         return Err(MEMORY_OOB);
     }
     // Through raw pointers taken one after the other: `dst` and `src` may be one memory.
@@ -918,9 +980,8 @@ unsafe fn memory_copy_mem(cx: *mut Ctx, dm: u16, sm: u16, d: u32, s: u32, n: u32
 /// # Safety
 /// `mp` points at `ml` bytes of linear memory.
 #[inline(never)]
-unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
-    let (d, s, n) = (d as u64, s as u64, n as u64);
-    if d + n > ml || s + n > ml {
+unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u64, s: u64, n: u64) -> Slow {
+    if !fits(d, n, ml as usize) || !fits(s, n, ml as usize) {
         return Err(MEMORY_OOB);
     }
     std::ptr::copy(mp.add(s as usize), mp.add(d as usize), n as usize);
@@ -930,9 +991,8 @@ unsafe fn memory_copy(mp: *mut u8, ml: u64, d: u32, s: u32, n: u32) -> Slow {
 /// # Safety
 /// `mp` points at `ml` bytes of linear memory.
 #[inline(never)]
-unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
-    let (d, n) = (d as u64, n as u64);
-    if d + n > ml {
+unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u64, v: u8, n: u64) -> Slow {
+    if !fits(d, n, ml as usize) {
         return Err(MEMORY_OOB);
     }
     std::ptr::write_bytes(mp.add(d as usize), v, n as usize);
@@ -943,10 +1003,9 @@ unsafe fn memory_fill(mp: *mut u8, ml: u64, d: u32, v: u8, n: u32) -> Slow {
 /// The module's safety contract; `mp` points at `ml` bytes of linear memory and `seg` is
 /// a data segment of the current instance (validation).
 #[inline(never)]
-unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u32, s: u32, n: u32) -> Slow {
+unsafe fn memory_init(cx: *mut Ctx, mp: *mut u8, ml: u64, seg: u32, d: u64, s: u64, n: u64) -> Slow {
     let data = (*(*cx).inst).data(seg);
-    let (d, s, n) = (d as u64, s as u64, n as u64);
-    if d + n > ml || s + n > data.len() as u64 {
+    if !fits(d, n, ml as usize) || !fits(s, n, data.len()) {
         return Err(MEMORY_OOB);
     }
     std::ptr::copy_nonoverlapping(data.as_ptr().add(s as usize), mp.add(d as usize), n as usize);
@@ -1381,41 +1440,45 @@ generated_handlers! {
         let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
         (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
     };
-    MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages() as u64);
+    MemorySize { dst } => |s| wr!(s, dst, (*(*s.cx).mem).pages());
     MemoryGrow { dst, delta } => |s| {
-        let r = memory_grow(s.cx, rd!(s, delta) as u32);
+        let r = memory_grow(s.cx, rd!(s, delta) as u32 as u64);
         refresh!(s);
-        wr!(s, dst, r as u64);
+        wr!(s, dst, r);
     };
     MemoryCopy { dst, src, n } => |s| {
-        slow!(s, memory_copy(s.mp, (*s.cx).ml, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+        slow!(s, memory_copy(s.mp, (*s.cx).ml, rd!(s, dst) as u32 as u64, rd!(s, src) as u32 as u64, rd!(s, n) as u32 as u64))
     };
     MemoryFill { dst, val, n } => |s| {
-        slow!(s, memory_fill(s.mp, (*s.cx).ml, rd!(s, dst) as u32, rd!(s, val) as u8, rd!(s, n) as u32))
+        slow!(s, memory_fill(s.mp, (*s.cx).ml, rd!(s, dst) as u32 as u64, rd!(s, val) as u8, rd!(s, n) as u32 as u64))
     };
     MemoryInit { seg, dst, src, n } => |s| {
-        slow!(s, memory_init(s.cx, s.mp, (*s.cx).ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+        let (d, src, n) = (rd!(s, dst) as u32 as u64, rd!(s, src) as u32 as u64, rd!(s, n) as u32 as u64);
+        slow!(s, memory_init(s.cx, s.mp, (*s.cx).ml, seg, d, src, n))
     };
     DataDrop { seg } => |s| data_drop(s.cx, seg);
-    MemorySizeMem { dst, mem } => |s| wr!(s, dst, (*mem_of(s.cx, mem)).pages() as u64);
+    MemorySizeMem { dst, mem } => |s| wr!(s, dst, (*mem_of(s.cx, mem)).pages());
     MemoryGrowMem { dst, delta, mem } => |s| {
-        let r = (*mem_of(s.cx, mem)).grow(rd!(s, delta) as u32).unwrap_or(u32::MAX);
+        let m = mem_of(s.cx, mem);
+        let r = (*m).grow_result((*m).index(rd!(s, delta)));
         // Memory 0 may be the same memory (imported twice).
         refresh!(s);
-        wr!(s, dst, r as u64);
+        wr!(s, dst, r);
     };
     MemoryFillMem { dst, val, n, mem } => |s| {
         let m = mem_of(s.cx, mem);
         let (mp, ml) = ((*m).data.as_mut_ptr(), (*m).data.len() as u64);
-        slow!(s, memory_fill(mp, ml, rd!(s, dst) as u32, rd!(s, val) as u8, rd!(s, n) as u32))
+        let (d, n) = ((*m).index(rd!(s, dst)), (*m).index(rd!(s, n)));
+        slow!(s, memory_fill(mp, ml, d, rd!(s, val) as u8, n))
     };
     MemoryCopyMem { dst, src, n, dst_mem, src_mem } => |s| {
-        slow!(s, memory_copy_mem(s.cx, dst_mem, src_mem, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+        slow!(s, memory_copy_mem(s.cx, dst_mem, src_mem, rd!(s, dst), rd!(s, src), rd!(s, n)))
     };
     MemoryInitMem { seg, dst, src, n, mem } => |s| {
         let m = mem_of(s.cx, mem);
         let (mp, ml) = ((*m).data.as_mut_ptr(), (*m).data.len() as u64);
-        slow!(s, memory_init(s.cx, mp, ml, seg, rd!(s, dst) as u32, rd!(s, src) as u32, rd!(s, n) as u32))
+        let d = (*m).index(rd!(s, dst));
+        slow!(s, memory_init(s.cx, mp, ml, seg, d, rd!(s, src) as u32 as u64, rd!(s, n) as u32 as u64))
     };
     TableGet { dst, index, table } => |s| slow!(s, table_get(s.cx, table, rd!(s, index) as u32, slot!(s, dst)));
     TableSet { table, index, val } => |s| slow!(s, table_set(s.cx, table, rd!(s, index) as u32, rd!(s, val)));
@@ -1465,6 +1528,7 @@ generated_handlers! {
         }
         trap!(s, TrapKind::UncaughtException)
     };
+    SatU32 { dst, a } => |s| wr!(s, dst, rd!(s, a).min(u32::MAX as u64));
     RefAsNonNull { dst, src } => |s| {
         let r = rd!(s, src);
         if r == 0 {

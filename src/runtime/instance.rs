@@ -149,12 +149,8 @@ pub fn instantiate(
             (ImportKind::Table(t), Extern::Table(a)) => {
                 let tb = &store.tables[a as usize];
                 if tb.elem != canon(t.elem)
-                    || !limits_match(
-                        t.min as u64,
-                        t.max.map(u64::from),
-                        tb.size() as u64,
-                        tb.max.map(u64::from),
-                    )
+                    || tb.is64 != t.is64
+                    || !limits_match(t.min, t.max, tb.size() as u64, tb.max)
                 {
                     return Err(link_err(format!(
                         "incompatible import type for {what}: table limits or type"
@@ -164,12 +160,7 @@ pub fn instantiate(
             }
             (ImportKind::Memory(t), Extern::Memory(a)) => {
                 let mem = &store.memories[a as usize];
-                if !limits_match(
-                    t.min as u64,
-                    t.max.map(u64::from),
-                    mem.pages() as u64,
-                    mem.max_pages.map(u64::from),
-                ) {
+                if mem.is64 != t.is64 || !limits_match(t.min, t.max, mem.pages(), mem.max_pages) {
                     return Err(link_err(format!("incompatible import type for {what}: memory limits")));
                 }
                 memories.push(a);
@@ -218,12 +209,13 @@ pub fn instantiate(
     }
     for (i, t) in m.tables.iter().enumerate().skip(m.num_imported_tables as usize) {
         let init = m.table_inits[i].as_ref().map_or(0, |e| eval_const(store, &globals, &funcs, e));
-        let table = Table::new(canon(t.elem), t.min, t.max, init).map_err(Error::Instantiate)?;
+        let table = Table::new(canon(t.elem), t.min, t.max, t.is64, init).map_err(Error::Instantiate)?;
         store.tables.push(table);
         tables.push((store.tables.len() - 1) as u32);
     }
     for t in m.memories.iter().skip(m.num_imported_memories as usize) {
-        let mem = Memory::new(t.min, t.max, store.limits.max_memory_pages).map_err(Error::Instantiate)?;
+        let mem =
+            Memory::new(t.min, t.max, store.limits.max_memory_pages, t.is64).map_err(Error::Instantiate)?;
         store.memories.push(mem);
         memories.push((store.memories.len() - 1) as u32);
     }
@@ -248,10 +240,13 @@ pub fn instantiate(
     for (i, seg) in m.elems.iter().enumerate() {
         match &seg.mode {
             ElemMode::Active { table, offset } => {
-                let off = eval_const(store, &inst.globals, &inst.funcs, offset) as u32 as u64;
+                // The offset is of the table's index type.
+                let off = eval_const(store, &inst.globals, &inst.funcs, offset);
+                let wide = store.tables[inst.tables[*table as usize] as usize].is64;
+                let off = if wide { off } else { off as u32 as u64 };
                 let t = &mut store.tables[inst.tables[*table as usize] as usize];
                 let items = &inst.elems[i];
-                if off + items.len() as u64 > t.size() as u64 {
+                if off.checked_add(items.len() as u64).is_none_or(|end| end > t.size() as u64) {
                     result = Err(Error::Trap("out of bounds table access".into()));
                     break;
                 }
@@ -265,8 +260,9 @@ pub fn instantiate(
     if result.is_ok() {
         for (i, seg) in m.datas.iter().enumerate() {
             if let DataMode::Active { memory, offset } = &seg.mode {
-                let off = eval_const(store, &inst.globals, &inst.funcs, offset) as u32 as u64;
+                let off = eval_const(store, &inst.globals, &inst.funcs, offset);
                 let mem = &mut store.memories[inst.memories[*memory as usize] as usize];
+                let off = mem.index(off);
                 match mem.slice_mut(off, seg.bytes.len() as u64) {
                     Some(dst) => dst.copy_from_slice(&seg.bytes),
                     None => {

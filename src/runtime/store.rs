@@ -6,7 +6,7 @@
 
 use super::global::Global;
 use super::instance::Instance;
-use super::memory::{Memory, MAX_PAGES};
+use super::memory::{Memory, DEFAULT_LIMIT_PAGES};
 use super::table::Table;
 use super::value::{FullType, FuncType, Sig, Val, ValType};
 use std::collections::HashMap;
@@ -53,7 +53,7 @@ impl Extern {
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Maximum pages of any one linear memory.
-    pub max_memory_pages: u32,
+    pub max_memory_pages: u64,
     /// Maximum value-stack slots (8 bytes each) of a machine.
     pub max_stack_slots: u32,
     /// Maximum call depth.
@@ -62,7 +62,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_memory_pages: MAX_PAGES, max_stack_slots: 16 << 20, max_frames: 200_000 }
+        Limits { max_memory_pages: DEFAULT_LIMIT_PAGES, max_stack_slots: 16 << 20, max_frames: 200_000 }
     }
 }
 

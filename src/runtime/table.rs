@@ -8,7 +8,10 @@ pub const MAX_TABLE_ELEMS: u32 = 10_000_000;
 #[derive(Clone, Debug)]
 pub struct Table {
     pub(crate) elems: Vec<u64>,
-    pub(crate) max: Option<u32>,
+    /// The declared maximum (up to 2^64 - 1 for a 64-bit table).
+    pub(crate) max: Option<u64>,
+    /// A 64-bit table (table64): indices and sizes are `i64`.
+    pub(crate) is64: bool,
     pub(crate) ty: ValType,
     /// The element type in full (concrete references name store type ids), for linking.
     pub(crate) elem: FullType,
@@ -16,8 +19,8 @@ pub struct Table {
 
 impl Table {
     /// A table of `min` elements set to `init`, holding references of type `elem`.
-    pub fn new(elem: FullType, min: u32, max: Option<u32>, init: u64) -> Result<Table, String> {
-        if min > MAX_TABLE_ELEMS {
+    pub fn new(elem: FullType, min: u64, max: Option<u64>, is64: bool, init: u64) -> Result<Table, String> {
+        if min > MAX_TABLE_ELEMS as u64 {
             return Err(format!("table of {min} elements exceeds the limit of {MAX_TABLE_ELEMS}"));
         }
         let mut elems = Vec::new();
@@ -25,7 +28,7 @@ impl Table {
             .try_reserve_exact(min as usize)
             .map_err(|_| format!("cannot allocate a table of {min} elements"))?;
         elems.resize(min as usize, init);
-        Ok(Table { elems, max, ty: elem.repr(), elem })
+        Ok(Table { elems, max, is64, ty: elem.repr(), elem })
     }
 
     /// The elements: `0` for null, `addr + 1` for a reference to the function at `addr`.
@@ -34,8 +37,18 @@ impl Table {
     }
 
     /// The declared maximum, if any.
-    pub fn max(&self) -> Option<u32> {
+    pub fn max(&self) -> Option<u64> {
         self.max
+    }
+
+    /// Whether indices are 64-bit (table64).
+    pub fn is64(&self) -> bool {
+        self.is64
+    }
+
+    /// The most elements the table may have: its declared maximum and the resource limit.
+    pub fn cap(&self) -> u32 {
+        self.max.unwrap_or(u64::MAX).min(MAX_TABLE_ELEMS as u64) as u32
     }
 
     /// The element type.
@@ -51,7 +64,7 @@ impl Table {
     pub fn grow(&mut self, delta: u32, init: u64) -> Option<u32> {
         let old = self.size();
         let new = old.checked_add(delta)?;
-        if new > self.max.unwrap_or(u32::MAX).min(MAX_TABLE_ELEMS) {
+        if new > self.cap() {
             return None;
         }
         self.elems.try_reserve(delta as usize).ok()?;

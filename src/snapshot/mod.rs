@@ -562,7 +562,7 @@ pub fn write(
         }
         None => {
             for (i, mem) in g.store.memories.iter().enumerate() {
-                cw.memory_section(i as u32, &mem.data, mem.max_pages.map(u64::from))?;
+                cw.memory_section(i as u32, &mem.data, mem.max_pages)?;
             }
         }
     }
@@ -702,7 +702,7 @@ pub fn begin(
     let (c, header) = capture_with_header(g, dir, module_hash)?;
     let generation = header.generation;
     let mems: Vec<(&[u8], Option<u64>)> =
-        g.store.memories.iter().map(|m| (&m.data[..], m.max_pages.map(u64::from))).collect();
+        g.store.memories.iter().map(|m| (&m.data[..], m.max_pages)).collect();
     let mut plan = tracker.plan(generation, &mems);
     let bufs: Vec<&[u8]> = mems.iter().map(|m| m.0).collect();
     let (pages_written, pages_reused) = (plan.new_pages.len() as u64, plan.reused);
@@ -910,11 +910,11 @@ pub fn restore_paged(
         let mem = g.store.memories.get(index as usize).ok_or_else(|| {
             bad(format!("a memory section for memory {index}, but the module has {}", g.store.memories.len()))
         })?;
-        let cap = mem.max_pages.unwrap_or(crate::runtime::memory::MAX_PAGES).min(mem.limit_pages);
-        if size_pages > u64::from(cap) {
+        let cap = mem.cap();
+        if size_pages > cap {
             return Err(bad(format!("memory {index} has {size_pages} pages, more than its limit of {cap}")));
         }
-        if max_pages != mem.max_pages.map(u64::from) {
+        if max_pages != mem.max_pages {
             return Err(bad(format!("memory {index}'s maximum differs from the module's")));
         }
         if memories.iter().any(|(i, _, _)| *i == index) {
@@ -973,7 +973,7 @@ fn fits(store: &crate::runtime::store::Store, full: FullType, v: u64) -> bool {
 fn apply_store(
     g: &mut Guest,
     si: &StoreImage,
-    memories: Vec<(u32, Vec<u8>, Option<u64>)>,
+    memories: Vec<(u32, crate::runtime::memory::Bytes, Option<u64>)>,
 ) -> Result<(), Error> {
     let refs = Refs::of(g);
     let st = &g.store;
@@ -997,7 +997,7 @@ fn apply_store(
     }
     let mut tables = Vec::with_capacity(si.tables.len());
     for (i, (t, ti)) in st.tables.iter().zip(&si.tables).enumerate() {
-        let max = t.max.unwrap_or(u32::MAX).min(crate::runtime::table::MAX_TABLE_ELEMS);
+        let max = t.cap();
         if ti.elems.len() as u64 > u64::from(max) {
             return Err(bad(format!(
                 "table {i} has {} elements, more than its limit of {max}",

@@ -110,7 +110,11 @@ impl T<'_> {
         let n = self.stack.len();
         let (addr, val) = (self.stack[n - 2], self.stack[n - 1]);
         // (The load taken over is of memory 0: so must the store be.)
-        if addr == KONST || val == KONST || memarg.target != wasmparser::MemArgTarget::Memory(0) {
+        if addr == KONST
+            || val == KONST
+            || memarg.target != wasmparser::MemArgTarget::Memory(0)
+            || self.memory64(0)
+        {
             return false;
         }
         let Some((li, ins)) = self.just_wrote(val, n as u32 - 1) else { return false };

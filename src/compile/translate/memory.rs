@@ -67,6 +67,33 @@ impl T<'_> {
         }
     }
 
+    /// Whether memory `mem` of the module is 64-bit (memory64).
+    pub(super) fn memory64(&self, mem: u32) -> bool {
+        self.m.memories.get(mem as usize).is_some_and(|t| t.is64)
+    }
+
+    /// Whether an access goes to a 32-bit memory 0 (the forms with the cached memory).
+    fn plain_memory(&self, memarg: wasmparser::MemArg) -> bool {
+        memarg.target == MemArgTarget::Memory(0) && !self.memory64(0)
+    }
+
+    /// The memory index of an access not to a 32-bit memory 0, and which of the three forms
+    /// for such accesses it takes: another 32-bit memory, a 64-bit memory 0, another 64-bit
+    /// memory.
+    fn memory_form(&self, memarg: wasmparser::MemArg) -> Result<(u16, usize), Error> {
+        let mem = self.memory_index(memarg)?;
+        Ok((
+            mem,
+            if !self.memory64(mem as u32) {
+                0
+            } else if mem == 0 {
+                1
+            } else {
+                2
+            },
+        ))
+    }
+
     /// Lowers an operator of the instruction-set table as it says.
     pub(super) fn lower(&mut self, l: Lower) -> Result<(), Error> {
         match l {
@@ -75,20 +102,20 @@ impl T<'_> {
             Lower::BinaryImm(f, k, flip) => self.binary_k(f, k, flip),
             Lower::Sub(f, k, wide) => self.sub_k(f, k, wide),
             Lower::F64(f, m, mr) => self.f64_binary(f, m, mr),
-            Lower::Load(memarg, _, _, _, m) if memarg.target != MemArgTarget::Memory(0) => {
-                let mem = self.memory_index(memarg)?;
+            Lower::Load(memarg, _, _, _, forms) if !self.plain_memory(memarg) => {
+                let (mem, form) = self.memory_form(memarg)?;
                 let addr = self.pop();
                 let dst = self.push()?;
-                let offset = memarg.offset as u32;
-                self.result(m(LoadMem { dst, addr, mem, offset }));
+                let offset = memarg.offset.min(1 << 63);
+                self.result(forms[form](LoadMem { dst, addr, mem, offset }));
                 Ok(())
             }
-            Lower::Store(memarg, .., m) if memarg.target != MemArgTarget::Memory(0) => {
-                let mem = self.memory_index(memarg)?;
+            Lower::Store(memarg, .., forms) if !self.plain_memory(memarg) => {
+                let (mem, form) = self.memory_form(memarg)?;
                 let val = self.pop();
                 let addr = self.pop();
-                let offset = memarg.offset as u32;
-                self.emit(m(StoreMem { addr, val, mem, offset }));
+                let offset = memarg.offset.min(1 << 63);
+                self.emit(forms[form](StoreMem { addr, val, mem, offset }));
                 Ok(())
             }
             Lower::Load(memarg, f, at, idx, _) => self.load_idx(memarg, f, at, idx),

@@ -310,7 +310,7 @@ impl T<'_> {
                 let tail = matches!(op, O::ReturnCallIndirect { .. });
                 let ft = &self.m.types[type_index as usize];
                 let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
-                let index = self.pop();
+                let index = self.pop_index(self.table64(table_index));
                 // The index may live in a slot the callee frame will reuse: it is read before the call.
                 let base = self.call_args(np);
                 let (type_idx, table) = (type_index, table_index as u16);
@@ -476,33 +476,58 @@ impl T<'_> {
         Ok(())
     }
 
+    /// Whether memory `mem` is a 32-bit memory 0 (its instructions have the plain forms).
+    fn plain(&self, mem: u32) -> bool {
+        mem == 0 && !self.memory64(0)
+    }
+
+    /// Whether table `t` of the module is 64-bit (table64).
+    fn table64(&self, t: u32) -> bool {
+        self.m.tables.get(t as usize).is_some_and(|t| t.is64)
+    }
+
+    /// Pops an index or size operand of a table instruction: of a 64-bit table (`wide`), its
+    /// value saturated to 32 bits in the operand's canonical slot, which the instructions
+    /// read (see [`Instr::SatU32`]).
+    fn pop_index(&mut self, wide: bool) -> Slot {
+        let a = self.pop();
+        if !wide {
+            return a;
+        }
+        let dst = self.canon(self.height());
+        self.emit(Instr::SatU32 { dst, a });
+        dst
+    }
+
     /// Loads, stores and the other memory operators.
     fn memory_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
         use Operator as O;
         match op {
             O::F64Store { memarg } if self.f64_update(memarg) => {}
+            // The plain forms are of a 32-bit memory 0; the `…Mem` forms read their operands
+            // at each memory's index type.
             O::MemorySize { mem } => {
                 let dst = self.push()?;
-                self.result(match mem {
-                    0 => Instr::MemorySize { dst },
-                    m => Instr::MemorySizeMem { dst, mem: m as u16 },
+                self.result(match self.plain(mem) {
+                    true => Instr::MemorySize { dst },
+                    false => Instr::MemorySizeMem { dst, mem: mem as u16 },
                 });
             }
             O::MemoryGrow { mem } => {
                 let delta = self.pop();
                 let dst = self.push()?;
-                self.emit(match mem {
-                    0 => Instr::MemoryGrow { dst, delta },
-                    m => Instr::MemoryGrowMem { dst, delta, mem: m as u16 },
+                self.emit(match self.plain(mem) {
+                    true => Instr::MemoryGrow { dst, delta },
+                    false => Instr::MemoryGrowMem { dst, delta, mem: mem as u16 },
                 });
             }
             O::MemoryInit { data_index, mem } => {
                 let n = self.pop();
                 let src = self.pop();
                 let dst = self.pop();
-                self.emit(match mem {
-                    0 => Instr::MemoryInit { seg: data_index, dst, src, n },
-                    m => Instr::MemoryInitMem { seg: data_index, dst, src, n, mem: m as u16 },
+                self.emit(match self.plain(mem) {
+                    true => Instr::MemoryInit { seg: data_index, dst, src, n },
+                    false => Instr::MemoryInitMem { seg: data_index, dst, src, n, mem: mem as u16 },
                 });
             }
             O::DataDrop { data_index } => {
@@ -512,18 +537,20 @@ impl T<'_> {
                 let n = self.pop();
                 let src = self.pop();
                 let dst = self.pop();
-                self.emit(match (dst_mem, src_mem) {
-                    (0, 0) => Instr::MemoryCopy { dst, src, n },
-                    (d, s) => Instr::MemoryCopyMem { dst, src, n, dst_mem: d as u16, src_mem: s as u16 },
+                self.emit(match self.plain(dst_mem) && self.plain(src_mem) {
+                    true => Instr::MemoryCopy { dst, src, n },
+                    false => {
+                        Instr::MemoryCopyMem { dst, src, n, dst_mem: dst_mem as u16, src_mem: src_mem as u16 }
+                    }
                 });
             }
             O::MemoryFill { mem } => {
                 let n = self.pop();
                 let val = self.pop();
                 let dst = self.pop();
-                self.emit(match mem {
-                    0 => Instr::MemoryFill { dst, val, n },
-                    m => Instr::MemoryFillMem { dst, val, n, mem: m as u16 },
+                self.emit(match self.plain(mem) {
+                    true => Instr::MemoryFill { dst, val, n },
+                    false => Instr::MemoryFillMem { dst, val, n, mem: mem as u16 },
                 });
             }
             other => return self.table_op(other),
@@ -551,13 +578,13 @@ impl T<'_> {
                 self.result(Instr::RefFunc { dst, func: function_index });
             }
             O::TableGet { table } => {
-                let index = self.pop();
+                let index = self.pop_index(self.table64(table));
                 let dst = self.push()?;
                 self.result(Instr::TableGet { dst, index, table });
             }
             O::TableSet { table } => {
                 let val = self.pop();
-                let index = self.pop();
+                let index = self.pop_index(self.table64(table));
                 self.emit(Instr::TableSet { table, index, val });
             }
             O::TableSize { table } => {
@@ -565,21 +592,27 @@ impl T<'_> {
                 self.result(Instr::TableSize { dst, table });
             }
             O::TableGrow { table } => {
-                let delta = self.pop();
+                let delta = self.pop_index(self.table64(table));
                 let init = self.pop();
                 let dst = self.push()?;
                 self.emit(Instr::TableGrow { table, dst, init, delta });
+                if self.table64(table) {
+                    // The old size (below 2^31) or -1, as an i64.
+                    self.emit(Instr::I64ExtendI32S(crate::compile::ir::Un { dst, a: dst }));
+                }
             }
             O::TableFill { table } => {
-                let n = self.pop();
+                let wide = self.table64(table);
+                let n = self.pop_index(wide);
                 let val = self.pop();
-                let index = self.pop();
+                let index = self.pop_index(wide);
                 self.emit(Instr::TableFill { table, index, val, n });
             }
             O::TableCopy { dst_table, src_table } => {
-                let n = self.pop();
-                let src = self.pop();
-                let dst = self.pop();
+                let (d64, s64) = (self.table64(dst_table), self.table64(src_table));
+                let n = self.pop_index(d64 && s64);
+                let src = self.pop_index(s64);
+                let dst = self.pop_index(d64);
                 self.emit(Instr::TableCopy {
                     dst_table: dst_table as u16,
                     src_table: src_table as u16,
@@ -591,7 +624,7 @@ impl T<'_> {
             O::TableInit { elem_index, table } => {
                 let n = self.pop();
                 let src = self.pop();
-                let dst = self.pop();
+                let dst = self.pop_index(self.table64(table));
                 self.emit(Instr::TableInit { table: table as u16, seg: elem_index, dst, src, n });
             }
             O::ElemDrop { elem_index } => {
