@@ -677,8 +677,9 @@ fn mutate_store(si: &mut StoreImage, info: Option<&GuestInfo>, rng: &mut Rng) {
             let elems = &mut si.tables[t].elems;
             if elems.is_empty() || rng.chance(4) {
                 let n = match (rng.below(4), max) {
-                    (0, Some(m)) => m as usize,
-                    (1, Some(m)) => m as usize + 1,
+                    // (A 64-bit table's maximum may be near 2^64: the limit then decides.)
+                    (0, Some(m)) => m.min(1 << 24) as usize,
+                    (1, Some(m)) => m.min(1 << 24) as usize + 1,
                     _ => boundary_len(rng, elems.len()),
                 };
                 let fill = if rng.chance(2) {

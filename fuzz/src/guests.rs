@@ -73,7 +73,7 @@ pub struct GuestInfo {
     pub global_types: Vec<ValType>,
     pub table_types: Vec<ValType>,
     /// Table maxima (`None`: unbounded).
-    pub table_max: Vec<Option<u32>>,
+    pub table_max: Vec<Option<u64>>,
     /// Exported function names (entry names for `Invoke`).
     pub exports: Vec<String>,
     // Version-1 terms (store addresses, internal program counters), for version-1 inputs:

@@ -1,5 +1,7 @@
 //! wasm-smith configuration: the Wasm 2.0 chiwawa implements, without SIMD, plus the Wasm 3.0
-//! parts it implements so far (tail calls, extended constant expressions).
+//! parts wasm-smith and wasmi both have without GC: tail calls, extended constant expressions,
+//! multi-memory, memory64 and table64 (typed function references and exceptions need GC in
+//! wasm-smith, and wasmi has neither).
 
 use arbitrary::Unstructured;
 use wasm_smith::Config;
@@ -8,7 +10,8 @@ use wasm_smith::Config;
 /// the differential target gives both engines the same growth limit.
 pub const MAX_PAGES: u64 = 64;
 
-/// A Wasm 2.0 (no SIMD) + tail calls + extended constants configuration. `diff`: for the differential target (NaNs
+/// A Wasm 2.0 (no SIMD) + tail calls + extended constants + multi-memory + memory64
+/// configuration. `diff`: for the differential target (NaNs
 /// canonicalized, everything exported, no imports).
 pub fn config(u: &mut Unstructured<'_>, diff: bool) -> arbitrary::Result<Config> {
     let mut c = Config {
@@ -19,7 +22,7 @@ pub fn config(u: &mut Unstructured<'_>, diff: bool) -> arbitrary::Result<Config>
         gc_enabled: false,
         exceptions_enabled: false,
         tail_call_enabled: true,
-        memory64_enabled: false,
+        memory64_enabled: true,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: false,
         extended_const_enabled: true,
@@ -28,9 +31,10 @@ pub fn config(u: &mut Unstructured<'_>, diff: bool) -> arbitrary::Result<Config>
         reference_types_enabled: true,
         saturating_float_to_int_enabled: true,
         sign_extension_ops_enabled: true,
-        max_memories: 1,
+        max_memories: u.int_in_range(1..=3)?,
         max_tables: u.int_in_range(1..=3)?,
         max_memory32_bytes: MAX_PAGES * 65536,
+        max_memory64_bytes: (MAX_PAGES * 65536) as u128,
         max_table_elements: 1000,
         max_funcs: 20,
         max_instructions: 200,
