@@ -26,6 +26,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::MEMORY64
+        | WasmFeatures::LEGACY_EXCEPTIONS
         | WasmFeatures::GC
 }
 
@@ -44,21 +45,12 @@ macro_rules! define_operator_proposal {
 wasmparser::for_each_operator!(define_operator_proposal);
 
 /// `Ok` unless the operator is one of GC's, or writes a type that only GC has (`ref.null any`,
-/// a block or `select` of type `eqref`, …): the message names GC; or one of the legacy
-/// exception handling form (`try`, …), which chiwawa does not run yet.
+/// a block or `select` of type `eqref`, …): the message names GC.
 pub(crate) fn in_scope(op: &Operator<'_>) -> Result<(), String> {
     let gc =
         |what: String| Err(format!("{what} needs garbage collection (GC), which chiwawa does not support"));
-    match operator_proposal(op) {
-        "gc" => return gc(format!("instruction {op:?}")),
-        "legacy_exceptions" => {
-            return Err(format!(
-                "legacy exception handling ({op:?}: try, catch, rethrow, delegate) is not supported yet; \
-                 toolchains emit try_table/exnref (Wasm 3.0) instead, e.g. clang's \
-                 -mllvm -wasm-use-legacy-eh=false"
-            ))
-        }
-        _ => {}
+    if operator_proposal(op) == "gc" {
+        return gc(format!("instruction {op:?}"));
     }
     let blocktype = |bt: &wasmparser::BlockType| match *bt {
         wasmparser::BlockType::Type(t) => val_type(t).map(|_| ()),
@@ -69,9 +61,10 @@ pub(crate) fn in_scope(op: &Operator<'_>) -> Result<(), String> {
             Some(r) => ref_type(r).map(|_| ()),
             None => gc(format!("heap type {hty:?}")),
         },
-        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
-            blocktype(blockty)
-        }
+        Operator::Block { blockty }
+        | Operator::Loop { blockty }
+        | Operator::If { blockty }
+        | Operator::Try { blockty } => blocktype(blockty),
         Operator::TypedSelect { ty } => val_type(*ty).map(|_| ()),
         Operator::TypedSelectMulti { tys } => tys.iter().try_for_each(|t| val_type(*t).map(|_| ())),
         _ => Ok(()),

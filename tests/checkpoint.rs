@@ -279,6 +279,24 @@ fn equivalence_cxx_exceptions() {
     equivalence("equivalence_cxx_exceptions_uncaught", sizes(&["boom"]));
 }
 
+/// The same C++ program built with the legacy encoding (`cxx_eh_legacy.wasm`: 114 `try`, 114
+/// `rethrow`, 39 `delegate`): checkpoints inside catch clauses hold their caught exceptions.
+/// It prints what the standard build prints (which Wasmtime prints).
+#[test]
+fn equivalence_cxx_legacy_exceptions() {
+    let sizes = |boom: &[&str]| {
+        let g = |n: &str| Guest::wasm("cxx_eh_legacy", &[&[n][..], boom].concat());
+        Sizes { small: g("3"), medium: g("300"), large: g("20000") }
+    };
+    let (legacy, standard) =
+        (reference(&Guest::wasm("cxx_eh_legacy", &[])), reference(&Guest::wasm("cxx_eh", &[])));
+    assert_eq!((legacy.code, &legacy.stdout), (standard.code, &standard.stdout));
+    equivalence("equivalence_cxx_legacy_exceptions", sizes(&[]));
+    let r = reference(&Guest::wasm("cxx_eh_legacy", &["30", "boom"]));
+    assert_eq!(r.code, 134);
+    equivalence("equivalence_cxx_legacy_exceptions_uncaught", sizes(&["boom"]));
+}
+
 #[test]
 fn equivalence_tables_data_drop() {
     // Ends with a trap that only happens if data.drop survived: exit 134.
@@ -485,6 +503,7 @@ fn lowerings_write_identical_checkpoints_that_resume_each_other() {
         Guest::wat("multimem", &["3", "3000"]),
         Guest::wat("mem64", &["2", "8", "300"]),
         Guest::wat("exn", &["4", "500"]),
+        Guest::wasm("cxx_eh_legacy", &["200"]),
         Guest::wat("tables", &[]),
         Guest::wat("memgrow", &["12"]),
         Guest::wat("multi", &[]),

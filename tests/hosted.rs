@@ -1135,6 +1135,18 @@ fn cxx_exceptions_resume_across_hosts() {
     );
 }
 
+/// The same C++ program in the legacy encoding (`try`/`catch`/`rethrow`/`delegate`) across
+/// hosts: generations taken inside catch clauses carry their caught exceptions.
+#[test]
+fn cxx_legacy_exceptions_resume_across_hosts() {
+    resume_across_hosts(
+        &manifest_dir().join("tests/guests/wasm/cxx_eh_legacy.wasm"),
+        "1000003",
+        &["3000"],
+        "done\n",
+    );
+}
+
 fn wat(name: &str) -> PathBuf {
     manifest_dir().join("tests/wat").join(format!("{name}.wat"))
 }

@@ -453,6 +453,21 @@ fn cxx_exceptions_uncaught() {
     assert_contains(&r, "throwing uncaught exception");
 }
 
+/// The same C++ program built with the legacy exception encoding (`try`, `catch`, `rethrow`,
+/// `delegate`: clang's default until LLVM 22, in many released binaries). Wasmtime does not run
+/// that encoding: chiwawa must print, and exit with, what Wasmtime prints for the standard
+/// build (Node, whose V8 runs both, agrees).
+#[test]
+fn cxx_legacy_exceptions() {
+    require_reference();
+    for (args, code) in [(&[][..], 0), (&["1000", "boom"][..], 134)] {
+        let c = run_one(Runtime::Chiwawa, "cxx_eh_legacy", args, &[], no_setup, b"");
+        let r = run_one(Runtime::Reference, "cxx_eh", args, &[], no_setup, b"");
+        assert_eq!(r.code, Some(code), "reference: {r:?}");
+        assert_same("cxx_eh_legacy", &c, &r);
+    }
+}
+
 /// The Wasm 3.0 text guests (`tests/wat/`), each a WASI program: tail-recursive state machines
 /// (`tailcall`), typed function references, exceptions, two and three memories, and a 64-bit
 /// memory grown past 4 GiB and written sparsely, with a 64-bit table (`mem64`).

@@ -460,6 +460,10 @@ pub enum CatchKind {
     /// `catch_all` / `catch_all_ref`.
     All,
     AllRef,
+    /// A legacy `catch` of this tag / `catch_all`: the exception reference at `base` (where
+    /// `rethrow` finds it), the payload after it.
+    Legacy(u32),
+    LegacyAll,
 }
 
 /// One catch clause: what it catches, and its landing pad (the instruction that moves the
@@ -480,6 +484,9 @@ pub struct Handler {
     pub end: u32,
     pub base: Slot,
     pub catches: Box<[Catch]>,
+    /// A legacy `try … delegate`: no catches; the search goes on from this index of the
+    /// function's handlers (the first of the block delegated to, or of those around it).
+    pub delegate: Option<u32>,
 }
 
 /// One function lowered to internal code.

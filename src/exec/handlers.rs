@@ -1197,18 +1197,39 @@ unsafe fn unwind(cx: *mut Ctx, ip: *const Instr, e: usize) -> bool {
             continue;
         }
         let tags = &store.instances[inst as usize].tags;
-        for h in cf.handlers.iter().filter(|h| h.start <= pc && pc < h.end) {
+        let mut i = 0;
+        while let Some(h) = cf.handlers.get(i) {
+            i += 1;
+            if !(h.start <= pc && pc < h.end) {
+                continue;
+            }
+            if let Some(resume) = h.delegate {
+                // A legacy `delegate`: on with the handlers of the block delegated to.
+                i = i.max(resume as usize);
+                continue;
+            }
             let hit = h.catches.iter().find(|c| match c.kind {
-                CatchKind::Tag(t) | CatchKind::TagRef(t) => tags.get(t as usize) == Some(&tag),
-                CatchKind::All | CatchKind::AllRef => true,
+                CatchKind::Tag(t) | CatchKind::TagRef(t) | CatchKind::Legacy(t) => {
+                    tags.get(t as usize) == Some(&tag)
+                }
+                CatchKind::All | CatchKind::AllRef | CatchKind::LegacyAll => true,
             });
             let Some(c) = hit else { continue };
             let (pad, base) = (c.pad, fr.fp as usize + h.base as usize);
+            let legacy = matches!(c.kind, CatchKind::Legacy(_) | CatchKind::LegacyAll);
             let with_ref = matches!(c.kind, CatchKind::TagRef(_) | CatchKind::AllRef);
+            let with_payload =
+                matches!(c.kind, CatchKind::Tag(_) | CatchKind::TagRef(_) | CatchKind::Legacy(_));
             let mut at = base;
-            if matches!(c.kind, CatchKind::Tag(_) | CatchKind::TagRef(_)) {
+            if legacy {
+                // The reference first (where `rethrow` finds it), then the payload.
+                m.stack[at] = e as u64 + 1;
+                store.exns[e].seen = true;
+                at += 1;
+            }
+            if with_payload {
                 let payload = &store.exns[e].payload;
-                m.stack[base..base + payload.len()].copy_from_slice(payload);
+                m.stack[at..at + payload.len()].copy_from_slice(payload);
                 at += payload.len();
             }
             if with_ref {

@@ -123,9 +123,44 @@ impl T<'_> {
         if c.dead {
             return Ok(());
         }
+        if c.kind == Kind::Catch && !self.unreachable {
+            // A legacy catch clause's results sit above its hidden exception: to the base.
+            let r = c.results;
+            self.materialize_top(r);
+            self.ctrl.push(c);
+            let ci = self.ctrl.len() - 1;
+            let b = self.branch_to(ci, self.canon(self.height() - r), r);
+            self.emit_patched(b);
+            return self.end_catch();
+        }
+        self.end_block_of(c)
+    }
+
+    /// The end of a legacy `catch` clause whose results went to the base (the clause is the
+    /// top of `ctrl` again).
+    fn end_catch(&mut self) -> Result<(), Error> {
+        let c = self.ctrl.pop().expect("the catch clause");
+        self.unreachable = true;
+        self.end_block_of(c)
+    }
+
+    fn end_block_of(&mut self, c: super::Ctrl) -> Result<(), Error> {
+        // Delegates to this block resume the search at the first handler completed from here
+        // on: this block's own, if it has one, then those around it.
+        let ci = self.ctrl.len();
+        let resume = self.handlers.len() as u32;
+        for &(_, h) in self.delegates.iter().filter(|(t, _)| *t == ci) {
+            self.handlers[h].delegate = Some(resume);
+        }
+        self.delegates.retain(|(t, _)| *t != ci);
+        if c.kind == Kind::Catch {
+            self.hidden.pop();
+        }
         if c.handler {
             let mut h = self.open_handlers.pop().expect("try_table handlers");
-            h.end = self.pc();
+            if c.kind != Kind::Catch {
+                h.end = self.pc();
+            }
             self.handlers.push(h);
         }
         if !self.unreachable {

@@ -31,6 +31,11 @@ enum Kind {
     Loop,
     If,
     Else,
+    /// The body of a legacy `try` (exception handling's first form).
+    Try,
+    /// A `catch`/`catch_all` clause of a legacy `try`: the caught exception (for `rethrow`) is a
+    /// hidden `exnref` operand at the block's base, below the clause's operands.
+    Catch,
 }
 
 #[derive(Debug)]
@@ -48,7 +53,7 @@ struct Ctrl {
     else_patch: Option<u32>,
     /// Entered in unreachable code: nothing inside is emitted.
     dead: bool,
-    /// A `try_table`: its handlers are the last of `T::open_handlers`.
+    /// A `try_table` or legacy `try`: its handlers are the last of `T::open_handlers`.
     handler: bool,
 }
 
@@ -129,6 +134,12 @@ struct T<'a> {
     /// (innermost first).
     open_handlers: Vec<Handler>,
     handlers: Vec<Handler>,
+    /// Legacy `delegate`s waiting for the end of the block they delegate to: (its index in
+    /// `ctrl`, the delegating handler's index in `handlers`).
+    delegates: Vec<(usize, usize)>,
+    /// Heights of the hidden `exnref` operands of the legacy `catch` clauses being lowered
+    /// (ascending), which the validator's operand stack does not have.
+    hidden: Vec<u32>,
 }
 
 fn too_complex(offset: u32) -> Error {
@@ -178,6 +189,8 @@ pub fn translate(
         pre_types_known: true,
         open_handlers: Vec::new(),
         handlers: Vec::new(),
+        delegates: Vec::new(),
+        hidden: Vec::new(),
     };
     t.map.start((body.range().end - body.range().start) as usize);
     t.pre_types.clear();
@@ -303,9 +316,22 @@ impl T<'_> {
             self.map.push_unmapped(pc, self.offset, kind, consumed.len() as u32);
             return;
         }
-        if below + consumed.len() != self.pre_types.len() {
+        if below + consumed.len() != self.pre_types.len() + self.hidden.len() {
             self.map_broken = true;
             return;
+        }
+        // The caught exceptions of legacy `catch` clauses, in the operand stack as the
+        // `exnref`s they are (the spec's `caught` contexts).
+        if !self.hidden.is_empty() {
+            let mut types = Vec::with_capacity(below + consumed.len());
+            let mut rest = self.pre_types.iter();
+            for h in 0..(below + consumed.len()) as u32 {
+                match self.hidden.contains(&h) {
+                    true => types.push(ValType::ExnRef),
+                    false => types.push(rest.next().copied().unwrap_or(ValType::I32)),
+                }
+            }
+            self.pre_types = types;
         }
         let (stack, konst) = (&self.stack, &self.konst);
         let locs = (0..below)

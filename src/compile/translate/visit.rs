@@ -103,7 +103,7 @@ impl T<'_> {
             let n = match kind {
                 CatchKind::Tag(t) => self.tag_arity(t),
                 CatchKind::TagRef(t) => self.tag_arity(t) + 1,
-                CatchKind::All => 0,
+                CatchKind::All | CatchKind::Legacy(_) | CatchKind::LegacyAll => 0,
                 CatchKind::AllRef => 1,
             };
             if n > 0 {
@@ -120,8 +120,86 @@ impl T<'_> {
         self.bind_label();
         self.patch(skip, start);
         let base_slot = self.canon(base);
-        self.open_handlers.push(Handler { start, end: start, base: base_slot, catches: catches.into() });
+        self.open_handlers.push(Handler {
+            start,
+            end: start,
+            base: base_slot,
+            catches: catches.into(),
+            delegate: None,
+        });
         self.ctrl.push(Ctrl::block(base, p, r, true));
+        Ok(())
+    }
+
+    /// Legacy `try`: a block whose body is covered by a handler; its `catch` clauses follow the
+    /// body (see [`T::legacy_catch`]).
+    fn legacy_try(&mut self, bt: wasmparser::BlockType) -> Result<(), Error> {
+        let (p, r) = self.block_arity(bt);
+        self.materialize_all();
+        let base = self.height() - p;
+        // The caught exception's slot.
+        self.scratch(base)?;
+        let start = self.pc();
+        self.bind_label();
+        let base_slot = self.canon(base);
+        self.open_handlers.push(Handler {
+            start,
+            end: start,
+            base: base_slot,
+            catches: Box::new([]),
+            delegate: None,
+        });
+        let mut c = Ctrl::block(base, p, r, true);
+        c.kind = Kind::Try;
+        self.ctrl.push(c);
+        Ok(())
+    }
+
+    /// Legacy `catch` (`tag`: `Some`) or `catch_all`: ends the `try` body or the previous clause
+    /// (its results go to the block's base, then to the end), and starts a clause, whose pad is
+    /// its first instruction: the exception reference arrives at the block's base (hidden from
+    /// the Wasm operand stack), the payload above it.
+    fn legacy_catch(&mut self, tag: Option<u32>) -> Result<(), Error> {
+        use crate::compile::ir::{Catch, CatchKind};
+        let ci = self.ctrl.len() - 1;
+        if !self.unreachable {
+            let r = self.ctrl[ci].results;
+            self.materialize_top(r);
+            let b = self.branch_to(ci, self.canon(self.height() - r), r);
+            self.emit_patched(b);
+        }
+        let (base, kind) = (self.ctrl[ci].base, self.ctrl[ci].kind);
+        let here = self.pc();
+        let h = self.open_handlers.last_mut().expect("legacy try handler");
+        if kind == Kind::Try {
+            h.end = here;
+            self.ctrl[ci].kind = Kind::Catch;
+            self.hidden.push(base);
+        }
+        let kind = tag.map_or(CatchKind::LegacyAll, CatchKind::Legacy);
+        let mut catches = std::mem::take(&mut h.catches).into_vec();
+        catches.push(Catch { kind, pad: here });
+        h.catches = catches.into();
+        self.bind_label();
+        self.stack.truncate(base as usize);
+        self.push()?;
+        let n = tag.map_or(0, |t| self.tag_arity(t));
+        self.push_results(n)?;
+        self.unreachable = false;
+        Ok(())
+    }
+
+    /// Legacy `try … delegate depth`: the `try` ends; an exception its body raises is handed,
+    /// unmatched, to the handlers of the block at `depth` (counted from outside the `try`) and
+    /// those around it.
+    fn legacy_delegate(&mut self, depth: u32) -> Result<(), Error> {
+        let at = self.handlers.len();
+        self.end_block()?;
+        if self.handlers.len() == at + 1 {
+            self.handlers[at].delegate = Some(u32::MAX);
+            let target = self.ctrl.len() - 1 - depth as usize;
+            self.delegates.push((target, at));
+        }
         Ok(())
     }
 
@@ -144,7 +222,7 @@ impl T<'_> {
     fn unreachable_op(&mut self, op: &Operator<'_>) -> Option<Result<(), Error>> {
         use Operator as O;
         match op {
-            O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } => {
+            O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } | O::Try { .. } => {
                 self.ctrl.push(Ctrl {
                     kind: Kind::Block,
                     base: 0,
@@ -158,13 +236,15 @@ impl T<'_> {
                 });
                 Some(Ok(()))
             }
-            O::Else => {
+            O::Else | O::Catch { .. } | O::CatchAll => {
                 let c = self.ctrl.last_mut().unwrap();
                 if c.dead {
                     return Some(Ok(()));
                 }
                 None
             }
+            O::Delegate { .. } if self.ctrl.last().is_some_and(|c| c.dead) => Some(self.end_block()),
+            O::Delegate { .. } => None,
             O::End => Some(self.end_block()),
             _ => Some(Ok(())),
         }
@@ -281,6 +361,17 @@ impl T<'_> {
                 self.unreachable = true;
             }
             O::TryTable { try_table } => self.try_table(try_table)?,
+            O::Try { blockty } => self.legacy_try(blockty)?,
+            O::Catch { tag_index } => self.legacy_catch(Some(tag_index))?,
+            O::CatchAll => self.legacy_catch(None)?,
+            O::Delegate { relative_depth } => self.legacy_delegate(relative_depth)?,
+            O::Rethrow { relative_depth } => {
+                // The caught exception of the `catch` clause at that depth.
+                let ci = self.ctrl.len() - 1 - relative_depth as usize;
+                let src = self.canon(self.ctrl[ci].base);
+                self.emit(Instr::ThrowRef { src });
+                self.unreachable = true;
+            }
             O::Throw { tag_index } => {
                 let n = self.tag_arity(tag_index);
                 let base = self.call_args(n);

@@ -9,11 +9,18 @@
 # (Unwind-wasm.c) from the sources Zig ships, all with -fwasm-exceptions and
 # -wasm-use-legacy-eh=false, and links them with Zig's wasi-libc.
 #
+# LEGACY=1 builds tests/guests/wasm/cxx_eh_legacy.wasm instead: the same program and libraries
+# with the legacy encoding (try / catch / catch_all / rethrow / delegate), which clang emitted
+# by default until LLVM 22 and which released binaries still contain.
+#
 # Optional: VERIFY=1 also installs binaryen from npm and checks the opcodes used.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${OUT:-$HERE/../wasm/cxx_eh.wasm}"
+LEGACY="${LEGACY:-0}"
+SUFFIX=""
+[ "$LEGACY" = 1 ] && SUFFIX="_legacy"
+OUT="${OUT:-$HERE/../wasm/cxx_eh$SUFFIX.wasm}"
 BUILD="${BUILD:-$HERE/build}"
 ZIG_VERSION="${ZIG_VERSION:-0.17.1}"
 JOBS="${JOBS:-$(nproc)}"
@@ -32,6 +39,7 @@ echo "zig $("${ZIG[@]}" version), $("${ZIG[@]}" cc --version | head -1)"
 # lime1 (zig's default wasm CPU) + exception handling; exnref needs reference types.
 TARGET=(-target wasm32-wasi -mcpu=lime1+exception_handling+reference_types)
 EH=(-fwasm-exceptions -mllvm -wasm-use-legacy-eh=false)
+[ "$LEGACY" = 1 ] && EH=(-fwasm-exceptions -mllvm -wasm-use-legacy-eh=true)
 OPT=(-O2 -DNDEBUG -w)
 
 CXX_LIB_FLAGS=(-std=c++23 -fvisibility=hidden -fvisibility-inlines-hidden -faligned-allocation
@@ -57,7 +65,7 @@ LIBCXXABI_SRCS=(abort_message cxa_aux_runtime cxa_default_handlers cxa_demangle 
 compile_lib() {  # name srcdir ext flags-array-name srcs...
     local name=$1 dir=$2 ext=$3 flagsvar=$4; shift 4
     local -n flags=$flagsvar
-    local odir="$BUILD/obj/$name"; mkdir -p "$odir"
+    local odir="$BUILD/obj$SUFFIX/$name"; mkdir -p "$odir"
     local objs=() cmds=() driver=c++
     [ "$ext" = c ] && driver=cc
     for s in "$@"; do
@@ -67,8 +75,8 @@ compile_lib() {  # name srcdir ext flags-array-name srcs...
         fi
     done
     [ ${#cmds[@]} -eq 0 ] || printf '%s\n' "${cmds[@]}" | xargs -P "$JOBS" -I{} sh -c '{}'
-    rm -f "$BUILD/lib$name.a"
-    "${ZIG[@]}" ar rcs "$BUILD/lib$name.a" "${objs[@]}"
+    rm -f "$BUILD/lib$name$SUFFIX.a"
+    "${ZIG[@]}" ar rcs "$BUILD/lib$name$SUFFIX.a" "${objs[@]}"
 }
 
 echo "building libc++ / libc++abi / libunwind with wasm exceptions ..."
@@ -87,18 +95,18 @@ EOF
 "${ZIG[@]}" cc "${TARGET[@]}" -c "$BUILD/cpp_exception_tag.S" -o "$BUILD/cpp_exception_tag.o"
 
 echo "compiling cxx-eh.cpp ..."
-"${ZIG[@]}" c++ "${TARGET[@]}" "${EH[@]}" -O2 -std=c++20 -Wall -c "$HERE/cxx_eh.cpp" -o "$BUILD/cxx-eh.o"
+"${ZIG[@]}" c++ "${TARGET[@]}" "${EH[@]}" -O2 -std=c++20 -Wall -c "$HERE/cxx_eh.cpp" -o "$BUILD/cxx-eh$SUFFIX.o"
 
 # Link with `zig cc` (links Zig's wasi-libc, but not Zig's exception-less libc++).
-"${ZIG[@]}" cc "${TARGET[@]}" -O2 -o "$OUT" "$BUILD/cxx-eh.o" "$BUILD/cpp_exception_tag.o" \
-    "$BUILD/libcxx.a" "$BUILD/libcxxabi.a" "$BUILD/libunwind.a" -Wl,-z,stack-size=1048576 -Wl,--strip-debug
+"${ZIG[@]}" cc "${TARGET[@]}" -O2 -o "$OUT" "$BUILD/cxx-eh$SUFFIX.o" "$BUILD/cpp_exception_tag.o" \
+    "$BUILD/libcxx$SUFFIX.a" "$BUILD/libcxxabi$SUFFIX.a" "$BUILD/libunwind$SUFFIX.a" -Wl,-z,stack-size=1048576 -Wl,--strip-debug
 echo "built $OUT ($(stat -c %s "$OUT") bytes)"
 
 if [ "${VERIFY:-0}" = 1 ]; then
     # binaryen (npm) disassembles the new EH instructions; count them.
     [ -x "$BUILD/npm/node_modules/.bin/wasm-dis" ] || npm i -s --prefix "$BUILD/npm" binaryen >/dev/null
-    "$BUILD/npm/node_modules/.bin/wasm-dis" "$OUT" -o "$BUILD/cxx-eh.wat"
+    "$BUILD/npm/node_modules/.bin/wasm-dis" "$OUT" -o "$BUILD/cxx-eh$SUFFIX.wat"
     for op in try_table throw_ref '(throw ' '(try ' '(rethrow ' delegate exnref; do
-        printf '%-12s %s\n' "$op" "$(grep -c -- "$op" "$BUILD/cxx-eh.wat" || true)"
+        printf '%-12s %s\n' "$op" "$(grep -c -- "$op" "$BUILD/cxx-eh$SUFFIX.wat" || true)"
     done
 fi
