@@ -587,12 +587,22 @@ impl Out {
                     format!("{n}M64"),
                     format!("load64!(s, x, {addr64}, {mem}, |v| put!(s, x.dst, {res}, {v}))"),
                 );
+                // (and memory 0's with the address in the integer register)
+                self.kind(
+                    "loadmem",
+                    format!("{n}M64A"),
+                    format!(
+                        "load64!(s, x, {}, {mem}, |v| put!(s, x.dst, {res}, {v}))",
+                        o("ia", "u64", "addr")
+                    ),
+                );
+                self.int_reading.push(format!("I::{n}M64(l) if l.addr == x => I::{n}M64A(l),"));
                 self.kind(
                     "loadmem",
                     format!("{n}Mem64"),
                     format!("load_mem64!(s, x, {addr64}, {mem}, |v| put!(s, x.dst, {res}, {v}))"),
                 );
-                let mut forms = vec!["", "A", "At", "AtA", "Mem", "M64", "Mem64"];
+                let mut forms = vec!["", "A", "At", "AtA", "Mem", "M64", "M64A", "Mem64"];
                 let mut idx_kind = "None".to_string();
                 if r.idx {
                     self.kind("loadidx", format!("{n}Idx"), ld(idx("slot")));
@@ -631,12 +641,32 @@ impl Out {
                     format!("{n}M64"),
                     format!("store64!(s, x, {addr64}, {}, {mem})", val("slot")),
                 );
+                let addr64a = o("ia", "u64", "addr");
+                self.kind(
+                    "storemem",
+                    format!("{n}M64A"),
+                    format!("store64!(s, x, {addr64a}, {}, {mem})", val("slot")),
+                );
+                self.kind(
+                    "storemem",
+                    format!("{n}M64V"),
+                    format!("store64!(s, x, {addr64}, {}, {mem})", val("ia")),
+                );
                 self.kind(
                     "storemem",
                     format!("{n}Mem64"),
                     format!("store_mem64!(s, x, {addr64}, {}, {mem})", val("slot")),
                 );
-                for (f, field) in [("", "addr"), ("", "val"), ("At", "addr"), ("At", "val"), ("K", "addr")] {
+                let fields = [
+                    ("", "addr"),
+                    ("", "val"),
+                    ("At", "addr"),
+                    ("At", "val"),
+                    ("K", "addr"),
+                    ("M64", "addr"),
+                    ("M64", "val"),
+                ];
+                for (f, field) in fields {
                     let reg = if field == "addr" { "A" } else { "V" };
                     self.int_reading.push(format!("I::{n}{f}(m) if m.{field} == x => I::{n}{f}{reg}(m),"));
                 }

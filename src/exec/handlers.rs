@@ -596,7 +596,8 @@ macro_rules! store_mem {
 
 /// memory64: the host address of an access of `$n` bytes at Wasm address `$base` (a `u64`) +
 /// `$off` (below 2^63, see [`LoadMem`]) of the memory at `$mp` of `$ml` bytes, or a trap. One
-/// comparison more than a 32-bit access: the carry of the address addition.
+/// comparison more than a 32-bit access: the carry of the address addition. (A 128-bit end
+/// needs one branch but more instructions: measured no faster.)
 macro_rules! ea64 {
     ($s:ident, $mp:expr, $ml:expr, $base:expr, $off:expr, $n:expr) => {{
         let (end, carry) = ($base as u64).overflowing_add($off + $n);
