@@ -32,8 +32,8 @@ use super::ir::{Instr, Op, Slot};
 use super::isa::{self, sets_f64_register};
 
 /// Rewrites the readers of the registers in `code` (branch targets still absolute).
-pub fn forward(code: &mut [Instr]) {
-    let entry = entries(code);
+pub fn forward(code: &mut [Instr], pads: impl IntoIterator<Item = u32>) {
+    let entry = entries(code, pads);
     // The slots whose values the registers hold.
     let (mut fa, mut ia) = (Mirror::default(), Mirror::default());
     for (i, ins) in code.iter_mut().enumerate() {
@@ -115,10 +115,17 @@ impl Mirror {
     }
 }
 
-/// Positions control may reach other than by falling through from the instruction before.
-fn entries(code: &[Instr]) -> Vec<bool> {
+/// Positions control may reach other than by falling through from the instruction before:
+/// the start, branch targets, what follows a call or a `Poll`, and the landing pads of catch
+/// clauses (`pads`: reached by unwinding, with the registers reset).
+fn entries(code: &[Instr], pads: impl IntoIterator<Item = u32>) -> Vec<bool> {
     let mut entry = vec![false; code.len() + 1];
     entry[0] = true;
+    for p in pads {
+        if let Some(e) = entry.get_mut(p as usize) {
+            *e = true;
+        }
+    }
     for (i, ins) in code.iter().enumerate() {
         let mut ins = *ins;
         ins.map_branch_target(|t| {
@@ -191,7 +198,7 @@ mod tests {
             Instr::I64Store(Store { addr: 6, val: 5, offset: 0 }),
             Instr::F64Add(bin(7, 2, 5)),
         ];
-        forward(&mut code);
+        forward(&mut code, []);
         assert_eq!(code[2], Instr::F64MulAB(bin(4, 3, 3)));
         assert_eq!(code[3], Instr::F64SubB(bin(5, 1, 4)));
         assert_eq!(code[5], Instr::F64StoreV(Store { addr: 6, val: 5, offset: 0 }));
@@ -218,7 +225,7 @@ mod tests {
             Instr::F64Sqrt(crate::compile::ir::Un { dst: 9, a: 8 }),
         ];
         let before = code.clone();
-        forward(&mut code);
+        forward(&mut code, []);
         assert_eq!(code[3], before[3], "slot 3 was overwritten");
         assert_eq!(code[5], before[5], "after a call");
         assert_eq!(code[7], before[7], "at a branch target");
@@ -244,7 +251,7 @@ mod tests {
             Instr::I32Eqz(crate::compile::ir::Un { dst: 12, a: 8 }),
             Instr::F64Mul(bin(13, 9, 9)),
         ];
-        forward(&mut code);
+        forward(&mut code, []);
         assert_eq!(code[2], Instr::I32AddA(bin(4, 3, 1)), "commutative: swapped");
         assert_eq!(code[3], Instr::I32LoadA(Load { dst: 5, addr: 4, offset: 0 }));
         assert_eq!(code[4], Instr::I32SubB(bin(6, 2, 5)));
@@ -270,7 +277,7 @@ mod tests {
             Instr::I32AndImm(BinImm { dst: 1, a: 0, imm: 15 }),
             Instr::I32LoadIdx(ld),
         ];
-        forward(&mut code);
+        forward(&mut code, []);
         assert_eq!(code[2], Instr::I32LoadIdxA(ld));
         assert_eq!(code[4], Instr::I32LoadIdx(ld), "the base has no register form");
     }
@@ -290,7 +297,7 @@ mod tests {
             Instr::Copy { dst: 20, src: 1 },
             Instr::F64Add(bin(26, 20, 25)),
         ];
-        forward(&mut code);
+        forward(&mut code, []);
         assert_eq!(code[2], Instr::CopyA { dst: 12, src: 6 });
         assert_eq!(code[3], Instr::I32LoadA(Load { dst: 6, addr: 6, offset: 0 }), "slot 6 too");
         assert_eq!(
@@ -312,7 +319,7 @@ mod tests {
             Instr::I32Store(Store { addr: 4, val: 5, offset: 0 }),
             Instr::F64Div(bin(6, 1, 3)),
         ];
-        forward(&mut code);
+        forward(&mut code, []);
         assert_eq!(code[5], Instr::F64DivB(bin(6, 1, 3)));
     }
 }

@@ -23,6 +23,9 @@ pub struct Bytes {
     cap: usize,
     /// An anonymous mapping (Linux, past [`MAP_FROM`] bytes) rather than a heap allocation.
     mapped: bool,
+    /// The bytes from `len` up to here are known to be zero (a mapping's all are; a heap
+    /// allocation's as far as `alloc_zeroed` or [`Bytes::grow_to`] made them).
+    zeroed: usize,
 }
 
 // SAFETY: `Bytes` owns its allocation, like a `Vec<u8>`.
@@ -33,7 +36,7 @@ unsafe impl Sync for Bytes {}
 impl Bytes {
     /// No bytes.
     pub const fn new() -> Bytes {
-        Bytes { ptr: std::ptr::NonNull::dangling(), len: 0, cap: 0, mapped: false }
+        Bytes { ptr: std::ptr::NonNull::dangling(), len: 0, cap: 0, mapped: false, zeroed: 0 }
     }
 
     /// `len` zero bytes, or `None` if the host refuses them.
@@ -88,8 +91,15 @@ impl Bytes {
                 return false;
             }
         }
-        // The bytes past `len` are zero: fresh from the mapping or the zeroing allocation, and
-        // nothing writes past `len`.
+        // Nothing writes past `len`: what a mapping or `alloc_zeroed` gave is still zero. A
+        // heap reallocation's new capacity is zeroed only as far as it is used (zeroing all of
+        // a doubled capacity would make the host back memory the guest never asked for).
+        if new_len > self.zeroed {
+            let from = self.zeroed.max(self.len);
+            // SAFETY: `from..new_len` lies within the `cap` bytes allocated.
+            unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(from), 0, new_len - from) };
+            self.zeroed = new_len;
+        }
         self.len = new_len;
         true
     }
@@ -133,6 +143,7 @@ impl Bytes {
         self.ptr = std::ptr::NonNull::new(unsafe { p.cast::<u8>().add(SKEW) }).expect("not null");
         self.cap = cap;
         self.mapped = true;
+        self.zeroed = usize::MAX;
         true
     }
 
@@ -148,23 +159,20 @@ impl Bytes {
         let doubled = self.cap.saturating_mul(2).min(isize::MAX as usize & !15);
         for cap in [doubled.max(new_len), new_len] {
             let Ok(layout) = Layout::from_size_align(cap, 16) else { continue };
-            // SAFETY: `layout` is non-zero; a reallocation keeps the old layout's alignment,
-            // and the tail it adds is zeroed at once.
-            let p = unsafe {
+            // SAFETY: `layout` is non-zero; a reallocation keeps the old layout's alignment
+            // (the bytes it adds are zeroed by `grow_to` as they are used).
+            let (p, zeroed) = unsafe {
                 if self.cap == 0 {
-                    alloc_zeroed(layout)
+                    (alloc_zeroed(layout), cap)
                 } else {
                     let old = Layout::from_size_align_unchecked(self.cap, 16);
-                    let p = realloc(self.ptr.as_ptr(), old, cap);
-                    if !p.is_null() {
-                        std::ptr::write_bytes(p.add(self.cap), 0, cap - self.cap);
-                    }
-                    p
+                    (realloc(self.ptr.as_ptr(), old, cap), self.zeroed.min(self.cap))
                 }
             };
             if let Some(p) = std::ptr::NonNull::new(p) {
                 self.ptr = p;
                 self.cap = cap;
+                self.zeroed = zeroed;
                 return true;
             }
         }

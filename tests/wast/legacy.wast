@@ -135,3 +135,34 @@
 (assert_return (invoke "rethrow-outer" (i32.const 0)) (i32.const -1))
 (assert_return (invoke "no-catch") (i32.const 9))
 (assert_return (invoke "deep" (i32.const 100)) (i32.const 1000))
+
+;; A catch clause is entered by unwinding, with nothing in the interpreter's registers: its
+;; first instructions must read their operands from the slots, whatever the code before the
+;; clause (the end of the try body) left in the registers.
+(module
+  (tag $e)
+  (func $throw (throw $e))
+  (func (export "reads-local") (param $x i32) (result i32)
+    try (result i32)
+      (call $throw) (local.get $x)
+    catch_all
+      (local.get $x)
+    end)
+  (func (export "after-update") (param $x i32) (result i32)
+    try (result i32)
+      (local.set $x (i32.add (local.get $x) (i32.const 1)))
+      (if (local.get $x) (then (throw $e)))
+      (local.get $x)
+    catch $e
+      (i32.add (local.get $x) (i32.const 10))
+    end)
+  (func (export "f64") (param $x f64) (result f64)
+    try (result f64)
+      (call $throw) (local.get $x)
+    catch_all
+      (f64.add (local.get $x) (f64.const 0.5))
+    end))
+(assert_return (invoke "reads-local" (i32.const 5)) (i32.const 5))
+(assert_return (invoke "after-update" (i32.const 5)) (i32.const 16))
+(assert_return (invoke "after-update" (i32.const -1)) (i32.const 0))
+(assert_return (invoke "f64" (f64.const 2)) (f64.const 2.5))

@@ -234,7 +234,8 @@ pub fn translate(
     reader.finish().map_err(Error::from_parser)?;
     let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
     if !t.plain {
-        super::accumulator::forward(&mut t.code);
+        let pads: Vec<u32> = t.handlers.iter().flat_map(|h| h.catches.iter().map(|c| c.pad)).collect();
+        super::accumulator::forward(&mut t.code, pads);
     }
     // Absolute targets (as patched during lowering) become distances from the branch. The
     // executor relies on every backward branch landing on a `Poll` (a loop header) and on the
