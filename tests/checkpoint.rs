@@ -100,7 +100,7 @@ fn equivalence(test: &str, sizes: Sizes) {
         let root = Root::new();
         let every = n.to_string();
         let opts = ["--checkpoint-dir", CK, "--every-instructions", &every];
-        let mut out = Vec::new();
+        let mut out: Vec<Vec<u8>> = Vec::new();
         let mut kills = 0;
         loop {
             let run = spawn(&root, g, &opts, &[], Out::Pipe);
@@ -111,7 +111,7 @@ fn equivalence(test: &str, sizes: Sizes) {
                 run.wait()
             };
             f.assert_no_panic(test);
-            out.extend_from_slice(&f.stdout);
+            out.push(f.stdout.clone());
             if f.killed {
                 kills += 1;
                 continue;
