@@ -923,16 +923,19 @@ fn identical_sections_wasm3() {
                     );
                 }
             }
-            let (hp, np) = (packs_in(dir), packs_in(ndir));
-            assert_eq!(names(&hp), names(&np), "{h}: pack files");
-            for (a, b) in hp.iter().zip(&np) {
-                assert!(
-                    fs::read(a).unwrap() == fs::read(b).unwrap(),
-                    "{h}: {} differs from native",
-                    a.display()
-                );
-            }
+            same_packs(&h, dir, ndir);
         }
+    }
+}
+
+/// The page packs of the hosted checkpoint directory `dir` are those of the native `ndir`:
+/// the same files, byte for byte (`h` names the case).
+fn same_packs(h: &str, dir: &Path, ndir: &Path) {
+    let (hp, np) = (packs_in(dir), packs_in(ndir));
+    let names = |g: &[PathBuf]| g.iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(names(&hp), names(&np), "{h}: pack files");
+    for (a, b) in hp.iter().zip(&np) {
+        assert!(fs::read(a).unwrap() == fs::read(b).unwrap(), "{h}: {} differs from native", a.display());
     }
 }
 
@@ -1068,16 +1071,8 @@ fn identical_sections() {
             }
         }
         // Incremental generations: the page packs are identical too.
-        let (hp, np) = (packs_in(dir), packs_in(ndir));
-        assert!(np.len() >= 2, "native packs {np:?}");
-        assert_eq!(names(&hp), names(&np), "[{h}] pack files");
-        for (a, b) in hp.iter().zip(&np) {
-            assert!(
-                fs::read(a).unwrap() == fs::read(b).unwrap(),
-                "[{h}] {} differs from native",
-                a.display()
-            );
-        }
+        assert!(packs_in(ndir).len() >= 2, "native packs {:?}", packs_in(ndir));
+        same_packs(&format!("[{h}]"), dir, ndir);
         // Native inspect reads the hosted files, hosted inspect reads the native ones.
         assert_eq!(inspect_counts(Host::Native, root, dir), ncounts, "[{h}] native inspect of hosted files");
         let copy = root.join("native-ck");
