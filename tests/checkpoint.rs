@@ -269,14 +269,7 @@ fn equivalence_exceptions() {
 /// uncaught exception (exit 134), also after resumes.
 #[test]
 fn equivalence_cxx_exceptions() {
-    let sizes = |boom: &[&str]| {
-        let g = |n: &str| Guest::wasm("cxx_eh", &[&[n][..], boom].concat());
-        Sizes { small: g("3"), medium: g("300"), large: g("20000") }
-    };
-    equivalence("equivalence_cxx_exceptions", sizes(&[]));
-    let r = reference(&Guest::wasm("cxx_eh", &["30", "boom"]));
-    assert_eq!(r.code, 134);
-    equivalence("equivalence_cxx_exceptions_uncaught", sizes(&["boom"]));
+    cxx_equivalence("cxx_eh", "equivalence_cxx_exceptions");
 }
 
 /// The same C++ program built with the legacy encoding (`cxx_eh_legacy.wasm`: 114 `try`, 114
@@ -284,17 +277,23 @@ fn equivalence_cxx_exceptions() {
 /// It prints what the standard build prints (which Wasmtime prints).
 #[test]
 fn equivalence_cxx_legacy_exceptions() {
-    let sizes = |boom: &[&str]| {
-        let g = |n: &str| Guest::wasm("cxx_eh_legacy", &[&[n][..], boom].concat());
-        Sizes { small: g("3"), medium: g("300"), large: g("20000") }
-    };
     let (legacy, standard) =
         (reference(&Guest::wasm("cxx_eh_legacy", &[])), reference(&Guest::wasm("cxx_eh", &[])));
     assert_eq!((legacy.code, &legacy.stdout), (standard.code, &standard.stdout));
-    equivalence("equivalence_cxx_legacy_exceptions", sizes(&[]));
-    let r = reference(&Guest::wasm("cxx_eh_legacy", &["30", "boom"]));
+    cxx_equivalence("cxx_eh_legacy", "equivalence_cxx_legacy_exceptions");
+}
+
+/// The C++ guest `name` checkpointed and killed at every interval position, running to its end,
+/// then ending with an uncaught exception (exit 134).
+fn cxx_equivalence(name: &str, test: &str) {
+    let sizes = |boom: &[&str]| {
+        let g = |n: &str| Guest::wasm(name, &[&[n][..], boom].concat());
+        Sizes { small: g("3"), medium: g("300"), large: g("20000") }
+    };
+    equivalence(test, sizes(&[]));
+    let r = reference(&Guest::wasm(name, &["30", "boom"]));
     assert_eq!(r.code, 134);
-    equivalence("equivalence_cxx_legacy_exceptions_uncaught", sizes(&["boom"]));
+    equivalence(&format!("{test}_uncaught"), sizes(&["boom"]));
 }
 
 #[test]
