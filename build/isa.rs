@@ -203,6 +203,100 @@ pub fn table() -> Vec<Row> {
         store("I32Store16", "u16").idx().wasm(&["I64Store16"]),
         store("I64Store32", "u32"),
     ]
+    .into_iter()
+    .chain(simd_table())
+    .collect()
+}
+
+/// The SIMD operations (fixed-width SIMD of Wasm 2.0, relaxed SIMD of Wasm 3.0). Their
+/// semantic functions are hand-written in `exec::simd` (same naming).
+fn simd_table() -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut add = |class: Class, names: &str| {
+        rows.extend(
+            names.split_whitespace().map(|n| row(Box::leak(n.to_string().into_boxed_str()), None, class)),
+        );
+    };
+    add(
+        Class::VBin,
+        "I8x16Swizzle I8x16RelaxedSwizzle \
+         I8x16Eq I8x16Ne I8x16LtS I8x16LtU I8x16GtS I8x16GtU I8x16LeS I8x16LeU I8x16GeS I8x16GeU \
+         I16x8Eq I16x8Ne I16x8LtS I16x8LtU I16x8GtS I16x8GtU I16x8LeS I16x8LeU I16x8GeS I16x8GeU \
+         I32x4Eq I32x4Ne I32x4LtS I32x4LtU I32x4GtS I32x4GtU I32x4LeS I32x4LeU I32x4GeS I32x4GeU \
+         I64x2Eq I64x2Ne I64x2LtS I64x2GtS I64x2LeS I64x2GeS \
+         F32x4Eq F32x4Ne F32x4Lt F32x4Gt F32x4Le F32x4Ge F64x2Eq F64x2Ne F64x2Lt F64x2Gt F64x2Le F64x2Ge \
+         V128And V128AndNot V128Or V128Xor \
+         I8x16NarrowI16x8S I8x16NarrowI16x8U I16x8NarrowI32x4S I16x8NarrowI32x4U \
+         I8x16Add I8x16AddSatS I8x16AddSatU I8x16Sub I8x16SubSatS I8x16SubSatU \
+         I8x16MinS I8x16MinU I8x16MaxS I8x16MaxU I8x16AvgrU \
+         I16x8Add I16x8AddSatS I16x8AddSatU I16x8Sub I16x8SubSatS I16x8SubSatU I16x8Mul \
+         I16x8MinS I16x8MinU I16x8MaxS I16x8MaxU I16x8AvgrU I16x8Q15MulrSatS \
+         I16x8ExtMulLowI8x16S I16x8ExtMulHighI8x16S I16x8ExtMulLowI8x16U I16x8ExtMulHighI8x16U \
+         I32x4Add I32x4Sub I32x4Mul I32x4MinS I32x4MinU I32x4MaxS I32x4MaxU I32x4DotI16x8S \
+         I32x4ExtMulLowI16x8S I32x4ExtMulHighI16x8S I32x4ExtMulLowI16x8U I32x4ExtMulHighI16x8U \
+         I64x2Add I64x2Sub I64x2Mul \
+         I64x2ExtMulLowI32x4S I64x2ExtMulHighI32x4S I64x2ExtMulLowI32x4U I64x2ExtMulHighI32x4U \
+         F32x4Add F32x4Sub F32x4Mul F32x4Div F32x4Min F32x4Max F32x4PMin F32x4PMax \
+         F64x2Add F64x2Sub F64x2Mul F64x2Div F64x2Min F64x2Max F64x2PMin F64x2PMax \
+         F32x4RelaxedMin F32x4RelaxedMax F64x2RelaxedMin F64x2RelaxedMax \
+         I16x8RelaxedQ15mulrS I16x8RelaxedDotI8x16I7x16S",
+    );
+    add(
+        Class::VUn,
+        "V128Not I8x16Abs I8x16Neg I8x16Popcnt \
+         I16x8Abs I16x8Neg I16x8ExtAddPairwiseI8x16S I16x8ExtAddPairwiseI8x16U \
+         I16x8ExtendLowI8x16S I16x8ExtendHighI8x16S I16x8ExtendLowI8x16U I16x8ExtendHighI8x16U \
+         I32x4Abs I32x4Neg I32x4ExtAddPairwiseI16x8S I32x4ExtAddPairwiseI16x8U \
+         I32x4ExtendLowI16x8S I32x4ExtendHighI16x8S I32x4ExtendLowI16x8U I32x4ExtendHighI16x8U \
+         I64x2Abs I64x2Neg I64x2ExtendLowI32x4S I64x2ExtendHighI32x4S I64x2ExtendLowI32x4U I64x2ExtendHighI32x4U \
+         F32x4Ceil F32x4Floor F32x4Trunc F32x4Nearest F32x4Abs F32x4Neg F32x4Sqrt \
+         F64x2Ceil F64x2Floor F64x2Trunc F64x2Nearest F64x2Abs F64x2Neg F64x2Sqrt \
+         I32x4TruncSatF32x4S I32x4TruncSatF32x4U F32x4ConvertI32x4S F32x4ConvertI32x4U \
+         I32x4TruncSatF64x2SZero I32x4TruncSatF64x2UZero F64x2ConvertLowI32x4S F64x2ConvertLowI32x4U \
+         F32x4DemoteF64x2Zero F64x2PromoteLowF32x4 \
+         I32x4RelaxedTruncF32x4S I32x4RelaxedTruncF32x4U I32x4RelaxedTruncF64x2SZero I32x4RelaxedTruncF64x2UZero",
+    );
+    add(
+        Class::VTern,
+        "V128Bitselect F32x4RelaxedMadd F32x4RelaxedNmadd F64x2RelaxedMadd F64x2RelaxedNmadd \
+         I8x16RelaxedLaneselect I16x8RelaxedLaneselect I32x4RelaxedLaneselect I64x2RelaxedLaneselect \
+         I32x4RelaxedDotI8x16I7x16AddS",
+    );
+    add(
+        Class::VTest,
+        "V128AnyTrue I8x16AllTrue I16x8AllTrue I32x4AllTrue I64x2AllTrue \
+         I8x16Bitmask I16x8Bitmask I32x4Bitmask I64x2Bitmask",
+    );
+    add(
+        Class::VShift,
+        "I8x16Shl I8x16ShrS I8x16ShrU I16x8Shl I16x8ShrS I16x8ShrU \
+         I32x4Shl I32x4ShrS I32x4ShrU I64x2Shl I64x2ShrS I64x2ShrU",
+    );
+    add(Class::VSplat { a: "u32" }, "I8x16Splat I16x8Splat I32x4Splat F32x4Splat");
+    add(Class::VSplat { a: "u64" }, "I64x2Splat F64x2Splat");
+    add(
+        Class::VExtract { res: "u32" },
+        "I8x16ExtractLaneS I8x16ExtractLaneU I16x8ExtractLaneS I16x8ExtractLaneU I32x4ExtractLane F32x4ExtractLane",
+    );
+    add(Class::VExtract { res: "u64" }, "I64x2ExtractLane F64x2ExtractLane");
+    add(Class::VReplace { a: "u32" }, "I8x16ReplaceLane I16x8ReplaceLane I32x4ReplaceLane F32x4ReplaceLane");
+    add(Class::VReplace { a: "u64" }, "I64x2ReplaceLane F64x2ReplaceLane");
+    add(Class::VLoad { mem: "u128", conv: None }, "V128Load");
+    for (names, mem) in [
+        ("V128Load8x8S V128Load8x8U V128Load16x4S V128Load16x4U V128Load32x2S V128Load32x2U", "u64"),
+        ("V128Load8Splat", "u8"),
+        ("V128Load16Splat", "u16"),
+        ("V128Load32Splat V128Load32Zero", "u32"),
+        ("V128Load64Splat V128Load64Zero", "u64"),
+    ] {
+        for n in names.split_whitespace() {
+            let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+            add(Class::VLoad { mem, conv: Some(Box::leak(snake(n).into_boxed_str())) }, n);
+        }
+    }
+    add(Class::VStore, "V128Store");
+    let idx = ["V128Load", "V128Store"];
+    rows.into_iter().map(|r| if idx.contains(&r.name) { r.idx() } else { r }).collect()
 }
 
 // ---- rows -----------------------------------------------------------------------------------
@@ -232,6 +326,36 @@ pub enum Class {
     Store {
         mem: &'static str,
     },
+    /// SIMD (semantics hand-written in `exec::simd`): `v128 OP v128 → v128`.
+    VBin,
+    /// `OP v128 → v128`.
+    VUn,
+    /// `OP(v128, v128, v128) → v128`.
+    VTern,
+    /// `OP v128 → i32` (tests and bit masks).
+    VTest,
+    /// `v128 OP i32 → v128` (shifts; `Imm` form for a constant count).
+    VShift,
+    /// `OP scalar → v128`, the scalar of type `a` (its bits for floats).
+    VSplat {
+        a: &'static str,
+    },
+    /// Lane `lane` of a v128 → scalar of type `res`.
+    VExtract {
+        res: &'static str,
+    },
+    /// A v128 with lane `lane` replaced by a scalar of type `a`.
+    VReplace {
+        a: &'static str,
+    },
+    /// A load of a `mem` from memory, converted to a v128 by `exec::simd::<conv>` (none: a
+    /// whole v128, `mem` is `u128`).
+    VLoad {
+        mem: &'static str,
+        conv: Option<&'static str>,
+    },
+    /// `v128.store`.
+    VStore,
 }
 
 #[derive(Clone)]
@@ -384,6 +508,8 @@ const SHAPES: &[(&str, &str)] = &[
     ("binmem", "BinMem"),
     ("loadmem", "LoadMem"),
     ("storemem", "StoreMem"),
+    ("tern", "Tern"),
+    ("lane", "Lane"),
 ];
 
 #[derive(Default)]
@@ -391,6 +517,8 @@ struct Out {
     /// (shape, kind, handler body)
     kinds: Vec<(&'static str, String, String)>,
     f64_writers: Vec<String>,
+    /// Kinds whose result is a v128 (two slots, no register).
+    v128_writers: Vec<String>,
     /// Match arms: f64-register rewrites, integer-register rewrites.
     reading: Vec<String>,
     int_reading: Vec<String>,
@@ -450,6 +578,9 @@ impl Out {
     }
 
     fn row(&mut self, r: &Row) {
+        if self.simd_row(r) {
+            return;
+        }
         let n = r.name;
         let w = if n.starts_with("I64") || n.starts_with("F64") { "u64" } else { "u32" };
         let wasm: Vec<&str> = std::iter::once(n).chain(r.wasm.iter().copied()).collect();
@@ -692,7 +823,168 @@ impl Out {
                     r.wide
                 ));
             }
+            _ => unreachable!("a SIMD row"),
         }
+    }
+
+    /// The forms of a SIMD row (false: not one). Operands of type `v128` are always read from
+    /// their slots and results written to them (two slots, no register); scalar results go
+    /// through `put!` as for the other operations (so the integer register holds them).
+    fn simd_row(&mut self, r: &Row) -> bool {
+        let n = r.name;
+        let f = format!("simd::{}", snake(n));
+        let v = |field: &str| o("slot", "v128", field);
+        let vput = |e: String| format!("put!(s, x.dst, v128, {e})");
+        match r.class {
+            Class::VBin => {
+                self.kind("bin", n.into(), vput(format!("{f}({}, {})", v("a"), v("b"))));
+                self.lowering.push(format!("O::{n} => Lower::VBin(I::{n}),"));
+            }
+            Class::VUn => {
+                self.kind("un", n.into(), vput(format!("{f}({})", v("a"))));
+                self.lowering.push(format!("O::{n} => Lower::VUn(I::{n}),"));
+            }
+            Class::VTern => {
+                self.kind("tern", n.into(), vput(format!("{f}({}, {}, {})", v("a"), v("b"), v("c"))));
+                self.lowering.push(format!("O::{n} => Lower::VTern(I::{n}),"));
+            }
+            Class::VTest => {
+                self.kind("un", n.into(), format!("put!(s, x.dst, u32, {f}({}))", v("a")));
+                self.lowering.push(format!("O::{n} => Lower::VTest(I::{n}),"));
+                return true;
+            }
+            Class::VShift => {
+                self.kind("bin", n.into(), vput(format!("{f}({}, {})", v("a"), o("slot", "u32", "b"))));
+                self.kind("binimm", format!("{n}Imm"), vput(format!("{f}({}, x.imm as u32)", v("a"))));
+                self.v128_writers.push(format!("{n}Imm"));
+                self.lowering.push(format!("O::{n} => Lower::VShift(I::{n}, I::{n}Imm),"));
+                self.narrow.push(format!("O::{n}"));
+            }
+            Class::VSplat { a } => {
+                self.kind("un", n.into(), vput(format!("{f}({})", o("slot", a, "a"))));
+                self.lowering.push(format!("O::{n} => Lower::VSplat(I::{n}),"));
+                if n.starts_with('I') && a == "u32" {
+                    self.narrow.push(format!("O::{n}"));
+                }
+            }
+            Class::VExtract { res } => {
+                self.kind("lane", n.into(), format!("put!(s, x.dst, {res}, {f}({}, x.lane as u8))", v("a")));
+                self.lowering.push(format!("O::{n} {{ lane }} => Lower::VExtract(I::{n}, lane),"));
+                return true;
+            }
+            Class::VReplace { a } => {
+                self.kind(
+                    "lane",
+                    n.into(),
+                    vput(format!("{f}({}, {}, x.lane as u8)", v("a"), o("slot", a, "b"))),
+                );
+                self.lowering.push(format!("O::{n} {{ lane }} => Lower::VReplace(I::{n}, lane),"));
+                if n.starts_with('I') && a == "u32" {
+                    self.narrow.push(format!("O::{n} {{ .. }}"));
+                }
+            }
+            Class::VLoad { mem, conv } => {
+                let put = match conv {
+                    None => "put!(s, x.dst, u128, v)".to_string(),
+                    Some(c) => format!("put!(s, x.dst, v128, simd::{c}(v))"),
+                };
+                let ld = |addr: String| format!("load!(s, x, {addr}, {mem}, |v| {put})");
+                let at = |src: &str| format!("{}.wrapping_add(x.imm)", o(src, "u32", "a"));
+                let mut forms = vec![
+                    ("load", "", ld(o("slot", "u32", "addr"))),
+                    ("load", "A", ld(o("ia", "u32", "addr"))),
+                ];
+                forms.push(("loadat", "At", ld(at("slot"))));
+                forms.push(("loadat", "AtA", ld(at("ia"))));
+                let a64 = o("slot", "u64", "addr");
+                forms.push((
+                    "loadmem",
+                    "Mem",
+                    format!("load_mem!(s, x, {}, {mem}, |v| {put})", o("slot", "u32", "addr")),
+                ));
+                forms.push(("loadmem", "M64", format!("load64!(s, x, {a64}, {mem}, |v| {put})")));
+                forms.push((
+                    "loadmem",
+                    "M64A",
+                    format!("load64!(s, x, {}, {mem}, |v| {put})", o("ia", "u64", "addr")),
+                ));
+                forms.push(("loadmem", "Mem64", format!("load_mem64!(s, x, {a64}, {mem}, |v| {put})")));
+                self.int_reading.push(format!("I::{n}(l) if l.addr == x => I::{n}A(l),"));
+                self.int_reading.push(format!("I::{n}At(l) if l.a == x => I::{n}AtA(l),"));
+                self.int_reading.push(format!("I::{n}M64(l) if l.addr == x => I::{n}M64A(l),"));
+                let mut idx_kind = "None".to_string();
+                if r.idx {
+                    let idx = |src: &str| format!("idx_addr!(s, x, {})", o(src, "u32", "idx"));
+                    forms.push(("loadidx", "Idx", ld(idx("slot"))));
+                    forms.push(("loadidx", "IdxA", ld(idx("ia"))));
+                    self.int_reading
+                        .push(format!("I::{n}Idx(l) if l.idx == x && l.base != x => I::{n}IdxA(l),"));
+                    idx_kind = format!("Some(I::{n}Idx)");
+                }
+                for (shape, form, body) in forms {
+                    self.kind(shape, format!("{n}{form}"), body);
+                    self.v128_writers.push(format!("{n}{form}"));
+                }
+                self.lowering.push(format!(
+                    "O::{n} {{ memarg }} => Lower::VLoad(memarg, I::{n}, I::{n}At, {idx_kind}, [I::{n}Mem, I::{n}M64, I::{n}Mem64]),"
+                ));
+                self.narrow.push(format!("O::{n} {{ .. }}"));
+                return true;
+            }
+            Class::VStore => {
+                let val = o("slot", "u128", "val");
+                let st = |addr: String| format!("store!(s, x, {addr}, {val}, u128)");
+                let at = |src: &str| format!("{}.wrapping_add(x.imm)", o(src, "u32", "addr"));
+                let addr = |src: &str| o(src, "u32", "addr");
+                self.kind("store", n.into(), st(addr("slot")));
+                self.kind("store", format!("{n}A"), st(addr("ia")));
+                self.kind("storeat", format!("{n}At"), st(at("slot")));
+                self.kind("storeat", format!("{n}AtA"), st(at("ia")));
+                self.kind(
+                    "storemem",
+                    format!("{n}Mem"),
+                    format!("store_mem!(s, x, {}, {val}, u128)", addr("slot")),
+                );
+                let a64 = |src: &str| o(src, "u64", "addr");
+                self.kind(
+                    "storemem",
+                    format!("{n}M64"),
+                    format!("store64!(s, x, {}, {val}, u128)", a64("slot")),
+                );
+                self.kind(
+                    "storemem",
+                    format!("{n}M64A"),
+                    format!("store64!(s, x, {}, {val}, u128)", a64("ia")),
+                );
+                self.kind(
+                    "storemem",
+                    format!("{n}Mem64"),
+                    format!("store_mem64!(s, x, {}, {val}, u128)", a64("slot")),
+                );
+                for f in ["", "At", "M64"] {
+                    self.int_reading
+                        .push(format!("I::{n}{f}(m) if m.addr == x && m.val != x => I::{n}{f}A(m),"));
+                }
+                let mut idx_kind = "None".to_string();
+                if r.idx {
+                    let idx = |src: &str| format!("idx_addr!(s, x, {})", o(src, "u32", "idx"));
+                    self.kind("storeidx", format!("{n}Idx"), st(idx("slot")));
+                    self.kind("storeidx", format!("{n}IdxA"), st(idx("ia")));
+                    self.int_reading.push(format!(
+                        "I::{n}Idx(m) if m.idx == x && m.base != x && m.val != x => I::{n}IdxA(m),"
+                    ));
+                    idx_kind = format!("Some(I::{n}Idx)");
+                }
+                self.lowering.push(format!(
+                    "O::{n} {{ memarg }} => Lower::VStore(memarg, I::{n}, I::{n}At, {idx_kind}, [I::{n}Mem, I::{n}M64, I::{n}Mem64]),"
+                ));
+                self.narrow.push(format!("O::{n} {{ .. }}"));
+                return true;
+            }
+            _ => return false,
+        }
+        self.v128_writers.push(n.into());
+        true
     }
 
     fn f64_arith(&mut self, r: &Row, pats: &str) {
@@ -835,6 +1127,9 @@ pub fn int_reading(ins: Instr, x: Slot) -> Instr {{
 /// The kinds whose handlers set the f64 register (to their result).
 pub const F64_WRITERS: &[Op] = &[{writers}];
 
+/// The kinds of the table whose result is a `v128` (two slots; no register is set).
+pub const V128_WRITERS: &[Op] = &[{v128_writers}];
+
 /// The compare-and-branch form of the comparison `last` whose result is `cond`: branch to
 /// `target` when it holds (`when_true`) or when it does not (the negated comparison).
 pub fn compare_branch(last: Instr, cond: Slot, when_true: bool, target: u32) -> Option<Instr> {{
@@ -891,6 +1186,7 @@ pub fn narrow(op: &Operator<'_>) -> bool {{
         update = arms(&g.update),
         lowering = arms(&g.lowering),
         narrow = g.narrow.join(" | "),
+        v128_writers = g.v128_writers.iter().map(|w| format!("Op::{w}")).collect::<Vec<_>>().join(", "),
     );
     write("isa_compile.rs", compile);
 }

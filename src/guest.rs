@@ -202,7 +202,7 @@ impl Guest {
                                 Entry::Command => vec![],
                                 Entry::Invoke { args, .. } => {
                                     let ty = self.store.func_type(f).clone();
-                                    args.iter().zip(&ty.params).map(|(s, t)| Val::from_slot(*t, *s)).collect()
+                                    Val::from_slots(&ty.params, args).unwrap_or_default()
                                 }
                             };
                             (f, args)

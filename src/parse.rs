@@ -1,7 +1,7 @@
 //! Front end: `wasmparser` parses and validates the module bytes into a [`Module`], lowering every
 //! function body once (validation is fused with the lowering, as in wasmi).
 //!
-//! Scope: WebAssembly 2.0 without SIMD.
+//! Scope: WebAssembly 3.0 without GC (and relaxed SIMD in its deterministic profile).
 
 use crate::compile::{self, ir::CompiledFunc};
 use crate::error::Error;
@@ -11,7 +11,7 @@ use wasmparser::{
     ElementItems, ElementKind, ExternalKind, Operator, Parser, Payload, TypeRef, Validator, WasmFeatures,
 };
 
-/// The features the validator runs with: Wasm 2.0 minus SIMD, and of Wasm 3.0 extended
+/// The features the validator runs with: Wasm 2.0, relaxed SIMD, and of Wasm 3.0 extended
 /// constants, tail calls and typed function references. GC is on *for the validator only*:
 /// Wasm 3.0 took some rules from it that apply to every module (a constant expression may read
 /// any earlier immutable global; a function type may refer to itself). What needs garbage
@@ -19,7 +19,8 @@ use wasmparser::{
 /// recursion groups and subtypes (the type section), the GC heap types wherever a type is
 /// written ([`ref_full`], [`in_scope`]) and the GC instructions ([`in_scope`]).
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
+    WasmFeatures::WASM2
+        | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::FUNCTION_REFERENCES
@@ -79,6 +80,8 @@ pub enum ConstExpr {
     I64(i64),
     F32(u32),
     F64(u64),
+    /// A `v128` (lane 0 in the least significant bits).
+    V128(u128),
     RefNull(ValType),
     RefFunc(u32),
     GlobalGet(u32),
@@ -245,6 +248,9 @@ pub struct Module {
     pub(crate) datas: Vec<DataSegment>,
     /// Lowered bodies of the defined functions.
     pub(crate) code: Vec<CompiledFunc>,
+    /// The `v128.const` values and `i8x16.shuffle` lane masks of the code, which names them by
+    /// index (`Instr::V128Const`, `Instr::I8x16Shuffle`).
+    pub(crate) pool: Vec<[u8; 16]>,
     /// Names from the `name` custom section.
     pub(crate) name: Option<String>,
     pub(crate) func_names: HashMap<u32, String>,
@@ -275,8 +281,11 @@ fn lowering_threads(len: usize) -> usize {
 /// Validates and lowers `bodies` in order on up to `threads` threads (contiguous runs of
 /// about equal byte size each); the error is that of the first invalid body, as if they had
 /// been done one by one. The lowered code does not depend on the threads.
-fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Vec<CompiledFunc>, Error> {
-    fn run(m: &Module, bodies: Vec<Body<'_>>) -> Result<Vec<CompiledFunc>, Error> {
+/// Lowered bodies and the pool their instructions name.
+type Lowered = (Vec<CompiledFunc>, Vec<[u8; 16]>);
+
+fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Lowered, Error> {
+    fn run(m: &Module, bodies: Vec<Body<'_>>) -> Result<Lowered, Error> {
         let mut ctx = compile::Context::default();
         let mut allocs = wasmparser::FuncValidatorAllocations::default();
         let mut out = Vec::with_capacity(bodies.len());
@@ -285,7 +294,7 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Vec<Co
             out.push(compile::translate(&mut ctx, m, &mut fv, body)?);
             allocs = fv.into_allocations();
         }
-        Ok(out)
+        Ok((out, std::mem::take(&mut ctx.pool)))
     }
     let size = |b: &wasmparser::FunctionBody<'_>| {
         let r = b.range();
@@ -310,7 +319,7 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Vec<Co
             r.push(b);
         }
     }
-    let results: Vec<Result<Vec<CompiledFunc>, Error>> = std::thread::scope(|s| {
+    let results: Vec<Result<Lowered, Error>> = std::thread::scope(|s| {
         let mut runs = runs.into_iter();
         // The first run on this thread, the others on their own (or here, if one cannot start).
         let first = runs.next().unwrap_or_default();
@@ -335,11 +344,26 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Vec<Co
         }
         out
     });
-    let mut code = Vec::new();
+    // Each run numbered its pool from 0: the later runs' instructions are renumbered.
+    let (mut code, mut pool) = (Vec::new(), Vec::new());
     for r in results {
-        code.extend(r?);
+        let (mut c, p) = r?;
+        let base = pool.len() as u32;
+        if base > 0 {
+            for f in &mut c {
+                for i in &mut f.code {
+                    if let compile::ir::Instr::V128Const { idx, .. }
+                    | compile::ir::Instr::I8x16Shuffle { idx, .. } = i
+                    {
+                        *idx += base;
+                    }
+                }
+            }
+        }
+        code.extend(c);
+        pool.extend(p);
     }
-    Ok(code)
+    Ok((code, pool))
 }
 
 pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
@@ -358,7 +382,7 @@ pub(crate) fn full_type(t: wasmparser::ValType) -> Result<FullType, String> {
         W::F32 => FullType::Num(ValType::F32),
         W::F64 => FullType::Num(ValType::F64),
         W::Ref(r) => ref_full(r)?,
-        W::V128 => return Err("SIMD (v128) is not supported".into()),
+        W::V128 => FullType::Num(ValType::V128),
     })
 }
 
@@ -411,6 +435,7 @@ fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, String> {
         Operator::I64Const { value } => ConstExpr::I64(value),
         Operator::F32Const { value } => ConstExpr::F32(value.bits()),
         Operator::F64Const { value } => ConstExpr::F64(value.bits()),
+        Operator::V128Const { value } => ConstExpr::V128(u128::from_le_bytes(*value.bytes())),
         Operator::RefNull { hty } => {
             ConstExpr::RefNull(ref_type(wasmparser::RefType::new(true, hty).ok_or("bad heap type")?)?)
         }
@@ -667,7 +692,7 @@ impl Module {
                     // The last body: lower them all (on several threads where there are any),
                     // before anything after the code section is looked at.
                     if pending.len() == code_count {
-                        m.code = lower_all(&m, std::mem::take(&mut pending), threads)?;
+                        (m.code, m.pool) = lower_all(&m, std::mem::take(&mut pending), threads)?;
                         m.tail_calls = m.code.iter().any(|f| {
                             f.code.iter().any(|i| {
                                 matches!(

@@ -95,10 +95,10 @@ fn resolve_entry(module: &Module, spec: &EntrySpec) -> Result<Entry, Error> {
             let vals = args
                 .iter()
                 .zip(&ty.params)
-                .map(|(a, t)| crate::cli::invoke::parse_val(*t, a).map(|v| v.to_slot()))
+                .map(|(a, t)| crate::cli::invoke::parse_val(*t, a))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(Error::Other)?;
-            Ok(Entry::Invoke { name: name.clone(), args: vals })
+            Ok(Entry::Invoke { name: name.clone(), args: crate::runtime::value::Val::slots(&vals) })
         }
     }
 }

@@ -112,24 +112,49 @@ fn arg_val(a: &WastArg<'_>) -> Result<Val, String> {
         WastArgCore::RefNull(HeapType::Abstract { ty: AbstractHeapType::Func, .. }) => Val::FuncRef(None),
         WastArgCore::RefNull(HeapType::Abstract { ty: AbstractHeapType::Extern, .. }) => Val::ExternRef(None),
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(*n)),
+        WastArgCore::V128(c) => Val::V128(u128::from_le_bytes(c.to_le_bytes())),
         other => return Err(format!("unsupported argument {other:?}")),
     })
+}
+
+fn f32_matches(p: &NanPattern<wast::token::F32>, a: u32) -> bool {
+    match p {
+        NanPattern::CanonicalNan => a & 0x7fff_ffff == 0x7fc0_0000,
+        NanPattern::ArithmeticNan => f32::from_bits(a).is_nan() && a & 0x0040_0000 != 0,
+        NanPattern::Value(v) => v.bits == a,
+    }
+}
+
+fn f64_matches(p: &NanPattern<wast::token::F64>, a: u64) -> bool {
+    match p {
+        NanPattern::CanonicalNan => a & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+        NanPattern::ArithmeticNan => f64::from_bits(a).is_nan() && a & 0x0008_0000_0000_0000 != 0,
+        NanPattern::Value(v) => v.bits == a,
+    }
+}
+
+/// Whether the lanes of `a` match the lane-wise pattern `p`.
+fn v128_matches(p: &wast::core::V128Pattern, a: u128) -> bool {
+    use wast::core::V128Pattern as P;
+    let b = a.to_le_bytes();
+    let lane = |i: usize, n: usize| b[i * n..(i + 1) * n].iter().rev().fold(0u64, |x, &y| x << 8 | y as u64);
+    match p {
+        P::I8x16(l) => l.iter().enumerate().all(|(i, &v)| v as u8 as u64 == lane(i, 1)),
+        P::I16x8(l) => l.iter().enumerate().all(|(i, &v)| v as u16 as u64 == lane(i, 2)),
+        P::I32x4(l) => l.iter().enumerate().all(|(i, &v)| v as u32 as u64 == lane(i, 4)),
+        P::I64x2(l) => l.iter().enumerate().all(|(i, &v)| v as u64 == lane(i, 8)),
+        P::F32x4(l) => l.iter().enumerate().all(|(i, p)| f32_matches(p, lane(i, 4) as u32)),
+        P::F64x2(l) => l.iter().enumerate().all(|(i, p)| f64_matches(p, lane(i, 8))),
+    }
 }
 
 fn ret_matches(expected: &WastRetCore<'_>, actual: &Val) -> bool {
     match (expected, actual) {
         (WastRetCore::I32(e), Val::I32(a)) => e == a,
         (WastRetCore::I64(e), Val::I64(a)) => e == a,
-        (WastRetCore::F32(p), Val::F32(a)) => match p {
-            NanPattern::CanonicalNan => a & 0x7fff_ffff == 0x7fc0_0000,
-            NanPattern::ArithmeticNan => f32::from_bits(*a).is_nan() && a & 0x0040_0000 != 0,
-            NanPattern::Value(v) => v.bits == *a,
-        },
-        (WastRetCore::F64(p), Val::F64(a)) => match p {
-            NanPattern::CanonicalNan => a & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
-            NanPattern::ArithmeticNan => f64::from_bits(*a).is_nan() && a & 0x0008_0000_0000_0000 != 0,
-            NanPattern::Value(v) => v.bits == *a,
-        },
+        (WastRetCore::F32(p), Val::F32(a)) => f32_matches(p, *a),
+        (WastRetCore::F64(p), Val::F64(a)) => f64_matches(p, *a),
+        (WastRetCore::V128(p), Val::V128(a)) => v128_matches(p, *a),
         (WastRetCore::RefNull(t), Val::FuncRef(None)) => {
             matches!(t, None | Some(HeapType::Abstract { ty: AbstractHeapType::Func, .. }))
         }

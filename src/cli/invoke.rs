@@ -9,7 +9,8 @@ fn parse_token<'a, T: wast::parser::Parse<'a>>(buf: &'a ParseBuffer<'a>) -> Opti
 
 /// Parses `text` as a value of type `ty`. Integers: decimal or `0x` hex, negative or (for
 /// convenience) unsigned up to the type's bit width; floats: decimal, hex floats (`0x1.8p3`),
-/// `inf`, `-inf`, `nan`, `nan:0x...`.
+/// `inf`, `-inf`, `nan`, `nan:0x...`; a `v128`: one unsigned 128-bit integer (lane 0 in its
+/// least significant bits), decimal or `0x` hex, as `run --invoke` prints one.
 pub fn parse_val(ty: ValType, text: &str) -> Result<Val, String> {
     let bad = || format!("invalid {ty} value {text:?}");
     let buf = ParseBuffer::new(text).map_err(|_| bad())?;
@@ -18,6 +19,15 @@ pub fn parse_val(ty: ValType, text: &str) -> Result<Val, String> {
         ValType::I64 => Val::I64(parse_token::<i64>(&buf).ok_or_else(bad)?),
         ValType::F32 => Val::F32(parse_token::<wast::token::F32>(&buf).ok_or_else(bad)?.bits),
         ValType::F64 => Val::F64(parse_token::<wast::token::F64>(&buf).ok_or_else(bad)?.bits),
+        ValType::V128 => Val::V128(
+            match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                Some(hex) => u128::from_str_radix(&hex.replace('_', ""), 16),
+                None => text.replace('_', "").parse::<u128>(),
+            }
+            .ok()
+            .filter(|_| !text.starts_with('+') && !text.contains("0x+"))
+            .ok_or_else(bad)?,
+        ),
         ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => {
             if text == "null" {
                 Val::default_for(ty)
@@ -43,5 +53,10 @@ mod tests {
         assert_eq!(parse_val(ValType::F64, "2.5"), Ok(Val::F64(2.5f64.to_bits())));
         assert!(parse_val(ValType::I32, "abc").is_err());
         assert!(parse_val(ValType::I32, "1.5").is_err());
+        assert_eq!(parse_val(ValType::V128, "0x0102"), Ok(Val::V128(0x102)));
+        assert_eq!(parse_val(ValType::V128, &u128::MAX.to_string()), Ok(Val::V128(u128::MAX)));
+        assert!(parse_val(ValType::V128, "-1").is_err());
+        assert!(parse_val(ValType::V128, "+1").is_err());
+        assert!(parse_val(ValType::V128, "0x1_0000_0000_0000_0000_0000_0000_0000_0000").is_err());
     }
 }

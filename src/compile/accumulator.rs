@@ -66,6 +66,13 @@ pub fn forward(code: &mut [Instr], pads: impl IntoIterator<Item = u32>) {
                     fa.remove(dst);
                 }
             }
+            // Two slots, no register.
+            (_, Some(d)) if isa::writes_v128(op) => {
+                for s in [d, d.wrapping_add(1)] {
+                    ia.remove(s);
+                    fa.remove(s);
+                }
+            }
             (_, Some(d)) if sets_f64_register(op) => {
                 fa = Mirror::one(d);
                 ia.remove(d);
@@ -175,7 +182,9 @@ fn sets_int_register(op: u16) -> bool {
 /// Whether `ins` (with no single result) leaves every slot and both registers as they are
 /// and falls through when it does not branch.
 fn keeps_registers(ins: &Instr) -> bool {
-    ins.is_store() || ins.is_cond_branch() || matches!(ins, Instr::GlobalSet { .. } | Instr::Br { .. })
+    ins.is_store()
+        || ins.is_cond_branch()
+        || matches!(ins, Instr::GlobalSet { .. } | Instr::GlobalSet128 { .. } | Instr::Br { .. })
 }
 
 #[cfg(test)]

@@ -51,6 +51,25 @@ pub struct Store {
     pub offset: u32,
 }
 
+/// A ternary SIMD operation: `dst = OP(a, b, c)` (all `v128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tern {
+    pub dst: Slot,
+    pub a: Slot,
+    pub b: Slot,
+    pub c: Slot,
+}
+
+/// A SIMD lane operation: `dst` = lane `lane` of `a` (extract), or `a` with that lane
+/// replaced by the scalar `b` (replace; `b` unused by an extract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lane {
+    pub dst: Slot,
+    pub a: Slot,
+    pub b: Slot,
+    pub lane: u16,
+}
+
 /// Compare-and-branch: `if a OP b { goto target }`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CmpBr {
@@ -202,6 +221,8 @@ macro_rules! instrs {
         binmem: [$($bm:ident),* $(,)?],
         loadmem: [$($lm:ident),* $(,)?],
         storemem: [$($sm:ident),* $(,)?],
+        tern: [$($te:ident),* $(,)?],
+        lane: [$($ln:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
@@ -226,6 +247,8 @@ macro_rules! instrs {
             $($bm(BinMem),)*
             $($lm(LoadMem),)*
             $($sm(StoreMem),)*
+            $($te(Tern),)*
+            $($ln(Lane),)*
             $($(#[$m])* $o $({ $($f: $t),* })?,)*
         }
 
@@ -235,7 +258,7 @@ macro_rules! instrs {
         #[allow(clippy::enum_variant_names)]
         pub enum Op {
             $($b,)* $($u,)* $($l,)* $($s,)* $($c,)* $($bi,)* $($ci,)* $($la,)* $($sa,)* $($sk,)*
-            $($li,)* $($si,)* $($ab,)* $($abs,)* $($bm,)* $($lm,)* $($sm,)* $($o,)*
+            $($li,)* $($si,)* $($ab,)* $($abs,)* $($bm,)* $($lm,)* $($sm,)* $($te,)* $($ln,)* $($o,)*
         }
 
         impl Op {
@@ -243,7 +266,7 @@ macro_rules! instrs {
             pub const ALL: &[Op] = &[$(Op::$b,)* $(Op::$u,)* $(Op::$l,)* $(Op::$s,)* $(Op::$c,)*
                 $(Op::$bi,)* $(Op::$ci,)* $(Op::$la,)* $(Op::$sa,)* $(Op::$sk,)* $(Op::$li,)*
                 $(Op::$si,)* $(Op::$ab,)* $(Op::$abs,)* $(Op::$bm,)* $(Op::$lm,)* $(Op::$sm,)*
-                $(Op::$o,)*];
+                $(Op::$te,)* $(Op::$ln,)* $(Op::$o,)*];
             /// Number of instruction kinds.
             pub const COUNT: usize = Self::ALL.len();
         }
@@ -268,7 +291,14 @@ macro_rules! instrs {
                     $(Instr::$li(x) => Some(&mut x.dst),)*
                     $(Instr::$bm(x) => Some(&mut x.dst),)*
                     $(Instr::$lm(x) => Some(&mut x.dst),)*
+                    $(Instr::$te(x) => Some(&mut x.dst),)*
+                    $(Instr::$ln(x) => Some(&mut x.dst),)*
                     Instr::Const32 { dst, .. }
+                    | Instr::V128Const { dst, .. }
+                    | Instr::I8x16Shuffle { dst, .. }
+                    | Instr::Copy128 { dst, .. }
+                    | Instr::Select128 { dst, .. }
+                    | Instr::GlobalGet128 { dst, .. }
                     | Instr::Const64 { dst, .. }
                     | Instr::Copy { dst, .. }
                     | Instr::CopyA { dst, .. }
@@ -363,7 +393,15 @@ generated_instrs! {
     Poll { cost: u32, height: u32 },
     Const32 { dst: Slot, val: u32 },
     Const64 { dst: Slot, val: u64 },
+    /// `v128.const`: entry `idx` of the module's constant pool ([`crate::parse::Module`]).
+    V128Const { dst: Slot, idx: u32 },
+    /// `i8x16.shuffle` of `a` and `b` with the lane indices of pool entry `idx`.
+    I8x16Shuffle { dst: Slot, a: Slot, b: Slot, idx: u32 },
     Copy { dst: Slot, src: Slot },
+    /// A `v128` copy (two slots; both read before either is written).
+    Copy128 { dst: Slot, src: Slot },
+    /// `select` of two `v128`s.
+    Select128 { dst: Slot, a: Slot, b: Slot, cond: Slot },
     /// `Copy` from the integer register (`src` names the slot it mirrors).
     CopyA { dst: Slot, src: Slot },
     Select { dst: Slot, a: Slot, b: Slot, cond: Slot },
@@ -411,6 +449,8 @@ generated_instrs! {
     ReturnCallRef { type_idx: u32, func: Slot, base: Slot },
     GlobalGet { dst: Slot, global: u32 },
     GlobalSet { src: Slot, global: u32 },
+    GlobalGet128 { dst: Slot, global: u32 },
+    GlobalSet128 { src: Slot, global: u32 },
     MemorySize { dst: Slot },
     /// `memory.size`, `memory.grow`, `memory.fill`, `memory.copy` and `memory.init` of other
     /// memories than memory 0 (multi-memory; `…Mem`: `mem` is the instance's memory index).

@@ -7,7 +7,7 @@
 use super::ir::{
     AddBr, AddBrS, Bin, BinImm, BinMem, CmpBr, CmpBrImm, Instr, Load, LoadAt, LoadIdx, Op, Slot,
 };
-use super::ir::{LoadMem, Store, StoreAt, StoreIdx, StoreK, StoreMem, Un};
+use super::ir::{Lane, LoadMem, Store, StoreAt, StoreIdx, StoreK, StoreMem, Tern, Un};
 use wasmparser::{MemArg, Operator};
 
 use Instr as I;
@@ -44,6 +44,33 @@ pub enum Lower {
         bool,
         [fn(StoreMem) -> Instr; 3],
     ),
+    /// SIMD: `v128 OP v128`, `OP v128`, ternary (all → `v128`); `OP v128 → i32`.
+    VBin(fn(Bin) -> Instr),
+    VUn(fn(Un) -> Instr),
+    VTern(fn(Tern) -> Instr),
+    VTest(fn(Un) -> Instr),
+    /// A shift by an `i32` count (the second kind: by a constant count).
+    VShift(fn(Bin) -> Instr, fn(BinImm) -> Instr),
+    /// A scalar → `v128`.
+    VSplat(fn(Un) -> Instr),
+    /// Lane extraction (→ scalar) and replacement, with the lane.
+    VExtract(fn(Lane) -> Instr, u8),
+    VReplace(fn(Lane) -> Instr, u8),
+    /// A load to a `v128` and `v128.store`: forms as for [`Lower::Load`] and [`Lower::Store`].
+    VLoad(
+        MemArg,
+        fn(Load) -> Instr,
+        fn(LoadAt) -> Instr,
+        Option<fn(LoadIdx) -> Instr>,
+        [fn(LoadMem) -> Instr; 3],
+    ),
+    VStore(
+        MemArg,
+        fn(Store) -> Instr,
+        fn(StoreAt) -> Instr,
+        Option<fn(StoreIdx) -> Instr>,
+        [fn(StoreMem) -> Instr; 3],
+    ),
 }
 
 /// The loop-step kinds: against an immediate, against a slot; an f64 memory update.
@@ -68,6 +95,27 @@ pub fn sets_f64_register(op: u16) -> bool {
         let mut i = 0;
         while i < F64_WRITERS.len() {
             t[F64_WRITERS[i] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    SETS[op as usize]
+}
+
+/// Whether the result of `op` is a `v128` (two slots; its handler sets no register): the
+/// table's kinds and the hand-written ones.
+pub fn writes_v128(op: u16) -> bool {
+    const SETS: [bool; Op::COUNT] = {
+        let mut t = [false; Op::COUNT];
+        let mut i = 0;
+        while i < V128_WRITERS.len() {
+            t[V128_WRITERS[i] as usize] = true;
+            i += 1;
+        }
+        let hand = [Op::V128Const, Op::I8x16Shuffle, Op::Copy128, Op::Select128, Op::GlobalGet128];
+        let mut i = 0;
+        while i < hand.len() {
+            t[hand[i] as usize] = true;
             i += 1;
         }
         t

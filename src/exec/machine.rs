@@ -211,18 +211,16 @@ impl Machine {
     ) -> Result<(), Trap> {
         let ty = store.func_type(func).clone();
         self.frames.clear();
-        let nslots = ty.params.len().max(ty.results.len());
+        let argv = Val::slots(args);
+        let nslots = ty.param_slots().max(ty.result_slots()).max(argv.len());
         if !self.grow_stack(nslots, store.limits.max_stack_slots as usize) {
             return Err(Trap { kind: TrapKind::StackExhausted, backtrace: vec![] });
         }
-        for (i, a) in args.iter().enumerate() {
-            self.stack[i] = a.to_slot();
-        }
+        self.stack[..argv.len()].copy_from_slice(&argv);
         match store.funcs[func as usize].kind {
             FuncKind::Host { id } => {
-                let mut results = vec![0u64; ty.results.len()];
+                let mut results = vec![0u64; ty.result_slots()];
                 let mem = None;
-                let argv: Vec<u64> = args.iter().map(|a| a.to_slot()).collect();
                 host.call(id, mem, &argv, &mut results).map_err(|e| Trap {
                     kind: TrapKind::Host(match e {
                         HostError::Trap(m) => m,
@@ -251,7 +249,7 @@ impl Machine {
     /// The results of the finished call of `func`.
     pub fn results(&self, store: &Store, func: u32) -> Vec<Val> {
         let ty = store.func_type(func);
-        ty.results.iter().enumerate().map(|(i, t)| Val::from_slot(*t, self.stack[i])).collect()
+        Val::from_slots(&ty.results, &self.stack).unwrap_or_default()
     }
 
     /// Builds a trap with a backtrace from the current frames (innermost first).
@@ -305,6 +303,7 @@ impl Machine {
             mem: std::ptr::null_mut(),
             globals: std::ptr::null_mut(),
             defined: std::ptr::null(),
+            pool: std::ptr::null(),
             inst_funcs: std::ptr::null(),
             nimp: 0,
             max_stack: store.limits.max_stack_slots as usize,
@@ -358,6 +357,7 @@ impl Machine {
                 cx.mem = mem;
                 cx.globals = (*store).globals.as_mut_ptr();
                 cx.defined = module.code.as_ptr();
+                cx.pool = module.pool.as_ptr();
                 cx.inst_funcs = (*inst).funcs.as_ptr();
                 cx.nimp = module.num_imported_funcs;
                 let (mp, ml) = if mem.is_null() {

@@ -6,6 +6,7 @@
 mod handlers;
 pub mod machine;
 pub mod ops;
+pub mod simd;
 pub mod trap;
 mod unchecked;
 

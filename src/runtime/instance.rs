@@ -86,17 +86,19 @@ fn limits_match(min: u64, max: Option<u64>, imin: u64, imax: Option<u64>) -> boo
         }
 }
 
-fn eval_const(store: &Store, globals: &[u32], funcs: &[u32], e: &ConstExpr) -> u64 {
-    let global = |g: u32| store.globals[globals[g as usize] as usize].value;
+/// The value of a constant expression: its slot bits (a `v128`'s two slots as a `u128`).
+fn eval_const(store: &Store, globals: &[u32], funcs: &[u32], e: &ConstExpr) -> u128 {
+    let global = |g: u32| store.globals[globals[g as usize] as usize].value128();
     match *e {
-        ConstExpr::I32(v) => v as u32 as u64,
-        ConstExpr::I64(v) => v as u64,
-        ConstExpr::F32(v) => v as u64,
-        ConstExpr::F64(v) => v,
+        ConstExpr::I32(v) => v as u32 as u128,
+        ConstExpr::I64(v) => v as u64 as u128,
+        ConstExpr::F32(v) => v as u128,
+        ConstExpr::F64(v) => v as u128,
+        ConstExpr::V128(v) => v,
         ConstExpr::RefNull(_) => 0,
-        ConstExpr::RefFunc(f) => funcs[f as usize] as u64 + 1,
+        ConstExpr::RefFunc(f) => funcs[f as usize] as u128 + 1,
         ConstExpr::GlobalGet(g) => global(g),
-        ConstExpr::Extended(ref ops) => ConstExpr::eval_extended(ops, global),
+        ConstExpr::Extended(ref ops) => ConstExpr::eval_extended(ops, |g| global(g) as u64) as u128,
     }
 }
 
@@ -204,11 +206,12 @@ pub fn instantiate(
     for (i, g) in m.globals.iter().enumerate().skip(m.num_imported_globals as usize) {
         let init = &m.global_inits[i - m.num_imported_globals as usize];
         let value = eval_const(store, &globals, &funcs, init);
-        store.globals.push(Global { value, ty: g.ty, full: canon(g.full), mutable: g.mutable });
+        let (value, hi) = (value as u64, (value >> 64) as u64);
+        store.globals.push(Global { value, hi, ty: g.ty, full: canon(g.full), mutable: g.mutable });
         globals.push((store.globals.len() - 1) as u32);
     }
     for (i, t) in m.tables.iter().enumerate().skip(m.num_imported_tables as usize) {
-        let init = m.table_inits[i].as_ref().map_or(0, |e| eval_const(store, &globals, &funcs, e));
+        let init = m.table_inits[i].as_ref().map_or(0, |e| eval_const(store, &globals, &funcs, e) as u64);
         let table = Table::new(canon(t.elem), t.min, t.max, t.is64, init).map_err(Error::Instantiate)?;
         store.tables.push(table);
         tables.push((store.tables.len() - 1) as u32);
@@ -222,7 +225,7 @@ pub fn instantiate(
     let elems: Vec<Vec<u64>> = m
         .elems
         .iter()
-        .map(|seg| seg.items.iter().map(|e| eval_const(store, &globals, &funcs, e)).collect())
+        .map(|seg| seg.items.iter().map(|e| eval_const(store, &globals, &funcs, e) as u64).collect())
         .collect();
     let mut inst = Instance {
         module: module.clone(),
@@ -241,7 +244,7 @@ pub fn instantiate(
         match &seg.mode {
             ElemMode::Active { table, offset } => {
                 // The offset is of the table's index type.
-                let off = eval_const(store, &inst.globals, &inst.funcs, offset);
+                let off = eval_const(store, &inst.globals, &inst.funcs, offset) as u64;
                 let wide = store.tables[inst.tables[*table as usize] as usize].is64;
                 let off = if wide { off } else { off as u32 as u64 };
                 let t = &mut store.tables[inst.tables[*table as usize] as usize];
@@ -260,7 +263,7 @@ pub fn instantiate(
     if result.is_ok() {
         for (i, seg) in m.datas.iter().enumerate() {
             if let DataMode::Active { memory, offset } = &seg.mode {
-                let off = eval_const(store, &inst.globals, &inst.funcs, offset);
+                let off = eval_const(store, &inst.globals, &inst.funcs, offset) as u64;
                 let mem = &mut store.memories[inst.memories[*memory as usize] as usize];
                 let off = mem.index(off);
                 match mem.slice_mut(off, seg.bytes.len() as u64) {

@@ -132,7 +132,8 @@ impl Store {
     }
 
     pub fn add_global(&mut self, ty: ValType, mutable: bool, v: Val) -> u32 {
-        self.globals.push(Global { value: v.to_slot(), ty, full: FullType::plain(ty), mutable });
+        let hi = if let Val::V128(x) = v { (x >> 64) as u64 } else { 0 };
+        self.globals.push(Global { value: v.to_slot(), hi, ty, full: FullType::plain(ty), mutable });
         (self.globals.len() - 1) as u32
     }
 
@@ -214,6 +215,9 @@ impl Store {
 
     pub fn global_value(&self, addr: u32) -> Val {
         let g = &self.globals[addr as usize];
-        Val::from_slot(g.ty, g.value)
+        match g.ty {
+            ValType::V128 => Val::V128(g.value128()),
+            t => Val::from_slot(t, g.value),
+        }
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! Every Wasm value lives in one untyped 64-bit *slot* (`u64`): an `i32` or `f32` in the low 32 bits
 //! (upper bits zero), an `i64`/`f64` in all 64, a reference as `0` for null or `index + 1`
-//! (a function's store address for `funcref`, the host-given value for `externref`). Slots are
-//! plain data, which is what makes the machine state trivially serializable.
+//! (a function's store address for `funcref`, the host-given value for `externref`) — except a
+//! `v128`, which takes two consecutive slots (bytes 0–7 as the little-endian `u64` of the first,
+//! bytes 8–15 of the second). Slots are plain data, which is what makes the machine state
+//! trivially serializable.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A value type of Wasm 2.0 (without `v128`).
+/// A value type of Wasm 2.0 (and `exnref`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ValType {
     I32,
@@ -19,6 +21,25 @@ pub enum ValType {
     ExternRef,
     /// A reference to an exception (Wasm 3.0 exception handling).
     ExnRef,
+    /// A 128-bit vector (SIMD): two slots.
+    V128,
+}
+
+impl ValType {
+    /// How many slots a value of this type takes: 2 for `v128`, 1 for every other.
+    #[inline]
+    pub fn slots(self) -> usize {
+        if self == ValType::V128 {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// The slots values of `types` take together.
+pub fn slots_of(types: &[ValType]) -> usize {
+    types.iter().map(|t| t.slots()).sum()
 }
 
 impl fmt::Display for ValType {
@@ -31,6 +52,7 @@ impl fmt::Display for ValType {
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
             ValType::ExnRef => "exnref",
+            ValType::V128 => "v128",
         })
     }
 }
@@ -172,6 +194,18 @@ pub struct FuncType {
     pub results: Vec<ValType>,
 }
 
+impl FuncType {
+    /// The slots the parameters take (a `v128` takes two).
+    pub fn param_slots(&self) -> usize {
+        slots_of(&self.params)
+    }
+
+    /// The slots the results take.
+    pub fn result_slots(&self) -> usize {
+        slots_of(&self.results)
+    }
+}
+
 impl fmt::Display for FuncType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
@@ -193,6 +227,8 @@ pub enum Val {
     ExternRef(Option<u32>),
     /// `None` is `ref.null exn`; otherwise an exception of the store.
     ExnRef(Option<u32>),
+    /// A `v128`: lane 0 in the least significant bits (`u128::from_le_bytes` of its bytes).
+    V128(u128),
 }
 
 impl Val {
@@ -205,12 +241,45 @@ impl Val {
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
             Val::ExnRef(_) => ValType::ExnRef,
+            Val::V128(_) => ValType::V128,
         }
     }
 
-    /// The slot encoding of this value.
+    /// Appends the slots of this value (two for a `v128`) to `out`.
+    pub fn push_slots(self, out: &mut Vec<u64>) {
+        match self {
+            Val::V128(v) => out.extend([v as u64, (v >> 64) as u64]),
+            v => out.push(v.to_slot()),
+        }
+    }
+
+    /// The slots of `vals`, in order.
+    pub fn slots(vals: &[Val]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(vals.len());
+        for v in vals {
+            v.push_slots(&mut out);
+        }
+        out
+    }
+
+    /// Decodes values of `types` from their slots `s` (`None` when `s` is too short).
+    pub fn from_slots(types: &[ValType], s: &[u64]) -> Option<Vec<Val>> {
+        let mut out = Vec::with_capacity(types.len());
+        let mut i = 0;
+        for &t in types {
+            out.push(match t {
+                ValType::V128 => Val::V128(*s.get(i)? as u128 | (*s.get(i + 1)? as u128) << 64),
+                t => Val::from_slot(t, *s.get(i)?),
+            });
+            i += t.slots();
+        }
+        Some(out)
+    }
+
+    /// The slot encoding of this value (of a `v128`: its first slot only).
     pub fn to_slot(self) -> u64 {
         match self {
+            Val::V128(v) => v as u64,
             Val::I32(v) => v as u32 as u64,
             Val::I64(v) => v as u64,
             Val::F32(v) => v as u64,
@@ -219,7 +288,7 @@ impl Val {
         }
     }
 
-    /// Decodes a slot of type `ty`.
+    /// Decodes a slot of type `ty` (of a `v128`: the value whose first slot it is, upper half 0).
     pub fn from_slot(ty: ValType, s: u64) -> Val {
         let r = if s == 0 { None } else { Some((s - 1) as u32) };
         match ty {
@@ -230,6 +299,7 @@ impl Val {
             ValType::FuncRef => Val::FuncRef(r),
             ValType::ExternRef => Val::ExternRef(r),
             ValType::ExnRef => Val::ExnRef(r),
+            ValType::V128 => Val::V128(s as u128),
         }
     }
 
@@ -250,6 +320,7 @@ impl fmt::Display for Val {
             Val::ExnRef(Some(i)) => write!(f, "exnref:{i}"),
             Val::FuncRef(Some(i)) => write!(f, "funcref:{i}"),
             Val::ExternRef(Some(i)) => write!(f, "externref:{i}"),
+            Val::V128(v) => write!(f, "{v}"),
         }
     }
 }

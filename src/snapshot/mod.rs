@@ -45,6 +45,8 @@ pub enum Value {
     ExternRef(Option<u64>),
     /// `None` for null, otherwise an index of the checkpoint's `Exceptions` section.
     ExnRef(Option<u32>),
+    /// Its 16 bytes in Wasm memory order (lane 0 first).
+    V128([u8; 16]),
 }
 
 impl Serialize for Value {
@@ -58,6 +60,7 @@ impl Serialize for Value {
             Value::FuncRef(v) => t.serialize_element(v)?,
             Value::ExternRef(v) => t.serialize_element(v)?,
             Value::ExnRef(v) => t.serialize_element(v)?,
+            Value::V128(v) => t.serialize_element(v)?,
         }
         t.end()
     }
@@ -84,6 +87,7 @@ impl<'de> Deserialize<'de> for Value {
                     3 => Value::F64(next(&mut seq)?),
                     4 => Value::FuncRef(next(&mut seq)?),
                     5 => Value::ExternRef(next(&mut seq)?),
+                    6 => Value::V128(next(&mut seq)?),
                     7 => Value::ExnRef(next(&mut seq)?),
                     c => return Err(A::Error::custom(format!("unknown value type code {c}"))),
                 })
@@ -95,7 +99,7 @@ impl<'de> Deserialize<'de> for Value {
 
 impl Value {
     /// The type code of the encoding: 0 `i32`, 1 `i64`, 2 `f32`, 3 `f64`, 4 `funcref`,
-    /// 5 `externref`, 7 `exnref` (6 is kept for `v128`).
+    /// 5 `externref`, 6 `v128`, 7 `exnref`.
     pub fn code(&self) -> u8 {
         match self {
             Value::I32(_) => 0,
@@ -104,6 +108,7 @@ impl Value {
             Value::F64(_) => 3,
             Value::FuncRef(_) => 4,
             Value::ExternRef(_) => 5,
+            Value::V128(_) => 6,
             Value::ExnRef(_) => 7,
         }
     }
@@ -117,6 +122,7 @@ impl Value {
             Value::FuncRef(_) => ValType::FuncRef,
             Value::ExternRef(_) => ValType::ExternRef,
             Value::ExnRef(_) => ValType::ExnRef,
+            Value::V128(_) => ValType::V128,
         }
     }
 }
@@ -134,6 +140,7 @@ impl std::fmt::Display for Value {
             Value::ExternRef(Some(v)) => write!(f, "externref:{v}"),
             Value::ExnRef(None) => f.write_str("exnref:null"),
             Value::ExnRef(Some(i)) => write!(f, "exnref:{i}"),
+            Value::V128(v) => write!(f, "v128:0x{:032x}", u128::from_le_bytes(v)),
         }
     }
 }
@@ -264,8 +271,7 @@ impl MachineImage {
             Entry::Invoke { name, args } => {
                 let f = g.entry_func()?.ok_or_else(|| Error::Other(format!("no export `{name}`")))?;
                 let params = g.store.func_type(f).params.clone();
-                let args =
-                    params.iter().zip(args).map(|(&t, &v)| refs.value(t, v)).collect::<Result<_, _>>()?;
+                let args = refs.values(&params, args)?;
                 EntryImage::Invoke { name: name.clone(), args }
             }
         };
@@ -279,7 +285,12 @@ impl StoreImage {
     }
 
     fn capture_with(g: &Guest, refs: &Refs<'_>) -> Result<StoreImage, Error> {
-        let globals = g.store.globals.iter().map(|x| refs.value(x.ty, x.value)).collect::<Result<_, _>>()?;
+        let globals = g
+            .store
+            .globals
+            .iter()
+            .map(|x| refs.value_at(x.ty, &[x.value, x.hi]))
+            .collect::<Result<_, _>>()?;
         let mut tables = Vec::with_capacity(g.store.tables.len());
         for t in &g.store.tables {
             tables.push(TableImage {
@@ -338,9 +349,59 @@ impl<'a> Refs<'a> {
         Ok(n)
     }
 
-    /// The typed value of the slot bits `v` of type `ty`.
+    /// The typed value of type `ty` whose slots start at `s[0]` (a `v128` takes `s[0..2]`).
+    pub(crate) fn value_at(&self, ty: ValType, s: &[u64]) -> Result<Value, Error> {
+        let slot =
+            |i: usize| s.get(i).copied().ok_or_else(|| Error::Other("a value beyond its slots".into()));
+        match ty {
+            ValType::V128 => {
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&slot(0)?.to_le_bytes());
+                b[8..].copy_from_slice(&slot(1)?.to_le_bytes());
+                Ok(Value::V128(b))
+            }
+            t => self.value(t, slot(0)?),
+        }
+    }
+
+    /// The typed values of `types` from their slots `s` (in order, a `v128` taking two).
+    pub(crate) fn values(&self, types: &[ValType], s: &[u64]) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(types.len());
+        let mut at = 0;
+        for &t in types {
+            out.push(self.value_at(t, s.get(at..).unwrap_or(&[]))?);
+            at += t.slots();
+        }
+        Ok(out)
+    }
+
+    /// The slots of `values`, which must be of `types` (a restore's check of untrusted data).
+    pub(crate) fn slots(&self, types: &[ValType], values: &[Value]) -> Result<Vec<u64>, String> {
+        if types.len() != values.len() {
+            return Err(format!("{} values where {} are expected", values.len(), types.len()));
+        }
+        let mut out = Vec::with_capacity(types.len());
+        for (&t, &v) in types.iter().zip(values) {
+            out.extend_from_slice(&self.bits_of(t, v)?);
+        }
+        Ok(out)
+    }
+
+    /// The slot bits of `v` (one slot, two for a `v128`), which must be of type `ty`.
+    pub(crate) fn bits_of(&self, ty: ValType, v: Value) -> Result<Vec<u64>, String> {
+        match (ty, v) {
+            (ValType::V128, Value::V128(b)) => {
+                let half = |r: &[u8]| u64::from_le_bytes(r.try_into().expect("8 bytes"));
+                Ok(vec![half(&b[..8]), half(&b[8..])])
+            }
+            _ => Ok(vec![self.bits(ty, v)?]),
+        }
+    }
+
+    /// The typed value of the slot bits `v` of type `ty` (a `v128`: `value_at`).
     pub(crate) fn value(&self, ty: ValType, v: u64) -> Result<Value, Error> {
         Ok(match ty {
+            ValType::V128 => return Err(Error::Other("a v128 read from one slot".into())),
             ValType::I32 => Value::I32(v as u32),
             ValType::I64 => Value::I64(v),
             ValType::F32 => Value::F32(v as u32),
@@ -385,6 +446,7 @@ impl<'a> Refs<'a> {
             Value::ExnRef(Some(i)) => {
                 return Err(format!("a reference to exception {i}, which the checkpoint does not hold"))
             }
+            Value::V128(_) => return Err("a v128 where one slot is expected".into()),
         })
     }
 }
@@ -401,8 +463,7 @@ fn capture_exns(g: &Guest, refs: &Refs<'_>) -> Result<Option<ExnsImage>, Error> 
             Error::Other("an exception of a tag the module does not name cannot be checkpointed".into())
         })?;
         let params = g.store.tag_params(x.tag);
-        let payload =
-            params.iter().zip(x.payload.iter()).map(|(&t, &v)| refs.value(t, v)).collect::<Result<_, _>>()?;
+        let payload = refs.values(params, &x.payload)?;
         exns.push(ExnImage { tag: tag as u32, payload });
     }
     Ok((!exns.is_empty()).then_some(ExnsImage { exns }))
@@ -448,12 +509,7 @@ fn apply_exns(g: &mut Guest, xi: &ExnsImage) -> Result<(), Error> {
         if params.len() != x.payload.len() {
             return Err(fail(format!("{} payload values, its tag has {}", x.payload.len(), params.len())));
         }
-        let payload = params
-            .iter()
-            .zip(&x.payload)
-            .map(|(&t, &v)| refs.bits(t, v))
-            .collect::<Result<Vec<u64>, String>>()
-            .map_err(|e| fail(format!("its payload holds {e}")))?;
+        let payload = refs.slots(params, &x.payload).map_err(|e| fail(format!("its payload holds {e}")))?;
         exns.push(crate::runtime::store::Exn { tag, payload: payload.into(), seen: true });
     }
     drop(refs);
@@ -982,15 +1038,16 @@ fn apply_store(
     }
     let mut globals = Vec::with_capacity(si.globals.len());
     for (i, (gl, &v)) in st.globals.iter().zip(&si.globals).enumerate() {
-        let v = refs.bits(gl.ty, v).map_err(|e| bad(format!("global {i} holds {e}")))?;
+        let bits = refs.bits_of(gl.ty, v).map_err(|e| bad(format!("global {i} holds {e}")))?;
+        let (v, hi) = (bits[0], bits.get(1).copied().unwrap_or(0));
         if !fits(st, gl.full, v) {
             return Err(bad(format!("global {i} holds a value that is not of its type {}", gl.full)));
         }
         // Immutable globals are fixed by the module and its imports.
-        if !gl.mutable && v != gl.value {
+        if !gl.mutable && (v, hi) != (gl.value, gl.hi) {
             return Err(bad(format!("immutable global {i} has another value than the module gives it")));
         }
-        globals.push(v);
+        globals.push((v, hi));
     }
     if si.tables.len() != st.tables.len() {
         return Err(bad(format!("{} tables saved, the module has {}", si.tables.len(), st.tables.len())));
@@ -1024,8 +1081,8 @@ fn apply_store(
     }
     drop(refs);
     let st = &mut g.store;
-    for (gl, v) in st.globals.iter_mut().zip(globals) {
-        gl.value = v;
+    for (gl, (v, hi)) in st.globals.iter_mut().zip(globals) {
+        (gl.value, gl.hi) = (v, hi);
     }
     for (t, elems) in st.tables.iter_mut().zip(tables) {
         t.elems = elems;
@@ -1093,11 +1150,8 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
         EntryImage::Invoke { args, .. } => {
             let params = invoke_params(g, args.len())?;
             let refs = Refs::of(g);
-            let bits = params
-                .iter()
-                .zip(args)
-                .map(|(&t, &v)| refs.bits(t, v))
-                .collect::<Result<Vec<u64>, String>>()
+            let bits = refs
+                .slots(&params, args)
                 .map_err(|e| bad(format!("an argument of the invoked function: {e}")))?;
             Some(bits)
         }

@@ -47,18 +47,24 @@ pub(super) fn read_frame(
             .copied()
             .ok_or_else(|| "the frame lies outside the value stack".to_string())
     };
+    // A value's slots: one, or two for a `v128`.
+    let slots = |s: u32, t: ValType| -> Result<[u64; 2], String> {
+        Ok([slot(s)?, if t == ValType::V128 { slot(s + 1)? } else { 0 }])
+    };
     let mut locals = Vec::with_capacity(map.local_types().len());
-    for (l, &t) in map.local_types().iter().enumerate() {
-        locals.push(refs.value(t, slot(l as u32)?).map_err(|e| e.to_string())?);
+    let mut at_slot = 0u32;
+    for &t in map.local_types() {
+        locals.push(refs.value_at(t, &slots(at_slot, t)?).map_err(|e| e.to_string())?);
+        at_slot += t.slots() as u32;
     }
     let n = live_height(map.height(&point), &point, at);
     let mut values = Vec::with_capacity(n as usize);
     for (t, loc) in map.entries(&point).take(n as usize) {
         let bits = match loc {
-            Loc::Slot(s) => slot(u32::from(s))?,
-            Loc::Const(k) => k,
+            Loc::Slot(s) => slots(u32::from(s), t)?,
+            Loc::Const(k) => [k, 0],
         };
-        values.push(refs.value(t, bits).map_err(|e| e.to_string())?);
+        values.push(refs.value_at(t, &bits).map_err(|e| e.to_string())?);
     }
     Ok((point, locals, values))
 }
@@ -248,27 +254,44 @@ pub(super) fn place_frames(g: &Guest, mi: &MachineImage) -> Result<(Vec<Frame>, 
             return Err(fail(format!("{} locals saved, the function has {}", f.locals.len(), types.len())));
         }
         let base = fr.fp as usize;
+        // The slots from frame slot `s` on (within the frame: `need` covers its `max_slots`).
+        let len = stack.len();
+        let inside = |s: usize, n: usize| -> Result<std::ops::Range<usize>, String> {
+            let r = base + s..base + s + n;
+            match s + n <= cf.max_slots() as usize && r.end <= len {
+                true => Ok(r),
+                false => Err(fail(format!("a value at slot {s} lies outside its frame")).to_string()),
+            }
+        };
+        let mut at_slot = 0usize;
         for (l, (&t, &v)) in types.iter().zip(&f.locals).enumerate() {
-            stack[base + l] = refs.bits(t, v).map_err(|e| fail(format!("local {l}: {e}")))?;
+            let bits = refs.bits_of(t, v).map_err(|e| fail(format!("local {l}: {e}")))?;
+            let r = inside(at_slot, bits.len()).map_err(Error::Other)?;
+            stack[r].copy_from_slice(&bits);
+            at_slot += bits.len();
         }
         let height = live_height(map.height(point), point, f.at);
         if f.stack.len() != height as usize {
             return Err(fail(format!("{} operands saved, the code has {height} there", f.stack.len())));
         }
         for (h, ((t, loc), &v)) in map.entries(point).zip(&f.stack).enumerate() {
-            let bits = refs.bits(t, v).map_err(|e| fail(format!("operand {h}: {e}")))?;
+            let bits = refs.bits_of(t, v).map_err(|e| fail(format!("operand {h}: {e}")))?;
             match loc {
-                Loc::Slot(s) if u32::from(s) >= cf.num_locals() => stack[base + s as usize] = bits,
+                Loc::Slot(s) if u32::from(s) >= cf.num_locals() => {
+                    let r = inside(s as usize, bits.len()).map_err(Error::Other)?;
+                    stack[r].copy_from_slice(&bits);
+                }
                 // A deferred `local.get` or a constant: the value must be what the code knows.
                 Loc::Slot(s) => {
-                    if stack[base + s as usize] != bits {
+                    let r = inside(s as usize, bits.len()).map_err(Error::Other)?;
+                    if stack[r] != bits[..] {
                         return Err(fail(format!(
-                            "operand {h} differs from local {s}, which it is a copy of"
+                            "operand {h} differs from the local at slot {s}, which it is a copy of"
                         )));
                     }
                 }
                 Loc::Const(k) => {
-                    if k != bits {
+                    if [k] != bits[..] {
                         return Err(fail(format!("operand {h} differs from the constant the code pushed")));
                     }
                 }

@@ -5,6 +5,7 @@ use super::{Kind, KONST, T};
 use crate::compile::ir::{Instr, Slot};
 use crate::compile::stackmap::PointKind;
 use crate::error::Error;
+use crate::runtime::value::ValType;
 use wasmparser::BlockType;
 
 impl T<'_> {
@@ -19,7 +20,7 @@ impl T<'_> {
     }
 
     pub(super) fn emit_poll(&mut self) {
-        let height = self.num_locals + self.height();
+        let height = self.num_locals + self.base_at(self.height());
         let idx = self.emit(Instr::Poll { cost: 0, height });
         self.polls.push((idx, 0));
         self.record_point(idx, PointKind::SafePoint, &[]);
@@ -41,6 +42,32 @@ impl T<'_> {
                 (ft.params.len() as u32, ft.results.len() as u32)
             }
         }
+    }
+
+    /// The parameter and result types of a block type where one is a `v128` (else empty:
+    /// all values take one slot).
+    pub(super) fn block_types(&self, bt: BlockType) -> (Vec<ValType>, Vec<ValType>) {
+        let wide = |tys: &[ValType]| if tys.contains(&ValType::V128) { tys.to_vec() } else { Vec::new() };
+        match bt {
+            BlockType::Empty => (Vec::new(), Vec::new()),
+            BlockType::Type(t) => match crate::parse::val_type(t) {
+                Ok(ValType::V128) => (Vec::new(), vec![ValType::V128]),
+                _ => (Vec::new(), Vec::new()),
+            },
+            BlockType::FuncType(i) => {
+                let ft = &self.m.types[i as usize];
+                (wide(&ft.params), wide(&ft.results))
+            }
+        }
+    }
+
+    /// A block of `bt` above stack height `base`.
+    pub(super) fn ctrl_of(&self, kind: Kind, bt: BlockType, base: u32, handler: bool) -> super::Ctrl {
+        let (p, r) = self.block_arity(bt);
+        let (ptys, rtys) = self.block_types(bt);
+        let mut c = super::Ctrl::block(base, p, r, handler);
+        (c.kind, c.ptys, c.rtys) = (kind, ptys, rtys);
+        c
     }
 
     /// How values travel to the label at `depth`: (arity, is_function_label).
@@ -67,11 +94,13 @@ impl T<'_> {
             self.materialize_top(arity);
             self.canon(self.height() - arity)
         };
-        self.branch_to(ci, from, arity)
+        let n = self.top_slots(arity);
+        self.branch_to(ci, from, n)
     }
 
-    /// The unconditional branch to the label of ctrl frame `ci` carrying the `n` values at
-    /// slots `from..`, and whether it is a forward branch to be patched at the end of `ci`.
+    /// The unconditional branch to the label of ctrl frame `ci` carrying the `n` slots of
+    /// values from slot `from` on, and whether it is a forward branch to be patched at the end
+    /// of `ci`.
     pub(super) fn branch_to(&self, ci: usize, from: Slot, n: u32) -> (Instr, Option<usize>) {
         let c = &self.ctrl[ci];
         if c.kind == Kind::Func {
@@ -129,7 +158,7 @@ impl T<'_> {
             self.materialize_top(r);
             self.ctrl.push(c);
             let ci = self.ctrl.len() - 1;
-            let b = self.branch_to(ci, self.canon(self.height() - r), r);
+            let b = self.branch_to(ci, self.canon(self.height() - r), self.top_slots(r));
             self.emit_patched(b);
             return self.end_catch();
         }
@@ -195,7 +224,7 @@ impl T<'_> {
             self.patch(*p, here);
         }
         self.stack.truncate(c.base as usize);
-        self.push_results(c.results)?;
+        self.push_results(c.results, &c.rtys)?;
         self.unreachable = false;
         Ok(())
     }

@@ -2,7 +2,8 @@
 
 use super::{Opnd, T};
 use crate::compile::ir::{
-    BinImm, Instr, Load, LoadAt, LoadIdx, LoadMem, Slot, Store, StoreAt, StoreIdx, StoreK, StoreMem,
+    Bin, BinImm, Instr, Lane, Load, LoadAt, LoadIdx, LoadMem, Slot, Store, StoreAt, StoreIdx, StoreK,
+    StoreMem, Tern, Un,
 };
 use crate::compile::isa::Lower;
 use crate::error::Error;
@@ -103,14 +104,14 @@ impl T<'_> {
             Lower::Sub(f, k, wide) => self.sub_k(f, k, wide),
             Lower::F64(f, m, mr) => self.f64_binary(f, m, mr),
             Lower::Load(memarg, _, _, _, forms) if !self.plain_memory(memarg) => {
-                let (mem, form) = self.memory_form(memarg)?;
-                let addr = self.pop();
-                let dst = self.push()?;
-                let offset = memarg.offset.min(1 << 63);
-                self.result(forms[form](LoadMem { dst, addr, mem, offset }));
-                Ok(())
+                self.load_mem(memarg, forms, 1)
             }
-            Lower::Store(memarg, .., forms) if !self.plain_memory(memarg) => {
+            Lower::VLoad(memarg, _, _, _, forms) if !self.plain_memory(memarg) => {
+                self.load_mem(memarg, forms, 2)
+            }
+            Lower::Store(memarg, .., forms) | Lower::VStore(memarg, .., forms)
+                if !self.plain_memory(memarg) =>
+            {
                 let (mem, form) = self.memory_form(memarg)?;
                 let val = self.pop();
                 let addr = self.pop();
@@ -118,9 +119,74 @@ impl T<'_> {
                 self.emit(forms[form](StoreMem { addr, val, mem, offset }));
                 Ok(())
             }
-            Lower::Load(memarg, f, at, idx, _) => self.load_idx(memarg, f, at, idx),
-            Lower::Store(memarg, f, at, k, idx, wide, _) => self.store_idx(memarg, f, at, k, idx, wide),
+            Lower::Load(memarg, f, at, idx, _) => self.load_idx(memarg, f, at, idx, 1),
+            Lower::VLoad(memarg, f, at, idx, _) => self.load_idx(memarg, f, at, idx, 2),
+            Lower::Store(memarg, f, at, k, idx, wide, _) => self.store_idx(memarg, f, at, Some(k), idx, wide),
+            Lower::VStore(memarg, f, at, idx, _) => self.store_idx(memarg, f, at, None, idx, false),
+            Lower::VBin(f) => {
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_v()?;
+                self.result(f(Bin { dst, a, b }));
+                Ok(())
+            }
+            Lower::VUn(f) | Lower::VSplat(f) => {
+                let a = self.pop();
+                let dst = self.push_v()?;
+                self.result(f(Un { dst, a }));
+                Ok(())
+            }
+            Lower::VTest(f) => self.unary(f),
+            Lower::VTern(f) => {
+                let c = self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_v()?;
+                self.result(f(Tern { dst, a, b, c }));
+                Ok(())
+            }
+            Lower::VShift(f, k) => {
+                let n = self.pop_any();
+                let a = self.pop();
+                if let Opnd::K(v, _) = n {
+                    let dst = self.push_v()?;
+                    self.result(k(BinImm { dst, a, imm: v as i32 }));
+                    return Ok(());
+                }
+                let b = self.slot_at(n, self.height() + 1);
+                let dst = self.push_v()?;
+                self.result(f(Bin { dst, a, b }));
+                Ok(())
+            }
+            Lower::VExtract(f, lane) => {
+                let a = self.pop();
+                let dst = self.push()?;
+                self.result(f(Lane { dst, a, b: a, lane: lane.into() }));
+                Ok(())
+            }
+            Lower::VReplace(f, lane) => {
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_v()?;
+                self.result(f(Lane { dst, a, b, lane: lane.into() }));
+                Ok(())
+            }
         }
+    }
+
+    /// A load from another memory than a 32-bit memory 0 (result of `w` slots).
+    fn load_mem(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        forms: [fn(LoadMem) -> Instr; 3],
+        w: u32,
+    ) -> Result<(), Error> {
+        let (mem, form) = self.memory_form(memarg)?;
+        let addr = self.pop();
+        let dst = self.push_w(w)?;
+        let offset = memarg.offset.min(1 << 63);
+        self.result(forms[form](LoadMem { dst, addr, mem, offset }));
+        Ok(())
     }
 
     /// A load, which may take over the address computation: `i32.add` of a constant
@@ -131,21 +197,22 @@ impl T<'_> {
         f: fn(Load) -> Instr,
         at: fn(LoadAt) -> Instr,
         idx: Option<fn(LoadIdx) -> Instr>,
+        w: u32,
     ) -> Result<(), Error> {
         let offset = memarg.offset as u32;
         let o = self.pop_any();
         if let (Some(g), Some((si, base, index, shift))) = (idx, self.address_index(o)) {
-            let dst = self.push()?;
+            let dst = self.push_w(w)?;
             self.take_over_two(si, g(LoadIdx { dst, base, idx: index, shift, offset }));
             return Ok(());
         }
         if let Some((li, x)) = self.address_add(o) {
-            let dst = self.push()?;
+            let dst = self.push_w(w)?;
             self.take_over(li, at(LoadAt { dst, a: x.a, imm: x.imm as u32, offset }));
             return Ok(());
         }
         let addr = self.slot_at(o, self.height());
-        let dst = self.push()?;
+        let dst = self.push_w(w)?;
         self.result(f(Load { dst, addr, offset }));
         Ok(())
     }
@@ -158,7 +225,7 @@ impl T<'_> {
         memarg: wasmparser::MemArg,
         f: fn(Store) -> Instr,
         at: fn(StoreAt) -> Instr,
-        k: fn(StoreK) -> Instr,
+        k: Option<fn(StoreK) -> Instr>,
         idx: Option<fn(StoreIdx) -> Instr>,
         wide: bool,
     ) -> Result<(), Error> {
@@ -166,7 +233,7 @@ impl T<'_> {
         let vo = self.pop_any();
         let ao = self.pop_any();
         let h = self.height();
-        if let Opnd::K(v, _) = vo {
+        if let (Opnd::K(v, _), Some(k)) = (vo, k) {
             if !wide || v as i64 == v as i32 as i64 {
                 let addr = self.slot_at(ao, h);
                 self.emit(k(StoreK { addr, imm: v as i32, offset }));

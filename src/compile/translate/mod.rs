@@ -2,8 +2,10 @@
 //! sees every operator first, so the lowering may assume a valid body).
 //!
 //! The lowering tracks, for every height `h` of the Wasm operand stack, the slot where that value
-//! currently lives: its *canonical* slot `num_locals + h`, or a local's slot when a `local.get`
-//! was deferred. Deferred locals are materialized when the local is about to be overwritten and
+//! currently lives: its *canonical* slot `num_locals + base[h]`, or a local's slot when a
+//! `local.get` was deferred. Every value takes one slot except a `v128`, which takes two
+//! (`base` counts the slots below each height; for a function without `v128` values
+//! `base[h] = h`, and a local's slot is its index). Deferred locals are materialized when the local is about to be overwritten and
 //! at every block boundary, so that all control-flow paths agree on where values live.
 //!
 //! Instruction units for `Poll`: each safe point is charged the number of Wasm operators that
@@ -45,6 +47,10 @@ struct Ctrl {
     base: u32,
     params: u32,
     results: u32,
+    /// The types of the parameters and results (only where one is a `v128`: empty otherwise,
+    /// all of one slot).
+    ptys: Vec<ValType>,
+    rtys: Vec<ValType>,
     /// For loops: the instruction index of the loop header (its `Poll`).
     label: u32,
     /// Forward branches to patch with the end of this block.
@@ -65,6 +71,8 @@ impl Ctrl {
             base,
             params,
             results,
+            ptys: Vec::new(),
+            rtys: Vec::new(),
             label: 0,
             patches: Vec::new(),
             else_patch: None,
@@ -83,6 +91,11 @@ pub struct Context {
     konst: Vec<(u64, bool)>,
     map: stackmap::Builder,
     pre_types: Vec<ValType>,
+    base: Vec<u32>,
+    local_slot: Vec<Slot>,
+    /// The `v128.const` values and `i8x16.shuffle` lane masks of the functions lowered with
+    /// this context, in order (instructions name them by index: [`crate::parse::Module::pool`]).
+    pub(crate) pool: Vec<[u8; 16]>,
 }
 
 /// Stack entry of a constant not yet written anywhere (its value is in `T::konst` at the same
@@ -105,8 +118,17 @@ struct T<'a> {
     ctrl: Vec<Ctrl>,
     /// (index of the Poll instruction, operators charged to it so far)
     polls: Vec<(u32, u32)>,
+    /// The slots the locals take (parameters first): the operand stack starts there.
     num_locals: u32,
+    /// For every height `h` up to the operand stack's, the slots below it in the operand area
+    /// (`base[0] = 0`). Kept on pop: `canon(h)` of a value just popped is where it lived.
+    base: Vec<u32>,
+    /// The slot of every local (its first, for a `v128`), and the local slots after the last.
+    local_slot: Vec<Slot>,
+    /// The most slots the operand stack ever took.
     max_height: u32,
+    /// See [`Context::pool`].
+    pool: Vec<[u8; 16]>,
     unreachable: bool,
     /// Index of the last instruction if its single result is the stack top in its canonical slot.
     last_result: Option<u32>,
@@ -160,12 +182,26 @@ pub fn translate(
     let ty = m.func_type(func_index).clone();
     let mut locals = body.get_locals_reader().map_err(Error::from_parser)?;
     let mut num_locals = ty.params.len() as u32;
+    let mut groups = Vec::new();
     for _ in 0..locals.get_count() {
         let offset = locals.original_position();
         let (count, vt) = locals.read().map_err(Error::from_parser)?;
-        crate::parse::val_type(vt).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
+        let t =
+            crate::parse::val_type(vt).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
         v.define_locals(offset, count, vt).map_err(Error::from_parser)?;
         num_locals = num_locals.saturating_add(count);
+        groups.push((count, t));
+    }
+    let mut local_slot = std::mem::take(&mut ctx.local_slot);
+    local_slot.clear();
+    let mut local_slots = 0u32;
+    if num_locals <= u16::MAX as u32 {
+        let types = ty.params.iter().copied().chain(groups.iter().flat_map(|&(n, t)| (0..n).map(move |_| t)));
+        for t in types {
+            local_slot.push(local_slots.min(u16::MAX as u32) as Slot);
+            local_slots += t.slots() as u32;
+        }
+        local_slot.push(local_slots.min(u16::MAX as u32) as Slot);
     }
     let mut t = T {
         m,
@@ -174,8 +210,11 @@ pub fn translate(
         stack: std::mem::take(&mut ctx.stack),
         ctrl: std::mem::take(&mut ctx.ctrl),
         polls: std::mem::take(&mut ctx.polls),
-        num_locals,
+        num_locals: local_slots,
+        base: std::mem::take(&mut ctx.base),
+        local_slot,
         max_height: 0,
+        pool: std::mem::take(&mut ctx.pool),
         unreachable: false,
         last_result: None,
         narrow: false,
@@ -197,14 +236,19 @@ pub fn translate(
     t.stack.clear();
     t.ctrl.clear();
     t.polls.clear();
-    if num_locals > u16::MAX as u32 {
+    t.base.clear();
+    t.base.push(0);
+    if num_locals > u16::MAX as u32 || local_slots > u16::MAX as u32 {
         return Err(too_complex(t.offset));
     }
+    let wide = |tys: &[ValType]| if tys.contains(&ValType::V128) { tys.to_vec() } else { Vec::new() };
     t.ctrl.push(Ctrl {
         kind: Kind::Func,
         base: 0,
         params: 0,
         results: ty.results.len() as u32,
+        ptys: Vec::new(),
+        rtys: wide(&ty.results),
         label: 0,
         patches: Vec::new(),
         else_patch: None,
@@ -232,7 +276,7 @@ pub fn translate(
         t.op(op)?;
     }
     reader.finish().map_err(Error::from_parser)?;
-    let max_slots = (num_locals + t.max_height).max(ty.params.len() as u32).max(ty.results.len() as u32);
+    let max_slots = (local_slots + t.max_height).max(ty.param_slots() as u32).max(ty.result_slots() as u32);
     if !t.plain {
         let pads: Vec<u32> = t.handlers.iter().flat_map(|h| h.catches.iter().map(|c| c.pad)).collect();
         super::accumulator::forward(&mut t.code, pads);
@@ -280,9 +324,9 @@ pub fn translate(
         map,
         code: std::mem::take(&mut t.code),
         offsets: std::mem::take(&mut t.offsets),
-        num_params: ty.params.len() as u32,
-        num_locals,
-        num_results: ty.results.len() as u32,
+        num_params: ty.param_slots() as u32,
+        num_locals: local_slots,
+        num_results: ty.result_slots() as u32,
         max_slots,
         handlers: std::mem::take(&mut t.handlers).into(),
     };
@@ -292,6 +336,9 @@ pub fn translate(
     ctx.konst = t.konst;
     ctx.map = t.map;
     ctx.pre_types = t.pre_types;
+    ctx.base = t.base;
+    ctx.local_slot = t.local_slot;
+    ctx.pool = t.pool;
     Ok(f)
 }
 

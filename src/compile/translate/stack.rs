@@ -10,8 +10,33 @@ impl T<'_> {
         self.code.len() as u32
     }
 
+    /// The slots below height `h` in the operand area (past the values ever pushed: as if
+    /// all above were of one slot).
+    pub(super) fn base_at(&self, h: u32) -> u32 {
+        match self.base.get(h as usize) {
+            Some(&b) => b,
+            None => {
+                let last = self.base.len() - 1;
+                self.base[last] + (h - last as u32)
+            }
+        }
+    }
+
+    /// The canonical slot of height `h`: where a value at that height lives when it is not a
+    /// deferred local or constant (for a value just popped: where it lived).
     pub(super) fn canon(&self, h: u32) -> Slot {
-        (self.num_locals + h) as Slot
+        (self.num_locals + self.base_at(h)).min(u16::MAX as u32) as Slot
+    }
+
+    /// The slots the value at height `h` takes (1, or 2 for a `v128`).
+    pub(super) fn width(&self, h: u32) -> u32 {
+        self.base_at(h + 1) - self.base_at(h)
+    }
+
+    /// The slots the top `n` values take.
+    pub(super) fn top_slots(&self, n: u32) -> u32 {
+        let h = self.height();
+        self.base_at(h) - self.base_at(h - n)
     }
 
     pub(super) fn height(&self) -> u32 {
@@ -20,14 +45,51 @@ impl T<'_> {
 
     /// Pushes a value living in its canonical slot and returns that slot.
     pub(super) fn push(&mut self) -> Result<Slot, Error> {
-        let h = self.height();
-        if self.num_locals + h >= u16::MAX as u32 {
-            return Err(too_complex(self.offset));
-        }
-        self.max_height = self.max_height.max(h + 1);
-        let s = self.canon(h);
+        self.push_w(1)
+    }
+
+    /// Pushes a `v128` living in its canonical slots and returns the first.
+    pub(super) fn push_v(&mut self) -> Result<Slot, Error> {
+        self.push_w(2)
+    }
+
+    /// Pushes a value of `w` slots living in its canonical slots and returns the first.
+    pub(super) fn push_w(&mut self, w: u32) -> Result<Slot, Error> {
+        let s = self.grow(w)?;
         self.stack.push(s);
         Ok(s)
+    }
+
+    /// Pushes a value of `w` slots living in slot `at` (a deferred `local.get`).
+    pub(super) fn push_at(&mut self, at: Slot, w: u32) -> Result<(), Error> {
+        self.grow(w)?;
+        self.stack.push(at);
+        Ok(())
+    }
+
+    /// Makes room for a value of `w` slots at the current height; its canonical slot.
+    fn grow(&mut self, w: u32) -> Result<Slot, Error> {
+        let h = self.height();
+        let b = self.base_at(h);
+        if self.num_locals + b + w > u16::MAX as u32 {
+            return Err(too_complex(self.offset));
+        }
+        self.max_height = self.max_height.max(b + w);
+        self.base.truncate(h as usize + 1);
+        while self.base.len() <= h as usize {
+            let next = self.base_at(self.base.len() as u32);
+            self.base.push(next);
+        }
+        self.base.push(b + w);
+        Ok(self.canon(h))
+    }
+
+    /// Pushes values of `types` in their canonical slots.
+    pub(super) fn push_types(&mut self, types: &[crate::runtime::value::ValType]) -> Result<(), Error> {
+        for t in types {
+            self.push_w(t.slots() as u32)?;
+        }
+        Ok(())
     }
 
     /// Pops an operand, materializing a pending constant into its canonical slot.
@@ -110,8 +172,16 @@ impl T<'_> {
             self.write_const(canon, v, wide);
             self.stack[h] = canon;
         } else if src != canon {
-            self.emit(Instr::Copy { dst: canon, src });
+            self.emit(self.copy(canon, src, self.width(h as u32)));
             self.stack[h] = canon;
+        }
+    }
+
+    /// The copy of a value of `w` slots.
+    pub(super) fn copy(&self, dst: Slot, src: Slot, w: u32) -> Instr {
+        match w {
+            2 => Instr::Copy128 { dst, src },
+            _ => Instr::Copy { dst, src },
         }
     }
 
@@ -170,7 +240,20 @@ impl T<'_> {
         base
     }
 
-    pub(super) fn push_results(&mut self, n: u32) -> Result<(), Error> {
+    /// The first slots of the `n` values from height `h` on.
+    pub(super) fn slots_from(&self, h: u32, n: u32) -> Vec<Slot> {
+        (h..h + n).map(|h| self.canon(h)).collect()
+    }
+
+    /// Pushes `n` values of one slot, or of `types` when given (non-empty).
+    pub(super) fn push_results(
+        &mut self,
+        n: u32,
+        types: &[crate::runtime::value::ValType],
+    ) -> Result<(), Error> {
+        if !types.is_empty() {
+            return self.push_types(types);
+        }
         for _ in 0..n {
             self.push()?;
         }

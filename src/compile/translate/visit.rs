@@ -2,11 +2,12 @@
 
 use super::{too_complex, Ctrl, Kind, Opnd, KONST, T};
 use crate::compile::ir::{Bin, Handler, Instr, Slot, Un};
-use crate::compile::isa;
+use crate::compile::isa::{self, Lower};
 use crate::error::Error;
+use crate::runtime::value::{FuncType, ValType};
 use wasmparser::Operator;
 
-impl T<'_> {
+impl<'a> T<'a> {
     pub(super) fn unary(&mut self, f: fn(Un) -> Instr) -> Result<(), Error> {
         let a = self.pop();
         let dst = self.push()?;
@@ -22,23 +23,22 @@ impl T<'_> {
         Ok(())
     }
 
-    /// Records the stack-map point of the call at `pc`: its `np` arguments from slot `base` on,
-    /// then the table index of an indirect call.
-    fn record_call(&mut self, pc: u32, base: Slot, np: u32, index: Option<Slot>) {
-        let mut consumed: Vec<Slot> = (0..np).map(|i| base + i as Slot).collect();
-        consumed.extend(index);
-        self.record_point(pc, crate::compile::stackmap::PointKind::Call, &consumed);
+    /// Records the stack-map point of the call at `pc`: its arguments (at `args`, their first
+    /// slots), then the table index of an indirect call.
+    fn record_call(&mut self, pc: u32, mut args: Vec<Slot>, index: Option<Slot>) {
+        args.extend(index);
+        self.record_point(pc, crate::compile::stackmap::PointKind::Call, &args);
     }
 
-    /// After a call: its `nr` results pushed, or for a tail call (which keeps its frame only
-    /// when the callee cannot take its place) the return of its results from `base`.
-    fn after_call(&mut self, tail: bool, base: Slot, nr: u32) -> Result<(), Error> {
+    /// After a call: its results (of `ft`) pushed, or for a tail call (which keeps its frame
+    /// only when the callee cannot take its place) the return of its results from `base`.
+    fn after_call(&mut self, tail: bool, base: Slot, ft: &FuncType) -> Result<(), Error> {
         if tail {
-            self.emit(Instr::Return { from: base, n: nr as u16 });
+            self.emit(Instr::Return { from: base, n: ft.result_slots() as u16 });
             self.unreachable = true;
             Ok(())
         } else {
-            self.push_results(nr)
+            self.push_types(&ft.results)
         }
     }
 
@@ -70,16 +70,29 @@ impl T<'_> {
     /// The canonical slot at height `h`, above the operand stack, for a value the lowering
     /// needs for a moment (the frame is made large enough for it).
     fn scratch(&mut self, h: u32) -> Result<Slot, Error> {
-        if self.num_locals + h >= u16::MAX as u32 {
+        self.scratch_slots(self.base_at(h), 1)?;
+        Ok(self.canon(h))
+    }
+
+    /// Makes the frame large enough for `n` slots from operand slot `from` on (above the
+    /// operand stack, for values the lowering needs for a moment).
+    fn scratch_slots(&mut self, from: u32, n: u32) -> Result<(), Error> {
+        if self.num_locals + from + n > u16::MAX as u32 {
             return Err(too_complex(self.offset));
         }
-        self.max_height = self.max_height.max(h + 1);
-        Ok(self.canon(h))
+        self.max_height = self.max_height.max(from + n);
+        Ok(())
     }
 
     /// The number of payload values of tag `t` (module index).
     fn tag_arity(&self, t: u32) -> u32 {
         self.m.types[self.m.tags[t as usize] as usize].params.len() as u32
+    }
+
+    /// The payload types of tag `t` (module index).
+    fn tag_types(&self, t: u32) -> &'a [ValType] {
+        let m = self.m;
+        &m.types[m.tags[t as usize] as usize].params
     }
 
     /// `try_table`: a block whose body is covered by handlers. Each catch clause gets a landing
@@ -88,7 +101,7 @@ impl T<'_> {
     /// on, and the pad carries them to the clause's label as a branch would.
     fn try_table(&mut self, tt: wasmparser::TryTable) -> Result<(), Error> {
         use crate::compile::ir::{Catch, CatchKind};
-        let (p, r) = self.block_arity(tt.ty);
+        let (p, _) = self.block_arity(tt.ty);
         self.materialize_all();
         let base = self.height() - p;
         let skip = self.emit(Instr::Br { target: 0 });
@@ -100,15 +113,15 @@ impl T<'_> {
                 wasmparser::Catch::All { label } => (CatchKind::All, label),
                 wasmparser::Catch::AllRef { label } => (CatchKind::AllRef, label),
             };
+            // The slots of the clause's values.
+            let payload = |t: u32| crate::runtime::value::slots_of(self.tag_types(t)) as u32;
             let n = match kind {
-                CatchKind::Tag(t) => self.tag_arity(t),
-                CatchKind::TagRef(t) => self.tag_arity(t) + 1,
+                CatchKind::Tag(t) => payload(t),
+                CatchKind::TagRef(t) => payload(t) + 1,
                 CatchKind::All | CatchKind::Legacy(_) | CatchKind::LegacyAll => 0,
                 CatchKind::AllRef => 1,
             };
-            if n > 0 {
-                self.scratch(base + n - 1)?;
-            }
+            self.scratch_slots(self.base_at(base), n)?;
             // The pad: a branch to the clause's label carrying its `n` values from `base` on.
             let pad = self.pc();
             let (_, ci) = self.label_arity(depth);
@@ -127,14 +140,15 @@ impl T<'_> {
             catches: catches.into(),
             delegate: None,
         });
-        self.ctrl.push(Ctrl::block(base, p, r, true));
+        let c = self.ctrl_of(Kind::Block, tt.ty, base, true);
+        self.ctrl.push(c);
         Ok(())
     }
 
     /// Legacy `try`: a block whose body is covered by a handler; its `catch` clauses follow the
     /// body (see [`T::legacy_catch`]).
     fn legacy_try(&mut self, bt: wasmparser::BlockType) -> Result<(), Error> {
-        let (p, r) = self.block_arity(bt);
+        let (p, _) = self.block_arity(bt);
         self.materialize_all();
         let base = self.height() - p;
         // The caught exception's slot.
@@ -149,8 +163,7 @@ impl T<'_> {
             catches: Box::new([]),
             delegate: None,
         });
-        let mut c = Ctrl::block(base, p, r, true);
-        c.kind = Kind::Try;
+        let c = self.ctrl_of(Kind::Try, bt, base, true);
         self.ctrl.push(c);
         Ok(())
     }
@@ -165,7 +178,7 @@ impl T<'_> {
         if !self.unreachable {
             let r = self.ctrl[ci].results;
             self.materialize_top(r);
-            let b = self.branch_to(ci, self.canon(self.height() - r), r);
+            let b = self.branch_to(ci, self.canon(self.height() - r), self.top_slots(r));
             self.emit_patched(b);
         }
         let (base, kind) = (self.ctrl[ci].base, self.ctrl[ci].kind);
@@ -183,8 +196,9 @@ impl T<'_> {
         self.bind_label();
         self.stack.truncate(base as usize);
         self.push()?;
-        let n = tag.map_or(0, |t| self.tag_arity(t));
-        self.push_results(n)?;
+        if let Some(t) = tag {
+            self.push_types(self.tag_types(t))?;
+        }
         self.unreachable = false;
         Ok(())
     }
@@ -223,17 +237,9 @@ impl T<'_> {
         use Operator as O;
         match op {
             O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } | O::Try { .. } => {
-                self.ctrl.push(Ctrl {
-                    kind: Kind::Block,
-                    base: 0,
-                    params: 0,
-                    results: 0,
-                    label: 0,
-                    patches: Vec::new(),
-                    else_patch: None,
-                    dead: true,
-                    handler: false,
-                });
+                let mut c = Ctrl::block(0, 0, 0, false);
+                c.dead = true;
+                self.ctrl.push(c);
                 Some(Ok(()))
             }
             O::Else | O::Catch { .. } | O::CatchAll => {
@@ -260,47 +266,32 @@ impl T<'_> {
                 self.unreachable = true;
             }
             O::Block { blockty } => {
-                let (p, r) = self.block_arity(blockty);
+                let (p, _) = self.block_arity(blockty);
                 self.materialize_all();
                 let base = self.height() - p;
-                self.ctrl.push(Ctrl::block(base, p, r, false));
+                let c = self.ctrl_of(Kind::Block, blockty, base, false);
+                self.ctrl.push(c);
             }
             O::Loop { blockty } => {
-                let (p, r) = self.block_arity(blockty);
+                let (p, _) = self.block_arity(blockty);
                 self.materialize_all();
                 let base = self.height() - p;
                 let label = self.pc();
                 self.bind_label();
                 self.emit_poll();
-                self.ctrl.push(Ctrl {
-                    kind: Kind::Loop,
-                    base,
-                    params: p,
-                    results: r,
-                    label,
-                    patches: Vec::new(),
-                    else_patch: None,
-                    dead: false,
-                    handler: false,
-                });
+                let mut c = self.ctrl_of(Kind::Loop, blockty, base, false);
+                c.label = label;
+                self.ctrl.push(c);
             }
             O::If { blockty } => {
-                let (p, r) = self.block_arity(blockty);
+                let (p, _) = self.block_arity(blockty);
                 let cond = self.pop();
                 self.materialize_all();
                 let base = self.height() - p;
                 let j = self.emit_cond_jump(cond, false, 0);
-                self.ctrl.push(Ctrl {
-                    kind: Kind::If,
-                    base,
-                    params: p,
-                    results: r,
-                    label: 0,
-                    patches: Vec::new(),
-                    else_patch: Some(j),
-                    dead: false,
-                    handler: false,
-                });
+                let mut c = self.ctrl_of(Kind::If, blockty, base, false);
+                c.else_patch = Some(j);
+                self.ctrl.push(c);
             }
             O::Else => {
                 let reachable = !self.unreachable;
@@ -315,10 +306,11 @@ impl T<'_> {
                 let c = self.ctrl.last_mut().unwrap();
                 c.kind = Kind::Else;
                 let e = c.else_patch.take().expect("if without pending else jump");
-                let (base, params) = (c.base, c.params);
+                let (base, params, ptys) = (c.base, c.params, std::mem::take(&mut c.ptys));
                 self.patch(e, here);
                 self.stack.truncate(base as usize);
-                self.push_results(params)?;
+                self.push_results(params, &ptys)?;
+                self.ctrl.last_mut().unwrap().ptys = ptys;
                 self.unreachable = false;
             }
             O::End => self.end_block()?,
@@ -374,8 +366,9 @@ impl T<'_> {
             }
             O::Throw { tag_index } => {
                 let n = self.tag_arity(tag_index);
+                let slots = self.top_slots(n);
                 let base = self.call_args(n);
-                self.emit(Instr::Throw { tag: tag_index, base, n: n as u16 });
+                self.emit(Instr::Throw { tag: tag_index, base, n: slots as u16 });
                 self.unreachable = true;
             }
             O::ThrowRef => {
@@ -386,23 +379,25 @@ impl T<'_> {
             O::Call { function_index } | O::ReturnCall { function_index } => {
                 let tail = matches!(op, O::ReturnCall { .. });
                 let ft = self.m.func_type(function_index);
-                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let np = ft.params.len() as u32;
+                let args = self.slots_from(self.height() - np, np);
                 let base = self.call_args(np);
                 let pc = self.emit(if tail {
                     Instr::ReturnCall { func: function_index, base }
                 } else {
                     Instr::Call { func: function_index, base }
                 });
-                self.record_call(pc, base, np, None);
-                self.after_call(tail, base, nr)?;
+                self.record_call(pc, args, None);
+                self.after_call(tail, base, ft)?;
             }
             O::CallIndirect { type_index, table_index }
             | O::ReturnCallIndirect { type_index, table_index } => {
                 let tail = matches!(op, O::ReturnCallIndirect { .. });
                 let ft = &self.m.types[type_index as usize];
-                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let np = ft.params.len() as u32;
                 let index = self.pop_index(self.table64(table_index));
                 // The index may live in a slot the callee frame will reuse: it is read before the call.
+                let args = self.slots_from(self.height() - np, np);
                 let base = self.call_args(np);
                 let (type_idx, table) = (type_index, table_index as u16);
                 let pc = self.emit(if tail {
@@ -410,23 +405,24 @@ impl T<'_> {
                 } else {
                     Instr::CallIndirect { type_idx, table, index, base }
                 });
-                self.record_call(pc, base, np, Some(index));
-                self.after_call(tail, base, nr)?;
+                self.record_call(pc, args, Some(index));
+                self.after_call(tail, base, ft)?;
             }
             O::CallRef { type_index } | O::ReturnCallRef { type_index } => {
                 let tail = matches!(op, O::ReturnCallRef { .. });
                 let ft = &self.m.types[type_index as usize];
-                let (np, nr) = (ft.params.len() as u32, ft.results.len() as u32);
+                let np = ft.params.len() as u32;
                 // Read before the call, as `call_indirect`'s index.
                 let func = self.pop();
+                let args = self.slots_from(self.height() - np, np);
                 let base = self.call_args(np);
                 let pc = self.emit(if tail {
                     Instr::ReturnCallRef { type_idx: type_index, func, base }
                 } else {
                     Instr::CallRef { type_idx: type_index, func, base }
                 });
-                self.record_call(pc, base, np, Some(func));
-                self.after_call(tail, base, nr)?;
+                self.record_call(pc, args, Some(func));
+                self.after_call(tail, base, ft)?;
             }
             O::BrOnNull { relative_depth } => {
                 // The reference stays on the stack when it is not null; its test goes above it.
@@ -460,6 +456,13 @@ impl T<'_> {
             O::Drop => {
                 self.pop_any();
             }
+            O::Select | O::TypedSelect { .. } if self.width(self.height() - 2) == 2 => {
+                let cond = self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_v()?;
+                self.result(Instr::Select128 { dst, a, b, cond });
+            }
             O::Select | O::TypedSelect { .. } => {
                 let cond = self.pop();
                 let b = self.pop();
@@ -482,19 +485,16 @@ impl T<'_> {
                 }
             }
             O::LocalGet { local_index } if self.plain => {
-                let dst = self.push()?;
-                self.emit(Instr::Copy { dst, src: local_index as Slot });
+                let (l, w) = self.local(local_index);
+                let dst = self.push_w(w)?;
+                self.emit(self.copy(dst, l, w));
             }
             O::LocalGet { local_index } => {
-                let h = self.height();
-                if self.num_locals + h >= u16::MAX as u32 {
-                    return Err(too_complex(self.offset));
-                }
-                self.max_height = self.max_height.max(h + 1);
-                self.stack.push(local_index as Slot);
+                let (l, w) = self.local(local_index);
+                self.push_at(l, w)?;
             }
             O::LocalSet { local_index } => {
-                let l = local_index as Slot;
+                let (l, w) = self.local(local_index);
                 let (result_before, len_before) = (self.last_result, self.code.len());
                 let had_refs = self.materialize_local(l, 1);
                 let v = match self.pop_any() {
@@ -518,12 +518,12 @@ impl T<'_> {
                         self.result_after_copies(li as usize, l);
                     }
                     _ => {
-                        self.emit(Instr::Copy { dst: l, src: v });
+                        self.emit(self.copy(l, v, w));
                     }
                 }
             }
             O::LocalTee { local_index } => {
-                let l = local_index as Slot;
+                let (l, w) = self.local(local_index);
                 let (result_before, len_before) = (self.last_result, self.code.len());
                 let had_refs = self.materialize_local(l, 1);
                 let v = *self.stack.last().unwrap();
@@ -550,13 +550,21 @@ impl T<'_> {
                         *self.stack.last_mut().unwrap() = l;
                     }
                     _ => {
-                        self.emit(Instr::Copy { dst: l, src: v });
+                        self.emit(self.copy(l, v, w));
                     }
                 }
+            }
+            O::GlobalGet { global_index } if self.v128_global(global_index) => {
+                let dst = self.push_v()?;
+                self.result(Instr::GlobalGet128 { dst, global: global_index });
             }
             O::GlobalGet { global_index } => {
                 let dst = self.push()?;
                 self.result(Instr::GlobalGet { dst, global: global_index });
+            }
+            O::GlobalSet { global_index } if self.v128_global(global_index) => {
+                let src = self.pop();
+                self.emit(Instr::GlobalSet128 { src, global: global_index });
             }
             O::GlobalSet { global_index } => {
                 let src = self.pop();
@@ -565,6 +573,17 @@ impl T<'_> {
             other => return self.memory_op(other),
         }
         Ok(())
+    }
+
+    /// The slot of local `l` and the slots its value takes.
+    fn local(&self, l: u32) -> (Slot, u32) {
+        let (a, b) = (self.local_slot[l as usize], self.local_slot[l as usize + 1]);
+        (a, u32::from(b - a))
+    }
+
+    /// Whether global `g` is a `v128`.
+    fn v128_global(&self, g: u32) -> bool {
+        self.m.globals.get(g as usize).is_some_and(|g| g.ty == ValType::V128)
     }
 
     /// Whether memory `mem` is a 32-bit memory 0 (its instructions have the plain forms).
@@ -748,9 +767,92 @@ impl T<'_> {
                     }
                 }
             }
-            other => return self.isa_op(other),
+            other => return self.simd_op(other),
         }
         Ok(())
+    }
+
+    /// The SIMD operators the table does not lower alone: constants and shuffles (their 16
+    /// bytes go to the module's pool), lane loads and stores (a scalar load or store of the
+    /// table and a lane operation).
+    fn simd_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        let lane_load = |memarg| match op {
+            O::V128Load8Lane { lane, .. } => Some((O::I32Load8U { memarg }, O::I8x16ReplaceLane { lane })),
+            O::V128Load16Lane { lane, .. } => Some((O::I32Load16U { memarg }, O::I16x8ReplaceLane { lane })),
+            O::V128Load32Lane { lane, .. } => Some((O::I32Load { memarg }, O::I32x4ReplaceLane { lane })),
+            O::V128Load64Lane { lane, .. } => Some((O::I64Load { memarg }, O::I64x2ReplaceLane { lane })),
+            _ => None,
+        };
+        let lane_store = |memarg| match op {
+            O::V128Store8Lane { lane, .. } => Some((O::I8x16ExtractLaneU { lane }, O::I32Store8 { memarg })),
+            O::V128Store16Lane { lane, .. } => {
+                Some((O::I16x8ExtractLaneU { lane }, O::I32Store16 { memarg }))
+            }
+            O::V128Store32Lane { lane, .. } => Some((O::I32x4ExtractLane { lane }, O::I32Store { memarg })),
+            O::V128Store64Lane { lane, .. } => Some((O::I64x2ExtractLane { lane }, O::I64Store { memarg })),
+            _ => None,
+        };
+        let memarg = match op {
+            O::V128Load8Lane { memarg, .. }
+            | O::V128Load16Lane { memarg, .. }
+            | O::V128Load32Lane { memarg, .. }
+            | O::V128Load64Lane { memarg, .. }
+            | O::V128Store8Lane { memarg, .. }
+            | O::V128Store16Lane { memarg, .. }
+            | O::V128Store32Lane { memarg, .. }
+            | O::V128Store64Lane { memarg, .. } => Some(memarg),
+            _ => None,
+        };
+        let table = |op: &Operator<'_>| isa::lowering(op).expect("a table operation");
+        match op {
+            O::V128Const { value } => {
+                let idx = self.intern(*value.bytes());
+                let dst = self.push_v()?;
+                self.result(Instr::V128Const { dst, idx });
+            }
+            O::I8x16Shuffle { lanes } => {
+                let idx = self.intern(lanes);
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_v()?;
+                self.result(Instr::I8x16Shuffle { dst, a, b, idx });
+            }
+            _ => match memarg.map(|m| (lane_load(m), lane_store(m))) {
+                // The vector stays where it is while the scalar load takes the address's
+                // place below it; then the lane is replaced there.
+                Some((Some((load, replace)), _)) => {
+                    let v = self.pop();
+                    self.lower(table(&load))?;
+                    let Lower::VReplace(f, lane) = table(&replace) else {
+                        unreachable!("a lane replacement")
+                    };
+                    let x = self.pop();
+                    let dst = self.push_v()?;
+                    self.result(f(crate::compile::ir::Lane { dst, a: v, b: x, lane: lane.into() }));
+                }
+                // The lane goes to the vector's first slot, then is stored as a scalar.
+                Some((_, Some((extract, store)))) => {
+                    self.lower(table(&extract))?;
+                    self.lower(table(&store))?;
+                }
+                _ => return self.isa_op(op),
+            },
+        }
+        Ok(())
+    }
+
+    /// The index of `bytes` in the pool (added if new to it).
+    fn intern(&mut self, bytes: [u8; 16]) -> u32 {
+        // (A constant repeats mostly nearby: only the last few are looked at.)
+        let from = self.pool.len().saturating_sub(64);
+        match self.pool[from..].iter().rposition(|p| *p == bytes) {
+            Some(i) => (from + i) as u32,
+            None => {
+                self.pool.push(bytes);
+                (self.pool.len() - 1) as u32
+            }
+        }
     }
 
     /// The operators of the instruction-set table (`build/isa.rs`), lowered as the table says

@@ -1,0 +1,156 @@
+;; v128 values wherever state lives: locals and parameters mixed with scalars, multi-value
+;; blocks, loops and ifs, branches carrying v128s, calls (direct, indirect, by reference, tail),
+;; globals, select, exceptions with v128 payloads, deferred local reads.
+
+(module
+  (global $g (mut v128) (v128.const i32x4 1 2 3 4))
+  (global $k v128 (v128.const i64x2 -1 7))
+  (global $gx (export "gexp") (mut v128) (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15))
+  (table 2 funcref)
+  (elem (i32.const 0) $swap3 $add)
+  (type $t3 (func (param i32 v128 f64) (result f64 v128 i32)))
+  (type $tadd (func (param v128 v128) (result v128)))
+  (tag $e (param i32 v128 i64))
+
+  (func $swap3 (type $t3) (local.get 2) (local.get 1) (local.get 0))
+  (func $add (type $tadd) (i32x4.add (local.get 0) (local.get 1)))
+
+  (func (export "mixed") (param $a i32) (param $v v128) (param $b i64) (param $w v128) (result v128 i64 i32)
+    (local $x v128) (local $y i32) (local $z v128)
+    (local.set $x (i32x4.add (local.get $v) (local.get $w)))
+    (local.set $y (i32.add (local.get $a) (i32.const 1)))
+    (local.set $z (local.get $x))
+    (local.get $z) (i64.add (local.get $b) (i64.const 1)) (local.get $y))
+
+  (func (export "block") (param $v v128) (param $n i32) (result i32 v128)
+    (local.get $n) (local.get $v)
+    (block (param i32 v128) (result i32 v128)
+      (br_if 0 (i32.eqz (local.get $n)))
+      (drop) (drop) (i32.const 99) (v128.const i32x4 9 9 9 9)))
+
+  (func (export "loop") (param $v v128) (param $n i32) (result v128)
+    (local.get $v)
+    (loop (param v128) (result v128)
+      (i32x4.add (v128.const i32x4 1 1 1 1))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if 0 (local.get $n) (i32.ne (i32.const 0)))))
+
+  (func (export "if") (param $c i32) (param $v v128) (result v128 f32)
+    (local.get $v)
+    (if (param v128) (result v128 f32) (local.get $c)
+      (then (f32.const 1.5))
+      (else (drop) (v128.const i32x4 0 0 0 0) (f32.const -2))))
+
+  (func (export "br_table") (param $i i32) (param $v v128) (result v128)
+    (block (result v128)
+      (block (result v128)
+        (block (result v128)
+          (local.get $v) (local.get $i) (br_table 0 1 2))
+        (return (i32x4.add (v128.const i32x4 100 0 0 0))))
+      (return (i32x4.add (v128.const i32x4 200 0 0 0)))))
+
+  (func (export "calls") (param $v v128) (result f64 v128 i32 v128)
+    (call $swap3 (i32.const 5) (local.get $v) (f64.const 2.5))
+    (call_indirect (type $tadd) (local.get $v) (local.get $v) (i32.const 1)))
+
+  (func $tail (param v128 i32) (result v128)
+    (return_call $add (local.get 0) (i32x4.splat (local.get 1))))
+  (func (export "tail") (param v128 i32) (result v128) (call $tail (local.get 0) (local.get 1)))
+
+  (func (export "globals") (param $v v128) (result v128 v128)
+    (global.get $g)
+    (global.set $g (local.get $v))
+    (global.get $g) (global.get $k) (i64x2.add)
+    (global.set $gx (global.get $k)))
+
+  (func (export "gread") (result v128) (global.get $g))
+
+  (func (export "select") (param $c i32) (param $a v128) (param $b v128) (result v128 v128)
+    (select (local.get $a) (local.get $b) (local.get $c))
+    (select (result v128) (local.get $a) (local.get $b) (i32.eqz (local.get $c))))
+
+  (func (export "deferred") (param $v v128) (result v128 v128)
+    ;; The first read of $v is deferred; the local changes before it is used.
+    (local.get $v)
+    (local.set $v (v128.const i32x4 7 7 7 7))
+    (local.get $v))
+
+  (func (export "tee") (param $v v128) (result v128 v128)
+    (local $t v128)
+    (local.tee $t (i32x4.mul (local.get $v) (local.get $v)))
+    (local.get $t))
+
+  (func (export "throw") (param $v v128) (result i32 v128 i64)
+    (block $h (result i32 v128 i64)
+      (try_table (catch $e $h)
+        (throw $e (i32.const 3) (local.get $v) (i64.const -4)))
+      (unreachable)))
+
+  (func (export "throw_ref") (param $v v128) (result i32 v128 i64)
+    (local $x exnref)
+    (block $h (result i32 v128 i64 exnref)
+      (try_table (catch_ref $e $h)
+        (throw $e (i32.const 8) (local.get $v) (i64.const 9)))
+      (unreachable))
+    (local.set $x) (drop) (drop) (drop)
+    (block $h2 (result i32 v128 i64)
+      (try_table (catch $e $h2) (throw_ref (local.get $x)))
+      (unreachable)))
+
+  (func (export "legacy") (param $v v128) (result v128)
+    try (result v128)
+      (throw $e (i32.const 1) (local.get $v) (i64.const 2))
+    catch $e
+      (drop) (local.set $v) (drop) (local.get $v)
+    end)
+
+  (func (export "lane_mem") (param $v v128) (result v128 i32)
+    (v128.store (i32.const 16) (local.get $v))
+    (v128.store8_lane 3 (i32.const 40) (local.get $v))
+    (v128.load32_lane 1 (i32.const 16) (local.get $v))
+    (i32.load8_u (i32.const 40)))
+  (memory 1)
+)
+
+(assert_return (invoke "mixed" (i32.const 1) (v128.const i32x4 1 2 3 4) (i64.const 10) (v128.const i32x4 10 20 30 40))
+  (v128.const i32x4 11 22 33 44) (i64.const 11) (i32.const 2))
+(assert_return (invoke "block" (v128.const i32x4 1 2 3 4) (i32.const 0)) (i32.const 0) (v128.const i32x4 1 2 3 4))
+(assert_return (invoke "block" (v128.const i32x4 1 2 3 4) (i32.const 1)) (i32.const 99) (v128.const i32x4 9 9 9 9))
+(assert_return (invoke "loop" (v128.const i32x4 1 2 3 4) (i32.const 5)) (v128.const i32x4 6 7 8 9))
+(assert_return (invoke "if" (i32.const 1) (v128.const i32x4 1 2 3 4)) (v128.const i32x4 1 2 3 4) (f32.const 1.5))
+(assert_return (invoke "if" (i32.const 0) (v128.const i32x4 1 2 3 4)) (v128.const i32x4 0 0 0 0) (f32.const -2))
+(assert_return (invoke "br_table" (i32.const 0) (v128.const i32x4 1 2 3 4)) (v128.const i32x4 101 2 3 4))
+(assert_return (invoke "br_table" (i32.const 1) (v128.const i32x4 1 2 3 4)) (v128.const i32x4 201 2 3 4))
+(assert_return (invoke "br_table" (i32.const 7) (v128.const i32x4 1 2 3 4)) (v128.const i32x4 1 2 3 4))
+(assert_return (invoke "calls" (v128.const i32x4 1 2 3 4))
+  (f64.const 2.5) (v128.const i32x4 1 2 3 4) (i32.const 5) (v128.const i32x4 2 4 6 8))
+(assert_return (invoke "tail" (v128.const i32x4 1 2 3 4) (i32.const 10)) (v128.const i32x4 11 12 13 14))
+(assert_return (invoke "globals" (v128.const i32x4 5 6 7 8)) (v128.const i32x4 1 2 3 4) (v128.const i64x2 0x0000000600000004 0x000000080000000e))
+(assert_return (invoke "gread") (v128.const i32x4 5 6 7 8))
+(assert_return (get "gexp") (v128.const i64x2 -1 7))
+(assert_return (invoke "select" (i32.const 1) (v128.const i32x4 1 1 1 1) (v128.const i32x4 2 2 2 2))
+  (v128.const i32x4 1 1 1 1) (v128.const i32x4 2 2 2 2))
+(assert_return (invoke "select" (i32.const 0) (v128.const i32x4 1 1 1 1) (v128.const i32x4 2 2 2 2))
+  (v128.const i32x4 2 2 2 2) (v128.const i32x4 1 1 1 1))
+(assert_return (invoke "deferred" (v128.const i32x4 1 2 3 4)) (v128.const i32x4 1 2 3 4) (v128.const i32x4 7 7 7 7))
+(assert_return (invoke "tee" (v128.const i32x4 1 2 3 4)) (v128.const i32x4 1 4 9 16) (v128.const i32x4 1 4 9 16))
+(assert_return (invoke "throw" (v128.const i32x4 1 2 3 4)) (i32.const 3) (v128.const i32x4 1 2 3 4) (i64.const -4))
+(assert_return (invoke "throw_ref" (v128.const i32x4 5 6 7 8)) (i32.const 8) (v128.const i32x4 5 6 7 8) (i64.const 9))
+(assert_return (invoke "legacy" (v128.const i32x4 5 6 7 8)) (v128.const i32x4 5 6 7 8))
+(assert_return (invoke "lane_mem" (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15))
+  (v128.const i8x16 0 1 2 3 0 1 2 3 8 9 10 11 12 13 14 15) (i32.const 3))
+
+;; Lane accesses at the bounds trap.
+(module
+  (memory 1)
+  (func (export "ld") (param i32) (result v128) (v128.load64_lane 1 (local.get 0) (v128.const i64x2 0 0)))
+  (func (export "st") (param i32) (v128.store16_lane 7 (local.get 0) (v128.const i16x8 0 0 0 0 0 0 0 -1))))
+(assert_return (invoke "ld" (i32.const 65528)) (v128.const i64x2 0 0))
+(assert_trap (invoke "ld" (i32.const 65529)) "out of bounds memory access")
+(assert_return (invoke "st" (i32.const 65534)))
+(assert_trap (invoke "st" (i32.const 65535)) "out of bounds memory access")
+
+;; Many v128 locals: the slot limit counts slots, not locals.
+(module (func (export "f") (result i32) (local v128 v128) (local i32)
+  (local.set 2 (i32.const 3)) (local.get 2)))
+(assert_return (invoke "f") (i32.const 3))
