@@ -240,6 +240,22 @@ fn equivalence_memory64() {
     }
 }
 
+/// SIMD: v128 values in every place a checkpoint reads (parameters, locals and operands of
+/// frames thousands of instructions into a vector loop and below calls, a v128 global, an
+/// exception's payload), every lane width; checkpoints at every position the interval hits.
+#[test]
+fn equivalence_simd() {
+    let r = reference(&Guest::wat("simd", &["3", "30"]));
+    // Wasmtime prints the same.
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "round 1 mix=c0e2281fb79751f8 acc=36ddbc4eb20481ee buf=ebaa0401d82afc2b\n\
+         round 2 mix=444a919ce90431c1 acc=127c6c0f7bdcd62b buf=ee90129bba34f5b9\n\
+         round 3 mix=24656d514525f31c acc=f42e417f280c2307 buf=281c82fb219ea0ad\n"
+    );
+    equivalence("equivalence_simd", wat3("simd", &["1", "3"], &["3", "30"], &["6", "200"]));
+}
+
 /// Exception handling (Wasm 3.0): exceptions thrown thousands of frames deep, caught with
 /// `catch_ref`, held (local, global, table, another exception's payload) while loops run,
 /// rethrown with `throw_ref`, caught by `catch` and `catch_all`; checkpoints (with their
@@ -346,6 +362,66 @@ fn equivalence_counter_with_file() {
         large: Guest::counter(200_000, 100),
     };
     equivalence("equivalence_counter_with_file", sizes);
+}
+
+/// `tests/guests/wasm/simd_counter.wasm N M /sb`: counter.wasm's protocol (a line every M
+/// iterations to stdout and to /sb/out.txt) with a v128 work loop: four i32x4 / i64x2
+/// accumulators in locals, passed to and returned from a non-inlined function `mix` whose loop
+/// rewrites a 256-byte buffer, so a checkpoint inside the loop holds v128 values in two frames.
+fn simd_counter(n: u64, m: u64) -> Guest {
+    Guest { sandbox: true, ..Guest::wasm("simd_counter", &[&n.to_string(), &m.to_string(), "/sb"]) }
+}
+
+/// `equivalence_counter_with_file` for the SIMD guest: killed (SIGKILL) at random moments,
+/// mostly in the middle of its SIMD loop, and resumed until it finishes exactly like an
+/// uninterrupted run. One iteration is ~16 times counter.wasm's work: sizes scaled down.
+#[test]
+fn equivalence_simd_counter_with_file() {
+    let r = reference(&simd_counter(1_500, 50));
+    assert_eq!(r.files.keys().collect::<Vec<_>>(), ["out.txt"]);
+    assert_eq!(r.files["out.txt"].iter().filter(|&&c| c == b'\n').count(), 30);
+    assert!(r.stdout.ends_with(b"buf=1cf9d29a\n"), "{}", String::from_utf8_lossy(&r.stdout));
+    let sizes = Sizes {
+        small: simd_counter(20, 5),
+        medium: simd_counter(1_500, 50),
+        large: simd_counter(15_000, 10),
+    };
+    equivalence("equivalence_simd_counter_with_file", sizes);
+}
+
+/// A crash loop on the SIMD guest as `crash_loop_counter` (tests/crash.rs) runs it on counter:
+/// kills land inside `mix` (a generation's backtrace starts in it at least once), and the final
+/// output equals an uninterrupted run's.
+#[test]
+fn kill_resume_inside_simd_loop() {
+    let g = simd_counter(200_000, 10_000);
+    let r = reference(&g);
+    let root = Root::with_header();
+    let root_path = root.path().to_path_buf();
+    let opts = ["--checkpoint-dir", CK, "--every-instructions", "50021", "--keep", "3"];
+    let mut rng = Rng::for_test("kill_resume_inside_simd_loop");
+    let plan = Plan { max_kills: 8, kill_chance: (1, 1), max_delay: Duration::from_millis(15) };
+    let mut backtraces: Vec<String> = Vec::new();
+    let mut observe = |gens: &Gens| {
+        assert!(!gens.is_empty());
+        for (n, p) in gens {
+            let c = read_ckpt(p).unwrap_or_else(|e| panic!("invalid generation {}: {e}", p.display()));
+            assert_eq!(c.generation, *n);
+        }
+        for m in inspect_json(&root_path, CK) {
+            assert_eq!(m["valid"], "true", "{m:?}");
+            backtraces.push(m.get("backtrace").cloned().unwrap_or_default());
+        }
+    };
+    let d = drive(&root, &g, &opts, &mut rng, &plan, &mut observe);
+    assert_eq!(d.kills, 8, "the guest finished before 8 kills ({} runs):\n{}", d.runs, d.stderr);
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    assert_equivalent(&root, &r, "kill/resume inside the SIMD loop");
+    assert!(
+        backtraces.iter().any(|b| b.starts_with("mix@")),
+        "no kill found the guest inside its SIMD function `mix`: {backtraces:?}"
+    );
+    assert!(d.resumes >= 7, "only {} resumes:\n{}", d.resumes, d.stderr);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -502,6 +578,7 @@ fn lowerings_write_identical_checkpoints_that_resume_each_other() {
         Guest::wat("multimem", &["3", "3000"]),
         Guest::wat("mem64", &["2", "8", "300"]),
         Guest::wat("exn", &["4", "500"]),
+        Guest::wat("simd", &["3", "40"]),
         Guest::wasm("cxx_eh_legacy", &["200"]),
         Guest::wat("tables", &[]),
         Guest::wat("memgrow", &["12"]),

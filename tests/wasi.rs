@@ -591,6 +591,78 @@ fn counter_c_appends() {
     }
 }
 
+// ---------------------------------------------------------------- SIMD (v128)
+
+fn sandbox_file(out: &Out, name: &str) -> Vec<u8> {
+    match out.tree.get(&format!("sandbox/{name}")) {
+        Some(Entry::File(b)) => b.clone(),
+        other => panic!("{}: sandbox/{name} missing: {other:?}", out.runtime),
+    }
+}
+
+const SIMD_FAMILIES: [&str; 14] = [
+    "load_store",
+    "splat_lanes",
+    "shuffle",
+    "int_arith",
+    "sat_minmax",
+    "shifts",
+    "compares",
+    "bitwise",
+    "widen_narrow",
+    "f32x4",
+    "f64x2",
+    "conversions",
+    "pipeline",
+    "wrote",
+];
+
+/// Every one of the 236 fixed-width SIMD instructions through `<wasm_simd128.h>` (clang -O3
+/// -msimd128), one checksum line per family, plus a 4096-byte file written by a SIMD pipeline.
+/// The guest never hashes a NaN, so every line is exact.
+#[test]
+fn simd_intrinsics_c() {
+    let r = check("simd_intrin", &[GUEST_DIR], &[], no_setup, 0);
+    let out = r.stdout_str();
+    let families: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(families, SIMD_FAMILIES, "{out}");
+    // Values from Wasmtime 50 (wasmi 2.0 agrees).
+    assert_contains(&r, "int_arith    5a54de8c6d7702b3\n");
+    assert_contains(&r, "conversions  e1845722941e9556\n");
+    assert_contains(&r, "wrote simd_out.bin 4096 bytes fnv=4d1f9dd2\n");
+    assert_eq!(sandbox_file(&r, "simd_out.bin").len(), 4096);
+}
+
+/// Plain C loops auto-vectorised by clang -O3 -msimd128 (saxpy, i16 dot product, byte
+/// min/max/count/search, RGB to gray, saturating add, SAD, i32 reductions, conversions).
+/// A scalar build of the same source prints the same lines.
+#[test]
+fn simd_autovectorized_c() {
+    let r = check("simd_auto", &[], &[], no_setup, 0);
+    assert_contains(&r, "round 2\n");
+    assert_contains(&r, "total 222b5c5e\n");
+    let r = check("simd_auto", &["1"], &[], no_setup, 0);
+    let out = r.stdout_str();
+    assert!(out.starts_with("round 0\n") && !out.contains("round 1"), "{out}");
+}
+
+/// Rust with `core::arch::wasm32` intrinsics and iterator loops, built with +simd128.
+#[test]
+fn simd_rust() {
+    let r = check("rs_simd", &[], &[], no_setup, 0);
+    assert_contains(&r, "total 443505ddc5d06301\n");
+    check("rs_simd", &["5"], &[], no_setup, 0);
+}
+
+/// The checkpoint workload with a SIMD loop (`simd_counter`): same protocol as `counter`.
+#[test]
+fn simd_counter_c() {
+    let r = check("simd_counter", &["20000", "5000", GUEST_DIR], &[], no_setup, 0);
+    let out = String::from_utf8(sandbox_file(&r, "out.txt")).unwrap();
+    assert_eq!(out.lines().count(), 4, "out.txt:\n{out}");
+    assert_eq!(r.stdout_str(), format!("{out}done n=20000 sum=d5df3b61cd317236 buf=9f0b67be\n"));
+}
+
 // ---------------------------------------------------------------- sandbox escapes
 
 const OUTSIDE: &[u8] = b"outside secret: must never be read or changed\n";
