@@ -30,6 +30,8 @@ pub enum Norm {
     NaN64,
     Null,
     NonNull,
+    /// A `v128`'s bits (wasm-smith canonicalizes the NaNs of vector float results too).
+    V128(u128),
 }
 
 /// Trap classes both engines can name.
@@ -62,6 +64,7 @@ fn norm_c(v: &CVal) -> Norm {
         CVal::F32(b) => Norm::F32(b),
         CVal::F64(b) if f64::from_bits(b).is_nan() => Norm::NaN64,
         CVal::F64(b) => Norm::F64(b),
+        CVal::V128(x) => Norm::V128(x),
         CVal::FuncRef(r) | CVal::ExternRef(r) | CVal::ExnRef(r) => {
             if r.is_none() {
                 Norm::Null
@@ -94,7 +97,7 @@ fn norm_w(v: &WVal) -> Norm {
                 Norm::NonNull
             }
         }
-        WVal::V128(_) => Norm::Null,
+        WVal::V128(v) => Norm::V128(v.as_u128()),
     }
 }
 

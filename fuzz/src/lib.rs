@@ -4,7 +4,7 @@
 //!   (a checkpoint names its module by SHA-256, so that module must be one the target knows).
 //! * [`run`]: calling exports of a chiwawa guest with zero arguments under an instruction budget.
 //! * [`ckpt`]: the `checkpoint` target's body and its structure-aware mutator.
-//! * [`smith`]: the wasm-smith configuration (Wasm 2.0 without SIMD).
+//! * [`smith`]: the wasm-smith configuration (Wasm 2.0 with SIMD, and parts of Wasm 3.0).
 //! * [`diff`]: the wasmi side of the `differential` target and the comparison.
 //! * [`oracle`]: the `checkpoint_oracle` target's body.
 //!

@@ -1,7 +1,8 @@
-//! wasm-smith configuration: the Wasm 2.0 chiwawa implements, without SIMD, plus the Wasm 3.0
+//! wasm-smith configuration: the Wasm 2.0 chiwawa implements (SIMD included), plus the Wasm 3.0
 //! parts wasm-smith and wasmi both have without GC: tail calls, extended constant expressions,
 //! multi-memory, memory64 and table64 (typed function references and exceptions need GC in
-//! wasm-smith, and wasmi has neither).
+//! wasm-smith, and wasmi has neither), and relaxed SIMD outside the differential target (wasmi
+//! picks other relaxed results than chiwawa's deterministic ones: fused madd, wrapping dot).
 
 use arbitrary::Unstructured;
 use wasm_smith::Config;
@@ -10,13 +11,13 @@ use wasm_smith::Config;
 /// the differential target gives both engines the same growth limit.
 pub const MAX_PAGES: u64 = 64;
 
-/// A Wasm 2.0 (no SIMD) + tail calls + extended constants + multi-memory + memory64
-/// configuration. `diff`: for the differential target (NaNs
+/// A Wasm 2.0 + tail calls + extended constants + multi-memory + memory64 (+ relaxed SIMD
+/// but for the differential target) configuration. `diff`: for the differential target (NaNs
 /// canonicalized, everything exported, no imports).
 pub fn config(u: &mut Unstructured<'_>, diff: bool) -> arbitrary::Result<Config> {
     let mut c = Config {
-        simd_enabled: false,
-        relaxed_simd_enabled: false,
+        simd_enabled: true,
+        relaxed_simd_enabled: !diff,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
         gc_enabled: false,
