@@ -8,6 +8,11 @@
 #   --corpus          run the third-party corpus instead of the shared guests (built by
 #                     benches/corpus/build.sh into <cache>/corpus; the first build fetches the
 #                     pinned crates and the pycosat and quickjs sdists; several minutes)
+#   --simd            scalar vs SIMD (simd128) builds of the same programs: benches/simd's blur
+#                     and hash kernels, the shared guests and coremark, built by
+#                     benches/simd/build.sh into <cache>/simd (scalar: -O3; simd: -O3 -msimd128
+#                     / +simd128); every runtime runs both, the table adds simd/scalar and
+#                     chiwawa/wasmi ratios. A runtime that refuses SIMD shows FAIL in its cells
 #   --scale N         work scale passed to every guest (default 1; not used with --corpus)
 #   --reps N          timed repetitions per guest and runtime; the median is shown (default 3)
 #   --filter LIST     comma-separated guest (or corpus program) and/or runtime names, e.g.
@@ -27,6 +32,7 @@
 # Output: a markdown table on stdout (progress on stderr):
 #   guest | native | wasmtime | wasmi | chiwawa | chiwawa/wasmi   (median wall seconds)
 #   (with hosted: also | hosted | hosted/chiwawa)
+#   --simd: guest | native | RT scalar | RT simd ... | RT simd/scalar ... | chiwawa/wasmi scalar | simd
 # plus a geomean row. Every runtime's stdout must equal native's checksum line, otherwise
 # the cell reads WRONG; a non-zero exit reads FAIL; a run over --timeout reads TIMEOUT.
 #
@@ -37,7 +43,7 @@
 # empty guest.
 set -euo pipefail
 
-scale=1 reps=3 filter="" timeout_s=300 cache="" build=0 install=1 csv="" corpus=0
+scale=1 reps=3 filter="" timeout_s=300 cache="" build=0 install=1 csv="" corpus=0 simd=0
 while (($#)); do
   case "$1" in
     --scale) scale="$2"; shift 2 ;;
@@ -49,12 +55,14 @@ while (($#)); do
     --build) build=1; shift ;;
     --no-install) install=0; shift ;;
     --corpus) corpus=1; shift ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    --simd) simd=1; shift ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$scale" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --scale must be a positive integer" >&2; exit 2; }
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --reps must be a positive integer" >&2; exit 2; }
+((corpus && simd)) && { echo "bench.sh: --corpus and --simd are exclusive" >&2; exit 2; }
 
 log() { echo "bench: $*" >&2; }
 repo="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
@@ -77,6 +85,15 @@ want_runtime() {  # is runtime $1 selected by --filter?
 if ((corpus)); then
   log "building the corpus into $cache/corpus (benches/corpus/build.sh skips what is up to date)"
   "$repo/benches/corpus/build.sh" "$cache/corpus" >&2
+elif ((simd)); then
+  stamp="$( (cd "$repo/benches" && cat simd/* corpus/coremark/*; cd "$shared" && cat *.c *.h; echo "${CC:-clang}") | md5sum | cut -d' ' -f1)"
+  if [[ "$(cat "$cache/simd/.stamp" 2>/dev/null)" != "$stamp" ]]; then
+    log "building scalar and SIMD guests into $cache/simd"
+    "$repo/benches/simd/build.sh" "$cache/simd" >&2
+    echo "$stamp" >"$cache/simd/.stamp"
+  else
+    log "scalar and SIMD guests up to date in $cache/simd"
+  fi
 else
 stamp="$( (cd "$shared" && cat build.sh *.c *.h; echo "${CC:-clang} ${CFLAGS:-}") | md5sum | cut -d' ' -f1)"
 if [[ "$(cat "$cache/.stamp" 2>/dev/null)" != "$stamp" ]]; then
@@ -112,8 +129,9 @@ find_wasmi() {
 }
 wasmi_bin="$(find_wasmi || true)"
 if [[ -z "$wasmi_bin" ]] && want_runtime wasmi && ((install)); then
-  log "wasmi not found: nice -n 19 cargo install wasmi_cli --locked (takes a few minutes)"
-  nice -n 19 cargo install wasmi_cli --locked >&2 || log "cargo install wasmi_cli failed"
+  # --features simd: wasmi_cli's own feature for fixed-width SIMD (needed by --simd)
+  log "wasmi not found: nice -n 19 cargo install wasmi_cli --locked --features simd (takes a few minutes)"
+  nice -n 19 cargo install wasmi_cli --locked --features simd >&2 || log "cargo install wasmi_cli failed"
   wasmi_bin="$(find_wasmi || true)"
 fi
 wasmi_cmd="" wasmi_desc="unavailable"
@@ -121,6 +139,14 @@ if [[ -n "$wasmi_bin" ]]; then
   wasmi_cmd="$wasmi_bin run"
   "$wasmi_bin" run --help >/dev/null 2>&1 || wasmi_cmd="$wasmi_bin"   # older CLIs: no `run`
   wasmi_desc="$("$wasmi_bin" --version 2>/dev/null | head -1) (default compilation mode)"
+  if ((simd)); then   # does this build run simd128? (wasmi_cli built without its `simd` feature refuses it)
+    if $wasmi_cmd "$repo/tests/guests/wasm/simd_auto.wasm" 1 >/dev/null 2>&1; then
+      wasmi_desc="$wasmi_desc, runs SIMD"
+    else
+      wasmi_desc="$wasmi_desc, refuses SIMD (reinstall: cargo install wasmi_cli --locked --features simd)"
+      log "wasmi refuses SIMD modules: its simd cells will FAIL"
+    fi
+  fi
 fi
 
 chiwawa_bin="${CHIWAWA_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/chiwawa}"
@@ -148,7 +174,7 @@ if want_runtime hosted; then
   fi
 fi
 
-export B_CORPUS="$corpus"
+export B_CORPUS="$corpus" B_SIMD="$simd"
 export B_HOSTED="$hosted_cmd" B_HOSTED_DESC="$hosted_desc"
 export B_SCALE="$scale" B_REPS="$reps" B_FILTER="$filter" B_TIMEOUT="$timeout_s" B_CACHE="$cache" B_CSV="$csv"
 export B_WASMTIME="$wasmtime_cmd" B_WASMTIME_DESC="$wasmtime_desc" B_WASMI="$wasmi_cmd" B_WASMI_DESC="$wasmi_desc"
@@ -158,7 +184,9 @@ python3 - <<'EOF'
 import csv, math, os, shlex, signal, statistics, subprocess, sys, time
 
 CORPUS = os.environ["B_CORPUS"] == "1"
+SIMD = os.environ["B_SIMD"] == "1"
 GUESTS = (["coremark", "lua", "quickjs", "sqlite", "zstd", "jpeg", "picosat", "treesitter"] if CORPUS
+          else ["blur", "hash", "fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem", "coremark"] if SIMD
           else ["fib", "sieve", "matmul", "sha256", "nbody", "sort", "bigmem"])
 RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa", "hosted"]
 DEFAULT_RUNTIMES = ["native", "wasmtime", "wasmi", "chiwawa"]
@@ -166,6 +194,8 @@ E = os.environ
 scale, reps, timeout = E["B_SCALE"], int(E["B_REPS"]), float(E["B_TIMEOUT"])
 cache = E["B_CACHE"]
 gdir = os.path.join(cache, "corpus") if CORPUS else cache   # holds wasm/ and native/
+if SIMD:
+    gdir = os.path.join(cache, "simd")                       # holds scalar/, simd/ and native/
 args = [] if CORPUS else [scale]                           # corpus workloads are fixed
 tokens = [t for t in E["B_FILTER"].split(",") if t]
 bad = [t for t in tokens if t not in GUESTS and t not in RUNTIMES]
@@ -188,11 +218,12 @@ def log(*a):
     print("bench:", *a, file=sys.stderr, flush=True)
 
 def argv_for(rt, guest, wasm=None):
+    a = [] if SIMD and guest == "coremark" else args   # coremark: its fixed 4000 iterations
     if rt == "native":
-        return [os.path.join(gdir, "native", guest)] + args
+        return [os.path.join(gdir, "native", guest)] + a
     if not cmds[rt]:
         return None
-    return cmds[rt] + [wasm or os.path.join(gdir, "wasm", guest + ".wasm")] + args
+    return cmds[rt] + [wasm or os.path.join(gdir, "wasm", guest + ".wasm")] + a
 
 def run(argv):
     """-> (status, seconds, stdout); status is ok / FAIL / TIMEOUT."""
@@ -217,6 +248,111 @@ def run(argv):
 
 results = {}   # (guest, rt) -> median seconds or "FAIL"/"TIMEOUT"/"WRONG"
 samples = []
+
+def cell(v):
+    return "%.3f" % v if isinstance(v, float) else v
+
+def geomean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except Exception:
+    cpu = "?"
+
+if SIMD:
+    # Columns (runtime, variant); native runs once, for the reference checksum.
+    VARIANTS = ["scalar", "simd"]
+    wrts = [rt for rt in runtimes if rt != "native"]
+    cols = [("native", None)] + [(rt, v) for rt in wrts for v in VARIANTS]
+    res = {}
+    for g in guests:
+        expected = None
+        dead = {}
+        state = {c: [] for c in cols}
+        for rt in ("wasmtime", "hosted"):
+            if rt in wrts and cmds[rt]:
+                for v in VARIANTS:   # untimed warm-up: fills the compile cache
+                    run(argv_for(rt, g, os.path.join(gdir, v, g + ".wasm")))
+        for rep in range(reps):
+            for c in cols:
+                if c in dead:
+                    continue
+                rt, v = c
+                wasm = None if v is None else os.path.join(gdir, v, g + ".wasm")
+                if wasm and not os.path.exists(wasm):
+                    dead[c] = "-"
+                    continue
+                st, dt, out = run(argv_for(rt, g, wasm))
+                name = rt if v is None else rt + "/" + v
+                samples.append((g, name, rep, st, "" if dt is None else "%.4f" % dt))
+                if rt == "native" and st == "ok" and expected is None:
+                    expected = out
+                if st == "ok" and expected is not None and out != expected:
+                    st = "WRONG"
+                    log("%s/%s: output %r differs from native %r" % (g, name, out[:200], expected[:200]))
+                if st != "ok":
+                    dead[c] = st
+                    if st == "FAIL":
+                        log("%s/%s: FAIL: %s" % (g, name, out.decode(errors="replace").strip()[-300:]))
+                    else:
+                        log("%s/%s: %s" % (g, name, st))
+                    continue
+                state[c].append(dt)
+                log("%s/%s rep %d: %.3fs" % (g, name, rep + 1, dt))
+        for c in cols:
+            res[(g, c)] = dead.get(c) or statistics.median(state[c])
+
+    # ratio columns: simd/scalar per runtime, then chiwawa/wasmi per variant
+    ratio_cols = [("%s simd/scalar" % rt, (rt, "simd"), (rt, "scalar")) for rt in wrts]
+    if "chiwawa" in wrts and "wasmi" in wrts:
+        ratio_cols += [("chiwawa/wasmi %s" % v, ("chiwawa", v), ("wasmi", v)) for v in VARIANTS]
+    head = ["guest"] + [rt if v is None else "%s %s" % (rt, v) for rt, v in cols] + [n for n, _, _ in ratio_cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    ratios = {n: [] for n, _, _ in ratio_cols}
+    for g in guests:
+        row = [g] + [cell(res[(g, c)]) for c in cols]
+        for n, x, y in ratio_cols:
+            a, b = res[(g, x)], res[(g, y)]
+            if isinstance(a, float) and isinstance(b, float):
+                ratios[n].append(a / b)
+                row.append("%.2f" % (a / b))
+            else:
+                row.append("-")
+        lines.append("| " + " | ".join(row) + " |")
+    row = ["**geomean**"]
+    for c in cols:
+        xs = [res[(g, c)] for g in guests if isinstance(res[(g, c)], float)]
+        gm = geomean(xs)
+        row.append("-" if gm is None else "%.3f" % gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests))))
+    for n, _, _ in ratio_cols:
+        gm = geomean(ratios[n])
+        xs = ratios[n]
+        row.append("-" if gm is None else "%.2f" % gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests))))
+    lines.append("| " + " | ".join(row) + " |")
+    os.makedirs(os.path.dirname(os.path.abspath(E["B_CSV"])), exist_ok=True)
+    with open(E["B_CSV"], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["guest", "runtime", "rep", "status", "seconds"])
+        w.writerows(samples)
+    print("Median wall seconds of %d run(s), scalar vs SIMD builds, scale %s, %s, %d CPUs, %s." % (
+        reps, scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))
+    print()
+    print("\n".join(lines))
+    print()
+    print("- builds: benches/simd/build.sh (scalar: clang -O3 / rustc; simd: clang -O3 -msimd128 / "
+          "rustc -C target-feature=+simd128); native: clang -O3 (coremark: cargo --release); "
+          "coremark runs its fixed 4000 iterations, the others scale %s" % scale)
+    counts = os.path.join(gdir, "simd-counts.txt")
+    if os.path.exists(counts):
+        print("- SIMD instructions per module (static): " + "; ".join(
+            "%s %s/%s" % tuple(l.split()[:3]) for l in open(counts).read().splitlines()[1:] if len(l.split()) >= 3))
+    for rt in wrts:
+        print("- %s: %s" % (rt, {"wasmtime": E["B_WASMTIME_DESC"], "wasmi": E["B_WASMI_DESC"],
+                                 "chiwawa": E["B_CHIWAWA_DESC"], "hosted": E["B_HOSTED_DESC"]}[rt]))
+    print("- every cell's output was checked against native's checksum line (WRONG = mismatch; "
+          "FAIL = non-zero exit, e.g. a runtime refusing SIMD); samples: %s" % E["B_CSV"])
+    sys.exit(0)
 for g in guests:
     expected = None
     state = {rt: [] for rt in runtimes}
@@ -246,12 +382,6 @@ for g in guests:
             log("%s/%s rep %d: %.3fs" % (g, rt, rep + 1, dt))
     for rt in runtimes:
         results[(g, rt)] = dead.get(rt) or statistics.median(state[rt])
-
-def cell(v):
-    return "%.3f" % v if isinstance(v, float) else v
-
-def geomean(xs):
-    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 cols = [rt for rt in RUNTIMES if rt in runtimes]
 # (column, numerator, denominator) for the runtimes that ran
@@ -300,10 +430,6 @@ with open(E["B_CSV"], "w", newline="") as f:
     w.writerow(["guest", "runtime", "rep", "status", "seconds"])
     w.writerows(samples)
 
-try:
-    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-except Exception:
-    cpu = "?"
 print("Median wall seconds of %d run(s), %s, %s, %d CPUs, %s." % (
     reps, "third-party corpus (benches/corpus)" if CORPUS else "scale " + scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))
 print()
