@@ -440,3 +440,32 @@ fn regression_scripts_pass_through_the_binary() {
     let out = stdout(&o);
     assert!(o.status.success() && out.ends_with(" passed, 0 failed\n"), "{out}\n{}", stderr(&o));
 }
+
+/// SIMD through `--invoke`: a `v128` argument is one unsigned 128-bit integer (lane 0 in its
+/// least significant bits), decimal or `0x` hex, and a result prints as Wasmtime prints it (in
+/// decimal); mixed with scalar parameters and results. Bad `v128` text is a clear error.
+#[test]
+fn invoke_takes_and_prints_v128() {
+    let d = tempfile::tempdir().unwrap();
+    let m = write(
+        d.path(),
+        "simd.wat",
+        r#"(module
+            (func (export "f") (param i32 v128 i64) (result v128 i32)
+              (i32x4.add (local.get 1) (i32x4.splat (local.get 0)))
+              (i32x4.extract_lane 3 (local.get 1))))"#,
+    );
+    let m = m.to_str().unwrap();
+    // lanes 1 2 3 4, plus 1 each
+    let o = run(&["run", "--invoke", "f", m, "1", "0x00000004000000030000000200000001", "7"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let want = (2u128 | 3 << 32 | 4 << 64 | 5 << 96).to_string();
+    assert_eq!(stdout(&o), format!("{want}\n4\n"));
+    let o = run(&["run", "--invoke", "f", m, "0", &u128::MAX.to_string(), "0"]);
+    assert_eq!(stdout(&o), format!("{}\n-1\n", u128::MAX));
+    for bad in ["-1", "0x1_0000_0000_0000_0000_0000_0000_0000_0000", "1.5", "i32x4"] {
+        let o = run(&["run", "--invoke", "f", m, "0", bad, "0"]);
+        assert_ne!(o.status.code(), Some(0), "{bad}");
+        assert!(stderr(&o).contains("invalid v128 value"), "{bad}: {}", stderr(&o));
+    }
+}
