@@ -889,10 +889,11 @@ fn parse_ckpt(path: &Path) -> Ckpt {
 #[test]
 fn identical_sections_wasm3() {
     chiwawa_wasm();
-    let guests: [(PathBuf, &[&str], &str); 8] = [
+    let guests: [(PathBuf, &[&str], &str); 9] = [
         (wat("exn"), &["3", "300"], "20011"),
         (wat("simd"), &["3", "40"], "20011"),
-        (manifest_dir().join("tests/guests/wasm/simd_counter.wasm"), &["300", "30"], "20011"),
+        (manifest_dir().join("tests/guests/wasm/simd_auto.wasm"), &[], "2000003"),
+        (manifest_dir().join("tests/guests/wasm/rs_simd.wasm"), &[], "1000003"),
         (wat("funcref"), &["2", "300"], "20011"),
         (wat("tailcall"), &["3", "3000"], "20011"),
         (wat("multimem"), &["3", "3000"], "20011"),

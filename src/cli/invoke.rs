@@ -19,15 +19,18 @@ pub fn parse_val(ty: ValType, text: &str) -> Result<Val, String> {
         ValType::I64 => Val::I64(parse_token::<i64>(&buf).ok_or_else(bad)?),
         ValType::F32 => Val::F32(parse_token::<wast::token::F32>(&buf).ok_or_else(bad)?.bits),
         ValType::F64 => Val::F64(parse_token::<wast::token::F64>(&buf).ok_or_else(bad)?.bits),
-        ValType::V128 => Val::V128(
-            match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-                Some(hex) => u128::from_str_radix(&hex.replace('_', ""), 16),
-                None => text.replace('_', "").parse::<u128>(),
+        ValType::V128 => {
+            let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                Some(hex) => (hex, 16),
+                None => (text, 10),
+            };
+            // Digits and `_` separators only (`from_str_radix` would take a sign).
+            let digits = digits.replace('_', "");
+            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+                return Err(bad());
             }
-            .ok()
-            .filter(|_| !text.starts_with('+') && !text.contains("0x+"))
-            .ok_or_else(bad)?,
-        ),
+            Val::V128(u128::from_str_radix(&digits, radix).map_err(|_| bad())?)
+        }
         ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => {
             if text == "null" {
                 Val::default_for(ty)
@@ -57,6 +60,10 @@ mod tests {
         assert_eq!(parse_val(ValType::V128, &u128::MAX.to_string()), Ok(Val::V128(u128::MAX)));
         assert!(parse_val(ValType::V128, "-1").is_err());
         assert!(parse_val(ValType::V128, "+1").is_err());
+        assert!(parse_val(ValType::V128, "0X+1").is_err());
+        assert!(parse_val(ValType::V128, "0x_+1").is_err());
+        assert!(parse_val(ValType::V128, "0x").is_err());
+        assert_eq!(parse_val(ValType::V128, "1_000"), Ok(Val::V128(1000)));
         assert!(parse_val(ValType::V128, "0x1_0000_0000_0000_0000_0000_0000_0000_0000").is_err());
     }
 }

@@ -404,27 +404,29 @@ impl Machine {
 pub(super) unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
     let (p, l) = (callee.num_params as usize, callee.num_locals as usize);
     debug_assert!(p <= l && l <= callee.max_slots as usize);
-    if l - p <= 4 {
+    if l - p <= 8 {
         zero_few_locals(regs, p, l, callee.max_slots as usize);
     } else {
         std::ptr::write_bytes(regs.add(p), 0, l - p);
     }
 }
 
-/// Zeroes slots `p..l` (at most 4 of them) of a frame of `max` slots without calling
-/// `memset` (the call handlers' fast path makes no calls).
+/// Zeroes slots `p..l` (at most 8 of them: four `v128` locals) of a frame of `max` slots
+/// without calling `memset` (the call handlers' fast path makes no calls).
 ///
 /// # Safety
-/// `regs` must point at `max` writable slots, and `p <= l <= max`, `l - p <= 4` (a lowered
+/// `regs` must point at `max` writable slots, and `p <= l <= max`, `l - p <= 8` (a lowered
 /// function's `num_params <= num_locals <= max_slots`).
 pub(super) unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: usize) {
-    debug_assert!(p <= l && l <= max && l - p <= 4);
+    debug_assert!(p <= l && l <= max && l - p <= 8);
     let r = regs.add(p);
-    if p + 4 <= max {
+    if l - p <= 4 && p + 4 <= max {
         // One fixed-size store (the extra slots are scratch operand slots).
         *(r as *mut [u64; 4]) = [0; 4];
+    } else if p + 8 <= max {
+        *(r as *mut [u64; 8]) = [0; 8];
     } else {
-        for i in 0..4 {
+        for i in 0..8 {
             if p + i < l {
                 *r.add(i) = 0;
             }

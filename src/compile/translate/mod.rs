@@ -129,6 +129,8 @@ struct T<'a> {
     max_height: u32,
     /// See [`Context::pool`].
     pool: Vec<[u8; 16]>,
+    /// The pool's length when this function's lowering started.
+    pool_start: usize,
     unreachable: bool,
     /// Index of the last instruction if its single result is the stack top in its canonical slot.
     last_result: Option<u32>,
@@ -214,6 +216,7 @@ pub fn translate(
         base: std::mem::take(&mut ctx.base),
         local_slot,
         max_height: 0,
+        pool_start: ctx.pool.len(),
         pool: std::mem::take(&mut ctx.pool),
         unreachable: false,
         last_result: None,

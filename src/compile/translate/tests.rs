@@ -452,6 +452,8 @@ fn lowering_on_threads_matches_lowering_on_one() {
             0 => format!("(local.get 0) (i32.const {i}) (i32.add)"),
             1 => "(block (loop (br_if 1 (i32.eqz (local.get 0))) (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br 0))) (local.get 0)".repeat(1 + i % 7).replace(") (local.get 0)(block", ") (drop (local.get 0)) (block"),
             2 => format!("(i32.store (local.get 0) (i32.const {i})) (i32.load offset=4 (local.get 0))"),
+            // The same v128 constants (pool entries) in functions of different runs.
+            _ if i % 8 == 3 => "(i32x4.extract_lane 1 (i32x4.add (v128.const i32x4 1 2 3 4) (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 (v128.const i32x4 1 2 3 4) (v128.const i32x4 5 6 7 8))))".to_string(),
             _ => format!("(global.set $g (i32.mul (global.get $g) (local.get 0))) (i32.const {i})"),
         };
         wat.push_str(&format!("(func (param i32) (result i32) {body})\n"));
@@ -462,6 +464,7 @@ fn lowering_on_threads_matches_lowering_on_one() {
     for threads in [2, 3, 4] {
         let many = crate::parse::Module::new_with_threads(&bytes, threads).unwrap();
         assert_eq!(format!("{:?}", one.code), format!("{:?}", many.code), "{threads} threads");
+        assert_eq!(one.pool, many.pool, "{threads} threads: the pool");
     }
     // An invalid body near the end and one near the start: the first is reported.
     let bad = wat

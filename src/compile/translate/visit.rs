@@ -844,8 +844,10 @@ impl<'a> T<'a> {
 
     /// The index of `bytes` in the pool (added if new to it).
     fn intern(&mut self, bytes: [u8; 16]) -> u32 {
-        // (A constant repeats mostly nearby: only the last few are looked at.)
-        let from = self.pool.len().saturating_sub(64);
+        // (A constant repeats mostly nearby: only the last few of this function are looked
+        // at — not earlier functions', so that the code does not depend on how the functions
+        // were split between lowering threads.)
+        let from = self.pool.len().saturating_sub(64).max(self.pool_start);
         match self.pool[from..].iter().rposition(|p| *p == bytes) {
             Some(i) => (from + i) as u32,
             None => {
