@@ -272,15 +272,16 @@ fn simd_table() -> Vec<Row> {
         "I8x16Shl I8x16ShrS I8x16ShrU I16x8Shl I16x8ShrS I16x8ShrU \
          I32x4Shl I32x4ShrS I32x4ShrU I64x2Shl I64x2ShrS I64x2ShrU",
     );
-    add(Class::VSplat { a: "u32" }, "I8x16Splat I16x8Splat I32x4Splat F32x4Splat");
-    add(Class::VSplat { a: "u64" }, "I64x2Splat F64x2Splat");
+    // (The float splats and lane operations move bits: they are the integer ones of their width.)
+    add(Class::VSplat { a: "u32" }, "I8x16Splat I16x8Splat I32x4Splat");
+    add(Class::VSplat { a: "u64" }, "I64x2Splat");
     add(
         Class::VExtract { res: "u32" },
-        "I8x16ExtractLaneS I8x16ExtractLaneU I16x8ExtractLaneS I16x8ExtractLaneU I32x4ExtractLane F32x4ExtractLane",
+        "I8x16ExtractLaneS I8x16ExtractLaneU I16x8ExtractLaneS I16x8ExtractLaneU I32x4ExtractLane",
     );
-    add(Class::VExtract { res: "u64" }, "I64x2ExtractLane F64x2ExtractLane");
-    add(Class::VReplace { a: "u32" }, "I8x16ReplaceLane I16x8ReplaceLane I32x4ReplaceLane F32x4ReplaceLane");
-    add(Class::VReplace { a: "u64" }, "I64x2ReplaceLane F64x2ReplaceLane");
+    add(Class::VExtract { res: "u64" }, "I64x2ExtractLane");
+    add(Class::VReplace { a: "u32" }, "I8x16ReplaceLane I16x8ReplaceLane I32x4ReplaceLane");
+    add(Class::VReplace { a: "u64" }, "I64x2ReplaceLane");
     add(Class::VLoad { mem: "u128", conv: None }, "V128Load");
     for (names, mem) in [
         ("V128Load8x8S V128Load8x8U V128Load16x4S V128Load16x4U V128Load32x2S V128Load32x2U", "u64"),
@@ -296,7 +297,31 @@ fn simd_table() -> Vec<Row> {
     }
     add(Class::VStore, "V128Store");
     let idx = ["V128Load", "V128Store"];
-    rows.into_iter().map(|r| if idx.contains(&r.name) { r.idx() } else { r }).collect()
+    let float = [
+        ("I32x4Splat", "F32x4Splat"),
+        ("I64x2Splat", "F64x2Splat"),
+        ("I32x4ExtractLane", "F32x4ExtractLane"),
+        ("I64x2ExtractLane", "F64x2ExtractLane"),
+        ("I32x4ReplaceLane", "F32x4ReplaceLane"),
+        ("I64x2ReplaceLane", "F64x2ReplaceLane"),
+    ];
+    // Lane-wise arithmetic and bit operations also take an operand from memory and update it
+    // (`x[i] += y[i]` loops); commutative ones need no `R` forms.
+    let comm = "F32x4Add F32x4Mul F64x2Add F64x2Mul I8x16Add I16x8Add I16x8Mul I32x4Add I32x4Mul \
+                I64x2Add V128And V128Or V128Xor";
+    let other = "F32x4Sub F64x2Sub F32x4Div F64x2Div I8x16Sub I16x8Sub I32x4Sub I64x2Sub";
+    rows.into_iter()
+        .map(|r| if idx.contains(&r.name) { r.idx() } else { r })
+        .map(|r| match float.iter().find(|(i, _)| *i == r.name) {
+            Some((_, f)) => r.wasm(&[f]),
+            None => r,
+        })
+        .map(|mut r| {
+            r.vmem = comm.split_whitespace().chain(other.split_whitespace()).any(|n| n == r.name);
+            r.comm = comm.split_whitespace().any(|n| n == r.name);
+            r
+        })
+        .collect()
 }
 
 // ---- rows -----------------------------------------------------------------------------------
@@ -383,6 +408,9 @@ pub struct Row {
     pub idx: bool,
     pub wide: bool,
     pub f64v: bool,
+    /// SIMD: also the forms with an operand loaded from memory (`M`, `MR`) and the memory
+    /// updates (`U`, `UR`: `v128.store` of the operation on the `v128.load` of the same address).
+    pub vmem: bool,
 }
 
 fn row(name: &'static str, sem: Option<&'static str>, class: Class) -> Row {
@@ -402,6 +430,7 @@ fn row(name: &'static str, sem: Option<&'static str>, class: Class) -> Row {
         idx: false,
         wide: false,
         f64v: false,
+        vmem: false,
     }
 }
 fn int(name: &'static str, sem: &'static str) -> Row {
@@ -835,7 +864,45 @@ impl Out {
         let f = format!("simd::{}", snake(n));
         let v = |field: &str| o("slot", "v128", field);
         let vput = |e: String| format!("put!(s, x.dst, v128, {e})");
+        // The operator and its aliases (`r.wasm`), each with `fields`.
+        let pats = |fields: &str| {
+            std::iter::once(n)
+                .chain(r.wasm.iter().copied())
+                .map(|o| format!("O::{o}{fields}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
         match r.class {
+            Class::VBin if r.vmem => {
+                self.kind("bin", n.into(), vput(format!("{f}({}, {})", v("a"), v("b"))));
+                let mem = |e: &str| {
+                    let addr = format!("{}.wrapping_add(x.imm)", o("slot", "u32", "a"));
+                    format!("load!(s, x, {addr}, u128, |m| put!(s, x.dst, v128, {e}))")
+                };
+                let upd = |e: &str| {
+                    format!(
+                        "{{ let p = ea!(s, {}, x.offset, 16u64); let m = V128(*(p as *const [u8; 16])); \
+                         let b = {}; *(p as *mut [u8; 16]) = ({e}).0; }}",
+                        o("slot", "u32", "addr"),
+                        v("val")
+                    )
+                };
+                let b = v("b");
+                self.kind("binmem", format!("{n}M"), mem(&format!("{f}(V128::from_u128(m), {b})")));
+                self.kind("store", format!("{n}U"), upd(&format!("{f}(m, b)")));
+                self.v128_writers.push(format!("{n}M"));
+                self.update.push(format!("I::{n}M(x) => Some((x, I::{n}U)),"));
+                let mr = if r.comm {
+                    format!("I::{n}M")
+                } else {
+                    self.kind("binmem", format!("{n}MR"), mem(&format!("{f}({b}, V128::from_u128(m))")));
+                    self.kind("store", format!("{n}UR"), upd(&format!("{f}(b, m)")));
+                    self.v128_writers.push(format!("{n}MR"));
+                    self.update.push(format!("I::{n}MR(x) => Some((x, I::{n}UR)),"));
+                    format!("I::{n}MR")
+                };
+                self.lowering.push(format!("O::{n} => Lower::VBinM(I::{n}, I::{n}M, {mr}),"));
+            }
             Class::VBin => {
                 self.kind("bin", n.into(), vput(format!("{f}({}, {})", v("a"), v("b"))));
                 self.lowering.push(format!("O::{n} => Lower::VBin(I::{n}),"));
@@ -862,14 +929,14 @@ impl Out {
             }
             Class::VSplat { a } => {
                 self.kind("un", n.into(), vput(format!("{f}({})", o("slot", a, "a"))));
-                self.lowering.push(format!("O::{n} => Lower::VSplat(I::{n}),"));
+                self.lowering.push(format!("{} => Lower::VSplat(I::{n}),", pats("")));
                 if n.starts_with('I') && a == "u32" {
                     self.narrow.push(format!("O::{n}"));
                 }
             }
             Class::VExtract { res } => {
                 self.kind("lane", n.into(), format!("put!(s, x.dst, {res}, {f}({}, x.lane as u8))", v("a")));
-                self.lowering.push(format!("O::{n} {{ lane }} => Lower::VExtract(I::{n}, lane),"));
+                self.lowering.push(format!("{} => Lower::VExtract(I::{n}, lane),", pats(" { lane }")));
                 return true;
             }
             Class::VReplace { a } => {
@@ -878,7 +945,7 @@ impl Out {
                     n.into(),
                     vput(format!("{f}({}, {}, x.lane as u8)", v("a"), o("slot", a, "b"))),
                 );
-                self.lowering.push(format!("O::{n} {{ lane }} => Lower::VReplace(I::{n}, lane),"));
+                self.lowering.push(format!("{} => Lower::VReplace(I::{n}, lane),", pats(" { lane }")));
                 if n.starts_with('I') && a == "u32" {
                     self.narrow.push(format!("O::{n} {{ .. }}"));
                 }

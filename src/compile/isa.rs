@@ -46,6 +46,9 @@ pub enum Lower {
     ),
     /// SIMD: `v128 OP v128`, `OP v128`, ternary (all → `v128`); `OP v128 → i32`.
     VBin(fn(Bin) -> Instr),
+    /// A `v128 OP v128` that may take over the `v128.load` of an operand (`M`, `MR`), as
+    /// [`Lower::F64`] does.
+    VBinM(fn(Bin) -> Instr, fn(BinMem) -> Instr, fn(BinMem) -> Instr),
     VUn(fn(Un) -> Instr),
     VTern(fn(Tern) -> Instr),
     VTest(fn(Un) -> Instr),

@@ -1705,7 +1705,7 @@ mod stack_tests {
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!((summary.passed, summary.failed), (6, 0), "{:?}", summary.failures);
+        assert_eq!((summary.passed, summary.failed), (8, 0), "{:?}", summary.failures);
     }
 
     /// ... and the script does lower to every SIMD kind there is (every form of every row of

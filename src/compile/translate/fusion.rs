@@ -101,8 +101,35 @@ impl T<'_> {
         Ok(())
     }
 
-    /// `f64.store` of the result of an f64 operation that took over the `f64.load` of the same
-    /// address (the same slot, no added constant, the same offset): the operation becomes an
+    /// A binary `v128` operation that may take over the `v128.load` (of memory 0) of an
+    /// operand, as [`T::f64_binary`] does.
+    pub(super) fn v128_binary(
+        &mut self,
+        f: fn(Bin) -> Instr,
+        m: fn(BinMem) -> Instr,
+        mr: fn(BinMem) -> Instr,
+    ) -> Result<(), Error> {
+        let h = self.height() - 2;
+        let b = self.pop();
+        let a = self.pop();
+        let loaded = |t: Slot, height: u32| match self.just_wrote(t, height)? {
+            (li, Instr::V128Load(l)) => Some((li, l.addr, 0, l.offset)),
+            (li, Instr::V128LoadAt(l)) => Some((li, l.a, l.imm, l.offset)),
+            _ => None,
+        };
+        let fused = loaded(b, h + 1).map(|l| (l, a, mr)).or_else(|| loaded(a, h).map(|l| (l, b, m)));
+        let dst = self.push_v()?;
+        if let Some(((li, addr, imm, offset), other, g)) = fused {
+            self.code[li as usize] = g(BinMem { dst, a: addr, b: other, imm, offset });
+            self.last_result = Some(li);
+            return Ok(());
+        }
+        self.result(f(Bin { dst, a, b }));
+        Ok(())
+    }
+
+    /// `f64.store` (or `v128.store`) of the result of an f64 (`v128`) operation that took over
+    /// the `f64.load` (`v128.load`) of the same address (the same slot, no added constant, the same offset): the operation becomes an
     /// update of memory (`x[i] += y`: `F64AddU`), keeping the load's code offset. Sound
     /// because the load, the operation and the store run at one point, with the address slot
     /// unchanged between them; the result was a temporary read only by the store.

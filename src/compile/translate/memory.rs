@@ -130,6 +130,7 @@ impl T<'_> {
                 self.result(f(Bin { dst, a, b }));
                 Ok(())
             }
+            Lower::VBinM(f, m, mr) => self.v128_binary(f, m, mr),
             Lower::VUn(f) | Lower::VSplat(f) => {
                 let a = self.pop();
                 let dst = self.push_v()?;

@@ -561,3 +561,35 @@ fn stack_maps_stay_within_their_budget() {
     }
     run(&format!(r#"{wat} (assert_return (invoke "f") (i32.const 7))"#));
 }
+
+/// Lane-wise `v128` operations take over the `v128.load` of an operand (`M`: the left one,
+/// `MR`: the right one, with an added constant too) and `v128.store` of their result to the
+/// loaded address becomes an update of memory (`U`, `UR`); not under the plain lowering.
+/// (Values: tests/wast/simd_data.wast.)
+#[test]
+fn v128_operations_on_memory() {
+    use crate::compile::ir::Instr;
+    let body = r#"(module (memory 1)
+      (func (param $p i32) (param $x v128) (result v128) (f32x4.sub (v128.load (local.get $p)) (local.get $x)))
+      (func (param $p i32) (param $x v128) (result v128) (f32x4.sub (local.get $x) (v128.load offset=16 (local.get $p))))
+      (func (param $p i32) (param $x v128) (result v128) (i32x4.mul (v128.load (i32.add (local.get $p) (i32.const 16))) (local.get $x)))
+      (func (param $p i32) (param $x v128) (v128.store (local.get $p) (f64x2.div (v128.load (local.get $p)) (local.get $x))))
+      (func (param $p i32) (param $x v128) (v128.store (local.get $p) (f64x2.div (local.get $x) (v128.load (local.get $p)))))
+      (func (param $p i32) (param $x v128) (v128.store offset=8 (local.get $p) (i16x8.sub (v128.load offset=8 (local.get $p)) (local.get $x))))
+      ;; another address: no update
+      (func (param $p i32) (param $x v128) (v128.store offset=16 (local.get $p) (i16x8.sub (v128.load (local.get $p)) (local.get $x)))))"#;
+    let has = |f: usize, pred: &dyn Fn(&Instr) -> bool| lower(body, f).iter().any(pred);
+    assert!(has(0, &|i| matches!(i, Instr::F32x4SubM(m) if m.imm == 0)));
+    assert!(has(1, &|i| matches!(i, Instr::F32x4SubMR(m) if m.offset == 16)));
+    assert!(has(2, &|i| matches!(i, Instr::I32x4MulM(m) if m.imm == 16)));
+    assert!(has(3, &|i| matches!(i, Instr::F64x2DivU(_))));
+    assert!(has(4, &|i| matches!(i, Instr::F64x2DivUR(_))));
+    assert!(has(5, &|i| matches!(i, Instr::I16x8SubU(s) if s.offset == 8)));
+    assert!(has(6, &|i| matches!(i, Instr::I16x8SubM(_))) && !has(6, &|i| matches!(i, Instr::I16x8SubU(_))));
+    let m = crate::parse::Module::with_lowering(&wat_bytes(body), crate::compile::Lowering::Plain).unwrap();
+    assert!(m
+        .code
+        .iter()
+        .flat_map(|f| &f.code)
+        .all(|i| !matches!(i, Instr::F32x4SubM(_) | Instr::F64x2DivU(_))));
+}

@@ -613,7 +613,7 @@ impl<'a> T<'a> {
     fn memory_op(&mut self, op: Operator<'_>) -> Result<(), Error> {
         use Operator as O;
         match op {
-            O::F64Store { memarg } if self.f64_update(memarg) => {}
+            O::F64Store { memarg } | O::V128Store { memarg } if self.f64_update(memarg) => {}
             // The plain forms are of a 32-bit memory 0; the `…Mem` forms read their operands
             // at each memory's index type.
             O::MemorySize { mem } => {
@@ -810,6 +810,31 @@ impl<'a> T<'a> {
                 let idx = self.intern(*value.bytes());
                 let dst = self.push_v()?;
                 self.result(Instr::V128Const { dst, idx });
+            }
+            // A 32- or 64-bit lane is (part of) one of the vector's slots: read it there (no
+            // lane index at run time). Not in the plain lowering, which keeps one instruction
+            // per operator.
+            O::I64x2ExtractLane { lane } | O::F64x2ExtractLane { lane } if !self.plain => {
+                let h = self.height() - 1;
+                let a = self.pop();
+                if lane & 1 == 0 && (a == self.canon(h) || a < self.num_locals as Slot) {
+                    // Lane 0 is the vector's first slot: no code. Below the operand area it
+                    // is a deferred read of the local's first slot, which the lowering
+                    // materializes before the local changes, as any other.
+                    self.push_at(a, 1)?;
+                    self.last_result = None;
+                    return Ok(());
+                }
+                let dst = self.push()?;
+                self.result(Instr::Copy { dst, src: a + Slot::from(lane & 1) });
+            }
+            O::I32x4ExtractLane { lane } | O::F32x4ExtractLane { lane } if !self.plain => {
+                let a = self.pop() + Slot::from(lane / 2 & 1);
+                let dst = self.push()?;
+                self.result(match lane & 1 {
+                    0 => Instr::I32WrapI64(crate::compile::ir::Un { dst, a }),
+                    _ => Instr::I64ShrUImm(crate::compile::ir::BinImm { dst, a, imm: 32 }),
+                });
             }
             O::I8x16Shuffle { lanes } => {
                 let idx = self.intern(lanes);
