@@ -829,7 +829,7 @@ impl<'a> T<'a> {
                 self.result(Instr::Copy { dst, src: a + Slot::from(lane & 1) });
             }
             O::I32x4ExtractLane { lane } | O::F32x4ExtractLane { lane } if !self.plain => {
-                let a = self.pop() + Slot::from(lane / 2 & 1);
+                let a = self.pop() + Slot::from((lane / 2) & 1);
                 let dst = self.push()?;
                 self.result(match lane & 1 {
                     0 => Instr::I32WrapI64(crate::compile::ir::Un { dst, a }),
