@@ -420,10 +420,8 @@ pub(super) unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
 pub(super) unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: usize) {
     debug_assert!(p <= l && l <= max && l - p <= 8);
     let r = regs.add(p);
-    if l - p <= 4 && p + 4 <= max {
+    if p + 8 <= max {
         // One fixed-size store (the extra slots are scratch operand slots).
-        *(r as *mut [u64; 4]) = [0; 4];
-    } else if p + 8 <= max {
         *(r as *mut [u64; 8]) = [0; 8];
     } else {
         for i in 0..8 {
