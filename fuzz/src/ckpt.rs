@@ -227,6 +227,10 @@ fn typed_value(rng: &mut Rng, ty: ValType, info: Option<&GuestInfo>) -> Value {
         ValType::ExternRef => Value::ExternRef(if rng.chance(2) { None } else { Some(rng.below(8)) }),
         // (The guests hold no exceptions: any index names none, which restore must refuse.)
         ValType::ExnRef => Value::ExnRef(if rng.chance(2) { None } else { Some(rng.below(4) as u32) }),
+        ValType::V128 => {
+            let (lo, hi) = (small(rng), small(rng));
+            Value::V128((u128::from(lo) | u128::from(hi) << 64).to_le_bytes())
+        }
     }
 }
 
@@ -290,6 +294,17 @@ fn boundary_value(rng: &mut Rng, ty: ValType, info: Option<&GuestInfo>, orig: Op
             2 => Some(u32::MAX),
             _ => Some(rng.next_u64() as u32),
         }),
+        // Any 128 bits are a v128: its own patterns, or a NaN or boundary in a lane.
+        ValType::V128 => {
+            let (a, b) = (boundary_u64(rng, n, o64), rng.next_u64());
+            let v = match rng.below(4) {
+                0 => u128::MAX,
+                1 => 0x7ff8_0000_0000_0000,
+                2 => u128::from(a) << 64 | u128::from(b),
+                _ => u128::from(b) << 64 | u128::from(a),
+            };
+            Value::V128(v.to_le_bytes())
+        }
     }
 }
 

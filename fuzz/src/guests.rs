@@ -99,9 +99,11 @@ impl GuestInfo {
         self.nimported..self.nfuncs
     }
 
-    /// The typed value of raw slot bits `v` of type `ty` (a funcref slot holds store address + 1).
+    /// The typed value of raw slot bits `v` of type `ty` (a funcref slot holds store address + 1;
+    /// a `v128`: `v` its first slot, the second 0).
     pub fn value_of_bits(&self, ty: ValType, v: u64) -> Value {
         match ty {
+            ValType::V128 => Value::V128(u128::from(v).to_le_bytes()),
             ValType::I32 => Value::I32(v as u32),
             ValType::I64 => Value::I64(v),
             ValType::F32 => Value::F32(v as u32),
