@@ -301,28 +301,47 @@ pub fn f64x2_extract_lane(a: V128, lane: u8) -> u64 {
     u64s(a)[lane as usize & 1]
 }
 
+// Lane replacement blends `x` into the lane selected by a mask computed from the lane index,
+// in vector registers: writing the lane into a copy in memory and reading the vector back
+// would stall on store-to-load forwarding (a narrow store under a wide load) in every handler.
 #[inline(always)]
 pub fn i8x16_replace_lane(a: V128, x: u32, lane: u8) -> V128 {
+    let l = lane & 15;
     let mut r = a.0;
-    r[lane as usize & 15] = x as u8;
+    for (i, v) in r.iter_mut().enumerate() {
+        let m = 0u8.wrapping_sub((i as u8 == l) as u8);
+        *v = (*v & !m) | (x as u8 & m);
+    }
     V128(r)
 }
 #[inline(always)]
 pub fn i16x8_replace_lane(a: V128, x: u32, lane: u8) -> V128 {
+    let l = lane as u16 & 7;
     let mut r = u16s(a);
-    r[lane as usize & 7] = x as u16;
+    for (i, v) in r.iter_mut().enumerate() {
+        let m = 0u16.wrapping_sub((i as u16 == l) as u16);
+        *v = (*v & !m) | (x as u16 & m);
+    }
     of_u16s(r)
 }
 #[inline(always)]
 pub fn i32x4_replace_lane(a: V128, x: u32, lane: u8) -> V128 {
+    let l = lane as u32 & 3;
     let mut r = u32s(a);
-    r[lane as usize & 3] = x;
+    for (i, v) in r.iter_mut().enumerate() {
+        let m = 0u32.wrapping_sub((i as u32 == l) as u32);
+        *v = (*v & !m) | (x & m);
+    }
     of_u32s(r)
 }
 #[inline(always)]
 pub fn i64x2_replace_lane(a: V128, x: u64, lane: u8) -> V128 {
+    let l = lane as u64 & 1;
     let mut r = u64s(a);
-    r[lane as usize & 1] = x;
+    for (i, v) in r.iter_mut().enumerate() {
+        let m = 0u64.wrapping_sub((i as u64 == l) as u64);
+        *v = (*v & !m) | (x & m);
+    }
     of_u64s(r)
 }
 /// `x`: the bits of an `f32`.
