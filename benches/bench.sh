@@ -249,6 +249,28 @@ def run(argv):
 results = {}   # (guest, rt) -> median seconds or "FAIL"/"TIMEOUT"/"WRONG"
 samples = []
 
+def judge(g, key, name, rep, sample, expected, dead, state):
+    """Records one run `sample` = (status, seconds, stdout) of guest g by `name` (column `key`):
+    its time goes to state[key], or a failure or an output other than native's marks the
+    column dead[key]. -> native's output once known (the expected one)."""
+    st, dt, out = sample
+    samples.append((g, name, rep, st, "" if dt is None else "%.4f" % dt))
+    if name == "native" and st == "ok" and expected is None:
+        expected = out
+    if st == "ok" and expected is not None and out != expected:
+        st = "WRONG"
+        log("%s/%s: output %r differs from native %r" % (g, name, out[:200], expected[:200]))
+    if st != "ok":
+        dead[key] = st
+        if st == "FAIL":
+            log("%s/%s: FAIL: %s" % (g, name, out.decode(errors="replace").strip()[-300:]))
+        else:
+            log("%s/%s: %s" % (g, name, st))
+        return expected
+    state[key].append(dt)
+    log("%s/%s rep %d: %.3fs" % (g, name, rep + 1, dt))
+    return expected
+
 def cell(v):
     return "%.3f" % v if isinstance(v, float) else v
 
@@ -285,21 +307,7 @@ if SIMD:
                     continue
                 st, dt, out = run(argv_for(rt, g, wasm))
                 name = rt if v is None else rt + "/" + v
-                samples.append((g, name, rep, st, "" if dt is None else "%.4f" % dt))
-                if rt == "native" and st == "ok" and expected is None:
-                    expected = out
-                if st == "ok" and expected is not None and out != expected:
-                    st = "WRONG"
-                    log("%s/%s: output %r differs from native %r" % (g, name, out[:200], expected[:200]))
-                if st != "ok":
-                    dead[c] = st
-                    if st == "FAIL":
-                        log("%s/%s: FAIL: %s" % (g, name, out.decode(errors="replace").strip()[-300:]))
-                    else:
-                        log("%s/%s: %s" % (g, name, st))
-                    continue
-                state[c].append(dt)
-                log("%s/%s rep %d: %.3fs" % (g, name, rep + 1, dt))
+                expected = judge(g, c, name, rep, (st, dt, out), expected, dead, state)
         for c in cols:
             res[(g, c)] = dead.get(c) or statistics.median(state[c])
 
@@ -364,22 +372,7 @@ for g in guests:
         for rt in runtimes:
             if rt in dead:
                 continue
-            st, dt, out = run(argv_for(rt, g))
-            samples.append((g, rt, rep, st, "" if dt is None else "%.4f" % dt))
-            if rt == "native" and st == "ok" and expected is None:
-                expected = out
-            if st == "ok" and expected is not None and out != expected:
-                st = "WRONG"
-                log("%s/%s: output %r differs from native %r" % (g, rt, out[:200], expected[:200]))
-            if st != "ok":
-                dead[rt] = st
-                if st == "FAIL":
-                    log("%s/%s: FAIL: %s" % (g, rt, out.decode(errors="replace").strip()[-300:]))
-                else:
-                    log("%s/%s: %s" % (g, rt, st))
-                continue
-            state[rt].append(dt)
-            log("%s/%s rep %d: %.3fs" % (g, rt, rep + 1, dt))
+            expected = judge(g, rt, rt, rep, run(argv_for(rt, g)), expected, dead, state)
     for rt in runtimes:
         results[(g, rt)] = dead.get(rt) or statistics.median(state[rt])
 
