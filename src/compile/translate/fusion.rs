@@ -58,25 +58,31 @@ impl T<'_> {
         Some(g(step(x, k)))
     }
 
-    /// An f64 operation. When an operand is the result of the `f64.load` (or `f64.load` at an
-    /// added constant) just emitted, a temporary read only here, the operation takes the load
-    /// over: `m` builds `mem OP b` (the loaded operand on the left), `mr` builds `b OP mem`
-    /// (the same as `m` for commutative operations). The fused instruction keeps the load's
-    /// code offset: the load is what may trap.
+    /// An f64 operation (a lane-wise `v128` one when `v128`). When an operand is the result of
+    /// the `f64.load` (`v128.load`), or such a load at an added constant, just emitted, a
+    /// temporary read only here, the operation takes the load over: `m` builds `mem OP b` (the
+    /// loaded operand on the left), `mr` builds `b OP mem` (the same as `m` for commutative
+    /// operations). The fused instruction keeps the load's code offset: the load is what may
+    /// trap.
     pub(super) fn f64_binary(
         &mut self,
         f: fn(Bin) -> Instr,
         m: fn(BinMem) -> Instr,
         mr: fn(BinMem) -> Instr,
+        v128: bool,
     ) -> Result<(), Error> {
         let h = self.height() - 2;
         let ob = self.pop_any();
         let oa = self.pop_any();
         let loaded = |o: Opnd, height: u32| {
             let Opnd::Slot(t) = o else { return None };
-            match self.just_wrote(t, height)? {
-                (li, Instr::F64Load(l)) => Some((li, l.addr, 0, l.offset)),
-                (li, Instr::F64LoadAt(l)) => Some((li, l.a, l.imm, l.offset)),
+            match (v128, self.just_wrote(t, height)?) {
+                (false, (li, Instr::F64Load(l))) | (true, (li, Instr::V128Load(l))) => {
+                    Some((li, l.addr, 0, l.offset))
+                }
+                (false, (li, Instr::F64LoadAt(l))) | (true, (li, Instr::V128LoadAt(l))) => {
+                    Some((li, l.a, l.imm, l.offset))
+                }
                 _ => None,
             }
         };
@@ -89,7 +95,7 @@ impl T<'_> {
             (Opnd::Slot(_), Opnd::Slot(b)) => loaded(oa, h).map(|l| (l, b, m)),
             _ => None,
         });
-        let dst = self.push()?;
+        let dst = self.push_w(if v128 { 2 } else { 1 })?;
         if let Some(((li, a, imm, offset), b, g)) = fused {
             self.code[li as usize] = g(BinMem { dst, a, b, imm, offset });
             self.last_result = Some(li);
@@ -97,33 +103,6 @@ impl T<'_> {
         }
         let b = self.slot_at(ob, h + 1);
         let a = self.slot_at(oa, h);
-        self.result(f(Bin { dst, a, b }));
-        Ok(())
-    }
-
-    /// A binary `v128` operation that may take over the `v128.load` (of memory 0) of an
-    /// operand, as [`T::f64_binary`] does.
-    pub(super) fn v128_binary(
-        &mut self,
-        f: fn(Bin) -> Instr,
-        m: fn(BinMem) -> Instr,
-        mr: fn(BinMem) -> Instr,
-    ) -> Result<(), Error> {
-        let h = self.height() - 2;
-        let b = self.pop();
-        let a = self.pop();
-        let loaded = |t: Slot, height: u32| match self.just_wrote(t, height)? {
-            (li, Instr::V128Load(l)) => Some((li, l.addr, 0, l.offset)),
-            (li, Instr::V128LoadAt(l)) => Some((li, l.a, l.imm, l.offset)),
-            _ => None,
-        };
-        let fused = loaded(b, h + 1).map(|l| (l, a, mr)).or_else(|| loaded(a, h).map(|l| (l, b, m)));
-        let dst = self.push_v()?;
-        if let Some(((li, addr, imm, offset), other, g)) = fused {
-            self.code[li as usize] = g(BinMem { dst, a: addr, b: other, imm, offset });
-            self.last_result = Some(li);
-            return Ok(());
-        }
         self.result(f(Bin { dst, a, b }));
         Ok(())
     }

@@ -102,7 +102,7 @@ impl T<'_> {
             Lower::Binary(f) => self.binary(f),
             Lower::BinaryImm(f, k, flip) => self.binary_k(f, k, flip),
             Lower::Sub(f, k, wide) => self.sub_k(f, k, wide),
-            Lower::F64(f, m, mr) => self.f64_binary(f, m, mr),
+            Lower::F64(f, m, mr) => self.f64_binary(f, m, mr, false),
             Lower::Load(memarg, _, _, _, forms) if !self.plain_memory(memarg) => {
                 self.load_mem(memarg, forms, 1)
             }
@@ -130,7 +130,7 @@ impl T<'_> {
                 self.result(f(Bin { dst, a, b }));
                 Ok(())
             }
-            Lower::VBinM(f, m, mr) => self.v128_binary(f, m, mr),
+            Lower::VBinM(f, m, mr) => self.f64_binary(f, m, mr, true),
             Lower::VUn(f) | Lower::VSplat(f) => {
                 let a = self.pop();
                 let dst = self.push_v()?;
