@@ -249,6 +249,22 @@ def run(argv):
 results = {}   # (guest, rt) -> median seconds or "FAIL"/"TIMEOUT"/"WRONG"
 samples = []
 
+def guest_rows(keys, res, ratio_cols, lines):
+    """Appends a table row per guest to `lines`: its cells res[(guest, key)] for `keys`, then
+    each ratio column (name, numerator key, denominator key). -> the ratios by column."""
+    ratios = {n: [] for n, _, _ in ratio_cols}
+    for g in guests:
+        row = [g] + [cell(res[(g, k)]) for k in keys]
+        for n, x, y in ratio_cols:
+            a, b = res[(g, x)], res[(g, y)]
+            if isinstance(a, float) and isinstance(b, float):
+                ratios[n].append(a / b)
+                row.append("%.2f" % (a / b))
+            else:
+                row.append("-")
+        lines.append("| " + " | ".join(row) + " |")
+    return ratios
+
 def judge(g, key, name, rep, sample, expected, dead, state):
     """Records one run `sample` = (status, seconds, stdout) of guest g by `name` (column `key`):
     its time goes to state[key], or a failure or an output other than native's marks the
@@ -317,17 +333,7 @@ if SIMD:
         ratio_cols += [("chiwawa/wasmi %s" % v, ("chiwawa", v), ("wasmi", v)) for v in VARIANTS]
     head = ["guest"] + [rt if v is None else "%s %s" % (rt, v) for rt, v in cols] + [n for n, _, _ in ratio_cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
-    ratios = {n: [] for n, _, _ in ratio_cols}
-    for g in guests:
-        row = [g] + [cell(res[(g, c)]) for c in cols]
-        for n, x, y in ratio_cols:
-            a, b = res[(g, x)], res[(g, y)]
-            if isinstance(a, float) and isinstance(b, float):
-                ratios[n].append(a / b)
-                row.append("%.2f" % (a / b))
-            else:
-                row.append("-")
-        lines.append("| " + " | ".join(row) + " |")
+    ratios = guest_rows(cols, res, ratio_cols, lines)
     row = ["**geomean**"]
     for c in cols:
         xs = [res[(g, c)] for g in guests if isinstance(res[(g, c)], float)]
@@ -383,21 +389,11 @@ ratio_cols = [(n, x, y) for n, x, y in (("chiwawa/wasmi", "chiwawa", "wasmi"),
               if x in runtimes and y in runtimes]
 head = ["program" if CORPUS else "guest"] + cols + [n for n, _, _ in ratio_cols]
 lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
-ratios = {n: [] for n, _, _ in ratio_cols}
 
 def counted(gm, xs):
     return "-" if gm is None else gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests)))
 
-for g in guests:
-    row = [g] + [cell(results[(g, rt)]) for rt in cols]
-    for n, x, y in ratio_cols:
-        a, b = results[(g, x)], results[(g, y)]
-        if isinstance(a, float) and isinstance(b, float):
-            ratios[n].append(a / b)
-            row.append("%.2f" % (a / b))
-        else:
-            row.append("-")
-    lines.append("| " + " | ".join(row) + " |")
+ratios = guest_rows(cols, results, ratio_cols, lines)
 row = ["**geomean**"]
 for rt in cols:
     xs = [results[(g, rt)] for g in guests if isinstance(results[(g, rt)], float)]
