@@ -196,3 +196,15 @@
     (i64x2.extract_lane 0 (i64x2.add (local.get $v) (local.get $v)))
     (block (result f64) (f64x2.extract_lane 0 (local.get $v)) (local.set $v (v128.const i64x2 0 0)) (br 0))))
 (assert_return (invoke "lane0" (v128.const i64x2 5 6)) (i64.const 5) (i64.const 10) (i64.const 18) (f64.const 4.4e-323))
+
+;; A narrow reader (a store's address) of a 32-bit lane extracted from the vector's second slot
+;; while a pending constant (the stored value) is materialized above it.
+(module (memory 1)
+  (func (export "f") (result i64)
+    (i64.store (i32x4.extract_lane 2 (v128.const i32x4 0 0 16 0)) (i64.const 0x100000000))
+    (i64.load (i32.const 16)))
+  (func (export "g") (result i32)
+    (i32.store (i32.reinterpret_f32 (f32x4.extract_lane 2 (v128.const i32x4 0 0 32 0))) (i32.const 7))
+    (i32.load (i32.const 32))))
+(assert_return (invoke "f") (i64.const 0x100000000))
+(assert_return (invoke "g") (i32.const 7))

@@ -110,8 +110,11 @@ impl T<'_> {
             return Opnd::K(v, wide);
         }
         if self.narrow {
+            // (Only a wrap of a slot at or below its own: the consumer may write the slots
+            // above it — a pending constant operand — before it reads. An `extract_lane` of a
+            // vector's third 32-bit lane wraps the slot above.)
             if let Some((li, Instr::I32WrapI64(u))) = self.just_wrote(s, self.height()) {
-                if li as usize + 1 == self.code.len() {
+                if li as usize + 1 == self.code.len() && u.a <= s {
                     self.code.pop();
                     self.offsets.pop();
                     self.last_result = None;
