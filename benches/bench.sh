@@ -249,6 +249,17 @@ def run(argv):
 results = {}   # (guest, rt) -> median seconds or "FAIL"/"TIMEOUT"/"WRONG"
 samples = []
 
+def counted(gm, xs):
+    """A geomean cell: `gm` (formatted, or None), and how many guests it covers if not all."""
+    return "-" if gm is None else gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests)))
+
+def write_csv():
+    os.makedirs(os.path.dirname(os.path.abspath(E["B_CSV"])), exist_ok=True)
+    with open(E["B_CSV"], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["guest", "runtime", "rep", "status", "seconds"])
+        w.writerows(samples)
+
 def guest_rows(keys, res, ratio_cols, lines):
     """Appends a table row per guest to `lines`: its cells res[(guest, key)] for `keys`, then
     each ratio column (name, numerator key, denominator key). -> the ratios by column."""
@@ -338,17 +349,12 @@ if SIMD:
     for c in cols:
         xs = [res[(g, c)] for g in guests if isinstance(res[(g, c)], float)]
         gm = geomean(xs)
-        row.append("-" if gm is None else "%.3f" % gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests))))
+        row.append(counted(None if gm is None else "%.3f" % gm, xs))
     for n, _, _ in ratio_cols:
         gm = geomean(ratios[n])
-        xs = ratios[n]
-        row.append("-" if gm is None else "%.2f" % gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests))))
+        row.append(counted(None if gm is None else "%.2f" % gm, ratios[n]))
     lines.append("| " + " | ".join(row) + " |")
-    os.makedirs(os.path.dirname(os.path.abspath(E["B_CSV"])), exist_ok=True)
-    with open(E["B_CSV"], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["guest", "runtime", "rep", "status", "seconds"])
-        w.writerows(samples)
+    write_csv()
     print("Median wall seconds of %d run(s), scalar vs SIMD builds, scale %s, %s, %d CPUs, %s." % (
         reps, scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))
     print()
@@ -390,9 +396,6 @@ ratio_cols = [(n, x, y) for n, x, y in (("chiwawa/wasmi", "chiwawa", "wasmi"),
 head = ["program" if CORPUS else "guest"] + cols + [n for n, _, _ in ratio_cols]
 lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
 
-def counted(gm, xs):
-    return "-" if gm is None else gm + ("" if len(xs) == len(guests) else " (%d/%d)" % (len(xs), len(guests)))
-
 ratios = guest_rows(cols, results, ratio_cols, lines)
 row = ["**geomean**"]
 for rt in cols:
@@ -413,11 +416,7 @@ if "wasmtime" in runtimes and cmds["wasmtime"] and os.path.exists(E["B_EMPTY"]):
             ts.append(dt)
     overhead = statistics.median(ts) if ts else None
 
-os.makedirs(os.path.dirname(os.path.abspath(E["B_CSV"])), exist_ok=True)
-with open(E["B_CSV"], "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["guest", "runtime", "rep", "status", "seconds"])
-    w.writerows(samples)
+write_csv()
 
 print("Median wall seconds of %d run(s), %s, %s, %d CPUs, %s." % (
     reps, "third-party corpus (benches/corpus)" if CORPUS else "scale " + scale, cpu, os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M")))

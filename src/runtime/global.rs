@@ -29,12 +29,6 @@ impl Global {
         self.value as u128 | (self.hi as u128) << 64
     }
 
-    /// Sets a `v128`'s bits.
-    pub fn set_value128(&mut self, v: u128) {
-        self.value = v as u64;
-        self.hi = (v >> 64) as u64;
-    }
-
     pub fn ty(&self) -> ValType {
         self.ty
     }

@@ -355,10 +355,7 @@ impl<'a> Refs<'a> {
             |i: usize| s.get(i).copied().ok_or_else(|| Error::Other("a value beyond its slots".into()));
         match ty {
             ValType::V128 => {
-                let mut b = [0u8; 16];
-                b[..8].copy_from_slice(&slot(0)?.to_le_bytes());
-                b[8..].copy_from_slice(&slot(1)?.to_le_bytes());
-                Ok(Value::V128(b))
+                Ok(Value::V128((u128::from(slot(0)?) | u128::from(slot(1)?) << 64).to_le_bytes()))
             }
             t => self.value(t, slot(0)?),
         }
@@ -391,8 +388,8 @@ impl<'a> Refs<'a> {
     pub(crate) fn bits_of(&self, ty: ValType, v: Value) -> Result<Vec<u64>, String> {
         match (ty, v) {
             (ValType::V128, Value::V128(b)) => {
-                let half = |r: &[u8]| u64::from_le_bytes(r.try_into().expect("8 bytes"));
-                Ok(vec![half(&b[..8]), half(&b[8..])])
+                let v = u128::from_le_bytes(b);
+                Ok(vec![v as u64, (v >> 64) as u64])
             }
             _ => Ok(vec![self.bits(ty, v)?]),
         }

@@ -47,7 +47,6 @@ impl T<'_> {
     /// The parameter and result types of a block type where one is a `v128` (else empty:
     /// all values take one slot).
     pub(super) fn block_types(&self, bt: BlockType) -> (Vec<ValType>, Vec<ValType>) {
-        let wide = |tys: &[ValType]| if tys.contains(&ValType::V128) { tys.to_vec() } else { Vec::new() };
         match bt {
             BlockType::Empty => (Vec::new(), Vec::new()),
             BlockType::Type(t) => match crate::parse::val_type(t) {
@@ -56,7 +55,7 @@ impl T<'_> {
             },
             BlockType::FuncType(i) => {
                 let ft = &self.m.types[i as usize];
-                (wide(&ft.params), wide(&ft.results))
+                (super::wide(&ft.params), super::wide(&ft.results))
             }
         }
     }

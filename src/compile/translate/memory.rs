@@ -3,7 +3,7 @@
 use super::{Opnd, T};
 use crate::compile::ir::{
     Bin, BinImm, Instr, Lane, Load, LoadAt, LoadIdx, LoadMem, Slot, Store, StoreAt, StoreIdx, StoreK,
-    StoreMem, Tern, Un,
+    StoreMem, Tern,
 };
 use crate::compile::isa::Lower;
 use crate::error::Error;
@@ -123,20 +123,9 @@ impl T<'_> {
             Lower::VLoad(memarg, f, at, idx, _) => self.load_idx(memarg, f, at, idx, 2),
             Lower::Store(memarg, f, at, k, idx, wide, _) => self.store_idx(memarg, f, at, Some(k), idx, wide),
             Lower::VStore(memarg, f, at, idx, _) => self.store_idx(memarg, f, at, None, idx, false),
-            Lower::VBin(f) => {
-                let b = self.pop();
-                let a = self.pop();
-                let dst = self.push_v()?;
-                self.result(f(Bin { dst, a, b }));
-                Ok(())
-            }
+            Lower::VBin(f) => self.binary_w(f, 2),
             Lower::VBinM(f, m, mr) => self.f64_binary(f, m, mr, true),
-            Lower::VUn(f) | Lower::VSplat(f) => {
-                let a = self.pop();
-                let dst = self.push_v()?;
-                self.result(f(Un { dst, a }));
-                Ok(())
-            }
+            Lower::VUn(f) | Lower::VSplat(f) => self.unary_w(f, 2),
             Lower::VTest(f) => self.unary(f),
             Lower::VTern(f) => {
                 let c = self.pop();

@@ -166,6 +166,16 @@ struct T<'a> {
     hidden: Vec<u32>,
 }
 
+/// `tys` where one is a `v128`, else nothing (all of one slot): what a [`Ctrl`] keeps of the
+/// types of its parameters and results.
+fn wide(tys: &[ValType]) -> Vec<ValType> {
+    if tys.contains(&ValType::V128) {
+        tys.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
 fn too_complex(offset: u32) -> Error {
     Error::Invalid {
         offset: Some(offset as u64),
@@ -244,7 +254,6 @@ pub fn translate(
     if num_locals > u16::MAX as u32 || local_slots > u16::MAX as u32 {
         return Err(too_complex(t.offset));
     }
-    let wide = |tys: &[ValType]| if tys.contains(&ValType::V128) { tys.to_vec() } else { Vec::new() };
     t.ctrl.push(Ctrl {
         kind: Kind::Func,
         base: 0,

@@ -75,11 +75,9 @@ impl T<'_> {
             return Err(too_complex(self.offset));
         }
         self.max_height = self.max_height.max(b + w);
+        // (`base` always reaches the height: it grows with every push and never shrinks below.)
+        debug_assert!(self.base.len() > h as usize);
         self.base.truncate(h as usize + 1);
-        while self.base.len() <= h as usize {
-            let next = self.base_at(self.base.len() as u32);
-            self.base.push(next);
-        }
         self.base.push(b + w);
         Ok(self.canon(h))
     }

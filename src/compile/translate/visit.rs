@@ -9,16 +9,26 @@ use wasmparser::Operator;
 
 impl<'a> T<'a> {
     pub(super) fn unary(&mut self, f: fn(Un) -> Instr) -> Result<(), Error> {
+        self.unary_w(f, 1)
+    }
+
+    /// A unary operation whose result takes `w` slots.
+    pub(super) fn unary_w(&mut self, f: fn(Un) -> Instr, w: u32) -> Result<(), Error> {
         let a = self.pop();
-        let dst = self.push()?;
+        let dst = self.push_w(w)?;
         self.result(f(Un { dst, a }));
         Ok(())
     }
 
     pub(super) fn binary(&mut self, f: fn(Bin) -> Instr) -> Result<(), Error> {
+        self.binary_w(f, 1)
+    }
+
+    /// A binary operation whose result takes `w` slots.
+    pub(super) fn binary_w(&mut self, f: fn(Bin) -> Instr, w: u32) -> Result<(), Error> {
         let b = self.pop();
         let a = self.pop();
-        let dst = self.push()?;
+        let dst = self.push_w(w)?;
         self.result(f(Bin { dst, a, b }));
         Ok(())
     }
