@@ -16,6 +16,7 @@ pub mod error;
 pub mod exec;
 pub mod guest;
 pub mod journal;
+pub mod migrate;
 pub mod parse;
 pub mod runtime;
 pub mod session;

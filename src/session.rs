@@ -7,6 +7,7 @@ use crate::checkpoint::{hash, CheckpointDir};
 use crate::error::Error;
 use crate::guest::{Entry, Guest, Outcome, Step};
 use crate::journal::{self, Journal, Resume};
+use crate::migrate::send::Progress;
 use crate::parse::Module;
 use crate::runtime::store::Limits;
 use crate::snapshot;
@@ -135,6 +136,11 @@ pub enum Ended {
     /// A stop signal arrived: a checkpoint was taken at the next safe point (see
     /// [`crate::stop`]); the next run resumes from it.
     Stopped { signal: i32, checkpointed: bool },
+    /// The guest migrated to another host (`chiwawa migrate`): it goes on there.
+    Migrated { generation: u64, instructions: u64 },
+    /// The final part of a migration was sent but not acknowledged: the guest may go on on the
+    /// destination, so it does not here (the message says how to find out).
+    MigrationUnknown { message: String },
 }
 
 /// Runs a guest to completion (or until a stop signal, when checkpointing).
@@ -166,6 +172,16 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         }
     })?;
     warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
+    // A guest that migrated away (or may have) is not resumed here a second time.
+    if let Some(m) = crate::migrate::Marker::read(dir.path()) {
+        if !ck.fresh {
+            return Err(Error::Other(m.refusal(dir.path())));
+        }
+        crate::migrate::remove_marker(dir.path())
+            .map_err(|e| Error::Other(format!("cannot remove the migration marker: {e}")))?;
+    }
+    // A request left by a `chiwawa migrate` that gave up is not for this run.
+    let _ = std::fs::remove_file(crate::migrate::request_path(dir.path()));
     // Stop signals are handled from here on: one arriving while the guest is being restored
     // or started is acted on at its first safe point.
     let mut trigger = Trigger::new(ck.policy.clone());
@@ -213,6 +229,13 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         retrack: false,
         warming: None,
     };
+    let mut migration: Option<crate::migrate::send::Sender> = None;
+    let mut migration_id: Option<u64> = None;
+    log::debug!(
+        "first instruction at {} instructions (unix ns {})",
+        guest.machine.executed(),
+        crate::checkpoint::format::unix_nanos_now()
+    );
     let outcome = loop {
         let budget = trigger.budget(guest.machine.executed());
         match guest.step(budget)? {
@@ -225,6 +248,10 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                     }
                 }
                 if let Some(signal) = stop.signal() {
+                    if let Some(m) = migration.take() {
+                        let why = format!("stopped by {}", crate::stop::signal_name(signal));
+                        end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
+                    }
                     // A planned stop: save everything up to this safe point, then exit.
                     let name = crate::stop::signal_name(signal);
                     let checkpointed = match w.commit(&mut guest) {
@@ -245,6 +272,64 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                         }
                     };
                     return Ok(Ended::Stopped { signal, checkpointed });
+                }
+                if let Some(m) = migration.as_mut() {
+                    match m.poll(&mut guest) {
+                        Progress::Running => continue,
+                        Progress::Failed(why) => {
+                            if let Some(m) = migration.take() {
+                                end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
+                            }
+                        }
+                        Progress::Migrated { committed, bytes, rounds, downtime_start_unix_nanos } => {
+                            let message = format!(
+                                "migrated: the receiver committed generation {} ({}) at {} instructions; \
+                                 {bytes} bytes in {rounds} round(s), {:.1} ms after the guest stopped here",
+                                committed.generation,
+                                committed.path,
+                                committed.instructions,
+                                committed.unix_nanos.saturating_sub(downtime_start_unix_nanos) as f64 / 1e6
+                            );
+                            log::info!("{message}");
+                            migrate_outcome(dir.path(), &mut migration_id, "migrated", &message);
+                            drop(lock);
+                            return Ok(Ended::Migrated {
+                                generation: committed.generation,
+                                instructions: committed.instructions,
+                            });
+                        }
+                        Progress::Unknown(message) => {
+                            log::error!("migration outcome unknown: {message}");
+                            migrate_outcome(dir.path(), &mut migration_id, "unknown", &message);
+                            drop(lock);
+                            return Ok(Ended::MigrationUnknown { message });
+                        }
+                    }
+                    continue;
+                }
+                if trigger.migration_requested() {
+                    let request = crate::migrate::take_request(dir.path());
+                    trigger.migration_taken();
+                    match request {
+                        Ok(req) => {
+                            migration_id = Some(req.id);
+                            // One write tracker per process: the run's stops while the migration's runs.
+                            let _ = w.settle();
+                            if let Some(t) = w.tracker.as_mut() {
+                                *t = crate::checkpoint::pages::PageTracker::new();
+                            }
+                            match crate::migrate::send::Sender::start(req, dir.path(), module_hash, &guest) {
+                                Ok(s) => migration = Some(s),
+                                Err(why) => {
+                                    log::error!("migration failed: {why}; the guest keeps running here");
+                                    w.forget_pages(Some(&memories(&guest)));
+                                    migrate_outcome(dir.path(), &mut migration_id, "failed", &why);
+                                }
+                            }
+                        }
+                        Err(why) => log::error!("migration request ignored: {why}"),
+                    }
+                    continue;
                 }
                 if let Some(reason) = trigger.due(executed) {
                     let t0 = Instant::now();
@@ -319,6 +404,32 @@ fn log_generation(
         reason.as_str(),
         durable.unwrap_or_default()
     );
+}
+
+/// A migration that failed before its final part: the guest goes on here, with a page tracker
+/// that knows nothing (the next generation writes every page).
+fn end_migration(
+    m: crate::migrate::send::Sender,
+    why: &str,
+    dir: &std::path::Path,
+    w: &mut Writer<'_>,
+    guest: &Guest,
+    id: &mut Option<u64>,
+) {
+    m.abort(why);
+    log::error!("migration failed: {why}; the guest keeps running here");
+    w.forget_pages(Some(&memories(guest)));
+    migrate_outcome(dir, id, "failed", why);
+}
+
+/// Tells `chiwawa migrate` how its request ended.
+fn migrate_outcome(dir: &std::path::Path, id: &mut Option<u64>, status: &str, message: &str) {
+    let o = crate::migrate::Outcome {
+        id: id.take().unwrap_or(0),
+        status: status.into(),
+        message: message.into(),
+    };
+    crate::migrate::write_outcome(dir, &o);
 }
 
 /// The guest's linear memories, by index (what write tracking watches).

@@ -72,6 +72,10 @@ pub struct Policy {
     /// the checkpoint is durable (`--trigger-file`, e.g. touched by
     /// `systemctl reload`).
     pub trigger_file: Option<PathBuf>,
+    /// A live migration is requested whenever this file exists (`chiwawa migrate` writes it;
+    /// the run removes it when it takes the request). Not a checkpoint reason: see
+    /// [`Trigger::migration_requested`].
+    pub migrate_file: Option<PathBuf>,
 }
 
 impl Policy {
@@ -117,6 +121,8 @@ struct Shared {
     file_quiet_until: AtomicU64,
     time_due: AtomicBool,
     file_due: AtomicBool,
+    migrate_file: Option<PathBuf>,
+    migrate_due: AtomicBool,
     interrupt: Arc<AtomicBool>,
     stop: AtomicBool,
     /// A watcher thread exists (flags are kept fresh asynchronously).
@@ -141,13 +147,20 @@ impl Shared {
                 self.interrupt.store(true, Ordering::Release);
             }
         }
+        if let Some(file) = &self.migrate_file {
+            if !self.migrate_due.load(Ordering::Acquire) && std::fs::metadata(file).is_ok() {
+                self.migrate_due.store(true, Ordering::Release);
+                self.interrupt.store(true, Ordering::Release);
+            }
+        }
         now
     }
 
     fn watch(&self) {
         while !self.stop.load(Ordering::Acquire) {
             let now = self.probe();
-            let mut sleep = if self.trigger_file.is_some() { FILE_POLL_PERIOD } else { IDLE_SLEEP };
+            let files = self.trigger_file.is_some() || self.migrate_file.is_some();
+            let mut sleep = if files { FILE_POLL_PERIOD } else { IDLE_SLEEP };
             let deadline = self.deadline.load(Ordering::Acquire);
             if deadline != u64::MAX && !self.time_due.load(Ordering::Acquire) {
                 sleep = sleep.min(Duration::from_nanos(deadline.saturating_sub(now)));
@@ -204,6 +217,8 @@ impl Trigger {
             file_quiet_until: AtomicU64::new(0),
             time_due: AtomicBool::new(false),
             file_due: AtomicBool::new(false),
+            migrate_file: policy.migrate_file,
+            migrate_due: AtomicBool::new(false),
             interrupt: Arc::new(AtomicBool::new(false)),
             stop: AtomicBool::new(false),
             watched: AtomicBool::new(false),
@@ -219,7 +234,8 @@ impl Trigger {
             last_probe: 0,
         };
         trigger.restart_interval();
-        let needs_watch = every.is_some() || trigger.shared.trigger_file.is_some();
+        let needs_watch =
+            every.is_some() || trigger.shared.trigger_file.is_some() || trigger.shared.migrate_file.is_some();
         if needs_watch && allow_thread {
             let shared = Arc::clone(&trigger.shared);
             match std::thread::Builder::new()
@@ -284,7 +300,8 @@ impl Trigger {
     /// are due: trigger file, then interval, then instructions (all counters
     /// restart after the checkpoint anyway).
     pub fn due(&mut self, executed: u64) -> Option<Reason> {
-        let watches_time = self.every.is_some() || self.shared.trigger_file.is_some();
+        let watches_time =
+            self.every.is_some() || self.shared.trigger_file.is_some() || self.shared.migrate_file.is_some();
         if watches_time && self.watcher.is_none() {
             self.maybe_probe();
         }
@@ -330,6 +347,20 @@ impl Trigger {
         if reason == Reason::TriggerFile || self.shared.file_due.load(Ordering::Acquire) {
             self.consume_trigger_file();
         }
+        self.shared.interrupt.store(false, Ordering::Release);
+        self.wake_watcher();
+    }
+
+    /// Whether the migration request file has appeared (natively seen by the watcher thread,
+    /// in polling mode by the probes of [`due`](Self::due)). Stays set until
+    /// [`migration_taken`](Self::migration_taken).
+    pub fn migration_requested(&self) -> bool {
+        self.shared.migrate_due.load(Ordering::Acquire)
+    }
+
+    /// The migration request was taken (its file removed): watch for the next one.
+    pub fn migration_taken(&mut self) {
+        self.shared.migrate_due.store(false, Ordering::Release);
         self.shared.interrupt.store(false, Ordering::Release);
         self.wake_watcher();
     }
@@ -554,6 +585,7 @@ mod tests {
             every_instructions: Some(0),
             every: Some(Duration::ZERO),
             trigger_file: None,
+            migrate_file: None,
         });
         assert!(!t.has_watcher_thread());
         assert_eq!(t.due(u64::MAX), None);

@@ -46,6 +46,15 @@ pub const FAILPOINTS: &[&str] = &[
     "after-dir-fsync",
     "mid-prune",
     "mid-page-prune",
+    // Live migration (src/migrate), sender side, in protocol order.
+    "migrate-after-hello",
+    "migrate-mid-precopy",
+    "migrate-before-final",
+    "migrate-after-final",
+    // Receiver side.
+    "receive-mid-round",
+    "receive-before-commit",
+    "receive-after-commit",
 ];
 
 const GEN_PREFIX: &str = "gen-";
@@ -292,6 +301,26 @@ impl CheckpointDir {
         failpoint("pages-after-rename");
         sync_dir(&self.path)?;
         Ok(count)
+    }
+
+    /// A pack of generation `generation` written page by page, its page count known only at
+    /// the end (a migration receiver writes each pre-copy round as it arrives): see
+    /// [`PackWriter`]. Nothing is visible under the pack's name before
+    /// [`PackWriter::finish`].
+    pub fn pack_writer(&self, generation: u64, module_hash: [u8; 32]) -> io::Result<PackWriter> {
+        if fs::symlink_metadata(self.path.join(generation_file_name(generation))).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("generation {generation} already exists in {}", self.path.display()),
+            ));
+        }
+        let tmp =
+            tempfile::Builder::new().prefix(PACK_TEMP_PREFIX).suffix(TEMP_SUFFIX).tempfile_in(&self.path)?;
+        let header = super::pages::PackHeader { generation, pages: 0, module_hash };
+        let out = BufWriter::with_capacity(WRITE_BUFFER, tmp.reopen()?);
+        let mut w = PackWriter { tmp, out, generation, module_hash, pages: 0, dir: self.path.clone() };
+        w.out.write_all(&header.to_bytes())?;
+        Ok(w)
     }
 
     /// A new temp file in the directory (`prefix` + random + `.tmp`) holding what `write`
@@ -574,6 +603,47 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// A pack file being written page by page ([`CheckpointDir::pack_writer`]): a temp file until
+/// [`finish`](Self::finish) writes the page count into its header, `fsync`s it, renames it to
+/// `pack-{generation:016x}.pages` and `fsync`s the directory. Dropped unfinished, the temp file
+/// is removed.
+pub struct PackWriter {
+    tmp: tempfile::NamedTempFile,
+    out: BufWriter<File>,
+    generation: u64,
+    module_hash: [u8; 32],
+    pages: u64,
+    dir: PathBuf,
+}
+
+impl PackWriter {
+    /// Appends one 64 KiB page (the next slot).
+    pub fn page(&mut self, page: &[u8]) -> io::Result<()> {
+        self.out.write_all(page)?;
+        self.pages += 1;
+        Ok(())
+    }
+
+    /// Pages written so far.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// Makes the pack durable under its name; returns its byte count.
+    pub fn finish(self) -> io::Result<u64> {
+        let PackWriter { tmp, out, generation, module_hash, pages, dir } = self;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        let header = super::pages::PackHeader { generation, pages, module_hash };
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(&header.to_bytes())?;
+        file.sync_all()?;
+        failpoint("pages-after-fsync");
+        tmp.persist(dir.join(pack_file_name(generation))).map_err(|e| e.error)?;
+        sync_dir(&dir)?;
+        Ok(super::pages::PACK_HEADER_LEN as u64 + pages * super::format::PAGE_SIZE as u64)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Failpoints (testing hook)
 // ---------------------------------------------------------------------------
@@ -605,7 +675,7 @@ fn failpoint_active(name: &str) -> bool {
 pub const FAILPOINT_STALL_ENV: &str = "CHIWAWA_FAILPOINT_STALL_MS";
 
 /// Abort the process if `name` is the active failpoint (or stall, see [`FAILPOINT_STALL_ENV`]).
-fn failpoint(name: &str) {
+pub(crate) fn failpoint(name: &str) {
     if failpoint_active(name) {
         if let Some(ms) = std::env::var(FAILPOINT_STALL_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
             log::warn!("failpoint '{name}' reached, stalling for {ms} ms");

@@ -7,6 +7,7 @@
 pub mod export;
 pub mod inspect;
 pub mod invoke;
+pub mod migrate;
 pub mod run;
 pub mod wast;
 
@@ -43,6 +44,54 @@ pub enum Command {
     /// Write one self-contained checkpoint file (all memory pages inline) from a generation of a
     /// checkpoint directory, to copy elsewhere and resume with `run --restore FILE`
     Export(ExportArgs),
+    /// Move the guest of a running `chiwawa run` to another host while it runs: pre-copy rounds
+    /// through TRANSPORT (a command whose stdin/stdout reach `chiwawa receive`, e.g. `ssh host
+    /// chiwawa receive --checkpoint-dir D app.wasm`), then a short stop. Exits 0 when the guest
+    /// migrated, 1 when it did not (it runs on here), 91 when the outcome is unknown
+    Migrate(MigrateArgs),
+    /// Receive a migrating guest on stdin (from `chiwawa migrate`'s transport), commit it as a
+    /// generation of the checkpoint directory and acknowledge on stdout; the next `chiwawa run`
+    /// with that directory resumes it (or give --run)
+    Receive(ReceiveArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// The checkpoint directory of the run to migrate
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: PathBuf,
+    /// How long to wait for each answer of the receiver (its readiness; its acknowledgement
+    /// of the final state)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::trigger::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Pre-copy ends when a round would send at most this many MiB (then the guest stops and
+    /// the rest follows)
+    #[arg(long, value_name = "MIB", default_value_t = 16)]
+    pub remainder_mib: u64,
+    /// At most this many pre-copy rounds
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rounds: u64,
+    /// The transport command and its arguments
+    #[arg(value_name = "TRANSPORT", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub transport: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReceiveArgs {
+    /// After committing, run the guest in this process (its stdout and stderr go to --stdout
+    /// and --stderr: this process's own stdout carries the migration protocol)
+    #[arg(long = "run")]
+    pub then_run: bool,
+    /// With --run: the guest's stdout (appended to)
+    #[arg(long, value_name = "PATH", requires = "then_run")]
+    pub stdout: Option<PathBuf>,
+    /// With --run: the guest's stderr (appended to)
+    #[arg(long, value_name = "PATH", requires = "then_run")]
+    pub stderr: Option<PathBuf>,
+    /// The options of the run that will resume the guest (--checkpoint-dir, --dir, limits...);
+    /// the guest's arguments and environment come with it
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -170,5 +219,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Wast(a) => wast::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Export(a) => export::run(a),
+        Command::Migrate(a) => migrate::migrate(a),
+        Command::Receive(a) => migrate::receive(a),
     }
 }

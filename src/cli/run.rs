@@ -28,7 +28,13 @@ fn wasi_config(a: &RunArgs) -> WasiConfig {
 
 /// Checkpointing is on when any checkpoint option is given.
 fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
-    let on = a.checkpoint_dir.is_some()
+    checkpoint_options_if(a, false)
+}
+
+/// The checkpoint options; `always`: even when no checkpoint option is given (`receive`).
+fn checkpoint_options_if(a: &RunArgs, always: bool) -> Option<CheckpointOptions> {
+    let on = always
+        || a.checkpoint_dir.is_some()
         || a.every.is_some()
         || a.every_instructions.is_some()
         || a.trigger_file.is_some()
@@ -45,7 +51,12 @@ fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
     });
     let trigger_file = Some(a.trigger_file.clone().unwrap_or_else(|| dir.join("checkpoint.trigger")));
     Some(CheckpointOptions {
-        policy: Policy { every: a.every, every_instructions: a.every_instructions, trigger_file },
+        policy: Policy {
+            every: a.every,
+            every_instructions: a.every_instructions,
+            trigger_file,
+            migrate_file: Some(dir.join(crate::migrate::REQUEST_FILE)),
+        },
         dir,
         keep: a.keep,
         fresh: a.fresh,
@@ -57,6 +68,20 @@ fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
 }
 
 pub fn config(a: &RunArgs) -> RunConfig {
+    let mut cfg = config_with(a);
+    cfg.checkpoint = checkpoint_options(a);
+    cfg
+}
+
+/// [`config`] with checkpointing on whatever the options (a migration receiver always has a
+/// checkpoint directory).
+pub fn config_checkpointing(a: &RunArgs) -> RunConfig {
+    let mut cfg = config_with(a);
+    cfg.checkpoint = checkpoint_options_if(a, true);
+    cfg
+}
+
+fn config_with(a: &RunArgs) -> RunConfig {
     RunConfig {
         module_path: a.module.clone(),
         wasi: wasi_config(a),
@@ -97,18 +122,27 @@ pub fn report(outcome: Outcome) -> i32 {
 pub const STATUS_FILE_ENV: &str = "CHIWAWA_STATUS_FILE";
 
 fn write_status(code: i32) {
+    write_status_line(&format!("exit {code}"));
+}
+
+/// Writes one line to the status file (`exit CODE`, `migrated GENERATION`, `migration-unknown`).
+fn write_status_line(line: &str) {
     let Some(path) = std::env::var_os(STATUS_FILE_ENV) else { return };
     let path = PathBuf::from(path);
     let tmp = path.with_extension("tmp");
-    let r = std::fs::write(&tmp, format!("exit {code}\n")).and_then(|_| std::fs::rename(&tmp, &path));
+    let r = std::fs::write(&tmp, format!("{line}\n")).and_then(|_| std::fs::rename(&tmp, &path));
     if let Err(e) = r {
         log::warn!("cannot write {STATUS_FILE_ENV} {}: {e}", path.display());
     }
 }
 
 pub fn run(a: RunArgs) -> i32 {
-    let cfg = config(&a);
-    match session::run(&cfg) {
+    run_config(&config(&a))
+}
+
+/// Runs a configured guest and returns the exit code.
+pub fn run_config(cfg: &session::RunConfig) -> i32 {
+    match session::run(cfg) {
         Ok(session::Ended::Guest(o)) => {
             let code = report(o);
             write_status(code);
@@ -117,6 +151,16 @@ pub fn run(a: RunArgs) -> i32 {
         // Stopped by a signal, resumable: 128 + the signal, as a shell reports a process the
         // signal ended (no status file: the guest has not finished).
         Ok(session::Ended::Stopped { signal, .. }) => 128 + signal,
+        // The guest goes on elsewhere: done here (the status file tells a supervisor so).
+        Ok(session::Ended::Migrated { generation, .. }) => {
+            write_status_line(&format!("migrated {generation}"));
+            crate::migrate::EXIT_MIGRATED
+        }
+        Ok(session::Ended::MigrationUnknown { message }) => {
+            eprintln!("error: {message}");
+            write_status_line("migration-unknown");
+            crate::migrate::EXIT_MIGRATION_UNKNOWN
+        }
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_ERROR

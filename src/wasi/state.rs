@@ -231,6 +231,37 @@ impl WasiCtx {
         })
     }
 
+    /// Whether `state` could be restored here: its descriptors reopen beneath the preopens of
+    /// `cfg` (matched by guest name), and every file open for writing is at least as long as
+    /// when the state was captured. Changes nothing on disk (a migration receiver checks this
+    /// before it commits).
+    pub fn check_restorable(cfg: &WasiConfig, state: &WasiState) -> Result<(), WasiError> {
+        let r = reopen_all(cfg, state)?;
+        for s in &state.fds {
+            let (Some(size), Some(f)) = (s.size, r.used.get(&s.fd).and_then(|e| e.file.as_ref())) else {
+                continue;
+            };
+            if stdio_fd(s.kind).is_some() || !s.write {
+                continue;
+            }
+            let len =
+                f.metadata().map_err(|e| WasiError::io(format!("cannot stat descriptor {}", s.fd), e))?.len();
+            if len < size {
+                return Err(WasiError::new(format!(
+                    "descriptor {} ('{}') is {len} bytes here but was {size} bytes at the source: the \
+                     guest's files must be the same here (shared storage, or synced beforehand)",
+                    s.fd, s.path
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The guest paths of the preopens, in order.
+    pub fn preopen_guest_paths(&self) -> Vec<String> {
+        self.preopens.iter().map(|p| p.guest.clone()).collect()
+    }
+
     /// Rebuild a live context from `state`, taking preopen host directories
     /// from `cfg` (matched by guest name). See the module docs for details.
     ///
@@ -239,52 +270,7 @@ impl WasiCtx {
     /// leads out of it, e.g. through a symlink the guest made, is an error naming the
     /// descriptor), and only then are grown files truncated back and stdio repositioned.
     pub fn restore(cfg: &WasiConfig, state: &WasiState) -> Result<WasiCtx, WasiError> {
-        if state.version != STATE_VERSION {
-            return Err(WasiError::new(format!(
-                "checkpoint WASI state has version {}, this chiwawa reads version {}",
-                state.version, STATE_VERSION
-            )));
-        }
-        validate(state)?;
-        let preopens = match_preopens(cfg, state)?;
-        // The root of every preopen a descriptor needs, opened once: descriptors are reopened
-        // relative to it, never by a host path.
-        let mut roots: Vec<Option<File>> = Vec::with_capacity(preopens.len());
-        for (i, p) in preopens.iter().enumerate() {
-            let needed = state.fds.iter().any(|f| f.preopen == Some(i as u32));
-            roots.push(match p {
-                Some(p) if needed => Some(File::open(&p.host).map_err(|err| {
-                    WasiError::io(
-                        format!("cannot open preopen '{}' (host '{}')", p.guest, p.host.display()),
-                        err,
-                    )
-                })?),
-                _ => None,
-            });
-        }
-        // Reopen everything; no change on disk yet.
-        let mut used = std::collections::BTreeMap::new();
-        let mut truncations = Vec::new();
-        let mut stdio = Vec::new();
-        let mut stdio_done = BTreeSet::new();
-        for s in &state.fds {
-            let e = match stdio_fd(s.kind) {
-                Some(fd) => {
-                    if stdio_done.insert(fd) {
-                        stdio.push((fd, s));
-                    }
-                    restored_entry(s)
-                }
-                None => {
-                    let (e, truncate) = reopen_fd(s, &preopens, &roots)?;
-                    truncations.extend(truncate.map(|t| (s.fd, t)));
-                    e
-                }
-            };
-            if used.insert(s.fd, e).is_some() {
-                return Err(WasiError::refused(format!("checkpoint lists descriptor {} twice", s.fd)));
-            }
-        }
+        let Reopened { preopens, used, truncations, stdio } = reopen_all(cfg, state)?;
         // Every descriptor is valid: now cut grown files back (through the handles just
         // opened) and restore stdio.
         for (fd, t) in truncations {
@@ -315,6 +301,63 @@ impl WasiCtx {
             write_open_hook: None,
         })
     }
+}
+
+/// Descriptors reopened from a checkpoint's WASI state, nothing on disk changed yet.
+struct Reopened<'a> {
+    preopens: Vec<Option<PreopenDir>>,
+    used: std::collections::BTreeMap<u32, FdEntry>,
+    truncations: Vec<(u32, Truncation)>,
+    stdio: Vec<(i32, &'a FdState)>,
+}
+
+/// Checks `state` ([`validate`]), matches its preopens with `cfg` and reopens every descriptor
+/// beneath its preopen; changes nothing on disk.
+fn reopen_all<'a>(cfg: &WasiConfig, state: &'a WasiState) -> Result<Reopened<'a>, WasiError> {
+    if state.version != STATE_VERSION {
+        return Err(WasiError::new(format!(
+            "checkpoint WASI state has version {}, this chiwawa reads version {}",
+            state.version, STATE_VERSION
+        )));
+    }
+    validate(state)?;
+    let preopens = match_preopens(cfg, state)?;
+    // The root of every preopen a descriptor needs, opened once: descriptors are reopened
+    // relative to it, never by a host path.
+    let mut roots: Vec<Option<File>> = Vec::with_capacity(preopens.len());
+    for (i, p) in preopens.iter().enumerate() {
+        let needed = state.fds.iter().any(|f| f.preopen == Some(i as u32));
+        roots.push(match p {
+            Some(p) if needed => Some(File::open(&p.host).map_err(|err| {
+                WasiError::io(format!("cannot open preopen '{}' (host '{}')", p.guest, p.host.display()), err)
+            })?),
+            _ => None,
+        });
+    }
+    // Reopen everything; no change on disk yet.
+    let mut used = std::collections::BTreeMap::new();
+    let mut truncations = Vec::new();
+    let mut stdio = Vec::new();
+    let mut stdio_done = BTreeSet::new();
+    for s in &state.fds {
+        let e = match stdio_fd(s.kind) {
+            Some(fd) => {
+                if stdio_done.insert(fd) {
+                    stdio.push((fd, s));
+                }
+                restored_entry(s)
+            }
+            None => {
+                let (e, truncate) = reopen_fd(s, &preopens, &roots)?;
+                truncations.extend(truncate.map(|t| (s.fd, t)));
+                e
+            }
+        };
+        if used.insert(s.fd, e).is_some() {
+            return Err(WasiError::refused(format!("checkpoint lists descriptor {} twice", s.fd)));
+        }
+    }
+    Ok(Reopened { preopens, used, truncations, stdio })
 }
 
 /// Why a descriptor path from a checkpoint is not a plain relative path of names, if it is not.

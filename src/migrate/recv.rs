@@ -1,0 +1,337 @@
+//! `chiwawa receive`: the receiving side of a live migration (like `zfs recv`).
+//!
+//! Reads the stream on `input`, answers on `output`. Each pre-copy round becomes a page pack in
+//! the checkpoint directory as it arrives (every page's fingerprint checked against the one the
+//! sender computed), numbered after the directory's newest generation; the final state's
+//! manifests are renumbered accordingly and the state is committed as the next generation with
+//! [`CheckpointDir::commit`], the protocol of every generation. Only then is `Committed`
+//! sent. Anything short of that (a refusal, a damaged or cut stream, the sender's `Abort`)
+//! removes the packs this receiver wrote and commits nothing.
+
+use super::{
+    from_json, json_frame, read_frame, read_magic, write_magic, Committed, Hello, Kind, Ready, Refused,
+    RoundEnd,
+};
+use crate::checkpoint::dir::{failpoint, PackWriter};
+use crate::checkpoint::format::{parse_checkpoint, CheckpointWriter, SectionKind, PAGE_SIZE};
+use crate::checkpoint::pages::{fingerprint, pack_file_name, Manifest};
+use crate::checkpoint::{hash, CheckpointDir};
+use crate::error::Error;
+use crate::session::{load_module_bytes, RunConfig};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+/// What a successful receive committed.
+#[derive(Debug)]
+pub struct Received {
+    pub committed: Committed,
+    pub dir: PathBuf,
+    /// Bytes read from the stream.
+    pub bytes: u64,
+}
+
+/// Counts what is read.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// A refusal: sent to the sender (best effort) and returned.
+fn refuse(output: &mut dyn Write, message: String) -> Error {
+    let _ = output.write_all(&json_frame(Kind::Refused, &Refused { message: message.clone() }));
+    let _ = output.flush();
+    Error::Other(format!("refused the migration: {message}"))
+}
+
+/// Receives one migration into `cfg`'s checkpoint directory. The directory's lock is held
+/// while receiving and released on return.
+pub fn receive(cfg: &RunConfig, input: &mut dyn Read, output: &mut dyn Write) -> Result<Received, Error> {
+    let ck =
+        cfg.checkpoint.as_ref().ok_or_else(|| Error::Other("receive needs a checkpoint directory".into()))?;
+    write_magic(output)
+        .and_then(|_| output.flush())
+        .map_err(|e| Error::Other(format!("cannot answer: {e}")))?;
+    let mut input = Counting { inner: input, count: 0 };
+    let bytes = match load_module_bytes(&cfg.module_path) {
+        Ok(b) => b,
+        Err(e) => return Err(refuse(output, e.to_string())),
+    };
+    let module_hash = hash::sha256(&bytes);
+    let module_len = bytes.len() as u64;
+    drop(bytes);
+    read_magic(&mut input, "the sender").map_err(|e| Error::Other(e.to_string()))?;
+    let hello: Hello = match read_frame(&mut input) {
+        Ok(Some((Kind::Hello, p))) => {
+            from_json(Kind::Hello, &p).map_err(|e| refuse(output, e.to_string()))?
+        }
+        Ok(Some((k, _))) => return Err(refuse(output, format!("expected Hello, got {k:?}"))),
+        Ok(None) => return Err(Error::Other("the sender closed the stream before its Hello".into())),
+        Err(e) => return Err(Error::Other(format!("cannot read the sender's Hello: {e}"))),
+    };
+    if hello.module_sha256 != hash::to_hex(&module_hash) || hello.module_len != module_len {
+        return Err(refuse(
+            output,
+            format!(
+                "the guest runs another module (sha256 {}, {} bytes) than {} (sha256 {}, {module_len} bytes)",
+                hello.module_sha256,
+                hello.module_len,
+                cfg.module_path.display(),
+                hash::to_hex(&module_hash)
+            ),
+        ));
+    }
+    for guest in &hello.preopens {
+        match cfg.wasi.preopens.iter().find(|p| &p.guest == guest) {
+            None => {
+                return Err(refuse(
+                    output,
+                    format!("the guest has the preopen '{guest}', which this receiver lacks (give --dir HOST::{guest})"),
+                ))
+            }
+            Some(p) if !p.host.is_dir() => {
+                return Err(refuse(
+                    output,
+                    format!("the preopen '{guest}' is '{}' here, which is not a directory", p.host.display()),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let dir = CheckpointDir::open(&ck.dir, ck.keep)
+        .map_err(|e| refuse(output, format!("cannot open checkpoint directory {}: {e}", ck.dir.display())))?;
+    let lock = dir.lock(false).map_err(|e| {
+        refuse(output, format!("cannot lock checkpoint directory {}: {e:?}", ck.dir.display()))
+    })?;
+    let gens = dir.list().map_err(|e| refuse(output, format!("cannot list {}: {e}", ck.dir.display())))?;
+    if let Some(h) = gens.first().and_then(|g| g.header().ok()) {
+        if h.module_hash != module_hash {
+            return Err(refuse(output, format!("{} holds checkpoints of another module", ck.dir.display())));
+        }
+    }
+    let base = gens.first().map_or(0, |g| g.generation);
+    output
+        .write_all(&json_frame(Kind::Ready, &Ready { producer: super::producer() }))
+        .and_then(|_| output.flush())
+        .map_err(|e| Error::Other(format!("cannot answer the sender: {e}")))?;
+    log::debug!("receive: ready; generations from {} on", base + 1);
+    let mut r =
+        Rounds { dir: &dir, base, module_hash, hashes: Vec::new(), writer: None, written: Vec::new() };
+    let result = r.run(&mut input, output, cfg, module_len);
+    let committed = match result {
+        Ok(c) => c,
+        Err(e) => {
+            r.discard();
+            drop(lock);
+            return Err(e);
+        }
+    };
+    drop(lock);
+    Ok(Received { committed, dir: ck.dir.clone(), bytes: input.count })
+}
+
+/// The rounds received so far.
+struct Rounds<'a> {
+    dir: &'a CheckpointDir,
+    /// Packs are numbered `base + round`.
+    base: u64,
+    module_hash: [u8; 32],
+    /// Per round (index round - 1): the fingerprint of each slot.
+    hashes: Vec<Vec<u128>>,
+    writer: Option<PackWriter>,
+    /// Packs made durable by this receiver.
+    written: Vec<u64>,
+}
+
+impl Rounds<'_> {
+    fn run(
+        &mut self,
+        input: &mut dyn Read,
+        output: &mut dyn Write,
+        cfg: &RunConfig,
+        module_len: u64,
+    ) -> Result<Committed, Error> {
+        let io_err = |e: io::Error| Error::Other(format!("the migration stream failed: {e}"));
+        let state = loop {
+            let Some((kind, payload)) = read_frame(input).map_err(io_err)? else {
+                return Err(Error::Other(
+                    "the stream ended before the final state (nothing committed)".into(),
+                ));
+            };
+            match kind {
+                Kind::Pages => self.pages(&payload)?,
+                Kind::RoundEnd => {
+                    let end: RoundEnd = from_json(Kind::RoundEnd, &payload).map_err(io_err)?;
+                    self.round_end(&end)?;
+                    output
+                        .write_all(&json_frame(Kind::RoundDone, &end))
+                        .and_then(|_| output.flush())
+                        .map_err(|e| Error::Other(format!("cannot answer the sender: {e}")))?;
+                }
+                Kind::State => break payload,
+                Kind::Abort => {
+                    let why =
+                        from_json::<Refused>(Kind::Abort, &payload).map(|r| r.message).unwrap_or_default();
+                    return Err(Error::Other(format!("the sender gave up: {why} (nothing committed)")));
+                }
+                k => return Err(Error::Other(format!("unexpected {k:?} frame"))),
+            }
+        };
+        if self.writer.is_some() {
+            return Err(refuse(output, "the final state came before its round ended".into()));
+        }
+        let rewritten = self.check_state(&state, cfg, module_len).map_err(|m| refuse(output, m))?;
+        let (generation, instructions, file) = rewritten;
+        failpoint("receive-before-commit");
+        // The guest resumes from exactly this state: no file opened on the source is to be
+        // rolled back here, and a journal of an older run in this directory must not be.
+        crate::journal::remove(self.dir.path());
+        let (path, _) = self
+            .dir
+            .commit(generation, |w| w.write_all(&file))
+            .map_err(|e| refuse(output, format!("cannot commit generation {generation}: {e}")))?;
+        self.written.clear();
+        // This directory now holds the live guest: an earlier "migrated away" no longer holds.
+        if let Err(e) = super::remove_marker(self.dir.path()) {
+            log::warn!("cannot remove {}: {e}", self.dir.path().join(super::MARKER_FILE).display());
+        }
+        failpoint("receive-after-commit");
+        let c = Committed {
+            generation,
+            instructions,
+            path: path.display().to_string(),
+            unix_nanos: crate::checkpoint::format::unix_nanos_now(),
+        };
+        output
+            .write_all(&json_frame(Kind::Committed, &c))
+            .and_then(|_| output.flush())
+            .map_err(|e| Error::Other(format!("committed {} but cannot acknowledge: {e}", path.display())))?;
+        Ok(c)
+    }
+
+    fn round(&self) -> u64 {
+        self.hashes.len() as u64
+    }
+
+    fn pages(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let bad = |m: String| Error::Other(format!("bad Pages frame: {m}"));
+        let (round, entries, bytes) = super::decode_pages(payload).map_err(|e| bad(e.to_string()))?;
+        if self.writer.is_none() {
+            if round != self.round() + 1 {
+                return Err(bad(format!("round {round} after round {}", self.round())));
+            }
+            let w = self
+                .dir
+                .pack_writer(self.base + round, self.module_hash)
+                .map_err(|e| Error::Other(format!("cannot write a page pack: {e}")))?;
+            self.writer = Some(w);
+            self.hashes.push(Vec::new());
+        } else if round != self.round() {
+            return Err(bad(format!("round {round} inside round {}", self.round())));
+        }
+        let w = self.writer.as_mut().ok_or_else(|| bad("no pack".into()))?;
+        let slots = self.hashes.last_mut().ok_or_else(|| bad("no round".into()))?;
+        for ((m, p, h), page) in entries.iter().zip(bytes.chunks_exact(PAGE_SIZE)) {
+            if fingerprint(page) != *h {
+                return Err(bad(format!("memory {m} page {p} does not match its fingerprint")));
+            }
+            w.page(page).map_err(|e| Error::Other(format!("cannot write a page pack: {e}")))?;
+            slots.push(*h);
+        }
+        if round == 1 && slots.len() == entries.len() {
+            failpoint("receive-mid-round");
+        }
+        Ok(())
+    }
+
+    fn round_end(&mut self, end: &RoundEnd) -> Result<(), Error> {
+        // A round without pages has no pack.
+        if self.writer.is_none() {
+            if end.round != self.round() + 1 || end.pages != 0 {
+                return Err(Error::Other(format!("unexpected end of round {}", end.round)));
+            }
+            self.hashes.push(Vec::new());
+            return Ok(());
+        }
+        if end.round != self.round() || end.pages != self.hashes.last().map_or(0, |h| h.len() as u64) {
+            return Err(Error::Other(format!("round {} ended with another page count than sent", end.round)));
+        }
+        let w = self.writer.take().ok_or_else(|| Error::Other("no pack".into()))?;
+        let pack = self.base + end.round;
+        w.finish().map_err(|e| Error::Other(format!("cannot write page pack {pack}: {e}")))?;
+        self.written.push(pack);
+        log::debug!("receive: round {} durable ({} pages)", end.round, end.pages);
+        Ok(())
+    }
+
+    /// Checks the final state against what was received and this host, and renumbers it:
+    /// (generation, instructions, file bytes).
+    fn check_state(
+        &self,
+        state: &[u8],
+        cfg: &RunConfig,
+        module_len: u64,
+    ) -> Result<(u64, u64, Vec<u8>), String> {
+        let c = parse_checkpoint(state).map_err(|e| format!("the final state is damaged: {e}"))?;
+        crate::snapshot::accept(&c, &self.module_hash, module_len)?;
+        let n = c.header.generation;
+        if n != self.round() || n == 0 {
+            return Err(format!("the final state names round {n}, {} rounds were received", self.round()));
+        }
+        let generation = self.base + n;
+        let mut header = c.header.clone();
+        header.generation = generation;
+        let mut out = Vec::with_capacity(state.len());
+        let mut cw = CheckpointWriter::new(&mut out, &header).map_err(|e| e.to_string())?;
+        for s in &c.sections {
+            match s.kind {
+                SectionKind::Pages => {
+                    let mut m = Manifest::decode(s.payload, n).map_err(|e| e.to_string())?;
+                    for (p, r) in &mut m.entries {
+                        let held = self
+                            .hashes
+                            .get((r.pack as usize).wrapping_sub(1))
+                            .and_then(|h| h.get(r.slot as usize));
+                        if held != Some(&r.hash) {
+                            return Err(format!(
+                                "memory {} page {p} names round {} slot {}, which was not received as such",
+                                m.index, r.pack, r.slot
+                            ));
+                        }
+                        r.pack += self.base;
+                    }
+                    cw.section(SectionKind::Pages, &m.encode()).map_err(|e| e.to_string())?;
+                }
+                SectionKind::Memory => return Err("the final state holds a whole memory section".into()),
+                SectionKind::Wasi => {
+                    let ws: crate::wasi::WasiState = crate::checkpoint::codec::decode(s.payload)
+                        .map_err(|e| format!("its WASI state: {e}"))?;
+                    crate::wasi::WasiCtx::check_restorable(&cfg.wasi, &ws)
+                        .map_err(|e| format!("the guest's files are not all here: {e}"))?;
+                    cw.section(s.kind, s.payload).map_err(|e| e.to_string())?;
+                }
+                k => cw.section(k, s.payload).map_err(|e| e.to_string())?,
+            }
+        }
+        cw.finish().map_err(|e| e.to_string())?;
+        Ok((generation, c.header.instructions, out))
+    }
+
+    /// Removes what this receiver wrote (nothing references it).
+    fn discard(&mut self) {
+        self.writer = None;
+        for pack in self.written.drain(..) {
+            let path = self.dir.path().join(pack_file_name(pack));
+            if let Err(e) = std::fs::remove_file(&path) {
+                log::warn!("cannot remove {}: {e}", path.display());
+            }
+        }
+    }
+}

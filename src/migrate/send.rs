@@ -1,0 +1,688 @@
+//! The sending side of a live migration, driven by the run's loop at its safe points.
+//!
+//! Pre-copy: round 1 offers every page, each later round the pages written since the previous
+//! round began (the kernel's soft-dirty bits or page protection, see
+//! [`crate::checkpoint::softdirty`]; without either, every page, and the fingerprint decides).
+//! A round's pages are copied out of the guest a frame at a time at safe points and written to
+//! the transport by a thread, so the guest runs on meanwhile; the bounded queue between them
+//! makes the guest pay for the copies only as fast as the transport takes them. A page is
+//! fingerprinted when it is copied; one whose fingerprint is what the receiver already holds
+//! is not sent again. Pre-copy ends when a round would send at most the request's remainder,
+//! when the remainder stops shrinking, or after the request's maximum of rounds; then the guest
+//! stops, the last changed pages and the rest of the state follow, and the run waits for the
+//! receiver's answer.
+
+use super::{
+    frame, from_json, json_frame, read_frame, read_magic, write_magic, Committed, Hello, Kind, Marker,
+    Refused, Request, RoundEnd, PAGES_PER_FRAME,
+};
+use crate::checkpoint::dir::failpoint;
+use crate::checkpoint::format::{self, is_zero, Header, PAGE_SIZE};
+use crate::checkpoint::pages::{fingerprint, Manifest, PageRef};
+use crate::checkpoint::softdirty::{best_tracker, PageState, WriteTracker};
+use crate::guest::Guest;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Frames queued between the guest's thread and the transport writer (each up to
+/// [`PAGES_PER_FRAME`] pages: 4 MiB).
+const QUEUE_FRAMES: usize = 8;
+/// Pages examined (fingerprinted) per frame at most, so that a safe point pauses the guest
+/// briefly even where most pages turn out unchanged.
+const EXAMINE_PER_FRAME: usize = 1024;
+
+/// What the receiver holds of guest memory, and which pages to look at in the current round.
+struct Precopy {
+    writes: Option<Box<dyn WriteTracker>>,
+    /// Per memory, per page: where the receiver has the page (round = pack, slot) and its
+    /// fingerprint; `None`: a zero page.
+    known: Vec<Vec<Option<PageRef>>>,
+    /// Address and length of each memory when write tracking last started.
+    layout: Vec<(usize, usize)>,
+    round: u64,
+    /// Pages still to examine in this round (popped from the end).
+    todo: Vec<(u32, u64)>,
+    /// Next slot of this round's pack.
+    slot: u64,
+}
+
+fn guest_mems(g: &Guest) -> Vec<&[u8]> {
+    g.store.memories.iter().map(|m| &m.data[..]).collect()
+}
+
+impl Precopy {
+    fn new(writes: Option<Box<dyn WriteTracker>>) -> Precopy {
+        Precopy { writes, known: Vec::new(), layout: Vec::new(), round: 0, todo: Vec::new(), slot: 0 }
+    }
+
+    /// The pages to examine next round: every page in round 1, then those written since the
+    /// last round began (all of a memory that moved or grew, or without write tracking).
+    fn dirty(&mut self, mems: &[&[u8]]) -> Vec<(u32, u64)> {
+        let mut out = Vec::new();
+        for (i, data) in mems.iter().enumerate() {
+            let pages = data.len() / PAGE_SIZE;
+            let known = self.known.get(i).map(Vec::as_slice).unwrap_or(&[]);
+            let same_layout = self.layout.get(i) == Some(&(data.as_ptr() as usize, data.len()));
+            let states = match self.writes.as_mut().map(|w| w.states(i, data)) {
+                Some(Ok(s)) => Some(s),
+                Some(Err(e)) => {
+                    log::warn!("migration: write tracking failed ({e}); examining every page from now on");
+                    self.writes = None;
+                    None
+                }
+                None => None,
+            };
+            for p in 0..pages {
+                let state = states.as_ref().and_then(|s| s.get(p)).copied();
+                let before = known.get(p).copied().flatten();
+                let skip = match state {
+                    // Never backed: zero, as the receiver has it if it has nothing.
+                    Some(PageState::Absent) => before.is_none(),
+                    Some(PageState::Clean) => self.round > 0 && same_layout && p < known.len(),
+                    _ => false,
+                };
+                if !skip {
+                    out.push((i as u32, p as u64));
+                }
+            }
+        }
+        out
+    }
+
+    /// Starts the next round with `dirty` (from [`dirty`](Self::dirty)): write tracking starts
+    /// a new interval now, so a page written after this is examined again next round.
+    fn begin_round(&mut self, mems: &[&[u8]], mut dirty: Vec<(u32, u64)>) {
+        if let Some(Err(e)) = self.writes.as_mut().map(|w| w.clear(mems)) {
+            log::warn!("migration: write tracking failed ({e}); examining every page from now on");
+            self.writes = None;
+        }
+        self.layout = mems.iter().map(|m| (m.as_ptr() as usize, m.len())).collect();
+        self.known.resize(mems.len(), Vec::new());
+        for (k, m) in self.known.iter_mut().zip(mems) {
+            k.resize(m.len() / PAGE_SIZE, None);
+        }
+        dirty.reverse();
+        self.todo = dirty;
+        self.round += 1;
+        self.slot = 0;
+    }
+
+    /// The next `Pages` frame of this round (`None`: the round is done).
+    fn step(&mut self, mems: &[&[u8]]) -> Option<Vec<u8>> {
+        let mut entries = Vec::new();
+        let mut bytes = Vec::new();
+        let mut examined = 0;
+        while entries.len() < PAGES_PER_FRAME && examined < EXAMINE_PER_FRAME {
+            let Some((m, p)) = self.todo.pop() else { break };
+            examined += 1;
+            let start = p as usize * PAGE_SIZE;
+            let Some(page) = mems.get(m as usize).and_then(|d| d.get(start..start + PAGE_SIZE)) else {
+                continue;
+            };
+            let slot = &mut self.known[m as usize][p as usize];
+            if is_zero(page) {
+                *slot = None;
+                continue;
+            }
+            let hash = fingerprint(page);
+            if slot.is_some_and(|r| r.hash == hash) {
+                continue;
+            }
+            *slot = Some(PageRef { pack: self.round, slot: self.slot, hash });
+            self.slot += 1;
+            entries.push((m, p, hash));
+            bytes.extend_from_slice(page);
+        }
+        if entries.is_empty() && self.todo.is_empty() {
+            return None;
+        }
+        Some(frame(Kind::Pages, &super::encode_pages(self.round, &entries, &bytes)))
+    }
+
+    /// The `Pages` manifests of the memories as the receiver holds them.
+    fn manifests(&self, g: &Guest) -> Vec<Manifest> {
+        g.store
+            .memories
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Manifest {
+                index: i as u32,
+                size_pages: (m.data.len() / PAGE_SIZE) as u64,
+                max_pages: m.max_pages,
+                entries: self
+                    .known
+                    .get(i)
+                    .map(|k| k.iter().enumerate().filter_map(|(p, r)| r.map(|r| (p as u64, r))).collect())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// What the reader thread saw on the transport's stdout.
+enum Reply {
+    Frame(Kind, Vec<u8>),
+    Closed(String),
+}
+
+/// How the transport writer ended.
+struct Written {
+    bytes: u64,
+    error: Option<String>,
+    /// The `State` frame was written in full.
+    state_sent: bool,
+}
+
+/// Where a migration stands after a safe point.
+pub enum Progress {
+    /// Still going: the guest runs on.
+    Running,
+    /// The receiver committed the state: the guest must not run here any more.
+    Migrated { committed: Committed, bytes: u64, rounds: u64, downtime_start_unix_nanos: u64 },
+    /// It failed before the receiver could commit anything: the guest runs on here.
+    Failed(String),
+    /// The final part was sent and no answer came: the guest may run on the destination.
+    Unknown(String),
+}
+
+/// A migration in progress.
+pub struct Sender {
+    req: Request,
+    dir: PathBuf,
+    module_hash: [u8; 32],
+    child: Child,
+    tx: Option<SyncSender<Vec<u8>>>,
+    writer: Option<JoinHandle<Written>>,
+    replies: Receiver<Reply>,
+    ready: bool,
+    pre: Precopy,
+    /// A frame the queue had no room for yet.
+    pending: Option<Vec<u8>>,
+    started: Instant,
+    /// Changed pages of the rounds so far (to see whether the remainder still shrinks).
+    last_dirty: Option<usize>,
+    /// The round whose end was queued and whose pack the receiver has not yet reported
+    /// durable: the next round (or the stop) waits for it.
+    awaiting: Option<u64>,
+    /// The current round's end is queued.
+    ended: bool,
+    queued_pages: u64,
+}
+
+fn unix_nanos() -> u64 {
+    format::unix_nanos_now()
+}
+
+impl Sender {
+    /// Starts the transport and sends `Hello`. The run must have stopped its own write
+    /// tracking first (there is one per process).
+    pub fn start(req: Request, dir: &Path, module_hash: [u8; 32], g: &Guest) -> Result<Sender, String> {
+        let cmd = req.transport.join(" ");
+        if cfg!(target_os = "wasi") {
+            return Err(format!(
+                "cannot start the transport `{cmd}`: this host (WASI preview 1) cannot start processes; \
+                 migrate from a native chiwawa"
+            ));
+        }
+        let mut child = Command::new(&req.transport[0])
+            .args(&req.transport[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the transport `{cmd}`: {e}"))?;
+        let (stdin, stdout) = match (child.stdin.take(), child.stdout.take()) {
+            (Some(i), Some(o)) => (i, o),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("the transport has no stdin/stdout pipes".into());
+            }
+        };
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE_FRAMES);
+        let writer = std::thread::Builder::new()
+            .name("chiwawa-migrate-tx".into())
+            .spawn(move || write_frames(stdin, rx))
+            .map_err(|e| format!("cannot start the migration writer: {e}"))?;
+        let (rtx, replies) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("chiwawa-migrate-rx".into())
+            .spawn(move || {
+                let mut out = stdout;
+                if let Err(e) = read_magic(&mut out, "the receiver") {
+                    let _ = rtx.send(Reply::Closed(e.to_string()));
+                    return;
+                }
+                loop {
+                    match read_frame(&mut out) {
+                        Ok(Some((k, p))) => {
+                            if rtx.send(Reply::Frame(k, p)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {
+                            let _ = rtx.send(Reply::Closed("the receiver closed the stream".into()));
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = rtx.send(Reply::Closed(e.to_string()));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the migration reader: {e}"))?;
+        let hello = Hello {
+            version: super::VERSION,
+            module_sha256: crate::checkpoint::hash::to_hex(&module_hash),
+            module_len: g.module.byte_len,
+            preopens: g.wasi.preopen_guest_paths(),
+            instructions: g.machine.executed(),
+            producer: super::producer(),
+        };
+        let _ = tx.send(json_frame(Kind::Hello, &hello));
+        log::info!("migration: started the transport `{cmd}` (pid {})", child.id());
+        Ok(Sender {
+            req,
+            dir: dir.to_path_buf(),
+            module_hash,
+            child,
+            tx: Some(tx),
+            writer: Some(writer),
+            replies,
+            ready: false,
+            pre: Precopy::new(best_tracker()),
+            pending: None,
+            started: Instant::now(),
+            last_dirty: None,
+            awaiting: None,
+            ended: false,
+            queued_pages: 0,
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.req.timeout_ms.max(1))
+    }
+
+    /// The transport's exit status, if it has ended (for messages).
+    fn transport_status(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(s)) => format!(" (transport {s})"),
+            _ => String::new(),
+        }
+    }
+
+    /// Queues a frame without blocking; `Ok(false)`: the queue is full (kept pending).
+    fn offer(&mut self, f: Vec<u8>) -> Result<bool, String> {
+        let Some(tx) = &self.tx else { return Err("the stream is closed".into()) };
+        match tx.try_send(f) {
+            Ok(()) => Ok(true),
+            Err(TrySendError::Full(f)) => {
+                self.pending = Some(f);
+                Ok(false)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(self.writer_error()),
+        }
+    }
+
+    /// Queues a frame, waiting for room.
+    fn send(&mut self, f: Vec<u8>) -> Result<(), String> {
+        let Some(tx) = &self.tx else { return Err("the stream is closed".into()) };
+        tx.send(f).map_err(|_| self.writer_error())
+    }
+
+    fn writer_error(&mut self) -> String {
+        self.tx = None;
+        let w = self.writer.take().and_then(|h| h.join().ok());
+        let why = w.and_then(|w| w.error).unwrap_or_else(|| "the transport writer stopped".into());
+        format!("cannot write to the transport: {why}{}", self.transport_status())
+    }
+
+    /// One safe point's worth of migration work; see [`Progress`].
+    pub fn poll(&mut self, g: &mut Guest) -> Progress {
+        loop {
+            match self.replies.try_recv() {
+                Ok(Reply::Frame(Kind::Ready, _)) if !self.ready => {
+                    self.ready = true;
+                    failpoint("migrate-after-hello");
+                    log::debug!(
+                        "migration: the receiver is ready after {:.1} ms",
+                        self.started.elapsed().as_secs_f64() * 1e3
+                    );
+                    let mems = guest_mems(g);
+                    let dirty = self.pre.dirty(&mems);
+                    self.pre.begin_round(&mems, dirty);
+                }
+                Ok(Reply::Frame(Kind::Refused, p)) => {
+                    let why = from_json::<Refused>(Kind::Refused, &p).map(|r| r.message).unwrap_or_default();
+                    return Progress::Failed(format!("the receiver refused: {why}"));
+                }
+                Ok(Reply::Frame(Kind::RoundDone, p)) => {
+                    let done: Option<RoundEnd> = from_json(Kind::RoundDone, &p).ok();
+                    if done.is_some_and(|d| Some(d.round) == self.awaiting) {
+                        self.awaiting = None;
+                    }
+                }
+                Ok(Reply::Frame(k, _)) => {
+                    return Progress::Failed(format!("unexpected {k:?} frame from the receiver"))
+                }
+                Ok(Reply::Closed(why)) => {
+                    let status = self.transport_status();
+                    return Progress::Failed(format!("{why}{status}"));
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Progress::Failed("the transport reader stopped".into());
+                }
+            }
+        }
+        if !self.ready {
+            if self.started.elapsed() > self.timeout() {
+                return Progress::Failed(format!("no answer from the receiver within {:?}", self.timeout()));
+            }
+            return Progress::Running;
+        }
+        if let Some(f) = self.pending.take() {
+            match self.offer(f) {
+                Ok(true) => {}
+                Ok(false) => return Progress::Running,
+                Err(e) => return Progress::Failed(e),
+            }
+        }
+        for _ in 0..2 {
+            let mems = guest_mems(g);
+            let next = self.pre.step(&mems);
+            drop(mems);
+            match next {
+                Some(f) => {
+                    self.queued_pages += (f.len() / PAGE_SIZE) as u64;
+                    if self.pre.round == 1 && self.queued_pages > 0 {
+                        failpoint("migrate-mid-precopy");
+                    }
+                    match self.offer(f) {
+                        Ok(true) => {}
+                        Ok(false) => return Progress::Running,
+                        Err(e) => return Progress::Failed(e),
+                    }
+                }
+                None => {
+                    if !self.ended {
+                        let end = json_frame(
+                            Kind::RoundEnd,
+                            &RoundEnd { round: self.pre.round, pages: self.pre.slot },
+                        );
+                        log::debug!(
+                            "migration: round {} queued ({} pages) after {:.1} ms",
+                            self.pre.round,
+                            self.pre.slot,
+                            self.started.elapsed().as_secs_f64() * 1e3
+                        );
+                        self.ended = true;
+                        self.awaiting = Some(self.pre.round);
+                        return match self.offer(end) {
+                            Ok(_) => Progress::Running,
+                            Err(e) => Progress::Failed(e),
+                        };
+                    }
+                    if self.awaiting.is_some() {
+                        // The receiver has not made the round durable yet.
+                        return Progress::Running;
+                    }
+                    let mems = guest_mems(g);
+                    let dirty = self.pre.dirty(&mems);
+                    let bytes = dirty.len() as u64 * PAGE_SIZE as u64;
+                    let shrinking = self.last_dirty.is_none_or(|d| dirty.len() < d);
+                    if bytes <= self.req.remainder_bytes
+                        || !shrinking
+                        || self.pre.round >= self.req.max_rounds
+                    {
+                        drop(mems);
+                        return self.finish(g, dirty);
+                    }
+                    self.last_dirty = Some(dirty.len());
+                    self.pre.begin_round(&mems, dirty);
+                    self.ended = false;
+                    return Progress::Running;
+                }
+            }
+        }
+        Progress::Running
+    }
+
+    /// The guest is stopped here for good unless this fails before the final part is out:
+    /// the last changed pages, the state, then the receiver's answer.
+    fn finish(&mut self, g: &mut Guest, dirty: Vec<(u32, u64)>) -> Progress {
+        let stopped = unix_nanos();
+        let t0 = Instant::now();
+        let executed = g.machine.executed();
+        log::info!(
+            "migration: guest stopped at {executed} instructions (unix ns {stopped}) after {} pre-copy round(s); \
+             sending the last {} page(s) and the state",
+            self.pre.round,
+            dirty.len()
+        );
+        if let Some(f) = self.pending.take() {
+            if let Err(e) = self.send(f) {
+                return Progress::Failed(e);
+            }
+        }
+        {
+            let mems = guest_mems(g);
+            self.pre.begin_round(&mems, dirty);
+        }
+        loop {
+            let mems = guest_mems(g);
+            let Some(f) = self.pre.step(&mems) else { break };
+            drop(mems);
+            if let Err(e) = self.send(f) {
+                return Progress::Failed(e);
+            }
+        }
+        let end = json_frame(Kind::RoundEnd, &RoundEnd { round: self.pre.round, pages: self.pre.slot });
+        if let Err(e) = self.send(end) {
+            return Progress::Failed(e);
+        }
+        // The state: a checkpoint file whose manifests name rounds as packs.
+        let state = match self.state(g) {
+            Ok(s) => s,
+            Err(e) => return Progress::Failed(format!("cannot capture the guest: {e}")),
+        };
+        // From here on the receiver may commit: record that first, durably.
+        let local_generation = crate::checkpoint::CheckpointDir::open(&self.dir, 1)
+            .ok()
+            .and_then(|d| d.list().ok())
+            .and_then(|l| l.first().map(|g| g.generation));
+        let mut marker = Marker {
+            state: "sending".into(),
+            transport: self.req.transport.clone(),
+            instructions: executed,
+            local_generation,
+            destination_generation: None,
+            unix_nanos: stopped,
+        };
+        failpoint("migrate-before-final");
+        if let Err(e) = marker.write(&self.dir) {
+            return Progress::Failed(format!("cannot record the migration in {}: {e}", self.dir.display()));
+        }
+        let sent = self.send(frame(Kind::State, &state));
+        self.tx = None;
+        let written = self.writer.take().and_then(|h| h.join().ok());
+        let (bytes, state_sent, werr) = match written {
+            Some(w) => (w.bytes, w.state_sent, w.error),
+            None => (0, false, Some("the transport writer panicked".into())),
+        };
+        if sent.is_err() || !state_sent {
+            // The receiver cannot have the whole state: it commits nothing. Safe to go on here.
+            let _ = super::remove_marker(&self.dir);
+            return Progress::Failed(format!(
+                "the transport failed before the final part was out: {}{}",
+                werr.unwrap_or_else(|| "closed".into()),
+                self.transport_status()
+            ));
+        }
+        failpoint("migrate-after-final");
+        log::debug!(
+            "migration: final part sent ({} bytes in all) {:.1} ms after the stop",
+            bytes,
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+        let deadline = Instant::now() + self.timeout();
+        let unknown = |why: String, m: &mut Marker, dir: &Path| {
+            m.state = "unknown".into();
+            if let Err(e) = m.write(dir) {
+                log::warn!("cannot update {}: {e}", dir.join(super::MARKER_FILE).display());
+            }
+            Progress::Unknown(format!("{why}; {}", m.refusal(dir)))
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(left) {
+                Ok(Reply::Frame(Kind::Committed, p)) => {
+                    let c: Committed = match from_json(Kind::Committed, &p) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            return unknown(
+                                format!("the receiver's answer is malformed ({e})"),
+                                &mut marker,
+                                &self.dir,
+                            )
+                        }
+                    };
+                    marker.state = "migrated".into();
+                    marker.destination_generation = Some(c.generation);
+                    if let Err(e) = marker.write(&self.dir) {
+                        log::warn!("cannot update {}: {e}", self.dir.join(super::MARKER_FILE).display());
+                    }
+                    self.reap();
+                    return Progress::Migrated {
+                        committed: c,
+                        bytes,
+                        rounds: self.pre.round,
+                        downtime_start_unix_nanos: stopped,
+                    };
+                }
+                Ok(Reply::Frame(Kind::Refused, p)) => {
+                    let why = from_json::<Refused>(Kind::Refused, &p).map(|r| r.message).unwrap_or_default();
+                    // The receiver committed nothing: the guest goes on here.
+                    if let Err(e) = super::remove_marker(&self.dir) {
+                        return unknown(
+                            format!("the receiver refused ({why}) but the marker cannot be removed ({e})"),
+                            &mut marker,
+                            &self.dir,
+                        );
+                    }
+                    return Progress::Failed(format!("the receiver refused the final state: {why}"));
+                }
+                Ok(Reply::Frame(Kind::Ready | Kind::RoundDone, _)) => continue,
+                Ok(Reply::Frame(k, _)) => {
+                    return unknown(
+                        format!("unexpected {k:?} frame from the receiver"),
+                        &mut marker,
+                        &self.dir,
+                    )
+                }
+                Ok(Reply::Closed(why)) => {
+                    let status = self.transport_status();
+                    return unknown(format!("no acknowledgement: {why}{status}"), &mut marker, &self.dir);
+                }
+                Err(_) => {
+                    return unknown(
+                        format!("no acknowledgement within {:?}", self.timeout()),
+                        &mut marker,
+                        &self.dir,
+                    )
+                }
+            }
+        }
+    }
+
+    /// The final state: what a generation file holds, manifests naming rounds as packs, its
+    /// generation the last round.
+    fn state(&self, g: &mut Guest) -> Result<Vec<u8>, crate::Error> {
+        let c = crate::snapshot::capture(g)?;
+        let header = Header {
+            format_version: format::FORMAT_VERSION,
+            flags: 0,
+            module_hash: self.module_hash,
+            module_len: g.module.byte_len,
+            generation: self.pre.round,
+            created_unix_nanos: unix_nanos(),
+            instructions: c.executed,
+            producer: format::Producer::current(),
+        };
+        let manifests = self.pre.manifests(g);
+        let mut out = Vec::new();
+        crate::snapshot::write(g, &c, &header, Some(&manifests), &mut out)?;
+        Ok(out)
+    }
+
+    /// Waits briefly for the transport to end, then ends it.
+    fn reap(&mut self) {
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Gives up before the final part: tells the receiver (best effort), closes the stream and
+    /// ends the transport. The guest goes on here.
+    pub fn abort(mut self, why: &str) {
+        if let Some(f) = self.pending.take() {
+            drop(f);
+        }
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.try_send(json_frame(Kind::Abort, &Refused { message: why.to_string() }));
+        }
+        if let Some(h) = self.writer.take() {
+            // The writer ends when the queue is drained or the pipe breaks; a transport that
+            // does not read any more is killed below first.
+            let until = Instant::now() + Duration::from_secs(2);
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if !h.is_finished() {
+                let _ = self.child.kill();
+            }
+            let _ = h.join();
+        }
+        self.reap();
+    }
+}
+
+/// The transport writer: the magic, then every queued frame, then the end of the stream.
+fn write_frames(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>) -> Written {
+    let mut w = Written { bytes: 0, error: None, state_sent: false };
+    if let Err(e) = write_magic(&mut stdin) {
+        w.error = Some(e.to_string());
+        return w;
+    }
+    for f in rx {
+        let is_state = f.first() == Some(&(Kind::State as u8));
+        if let Err(e) = stdin.write_all(&f) {
+            w.error = Some(e.to_string());
+            return w;
+        }
+        w.bytes += f.len() as u64;
+        if is_state {
+            if let Err(e) = stdin.flush() {
+                w.error = Some(e.to_string());
+                return w;
+            }
+            w.state_sent = true;
+        }
+    }
+    if let Err(e) = stdin.flush() {
+        w.error = Some(e.to_string());
+    }
+    w
+}
