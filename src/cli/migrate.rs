@@ -145,6 +145,9 @@ fn redirect(stdout: Option<&std::path::Path>, stderr: Option<&std::path::Path>) 
             .map_err(|e| format!("cannot open {}: {e}", p.display()))
     };
     let _ = std::io::stdout().flush();
+    // The stream's pipe is no input for the guest.
+    let null = std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    rustix::stdio::dup2_stdin(null).map_err(|e| format!("cannot redirect stdin: {e}"))?;
     if let Some(p) = stdout {
         rustix::stdio::dup2_stdout(open(p)?).map_err(|e| format!("cannot redirect stdout: {e}"))?;
     }

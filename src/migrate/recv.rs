@@ -335,3 +335,163 @@ impl Rounds<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::{encode_pages, frame, write_magic, Hello, Kind, RoundEnd, PAGES_PER_FRAME};
+    use crate::session::{CheckpointOptions, EntrySpec};
+
+    /// A receiver's configuration for a small module in a scratch directory.
+    fn setup() -> (tempfile::TempDir, RunConfig, [u8; 32]) {
+        let tmp = tempfile::tempdir().unwrap();
+        let module = tmp.path().join("m.wasm");
+        let bytes = wast::parser::parse::<wast::Wat>(
+            &wast::parser::ParseBuffer::new("(module (memory 1) (func (export \"_start\")))").unwrap(),
+        )
+        .unwrap()
+        .encode()
+        .unwrap();
+        std::fs::write(&module, &bytes).unwrap();
+        let cfg = RunConfig {
+            module_path: module,
+            wasi: crate::wasi::WasiConfig { args: vec![], env: vec![], preopens: vec![] },
+            entry: EntrySpec::Command,
+            limits: Default::default(),
+            checkpoint: Some(CheckpointOptions {
+                dir: tmp.path().join("ck"),
+                keep: 3,
+                policy: Default::default(),
+                fresh: false,
+                restore: None,
+                keep_on_exit: false,
+                wait_lock: false,
+                incremental: true,
+            }),
+        };
+        let hash = hash::sha256(&bytes);
+        (tmp, cfg, hash)
+    }
+
+    fn hello(hash: &[u8; 32], len: u64) -> Vec<u8> {
+        let h = Hello {
+            version: super::super::VERSION,
+            module_sha256: hash::to_hex(hash),
+            module_len: len,
+            preopens: vec![],
+            instructions: 0,
+            producer: "test".into(),
+        };
+        let mut v = Vec::new();
+        write_magic(&mut v).unwrap();
+        v.extend(json_frame(Kind::Hello, &h));
+        v
+    }
+
+    /// Feeds `input` to a receiver: its error, and what the checkpoint directory holds after.
+    fn feed(cfg: &RunConfig, input: &[u8]) -> (String, Vec<String>) {
+        let mut out = Vec::new();
+        let e = receive(cfg, &mut &input[..], &mut out).expect_err("a bad stream must be refused");
+        let dir = &cfg.checkpoint.as_ref().unwrap().dir;
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.retain(|n| n != "lock");
+        (e.to_string(), names)
+    }
+
+    #[test]
+    fn damaged_or_hostile_streams_commit_nothing() {
+        let (_tmp, cfg, hash) = setup();
+        let len = std::fs::metadata(&cfg.module_path).unwrap().len();
+        let page = vec![7u8; PAGE_SIZE];
+        let good_page = encode_pages(1, &[(0, 0, fingerprint(&page))], &page);
+        let state = frame(Kind::State, b"not a checkpoint");
+        let end1 = json_frame(Kind::RoundEnd, &RoundEnd { round: 1, pages: 1 });
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("empty", vec![], "closed the stream at once"),
+            ("not the protocol", b"SSH-2.0-OpenSSH\r\n".to_vec(), "does not speak"),
+            ("another module", hello(&[1; 32], len), "another module"),
+            ("no final state", [hello(&hash, len), frame(Kind::Pages, &good_page)].concat(), "ended before"),
+            (
+                "a wrong fingerprint",
+                [hello(&hash, len), frame(Kind::Pages, &encode_pages(1, &[(0, 0, 5)], &page))].concat(),
+                "fingerprint",
+            ),
+            (
+                "a round out of order",
+                [hello(&hash, len), frame(Kind::Pages, &encode_pages(3, &[], &[]))].concat(),
+                "round 3",
+            ),
+            (
+                "a miscounted round",
+                [
+                    hello(&hash, len),
+                    frame(Kind::Pages, &good_page),
+                    json_frame(Kind::RoundEnd, &RoundEnd { round: 1, pages: 2 }),
+                ]
+                .concat(),
+                "another page count",
+            ),
+            (
+                "a damaged state",
+                [hello(&hash, len), frame(Kind::Pages, &good_page), end1.clone(), state].concat(),
+                "damaged",
+            ),
+            (
+                "a frame that lies about its length",
+                [hello(&hash, len), vec![Kind::Pages as u8, 0xff, 0xff, 0xff, 0x7f]].concat(),
+                "Pages frame of",
+            ),
+            (
+                "a torn frame",
+                [hello(&hash, len), frame(Kind::Pages, &good_page)[..1000].to_vec()].concat(),
+                "inside a frame",
+            ),
+            (
+                "a bad CRC",
+                {
+                    let mut f = frame(Kind::Pages, &good_page);
+                    f[100] ^= 1;
+                    [hello(&hash, len), f].concat()
+                },
+                "CRC",
+            ),
+            (
+                "an abort",
+                [hello(&hash, len), json_frame(Kind::Abort, &Refused { message: "bye".into() })].concat(),
+                "gave up",
+            ),
+        ];
+        for (what, input, says) in cases {
+            let (e, left) = feed(&cfg, &input);
+            assert!(e.contains(says), "{what}: {e}");
+            assert!(left.iter().all(|n| n.starts_with('.') && n.ends_with(".tmp")), "{what}: left {left:?}");
+            assert!(
+                !left.iter().any(|n| n.starts_with("gen-") || n.starts_with("pack-")),
+                "{what}: {left:?}"
+            );
+        }
+        // Random frames after a valid Hello: refused, never a panic or a commit.
+        let mut x = 0x9E3779B97F4A7C15u64;
+        for _ in 0..300 {
+            let mut input = hello(&hash, len);
+            for _ in 0..(x % 5) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let kind = (x % 10) as u8;
+                let n = (x >> 8) as usize % (PAGES_PER_FRAME * 100);
+                let payload: Vec<u8> = (0..n).map(|i| (x >> (i % 56)) as u8).collect();
+                let mut f = vec![kind];
+                f.extend((payload.len() as u32).to_le_bytes());
+                f.extend(&payload);
+                let crc = crc32fast::hash(&f);
+                f.extend(crc.to_le_bytes());
+                input.extend(f);
+            }
+            let (_, left) = feed(&cfg, &input);
+            assert!(!left.iter().any(|n| n.starts_with("gen-") || n.starts_with("pack-")), "{left:?}");
+        }
+    }
+}

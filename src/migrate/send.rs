@@ -558,7 +558,7 @@ impl Sender {
                     if let Err(e) = marker.write(&self.dir) {
                         log::warn!("cannot update {}: {e}", self.dir.join(super::MARKER_FILE).display());
                     }
-                    self.reap();
+                    // The transport may go on (`receive --run` runs the guest): not waited for.
                     return Progress::Migrated {
                         committed: c,
                         bytes,
