@@ -7,7 +7,8 @@
 #            chiwawa run --every 10s [run options] app.wasm [args...]
 #
 # The guest's own exit (proc_exit, return from _start, or a trap) ends supervision, and this
-# script exits with the guest's exit code. chiwawa reports that the guest finished by writing
+# script exits with the guest's exit code. A migration to another host (`chiwawa migrate`) ends
+# it too, with 0 ("migrated" in the status file); a migration whose outcome is unknown with 91. chiwawa reports that the guest finished by writing
 # "exit CODE" to the file named by $CHIWAWA_STATUS_FILE; when chiwawa ends without writing it,
 # that was a crash and the command is started again.
 # Defaults: unlimited restarts, backoff 1 s doubling up to 60 s; the backoff resets after a run
@@ -55,7 +56,18 @@ while :; do
   while kill -0 "$child" 2>/dev/null; do wait "$child"; code=$?; done
   child=0
   if [[ -f "$CHIWAWA_STATUS_FILE" ]]; then
-    read -r _ guest_code <"$CHIWAWA_STATUS_FILE"
+    read -r what guest_code <"$CHIWAWA_STATUS_FILE"
+    case "$what" in
+      migrated)
+        # `chiwawa migrate` moved the guest to another host: it goes on there, done here.
+        echo "supervise: the guest migrated to another host (its generation $guest_code there); done here" >&2
+        exit 0 ;;
+      migration-unknown)
+        # The final part of a migration went out unacknowledged: restarting here could run a
+        # second copy (chiwawa would refuse anyway); a human decides, see chiwawa's message.
+        echo "supervise: a migration's outcome is unknown (status $code); not restarting" >&2
+        exit "$code" ;;
+    esac
     echo "supervise: the guest finished with exit code $guest_code after $restarts restart(s)" >&2
     exit "$guest_code"
   fi

@@ -1747,3 +1747,62 @@ fn wast_under_every_host() {
         assert_eq!(o.stdout_str(), native, "{}", h.name());
     }
 }
+
+/// Live migration (issue 19) from a native `chiwawa run` into chiwawa.wasm as the receiver
+/// (reading the stream on stdin, answering on stdout, under Wasmtime and under Node); the
+/// destination then resumes the guest under the same host and the two halves of its output
+/// make up an uninterrupted run's.
+#[test]
+fn native_guest_migrates_into_a_hosted_receiver() {
+    chiwawa_wasm();
+    let guest_args = ["30000000", "100000", "/sandbox"];
+    let plain = Root::new();
+    let module = plain.module(&guest("counter"));
+    let mut args = vec!["run", "--dir", "sb::/sandbox", module.as_str()];
+    args.extend(guest_args);
+    let reference = run(Host::Native, &plain, &[], &args, None, StdoutTo::Pipe);
+    assert_eq!(reference.code(), Some(0), "{}", reference.stderr);
+    let ref_out = fs::read(plain.join("sb/out.txt")).unwrap();
+    for host in [Host::Wasmtime, Host::Node] {
+        let root = Root::new();
+        root.module(&guest("counter"));
+        let mut args =
+            vec!["run", "--checkpoint-dir", "ck", "--every", "1h", "--dir", "sb::/sandbox", module.as_str()];
+        args.extend(guest_args);
+        let what = format!("[native] source for {}", host.name());
+        let source = spawn(Host::Native.command(&root, &[], &args), &root, None, StdoutTo::Pipe, what);
+        let t0 = std::time::Instant::now();
+        while fs::metadata(root.join("sb/out.txt")).map_or(0, |m| m.len()) < 200 {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(60), "the source did not start");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let recv = host.command(
+            &root,
+            &[],
+            &["receive", "--checkpoint-dir", "ck2", "--dir", "sb::/sandbox", &module],
+        );
+        let mut m = Command::new(native_bin());
+        m.current_dir(&root.path).args(["migrate", "--checkpoint-dir", "ck", "--"]).arg(recv.get_program());
+        m.args(recv.get_args());
+        let mo = m.output().unwrap();
+        let src = source.wait();
+        let label = host.name();
+        assert_eq!(
+            mo.status.code(),
+            Some(0),
+            "{label}: {}\n{}",
+            String::from_utf8_lossy(&mo.stderr),
+            src.stderr
+        );
+        assert_eq!(src.code(), Some(90), "{label}: {}", src.stderr);
+        let mut args = vec!["run", "--checkpoint-dir", "ck2", "--dir", "sb::/sandbox", module.as_str()];
+        args.extend(guest_args);
+        let dest = run(host, &root, &[], &args, None, StdoutTo::Pipe);
+        assert_eq!(dest.code(), Some(0), "{label}: {}", dest.stderr);
+        assert!(dest.stderr.contains("resuming from"), "{label}: {}", dest.stderr);
+        let mut both = src.stdout.clone();
+        both.extend_from_slice(&dest.stdout);
+        assert!(both == reference.stdout, "{label}: the two halves are not the uninterrupted output");
+        assert_eq!(fs::read(root.join("sb/out.txt")).unwrap(), ref_out, "{label}: sb/out.txt");
+    }
+}

@@ -125,3 +125,43 @@ fn chiwawa_failures_are_retried_up_to_the_limit() {
     assert!(err.contains("restart 2 in 2s") && err.contains("restart limit (2) is reached"), "{err}");
     assert!(t0.elapsed() >= Duration::from_secs(3), "backoff 1 s + 2 s was not respected");
 }
+
+#[test]
+fn a_migrated_guest_ends_supervision_on_the_source() {
+    let d = tempfile::tempdir().unwrap();
+    let sb = d.path().join("sb");
+    std::fs::create_dir_all(&sb).unwrap();
+    let dir = format!("{}::/sandbox", sb.display());
+    let ck = d.path().join("ck");
+    let sup = Command::new("bash")
+        .arg(supervisor())
+        .args(["--backoff", "0", "--"])
+        .arg(BIN)
+        .args(["run", "--every", "1h", "--checkpoint-dir"])
+        .arg(&ck)
+        .args(["--dir", &dir, &counter(), "200000000", "1000000", "/sandbox"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !sb.join("out.txt").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the guest did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ck2 = d.path().join("ck2");
+    let m = Command::new(BIN)
+        .args(["migrate", "--checkpoint-dir"])
+        .arg(&ck)
+        .args(["--", BIN, "receive", "--checkpoint-dir"])
+        .arg(&ck2)
+        .args(["--dir", &dir, &counter()])
+        .output()
+        .unwrap();
+    assert_eq!(m.status.code(), Some(0), "{}", String::from_utf8_lossy(&m.stderr));
+    let out = sup.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("supervise: the guest migrated to another host"), "{err}");
+    assert!(!err.contains("restart 1"), "{err}");
+}

@@ -44,6 +44,44 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Waits out `WouldBlock` (Node's WASI gives a non-blocking pipe as stdin and stdout): the
+/// stream is read and written as if it blocked.
+struct Patient<T>(T);
+
+fn pause() {
+    std::thread::sleep(std::time::Duration::from_millis(1));
+}
+
+impl<R: Read> Read for Patient<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
+                r => return r,
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for Patient<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
+                r => return r,
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        loop {
+            match self.0.flush() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
+                r => return r,
+            }
+        }
+    }
+}
+
 /// A refusal: sent to the sender (best effort) and returned.
 fn refuse(output: &mut dyn Write, message: String) -> Error {
     let _ = output.write_all(&json_frame(Kind::Refused, &Refused { message: message.clone() }));
@@ -54,6 +92,9 @@ fn refuse(output: &mut dyn Write, message: String) -> Error {
 /// Receives one migration into `cfg`'s checkpoint directory. The directory's lock is held
 /// while receiving and released on return.
 pub fn receive(cfg: &RunConfig, input: &mut dyn Read, output: &mut dyn Write) -> Result<Received, Error> {
+    let mut output = Patient(output);
+    let output: &mut dyn Write = &mut output;
+    let input = Patient(input);
     let ck =
         cfg.checkpoint.as_ref().ok_or_else(|| Error::Other("receive needs a checkpoint directory".into()))?;
     write_magic(output)
