@@ -26,6 +26,9 @@ pub struct RunConfig {
     pub limits: Limits,
     /// Checkpointing, when any checkpoint option was given.
     pub checkpoint: Option<CheckpointOptions>,
+    /// Memories a migration receiver assembled for the generation it committed
+    /// (`receive --run`): that generation's restore takes them instead of reading its packs.
+    pub preloaded: Option<Arc<Mutex<Option<crate::migrate::Preloaded>>>>,
 }
 
 /// Where and when to checkpoint, and how to start.
@@ -251,6 +254,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                     if let Some(m) = migration.take() {
                         let why = format!("stopped by {}", crate::stop::signal_name(signal));
                         end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
+                        trigger.migration_taken();
                     }
                     // A planned stop: save everything up to this safe point, then exit.
                     let name = crate::stop::signal_name(signal);
@@ -279,6 +283,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                         Progress::Failed(why) => {
                             if let Some(m) = migration.take() {
                                 end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
+                                trigger.migration_taken();
                             }
                         }
                         Progress::Migrated { committed, bytes, rounds, downtime_start_unix_nanos } => {
@@ -318,7 +323,14 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                             if let Some(t) = w.tracker.as_mut() {
                                 *t = crate::checkpoint::pages::PageTracker::new();
                             }
-                            match crate::migrate::send::Sender::start(req, dir.path(), module_hash, &guest) {
+                            let wake = trigger.interrupt_flag();
+                            match crate::migrate::send::Sender::start(
+                                req,
+                                dir.path(),
+                                module_hash,
+                                &guest,
+                                wake,
+                            ) {
                                 Ok(s) => migration = Some(s),
                                 Err(why) => {
                                     log::error!("migration failed: {why}; the guest keeps running here");
@@ -743,6 +755,11 @@ fn start_guest(
         // Pages of an incremental generation are in the packs beside its file.
         let pack_dir = crate::checkpoint::pages::pack_dir(path);
         let mut pages = crate::checkpoint::pages::PageStore::new(&pack_dir, *module_hash);
+        let pre = cfg.preloaded.as_ref().and_then(|p| p.lock().ok()?.take_if(|p| p.generation == generation));
+        if let Some(p) = pre {
+            log::debug!("restore: {} memories as the migration receiver kept them in RAM", p.memories.len());
+            pages.preload(p.memories);
+        }
         let (g, tracker) =
             snapshot::restore_paged(module.clone(), &c, Some(&mut pages), &cfg.wasi, cfg.limits, &mut undo)
                 .map_err(|e| match e {

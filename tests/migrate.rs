@@ -98,7 +98,9 @@ fn run_dest(root: &Root, g: &Guest) -> Finished {
 
 #[test]
 fn a_migrated_guest_finishes_on_the_destination_like_an_uninterrupted_run() {
-    for g in [counter(), dirty()] {
+    let mut simd = Guest::wasm("simd_counter", &["3000000", "20000", "/sb"]);
+    simd.sandbox = true;
+    for g in [counter(), dirty(), simd] {
         let r = reference(&g);
         let root = Root::with_header();
         let src = start_source(&root, &g, &[]);
@@ -137,23 +139,29 @@ fn a_migrated_guest_finishes_on_the_destination_like_an_uninterrupted_run() {
 
 #[test]
 fn receive_with_run_goes_on_running_the_guest() {
-    let g = counter();
-    let r = reference(&g);
-    let root = Root::with_header();
-    let src = start_source(&root, &g, &[]);
-    let stdout = root.stdout_path().display().to_string();
-    let extra = ["--run", "--stdout", stdout.as_str(), "--stderr", "receiver.err", "--every", "1h"];
-    let m = migrate(&root, &[], &receiver(&g, None, &extra));
-    let src = src.wait();
-    assert_eq!(m.status.code(), Some(0), "{}\n{}", text(&m.stderr), src.stderr);
-    assert_eq!(src.code(), Some(EXIT_MIGRATED), "{}", src.stderr);
-    // The receiver runs the guest on; when it finishes, its checkpoint directory is cleared.
-    wait_until("the receiver to finish the guest", Duration::from_secs(90), || {
-        root.stdout_bytes().len() >= HEADER.len() + r.stdout.len()
-            && dest_gens(&root).is_empty()
-            && !root.path().join(CK2).join("lock").exists()
-    });
-    assert_equivalent_in(&root, &root.path().join(CK2), &r, "receive --run");
+    for g in [counter(), dirty()] {
+        let r = reference(&g);
+        let root = Root::with_header();
+        let src = start_source(&root, &g, &[]);
+        let stdout = root.stdout_path().display().to_string();
+        let extra = ["--run", "--stdout", stdout.as_str(), "--stderr", "receiver.err", "--every", "1h"];
+        // The receiver logs at debug level: it says when it resumes from the memory it kept.
+        let mut transport = vec!["env".to_string(), "RUST_LOG=chiwawa=debug".to_string()];
+        transport.extend(receiver(&g, None, &extra));
+        let m = migrate(&root, &["--remainder-mib", "1"], &transport);
+        let src = src.wait();
+        assert_eq!(m.status.code(), Some(0), "{}\n{}", text(&m.stderr), src.stderr);
+        assert_eq!(src.code(), Some(EXIT_MIGRATED), "{}", src.stderr);
+        // The receiver runs the guest on; when it finishes, its checkpoint directory is cleared.
+        wait_until("the receiver to finish the guest", Duration::from_secs(90), || {
+            root.stdout_bytes().len() >= HEADER.len() + r.stdout.len()
+                && dest_gens(&root).is_empty()
+                && !root.path().join(CK2).join("lock").exists()
+        });
+        let log = std::fs::read_to_string(root.path().join("receiver.err")).unwrap();
+        assert!(log.contains("memories as the migration receiver kept them in RAM"), "{}: {log}", g.name);
+        assert_equivalent_in(&root, &root.path().join(CK2), &r, &format!("{}: receive --run", g.name));
+    }
 }
 
 #[test]
@@ -298,4 +306,52 @@ fn killed_at_every_protocol_step_exactly_one_side_resumes() {
             }
         }
     }
+}
+
+/// Prints "before", sleeps 4 s in `poll_oneoff`, prints "after".
+const SLEEPER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 200) "before\n")
+  (data (i32.const 220) "after\n")
+  (func $print (param $p i32) (param $n i32)
+    (i32.store (i32.const 0) (local.get $p))
+    (i32.store (i32.const 4) (local.get $n))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (call $print (i32.const 200) (i32.const 7))
+    (i64.store (i32.const 300) (i64.const 42))
+    (i32.store8 (i32.const 308) (i32.const 0))
+    (i32.store (i32.const 316) (i32.const 1))
+    (i64.store (i32.const 324) (i64.const 4000000000))
+    (i64.store (i32.const 332) (i64.const 0))
+    (i32.store16 (i32.const 340) (i32.const 0))
+    (if (call $poll (i32.const 300) (i32.const 400) (i32.const 1) (i32.const 500)) (then unreachable))
+    (call $print (i32.const 220) (i32.const 6))))"#;
+
+#[test]
+fn a_sleeping_guest_migrates_at_once_and_sleeps_on_at_the_destination() {
+    let root = Root::new();
+    let m = root.path().join("sleeper.wat");
+    std::fs::write(&m, SLEEPER).unwrap();
+    let g = Guest { name: "sleeper".into(), module: m.clone(), args: vec![], sandbox: false };
+    let src = spawn(&root, &g, &SOURCE_OPTS, &[], Out::Pipe);
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    let o = migrate(&root, &[], &receiver(&g, None, &[]));
+    let took = t0.elapsed();
+    let src = src.wait();
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", text(&o.stderr), src.stderr);
+    assert_eq!(src.code(), Some(EXIT_MIGRATED), "{}", src.stderr);
+    assert!(took < Duration::from_secs(2), "the migration waited for the sleep: {took:?}");
+    assert_eq!(text(&src.stdout), "before\n");
+    let t1 = Instant::now();
+    let dest = spawn(&root, &g, &DEST_OPTS, &[], Out::Pipe).wait();
+    assert_eq!(dest.code(), Some(0), "{}", dest.stderr);
+    assert_eq!(text(&dest.stdout), "after\n");
+    // The rest of the sleep, not all of it again, nor none of it.
+    let slept = t0.elapsed();
+    assert!(slept >= Duration::from_millis(3500), "slept {slept:?} in all");
+    assert!(t1.elapsed() < Duration::from_millis(3900), "the destination slept {:?}", t1.elapsed());
 }

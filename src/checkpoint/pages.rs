@@ -601,12 +601,21 @@ pub struct PageStore {
     dir: PathBuf,
     module_hash: [u8; 32],
     open: HashMap<u64, (File, u64)>,
+    /// Memories already assembled (by index), given by whoever verified them page by page
+    /// against the same manifests (a migration receiver): [`load`](Self::load) takes them as
+    /// they are instead of reading the packs.
+    preloaded: HashMap<u32, crate::runtime::memory::Bytes>,
 }
 
 impl PageStore {
     /// Packs in `dir`, which must have been written for the module with this SHA-256.
     pub fn new(dir: &Path, module_hash: [u8; 32]) -> Self {
-        PageStore { dir: dir.to_path_buf(), module_hash, open: HashMap::new() }
+        PageStore { dir: dir.to_path_buf(), module_hash, open: HashMap::new(), preloaded: HashMap::new() }
+    }
+
+    /// Memories (by index) that [`load`](Self::load) returns as they are; see the field.
+    pub fn preload(&mut self, memories: Vec<(u32, crate::runtime::memory::Bytes)>) {
+        self.preloaded.extend(memories);
     }
 
     /// The directory the packs are read from.
@@ -662,6 +671,9 @@ impl PageStore {
                     m.index, m.size_pages
                 )
             })?;
+        if let Some(mem) = self.preloaded.remove(&m.index).filter(|b| b.len() == bytes) {
+            return Ok(mem);
+        }
         let mut mem = try_zeroed_vec(bytes)
             .ok_or_else(|| format!("cannot allocate {bytes} bytes for memory {}", m.index))?;
         for (p, r) in &m.entries {

@@ -97,7 +97,7 @@ fn migrate_inner(a: &MigrateArgs) -> Result<i32, String> {
 }
 
 pub fn receive(a: ReceiveArgs) -> i32 {
-    let cfg = super::run::config_checkpointing(&a.run);
+    let mut cfg = super::run::config_checkpointing(&a.run);
     if a.then_run && (a.stdout.is_none() || a.stderr.is_none()) {
         eprintln!(
             "error: --run needs --stdout and --stderr (this process's stdout carries the migration protocol)"
@@ -107,9 +107,9 @@ pub fn receive(a: ReceiveArgs) -> i32 {
     let received = {
         let mut input = std::io::stdin().lock();
         let mut output = std::io::stdout().lock();
-        migrate::recv::receive(&cfg, &mut input, &mut output)
+        migrate::recv::receive(&cfg, &mut input, &mut output, a.then_run)
     };
-    let r = match received {
+    let mut r = match received {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -126,6 +126,7 @@ pub fn receive(a: ReceiveArgs) -> i32 {
     if !a.then_run {
         return 0;
     }
+    cfg.preloaded = r.preloaded.take().map(|p| std::sync::Arc::new(std::sync::Mutex::new(Some(p))));
     if let Err(e) = redirect(a.stdout.as_deref(), a.stderr.as_deref()) {
         eprintln!("error: {e}");
         return EXIT_ERROR;

@@ -95,6 +95,7 @@ fn config_with(a: &RunArgs) -> RunConfig {
             max_frames: a.max_call_depth,
         },
         checkpoint: checkpoint_options(a),
+        preloaded: None,
     }
 }
 

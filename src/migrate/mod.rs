@@ -103,6 +103,27 @@ pub struct Hello {
     pub instructions: u64,
     /// Who sends (chiwawa version and host kind).
     pub producer: String,
+    /// The size of each linear memory when the migration started, in 64 KiB pages (a
+    /// receiver that keeps the memory image allocates it once).
+    #[serde(default)]
+    pub memory_pages: Vec<u64>,
+}
+
+/// Guest memories assembled in RAM by a receiver as the pages arrived, for the generation it
+/// committed: `receive --run` resumes from them instead of reading the packs back.
+pub struct Preloaded {
+    pub generation: u64,
+    /// (memory index, contents), exactly as the generation's manifests describe them.
+    pub memories: Vec<(u32, crate::runtime::memory::Bytes)>,
+}
+
+impl std::fmt::Debug for Preloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preloaded")
+            .field("generation", &self.generation)
+            .field("memories", &self.memories.len())
+            .finish()
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]

@@ -17,6 +17,7 @@ use crate::checkpoint::format::{parse_checkpoint, CheckpointWriter, SectionKind,
 use crate::checkpoint::pages::{fingerprint, pack_file_name, Manifest};
 use crate::checkpoint::{hash, CheckpointDir};
 use crate::error::Error;
+use crate::runtime::memory::Bytes;
 use crate::session::{load_module_bytes, RunConfig};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -28,7 +29,89 @@ pub struct Received {
     pub dir: PathBuf,
     /// Bytes read from the stream.
     pub bytes: u64,
+    /// The guest's memories as received, when asked for (`receive --run`) and they could be
+    /// kept.
+    pub preloaded: Option<super::Preloaded>,
 }
+
+/// The memories as received so far, kept in RAM for `receive --run`: the latest contents of
+/// each page and which (round, slot) they came from.
+struct Image {
+    mems: Vec<Bytes>,
+    from: Vec<Vec<Option<(u64, u64)>>>,
+    limit_pages: u64,
+}
+
+impl Image {
+    /// Memories of the sizes the sender announced (at most `limit_pages` each); `None` if they
+    /// cannot be had (the receiver then reads the packs back, as a new run does).
+    fn new(sizes: &[u64], limit_pages: u64) -> Option<Image> {
+        if sizes.len() > MAX_MEMORIES || sizes.iter().any(|&p| p > limit_pages) {
+            return None;
+        }
+        let mut mems = Vec::with_capacity(sizes.len());
+        for &p in sizes {
+            mems.push(Bytes::zeroed(usize::try_from(p).ok()?.checked_mul(PAGE_SIZE)?)?);
+        }
+        let from = sizes.iter().map(|&p| vec![None; p as usize]).collect();
+        Some(Image { mems, from, limit_pages })
+    }
+
+    /// Stores a received page; `false` if it is out of bounds or memory cannot grow.
+    fn put(&mut self, m: u32, p: u64, round: u64, slot: u64, page: &[u8]) -> bool {
+        let (m, Ok(pu)) = (m as usize, usize::try_from(p)) else { return false };
+        if m >= MAX_MEMORIES || p >= self.limit_pages {
+            return false;
+        }
+        if m >= self.mems.len() {
+            self.mems.resize_with(m + 1, Bytes::new);
+            self.from.resize(m + 1, Vec::new());
+        }
+        let Some(need) = pu.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) else { return false };
+        if self.mems[m].len() < need && !self.mems[m].grow_to(need) {
+            return false;
+        }
+        if self.from[m].len() <= pu {
+            self.from[m].resize(pu + 1, None);
+        }
+        self.mems[m][pu * PAGE_SIZE..need].copy_from_slice(page);
+        self.from[m][pu] = Some((round, slot));
+        true
+    }
+
+    /// The memories as `manifests` (stream numbering) describe them: each listed page must be
+    /// the last one received for it, pages not listed are zeroed. `None` if they do not match.
+    fn finish(mut self, manifests: &[Manifest]) -> Option<Vec<(u32, Bytes)>> {
+        let mut out = Vec::new();
+        for m in manifests {
+            let i = m.index as usize;
+            let size = usize::try_from(m.size_pages).ok()?.checked_mul(PAGE_SIZE)?;
+            let mut mem = std::mem::take(self.mems.get_mut(i)?);
+            if mem.len() > size || (mem.len() < size && !mem.grow_to(size)) {
+                return None;
+            }
+            let from = self.from.get(i)?;
+            let mut listed = vec![false; from.len()];
+            for (p, r) in &m.entries {
+                let p = usize::try_from(*p).ok()?;
+                if from.get(p).copied().flatten() != Some((r.pack, r.slot)) {
+                    return None;
+                }
+                listed[p] = true;
+            }
+            for (p, f) in from.iter().enumerate() {
+                if f.is_some() && !listed[p] {
+                    mem[p * PAGE_SIZE..(p + 1) * PAGE_SIZE].fill(0);
+                }
+            }
+            out.push((m.index, mem));
+        }
+        Some(out)
+    }
+}
+
+/// Most memories an image is kept for (the module's own count is checked at restore).
+const MAX_MEMORIES: usize = 1 << 16;
 
 /// Counts what is read.
 struct Counting<R> {
@@ -91,7 +174,13 @@ fn refuse(output: &mut dyn Write, message: String) -> Error {
 
 /// Receives one migration into `cfg`'s checkpoint directory. The directory's lock is held
 /// while receiving and released on return.
-pub fn receive(cfg: &RunConfig, input: &mut dyn Read, output: &mut dyn Write) -> Result<Received, Error> {
+/// With `keep_memory`, the pages are also assembled in RAM ([`Received::preloaded`]).
+pub fn receive(
+    cfg: &RunConfig,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+    keep_memory: bool,
+) -> Result<Received, Error> {
     let mut output = Patient(output);
     let output: &mut dyn Write = &mut output;
     let input = Patient(input);
@@ -163,8 +252,20 @@ pub fn receive(cfg: &RunConfig, input: &mut dyn Read, output: &mut dyn Write) ->
         .and_then(|_| output.flush())
         .map_err(|e| Error::Other(format!("cannot answer the sender: {e}")))?;
     log::debug!("receive: ready; generations from {} on", base + 1);
-    let mut r =
-        Rounds { dir: &dir, base, module_hash, hashes: Vec::new(), writer: None, written: Vec::new() };
+    let image = keep_memory.then(|| Image::new(&hello.memory_pages, cfg.limits.max_memory_pages)).flatten();
+    if keep_memory && image.is_none() {
+        log::warn!("receive: cannot keep the guest's memory in RAM; it is read back from the packs");
+    }
+    let mut r = Rounds {
+        dir: &dir,
+        base,
+        module_hash,
+        hashes: Vec::new(),
+        writer: None,
+        written: Vec::new(),
+        image,
+        preloaded: None,
+    };
     let result = r.run(&mut input, output, cfg, module_len);
     let committed = match result {
         Ok(c) => c,
@@ -175,7 +276,7 @@ pub fn receive(cfg: &RunConfig, input: &mut dyn Read, output: &mut dyn Write) ->
         }
     };
     drop(lock);
-    Ok(Received { committed, dir: ck.dir.clone(), bytes: input.count })
+    Ok(Received { committed, dir: ck.dir.clone(), bytes: input.count, preloaded: r.preloaded.take() })
 }
 
 /// The rounds received so far.
@@ -189,6 +290,8 @@ struct Rounds<'a> {
     writer: Option<PackWriter>,
     /// Packs made durable by this receiver.
     written: Vec<u64>,
+    image: Option<Image>,
+    preloaded: Option<super::Preloaded>,
 }
 
 impl Rounds<'_> {
@@ -284,6 +387,12 @@ impl Rounds<'_> {
                 return Err(bad(format!("memory {m} page {p} does not match its fingerprint")));
             }
             w.page(page).map_err(|e| Error::Other(format!("cannot write a page pack: {e}")))?;
+            if let Some(img) = self.image.as_mut() {
+                if !img.put(*m, *p, round, slots.len() as u64, page) {
+                    log::warn!("receive: memory {m} page {p} is beyond what can be kept in RAM; reading back instead");
+                    self.image = None;
+                }
+            }
             slots.push(*h);
         }
         if round == 1 && slots.len() == entries.len() {
@@ -315,7 +424,7 @@ impl Rounds<'_> {
     /// Checks the final state against what was received and this host, and renumbers it:
     /// (generation, instructions, file bytes).
     fn check_state(
-        &self,
+        &mut self,
         state: &[u8],
         cfg: &RunConfig,
         module_len: u64,
@@ -330,11 +439,15 @@ impl Rounds<'_> {
         let mut header = c.header.clone();
         header.generation = generation;
         let mut out = Vec::with_capacity(state.len());
+        let mut stream_manifests = Vec::new();
         let mut cw = CheckpointWriter::new(&mut out, &header).map_err(|e| e.to_string())?;
         for s in &c.sections {
             match s.kind {
                 SectionKind::Pages => {
                     let mut m = Manifest::decode(s.payload, n).map_err(|e| e.to_string())?;
+                    if self.image.is_some() {
+                        stream_manifests.push(m.clone());
+                    }
                     for (p, r) in &mut m.entries {
                         let held = self
                             .hashes
@@ -362,6 +475,14 @@ impl Rounds<'_> {
             }
         }
         cw.finish().map_err(|e| e.to_string())?;
+        if let Some(img) = self.image.take() {
+            match img.finish(&stream_manifests) {
+                Some(memories) => self.preloaded = Some(super::Preloaded { generation, memories }),
+                None => log::warn!(
+                    "receive: the memory kept in RAM does not match the final state; reading back instead"
+                ),
+            }
+        }
         Ok((generation, c.header.instructions, out))
     }
 
@@ -409,6 +530,7 @@ mod tests {
                 wait_lock: false,
                 incremental: true,
             }),
+            preloaded: None,
         };
         let hash = hash::sha256(&bytes);
         (tmp, cfg, hash)
@@ -422,6 +544,7 @@ mod tests {
             preopens: vec![],
             instructions: 0,
             producer: "test".into(),
+            memory_pages: vec![1],
         };
         let mut v = Vec::new();
         write_magic(&mut v).unwrap();
@@ -432,7 +555,7 @@ mod tests {
     /// Feeds `input` to a receiver: its error, and what the checkpoint directory holds after.
     fn feed(cfg: &RunConfig, input: &[u8]) -> (String, Vec<String>) {
         let mut out = Vec::new();
-        let e = receive(cfg, &mut &input[..], &mut out).expect_err("a bad stream must be refused");
+        let e = receive(cfg, &mut &input[..], &mut out, true).expect_err("a bad stream must be refused");
         let dir = &cfg.checkpoint.as_ref().unwrap().dir;
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())

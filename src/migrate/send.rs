@@ -8,8 +8,9 @@
 //! makes the guest pay for the copies only as fast as the transport takes them. A page is
 //! fingerprinted when it is copied; one whose fingerprint is what the receiver already holds
 //! is not sent again. Pre-copy ends when a round would send at most the request's remainder,
-//! when the remainder stops shrinking, or after the request's maximum of rounds; then the guest
-//! stops, the last changed pages and the rest of the state follow, and the run waits for the
+//! or after the request's maximum of rounds; when the remainder stops shrinking, the guest is
+//! held back (30 %, 60 %, 90 % of its time, as QEMU's auto-converge does) and pre-copy ends only
+//! if that does not help either. Then the guest stops, the last changed pages and the rest of the state follow, and the run waits for the
 //! receiver's answer.
 
 use super::{
@@ -24,13 +25,19 @@ use crate::guest::Guest;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Frames queued between the guest's thread and the transport writer (each up to
 /// [`PAGES_PER_FRAME`] pages: 4 MiB).
 const QUEUE_FRAMES: usize = 8;
+/// How much more the guest is held back each time a round does not shrink the remainder, and
+/// at most.
+const THROTTLE_STEP: f64 = 0.3;
+const MAX_THROTTLE: f64 = 0.9;
 /// Pages examined (fingerprinted) per frame at most, so that a safe point pauses the guest
 /// briefly even where most pages turn out unchanged.
 const EXAMINE_PER_FRAME: usize = 1024;
@@ -198,6 +205,8 @@ pub struct Sender {
     tx: Option<SyncSender<Vec<u8>>>,
     writer: Option<JoinHandle<Written>>,
     replies: Receiver<Reply>,
+    /// See [`start`](Self::start).
+    wake: Arc<AtomicBool>,
     ready: bool,
     pre: Precopy,
     /// A frame the queue had no room for yet.
@@ -210,6 +219,11 @@ pub struct Sender {
     awaiting: Option<u64>,
     /// The current round's end is queued.
     ended: bool,
+    /// The share of time the guest is held back (0 = full speed), raised when pre-copy does not
+    /// converge.
+    throttle: f64,
+    /// When the last safe point's migration work ended (for the throttle).
+    last_poll: Instant,
     queued_pages: u64,
 }
 
@@ -220,7 +234,16 @@ fn unix_nanos() -> u64 {
 impl Sender {
     /// Starts the transport and sends `Hello`. The run must have stopped its own write
     /// tracking first (there is one per process).
-    pub fn start(req: Request, dir: &Path, module_hash: [u8; 32], g: &Guest) -> Result<Sender, String> {
+    /// `wake` is set whenever there is migration work to do at the next safe point (a frame
+    /// went out, an answer came in): the run's interrupt flag, so that a guest sleeping in a
+    /// WASI call comes back to a safe point for it.
+    pub fn start(
+        req: Request,
+        dir: &Path,
+        module_hash: [u8; 32],
+        g: &Guest,
+        wake: Arc<AtomicBool>,
+    ) -> Result<Sender, String> {
         let cmd = req.transport.join(" ");
         if cfg!(target_os = "wasi") {
             return Err(format!(
@@ -244,32 +267,39 @@ impl Sender {
             }
         };
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE_FRAMES);
+        let w = wake.clone();
         let writer = std::thread::Builder::new()
             .name("chiwawa-migrate-tx".into())
-            .spawn(move || write_frames(stdin, rx))
+            .spawn(move || write_frames(stdin, rx, &w))
             .map_err(|e| format!("cannot start the migration writer: {e}"))?;
         let (rtx, replies) = mpsc::channel();
+        let w = wake.clone();
+        let reply = move |r: Reply| {
+            let ok = rtx.send(r).is_ok();
+            w.store(true, Ordering::SeqCst);
+            ok
+        };
         std::thread::Builder::new()
             .name("chiwawa-migrate-rx".into())
             .spawn(move || {
                 let mut out = stdout;
                 if let Err(e) = read_magic(&mut out, "the receiver") {
-                    let _ = rtx.send(Reply::Closed(e.to_string()));
+                    reply(Reply::Closed(e.to_string()));
                     return;
                 }
                 loop {
                     match read_frame(&mut out) {
                         Ok(Some((k, p))) => {
-                            if rtx.send(Reply::Frame(k, p)).is_err() {
+                            if !reply(Reply::Frame(k, p)) {
                                 return;
                             }
                         }
                         Ok(None) => {
-                            let _ = rtx.send(Reply::Closed("the receiver closed the stream".into()));
+                            reply(Reply::Closed("the receiver closed the stream".into()));
                             return;
                         }
                         Err(e) => {
-                            let _ = rtx.send(Reply::Closed(e.to_string()));
+                            reply(Reply::Closed(e.to_string()));
                             return;
                         }
                     }
@@ -283,9 +313,10 @@ impl Sender {
             preopens: g.wasi.preopen_guest_paths(),
             instructions: g.machine.executed(),
             producer: super::producer(),
+            memory_pages: g.store.memories.iter().map(|m| (m.data.len() / PAGE_SIZE) as u64).collect(),
         };
         let _ = tx.send(json_frame(Kind::Hello, &hello));
-        log::info!("migration: started the transport `{cmd}` (pid {})", child.id());
+        log::info!("migration: started the transport `{cmd}` (pid {}, unix ns {})", child.id(), unix_nanos());
         Ok(Sender {
             req,
             dir: dir.to_path_buf(),
@@ -294,6 +325,7 @@ impl Sender {
             tx: Some(tx),
             writer: Some(writer),
             replies,
+            wake,
             ready: false,
             pre: Precopy::new(best_tracker()),
             pending: None,
@@ -301,6 +333,8 @@ impl Sender {
             last_dirty: None,
             awaiting: None,
             ended: false,
+            throttle: 0.0,
+            last_poll: Instant::now(),
             queued_pages: 0,
         })
     }
@@ -345,6 +379,20 @@ impl Sender {
 
     /// One safe point's worth of migration work; see [`Progress`].
     pub fn poll(&mut self, g: &mut Guest) -> Progress {
+        if self.throttle > 0.0 {
+            // Hold the guest back for its share of the time it ran since the last safe point.
+            let ran = self.last_poll.elapsed();
+            let pause = ran.mul_f64(self.throttle / (1.0 - self.throttle)).min(Duration::from_millis(50));
+            std::thread::sleep(pause);
+        }
+        let p = self.poll_inner(g);
+        self.last_poll = Instant::now();
+        p
+    }
+
+    fn poll_inner(&mut self, g: &mut Guest) -> Progress {
+        // Consumed here; set again by the writer, the reader, or below when there is more to do.
+        self.wake.store(false, Ordering::SeqCst);
         loop {
             match self.replies.try_recv() {
                 Ok(Reply::Frame(Kind::Ready, _)) if !self.ready => {
@@ -364,7 +412,13 @@ impl Sender {
                 }
                 Ok(Reply::Frame(Kind::RoundDone, p)) => {
                     let done: Option<RoundEnd> = from_json(Kind::RoundDone, &p).ok();
-                    if done.is_some_and(|d| Some(d.round) == self.awaiting) {
+                    if let Some(d) = done.filter(|d| Some(d.round) == self.awaiting) {
+                        log::debug!(
+                            "migration: round {} ({} pages) durable at the receiver after {:.1} ms",
+                            d.round,
+                            d.pages,
+                            self.started.elapsed().as_secs_f64() * 1e3
+                        );
                         self.awaiting = None;
                     }
                 }
@@ -436,21 +490,35 @@ impl Sender {
                     let mems = guest_mems(g);
                     let dirty = self.pre.dirty(&mems);
                     let bytes = dirty.len() as u64 * PAGE_SIZE as u64;
-                    let shrinking = self.last_dirty.is_none_or(|d| dirty.len() < d);
-                    if bytes <= self.req.remainder_bytes
-                        || !shrinking
-                        || self.pre.round >= self.req.max_rounds
-                    {
+                    // Converging: the remainder shrinks by a tenth a round at least.
+                    let shrinking = self.last_dirty.is_none_or(|d| dirty.len() * 10 < d * 9);
+                    let mut give_up = !shrinking;
+                    if !shrinking && self.throttle < MAX_THROTTLE {
+                        // The guest writes about as fast as the transport carries (QEMU's
+                        // auto-converge): it runs slower from now on, another round follows.
+                        self.throttle = (self.throttle + THROTTLE_STEP).min(MAX_THROTTLE);
+                        log::info!(
+                            "migration: the guest writes {:.1} MB a round, too fast to converge; it runs at {:.0} % \
+                             of its speed until the stop",
+                            bytes as f64 / 1e6,
+                            (1.0 - self.throttle) * 100.0
+                        );
+                        give_up = false;
+                    }
+                    if bytes <= self.req.remainder_bytes || give_up || self.pre.round >= self.req.max_rounds {
                         drop(mems);
                         return self.finish(g, dirty);
                     }
                     self.last_dirty = Some(dirty.len());
                     self.pre.begin_round(&mems, dirty);
                     self.ended = false;
+                    self.wake.store(true, Ordering::SeqCst);
                     return Progress::Running;
                 }
             }
         }
+        // The queue has room and the round goes on: come back at the next chance.
+        self.wake.store(true, Ordering::SeqCst);
         Progress::Running
     }
 
@@ -660,7 +728,7 @@ impl Sender {
 }
 
 /// The transport writer: the magic, then every queued frame, then the end of the stream.
-fn write_frames(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>) -> Written {
+fn write_frames(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>, wake: &AtomicBool) -> Written {
     let mut w = Written { bytes: 0, error: None, state_sent: false };
     if let Err(e) = write_magic(&mut stdin) {
         w.error = Some(e.to_string());
@@ -673,6 +741,8 @@ fn write_frames(mut stdin: ChildStdin, rx: Receiver<Vec<u8>>) -> Written {
             return w;
         }
         w.bytes += f.len() as u64;
+        // The queue has room again.
+        wake.store(true, Ordering::SeqCst);
         if is_state {
             if let Err(e) = stdin.flush() {
                 w.error = Some(e.to_string());

@@ -4,7 +4,8 @@
  * each step rewrites PAGES pseudo-randomly chosen 64 KiB pages and, every 64 steps, prints a
  * progress line with a checksum of the rewritten bytes. With MB_PER_S > 0, steps are paced so
  * that about that many MB are dirtied per second of wall time (the output does not depend on
- * the pacing). With DIR, each progress line is appended to DIR/dirty.txt too. Ends with a
+ * the pacing); with PAGES 0 and MB_PER_S > 0 each step sleeps 1 ms instead (an idle guest
+ * that keeps its memory). With DIR, each progress line is appended to DIR/dirty.txt too. Ends with a
  * checksum over all of the memory. */
 #include "common.h"
 #include <fcntl.h>
@@ -53,8 +54,8 @@ int main(int argc, char **argv) {
         }
         bytes += (double)per * PAGE;
         if (rate > 0) {
-            /* Pace: sleep until `bytes` is due at `rate` MB/s. */
-            uint64_t due = t0 + (uint64_t)(bytes / (rate * 1e6) * 1e9);
+            /* Pace: sleep until `bytes` is due at `rate` MB/s (idle: one step per ms). */
+            uint64_t due = per ? t0 + (uint64_t)(bytes / (rate * 1e6) * 1e9) : t0 + s * 1000000ull;
             uint64_t t = now_ns();
             if (due > t) {
                 struct timespec ts = {(time_t)((due - t) / 1000000000ull), (long)((due - t) % 1000000000ull)};
