@@ -238,7 +238,15 @@ pub fn receive(
     let dir = CheckpointDir::open(&ck.dir, ck.keep)
         .map_err(|e| refuse(output, format!("cannot open checkpoint directory {}: {e}", ck.dir.display())))?;
     let lock = dir.lock(false).map_err(|e| {
-        refuse(output, format!("cannot lock checkpoint directory {}: {e:?}", ck.dir.display()))
+        let why = match e {
+            crate::checkpoint::dir::LockError::Held { pid } => format!(
+                "{} is in use by a chiwawa run{}",
+                ck.dir.display(),
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            ),
+            crate::checkpoint::dir::LockError::Io(e) => format!("cannot lock {}: {e}", ck.dir.display()),
+        };
+        refuse(output, why)
     })?;
     let gens = dir.list().map_err(|e| refuse(output, format!("cannot list {}: {e}", ck.dir.display())))?;
     if let Some(h) = gens.first().and_then(|g| g.header().ok()) {
