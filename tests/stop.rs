@@ -68,33 +68,11 @@ fn stop_signals_checkpoint_and_the_next_run_resumes_from_there() {
     }
 }
 
-/// Prints "before", sleeps 30 s, prints "after".
-const SLEEPER: &str = r#"(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 200) "before\n")
-  (data (i32.const 220) "after\n")
-  (func $print (param $p i32) (param $n i32)
-    (i32.store (i32.const 0) (local.get $p))
-    (i32.store (i32.const 4) (local.get $n))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
-  (func (export "_start")
-    (call $print (i32.const 200) (i32.const 7))
-    (i64.store (i32.const 300) (i64.const 42))
-    (i32.store8 (i32.const 308) (i32.const 0))
-    (i32.store (i32.const 316) (i32.const 1))
-    (i64.store (i32.const 324) (i64.const 30000000000))
-    (i64.store (i32.const 332) (i64.const 0))
-    (i32.store16 (i32.const 340) (i32.const 0))
-    (if (call $poll (i32.const 300) (i32.const 400) (i32.const 1) (i32.const 500)) (then unreachable))
-    (call $print (i32.const 220) (i32.const 6))))"#;
-
 #[test]
 fn stop_during_a_long_sleep_is_prompt() {
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join("sleeper.wat");
-    std::fs::write(&m, SLEEPER).unwrap();
+    std::fs::write(&m, sleeper_wat(30_000_000_000)).unwrap();
     let args = ["run", "--checkpoint-dir", "ck", "--every", "1h", m.to_str().unwrap()];
     let mut c = Command::new(chiwawa())
         .current_dir(d.path())
