@@ -116,6 +116,11 @@ fn fresh_guest(cfg: &RunConfig, module: Arc<Module>) -> Result<Guest, Error> {
 /// The checkpoint directory should not be reachable by the guest: chiwawa writes its generations
 /// and undo journal there by host path, and a guest could replace them (or put symlinks in their
 /// place). Only a warning: this is the user's configuration.
+fn inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) -> bool {
+    let Ok(ck) = ck.canonicalize() else { return false };
+    preopens.iter().any(|p| p.host.canonicalize().is_ok_and(|h| ck.starts_with(&h)))
+}
+
 fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) {
     let Ok(ck) = ck.canonicalize() else { return };
     for p in preopens {
@@ -177,12 +182,29 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
     // A guest that migrated away (or may have) is not resumed here a second time.
     if let Some(m) = crate::migrate::Marker::read(dir.path()) {
-        if !ck.fresh {
+        // A generation newer than the one the guest left from, and at or past the instruction
+        // count it left at, can only be a receiver's: the guest came back (and the receiver
+        // died before it removed the marker). A generation the source itself was still
+        // writing when it stopped is older than that count.
+        let newest = dir.list().ok().and_then(|l| l.into_iter().next());
+        let came_back = newest.is_some_and(|g| {
+            m.local_generation.is_none_or(|l| g.generation > l)
+                && g.header().is_ok_and(|h| h.instructions >= m.instructions)
+        });
+        if came_back {
+            log::info!(
+                "the guest migrated back into {}: its old migration marker goes",
+                dir.path().display()
+            );
+        } else if !ck.fresh {
             return Err(Error::Other(m.refusal(dir.path())));
         }
         crate::migrate::remove_marker(dir.path())
             .map_err(|e| Error::Other(format!("cannot remove the migration marker: {e}")))?;
     }
+    // Migration starts a command named in a file of this directory: not if the guest can
+    // write there.
+    let guest_reachable = inside_a_preopen(dir.path(), &cfg.wasi.preopens);
     // A request left by a `chiwawa migrate` that gave up is not for this run.
     let _ = std::fs::remove_file(crate::migrate::request_path(dir.path()));
     // Stop signals are handled from here on: one arriving while the guest is being restored
@@ -220,7 +242,11 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     // watcher thread that is one atomic load; without threads (wasm32) the probe reads the
     // clock and looks for the trigger file itself.
     let probe = trigger.interrupt_probe();
-    guest.wasi.set_interrupt_probe(move || probe.check());
+    // A migration has a wake-up flag of its own (its threads set it when there is work at the
+    // next safe point), apart from the one stop signals and checkpoints set.
+    let migration_wake = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let wake = migration_wake.clone();
+    guest.wasi.set_interrupt_probe(move || probe.check() || wake.load(std::sync::atomic::Ordering::SeqCst));
     let mut w = Writer {
         dir: &dir,
         module_hash,
@@ -279,7 +305,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                 }
                 if let Some(m) = migration.as_mut() {
                     match m.poll(&mut guest) {
-                        Progress::Running => continue,
+                        Progress::Running => {}
                         Progress::Failed(why) => {
                             if let Some(m) = migration.take() {
                                 end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
@@ -310,11 +336,24 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                             return Ok(Ended::MigrationUnknown { message });
                         }
                     }
-                    continue;
                 }
                 if trigger.migration_requested() {
                     let request = crate::migrate::take_request(dir.path());
                     trigger.migration_taken();
+                    let request = match request {
+                        Ok(r) if migration.is_some() => {
+                            Err((r.id, "a migration is already in progress".into()))
+                        }
+                        Ok(r) if guest_reachable => Err((
+                            r.id,
+                            format!(
+                                "the checkpoint directory {} is inside a preopened directory: the guest \
+                                 could write migration requests there, so none is taken",
+                                dir.path().display()
+                            ),
+                        )),
+                        r => r,
+                    };
                     match request {
                         Ok(req) => {
                             migration_id = Some(req.id);
@@ -323,7 +362,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                             if let Some(t) = w.tracker.as_mut() {
                                 *t = crate::checkpoint::pages::PageTracker::new();
                             }
-                            let wake = trigger.interrupt_flag();
+                            let wake = migration_wake.clone();
                             match crate::migrate::send::Sender::start(
                                 req,
                                 dir.path(),
@@ -339,7 +378,10 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                                 }
                             }
                         }
-                        Err(why) => log::error!("migration request ignored: {why}"),
+                        Err((id, why)) => {
+                            log::error!("migration request refused: {why}");
+                            migrate_outcome(dir.path(), &mut Some(id), "failed", &why);
+                        }
                     }
                     continue;
                 }

@@ -71,7 +71,11 @@ fn text(b: &[u8]) -> String {
 
 /// The source, once its guest has printed something.
 fn start_source(root: &Root, g: &Guest, env: &[(&str, &str)]) -> Running {
-    let run = spawn(root, g, &SOURCE_OPTS, env, Out::File);
+    start_source_with(root, g, &SOURCE_OPTS, env)
+}
+
+fn start_source_with(root: &Root, g: &Guest, opts: &[&str], env: &[(&str, &str)]) -> Running {
+    let run = spawn(root, g, opts, env, Out::File);
     wait_until("the guest's first output", Duration::from_secs(60), || {
         root.stdout_bytes().len() > HEADER.len() + 40
     });
@@ -103,7 +107,9 @@ fn a_migrated_guest_finishes_on_the_destination_like_an_uninterrupted_run() {
     for g in [counter(), dirty(), simd] {
         let r = reference(&g);
         let root = Root::with_header();
-        let src = start_source(&root, &g, &[]);
+        // The dirty guest also takes generations every 100 ms while it migrates.
+        let every = if g.name == "dirty" { "100ms" } else { "1h" };
+        let src = start_source_with(&root, &g, &["--checkpoint-dir", CK, "--every", every], &[]);
         let m = migrate(&root, &["--remainder-mib", "1"], &receiver(&g, None, &[]));
         let src = src.wait();
         src.assert_no_panic("source");
@@ -191,6 +197,7 @@ fn a_refusing_receiver_or_a_broken_transport_leaves_the_guest_running_here() {
         ("a transport that exits", vec!["true".into()], "closed"),
         // The preopen is there but not the guest's open file (another directory): refused when
         // the final state is checked, before anything is committed.
+        ("a memory beyond the receiver's limit", receiver(&g, None, &["--max-memory-pages", "1"]), "limit"),
         (
             "files not here",
             receiver(&g, None, &[])
@@ -332,4 +339,62 @@ fn a_sleeping_guest_migrates_at_once_and_sleeps_on_at_the_destination() {
     let slept = t0.elapsed();
     assert!(slept >= Duration::from_millis(3500), "slept {slept:?} in all");
     assert!(t1.elapsed() < Duration::from_millis(3900), "the destination slept {:?}", t1.elapsed());
+}
+
+#[test]
+fn no_migration_from_a_checkpoint_directory_the_guest_can_write() {
+    let g = counter();
+    let r = reference(&g);
+    let root = Root::with_header();
+    // The checkpoint directory inside the guest's preopen: the guest could forge requests.
+    let opts = ["--checkpoint-dir", "sb/ck", "--every", "1h"];
+    let src = spawn(&root, &g, &opts, &[], Out::File);
+    wait_until("the guest's first output", Duration::from_secs(60), || {
+        root.stdout_bytes().len() > HEADER.len() + 40
+    });
+    let o = Command::new(chiwawa())
+        .current_dir(root.path())
+        .args(["migrate", "--checkpoint-dir", "sb/ck", "--"])
+        .args(receiver(&g, None, &[]))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("inside a preopened directory"), "{}", text(&o.stderr));
+    let src = src.wait();
+    assert_eq!(src.code(), Some(r.code), "{}", src.stderr);
+    assert!(dest_gens(&root).is_empty());
+}
+
+#[test]
+fn a_guest_migrates_there_and_back_even_if_the_receiver_dies_after_its_commit() {
+    let g = counter();
+    let r = reference(&g);
+    let root = Root::with_header();
+    // ck -> ck2
+    let src = start_source(&root, &g, &[]);
+    let m = migrate(&root, &[], &receiver(&g, None, &[]));
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m.stderr));
+    assert_eq!(src.wait().code(), Some(EXIT_MIGRATED));
+    // ck2 -> ck (where a marker says the guest left), the receiver dying right after its
+    // commit: the next run there resumes (the generation is newer than the one it left from).
+    let before = root.stdout_bytes().len();
+    let dest = spawn(&root, &g, &DEST_OPTS, &[("CHIWAWA_FAILPOINT", "receive-after-commit")], Out::File);
+    wait_until("the destination's output", Duration::from_secs(60), || {
+        root.stdout_bytes().len() > before + 40
+    });
+    let mut back = vec![chiwawa().to_string(), "receive".into(), "--checkpoint-dir".into(), CK.into()];
+    back.extend(["--dir".to_string(), "sb::/sb".to_string(), g.module.display().to_string()]);
+    let m = Command::new(chiwawa())
+        .current_dir(root.path())
+        .args(["migrate", "--checkpoint-dir", CK2, "--timeout", "10s", "--"])
+        .args(&back)
+        .output()
+        .unwrap();
+    let dest = dest.wait();
+    assert_eq!(m.status.code(), Some(EXIT_UNKNOWN), "{}\n{}", text(&m.stderr), dest.stderr);
+    assert!(root.ck().join("migrated").exists(), "the old marker should still be there");
+    let again = rerun_source(&root, &g);
+    assert_eq!(again.code(), Some(r.code), "{}", again.stderr);
+    assert!(again.stderr.contains("migrated back"), "{}", again.stderr);
+    assert_equivalent(&root, &r, "there and back");
 }

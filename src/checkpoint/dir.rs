@@ -102,6 +102,8 @@ pub fn parse_generation_file_name(name: &str) -> Option<u64> {
 
 fn is_temp_name(name: &str) -> bool {
     // `.journal-*.tmp`: an undo journal being replaced (src/journal.rs) when a crash came.
+    // Not `.migrate-*.tmp` (src/migrate): a request or marker is written while generations
+    // are committed (and pruned) beside it.
     [TEMP_PREFIX, PACK_TEMP_PREFIX, ".journal-"].iter().any(|p| name.starts_with(p))
         && name.ends_with(TEMP_SUFFIX)
 }

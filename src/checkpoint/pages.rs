@@ -672,6 +672,12 @@ impl PageStore {
                 )
             })?;
         if let Some(mem) = self.preloaded.remove(&m.index).filter(|b| b.len() == bytes) {
+            // Its packs are opened all the same (their headers checked): the next generation's
+            // tracker needs their sizes to compact them.
+            let packs: BTreeSet<u64> = m.entries.iter().map(|(_, r)| r.pack).collect();
+            for g in packs {
+                self.pack(g)?;
+            }
             return Ok(mem);
         }
         let mut mem = try_zeroed_vec(bytes)

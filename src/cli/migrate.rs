@@ -46,6 +46,9 @@ fn migrate_inner(a: &MigrateArgs) -> Result<i32, String> {
         remainder_bytes: a.remainder_mib.saturating_mul(1 << 20),
         max_rounds: a.max_rounds,
     };
+    if path.join(REQUEST_FILE).exists() {
+        return Err(format!("a migration request is already pending in {}", path.display()));
+    }
     let result = path.join(RESULT_FILE);
     let _ = std::fs::remove_file(&result);
     migrate::write_durably(path, REQUEST_FILE, &serde_json::to_vec(&req).unwrap_or_default())
@@ -104,6 +107,19 @@ pub fn receive(a: ReceiveArgs) -> i32 {
         );
         return EXIT_ERROR;
     }
+    if a.run.fresh || a.run.restore.is_some() {
+        eprintln!("error: receive takes neither --fresh nor --restore: it resumes what it receives");
+        return EXIT_ERROR;
+    }
+    // Everything --run needs is checked before the sender is told anything: once the state is
+    // committed, the source has let go of the guest.
+    let files = match a.then_run.then(|| open_outputs(a.stdout.as_deref(), a.stderr.as_deref())).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
     let received = {
         let mut input = std::io::stdin().lock();
         let mut output = std::io::stdout().lock();
@@ -127,39 +143,55 @@ pub fn receive(a: ReceiveArgs) -> i32 {
         return 0;
     }
     cfg.preloaded = r.preloaded.take().map(|p| std::sync::Arc::new(std::sync::Mutex::new(Some(p))));
-    if let Err(e) = redirect(a.stdout.as_deref(), a.stderr.as_deref()) {
+    if let Err(e) = redirect(files) {
         eprintln!("error: {e}");
         return EXIT_ERROR;
     }
     super::run::run_config(&cfg)
 }
 
-/// Points this process's stdout and stderr at the given files (appending).
+/// The files `receive --run` gives the guest: stdin /dev/null, stdout and stderr appended to.
+type Outputs = (std::fs::File, std::fs::File, std::fs::File);
+
 #[cfg(unix)]
-fn redirect(stdout: Option<&std::path::Path>, stderr: Option<&std::path::Path>) -> Result<(), String> {
-    use std::io::Write;
-    let open = |p: &std::path::Path| {
+fn open_outputs(
+    stdout: Option<&std::path::Path>,
+    stderr: Option<&std::path::Path>,
+) -> Result<Outputs, String> {
+    let open = |p: Option<&std::path::Path>| {
+        let p = p.ok_or("--run needs --stdout and --stderr")?;
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
             .map_err(|e| format!("cannot open {}: {e}", p.display()))
     };
-    let _ = std::io::stdout().flush();
-    // The stream's pipe is no input for the guest.
     let null = std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    Ok((null, open(stdout)?, open(stderr)?))
+}
+
+#[cfg(not(unix))]
+fn open_outputs(_: Option<&std::path::Path>, _: Option<&std::path::Path>) -> Result<Outputs, String> {
+    Err("--run needs a native chiwawa (this host cannot redirect stdout); run `chiwawa run` after receiving"
+        .into())
+}
+
+/// Points this process's stdin, stdout and stderr at `files`.
+#[cfg(unix)]
+fn redirect(files: Option<Outputs>) -> Result<(), String> {
+    use std::io::Write;
+    let Some((null, out, err)) = files else { return Ok(()) };
+    let _ = std::io::stdout().flush();
     rustix::stdio::dup2_stdin(null).map_err(|e| format!("cannot redirect stdin: {e}"))?;
-    if let Some(p) = stdout {
-        rustix::stdio::dup2_stdout(open(p)?).map_err(|e| format!("cannot redirect stdout: {e}"))?;
-    }
-    if let Some(p) = stderr {
-        rustix::stdio::dup2_stderr(open(p)?).map_err(|e| format!("cannot redirect stderr: {e}"))?;
-    }
+    rustix::stdio::dup2_stdout(out).map_err(|e| format!("cannot redirect stdout: {e}"))?;
+    rustix::stdio::dup2_stderr(err).map_err(|e| format!("cannot redirect stderr: {e}"))?;
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn redirect(_: Option<&std::path::Path>, _: Option<&std::path::Path>) -> Result<(), String> {
-    Err("--run needs a native chiwawa (this host cannot redirect stdout); run `chiwawa run` after receiving"
-        .into())
+fn redirect(files: Option<Outputs>) -> Result<(), String> {
+    match files {
+        None => Ok(()),
+        Some(_) => Err("--run needs a native chiwawa".into()),
+    }
 }

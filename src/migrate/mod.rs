@@ -216,6 +216,14 @@ pub fn from_json<'a, T: Deserialize<'a>>(kind: Kind, payload: &'a [u8]) -> io::R
 
 /// Reads one frame; `Ok(None)` at a clean end of the stream (between frames).
 pub fn read_frame(r: &mut dyn Read) -> io::Result<Option<(Kind, Vec<u8>)>> {
+    read_frame_max(r, MAX_FRAME)
+}
+
+/// Largest answer frame a sender accepts (answers are small JSON objects).
+pub const MAX_REPLY: usize = 64 << 10;
+
+/// [`read_frame`] with a smaller limit on the payload.
+pub fn read_frame_max(r: &mut dyn Read, max: usize) -> io::Result<Option<(Kind, Vec<u8>)>> {
     let mut head = [0u8; 5];
     let mut got = 0;
     while got < head.len() {
@@ -233,7 +241,7 @@ pub fn read_frame(r: &mut dyn Read) -> io::Result<Option<(Kind, Vec<u8>)>> {
         io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame kind {}", head[0]))
     })?;
     let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("a {kind:?} frame of {len} bytes")));
     }
     let mut payload = vec![0u8; len + 4];
@@ -418,17 +426,48 @@ pub fn request_path(dir: &Path) -> PathBuf {
     dir.join(REQUEST_FILE)
 }
 
-/// Reads and removes the request of `dir`.
-pub fn take_request(dir: &Path) -> Result<Request, String> {
+/// Reads and removes the request of `dir`: `Err((id, why))` (the id, when it can be read, to
+/// answer the requester) if it is not one to act on. A request is only taken from a file this
+/// user owns and nobody else may write (it names a command the run starts).
+pub fn take_request(dir: &Path) -> Result<Request, (u64, String)> {
     let path = request_path(dir);
-    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| (0, format!("cannot read {}: {e}", path.display())))?;
+    let owned = trusted_file(&path, &dir.join(crate::checkpoint::dir::LOCK_FILE_NAME));
     let _ = std::fs::remove_file(&path);
+    let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_u64()))
+        .unwrap_or(0);
+    owned.map_err(|why| (id, why))?;
     let r: Request = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("malformed migration request {}: {e}", path.display()))?;
+        .map_err(|e| (id, format!("malformed migration request {}: {e}", path.display())))?;
     if r.transport.is_empty() {
-        return Err("the migration request names no transport command".into());
+        return Err((id, "the migration request names no transport command".into()));
     }
     Ok(r)
+}
+
+/// Whether `path` belongs to the owner of `ours` (a file this process made) and only they may
+/// write it.
+#[cfg(unix)]
+fn trusted_file(path: &Path, ours: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(f), Ok(o)) = (std::fs::symlink_metadata(path), std::fs::metadata(ours)) else {
+        return Err(format!("cannot check the owner of {}", path.display()));
+    };
+    if !f.is_file() || f.uid() != o.uid() || f.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is not a regular file of this user that only they can write: refusing to start the \
+             transport it names",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn trusted_file(_: &Path, _: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 /// Who we are, for `Hello`/`Ready`.

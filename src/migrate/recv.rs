@@ -38,13 +38,14 @@ pub struct Received {
 /// each page and which (round, slot) they came from.
 struct Image {
     mems: Vec<Bytes>,
-    from: Vec<Vec<Option<(u64, u64)>>>,
+    from: std::collections::HashMap<(u32, u64), (u64, u64)>,
     limit_pages: u64,
 }
 
 impl Image {
-    /// Memories of the sizes the sender announced (at most `limit_pages` each); `None` if they
-    /// cannot be had (the receiver then reads the packs back, as a new run does).
+    /// Memories of the sizes the sender announced (at most `limit_pages` each, at most
+    /// [`MAX_MEMORIES`]); `None` if they cannot be had (the receiver then reads the packs back,
+    /// as a new run does).
     fn new(sizes: &[u64], limit_pages: u64) -> Option<Image> {
         if sizes.len() > MAX_MEMORIES || sizes.iter().any(|&p| p > limit_pages) {
             return None;
@@ -53,56 +54,51 @@ impl Image {
         for &p in sizes {
             mems.push(Bytes::zeroed(usize::try_from(p).ok()?.checked_mul(PAGE_SIZE)?)?);
         }
-        let from = sizes.iter().map(|&p| vec![None; p as usize]).collect();
-        Some(Image { mems, from, limit_pages })
+        Some(Image { mems, from: Default::default(), limit_pages })
     }
 
     /// Stores a received page; `false` if it is out of bounds or memory cannot grow.
     fn put(&mut self, m: u32, p: u64, round: u64, slot: u64, page: &[u8]) -> bool {
-        let (m, Ok(pu)) = (m as usize, usize::try_from(p)) else { return false };
-        if m >= MAX_MEMORIES || p >= self.limit_pages {
+        let (mi, Ok(pu)) = (m as usize, usize::try_from(p)) else { return false };
+        if mi >= MAX_MEMORIES || p >= self.limit_pages {
             return false;
         }
-        if m >= self.mems.len() {
-            self.mems.resize_with(m + 1, Bytes::new);
-            self.from.resize(m + 1, Vec::new());
+        if mi >= self.mems.len() {
+            self.mems.resize_with(mi + 1, Bytes::new);
         }
         let Some(need) = pu.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) else { return false };
-        if self.mems[m].len() < need && !self.mems[m].grow_to(need) {
+        if self.mems[mi].len() < need && !self.mems[mi].grow_to(need) {
             return false;
         }
-        if self.from[m].len() <= pu {
-            self.from[m].resize(pu + 1, None);
-        }
-        self.mems[m][pu * PAGE_SIZE..need].copy_from_slice(page);
-        self.from[m][pu] = Some((round, slot));
+        self.mems[mi][pu * PAGE_SIZE..need].copy_from_slice(page);
+        self.from.insert((m, p), (round, slot));
         true
     }
 
-    /// The memories as `manifests` (stream numbering) describe them: each listed page must be
-    /// the last one received for it, pages not listed are zeroed. `None` if they do not match.
+    /// The memories as `manifests` (stream numbering, one per memory index) describe them:
+    /// each listed page must be the last one received for it, pages not listed are zeroed.
+    /// `None` if they do not match.
     fn finish(mut self, manifests: &[Manifest]) -> Option<Vec<(u32, Bytes)>> {
         let mut out = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for m in manifests {
-            let i = m.index as usize;
-            let size = usize::try_from(m.size_pages).ok()?.checked_mul(PAGE_SIZE)?;
-            let mut mem = std::mem::take(self.mems.get_mut(i)?);
-            if mem.len() > size || (mem.len() < size && !mem.grow_to(size)) {
-                return None;
-            }
-            let from = self.from.get(i)?;
-            let mut listed = vec![false; from.len()];
             for (p, r) in &m.entries {
-                let p = usize::try_from(*p).ok()?;
-                if from.get(p).copied().flatten() != Some((r.pack, r.slot)) {
+                if self.from.get(&(m.index, *p)) != Some(&(r.pack, r.slot)) {
                     return None;
                 }
-                listed[p] = true;
+                listed.insert((m.index, *p));
             }
-            for (p, f) in from.iter().enumerate() {
-                if f.is_some() && !listed[p] {
-                    mem[p * PAGE_SIZE..(p + 1) * PAGE_SIZE].fill(0);
-                }
+        }
+        for (&(m, p), _) in self.from.iter().filter(|(k, _)| !listed.contains(k)) {
+            let mem = self.mems.get_mut(m as usize)?;
+            let start = usize::try_from(p).ok()?.checked_mul(PAGE_SIZE)?;
+            mem.get_mut(start..start.checked_add(PAGE_SIZE)?)?.fill(0);
+        }
+        for m in manifests {
+            let size = usize::try_from(m.size_pages).ok()?.checked_mul(PAGE_SIZE)?;
+            let mut mem = std::mem::take(self.mems.get_mut(m.index as usize)?);
+            if mem.len() > size || (mem.len() < size && !mem.grow_to(size)) {
+                return None;
             }
             out.push((m.index, mem));
         }
@@ -111,7 +107,7 @@ impl Image {
 }
 
 /// Most memories an image is kept for (the module's own count is checked at restore).
-const MAX_MEMORIES: usize = 1 << 16;
+const MAX_MEMORIES: usize = 256;
 
 /// Counts what is read.
 struct Counting<R> {
@@ -196,6 +192,10 @@ pub fn receive(
     };
     let module_hash = hash::sha256(&bytes);
     let module_len = bytes.len() as u64;
+    let module = match crate::parse::Module::new(&bytes) {
+        Ok(m) => std::sync::Arc::new(m),
+        Err(e) => return Err(refuse(output, format!("{}: {e}", cfg.module_path.display()))),
+    };
     drop(bytes);
     read_magic(&mut input, "the sender").map_err(|e| Error::Other(e.to_string()))?;
     let hello: Hello = match read_frame(&mut input) {
@@ -249,10 +249,8 @@ pub fn receive(
         refuse(output, why)
     })?;
     let gens = dir.list().map_err(|e| refuse(output, format!("cannot list {}: {e}", ck.dir.display())))?;
-    if let Some(h) = gens.first().and_then(|g| g.header().ok()) {
-        if h.module_hash != module_hash {
-            return Err(refuse(output, format!("{} holds checkpoints of another module", ck.dir.display())));
-        }
+    if gens.iter().filter_map(|g| g.header().ok()).any(|h| h.module_hash != module_hash) {
+        return Err(refuse(output, format!("{} holds checkpoints of another module", ck.dir.display())));
     }
     let base = gens.first().map_or(0, |g| g.generation);
     output
@@ -273,6 +271,7 @@ pub fn receive(
         written: Vec::new(),
         image,
         preloaded: None,
+        module,
     };
     let result = r.run(&mut input, output, cfg, module_len);
     let committed = match result {
@@ -300,6 +299,8 @@ struct Rounds<'a> {
     written: Vec<u64>,
     image: Option<Image>,
     preloaded: Option<super::Preloaded>,
+    /// The module, compiled (for the dry run).
+    module: std::sync::Arc<crate::parse::Module>,
 }
 
 impl Rounds<'_> {
@@ -342,19 +343,34 @@ impl Rounds<'_> {
         let rewritten = self.check_state(&state, cfg, module_len).map_err(|m| refuse(output, m))?;
         let (generation, instructions, file) = rewritten;
         failpoint("receive-before-commit");
-        // The guest resumes from exactly this state: no file opened on the source is to be
-        // rolled back here, and a journal of an older run in this directory must not be.
-        crate::journal::remove(self.dir.path());
-        let (path, _) = self
-            .dir
-            .commit(generation, |w| w.write_all(&file))
-            .map_err(|e| refuse(output, format!("cannot commit generation {generation}: {e}")))?;
+        let path = match self.dir.commit(generation, |w| w.write_all(&file)) {
+            Ok((path, _)) => path,
+            Err(e) => {
+                // The commit may have failed after its rename (the directory's fsync): the
+                // generation must be gone for sure before the sender is told it may go on.
+                let gen_path = self.dir.path().join(crate::checkpoint::dir::generation_file_name(generation));
+                let gone = match std::fs::remove_file(&gen_path) {
+                    Ok(()) => crate::checkpoint::dir::sync_dir(self.dir.path()).is_ok(),
+                    Err(e) => e.kind() == io::ErrorKind::NotFound,
+                };
+                let why = format!("cannot commit generation {generation}: {e}");
+                if !gone {
+                    // Say nothing: the sender does not know the outcome and does not go on.
+                    return Err(Error::Other(format!("{why}; {} may be in place", gen_path.display())));
+                }
+                return Err(refuse(output, why));
+            }
+        };
         self.written.clear();
+        failpoint("receive-after-commit");
+        // The guest resumes from exactly this state: no file opened on the source is to be
+        // rolled back here, and a journal of an older run in this directory must not be (a
+        // journal of an older generation is not applied to a newer one anyway).
+        crate::journal::remove(self.dir.path());
         // This directory now holds the live guest: an earlier "migrated away" no longer holds.
         if let Err(e) = super::remove_marker(self.dir.path()) {
             log::warn!("cannot remove {}: {e}", self.dir.path().join(super::MARKER_FILE).display());
         }
-        failpoint("receive-after-commit");
         let c = Committed {
             generation,
             instructions,
@@ -448,11 +464,15 @@ impl Rounds<'_> {
         header.generation = generation;
         let mut out = Vec::with_capacity(state.len());
         let mut stream_manifests = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut cw = CheckpointWriter::new(&mut out, &header).map_err(|e| e.to_string())?;
         for s in &c.sections {
             match s.kind {
                 SectionKind::Pages => {
                     let mut m = Manifest::decode(s.payload, n).map_err(|e| e.to_string())?;
+                    if !seen.insert(m.index) {
+                        return Err(format!("the final state holds memory {} twice", m.index));
+                    }
                     if self.image.is_some() {
                         stream_manifests.push(m.clone());
                     }
@@ -473,16 +493,25 @@ impl Rounds<'_> {
                 }
                 SectionKind::Memory => return Err("the final state holds a whole memory section".into()),
                 SectionKind::Wasi => {
-                    let ws: crate::wasi::WasiState = crate::checkpoint::codec::decode(s.payload)
+                    let mut ws: crate::wasi::WasiState = crate::checkpoint::codec::decode(s.payload)
                         .map_err(|e| format!("its WASI state: {e}"))?;
                     crate::wasi::WasiCtx::check_restorable(&cfg.wasi, &ws)
                         .map_err(|e| format!("the guest's files are not all here: {e}"))?;
-                    cw.section(s.kind, s.payload).map_err(|e| e.to_string())?;
+                    // The source's stdout/stderr sizes say nothing about this host's: a restore
+                    // must not cut a file here back to them.
+                    for f in &mut ws.fds {
+                        if matches!(f.kind, crate::wasi::FdKind::Stdout | crate::wasi::FdKind::Stderr) {
+                            f.size = None;
+                        }
+                    }
+                    let payload = crate::checkpoint::codec::encode(&ws).map_err(|e| e.to_string())?;
+                    cw.section(s.kind, &payload).map_err(|e| e.to_string())?;
                 }
                 k => cw.section(k, s.payload).map_err(|e| e.to_string())?,
             }
         }
         cw.finish().map_err(|e| e.to_string())?;
+        self.dry_run(&out, cfg)?;
         if let Some(img) = self.image.take() {
             match img.finish(&stream_manifests) {
                 Some(memories) => self.preloaded = Some(super::Preloaded { generation, memories }),
@@ -492,6 +521,47 @@ impl Rounds<'_> {
             }
         }
         Ok((generation, c.header.instructions, out))
+    }
+
+    /// Restores the state `file` (this receiver's numbering) as far as the guest's files,
+    /// with zero memories of its sizes (allocated lazily, never touched) instead of its pages:
+    /// what a later restore would refuse (a memory beyond this host's limits, machine or store
+    /// data that does not fit the module) is refused now, before anything is committed. The
+    /// pages themselves were checked as they arrived and against the manifests.
+    fn dry_run(&self, file: &[u8], cfg: &RunConfig) -> Result<(), String> {
+        const DRY: &str = "migration receiver: dry run complete";
+        let c = parse_checkpoint(file).map_err(|e| e.to_string())?;
+        let mut zero = Vec::new();
+        for s in c.sections.iter().filter(|s| s.kind == SectionKind::Pages) {
+            let m = Manifest::decode(s.payload, c.header.generation).map_err(|e| e.to_string())?;
+            if m.size_pages > cfg.limits.max_memory_pages {
+                return Err(format!(
+                    "memory {} has {} pages, more than this receiver's limit of {} (--max-memory-pages)",
+                    m.index, m.size_pages, cfg.limits.max_memory_pages
+                ));
+            }
+            let len = usize::try_from(m.size_pages)
+                .ok()
+                .and_then(|p| p.checked_mul(PAGE_SIZE))
+                .ok_or_else(|| format!("memory {} does not fit in this host's address space", m.index))?;
+            let mem = Bytes::zeroed(len).ok_or_else(|| format!("cannot allocate memory {} here", m.index))?;
+            zero.push((m.index, mem));
+        }
+        let mut store = crate::checkpoint::pages::PageStore::new(self.dir.path(), self.module_hash);
+        store.preload(zero);
+        let mut stop = || -> Result<(), Error> { Err(Error::Other(DRY.into())) };
+        match crate::snapshot::restore_paged(
+            self.module.clone(),
+            &c,
+            Some(&mut store),
+            &cfg.wasi,
+            cfg.limits,
+            &mut stop,
+        ) {
+            Err(Error::Other(m)) if m == DRY => Ok(()),
+            Err(e) => Err(format!("the final state would not restore here: {e}")),
+            Ok(_) => Err("the dry run restored the guest's files".into()),
+        }
     }
 
     /// Removes what this receiver wrote (nothing references it).

@@ -14,7 +14,7 @@
 //! receiver's answer.
 
 use super::{
-    frame, from_json, json_frame, read_frame, read_magic, write_magic, Committed, Hello, Kind, Marker,
+    frame, from_json, json_frame, read_frame_max, read_magic, write_magic, Committed, Hello, Kind, Marker,
     Refused, Request, RoundEnd, PAGES_PER_FRAME,
 };
 use crate::checkpoint::dir::failpoint;
@@ -219,6 +219,9 @@ pub struct Sender {
     awaiting: Option<u64>,
     /// The current round's end is queued.
     ended: bool,
+    /// Since when the round's acknowledgement is awaited / the queue has had no room.
+    awaiting_since: Instant,
+    stalled_since: Option<Instant>,
     /// The share of time the guest is held back (0 = full speed), raised when pre-copy does not
     /// converge.
     throttle: f64,
@@ -251,13 +254,18 @@ impl Sender {
                  migrate from a native chiwawa"
             ));
         }
-        let mut child = Command::new(&req.transport[0])
+        let mut command = Command::new(&req.transport[0]);
+        command
             .args(&req.transport[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start the transport `{cmd}`: {e}"))?;
+            .stderr(Stdio::inherit());
+        // A process group of its own: ending the transport ends what it started too (an `sh -c
+        // ssh ...` keeps the pipes in its child), and a terminal's Ctrl-C reaches only the run,
+        // which ends the migration itself.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().map_err(|e| format!("cannot start the transport `{cmd}`: {e}"))?;
         let (stdin, stdout) = match (child.stdin.take(), child.stdout.take()) {
             (Some(i), Some(o)) => (i, o),
             _ => {
@@ -272,7 +280,8 @@ impl Sender {
             .name("chiwawa-migrate-tx".into())
             .spawn(move || write_frames(stdin, rx, &w))
             .map_err(|e| format!("cannot start the migration writer: {e}"))?;
-        let (rtx, replies) = mpsc::channel();
+        // Bounded: a receiver that floods answers only blocks its own reader.
+        let (rtx, replies) = mpsc::sync_channel(16);
         let w = wake.clone();
         let reply = move |r: Reply| {
             let ok = rtx.send(r).is_ok();
@@ -288,7 +297,7 @@ impl Sender {
                     return;
                 }
                 loop {
-                    match read_frame(&mut out) {
+                    match read_frame_max(&mut out, super::MAX_REPLY) {
                         Ok(Some((k, p))) => {
                             if !reply(Reply::Frame(k, p)) {
                                 return;
@@ -333,6 +342,8 @@ impl Sender {
             last_dirty: None,
             awaiting: None,
             ended: false,
+            awaiting_since: Instant::now(),
+            stalled_since: None,
             throttle: 0.0,
             last_poll: Instant::now(),
             queued_pages: 0,
@@ -355,19 +366,38 @@ impl Sender {
     fn offer(&mut self, f: Vec<u8>) -> Result<bool, String> {
         let Some(tx) = &self.tx else { return Err("the stream is closed".into()) };
         match tx.try_send(f) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.stalled_since = None;
+                Ok(true)
+            }
             Err(TrySendError::Full(f)) => {
                 self.pending = Some(f);
+                let since = *self.stalled_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > self.timeout() {
+                    return Err(format!("the transport took nothing for {:?}", self.timeout()));
+                }
                 Ok(false)
             }
             Err(TrySendError::Disconnected(_)) => Err(self.writer_error()),
         }
     }
 
-    /// Queues a frame, waiting for room.
-    fn send(&mut self, f: Vec<u8>) -> Result<(), String> {
-        let Some(tx) = &self.tx else { return Err("the stream is closed".into()) };
-        tx.send(f).map_err(|_| self.writer_error())
+    /// Queues a frame, waiting for room until `deadline`.
+    fn send_until(&mut self, mut f: Vec<u8>, deadline: Instant) -> Result<(), String> {
+        loop {
+            let Some(tx) = &self.tx else { return Err("the stream is closed".into()) };
+            match tx.try_send(f) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() > deadline {
+                        return Err(format!("the transport took nothing for {:?}", self.timeout()));
+                    }
+                    f = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Disconnected(_)) => return Err(self.writer_error()),
+            }
+        }
     }
 
     fn writer_error(&mut self) -> String {
@@ -412,7 +442,12 @@ impl Sender {
                 }
                 Ok(Reply::Frame(Kind::RoundDone, p)) => {
                     let done: Option<RoundEnd> = from_json(Kind::RoundDone, &p).ok();
-                    if let Some(d) = done.filter(|d| Some(d.round) == self.awaiting) {
+                    if done.as_ref().is_none_or(|d| Some(d.round) != self.awaiting) {
+                        return Progress::Failed(
+                            "an unexpected round acknowledgement from the receiver".into(),
+                        );
+                    }
+                    if let Some(d) = done {
                         log::debug!(
                             "migration: round {} ({} pages) durable at the receiver after {:.1} ms",
                             d.round,
@@ -478,6 +513,7 @@ impl Sender {
                         );
                         self.ended = true;
                         self.awaiting = Some(self.pre.round);
+                        self.awaiting_since = Instant::now();
                         return match self.offer(end) {
                             Ok(_) => Progress::Running,
                             Err(e) => Progress::Failed(e),
@@ -485,13 +521,24 @@ impl Sender {
                     }
                     if self.awaiting.is_some() {
                         // The receiver has not made the round durable yet.
+                        if self.awaiting_since.elapsed() > self.timeout() {
+                            return Progress::Failed(format!(
+                                "the receiver did not acknowledge round {} within {:?}",
+                                self.pre.round,
+                                self.timeout()
+                            ));
+                        }
                         return Progress::Running;
                     }
                     let mems = guest_mems(g);
                     let dirty = self.pre.dirty(&mems);
-                    let bytes = dirty.len() as u64 * PAGE_SIZE as u64;
+                    // What the next round would send: the pages written since this one began;
+                    // without write tracking, as many as this round sent.
+                    let estimate =
+                        if self.pre.writes.is_some() { dirty.len() } else { self.pre.slot as usize };
+                    let bytes = estimate as u64 * PAGE_SIZE as u64;
                     // Converging: the remainder shrinks by a tenth a round at least.
-                    let shrinking = self.last_dirty.is_none_or(|d| dirty.len() * 10 < d * 9);
+                    let shrinking = self.last_dirty.is_none_or(|d| estimate * 10 < d * 9);
                     let mut give_up = !shrinking;
                     if !shrinking && self.throttle < MAX_THROTTLE {
                         // The guest writes about as fast as the transport carries (QEMU's
@@ -509,7 +556,7 @@ impl Sender {
                         drop(mems);
                         return self.finish(g, dirty);
                     }
-                    self.last_dirty = Some(dirty.len());
+                    self.last_dirty = Some(estimate);
                     self.pre.begin_round(&mems, dirty);
                     self.ended = false;
                     self.wake.store(true, Ordering::SeqCst);
@@ -534,8 +581,10 @@ impl Sender {
             self.pre.round,
             dirty.len()
         );
+        // Everything up to the state goes out within the timeout, or the guest goes on here.
+        let deadline = t0 + self.timeout();
         if let Some(f) = self.pending.take() {
-            if let Err(e) = self.send(f) {
+            if let Err(e) = self.send_until(f, deadline) {
                 return Progress::Failed(e);
             }
         }
@@ -547,12 +596,12 @@ impl Sender {
             let mems = guest_mems(g);
             let Some(f) = self.pre.step(&mems) else { break };
             drop(mems);
-            if let Err(e) = self.send(f) {
+            if let Err(e) = self.send_until(f, deadline) {
                 return Progress::Failed(e);
             }
         }
         let end = json_frame(Kind::RoundEnd, &RoundEnd { round: self.pre.round, pages: self.pre.slot });
-        if let Err(e) = self.send(end) {
+        if let Err(e) = self.send_until(end, deadline) {
             return Progress::Failed(e);
         }
         // The state: a checkpoint file whose manifests name rounds as packs.
@@ -560,6 +609,13 @@ impl Sender {
             Ok(s) => s,
             Err(e) => return Progress::Failed(format!("cannot capture the guest: {e}")),
         };
+        if state.len() > super::MAX_FRAME {
+            return Progress::Failed(format!(
+                "the guest's state without its memory is {} bytes, more than a migration frame holds ({})",
+                state.len(),
+                super::MAX_FRAME
+            ));
+        }
         // From here on the receiver may commit: record that first, durably.
         let local_generation = crate::checkpoint::CheckpointDir::open(&self.dir, 1)
             .ok()
@@ -577,21 +633,52 @@ impl Sender {
         if let Err(e) = marker.write(&self.dir) {
             return Progress::Failed(format!("cannot record the migration in {}: {e}", self.dir.display()));
         }
-        let sent = self.send(frame(Kind::State, &state));
-        self.tx = None;
-        let written = self.writer.take().and_then(|h| h.join().ok());
-        let (bytes, state_sent, werr) = match written {
-            Some(w) => (w.bytes, w.state_sent, w.error),
-            None => (0, false, Some("the transport writer panicked".into())),
+        let unknown = |why: String, m: &mut Marker, dir: &Path| {
+            m.state = "unknown".into();
+            if let Err(e) = m.write(dir) {
+                log::warn!("cannot update {}: {e}", dir.join(super::MARKER_FILE).display());
+            }
+            Progress::Unknown(format!("{why}; {}", m.refusal(dir)))
         };
-        if sent.is_err() || !state_sent {
-            // The receiver cannot have the whole state: it commits nothing. Safe to go on here.
-            let _ = super::remove_marker(&self.dir);
-            return Progress::Failed(format!(
-                "the transport failed before the final part was out: {}{}",
-                werr.unwrap_or_else(|| "closed".into()),
-                self.transport_status()
-            ));
+        // Not (all) out: the receiver cannot commit it, the guest goes on here.
+        let not_out = |why: String, m: &mut Marker, dir: &Path| match super::remove_marker(dir) {
+            Ok(()) => Progress::Failed(format!("the final part did not go out: {why}")),
+            Err(e) => {
+                unknown(format!("the final part did not go out ({why}), but the marker stays ({e})"), m, dir)
+            }
+        };
+        let deadline = Instant::now() + self.timeout();
+        if let Err(e) = self.send_until(frame(Kind::State, &state), deadline) {
+            return not_out(e, &mut marker, &self.dir);
+        }
+        self.tx = None;
+        // The writer ends when everything is written or the pipe breaks; one that stays blocked
+        // (the transport reads no more) has not written the whole state.
+        let Some(h) = self.writer.take() else { return not_out("no writer".into(), &mut marker, &self.dir) };
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !h.is_finished() {
+            self.kill_transport();
+            let until = Instant::now() + Duration::from_secs(2);
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if !h.is_finished() {
+            return not_out(
+                format!("the transport took nothing for {:?}", self.timeout()),
+                &mut marker,
+                &self.dir,
+            );
+        }
+        let (bytes, state_sent, werr) = match h.join() {
+            Ok(w) => (w.bytes, w.state_sent, w.error),
+            Err(_) => (0, false, Some("the transport writer panicked".into())),
+        };
+        if !state_sent {
+            let why = format!("{}{}", werr.unwrap_or_else(|| "closed".into()), self.transport_status());
+            return not_out(why, &mut marker, &self.dir);
         }
         failpoint("migrate-after-final");
         log::debug!(
@@ -600,13 +687,6 @@ impl Sender {
             t0.elapsed().as_secs_f64() * 1e3
         );
         let deadline = Instant::now() + self.timeout();
-        let unknown = |why: String, m: &mut Marker, dir: &Path| {
-            m.state = "unknown".into();
-            if let Err(e) = m.write(dir) {
-                log::warn!("cannot update {}: {e}", dir.join(super::MARKER_FILE).display());
-            }
-            Progress::Unknown(format!("{why}; {}", m.refusal(dir)))
-        };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.replies.recv_timeout(left) {
@@ -646,7 +726,14 @@ impl Sender {
                     }
                     return Progress::Failed(format!("the receiver refused the final state: {why}"));
                 }
-                Ok(Reply::Frame(Kind::Ready | Kind::RoundDone, _)) => continue,
+                Ok(Reply::Frame(Kind::RoundDone, p)) => {
+                    // The final round's pack is durable; anything else is out of protocol.
+                    let done: Option<RoundEnd> = from_json(Kind::RoundDone, &p).ok();
+                    if done.is_some_and(|d| d.round == self.pre.round) {
+                        continue;
+                    }
+                    return unknown("an unexpected round acknowledgement".into(), &mut marker, &self.dir);
+                }
                 Ok(Reply::Frame(k, _)) => {
                     return unknown(
                         format!("unexpected {k:?} frame from the receiver"),
@@ -689,6 +776,15 @@ impl Sender {
         Ok(out)
     }
 
+    /// Ends the transport and what it started (its process group).
+    fn kill_transport(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.kill();
+    }
+
     /// Waits briefly for the transport to end, then ends it.
     fn reap(&mut self) {
         let until = Instant::now() + Duration::from_secs(2);
@@ -698,7 +794,7 @@ impl Sender {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        let _ = self.child.kill();
+        self.kill_transport();
         let _ = self.child.wait();
     }
 
@@ -719,9 +815,17 @@ impl Sender {
                 std::thread::sleep(Duration::from_millis(5));
             }
             if !h.is_finished() {
-                let _ = self.child.kill();
+                self.kill_transport();
+                let until = Instant::now() + Duration::from_secs(2);
+                while !h.is_finished() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
             }
-            let _ = h.join();
+            // A writer still blocked is left behind (its pipe's other end is gone with the
+            // transport's process group; it ends with the process).
+            if h.is_finished() {
+                let _ = h.join();
+            }
         }
         self.reap();
     }
