@@ -187,10 +187,11 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         // died before it removed the marker). A generation the source itself was still
         // writing when it stopped is older than that count.
         let newest = dir.list().ok().and_then(|l| l.into_iter().next());
-        let came_back = newest.is_some_and(|g| {
-            m.local_generation.is_none_or(|l| g.generation > l)
-                && g.header().is_ok_and(|h| h.instructions >= m.instructions)
-        });
+        let came_back = !m.unreadable
+            && newest.is_some_and(|g| {
+                m.local_generation.is_none_or(|l| g.generation > l)
+                    && g.header().is_ok_and(|h| h.instructions >= m.instructions)
+            });
         if came_back {
             log::info!(
                 "the guest migrated back into {}: its old migration marker goes",
@@ -256,6 +257,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         spare: Vec::new(),
         memory_bytes: 0,
         retrack: false,
+        lent: false,
         warming: None,
     };
     let mut migration: Option<crate::migrate::send::Sender> = None;
@@ -281,6 +283,9 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                         let why = format!("stopped by {}", crate::stop::signal_name(signal));
                         end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
                         trigger.migration_taken();
+                        if stop.signal().is_some() {
+                            trigger.interrupt_flag().store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
                     }
                     // A planned stop: save everything up to this safe point, then exit.
                     let name = crate::stop::signal_name(signal);
@@ -310,6 +315,9 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                             if let Some(m) = migration.take() {
                                 end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
                                 trigger.migration_taken();
+                                if stop.signal().is_some() {
+                                    trigger.interrupt_flag().store(true, std::sync::atomic::Ordering::SeqCst);
+                                }
                             }
                         }
                         Progress::Migrated { committed, bytes, rounds, downtime_start_unix_nanos } => {
@@ -340,6 +348,9 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                 if trigger.migration_requested() {
                     let request = crate::migrate::take_request(dir.path());
                     trigger.migration_taken();
+                    if stop.signal().is_some() {
+                        trigger.interrupt_flag().store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     let request = match request {
                         Ok(r) if migration.is_some() => {
                             Err((r.id, "a migration is already in progress".into()))
@@ -362,6 +373,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                             if let Some(t) = w.tracker.as_mut() {
                                 *t = crate::checkpoint::pages::PageTracker::new();
                             }
+                            w.lent = true;
                             let wake = migration_wake.clone();
                             match crate::migrate::send::Sender::start(
                                 req,
@@ -373,6 +385,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                                 Ok(s) => migration = Some(s),
                                 Err(why) => {
                                     log::error!("migration failed: {why}; the guest keeps running here");
+                                    w.lent = false;
                                     w.forget_pages(Some(&memories(&guest)));
                                     migrate_outcome(dir.path(), &mut migration_id, "failed", &why);
                                 }
@@ -390,9 +403,12 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                     // Wall-clock generations of incremental runs are written while the guest runs
                     // on; the others (a trigger file, an instruction count) are durable before it
                     // does, as their users expect.
+                    // Not while migrating: a generation still being written when the guest
+                    // stops for the migration could land after the migration's marker.
                     let background = ck.incremental
                         && reason == crate::trigger::Reason::Interval
-                        && !trigger.trigger_file_due();
+                        && !trigger.trigger_file_due()
+                        && migration.is_none();
                     if background && w.in_flight.as_ref().is_some_and(|f| !f.gen.is_finished()) {
                         // The disk is behind (the last generation is still being written): the
                         // guest runs on, and this one is taken once that one is done.
@@ -472,6 +488,7 @@ fn end_migration(
 ) {
     m.abort(why);
     log::error!("migration failed: {why}; the guest keeps running here");
+    w.lent = false;
     w.forget_pages(Some(&memories(guest)));
     migrate_outcome(dir, id, "failed", why);
 }
@@ -524,6 +541,9 @@ struct Writer<'a> {
     memory_bytes: usize,
     /// Write tracking is to start again (a background generation failed).
     retrack: bool,
+    /// A migration has the process's write tracking (there is one per process): the run's
+    /// generations fingerprint every page meanwhile.
+    lent: bool,
     /// A copy buffer being allocated and touched for the first background generation.
     warming: Option<std::thread::JoinHandle<Vec<u8>>>,
 }
@@ -535,6 +555,9 @@ impl Writer<'_> {
         if let Some(t) = self.tracker.as_mut() {
             *t = crate::checkpoint::pages::PageTracker::new();
             match guest_mems {
+                // Not while a migration has the process's write tracking (starting another
+                // tracker would clear its record of written pages).
+                Some(_) if self.lent => self.retrack = true,
                 Some(m) => t.track_writes(m),
                 // Write tracking starts again at the next generation (a fresh tracker may
                 // start it at any time).
@@ -560,7 +583,7 @@ impl Writer<'_> {
 
     /// Write tracking again after [`forget_pages`](Self::forget_pages) without the memories.
     fn retrack(&mut self, guest: &Guest) {
-        if std::mem::take(&mut self.retrack) {
+        if !self.lent && std::mem::take(&mut self.retrack) {
             if let Some(t) = self.tracker.as_mut() {
                 let mems = memories(guest);
                 t.track_writes(&mems);

@@ -321,6 +321,9 @@ pub struct Marker {
     /// The receiver's generation (when acknowledged).
     pub destination_generation: Option<u64>,
     pub unix_nanos: u64,
+    /// The file could not be read or parsed (then nothing in it is to be relied on).
+    #[serde(skip)]
+    pub unreadable: bool,
 }
 
 impl Marker {
@@ -364,6 +367,7 @@ impl Marker {
             local_generation: None,
             destination_generation: None,
             unix_nanos: 0,
+            unreadable: true,
         }))
     }
 
@@ -431,9 +435,21 @@ pub fn request_path(dir: &Path) -> PathBuf {
 /// user owns and nobody else may write (it names a command the run starts).
 pub fn take_request(dir: &Path) -> Result<Request, (u64, String)> {
     let path = request_path(dir);
-    let bytes = std::fs::read(&path).map_err(|e| (0, format!("cannot read {}: {e}", path.display())))?;
-    let owned = trusted_file(&path, &dir.join(crate::checkpoint::dir::LOCK_FILE_NAME));
+    let read = || -> io::Result<(Vec<u8>, std::fs::Metadata)> {
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+        let mut f = o.open(&path)?;
+        let meta = f.metadata()?;
+        let mut bytes = Vec::new();
+        Read::by_ref(&mut f).take(1 << 20).read_to_end(&mut bytes)?;
+        Ok((bytes, meta))
+    };
+    let read = read();
     let _ = std::fs::remove_file(&path);
+    let (bytes, meta) = read.map_err(|e| (0, format!("cannot read {}: {e}", path.display())))?;
+    let owned = trusted_file(&path, &meta, &dir.join(crate::checkpoint::dir::LOCK_FILE_NAME));
     let id = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| v.get("id").and_then(|i| i.as_u64()))
@@ -450,9 +466,9 @@ pub fn take_request(dir: &Path) -> Result<Request, (u64, String)> {
 /// Whether `path` belongs to the owner of `ours` (a file this process made) and only they may
 /// write it.
 #[cfg(unix)]
-fn trusted_file(path: &Path, ours: &Path) -> Result<(), String> {
+fn trusted_file(path: &Path, f: &std::fs::Metadata, ours: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
-    let (Ok(f), Ok(o)) = (std::fs::symlink_metadata(path), std::fs::metadata(ours)) else {
+    let Ok(o) = std::fs::metadata(ours) else {
         return Err(format!("cannot check the owner of {}", path.display()));
     };
     if !f.is_file() || f.uid() != o.uid() || f.mode() & 0o022 != 0 {
@@ -466,7 +482,7 @@ fn trusted_file(path: &Path, ours: &Path) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-fn trusted_file(_: &Path, _: &Path) -> Result<(), String> {
+fn trusted_file(_: &Path, _: &std::fs::Metadata, _: &Path) -> Result<(), String> {
     Ok(())
 }
 

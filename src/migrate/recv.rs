@@ -343,6 +343,9 @@ impl Rounds<'_> {
         let rewritten = self.check_state(&state, cfg, module_len).map_err(|m| refuse(output, m))?;
         let (generation, instructions, file) = rewritten;
         failpoint("receive-before-commit");
+        // The guest resumes from exactly this state: no file opened on the source is to be
+        // rolled back here, and a journal of an older run in this directory must not be.
+        crate::journal::remove(self.dir.path());
         let path = match self.dir.commit(generation, |w| w.write_all(&file)) {
             Ok((path, _)) => path,
             Err(e) => {
@@ -363,10 +366,6 @@ impl Rounds<'_> {
         };
         self.written.clear();
         failpoint("receive-after-commit");
-        // The guest resumes from exactly this state: no file opened on the source is to be
-        // rolled back here, and a journal of an older run in this directory must not be (a
-        // journal of an older generation is not applied to a newer one anyway).
-        crate::journal::remove(self.dir.path());
         // This directory now holds the live guest: an earlier "migrated away" no longer holds.
         if let Err(e) = super::remove_marker(self.dir.path()) {
             log::warn!("cannot remove {}: {e}", self.dir.path().join(super::MARKER_FILE).display());

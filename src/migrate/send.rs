@@ -617,10 +617,11 @@ impl Sender {
             ));
         }
         // From here on the receiver may commit: record that first, durably.
-        let local_generation = crate::checkpoint::CheckpointDir::open(&self.dir, 1)
-            .ok()
-            .and_then(|d| d.list().ok())
-            .and_then(|l| l.first().map(|g| g.generation));
+        let listed = crate::checkpoint::CheckpointDir::open(&self.dir, 1).and_then(|d| d.list());
+        let local_generation = match listed {
+            Ok(l) => l.first().map(|g| g.generation),
+            Err(e) => return Progress::Failed(format!("cannot list {}: {e}", self.dir.display())),
+        };
         let mut marker = Marker {
             state: "sending".into(),
             transport: self.req.transport.clone(),
@@ -628,6 +629,7 @@ impl Sender {
             local_generation,
             destination_generation: None,
             unix_nanos: stopped,
+            unreadable: false,
         };
         failpoint("migrate-before-final");
         if let Err(e) = marker.write(&self.dir) {
@@ -666,8 +668,10 @@ impl Sender {
             }
         }
         if !h.is_finished() {
-            return not_out(
-                format!("the transport took nothing for {:?}", self.timeout()),
+            // Still blocked after the transport's process group was killed: something outside
+            // it holds the pipe and may yet pass the whole state on.
+            return unknown(
+                format!("the transport took nothing for {:?} and could not be ended", self.timeout()),
                 &mut marker,
                 &self.dir,
             );
