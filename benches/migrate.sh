@@ -12,7 +12,8 @@
 # Ways: `receive+run` (receive, then a new `chiwawa run` on the destination directory, chained
 # in the transport command) and `receive --run` (the receiver runs the guest itself).
 # Downtime = the destination's "first instruction" log time - the source's "guest stopped" log
-# time (both unix ns, same machine). Bandwidth = round 1's bytes / the time until the receiver
+# time (both unix ns, same machine). Dirtied = the guest's own step count over the migration
+# (its progress lines, +64 steps for the granularity). Bandwidth = round 1's bytes / the time until the receiver
 # made it durable. Prints a Markdown table.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -122,6 +123,9 @@ for rate in $rates; do
           cmd="RUST_LOG=chiwawa=debug exec $bin receive --run --stdout $c/dst.out --stderr $c/dst.err --checkpoint-dir $dst --every 1h $guest"
         fi
         eval "transport=($(remote "$t" "$cmd"))"
+        # The guest prints "step N" every 64 steps of one 64 KiB page each: what it dirtied
+        # during the migration is the difference (no pacing assumption).
+        s0=$(grep '^step' "$c/src.out" | tail -1 | sed -E 's/^step ([0-9]+).*/\1/'); s0=${s0:-0}
         "$bin" migrate --checkpoint-dir "$c/src" --remainder-mib 16 -- "${transport[@]}" 2>"$c/migrate.err" || {
           echo "migration failed: $(cat "$c/migrate.err")" >&2; exit 1; }
         wait "$src_pid" || true
@@ -138,7 +142,9 @@ for rate in $rates; do
         read -r r1_pages r1_ms <<<"$r1"
         bw=$(awk -v p="$r1_pages" -v ms="$r1_ms" 'BEGIN { printf "%.0f", p * 65536 / 1e6 / (ms / 1e3) }')
         pre_s=$(awk -v a="$start" -v b="$stop" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
-        dirtied=$(awk -v r="$rate" -v s="$pre_s" 'BEGIN { printf "%.0f", r * s }')
+        s1=$(grep '^step' "$c/src.out" | tail -1 | sed -E 's/^step ([0-9]+).*/\1/'); s1=${s1:-0}
+        ((rate == 0)) && s1=$s0
+        dirtied=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.0f", (b - a + 64) * 65536 / 1e6 }')
         base=$(awk -v m="$mib" -v d="$dirtied" 'BEGIN { printf "%.0f", m * 1.048576 + d }')
         target=$(awk -v l="$last" -v bw="$bw" 'BEGIN { printf "%.0f", 50 + l * 65536 / 1e6 / bw * 1e3 }')
         row "$rate | $t | $way | $(((first - stop) / 1000000)) | $commit_ms | $pre_s | $rounds | $(awk -v l="$last" 'BEGIN { printf "%.1f", l * 65536 / 1e6 }') | $((sent / 1000000)) | $base | $(awk -v s="$sent" -v b="$base" 'BEGIN { printf "%.2f", s / 1e6 / b }') | $bw | $target"

@@ -657,17 +657,7 @@ impl Sender {
         // The writer ends when everything is written or the pipe breaks; one that stays blocked
         // (the transport reads no more) has not written the whole state.
         let Some(h) = self.writer.take() else { return not_out("no writer".into(), &mut marker, &self.dir) };
-        while !h.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if !h.is_finished() {
-            self.kill_transport();
-            let until = Instant::now() + Duration::from_secs(2);
-            while !h.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        if !h.is_finished() {
+        if !self.writer_ends(&h, deadline) {
             // Still blocked after the transport's process group was killed: something outside
             // it holds the pipe and may yet pass the whole state on.
             return unknown(
@@ -780,6 +770,22 @@ impl Sender {
         Ok(out)
     }
 
+    /// Whether the writer `h` ends (the queue drained or the pipe broken) by `deadline`, or
+    /// within 2 s of the transport's process group being killed after that.
+    fn writer_ends(&mut self, h: &JoinHandle<Written>, deadline: Instant) -> bool {
+        let wait = |until: Instant| {
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            h.is_finished()
+        };
+        if wait(deadline) {
+            return true;
+        }
+        self.kill_transport();
+        wait(Instant::now() + Duration::from_secs(2))
+    }
+
     /// Ends the transport and what it started (its process group).
     fn kill_transport(&mut self) {
         #[cfg(unix)]
@@ -812,22 +818,9 @@ impl Sender {
             let _ = tx.try_send(json_frame(Kind::Abort, &Refused { message: why.to_string() }));
         }
         if let Some(h) = self.writer.take() {
-            // The writer ends when the queue is drained or the pipe breaks; a transport that
-            // does not read any more is killed below first.
-            let until = Instant::now() + Duration::from_secs(2);
-            while !h.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if !h.is_finished() {
-                self.kill_transport();
-                let until = Instant::now() + Duration::from_secs(2);
-                while !h.is_finished() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
             // A writer still blocked is left behind (its pipe's other end is gone with the
             // transport's process group; it ends with the process).
-            if h.is_finished() {
+            if self.writer_ends(&h, Instant::now() + Duration::from_secs(2)) {
                 let _ = h.join();
             }
         }
