@@ -115,14 +115,11 @@ fn fresh_guest(cfg: &RunConfig, module: Arc<Module>) -> Result<Guest, Error> {
 
 /// The checkpoint directory should not be reachable by the guest: chiwawa writes its generations
 /// and undo journal there by host path, and a guest could replace them (or put symlinks in their
-/// place). Only a warning: this is the user's configuration.
-fn inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) -> bool {
+/// place). Only a warning: this is the user's configuration. Returns whether it is reachable (a
+/// run takes no migration request there: a request names a command to start).
+fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) -> bool {
     let Ok(ck) = ck.canonicalize() else { return false };
-    preopens.iter().any(|p| p.host.canonicalize().is_ok_and(|h| ck.starts_with(&h)))
-}
-
-fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preopen]) {
-    let Ok(ck) = ck.canonicalize() else { return };
+    let mut inside = false;
     for p in preopens {
         if p.host.canonicalize().is_ok_and(|h| ck.starts_with(&h)) {
             log::warn!(
@@ -132,8 +129,10 @@ fn warn_if_inside_a_preopen(ck: &std::path::Path, preopens: &[crate::wasi::Preop
                 p.host.display(),
                 p.guest
             );
+            inside = true;
         }
     }
+    inside
 }
 
 /// How a run ended.
@@ -179,7 +178,7 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
             Error::Other(format!("cannot lock checkpoint directory {}: {e}", ck.dir.display()))
         }
     })?;
-    warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
+    let guest_reachable = warn_if_inside_a_preopen(dir.path(), &cfg.wasi.preopens);
     // A guest that migrated away (or may have) is not resumed here a second time.
     if let Some(m) = crate::migrate::Marker::read(dir.path()) {
         // A generation newer than the one the guest left from, and at or past the instruction
@@ -203,9 +202,6 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
         crate::migrate::remove_marker(dir.path())
             .map_err(|e| Error::Other(format!("cannot remove the migration marker: {e}")))?;
     }
-    // Migration starts a command named in a file of this directory: not if the guest can
-    // write there.
-    let guest_reachable = inside_a_preopen(dir.path(), &cfg.wasi.preopens);
     // A request left by a `chiwawa migrate` that gave up is not for this run.
     let _ = std::fs::remove_file(crate::migrate::request_path(dir.path()));
     // Stop signals are handled from here on: one arriving while the guest is being restored

@@ -28,7 +28,10 @@ use super::format::{
     is_zero, le_u32, le_u64, memory_prefix, try_zeroed_vec, FormatError, SectionKind, MEMORY_PREFIX_LEN,
     PAGE_SIZE,
 };
-use super::softdirty::{best_tracker, PageState, WriteTracker};
+use super::softdirty::{best_tracker, clear_or_drop, states_or_drop, PageState, WriteTracker};
+
+/// What a generation does once write tracking has failed.
+const EVERY_PAGE: &str = "fingerprinting every page from now on";
 
 /// First 8 bytes of a pack file: `\x89CHP\r\n\x1a\n` (the checkpoint magic's pattern, `P` for
 /// pages).
@@ -403,15 +406,7 @@ impl PageTracker {
         let mut manifests = Vec::with_capacity(mems.len());
         let mut missed: Option<(usize, usize)> = None;
         for (i, (data, max)) in mems.iter().enumerate() {
-            let states = match self.writes.as_mut().map(|s| s.states(i, data)) {
-                Some(Ok(st)) => Some(st),
-                Some(Err(e)) => {
-                    log::warn!("write tracking failed ({e}); fingerprinting every page from now on");
-                    self.writes = None;
-                    None
-                }
-                None => None,
-            };
+            let states = states_or_drop(&mut self.writes, i, data, "", EVERY_PAGE);
             let old = self.mems.get(i).map(Vec::as_slice).unwrap_or(&[]);
             let pages = data.len() / PAGE_SIZE;
             // Unwritten since the last generation: as that generation recorded it. A page the
@@ -585,10 +580,7 @@ impl PageTracker {
     /// Starts a new interval of write tracking; a tracker that fails is dropped (every page is
     /// fingerprinted from then on).
     fn restart_tracking(&mut self, mems: &[&[u8]]) {
-        if let Some(Err(e)) = self.writes.as_mut().map(|s| s.clear(mems)) {
-            log::warn!("write tracking failed ({e}); fingerprinting every page from now on");
-            self.writes = None;
-        }
+        clear_or_drop(&mut self.writes, mems, "", EVERY_PAGE);
     }
 }
 

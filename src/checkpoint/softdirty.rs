@@ -119,6 +119,35 @@ impl WriteTracker for WriteProtect {
     }
 }
 
+/// The states of memory `index` (contents `mem`) from `tracker`; a tracker that fails is
+/// dropped with a warning (`who` prefixes it, `then` says what happens instead) and `None` is
+/// returned, as without one.
+pub fn states_or_drop(
+    tracker: &mut Option<Box<dyn WriteTracker>>,
+    index: usize,
+    mem: &[u8],
+    who: &str,
+    then: &str,
+) -> Option<Vec<PageState>> {
+    match tracker.as_mut()?.states(index, mem) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!("{who}write tracking failed ({e}); {then}");
+            *tracker = None;
+            None
+        }
+    }
+}
+
+/// Starts a new interval of `tracker` on `mems`; a tracker that fails is dropped as in
+/// [`states_or_drop`].
+pub fn clear_or_drop(tracker: &mut Option<Box<dyn WriteTracker>>, mems: &[&[u8]], who: &str, then: &str) {
+    if let Some(Err(e)) = tracker.as_mut().map(|t| t.clear(mems)) {
+        log::warn!("{who}write tracking failed ({e}); {then}");
+        *tracker = None;
+    }
+}
+
 /// The best write tracker this system offers: the kernel's soft-dirty bits, else page
 /// protection, each only after its self-test; `None` when [`TRACKING_ENV`] is `hash` or
 /// neither works (every page is then fingerprinted). [`TRACKING_ENV`] = `soft-dirty` or

@@ -26,13 +26,8 @@ fn wasi_config(a: &RunArgs) -> WasiConfig {
     WasiConfig { args, env, preopens }
 }
 
-/// Checkpointing is on when any checkpoint option is given.
-fn checkpoint_options(a: &RunArgs) -> Option<CheckpointOptions> {
-    checkpoint_options_if(a, false)
-}
-
-/// The checkpoint options; `always`: even when no checkpoint option is given (`receive`).
-fn checkpoint_options_if(a: &RunArgs, always: bool) -> Option<CheckpointOptions> {
+/// Checkpointing is on when any checkpoint option is given, or `always` (`receive`).
+fn checkpoint_options(a: &RunArgs, always: bool) -> Option<CheckpointOptions> {
     let on = always
         || a.checkpoint_dir.is_some()
         || a.every.is_some()
@@ -68,20 +63,16 @@ fn checkpoint_options_if(a: &RunArgs, always: bool) -> Option<CheckpointOptions>
 }
 
 pub fn config(a: &RunArgs) -> RunConfig {
-    let mut cfg = config_with(a);
-    cfg.checkpoint = checkpoint_options(a);
-    cfg
+    config_with(a, false)
 }
 
 /// [`config`] with checkpointing on whatever the options (a migration receiver always has a
 /// checkpoint directory).
 pub fn config_checkpointing(a: &RunArgs) -> RunConfig {
-    let mut cfg = config_with(a);
-    cfg.checkpoint = checkpoint_options_if(a, true);
-    cfg
+    config_with(a, true)
 }
 
-fn config_with(a: &RunArgs) -> RunConfig {
+fn config_with(a: &RunArgs, checkpointing: bool) -> RunConfig {
     RunConfig {
         module_path: a.module.clone(),
         wasi: wasi_config(a),
@@ -94,7 +85,7 @@ fn config_with(a: &RunArgs) -> RunConfig {
             max_stack_slots: a.max_stack_slots,
             max_frames: a.max_call_depth,
         },
-        checkpoint: checkpoint_options(a),
+        checkpoint: checkpoint_options(a, checkpointing),
         preloaded: None,
     }
 }

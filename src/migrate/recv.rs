@@ -127,15 +127,11 @@ impl<R: Read> Read for Counting<R> {
 /// stream is read and written as if it blocked.
 struct Patient<T>(T);
 
-fn pause() {
-    std::thread::sleep(std::time::Duration::from_millis(1));
-}
-
 impl<R: Read> Read for Patient<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.0.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => crate::wasi::fs::stdio_backoff(),
                 r => return r,
             }
         }
@@ -146,7 +142,7 @@ impl<W: Write> Write for Patient<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
             match self.0.write(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => crate::wasi::fs::stdio_backoff(),
                 r => return r,
             }
         }
@@ -154,7 +150,7 @@ impl<W: Write> Write for Patient<W> {
     fn flush(&mut self) -> io::Result<()> {
         loop {
             match self.0.flush() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => crate::wasi::fs::stdio_backoff(),
                 r => return r,
             }
         }

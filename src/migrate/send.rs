@@ -20,7 +20,10 @@ use super::{
 use crate::checkpoint::dir::failpoint;
 use crate::checkpoint::format::{self, is_zero, Header, PAGE_SIZE};
 use crate::checkpoint::pages::{fingerprint, Manifest, PageRef};
-use crate::checkpoint::softdirty::{best_tracker, PageState, WriteTracker};
+use crate::checkpoint::softdirty::{best_tracker, clear_or_drop, states_or_drop, PageState, WriteTracker};
+
+/// What pre-copy does once write tracking has failed.
+const EVERY_PAGE: &str = "examining every page from now on";
 use crate::guest::Guest;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,15 +77,7 @@ impl Precopy {
             let pages = data.len() / PAGE_SIZE;
             let known = self.known.get(i).map(Vec::as_slice).unwrap_or(&[]);
             let same_layout = self.layout.get(i) == Some(&(data.as_ptr() as usize, data.len()));
-            let states = match self.writes.as_mut().map(|w| w.states(i, data)) {
-                Some(Ok(s)) => Some(s),
-                Some(Err(e)) => {
-                    log::warn!("migration: write tracking failed ({e}); examining every page from now on");
-                    self.writes = None;
-                    None
-                }
-                None => None,
-            };
+            let states = states_or_drop(&mut self.writes, i, data, "migration: ", EVERY_PAGE);
             for p in 0..pages {
                 let state = states.as_ref().and_then(|s| s.get(p)).copied();
                 let before = known.get(p).copied().flatten();
@@ -103,10 +98,7 @@ impl Precopy {
     /// Starts the next round with `dirty` (from [`dirty`](Self::dirty)): write tracking starts
     /// a new interval now, so a page written after this is examined again next round.
     fn begin_round(&mut self, mems: &[&[u8]], mut dirty: Vec<(u32, u64)>) {
-        if let Some(Err(e)) = self.writes.as_mut().map(|w| w.clear(mems)) {
-            log::warn!("migration: write tracking failed ({e}); examining every page from now on");
-            self.writes = None;
-        }
+        clear_or_drop(&mut self.writes, mems, "migration: ", EVERY_PAGE);
         self.layout = mems.iter().map(|m| (m.as_ptr() as usize, m.len())).collect();
         self.known.resize(mems.len(), Vec::new());
         for (k, m) in self.known.iter_mut().zip(mems) {

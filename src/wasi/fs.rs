@@ -108,7 +108,7 @@ fn read_stdin(buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// A short wait before retrying a stdio transfer that would block.
-fn stdio_backoff() {
+pub(crate) fn stdio_backoff() {
     std::thread::sleep(Duration::from_millis(1));
 }
 

@@ -43,7 +43,7 @@ mod clock;
 #[path = "fd.rs"]
 mod fd;
 #[path = "fs.rs"]
-mod fs;
+pub(crate) mod fs;
 #[path = "host_os.rs"]
 mod host_os;
 #[path = "path.rs"]
