@@ -242,8 +242,11 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
     // A migration has a wake-up flag of its own (its threads set it when there is work at the
     // next safe point), apart from the one stop signals and checkpoints set.
     let migration_wake = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let wake = migration_wake.clone();
-    guest.wasi.set_interrupt_probe(move || probe.check() || wake.load(std::sync::atomic::Ordering::SeqCst));
+    // A pending stop signal wakes the guest whoever cleared the interrupt flag since.
+    let (wake, stopping) = (migration_wake.clone(), stop.clone());
+    guest.wasi.set_interrupt_probe(move || {
+        probe.check() || wake.load(std::sync::atomic::Ordering::SeqCst) || stopping.signal().is_some()
+    });
     let mut w = Writer {
         dir: &dir,
         module_hash,
@@ -269,6 +272,11 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
             Step::Finished(o) => break o,
             Step::Paused => {
                 let executed = guest.machine.executed();
+                // A wake-up a migration's thread gave after the migration ended is for nobody
+                // (left set, a guest sleeping in a WASI call would come back at once, forever).
+                if migration.is_none() && migration_wake.load(std::sync::atomic::Ordering::Relaxed) {
+                    migration_wake.store(false, std::sync::atomic::Ordering::SeqCst);
+                }
                 if w.in_flight.as_ref().is_some_and(|f| f.gen.is_finished()) {
                     if let Err(failed_at) = w.settle() {
                         trigger.checkpoint_failed(failed_at);
@@ -278,10 +286,6 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                     if let Some(m) = migration.take() {
                         let why = format!("stopped by {}", crate::stop::signal_name(signal));
                         end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
-                        trigger.migration_taken();
-                        if stop.signal().is_some() {
-                            trigger.interrupt_flag().store(true, std::sync::atomic::Ordering::SeqCst);
-                        }
                     }
                     // A planned stop: save everything up to this safe point, then exit.
                     let name = crate::stop::signal_name(signal);
@@ -310,10 +314,6 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                         Progress::Failed(why) => {
                             if let Some(m) = migration.take() {
                                 end_migration(m, &why, dir.path(), &mut w, &guest, &mut migration_id);
-                                trigger.migration_taken();
-                                if stop.signal().is_some() {
-                                    trigger.interrupt_flag().store(true, std::sync::atomic::Ordering::SeqCst);
-                                }
                             }
                         }
                         Progress::Migrated { committed, bytes, rounds, downtime_start_unix_nanos } => {
@@ -344,9 +344,6 @@ pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
                 if trigger.migration_requested() {
                     let request = crate::migrate::take_request(dir.path());
                     trigger.migration_taken();
-                    if stop.signal().is_some() {
-                        trigger.interrupt_flag().store(true, std::sync::atomic::Ordering::SeqCst);
-                    }
                     let request = match request {
                         Ok(r) if migration.is_some() => {
                             Err((r.id, "a migration is already in progress".into()))

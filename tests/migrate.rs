@@ -398,3 +398,26 @@ fn a_guest_migrates_there_and_back_even_if_the_receiver_dies_after_its_commit() 
     assert!(again.stderr.contains("migrated back"), "{}", again.stderr);
     assert_equivalent(&root, &r, "there and back");
 }
+
+#[test]
+fn a_failed_migration_leaves_a_sleeping_guest_asleep() {
+    let root = Root::new();
+    let m = root.path().join("sleeper.wat");
+    std::fs::write(&m, sleeper_wat(3_000_000_000)).unwrap();
+    let g = Guest { name: "sleeper".into(), module: m.clone(), args: vec![], sandbox: false };
+    let t0 = Instant::now();
+    let src = spawn(&root, &g, &SOURCE_OPTS, &[], Out::Pipe);
+    std::thread::sleep(Duration::from_millis(300));
+    // A transport that reads on but answers only the protocol's magic and then closes its
+    // output: the migration fails, and its writer still sends the Abort frame afterwards (a
+    // wake-up after the migration ended).
+    let script =
+        r"cat >/dev/null & sleep 0.2; printf '\211CHM\r\n\032\n\001\000\000\000'; exec 1>&-; sleep 0.2";
+    let o = migrate(&root, &[], &["sh".into(), "-c".into(), script.into()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let src = src.wait();
+    assert_eq!(src.code(), Some(0), "{}", src.stderr);
+    assert_eq!(text(&src.stdout), "before\nafter\n");
+    // It slept the rest of its 3 s, not spinning through suspended sleeps.
+    assert!(t0.elapsed() < Duration::from_millis(4500), "took {:?}", t0.elapsed());
+}
