@@ -629,11 +629,6 @@ impl PackWriter {
         Ok(())
     }
 
-    /// Pages written so far.
-    pub fn pages(&self) -> u64 {
-        self.pages
-    }
-
     /// Makes the pack durable under its name; returns its byte count.
     pub fn finish(self) -> io::Result<u64> {
         let PackWriter { tmp, out, generation, module_hash, pages, dir } = self;

@@ -219,7 +219,6 @@ pub struct Sender {
     throttle: f64,
     /// When the last safe point's migration work ended (for the throttle).
     last_poll: Instant,
-    queued_pages: u64,
 }
 
 fn unix_nanos() -> u64 {
@@ -338,7 +337,6 @@ impl Sender {
             stalled_since: None,
             throttle: 0.0,
             last_poll: Instant::now(),
-            queued_pages: 0,
         })
     }
 
@@ -481,8 +479,8 @@ impl Sender {
             drop(mems);
             match next {
                 Some(f) => {
-                    self.queued_pages += (f.len() / PAGE_SIZE) as u64;
-                    if self.pre.round == 1 && self.queued_pages > 0 {
+                    // The first frame of round 1 that carries a page.
+                    if self.pre.round == 1 && f.len() >= PAGE_SIZE {
                         failpoint("migrate-mid-precopy");
                     }
                     match self.offer(f) {
