@@ -20,13 +20,11 @@ use crate::error::Error;
 use crate::runtime::memory::Bytes;
 use crate::session::{load_module_bytes, RunConfig};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
 
 /// What a successful receive committed.
 #[derive(Debug)]
 pub struct Received {
     pub committed: Committed,
-    pub dir: PathBuf,
     /// Bytes read from the stream.
     pub bytes: u64,
     /// The guest's memories as received, when asked for (`receive --run`) and they could be
@@ -279,7 +277,7 @@ pub fn receive(
         }
     };
     drop(lock);
-    Ok(Received { committed, dir: ck.dir.clone(), bytes: input.count, preloaded: r.preloaded.take() })
+    Ok(Received { committed, bytes: input.count, preloaded: r.preloaded.take() })
 }
 
 /// The rounds received so far.
