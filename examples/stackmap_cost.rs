@@ -22,19 +22,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         let bytes = load_module_bytes(std::path::Path::new(p))?;
         for lowering in [Lowering::Optimized, Lowering::Plain] {
             let m = Module::with_lowering(&bytes, lowering)?;
+            let (all, _) = m.lower_all()?;
             let (mut code, mut maps, mut points, mut max) = (0usize, 0usize, 0usize, 0usize);
-            for f in m.code() {
+            for f in &all {
                 code += std::mem::size_of_val(f.code()) + std::mem::size_of_val(f.offsets());
                 let b = f.stack_map().heap_bytes();
                 maps += b;
                 max = max.max(b);
                 points += f.stack_map().points().len();
             }
-            let n = m.code().len().max(1);
+            let n = all.len().max(1);
             let name = std::path::Path::new(p).file_name().unwrap_or_default().to_string_lossy();
             println!(
                 "| {name} | {lowering:?} | {} | {points} | {code} | {maps} | {:.1} % | {}, {max} |",
-                m.code().len(),
+                all.len(),
                 100.0 * maps as f64 / code.max(1) as f64,
                 maps / n,
             );

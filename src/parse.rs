@@ -1,5 +1,7 @@
-//! Front end: `wasmparser` parses and validates the module bytes into a [`Module`], lowering every
-//! function body once (validation is fused with the lowering, as in wasmi).
+//! Front end: `wasmparser` parses and validates the module bytes into a [`Module`]. Function
+//! bodies are validated at load (on several threads) and lowered on their first call
+//! ([`Module::lower`]; the lowering validates again as it goes, as in wasmi), so that a large
+//! module starts as fast as it validates.
 //!
 //! Scope: WebAssembly 3.0 without GC (and relaxed SIMD in its deterministic profile).
 
@@ -7,6 +9,7 @@ use crate::compile::{self, ir::CompiledFunc};
 use crate::error::Error;
 use crate::runtime::value::{FullType, FuncType, HeapType, Sig, ValType};
 use std::collections::HashMap;
+use std::sync::Arc;
 use wasmparser::{
     ElementItems, ElementKind, ExternalKind, Operator, Parser, Payload, TypeRef, Validator, WasmFeatures,
 };
@@ -219,7 +222,8 @@ pub struct DataSegment {
     pub bytes: Vec<u8>,
 }
 
-/// A parsed, validated and compiled module. Immutable; shared by its instances.
+/// A parsed and validated module. Immutable; shared by its instances, which lower its functions
+/// on their first calls (each instance its own copy of the code).
 #[derive(Debug, Default)]
 pub struct Module {
     pub(crate) types: Vec<FuncType>,
@@ -246,11 +250,16 @@ pub struct Module {
     pub(crate) start: Option<u32>,
     pub(crate) elems: Vec<ElemSegment>,
     pub(crate) datas: Vec<DataSegment>,
-    /// Lowered bodies of the defined functions.
+    /// The defined functions' code as every instance starts with it: a stub
+    /// ([`CompiledFunc::is_lazy`]) for each function lowered on its first call, the lowered code of
+    /// those lowered at load (the few whose size could make their lowering fail).
     pub(crate) code: Vec<CompiledFunc>,
-    /// The `v128.const` values and `i8x16.shuffle` lane masks of the code, which names them by
-    /// index (`Instr::V128Const`, `Instr::I8x16Shuffle`).
+    /// The `v128.const` values and `i8x16.shuffle` lane masks of the code lowered at load, which
+    /// names them by index (`Instr::V128Const`, `Instr::I8x16Shuffle`); each instance extends
+    /// its copy as it lowers more.
     pub(crate) pool: Vec<[u8; 16]>,
+    /// The validated bodies of the functions not lowered yet.
+    pub(crate) bodies: Option<Bodies>,
     /// Names from the `name` custom section.
     pub(crate) name: Option<String>,
     pub(crate) func_names: HashMap<u32, String>,
@@ -266,11 +275,85 @@ pub struct Module {
 /// Bodies to validate and lower: what the validator handed out, and the bytes.
 type Body<'a> = (wasmparser::FuncToValidate<wasmparser::ValidatorResources>, wasmparser::FunctionBody<'a>);
 
-/// Below this many bytes of module, bodies are lowered on the calling thread (starting threads
-/// would cost more than it saves).
+/// What lowering a function after the load needs: the code section's bytes and the validator's
+/// view of the module.
+pub(crate) struct Bodies {
+    /// The code section (`base` 0: the whole module, shared with the caller).
+    bytes: Arc<Vec<u8>>,
+    /// Module offset of `bytes[0]`.
+    base: u64,
+    /// Module offsets of each defined function's body (start, end).
+    ranges: Vec<(u64, u64)>,
+    resources: wasmparser::ValidatorResources,
+    features: WasmFeatures,
+}
+
+impl std::fmt::Debug for Bodies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bodies({} bytes at {}, {} functions)", self.bytes.len(), self.base, self.ranges.len())
+    }
+}
+
+/// A body lowered at load rather than on its first call: the lowering refuses a function of more
+/// than 65535 slots of locals and operands, and that must be an error of the load, as it always
+/// was. Validation sees the locals and the operand and control stack heights, which bound the
+/// slots from above (a `v128` takes two; the calls' and `try`s' scratch slots, at most 2 × 2000
+/// for the 1000 parameters and 1000 results a type can have, are the margin).
+fn lower_at_load(local_slots: u64, max_operands: u64, max_controls: u64) -> bool {
+    local_slots + 2 * (max_operands + max_controls) + 4200 > u16::MAX as u64
+}
+
+/// Validates one body without lowering it (what the lowering would refuse besides validation
+/// is refused too: GC types and instructions). Returns whether it makes tail calls, and whether
+/// it must be lowered at load ([`lower_at_load`]). `fast`: through the validator's visitor
+/// ([`compile::validate`]), `Ok(None)` if that finds anything wrong (the slow way, with a fresh
+/// validator, then says what).
+fn validate_body(
+    v: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    param_slots: u64,
+    body: &wasmparser::FunctionBody<'_>,
+    fast: bool,
+) -> Result<Option<(bool, bool)>, Error> {
+    let mut locals = body.get_locals_reader().map_err(Error::from_parser)?;
+    let mut local_slots = param_slots;
+    for _ in 0..locals.get_count() {
+        let offset = locals.original_position();
+        let (count, vt) = locals.read().map_err(Error::from_parser)?;
+        let t = val_type(vt).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
+        v.define_locals(offset, count, vt).map_err(Error::from_parser)?;
+        local_slots = local_slots.saturating_add(count as u64 * t.slots() as u64);
+    }
+    let mut br = body.get_binary_reader_for_operators().map_err(Error::from_parser)?;
+    // As the lowering reads them (so that `in_scope` names the legacy exception operators).
+    br.set_features(features() | WasmFeatures::LEGACY_EXCEPTIONS);
+    let mut reader = wasmparser::OperatorsReader::new(br);
+    if fast {
+        return Ok(compile::validate::scan(v, reader)
+            .map(|s| (s.tail, lower_at_load(local_slots, s.operands as u64, s.controls as u64))));
+    }
+    let (mut tail, mut operands, mut controls) = (false, 0u32, 0u32);
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset().map_err(Error::from_parser)?;
+        in_scope(&op).map_err(|message| Error::Invalid { offset: Some(offset), message })?;
+        tail |= matches!(
+            op,
+            Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. }
+                | Operator::ReturnCallRef { .. }
+        );
+        v.op(offset, &op).map_err(Error::from_parser)?;
+        operands = operands.max(v.operand_stack_height());
+        controls = controls.max(v.control_stack_height());
+    }
+    reader.finish().map_err(Error::from_parser)?;
+    Ok(Some((tail, lower_at_load(local_slots, operands as u64, controls as u64))))
+}
+
+/// Below this many bytes of module, bodies are validated on the calling thread (starting
+/// threads would cost more than it saves).
 const PARALLEL_LOWERING_MIN: usize = 256 << 10;
 
-/// How many threads to lower a module of `len` bytes on: up to 4 where there are threads.
+/// How many threads to validate a module of `len` bytes on: up to 4 where there are threads.
 fn lowering_threads(len: usize) -> usize {
     if cfg!(target_os = "wasi") || len < PARALLEL_LOWERING_MIN {
         return 1;
@@ -278,23 +361,49 @@ fn lowering_threads(len: usize) -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Validates and lowers `bodies` in order on up to `threads` threads (contiguous runs of
-/// about equal byte size each); the error is that of the first invalid body, as if they had
-/// been done one by one. The lowered code does not depend on the threads.
-/// Lowered bodies and the pool their instructions name.
-type Lowered = (Vec<CompiledFunc>, Vec<[u8; 16]>);
-
-fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Lowered, Error> {
-    fn run(m: &Module, bodies: Vec<Body<'_>>) -> Result<Lowered, Error> {
+/// Validates `bodies` in order on up to `threads` threads (contiguous runs of about equal
+/// byte size each), lowering at load only those [`lower_at_load`] names; the error is that of
+/// the first invalid body, as if they had been done one by one. The result does not depend on
+/// the threads.
+fn validate_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Validated, Error> {
+    fn run(m: &Module, bodies: Vec<Body<'_>>) -> Result<Validated, Error> {
         let mut ctx = compile::Context::default();
         let mut allocs = wasmparser::FuncValidatorAllocations::default();
-        let mut out = Vec::with_capacity(bodies.len());
+        let mut out = Validated { code: Vec::with_capacity(bodies.len()), ..Default::default() };
         for (func, body) in bodies {
-            let mut fv = func.into_validator(std::mem::take(&mut allocs));
-            out.push(compile::translate(&mut ctx, m, &mut fv, body)?);
-            allocs = fv.into_allocations();
+            let validator = |allocs| {
+                wasmparser::FuncToValidate {
+                    resources: func.resources.clone(),
+                    index: func.index,
+                    ty: func.ty,
+                    features: func.features,
+                }
+                .into_validator(allocs)
+            };
+            let param_slots = m.func_type(func.index).param_slots() as u64;
+            let mut found = None;
+            for fast in [true, false] {
+                let mut fv = validator(std::mem::take(&mut allocs));
+                let r = validate_body(&mut fv, param_slots, &body, fast);
+                allocs = fv.into_allocations();
+                found = r?;
+                if found.is_some() {
+                    break;
+                }
+            }
+            let (tail, now) = found.unwrap_or((true, true));
+            out.tail_calls |= tail;
+            out.code.push(if now {
+                let mut fv = validator(std::mem::take(&mut allocs));
+                let cf = compile::translate(&mut ctx, m, &mut fv, body)?;
+                allocs = fv.into_allocations();
+                cf
+            } else {
+                CompiledFunc::lazy()
+            });
         }
-        Ok((out, std::mem::take(&mut ctx.pool)))
+        out.pool = std::mem::take(&mut ctx.pool);
+        Ok(out)
     }
     let size = |b: &wasmparser::FunctionBody<'_>| {
         let r = b.range();
@@ -319,7 +428,7 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Lowere
             r.push(b);
         }
     }
-    let results: Vec<Result<Lowered, Error>> = std::thread::scope(|s| {
+    let results: Vec<Result<Validated, Error>> = std::thread::scope(|s| {
         let mut runs = runs.into_iter();
         // The first run on this thread, the others on their own (or here, if one cannot start).
         let first = runs.next().unwrap_or_default();
@@ -345,12 +454,12 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Lowere
         out
     });
     // Each run numbered its pool from 0: the later runs' instructions are renumbered.
-    let (mut code, mut pool) = (Vec::new(), Vec::new());
+    let mut all = Validated::default();
     for r in results {
-        let (mut c, p) = r?;
-        let base = pool.len() as u32;
+        let Validated { mut code, pool, tail_calls } = r?;
+        let base = all.pool.len() as u32;
         if base > 0 {
-            for f in &mut c {
+            for f in &mut code {
                 for i in &mut f.code {
                     if let compile::ir::Instr::V128Const { idx, .. }
                     | compile::ir::Instr::I8x16Shuffle { idx, .. } = i
@@ -360,10 +469,20 @@ fn lower_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Lowere
                 }
             }
         }
-        code.extend(c);
-        pool.extend(p);
+        all.code.extend(code);
+        all.pool.extend(pool);
+        all.tail_calls |= tail_calls;
     }
-    Ok((code, pool))
+    Ok(all)
+}
+
+/// The code section validated: the defined functions' code (stubs for those lowered later),
+/// the pool of the code lowered, and whether any function makes tail calls.
+#[derive(Default)]
+struct Validated {
+    code: Vec<CompiledFunc>,
+    pool: Vec<[u8; 16]>,
+    tail_calls: bool,
 }
 
 pub(crate) fn val_type(t: wasmparser::ValType) -> Result<ValType, String> {
@@ -503,12 +622,20 @@ impl Module {
         Self::new_with(bytes, lowering, lowering_threads(bytes.len()))
     }
 
+    /// [`Module::new`] of bytes the module keeps a share of for the functions it lowers later
+    /// (rather than a copy of its code section).
+    pub fn new_shared(bytes: Arc<Vec<u8>>) -> Result<Module, Error> {
+        let lowering = compile::Lowering::from_env().map_err(Error::Other)?;
+        let threads = lowering_threads(bytes.len());
+        Self::new_in(&bytes, Some(&bytes), lowering, threads)
+    }
+
     /// [`Module::new`] with the given lowering (whatever `CHIWAWA_LOWERING` says).
     pub fn with_lowering(bytes: &[u8], lowering: compile::Lowering) -> Result<Module, Error> {
         Self::new_with(bytes, lowering, lowering_threads(bytes.len()))
     }
 
-    /// [`Module::new`], validating and lowering the function bodies on up to `threads` threads.
+    /// [`Module::new`], validating the function bodies on up to `threads` threads.
     #[cfg(test)]
     pub(crate) fn new_with_threads(bytes: &[u8], threads: usize) -> Result<Module, Error> {
         let lowering = compile::Lowering::from_env().map_err(Error::Other)?;
@@ -516,10 +643,21 @@ impl Module {
     }
 
     fn new_with(bytes: &[u8], lowering: compile::Lowering, threads: usize) -> Result<Module, Error> {
+        Self::new_in(bytes, None, lowering, threads)
+    }
+
+    /// Parses `bytes`; `shared`: the same bytes, to keep rather than copy.
+    fn new_in(
+        bytes: &[u8],
+        shared: Option<&Arc<Vec<u8>>>,
+        lowering: compile::Lowering,
+        threads: usize,
+    ) -> Result<Module, Error> {
         let mut m = Module { byte_len: bytes.len() as u64, lowering, ..Default::default() };
         let mut validator = Validator::new_with_features(features());
         let mut pending = Vec::new();
         let mut code_count = 0usize;
+        let mut code_range = 0..0;
         let mut parser = Parser::new(0);
         parser.set_features(features());
         for payload in parser.parse_all(bytes) {
@@ -680,8 +818,9 @@ impl Module {
                         read_names(&mut m, names);
                     }
                 }
-                Payload::CodeSectionStart { count, .. } => {
+                Payload::CodeSectionStart { count, unchecked_range, .. } => {
                     code_count = *count as usize;
+                    code_range = unchecked_range.clone();
                 }
                 Payload::CodeSectionEntry(body) => {
                     let func = match valid {
@@ -689,20 +828,29 @@ impl Module {
                         _ => unreachable!("code entries always yield a function to validate"),
                     };
                     pending.push((func, body.clone()));
-                    // The last body: lower them all (on several threads where there are any),
-                    // before anything after the code section is looked at.
+                    // The last body: validate them all (on several threads where there are
+                    // any), before anything after the code section is looked at.
                     if pending.len() == code_count {
-                        (m.code, m.pool) = lower_all(&m, std::mem::take(&mut pending), threads)?;
-                        m.tail_calls = m.code.iter().any(|f| {
-                            f.code.iter().any(|i| {
-                                matches!(
-                                    i,
-                                    crate::compile::ir::Instr::ReturnCall { .. }
-                                        | crate::compile::ir::Instr::ReturnCallIndirect { .. }
-                                        | crate::compile::ir::Instr::ReturnCallRef { .. }
-                                )
-                            })
-                        });
+                        let ranges = pending.iter().map(|(_, b)| (b.range().start, b.range().end)).collect();
+                        let (resources, features) = (pending[0].0.resources.clone(), pending[0].0.features);
+                        let v = validate_all(&m, std::mem::take(&mut pending), threads)?;
+                        (m.code, m.pool, m.tail_calls) = (v.code, v.pool, v.tail_calls);
+                        let (bytes, base) = match shared {
+                            Some(all) => (all.clone(), 0),
+                            // (In bounds: every body in it was read.)
+                            None => (
+                                Arc::new(
+                                    usize::try_from(code_range.start)
+                                        .ok()
+                                        .zip(usize::try_from(code_range.end).ok())
+                                        .and_then(|(s, e)| bytes.get(s..e))
+                                        .unwrap_or_default()
+                                        .to_vec(),
+                                ),
+                                code_range.start,
+                            ),
+                        };
+                        m.bodies = Some(Bodies { bytes, base, ranges, resources, features });
                     }
                 }
                 _ => {}
@@ -754,9 +902,59 @@ impl Module {
         self.start
     }
 
-    /// Lowered bodies of the defined functions (function `num_imported_funcs() + i` is `code()[i]`).
-    pub fn code(&self) -> &[CompiledFunc] {
-        &self.code
+    /// Lowers every defined function (function `num_imported_funcs() + i` is the result's
+    /// `[i]`), as their first calls would, into a pool of their own (the second result). A run
+    /// lowers only what it calls; this is for tools and tests.
+    pub fn lower_all(&self) -> Result<(Vec<CompiledFunc>, Vec<[u8; 16]>), Error> {
+        let mut pool = Vec::new();
+        let mut out = Vec::with_capacity(self.code.len());
+        for k in 0..self.code.len() {
+            out.push(self.lower(k, &mut pool)?);
+        }
+        Ok((out, pool))
+    }
+
+    /// Lowers defined function `k` (module function `num_imported_funcs() + k`), appending the
+    /// constants its code names to `pool`. A function the load lowered is copied, its
+    /// constants too.
+    pub(crate) fn lower(&self, k: usize, pool: &mut Vec<[u8; 16]>) -> Result<CompiledFunc, Error> {
+        let cf = self.code.get(k).ok_or_else(|| Error::Other(format!("no defined function {k}")))?;
+        if !cf.is_lazy() {
+            let mut cf = cf.clone();
+            let base = pool.len() as u32;
+            for i in &mut cf.code {
+                if let compile::ir::Instr::V128Const { idx, .. }
+                | compile::ir::Instr::I8x16Shuffle { idx, .. } = i
+                {
+                    pool.push(self.pool.get(*idx as usize).copied().unwrap_or_default());
+                    *idx = base + (pool.len() - 1 - base as usize) as u32;
+                }
+            }
+            return Ok(cf);
+        }
+        let b =
+            self.bodies.as_ref().ok_or_else(|| Error::Other("the module keeps no function bodies".into()))?;
+        let (start, end) = b.ranges[k];
+        let bytes = usize::try_from(start - b.base)
+            .ok()
+            .zip(usize::try_from(end - b.base).ok())
+            .and_then(|(s, e)| b.bytes.get(s..e))
+            .ok_or_else(|| Error::Other(format!("function body {k} lies outside the code section")))?;
+        let body =
+            wasmparser::FunctionBody::new(wasmparser::BinaryReader::new_features(bytes, start, b.features));
+        let index = self.num_imported_funcs + k as u32;
+        let func = wasmparser::FuncToValidate {
+            resources: b.resources.clone(),
+            index,
+            ty: self.funcs[index as usize],
+            features: b.features,
+        };
+        let mut fv = func.into_validator(Default::default());
+        let mut ctx = compile::Context::default();
+        ctx.pool = std::mem::take(pool);
+        let r = compile::translate(&mut ctx, self, &mut fv, body);
+        *pool = std::mem::take(&mut ctx.pool);
+        r
     }
 
     /// The module name from the `name` custom section.

@@ -152,8 +152,8 @@ pub enum Ended {
 
 /// Runs a guest to completion (or until a stop signal, when checkpointing).
 pub fn run(cfg: &RunConfig) -> Result<Ended, Error> {
-    let bytes = load_module_bytes(&cfg.module_path)?;
-    let module = Arc::new(Module::new(&bytes)?);
+    let bytes = Arc::new(load_module_bytes(&cfg.module_path)?);
+    let module = Arc::new(Module::new_shared(bytes.clone())?);
     let Some(ck) = &cfg.checkpoint else {
         let mut guest = fresh_guest(cfg, module)?;
         loop {

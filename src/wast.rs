@@ -189,7 +189,11 @@ impl Runner {
 
     fn compile(qw: &mut QuoteWat<'_>) -> Result<Module, String> {
         let bytes = qw.encode().map_err(|e| format!("cannot encode module: {e}"))?;
-        Module::new(&bytes).map_err(|e| e.to_string())
+        let m = Module::new(&bytes).map_err(|e| e.to_string())?;
+        // A run lowers only the functions it calls: a script lowers them all, so that the
+        // lowering of every valid body of the suites is checked, called or not.
+        m.lower_all().map_err(|e| format!("a valid module does not lower: {e}"))?;
+        Ok(m)
     }
 
     /// Instantiates and runs the start function. Err((message, is_trap)).

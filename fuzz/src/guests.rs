@@ -121,7 +121,7 @@ impl GuestInfo {
 pub fn func_facts(m: &Module) -> Vec<Option<FuncFacts>> {
     let nimp = m.num_imported_funcs() as usize;
     let mut out: Vec<Option<FuncFacts>> = vec![None; nimp];
-    for cf in m.code() {
+    for cf in &m.lower_all().expect("the guest lowers").0 {
         let map = cf.stack_map();
         let points = map
             .points()
@@ -170,13 +170,14 @@ fn build(name: &'static str, text: &str) -> GuestInfo {
     );
     let wasi = WasiCtx::new(&wasi_config(name)).expect("WASI context");
     let g = Guest::instantiate(module.clone(), wasi, limits(), Entry::Command).expect("guest instantiates");
+    let lowered = module.lower_all().unwrap_or_else(|e| panic!("guest {name}: {e}")).0;
     let mut code = Vec::new();
     let mut wasm_addrs = Vec::new();
     for (addr, f) in g.store.funcs().iter().enumerate() {
         code.push(match f.kind {
             FuncKind::Wasm { instance, index } => {
                 let m = g.store.instances()[instance as usize].module();
-                let cf = &m.code()[(index - m.num_imported_funcs()) as usize];
+                let cf = &lowered[(index - m.num_imported_funcs()) as usize];
                 wasm_addrs.push(addr as u32);
                 Some((cf.code().len() as u32, cf.max_slots()))
             }

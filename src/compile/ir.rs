@@ -566,6 +566,21 @@ impl Instr {
 }
 
 impl CompiledFunc {
+    /// The stub of a function not lowered yet. It has no code, and it claims more locals than
+    /// the call handlers' fast path takes, so every call of it goes the slow way, which lowers
+    /// it first (`exec::handlers::enter!`). Nothing else looks at its sizes: it never has a
+    /// frame (a frame's program counter lies inside its code).
+    pub(crate) fn lazy() -> CompiledFunc {
+        CompiledFunc { num_locals: u32::MAX, ..Default::default() }
+    }
+
+    /// Whether this is the stub of a function not lowered yet ([`CompiledFunc::lazy`]): a
+    /// lowered function has code (its entry safe point at least).
+    #[inline(always)]
+    pub fn is_lazy(&self) -> bool {
+        self.code.is_empty()
+    }
+
     /// The lowered code.
     pub fn code(&self) -> &[Instr] {
         &self.code

@@ -7,6 +7,7 @@ pub mod ir;
 pub(crate) mod isa;
 pub mod stackmap;
 pub(crate) mod translate;
+pub(crate) mod validate;
 
 pub(crate) use translate::{translate, Context};
 

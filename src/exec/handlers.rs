@@ -705,8 +705,14 @@ macro_rules! push_frame {
 /// with its frame at slot `$base` of the current one.
 macro_rules! enter {
     ($s:ident, $addr:expr, $callee:expr, $ci:expr, $base:expr) => {{
-        let callee: *const CompiledFunc = $callee;
+        let mut callee: *const CompiledFunc = $callee;
         let cx = $s.cx;
+        if (*callee).is_lazy() {
+            match lower_on_call(cx, $s.ip, $addr) {
+                Some(c) => callee = c,
+                None => leave!($s, Flow::Trap),
+            }
+        }
         let m = (*cx).m;
         let cur = (*m).frames.last_mut().unwrap_debug_checked();
         let new_fp = cur.fp as usize + $base as usize;
@@ -775,6 +781,10 @@ macro_rules! enter_fast {
 macro_rules! tail_enter {
     ($s:ident, $addr:expr, $callee:expr, $base:expr) => {{
         let callee: *const CompiledFunc = $callee;
+        if (*callee).is_lazy() {
+            // The first call: lowered by the slow path, which makes it a plain call.
+            slow_call!($s)
+        }
         let cx = $s.cx;
         let m = (*cx).m;
         let fp = (*m).frames.last().unwrap_debug_checked().fp as usize;
@@ -856,9 +866,8 @@ macro_rules! call_addr {
         let store = (*$s.cx).store;
         let f = *(*store).funcs.get_debug_checked(addr as usize);
         match f.kind {
-            FuncKind::Wasm { instance: ci, index } => {
-                let m = &*(*store).instances.get_debug_checked(ci as usize).module;
-                let callee = m.code.as_ptr().add((index - m.num_imported_funcs) as usize);
+            FuncKind::Wasm { instance: ci, .. } => {
+                let callee = crate::exec::machine::code_of(&*store, addr).0;
                 enter!($s, addr, callee, ci, $base)
             }
             FuncKind::Host { id } => match host_call($s.cx, $s.ip, f.ty, id, $base as usize) {
@@ -867,6 +876,28 @@ macro_rules! call_addr {
             },
         }
     }};
+}
+
+/// The first call of the Wasm function at store address `addr` (from the call instruction at
+/// `ip`): lowers it, and returns its code; `None` (the trap set) if it cannot be lowered.
+///
+/// # Safety
+/// The module's safety contract; `addr` is a Wasm function of the store.
+#[cold]
+#[inline(never)]
+unsafe fn lower_on_call(cx: *mut Ctx, ip: *const Instr, addr: u32) -> Option<*const CompiledFunc> {
+    let store = (*cx).store;
+    if let Err(e) = (*store).lower(addr) {
+        set_pc(cx, pc_of(cx, ip) + 1);
+        (*cx).trap = Some(TrapKind::Host(e.to_string()));
+        return None;
+    }
+    // The current instance's code and pool as they are now (the pool may have grown).
+    let inst = (*store).instances.as_mut_ptr().add((*cx).cur_inst as usize);
+    (*cx).inst = inst;
+    (*cx).defined = (*inst).code.as_mut_ptr();
+    (*cx).pool = (*inst).pool.as_ptr();
+    Some(crate::exec::machine::code_of(&*store, addr).0)
 }
 
 /// `Call` and `CallIndirect` in full (host functions, other instances, many locals, growing
@@ -1719,7 +1750,7 @@ mod stack_tests {
         for d in script.directives {
             if let wast::WastDirective::Module(mut m) = d {
                 let m = crate::parse::Module::new(&m.encode().unwrap()).unwrap();
-                for f in &m.code {
+                for f in &m.lower_all().unwrap().0 {
                     seen.extend(f.code.iter().map(|i| i.op()));
                 }
             }

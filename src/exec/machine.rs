@@ -119,8 +119,8 @@ pub(super) const OTHER_INSTANCE: usize = 1;
 pub(super) unsafe fn code_of(store: &Store, func: u32) -> (*const CompiledFunc, u32) {
     match store.funcs.get_debug_checked(func as usize).kind {
         FuncKind::Wasm { instance, index } => {
-            let m = &*store.instances.get_debug_checked(instance as usize).module;
-            (m.code.get_debug_checked((index - m.num_imported_funcs) as usize), instance)
+            let inst = store.instances.get_debug_checked(instance as usize);
+            (inst.code.get_debug_checked((index - inst.module.num_imported_funcs) as usize), instance)
         }
         FuncKind::Host { .. } => unreachable_unchecked!("host functions have no frames"),
     }
@@ -130,8 +130,8 @@ pub(super) unsafe fn code_of(store: &Store, func: u32) -> (*const CompiledFunc, 
 pub(crate) fn code_checked(store: &Store, func: u32) -> Option<(&CompiledFunc, u32)> {
     match store.funcs.get(func as usize)?.kind {
         FuncKind::Wasm { instance, index } => {
-            let m = &store.instances.get(instance as usize)?.module;
-            Some((m.code.get(index.checked_sub(m.num_imported_funcs)? as usize)?, instance))
+            let inst = store.instances.get(instance as usize)?;
+            Some((inst.code.get(index.checked_sub(inst.module.num_imported_funcs)? as usize)?, instance))
         }
         FuncKind::Host { .. } => None,
     }
@@ -233,6 +233,9 @@ impl Machine {
                 Ok(())
             }
             FuncKind::Wasm { .. } => {
+                store
+                    .lower(func)
+                    .map_err(|e| Trap { kind: TrapKind::Host(e.to_string()), backtrace: vec![] })?;
                 let (cf, _) = code_checked(store, func).expect("a Wasm function of the store has code");
                 if !self.grow_stack(cf.max_slots as usize, store.limits.max_stack_slots as usize) {
                     return Err(Trap { kind: TrapKind::StackExhausted, backtrace: vec![] });
@@ -277,6 +280,13 @@ impl Machine {
         // may run a machine on another store than the one it was set up on). Frames pushed
         // during the run are the handlers' own.
         for (i, fr) in self.frames.iter().enumerate() {
+            // (Frames set up on another store may name a function this one has not lowered.)
+            if code_checked(store, fr.func).is_some_and(|(cf, _)| cf.is_lazy()) {
+                if let Err(e) = store.lower(fr.func) {
+                    self.codes.clear();
+                    return Err(Trap { kind: TrapKind::Host(e.to_string()), backtrace: vec![] });
+                }
+            }
             let Some((cf, inst)) = code_checked(store, fr.func) else {
                 self.codes.clear();
                 return Err(foreign_frames(&format!("frame {i} names no Wasm function")));
@@ -330,6 +340,9 @@ impl Machine {
         // room for, and never shrink the stack). Slot indices were bounded by the lowering to
         // the function's `max_slots`, branch targets to its code, and every function starts
         // with a `Poll` that every backward branch targets (`compile::translate` checks both).
+        // A function not lowered yet has no code and never a frame: every way into it checks
+        // (`CompiledFunc::is_lazy`) and lowers it first (`handlers::lower_on_call`, which
+        // refreshes the `Ctx` pointers into the instance); its code then never changes again.
         // The store's instances name only objects of the store (`instantiate`). The raw
         // pointers are refreshed whenever the vectors they point into may have reallocated
         // (stack growth on calls, memory.grow, host calls). Until the loop ends, `self` and
@@ -351,13 +364,14 @@ impl Machine {
                     None => std::ptr::null_mut(),
                 };
                 let module = &*(*inst).module;
+                let code = &mut (*(*store).instances.as_mut_ptr().add(cur_inst as usize)).code;
                 cx.code = (*cf).code.as_ptr();
                 cx.inst = inst;
                 cx.cur_inst = cur_inst;
                 cx.mem = mem;
                 cx.globals = (*store).globals.as_mut_ptr();
-                cx.defined = module.code.as_ptr();
-                cx.pool = module.pool.as_ptr();
+                cx.defined = code.as_mut_ptr();
+                cx.pool = (*inst).pool.as_ptr();
                 cx.inst_funcs = (*inst).funcs.as_ptr();
                 cx.nimp = module.num_imported_funcs;
                 let (mp, ml) = if mem.is_null() {

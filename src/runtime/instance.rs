@@ -5,6 +5,7 @@ use super::memory::Memory;
 use super::store::{Extern, FuncInst, FuncKind, Store};
 use super::table::Table;
 use super::value::{FullType, Val, ValType};
+use crate::compile::ir::CompiledFunc;
 use crate::error::Error;
 use crate::parse::{ConstExpr, DataMode, ElemMode, ExportKind, ImportKind, Module};
 use std::sync::Arc;
@@ -25,6 +26,13 @@ pub struct Instance {
     pub(crate) elems: Vec<Vec<u64>>,
     /// Whether each data segment was dropped.
     pub(crate) data_dropped: Vec<bool>,
+    /// The code of the module's defined functions, lowered on their first call
+    /// ([`crate::Store::lower`]; until then a stub, [`CompiledFunc::is_lazy`]). Its length never
+    /// changes: the interpreter holds pointers into it.
+    pub(crate) code: Vec<CompiledFunc>,
+    /// The constants the lowered code names by index (`Instr::V128Const`,
+    /// `Instr::I8x16Shuffle`).
+    pub(crate) pool: Vec<[u8; 16]>,
 }
 
 impl Instance {
@@ -237,6 +245,8 @@ pub fn instantiate(
         types,
         elems,
         data_dropped: vec![false; m.datas.len()],
+        code: m.code.clone(),
+        pool: m.pool.clone(),
     };
     // Active and declared element segments are dropped after instantiation.
     let mut result = Ok(());

@@ -9,6 +9,7 @@ use super::instance::Instance;
 use super::memory::{Memory, DEFAULT_LIMIT_PAGES};
 use super::table::Table;
 use super::value::{FullType, FuncType, Sig, Val, ValType};
+use crate::error::Error;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +123,33 @@ impl Store {
         self.types.push(sig.func_type());
         self.type_ids.insert(sig.clone(), id);
         id
+    }
+
+    /// Lowers the Wasm function at store address `addr` unless it is already (a host function or
+    /// a bad address: nothing to do). The interpreter calls this on a function's first call, a
+    /// restore for the functions of the frames it places.
+    pub fn lower(&mut self, addr: u32) -> Result<(), Error> {
+        let Some(&FuncInst { kind: FuncKind::Wasm { instance, index }, .. }) = self.funcs.get(addr as usize)
+        else {
+            return Ok(());
+        };
+        let Some(inst) = self.instances.get_mut(instance as usize) else { return Ok(()) };
+        let Some(k) = index.checked_sub(inst.module.num_imported_funcs).map(|k| k as usize) else {
+            return Ok(());
+        };
+        match inst.code.get(k) {
+            Some(cf) if cf.is_lazy() => {
+                let cf = inst.module.lower(k, &mut inst.pool).map_err(|e| {
+                    Error::Other(format!(
+                        "cannot lower function {}: {e}",
+                        inst.module.func_display_name(index)
+                    ))
+                })?;
+                inst.code[k] = cf;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Adds a host function and returns its address.

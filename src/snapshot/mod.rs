@@ -935,7 +935,11 @@ pub fn restore_paged(
     let (mi, si) = match (v2, v1) {
         (Some(x), _) => x,
         (None, Some(old)) => {
-            let g = Guest::instantiate(module.clone(), placeholder, limits, old.0.entry.clone())?;
+            let mut g = Guest::instantiate(module.clone(), placeholder, limits, old.0.entry.clone())?;
+            // The frames' functions: their code is what the saved program counters index.
+            for f in &old.0.frames {
+                lower_frame(&mut g, f.func)?;
+            }
             v1::convert(&g, old)?
         }
         (None, None) => unreachable!(),
@@ -1131,6 +1135,12 @@ fn invoke_params(g: &Guest, n: usize) -> Result<Vec<ValType>, Error> {
     Ok(params)
 }
 
+/// Lowers the function of a saved frame (store address `addr`) before it is placed: a function
+/// that cannot be lowered makes the checkpoint unusable.
+fn lower_frame(g: &mut Guest, addr: u32) -> Result<(), Error> {
+    g.store.lower(addr).map_err(|e| bad(format!("a frame's function: {e}")))
+}
+
 fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
     if mi.phase == Phase::Start && g.module.start.is_none() {
         return Err(bad("saved in the start function, but the module has none"));
@@ -1153,6 +1163,12 @@ fn apply_machine(g: &mut Guest, mi: &MachineImage) -> Result<(), Error> {
             Some(bits)
         }
     };
+    // A restore lowers what the frames run, and nothing else.
+    for f in &mi.frames {
+        if let Some(&addr) = g.store.instances[g.instance as usize].funcs.get(f.func as usize) {
+            lower_frame(g, addr)?;
+        }
+    }
     let (frames, stack, suspended) = wasm_terms::place_frames(g, mi)?;
     if let (Entry::Invoke { args: a, .. }, Some(bits)) = (&mut g.entry, args) {
         *a = bits;
@@ -1206,6 +1222,58 @@ mod tests {
     /// Exceptions the guest can no longer reach are collected at a pause (and reused), the
     /// reachable ones — here, one of every thousand kept in a global — survive with their
     /// payloads, and memory stays bounded however many exceptions the guest throws.
+    /// Lazy lowering: a run lowers the functions it calls and no other; a restore lowers the
+    /// functions of the frames it places and no other, and the guest goes on from there.
+    #[test]
+    fn run_and_restore_lower_only_what_they_need() {
+        let wat = r#"(module
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (func $spin (param $n i32) (result i32)
+            (loop $l
+              (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+              (br_if $l (local.get $n)))
+            (local.get $n))
+          (func $unused (result i32) (i32.const 7))
+          (func (export "_start") (call $exit (call $spin (i32.const 1000000)))))"#;
+        let buf = wast::parser::ParseBuffer::new(wat).unwrap();
+        let bytes = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        let module = Arc::new(Module::new(&bytes).unwrap());
+        // Defined functions: $spin, $unused, _start.
+        let lowered = |g: &Guest| {
+            g.store.instances[g.instance as usize].code.iter().map(|f| !f.is_lazy()).collect::<Vec<_>>()
+        };
+        assert!(module.code.iter().all(|f| f.is_lazy()), "the load lowered something");
+        let cfg = WasiConfig { args: vec![], env: vec![], preopens: vec![] };
+        let mut g = Guest::instantiate(
+            module.clone(),
+            WasiCtx::new(&cfg).unwrap(),
+            Limits::default(),
+            Entry::Command,
+        )
+        .unwrap();
+        assert_eq!(lowered(&g), [false, false, false]);
+        assert!(matches!(g.step(100_000).unwrap(), crate::guest::Step::Paused));
+        assert_eq!(g.machine.frames().len(), 2, "paused inside $spin");
+        assert_eq!(lowered(&g), [true, false, true]);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = CheckpointDir::open(tmp.path(), 2).unwrap();
+        let committed = checkpoint(&mut g, &dir, [0; 32], None).unwrap();
+        let file = std::fs::read(&committed.path).unwrap();
+        let c = format::parse_checkpoint(&file).unwrap();
+        let mut r = restore(module, &c, &cfg, Limits::default()).unwrap();
+        assert_eq!(lowered(&r), [true, false, true]);
+        loop {
+            match r.step(u64::MAX).unwrap() {
+                crate::guest::Step::Paused => continue,
+                crate::guest::Step::Finished(o) => {
+                    assert!(matches!(o, crate::guest::Outcome::Exit(0)), "{o:?}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(lowered(&r), [true, false, true]);
+    }
+
     #[test]
     fn unreachable_exceptions_are_collected() {
         let wat = r#"(module

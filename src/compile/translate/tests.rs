@@ -9,7 +9,7 @@ fn dump_ir() {
         bytes = wat_bytes(&String::from_utf8(bytes).unwrap());
     }
     let m = crate::parse::Module::new(&bytes).unwrap();
-    for (i, f) in m.code.iter().enumerate() {
+    for (i, f) in m.lower_all().unwrap().0.iter().enumerate() {
         let idx = i as u32 + m.num_imported_funcs;
         println!("func {idx} {} (locals {}, slots {}):", m.func_display_name(idx), f.num_locals, f.max_slots);
         for (pc, ins) in f.code.iter().enumerate() {
@@ -28,7 +28,7 @@ fn wat_bytes(wat: &str) -> Vec<u8> {
 fn lower(wat: &str, func: usize) -> Vec<crate::compile::ir::Instr> {
     let bytes = wat_bytes(wat);
     let m = crate::parse::Module::new(&bytes).unwrap();
-    m.code[func].code.clone()
+    m.lower_all().unwrap().0[func].code.clone()
 }
 
 fn run(script: &str) {
@@ -464,6 +464,11 @@ fn lowering_on_threads_matches_lowering_on_one() {
     for threads in [2, 3, 4] {
         let many = crate::parse::Module::new_with_threads(&bytes, threads).unwrap();
         assert_eq!(format!("{:?}", one.code), format!("{:?}", many.code), "{threads} threads");
+        assert_eq!(
+            format!("{:?}", one.lower_all().unwrap()),
+            format!("{:?}", many.lower_all().unwrap()),
+            "{threads} threads: lowered"
+        );
         assert_eq!(one.pool, many.pool, "{threads} threads: the pool");
     }
     // An invalid body near the end and one near the start: the first is reported.
@@ -516,7 +521,8 @@ fn typed_references_on_the_stack_at_loops_and_calls() {
     let bytes = wat_bytes(wat);
     for lowering in [Lowering::Optimized, Lowering::Plain] {
         let m = crate::parse::Module::with_lowering(&bytes, lowering).unwrap();
-        let f = &m.code[3];
+        let code = m.lower_all().unwrap().0;
+        let f = &code[3];
         let map = f.stack_map();
         let refs: Vec<(ValType, Loc)> = map
             .points()
@@ -546,7 +552,8 @@ fn stack_maps_stay_within_their_budget() {
     let bytes = wat_bytes(&wat);
     for lowering in [Lowering::Optimized, Lowering::Plain] {
         let m = crate::parse::Module::with_lowering(&bytes, lowering).unwrap();
-        let map = m.code[1].stack_map();
+        let code = m.lower_all().unwrap().0;
+        let map = code[1].stack_map();
         let points = map.points();
         let mapped = points.iter().filter(|p| map.is_mapped(p)).count();
         let entries: u64 = points.iter().map(|p| u64::from(map.height(p))).sum();
@@ -588,8 +595,36 @@ fn v128_operations_on_memory() {
     assert!(has(6, &|i| matches!(i, Instr::I16x8SubM(_))) && !has(6, &|i| matches!(i, Instr::I16x8SubU(_))));
     let m = crate::parse::Module::with_lowering(&wat_bytes(body), crate::compile::Lowering::Plain).unwrap();
     assert!(m
-        .code
+        .lower_all()
+        .unwrap()
+        .0
         .iter()
         .flat_map(|f| &f.code)
         .all(|i| !matches!(i, Instr::F32x4SubM(_) | Instr::F64x2DivU(_))));
+}
+
+/// A function the lowering refuses (more than 65535 slots of locals and operands) fails the
+/// load, called or not, as before lowering became lazy: validation bounds the slots, and a body
+/// near the limit is lowered at load. Below the limit such a body loads and runs.
+#[test]
+fn functions_too_complex_to_lower_fail_the_load() {
+    let locals = format!("(module (func (local {})))", "v128 ".repeat(40_000));
+    let consts = |n: usize| {
+        format!(
+            "(module (func (export \"f\") (result i32) {} {} (i32.const 5)))",
+            "(i32.const 1) ".repeat(n),
+            "(drop) ".repeat(n)
+        )
+    };
+    for wat in [locals, consts(70_000)] {
+        let e = crate::parse::Module::new(&wat_bytes(&wat)).unwrap_err().to_string();
+        assert!(e.contains("function too complex"), "{e}");
+    }
+    // 31000 operands: over the bound, so lowered at load, and fine.
+    let m = crate::parse::Module::new(&wat_bytes(&consts(31_000))).unwrap();
+    assert!(!m.code[0].is_lazy(), "near the limit, the body is lowered at load");
+    run(&format!(r#"{} (assert_return (invoke "f") (i32.const 5))"#, consts(31_000)));
+    // 1000 operands: lowered on its first call.
+    let m = crate::parse::Module::new(&wat_bytes(&consts(1000))).unwrap();
+    assert!(m.code[0].is_lazy());
 }
