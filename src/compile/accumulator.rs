@@ -125,7 +125,7 @@ impl Mirror {
 /// Positions control may reach other than by falling through from the instruction before:
 /// the start, branch targets, what follows a call or a `Poll`, and the landing pads of catch
 /// clauses (`pads`: reached by unwinding, with the registers reset).
-fn entries(code: &[Instr], pads: impl IntoIterator<Item = u32>) -> Vec<bool> {
+pub(super) fn entries(code: &[Instr], pads: impl IntoIterator<Item = u32>) -> Vec<bool> {
     let mut entry = vec![false; code.len() + 1];
     entry[0] = true;
     for p in pads {

@@ -398,6 +398,17 @@ generated_instrs! {
     /// `i8x16.shuffle` of `a` and `b` with the lane indices of pool entry `idx`.
     I8x16Shuffle { dst: Slot, a: Slot, b: Slot, idx: u32 },
     Copy { dst: Slot, src: Slot },
+    /// Pairs (`compile::pairs`): this instruction's operation, then that of the instruction
+    /// after it (which stays in place, so that program counters do not move), then the one
+    /// after that. `Copy2`: a `Copy`, then the `Copy` that follows.
+    Copy2 { dst: Slot, src: Slot },
+    /// `I32AddImm`, then the `I32AddImm` that follows.
+    I32AddImm2 { dst: Slot, a: Slot, imm: i32 },
+    /// `I32ShlImm` (`…AAdd`: `I32ShlImmA`), then the `I32AddA` that follows (`base + (i << k)`).
+    I32ShlImmAdd { dst: Slot, a: Slot, imm: i32 },
+    I32ShlImmAAdd { dst: Slot, a: Slot, imm: i32 },
+    /// `I32Load`, then the `I32Load` that follows.
+    I32Load2 { dst: Slot, addr: Slot, offset: u32 },
     /// A `v128` copy (two slots; both read before either is written).
     Copy128 { dst: Slot, src: Slot },
     /// `select` of two `v128`s.

@@ -5,6 +5,7 @@
 pub mod accumulator;
 pub mod ir;
 pub(crate) mod isa;
+pub(crate) mod pairs;
 pub mod stackmap;
 pub(crate) mod translate;
 pub(crate) mod validate;

@@ -1474,6 +1474,40 @@ generated_handlers! {
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
+    // The pairs (`compile::pairs`): the first operation, then the second instruction's (the
+    // lowering put it right after, of that kind), then on past it.
+    Copy2 { dst, src } => |s| {
+        wr!(s, dst, rd!(s, src));
+        s.ip = s.ip.add(1);
+        let Instr::Copy { dst, src } = *s.ip else { unreachable_unchecked!() };
+        wr!(s, dst, rd!(s, src));
+    };
+    I32AddImm2 { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
+        s.ip = s.ip.add(1);
+        let Instr::I32AddImm(y) = *s.ip else { unreachable_unchecked!() };
+        put!(s, y.dst, u32, ops::i32_add(opnd!(s, slot, u32, y.a), opnd!(s, imm, u32, y.imm)));
+    };
+    I32ShlImmAdd { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_shl(opnd!(s, slot, u32, a), imm as u32));
+        s.ip = s.ip.add(1);
+        let Instr::I32AddA(y) = *s.ip else { unreachable_unchecked!() };
+        put!(s, y.dst, u32, ops::i32_add(opnd!(s, ia, u32, y.a), opnd!(s, slot, u32, y.b)));
+    };
+    I32ShlImmAAdd { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_shl(opnd!(s, ia, u32, a), imm as u32));
+        s.ip = s.ip.add(1);
+        let Instr::I32AddA(y) = *s.ip else { unreachable_unchecked!() };
+        put!(s, y.dst, u32, ops::i32_add(opnd!(s, ia, u32, y.a), opnd!(s, slot, u32, y.b)));
+    };
+    I32Load2 { dst, addr, offset } => |s| {
+        let x = crate::compile::ir::Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        // (A trap of the second load is the second instruction's.)
+        s.ip = s.ip.add(1);
+        let Instr::I32Load(y) = *s.ip else { unreachable_unchecked!() };
+        load!(s, y, opnd!(s, slot, u32, y.addr), u32, |v| put!(s, y.dst, u32, v));
+    };
     Copy128 { dst, src } => |s| wr128!(s, dst, rd128!(s, src));
     V128Const { dst, idx } => |s| wr128!(s, dst, *(*s.cx).pool.add(idx as usize));
     I8x16Shuffle { dst, a, b, idx } => |s| {
@@ -1505,7 +1539,16 @@ generated_handlers! {
         }
     };
     // Followed by `len + 1` branches: continue at the selected one.
-    BrTable { index, len } => |s| go!(s, s.ip.add(1 + (rd!(s, index) as u32).min(len) as usize));
+    BrTable { index, len } => |s| {
+        let e = s.ip.add(1 + (rd!(s, index) as u32).min(len) as usize);
+        // An entry that is a plain branch (as a `switch`'s mostly are) is taken right here:
+        // one dispatch instead of two.
+        if let Instr::Br { target } = *e {
+            s.ip = e;
+            jump!(s, target);
+        }
+        go!(s, e)
+    };
     Return { from, n } => |s| {
         if from != 0 {
             for i in 0..n as usize {

@@ -291,7 +291,8 @@ pub fn translate(
     let max_slots = (local_slots + t.max_height).max(ty.param_slots() as u32).max(ty.result_slots() as u32);
     if !t.plain {
         let pads: Vec<u32> = t.handlers.iter().flat_map(|h| h.catches.iter().map(|c| c.pad)).collect();
-        super::accumulator::forward(&mut t.code, pads);
+        super::accumulator::forward(&mut t.code, pads.iter().copied());
+        super::pairs::fuse(&mut t.code, pads);
     }
     // Absolute targets (as patched during lowering) become distances from the branch. The
     // executor relies on every backward branch landing on a `Poll` (a loop header) and on the
