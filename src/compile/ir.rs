@@ -400,15 +400,32 @@ generated_instrs! {
     Copy { dst: Slot, src: Slot },
     /// Pairs (`compile::pairs`): this instruction's operation, then that of the instruction
     /// after it (which stays in place, so that program counters do not move), then the one
-    /// after that. `Copy2`: a `Copy`, then the `Copy` that follows.
+    /// after that. The name says the first operation (its fields are the first's) and the
+    /// second: `Copy2` is `Copy` and `Copy`.
     Copy2 { dst: Slot, src: Slot },
-    /// `I32AddImm`, then the `I32AddImm` that follows.
     I32AddImm2 { dst: Slot, a: Slot, imm: i32 },
-    /// `I32ShlImm` (`…AAdd`: `I32ShlImmA`), then the `I32AddA` that follows (`base + (i << k)`).
+    /// `I32ShlImm` (`…AAdd`: `I32ShlImmA`), then `I32AddA` (`base + (i << k)`).
     I32ShlImmAdd { dst: Slot, a: Slot, imm: i32 },
     I32ShlImmAAdd { dst: Slot, a: Slot, imm: i32 },
-    /// `I32Load`, then the `I32Load` that follows.
     I32Load2 { dst: Slot, addr: Slot, offset: u32 },
+    /// `I32Load`, then `I32LoadA` (a pointer, then what it points at).
+    I32LoadLoadA { dst: Slot, addr: Slot, offset: u32 },
+    /// `I32Load`, then `I32AddA`.
+    I32LoadAdd { dst: Slot, addr: Slot, offset: u32 },
+    I32Store2 { addr: Slot, val: Slot, offset: u32 },
+    /// `I32AddImm`, then `I32NeBrA` (a loop step and its test against a slot).
+    I32AddImmNeBrA { dst: Slot, a: Slot, imm: i32 },
+    /// `I32AddImm` (`…AStore`: `I32AddImmA`), then `I32StoreV`.
+    I32AddImmStore { dst: Slot, a: Slot, imm: i32 },
+    I32AddImmAStore { dst: Slot, a: Slot, imm: i32 },
+    /// `I32ShrUImm` (`…AAnd`: `I32ShrUImmA`), then `I32AndImmA` (a bit field).
+    I32ShrUImmAnd { dst: Slot, a: Slot, imm: i32 },
+    I32ShrUImmAAnd { dst: Slot, a: Slot, imm: i32 },
+    /// `I32AndImm` (`…ImmA…`: `I32AndImmA`), then `BrIfEqzA` or `BrIfNezA` (a bit test).
+    I32AndImmBrEqz { dst: Slot, a: Slot, imm: i32 },
+    I32AndImmABrEqz { dst: Slot, a: Slot, imm: i32 },
+    I32AndImmBrNez { dst: Slot, a: Slot, imm: i32 },
+    I32AndImmABrNez { dst: Slot, a: Slot, imm: i32 },
     /// A `v128` copy (two slots; both read before either is written).
     Copy128 { dst: Slot, src: Slot },
     /// `select` of two `v128`s.

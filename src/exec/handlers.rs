@@ -52,7 +52,7 @@ use super::ops;
 use super::simd::{self, V128};
 use super::trap::TrapKind;
 use super::unchecked::{debug_check_slot, unreachable_unchecked, DebugChecked, UnwrapDebugChecked};
-use crate::compile::ir::{CompiledFunc, Instr, Op};
+use crate::compile::ir::{self, CompiledFunc, Instr, Load, Op};
 use crate::runtime::global::Global;
 use crate::runtime::instance::Instance;
 use crate::runtime::memory::Memory;
@@ -255,6 +255,18 @@ macro_rules! wr {
         $s.ia = v;
     }};
 }
+/// In the handler of a pair (`compile::pairs`), after the first operation: moves on to the
+/// second instruction, which the lowering put right after, binds its operands (`$pat`: the
+/// pattern of its kind `$k`) and runs `$body`; the handler then continues after it (and a trap
+/// or branch in `$body` is the second instruction's).
+macro_rules! then {
+    ($s:ident, $k:ident $pat:tt => $body:expr) => {{
+        $s.ip = $s.ip.add(1);
+        let Instr::$k $pat = *$s.ip else { unreachable_unchecked!() };
+        $body
+    }};
+}
+
 /// Traps with `$k`, a [`TrapKind`] or (`code`) its [`TrapKind::code`].
 macro_rules! trap {
     ($s:ident, code $c:expr) => {{
@@ -1474,39 +1486,79 @@ generated_handlers! {
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
-    // The pairs (`compile::pairs`): the first operation, then the second instruction's (the
-    // lowering put it right after, of that kind), then on past it.
+    // The pairs (`compile::pairs`): the first operation, then (`then!`) the second
+    // instruction's, which the lowering put right after, of that kind.
     Copy2 { dst, src } => |s| {
         wr!(s, dst, rd!(s, src));
-        s.ip = s.ip.add(1);
-        let Instr::Copy { dst, src } = *s.ip else { unreachable_unchecked!() };
-        wr!(s, dst, rd!(s, src));
+        then!(s, Copy { dst, src } => wr!(s, dst, rd!(s, src)))
     };
     I32AddImm2 { dst, a, imm } => |s| {
         put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        s.ip = s.ip.add(1);
-        let Instr::I32AddImm(y) = *s.ip else { unreachable_unchecked!() };
-        put!(s, y.dst, u32, ops::i32_add(opnd!(s, slot, u32, y.a), opnd!(s, imm, u32, y.imm)));
+        then!(s, I32AddImm(y) => put!(s, y.dst, u32, ops::i32_add(opnd!(s, slot, u32, y.a), y.imm as u32)))
     };
     I32ShlImmAdd { dst, a, imm } => |s| {
         put!(s, dst, u32, ops::i32_shl(opnd!(s, slot, u32, a), imm as u32));
-        s.ip = s.ip.add(1);
-        let Instr::I32AddA(y) = *s.ip else { unreachable_unchecked!() };
-        put!(s, y.dst, u32, ops::i32_add(opnd!(s, ia, u32, y.a), opnd!(s, slot, u32, y.b)));
+        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))))
     };
-    I32ShlImmAAdd { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_shl(opnd!(s, ia, u32, a), imm as u32));
-        s.ip = s.ip.add(1);
-        let Instr::I32AddA(y) = *s.ip else { unreachable_unchecked!() };
-        put!(s, y.dst, u32, ops::i32_add(opnd!(s, ia, u32, y.a), opnd!(s, slot, u32, y.b)));
+    I32ShlImmAAdd { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_shl(s.ia as u32, imm as u32));
+        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))))
     };
     I32Load2 { dst, addr, offset } => |s| {
-        let x = crate::compile::ir::Load { dst, addr, offset };
+        let x = Load { dst, addr, offset };
         load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        // (A trap of the second load is the second instruction's.)
-        s.ip = s.ip.add(1);
-        let Instr::I32Load(y) = *s.ip else { unreachable_unchecked!() };
-        load!(s, y, opnd!(s, slot, u32, y.addr), u32, |v| put!(s, y.dst, u32, v));
+        then!(s, I32Load(y) => load!(s, y, opnd!(s, slot, u32, y.addr), u32, |v| put!(s, y.dst, u32, v)))
+    };
+    I32LoadLoadA { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        then!(s, I32LoadA(y) => load!(s, y, s.ia as u32, u32, |v| put!(s, y.dst, u32, v)))
+    };
+    I32LoadAdd { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))))
+    };
+    I32Store2 { addr, val, offset } => |s| {
+        let x = ir::Store { addr, val, offset };
+        store!(s, x, opnd!(s, slot, u32, x.addr), opnd!(s, slot, u64, x.val), u32);
+        then!(s, I32Store(y) => store!(s, y, opnd!(s, slot, u32, y.addr), opnd!(s, slot, u64, y.val), u32))
+    };
+    I32AddImmNeBrA { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, I32NeBrA(y) => br_if!(s, y.target, ops::i32_ne(s.ia as u32, opnd!(s, slot, u32, y.b))))
+    };
+    I32AddImmStore { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, I32StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u32))
+    };
+    I32AddImmAStore { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
+        then!(s, I32StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u32))
+    };
+    I32ShrUImmAnd { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_shr_u(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, I32AndImmA(y) => put!(s, y.dst, u32, ops::i32_and(s.ia as u32, y.imm as u32)))
+    };
+    I32ShrUImmAAnd { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_shr_u(s.ia as u32, imm as u32));
+        then!(s, I32AndImmA(y) => put!(s, y.dst, u32, ops::i32_and(s.ia as u32, y.imm as u32)))
+    };
+    I32AndImmBrEqz { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_and(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, BrIfEqzA { target, .. } => if s.ia as u32 == 0 { jump!(s, target) })
+    };
+    I32AndImmABrEqz { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_and(s.ia as u32, imm as u32));
+        then!(s, BrIfEqzA { target, .. } => if s.ia as u32 == 0 { jump!(s, target) })
+    };
+    I32AndImmBrNez { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_and(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
+    };
+    I32AndImmABrNez { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_and(s.ia as u32, imm as u32));
+        then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
     };
     Copy128 { dst, src } => |s| wr128!(s, dst, rd128!(s, src));
     V128Const { dst, idx } => |s| wr128!(s, dst, *(*s.cx).pool.add(idx as usize));
