@@ -426,6 +426,27 @@ generated_instrs! {
     I32AndImmABrEqz { dst: Slot, a: Slot, imm: i32 },
     I32AndImmBrNez { dst: Slot, a: Slot, imm: i32 },
     I32AndImmABrNez { dst: Slot, a: Slot, imm: i32 },
+    /// `I32AddImmA`, then `BrTable` on its result (a `switch` whose cases start above 0; the
+    /// table's index is the sum's slot).
+    I32AddImmABrTable { dst: Slot, a: Slot, imm: i32 },
+    /// `Const32`, then `Select`; `Const2`: two `Const32`.
+    Const32Select { dst: Slot, val: u32 },
+    Const2 { dst: Slot, val: u32 },
+    /// `Copy`, then `Call` (the last argument).
+    CopyCall { dst: Slot, src: Slot },
+    /// `I64Load`/`I32Load`, then `I64StoreV`/`I32StoreV` (a copy through memory).
+    I64LoadStore { dst: Slot, addr: Slot, offset: u32 },
+    I32LoadStore { dst: Slot, addr: Slot, offset: u32 },
+    /// `I32Load`, then `BrIfEqzA` or `BrIfNezA` (a null test).
+    I32LoadBrEqz { dst: Slot, addr: Slot, offset: u32 },
+    I32LoadBrNez { dst: Slot, addr: Slot, offset: u32 },
+    /// `GlobalGet`, then `I32AddImmA`; `I32AddImm` (`…AGlobalSet`: `I32AddImmA`), then
+    /// `GlobalSet` (the stack pointer moved).
+    GlobalGetAddImm { dst: Slot, global: u32 },
+    I32AddImmGlobalSet { dst: Slot, a: Slot, imm: i32 },
+    I32AddImmAGlobalSet { dst: Slot, a: Slot, imm: i32 },
+    /// `I32AddImm`, then `Br` (a loop's step and its jump back).
+    I32AddImmBr { dst: Slot, a: Slot, imm: i32 },
     /// A `v128` copy (two slots; both read before either is written).
     Copy128 { dst: Slot, src: Slot },
     /// `select` of two `v128`s.

@@ -53,6 +53,20 @@ fn pair(a: Instr, b: Instr) -> Option<Instr> {
         (I::I32Load(x), I::I32LoadA(_)) => I::I32LoadLoadA { dst: x.dst, addr: x.addr, offset: x.offset },
         (I::I32Load(x), I::I32AddA(_)) => I::I32LoadAdd { dst: x.dst, addr: x.addr, offset: x.offset },
         (I::I32Store(x), I::I32Store(_)) => I::I32Store2 { addr: x.addr, val: x.val, offset: x.offset },
+        (I::I32AddImmA(x), I::BrTable { index, .. }) if index == x.dst => {
+            I::I32AddImmABrTable { dst: x.dst, a: x.a, imm: x.imm }
+        }
+        (I::I32AddImm(x), I::GlobalSet { .. }) => I::I32AddImmGlobalSet { dst: x.dst, a: x.a, imm: x.imm },
+        (I::I32AddImmA(x), I::GlobalSet { .. }) => I::I32AddImmAGlobalSet { dst: x.dst, a: x.a, imm: x.imm },
+        (I::I32AddImm(x), I::Br { .. }) => I::I32AddImmBr { dst: x.dst, a: x.a, imm: x.imm },
+        (I::Const32 { dst, val }, I::Select { .. }) => I::Const32Select { dst, val },
+        (I::Const32 { dst, val }, I::Const32 { .. }) => I::Const2 { dst, val },
+        (I::Copy { dst, src }, I::Call { .. }) => I::CopyCall { dst, src },
+        (I::I64Load(x), I::I64StoreV(_)) => I::I64LoadStore { dst: x.dst, addr: x.addr, offset: x.offset },
+        (I::I32Load(x), I::I32StoreV(_)) => I::I32LoadStore { dst: x.dst, addr: x.addr, offset: x.offset },
+        (I::I32Load(x), I::BrIfEqzA { .. }) => I::I32LoadBrEqz { dst: x.dst, addr: x.addr, offset: x.offset },
+        (I::I32Load(x), I::BrIfNezA { .. }) => I::I32LoadBrNez { dst: x.dst, addr: x.addr, offset: x.offset },
+        (I::GlobalGet { dst, global }, I::I32AddImmA(_)) => I::GlobalGetAddImm { dst, global },
         _ => return None,
     })
 }
@@ -149,7 +163,50 @@ const SCRIPT: &str = r#"
   (func (export "store2") (param $p i32) (param $x i32) (param $y i32) (result i32)
     (i32.store (local.get $p) (local.get $x))
     (i32.store offset=4 (local.get $p) (local.get $y))
-    (i32.sub (i32.load offset=4 (local.get $p)) (i32.load (local.get $p)))))
+    (i32.sub (i32.load offset=4 (local.get $p)) (i32.load (local.get $p))))
+  (global $sp (mut i32) (i32.const 1024))
+  (global $g (mut i32) (i32.const 0))
+  (func (export "switch") (param $p i32) (result i32)
+    (block $d (block $c1 (block $c0
+      (br_table $c0 $c1 $d (i32.add (i32.load (local.get $p)) (i32.const -8))))
+      (return (i32.const 100)))
+      (return (i32.const 101)))
+    (i32.const 102))
+  (func (export "const_select") (param $x i32) (param $c i32) (result i32)
+    (select (i32.const 7) (local.get $x) (local.get $c)))
+  (func (export "consts") (param $c i32) (result i32)
+    (select (i32.const 7) (i32.const 9) (local.get $c)))
+  (func $twice (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
+  (func (export "copy_call") (param $x i32) (result i32)
+    (call $twice (local.get $x)))
+  (func (export "copy64") (param $p i32) (param $q i32) (result i64)
+    (i64.store (local.get $q) (i64.load (local.get $p)))
+    (i64.load (local.get $q)))
+  (func (export "copy32") (param $p i32) (param $q i32) (result i32)
+    (i32.store (local.get $q) (i32.load (local.get $p)))
+    (i32.load (local.get $q)))
+  (func (export "null_nez") (param $p i32) (result i32)
+    (block $b (br_if $b (i32.load (local.get $p))) (return (i32.const 0)))
+    (i32.const 1))
+  (func (export "null_eqz") (param $p i32) (result i32)
+    (block $b (br_if $b (i32.eqz (i32.load (local.get $p)))) (return (i32.const 0)))
+    (i32.const 1))
+  (func (export "frame") (result i32)
+    (global.set $sp (i32.sub (global.get $sp) (i32.const 16)))
+    (global.get $sp))
+  (func (export "set_g") (param $x i32) (result i32)
+    (global.set $g (i32.add (local.get $x) (i32.const 3)))
+    (global.get $g))
+  (func (export "set_g_a") (param $p i32) (result i32)
+    (global.set $g (i32.add (i32.load (local.get $p)) (i32.const 3)))
+    (global.get $g))
+  (func (export "steps") (param $n i32) (result i32) (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $i)))
 (assert_return (invoke "copy2" (i32.const 3) (i32.const 10)) (i32.const 7))
 (assert_return (invoke "add2" (i32.const 3) (i32.const 10)) (i32.const 48))
 (assert_return (invoke "count" (i32.const 1000)) (i32.const 1000))
@@ -176,6 +233,27 @@ const SCRIPT: &str = r#"
 (assert_return (invoke "load_add" (i32.const 8) (i32.const -2)) (i32.const 40))
 (assert_return (invoke "store2" (i32.const 200) (i32.const 5) (i32.const 12)) (i32.const 7))
 (assert_trap (invoke "store2" (i32.const 65530) (i32.const 5) (i32.const 12)) "out of bounds memory access")
+(assert_return (invoke "switch" (i32.const 0)) (i32.const 100))
+(assert_return (invoke "switch" (i32.const 16)) (i32.const 102))
+(assert_return (invoke "switch" (i32.const 8)) (i32.const 102))
+(assert_return (invoke "switch" (i32.const 4)) (i32.const 102))
+(assert_return (invoke "const_select" (i32.const 3) (i32.const 1)) (i32.const 7))
+(assert_return (invoke "const_select" (i32.const 3) (i32.const 0)) (i32.const 3))
+(assert_return (invoke "consts" (i32.const 0)) (i32.const 9))
+(assert_return (invoke "consts" (i32.const 5)) (i32.const 7))
+(assert_return (invoke "copy_call" (i32.const 21)) (i32.const 42))
+(assert_return (invoke "copy64" (i32.const 0) (i32.const 300)) (i64.const 0x1000000008))
+(assert_trap (invoke "copy64" (i32.const 65530) (i32.const 300)) "out of bounds memory access")
+(assert_return (invoke "copy32" (i32.const 8) (i32.const 300)) (i32.const 42))
+(assert_trap (invoke "copy32" (i32.const 8) (i32.const 65534)) "out of bounds memory access")
+(assert_return (invoke "null_nez" (i32.const 0)) (i32.const 1))
+(assert_return (invoke "null_nez" (i32.const 400)) (i32.const 0))
+(assert_return (invoke "null_eqz" (i32.const 0)) (i32.const 0))
+(assert_return (invoke "null_eqz" (i32.const 400)) (i32.const 1))
+(assert_return (invoke "frame") (i32.const 1008))
+(assert_return (invoke "set_g" (i32.const 4)) (i32.const 7))
+(assert_return (invoke "set_g_a" (i32.const 8)) (i32.const 45))
+(assert_return (invoke "steps" (i32.const 50)) (i32.const 50))
 "#;
 
 #[cfg(test)]
@@ -217,6 +295,18 @@ mod script {
             Op::I32AndImmABrEqz,
             Op::I32AndImmBrNez,
             Op::I32AndImmABrNez,
+            Op::I32AddImmABrTable,
+            Op::Const32Select,
+            Op::Const2,
+            Op::CopyCall,
+            Op::I64LoadStore,
+            Op::I32LoadStore,
+            Op::I32LoadBrEqz,
+            Op::I32LoadBrNez,
+            Op::GlobalGetAddImm,
+            Op::I32AddImmGlobalSet,
+            Op::I32AddImmAGlobalSet,
+            Op::I32AddImmBr,
         ];
         let missing: Vec<Op> = pairs.into_iter().filter(|&o| !seen.contains(&(o as u16))).collect();
         assert!(missing.is_empty(), "pair kinds the script never makes: {missing:?}");

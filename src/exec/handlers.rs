@@ -1560,6 +1560,72 @@ generated_handlers! {
         put!(s, dst, u32, ops::i32_and(s.ia as u32, imm as u32));
         then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
     };
+    I32AddImmABrTable { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
+        then!(s, BrTable { len, .. } => {
+            let e = s.ip.add(1 + (s.ia as u32).min(len) as usize);
+            if let Instr::Br { target } = *e {
+                s.ip = e;
+                jump!(s, target);
+            }
+            go!(s, e)
+        })
+    };
+    Const32Select { dst, val } => |s| {
+        wr!(s, dst, val as u64);
+        then!(s, Select { a, b, cond, .. } => select!(s, a, b, rd!(s, cond) as u32 != 0))
+    };
+    Const2 { dst, val } => |s| {
+        wr!(s, dst, val as u64);
+        then!(s, Const32 { dst, val } => wr!(s, dst, val as u64))
+    };
+    CopyCall { dst, src } => |s| {
+        wr!(s, dst, rd!(s, src));
+        then!(s, Call { func, base } => direct_call!(s, func, base, enter_fast))
+    };
+    I64LoadStore { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u64, |v| put!(s, x.dst, u64, v));
+        then!(s, I64StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u64))
+    };
+    I32LoadStore { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        then!(s, I32StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u32))
+    };
+    I32LoadBrEqz { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        then!(s, BrIfEqzA { target, .. } => if s.ia as u32 == 0 { jump!(s, target) })
+    };
+    I32LoadBrNez { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
+    };
+    GlobalGetAddImm { dst, global } => |s| {
+        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
+        wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value);
+        then!(s, I32AddImmA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, y.imm as u32)))
+    };
+    I32AddImmGlobalSet { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, GlobalSet { src, global } => {
+            let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
+            (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
+        })
+    };
+    I32AddImmAGlobalSet { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
+        then!(s, GlobalSet { src, global } => {
+            let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
+            (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
+        })
+    };
+    I32AddImmBr { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, Br { target } => jump!(s, target))
+    };
     Copy128 { dst, src } => |s| wr128!(s, dst, rd128!(s, src));
     V128Const { dst, idx } => |s| wr128!(s, dst, *(*s.cx).pool.add(idx as usize));
     I8x16Shuffle { dst, a, b, idx } => |s| {
