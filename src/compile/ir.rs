@@ -369,7 +369,8 @@ macro_rules! instrs {
                     | Instr::BrIfNez { target, .. }
                     | Instr::BrIfEqz { target, .. }
                     | Instr::BrIfNezA { target, .. }
-                    | Instr::BrIfEqzA { target, .. } => *target = f(*target),
+                    | Instr::BrIfEqzA { target, .. }
+                    | Instr::BrIfEqzAddImm { target, .. } => *target = f(*target),
                     _ => return false,
                 }
                 true
@@ -447,6 +448,23 @@ generated_instrs! {
     I32AddImmAGlobalSet { dst: Slot, a: Slot, imm: i32 },
     /// `I32AddImm`, then `Br` (a loop's step and its jump back).
     I32AddImmBr { dst: Slot, a: Slot, imm: i32 },
+    /// Triples: `I32ShlImm` (`…AAdd…`: `I32ShlImmA`), `I32AddA`, `I32LoadA` (`a[i]`);
+    /// `I32Load`, `I32AddImmA`, `I32StoreV` (`*p += k`, a reference count).
+    I32ShlImmAddLoad { dst: Slot, a: Slot, imm: i32 },
+    I32ShlImmAAddLoad { dst: Slot, a: Slot, imm: i32 },
+    I32LoadAddImmStore { dst: Slot, addr: Slot, offset: u32 },
+    /// `BrIfEqz`, then (not taken) `I32AddImm`.
+    BrIfEqzAddImm { cond: Slot, target: u32 },
+    /// `Copy` or `Const32`, then `Br` (a block's result, and out).
+    CopyBr { dst: Slot, src: Slot },
+    Const32Br { dst: Slot, val: u32 },
+    /// `Const32`, then `I32SubA`; `I32AddImm`, then `Copy`.
+    Const32Sub { dst: Slot, val: u32 },
+    I32AddImmCopy { dst: Slot, a: Slot, imm: i32 },
+    /// `I32Load8U`, then `I32Load8U`, `I32NeImmBrA` or `I32Store8V` (bytes).
+    I32Load8U2 { dst: Slot, addr: Slot, offset: u32 },
+    I32Load8UNeImmBr { dst: Slot, addr: Slot, offset: u32 },
+    I32Load8UStore8 { dst: Slot, addr: Slot, offset: u32 },
     /// A `v128` copy (two slots; both read before either is written).
     Copy128 { dst: Slot, src: Slot },
     /// `select` of two `v128`s.

@@ -22,6 +22,13 @@ pub fn fuse(code: &mut [Instr], pads: impl IntoIterator<Item = u32>) {
     let mut i = 0;
     while i + 1 < code.len() {
         if !entry[i + 1] {
+            if i + 2 < code.len() && !entry[i + 2] {
+                if let Some(t) = triple(code[i], code[i + 1], code[i + 2]) {
+                    code[i] = t;
+                    i += 3;
+                    continue;
+                }
+            }
             if let Some(p) = pair(code[i], code[i + 1]) {
                 code[i] = p;
                 i += 2;
@@ -30,6 +37,24 @@ pub fn fuse(code: &mut [Instr], pads: impl IntoIterator<Item = u32>) {
         }
         i += 1;
     }
+}
+
+/// The triple kind for `a`, `b`, `c` in a row, if there is one (the same rules: the second and
+/// third are reached only by falling through).
+fn triple(a: Instr, b: Instr, c: Instr) -> Option<Instr> {
+    use Instr as I;
+    Some(match (a, b, c) {
+        (I::I32ShlImm(x), I::I32AddA(_), I::I32LoadA(_)) => {
+            I::I32ShlImmAddLoad { dst: x.dst, a: x.a, imm: x.imm }
+        }
+        (I::I32ShlImmA(x), I::I32AddA(_), I::I32LoadA(_)) => {
+            I::I32ShlImmAAddLoad { dst: x.dst, a: x.a, imm: x.imm }
+        }
+        (I::I32Load(x), I::I32AddImmA(_), I::I32StoreV(_)) => {
+            I::I32LoadAddImmStore { dst: x.dst, addr: x.addr, offset: x.offset }
+        }
+        _ => return None,
+    })
 }
 
 /// The pair kind for `a` followed by `b`, if there is one.
@@ -67,6 +92,18 @@ fn pair(a: Instr, b: Instr) -> Option<Instr> {
         (I::I32Load(x), I::BrIfEqzA { .. }) => I::I32LoadBrEqz { dst: x.dst, addr: x.addr, offset: x.offset },
         (I::I32Load(x), I::BrIfNezA { .. }) => I::I32LoadBrNez { dst: x.dst, addr: x.addr, offset: x.offset },
         (I::GlobalGet { dst, global }, I::I32AddImmA(_)) => I::GlobalGetAddImm { dst, global },
+        (I::BrIfEqz { cond, target }, I::I32AddImm(_)) => I::BrIfEqzAddImm { cond, target },
+        (I::Copy { dst, src }, I::Br { .. }) => I::CopyBr { dst, src },
+        (I::Const32 { dst, val }, I::Br { .. }) => I::Const32Br { dst, val },
+        (I::Const32 { dst, val }, I::I32SubA(_)) => I::Const32Sub { dst, val },
+        (I::I32AddImm(x), I::Copy { .. }) => I::I32AddImmCopy { dst: x.dst, a: x.a, imm: x.imm },
+        (I::I32Load8U(x), I::I32Load8U(_)) => I::I32Load8U2 { dst: x.dst, addr: x.addr, offset: x.offset },
+        (I::I32Load8U(x), I::I32NeImmBrA(_)) => {
+            I::I32Load8UNeImmBr { dst: x.dst, addr: x.addr, offset: x.offset }
+        }
+        (I::I32Load8U(x), I::I32Store8V(_)) => {
+            I::I32Load8UStore8 { dst: x.dst, addr: x.addr, offset: x.offset }
+        }
         _ => return None,
     })
 }
@@ -83,7 +120,7 @@ mod tests {
             Instr::Poll { cost: 1, height: 4 },
             add(1, 1, 1),
             add(2, 2, 1),
-            add(3, 3, 1),
+            Instr::I32MulImm(BinImm { dst: 3, a: 3, imm: 3 }),
             Instr::Copy { dst: 0, src: 1 },
             // A branch target: no pair with the copy before.
             Instr::Copy { dst: 1, src: 2 },
@@ -98,7 +135,7 @@ mod tests {
         let before = code.clone();
         fuse(&mut code, []);
         assert_eq!(code[1], Instr::I32AddImm2 { dst: 1, a: 1, imm: 1 });
-        assert_eq!(code[3], before[3], "the third increment has no partner left");
+        assert_eq!(code[3], before[3], "a multiplication pairs with nothing");
         assert_eq!(code[4], before[4], "the next copy is a branch target");
         assert_eq!(code[5], Instr::Copy2 { dst: 1, src: 2 });
         assert_eq!(code[7], Instr::I32ShlImmAAdd { dst: 3, a: 2, imm: 2 });
@@ -107,6 +144,32 @@ mod tests {
         for i in [2, 6, 8, 10] {
             assert_eq!(code[i], before[i]);
         }
+    }
+
+    #[test]
+    fn triples_need_both_followers_reached_by_falling_through() {
+        let shl = Instr::I32ShlImm(BinImm { dst: 2, a: 1, imm: 2 });
+        let add = Instr::I32AddA(Bin { dst: 2, a: 2, b: 0 });
+        let load = Instr::I32LoadA(Load { dst: 3, addr: 2, offset: 0 });
+        let code = |target| {
+            vec![
+                Instr::Poll { cost: 1, height: 4 },
+                shl,
+                add,
+                load,
+                Instr::BrIfNez { cond: 3, target },
+                Instr::Return { from: 3, n: 1 },
+            ]
+        };
+        let mut c = code(5);
+        fuse(&mut c, []);
+        assert_eq!(c[1], Instr::I32ShlImmAddLoad { dst: 2, a: 1, imm: 2 });
+        assert_eq!(&c[2..4], &[add, load]);
+        // The load is a branch target: the first two only.
+        let mut c = code(3);
+        fuse(&mut c, []);
+        assert_eq!(c[1], Instr::I32ShlImmAdd { dst: 2, a: 1, imm: 2 });
+        assert_eq!(&c[2..4], &[add, load]);
     }
 }
 
@@ -132,7 +195,7 @@ const SCRIPT: &str = r#"
     (i32.store (local.get $p) (i32.add (local.get $x) (i32.const 5)))
     (i32.load (local.get $p)))
   (func (export "add_a_store") (param $p i32) (param $q i32) (result i32)
-    (i32.store (local.get $p) (i32.add (i32.load (local.get $q)) (i32.const 5)))
+    (i32.store (local.get $p) (i32.add (i32.load8_u (local.get $q)) (i32.const 5)))
     (i32.load (local.get $p)))
   (func (export "shl_add") (param $b i32) (param $i i32) (result i32)
     (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))))
@@ -206,7 +269,42 @@ const SCRIPT: &str = r#"
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
-    (local.get $i)))
+    (local.get $i))
+  (func (export "index") (param $b i32) (param $i i32) (result i32) (local $t i32)
+    (local.set $t (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))))
+    (i32.add (i32.load (local.get $t)) (local.get $t)))
+  (func (export "index_a") (param $p i32) (result i32) (local $t i32)
+    (local.set $t (i32.add (local.get $p) (i32.shl (i32.load (local.get $p)) (i32.const 1))))
+    (i32.add (i32.load (local.get $t)) (local.get $t)))
+  (func (export "incref") (param $p i32) (result i32)
+    (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+    (i32.load (local.get $p)))
+  (func (export "skip_eqz") (param $c i32) (param $x i32) (result i32)
+    (block $b (br_if $b (i32.eqz (local.get $c)))
+      (local.set $x (i32.add (local.get $x) (i32.const 10))))
+    (local.get $x))
+  (func (export "block_copy") (param $c i32) (param $x i32) (result i32)
+    (block $b (result i32)
+      (if (local.get $c) (then (br $b (local.get $x))))
+      (i32.const 5)))
+  (func (export "block_const") (param $c i32) (result i32)
+    (block $b (result i32)
+      (if (local.get $c) (then (br $b (i32.const 6))))
+      (i32.const 5)))
+  (func (export "neg_off") (param $x i32) (result i32)
+    (i32.sub (i32.const 100) (i32.mul (local.get $x) (local.get $x))))
+  (func (export "add_copy") (param $x i32) (param $y i32) (result i32) (local i32)
+    (local.set $x (i32.add (local.get $x) (i32.const 3)))
+    (local.set 2 (local.get $y))
+    (i32.sub (local.get $x) (local.get 2)))
+  (func (export "bytes") (param $p i32) (param $q i32) (result i32)
+    (i32.sub (i32.load8_u (local.get $p)) (i32.load8_u (local.get $q))))
+  (func (export "is_byte") (param $p i32) (result i32)
+    (block $b (br_if $b (i32.ne (i32.load8_u (local.get $p)) (i32.const 42))) (return (i32.const 1)))
+    (i32.const 0))
+  (func (export "move_byte") (param $p i32) (param $q i32) (result i32)
+    (i32.store8 (local.get $q) (i32.load8_u (local.get $p)))
+    (i32.load8_u (local.get $q))))
 (assert_return (invoke "copy2" (i32.const 3) (i32.const 10)) (i32.const 7))
 (assert_return (invoke "add2" (i32.const 3) (i32.const 10)) (i32.const 48))
 (assert_return (invoke "count" (i32.const 1000)) (i32.const 1000))
@@ -254,6 +352,24 @@ const SCRIPT: &str = r#"
 (assert_return (invoke "set_g" (i32.const 4)) (i32.const 7))
 (assert_return (invoke "set_g_a" (i32.const 8)) (i32.const 45))
 (assert_return (invoke "steps" (i32.const 50)) (i32.const 50))
+(assert_return (invoke "index" (i32.const 4) (i32.const 1)) (i32.const 50))
+(assert_trap (invoke "index" (i32.const 65532) (i32.const 1)) "out of bounds memory access")
+(assert_return (invoke "index_a" (i32.const 0)) (i32.const 20))
+(assert_return (invoke "incref" (i32.const 12)) (i32.const -15))
+(assert_trap (invoke "incref" (i32.const 65534)) "out of bounds memory access")
+(assert_return (invoke "skip_eqz" (i32.const 0) (i32.const 1)) (i32.const 1))
+(assert_return (invoke "skip_eqz" (i32.const 1) (i32.const 1)) (i32.const 11))
+(assert_return (invoke "block_copy" (i32.const 1) (i32.const 9)) (i32.const 9))
+(assert_return (invoke "block_copy" (i32.const 0) (i32.const 9)) (i32.const 5))
+(assert_return (invoke "block_const" (i32.const 1)) (i32.const 6))
+(assert_return (invoke "block_const" (i32.const 0)) (i32.const 5))
+(assert_return (invoke "neg_off" (i32.const 3)) (i32.const 91))
+(assert_return (invoke "add_copy" (i32.const 3) (i32.const 1)) (i32.const 5))
+(assert_return (invoke "bytes" (i32.const 8) (i32.const 0)) (i32.const 34))
+(assert_return (invoke "is_byte" (i32.const 8)) (i32.const 1))
+(assert_return (invoke "is_byte" (i32.const 0)) (i32.const 0))
+(assert_return (invoke "move_byte" (i32.const 8) (i32.const 600)) (i32.const 42))
+(assert_trap (invoke "move_byte" (i32.const 8) (i32.const 65536)) "out of bounds memory access")
 "#;
 
 #[cfg(test)]
@@ -307,6 +423,17 @@ mod script {
             Op::I32AddImmGlobalSet,
             Op::I32AddImmAGlobalSet,
             Op::I32AddImmBr,
+            Op::I32ShlImmAddLoad,
+            Op::I32ShlImmAAddLoad,
+            Op::I32LoadAddImmStore,
+            Op::BrIfEqzAddImm,
+            Op::CopyBr,
+            Op::Const32Br,
+            Op::Const32Sub,
+            Op::I32AddImmCopy,
+            Op::I32Load8U2,
+            Op::I32Load8UNeImmBr,
+            Op::I32Load8UStore8,
         ];
         let missing: Vec<Op> = pairs.into_iter().filter(|&o| !seen.contains(&(o as u16))).collect();
         assert!(missing.is_empty(), "pair kinds the script never makes: {missing:?}");

@@ -1626,6 +1626,59 @@ generated_handlers! {
         put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
         then!(s, Br { target } => jump!(s, target))
     };
+    I32ShlImmAddLoad { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_shl(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))));
+        then!(s, I32LoadA(z) => load!(s, z, s.ia as u32, u32, |v| put!(s, z.dst, u32, v)))
+    };
+    I32ShlImmAAddLoad { dst, imm, .. } => |s| {
+        put!(s, dst, u32, ops::i32_shl(s.ia as u32, imm as u32));
+        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))));
+        then!(s, I32LoadA(z) => load!(s, z, s.ia as u32, u32, |v| put!(s, z.dst, u32, v)))
+    };
+    I32LoadAddImmStore { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
+        then!(s, I32AddImmA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, y.imm as u32)));
+        then!(s, I32StoreV(z) => store!(s, z, opnd!(s, slot, u32, z.addr), s.ia, u32))
+    };
+    BrIfEqzAddImm { cond, target } => |s| {
+        if rd!(s, cond) as u32 == 0 {
+            jump!(s, target);
+        }
+        then!(s, I32AddImm(y) => put!(s, y.dst, u32, ops::i32_add(opnd!(s, slot, u32, y.a), y.imm as u32)))
+    };
+    CopyBr { dst, src } => |s| {
+        wr!(s, dst, rd!(s, src));
+        then!(s, Br { target } => jump!(s, target))
+    };
+    Const32Br { dst, val } => |s| {
+        wr!(s, dst, val as u64);
+        then!(s, Br { target } => jump!(s, target))
+    };
+    Const32Sub { dst, val } => |s| {
+        wr!(s, dst, val as u64);
+        then!(s, I32SubA(y) => put!(s, y.dst, u32, ops::i32_sub(s.ia as u32, opnd!(s, slot, u32, y.b))))
+    };
+    I32AddImmCopy { dst, a, imm } => |s| {
+        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
+        then!(s, Copy { dst, src } => wr!(s, dst, rd!(s, src)))
+    };
+    I32Load8U2 { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u8, |v| put!(s, x.dst, u32, v as u32));
+        then!(s, I32Load8U(y) => load!(s, y, opnd!(s, slot, u32, y.addr), u8, |v| put!(s, y.dst, u32, v as u32)))
+    };
+    I32Load8UNeImmBr { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u8, |v| put!(s, x.dst, u32, v as u32));
+        then!(s, I32NeImmBrA(y) => br_if!(s, y.target, ops::i32_ne(s.ia as u32, y.imm as u32)))
+    };
+    I32Load8UStore8 { dst, addr, offset } => |s| {
+        let x = Load { dst, addr, offset };
+        load!(s, x, opnd!(s, slot, u32, x.addr), u8, |v| put!(s, x.dst, u32, v as u32));
+        then!(s, I32Store8V(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u8))
+    };
     Copy128 { dst, src } => |s| wr128!(s, dst, rd128!(s, src));
     V128Const { dst, idx } => |s| wr128!(s, dst, *(*s.cx).pool.add(idx as usize));
     I8x16Shuffle { dst, a, b, idx } => |s| {
