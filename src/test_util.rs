@@ -26,3 +26,20 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// The instruction kinds (`Op` tags) of the code every module of a wast script lowers to,
+/// every function lowered (for tests that a script exercises a set of kinds).
+pub fn lowered_kinds(script: &str) -> std::collections::HashSet<u16> {
+    let buf = wast::parser::ParseBuffer::new(script).unwrap();
+    let script: wast::Wast<'_> = wast::parser::parse(&buf).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for d in script.directives {
+        if let wast::WastDirective::Module(mut m) = d {
+            let m = crate::parse::Module::new(&m.encode().unwrap()).unwrap();
+            for f in &m.lower_all().unwrap().0 {
+                seen.extend(f.code().iter().map(|i| i.op()));
+            }
+        }
+    }
+    seen
+}

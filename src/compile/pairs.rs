@@ -375,24 +375,14 @@ const SCRIPT: &str = r#"
 #[cfg(test)]
 mod script {
     use super::SCRIPT;
-    use crate::compile::ir::{Instr, Op};
+    use crate::compile::ir::Op;
 
     /// Every pair kind runs, with the results and traps of the instructions it stands for.
     #[test]
     fn every_pair_kind_runs_as_its_two_instructions() {
         let s = crate::wast::run_text("pairs", SCRIPT);
         assert_eq!(s.failed, 0, "{:?}", s.failures);
-        let buf = wast::parser::ParseBuffer::new(SCRIPT).unwrap();
-        let script: wast::Wast<'_> = wast::parser::parse(&buf).unwrap();
-        let mut seen = std::collections::HashSet::new();
-        for d in script.directives {
-            if let wast::WastDirective::Module(mut m) = d {
-                let m = crate::parse::Module::new(&m.encode().unwrap()).unwrap();
-                for f in &m.lower_all().unwrap().0 {
-                    seen.extend(f.code().iter().map(Instr::op));
-                }
-            }
-        }
+        let seen = crate::test_util::lowered_kinds(SCRIPT);
         let pairs = [
             Op::Copy2,
             Op::I32AddImm2,

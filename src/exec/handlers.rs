@@ -1958,17 +1958,7 @@ mod stack_tests {
     #[test]
     fn simd_dispatch_script_covers_every_simd_kind() {
         use crate::compile::ir::Op;
-        let buf = wast::parser::ParseBuffer::new(SIMD_SCRIPT).unwrap();
-        let script: wast::Wast<'_> = wast::parser::parse(&buf).unwrap();
-        let mut seen = std::collections::HashSet::new();
-        for d in script.directives {
-            if let wast::WastDirective::Module(mut m) = d {
-                let m = crate::parse::Module::new(&m.encode().unwrap()).unwrap();
-                for f in &m.lower_all().unwrap().0 {
-                    seen.extend(f.code.iter().map(|i| i.op()));
-                }
-            }
-        }
+        let seen = crate::test_util::lowered_kinds(SIMD_SCRIPT);
         let simd = ["V128", "I8x16", "I16x8", "I32x4", "I64x2", "F32x4", "F64x2"];
         let hand = ["Copy128", "Select128", "GlobalGet128", "GlobalSet128"];
         let missing: Vec<String> = Op::ALL
