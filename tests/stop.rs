@@ -175,7 +175,9 @@ fn second_signal_abandons_the_stop_checkpoint() {
 /// the job ends byte-identical to an uninterrupted run.
 #[test]
 fn stop_signals_at_random_moments_lose_nothing() {
-    let g = Guest::wat("dirty", &["16", "400", "3"]);
+    // (Long enough for at least 10 stops at up to 120 ms apart: 400 rounds became too few once
+    // the interpreter got faster and started sooner.)
+    let g = Guest::wat("dirty", &["16", "2000", "3"]);
     let r = reference(&g);
     let root = Root::with_header();
     let opts = ["--checkpoint-dir", CK, "--every-instructions", "150001", "--keep", "3"];
