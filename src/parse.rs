@@ -69,6 +69,7 @@ pub(crate) fn in_scope(op: &Operator<'_>) -> Result<(), String> {
         | Operator::Loop { blockty }
         | Operator::If { blockty }
         | Operator::Try { blockty } => blocktype(blockty),
+        Operator::TryTable { try_table } => blocktype(&try_table.ty),
         Operator::TypedSelect { ty } => val_type(*ty).map(|_| ()),
         Operator::TypedSelectMulti { tys } => tys.iter().try_for_each(|t| val_type(*t).map(|_| ())),
         _ => Ok(()),
@@ -950,11 +951,20 @@ impl Module {
             features: b.features,
         };
         let mut fv = func.into_validator(Default::default());
+        // Into a pool of its own, appended to `pool` on success (a failed lowering leaves
+        // `pool` as it was: code lowered before names entries of it).
         let mut ctx = compile::Context::default();
-        ctx.pool = std::mem::take(pool);
-        let r = compile::translate(&mut ctx, self, &mut fv, body);
-        *pool = std::mem::take(&mut ctx.pool);
-        r
+        let mut cf = compile::translate(&mut ctx, self, &mut fv, body)?;
+        let base = pool.len() as u32;
+        for i in &mut cf.code {
+            if let compile::ir::Instr::V128Const { idx, .. } | compile::ir::Instr::I8x16Shuffle { idx, .. } =
+                i
+            {
+                *idx += base;
+            }
+        }
+        pool.append(&mut ctx.pool);
+        Ok(cf)
     }
 
     /// The module name from the `name` custom section.

@@ -111,3 +111,30 @@ fn slots_are_data() {
     let t = m.run(&mut store, &mut NoHost).unwrap_err();
     assert_eq!(t.kind, TrapKind::UninitializedElement, "{t:?}");
 }
+
+/// Lazy lowering keeps tail calls tail calls: a chain of first calls through 300 distinct
+/// functions by `return_call` runs within a call depth of 10 (each function lowered as the
+/// chain reaches it, its frame taking the caller's place).
+#[test]
+fn first_tail_calls_of_unlowered_functions_stay_tail_calls() {
+    let n = 300;
+    let mut wat = String::from("(module\n");
+    for i in 0..n {
+        if i + 1 < n {
+            wat.push_str(&format!(
+                "(func $f{i} (export \"f{i}\") (param i32) (result i32) (return_call $f{} (i32.add (local.get 0) (i32.const 1))))\n",
+                i + 1
+            ));
+        } else {
+            wat.push_str(&format!("(func $f{i} (param i32) (result i32) (local.get 0))\n"));
+        }
+    }
+    wat.push(')');
+    let mut store = Store::new(Limits { max_frames: 10, ..Limits::default() });
+    let (inst, _) = instantiate(&mut store, module(&wat), &[]).unwrap();
+    let Some(Extern::Func(f)) = store.instances()[inst as usize].export("f0") else { panic!("no f0") };
+    let mut m = Machine::new();
+    m.start_call(&mut store, &mut NoHost, f, &[Val::I32(5)]).unwrap();
+    assert_eq!(m.run(&mut store, &mut NoHost).unwrap(), chiwawa::RunResult::Done);
+    assert_eq!(m.results(&store, f), vec![Val::I32(5 + n - 1)]);
+}

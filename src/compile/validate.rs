@@ -59,6 +59,9 @@ macro_rules! pre {
     ($s:ident, Try $b:ident) => {
         crate::parse::in_scope(&wasmparser::Operator::Try { blockty: $b }).map_err(|_| ())?
     };
+    ($s:ident, TryTable $t:ident) => {
+        crate::parse::in_scope(&wasmparser::Operator::Block { blockty: $t.ty }).map_err(|_| ())?
+    };
     ($s:ident, TypedSelect $t:ident) => {
         crate::parse::in_scope(&wasmparser::Operator::TypedSelect { ty: $t }).map_err(|_| ())?
     };

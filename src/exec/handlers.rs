@@ -792,12 +792,15 @@ macro_rules! enter_fast {
 /// in constant frame and stack space), and the callee starts at its entry safe point.
 macro_rules! tail_enter {
     ($s:ident, $addr:expr, $callee:expr, $base:expr) => {{
-        let callee: *const CompiledFunc = $callee;
-        if (*callee).is_lazy() {
-            // The first call: lowered by the slow path, which makes it a plain call.
-            slow_call!($s)
-        }
+        let mut callee: *const CompiledFunc = $callee;
         let cx = $s.cx;
+        if (*callee).is_lazy() {
+            // The first call: lowered here, and still a tail call.
+            match lower_on_call(cx, $s.ip, $addr) {
+                Some(c) => callee = c,
+                None => leave!($s, Flow::Trap),
+            }
+        }
         let m = (*cx).m;
         let fp = (*m).frames.last().unwrap_debug_checked().fp as usize;
         let need = fp + (*callee).max_slots as usize;

@@ -628,3 +628,12 @@ fn functions_too_complex_to_lower_fail_the_load() {
     let m = crate::parse::Module::new(&wat_bytes(&consts(1000))).unwrap();
     assert!(m.code[0].is_lazy());
 }
+
+/// A `try_table` typed with a GC reference type is refused at load, like a `block` of one,
+/// whether or not the function is ever called (bodies are lowered on their first call).
+#[test]
+fn gc_typed_try_table_is_refused_at_load() {
+    let wat = "(module (func (try_table (result anyref) unreachable) drop))";
+    let e = crate::parse::Module::new(&wat_bytes(wat)).unwrap_err().to_string();
+    assert!(e.contains("garbage collection"), "{e}");
+}
