@@ -459,16 +459,8 @@ fn validate_all(m: &Module, bodies: Vec<Body<'_>>, threads: usize) -> Result<Val
     for r in results {
         let Validated { mut code, pool, tail_calls } = r?;
         let base = all.pool.len() as u32;
-        if base > 0 {
-            for f in &mut code {
-                for i in &mut f.code {
-                    if let compile::ir::Instr::V128Const { idx, .. }
-                    | compile::ir::Instr::I8x16Shuffle { idx, .. } = i
-                    {
-                        *idx += base;
-                    }
-                }
-            }
+        for f in &mut code {
+            f.rebase_pool(base);
         }
         all.code.extend(code);
         all.pool.extend(pool);
@@ -904,38 +896,25 @@ impl Module {
     }
 
     /// Lowers every defined function (function `num_imported_funcs() + i` is the result's
-    /// `[i]`), as their first calls would, into a pool of their own (the second result). A run
-    /// lowers only what it calls; this is for tools and tests.
+    /// `[i]`), as their first calls would, with the pool their code names (the second result).
+    /// A run lowers only what it calls; this is for tools and tests.
     pub fn lower_all(&self) -> Result<(Vec<CompiledFunc>, Vec<[u8; 16]>), Error> {
-        let mut pool = Vec::new();
+        // As an instance starts: the code lowered at load and its pool, the rest added to it.
+        let mut pool = self.pool.clone();
         let mut out = Vec::with_capacity(self.code.len());
-        for k in 0..self.code.len() {
-            out.push(self.lower(k, &mut pool)?);
+        for (k, cf) in self.code.iter().enumerate() {
+            out.push(if cf.is_lazy() { self.lower(k, &mut pool)? } else { cf.clone() });
         }
         Ok((out, pool))
     }
 
-    /// Lowers defined function `k` (module function `num_imported_funcs() + k`), appending the
-    /// constants its code names to `pool`. A function the load lowered is copied, its
-    /// constants too.
+    /// Lowers defined function `k` (module function `num_imported_funcs() + k`) from its body,
+    /// appending the constants its code names to `pool`.
     pub(crate) fn lower(&self, k: usize, pool: &mut Vec<[u8; 16]>) -> Result<CompiledFunc, Error> {
-        let cf = self.code.get(k).ok_or_else(|| Error::Other(format!("no defined function {k}")))?;
-        if !cf.is_lazy() {
-            let mut cf = cf.clone();
-            let base = pool.len() as u32;
-            for i in &mut cf.code {
-                if let compile::ir::Instr::V128Const { idx, .. }
-                | compile::ir::Instr::I8x16Shuffle { idx, .. } = i
-                {
-                    pool.push(self.pool.get(*idx as usize).copied().unwrap_or_default());
-                    *idx = base + (pool.len() - 1 - base as usize) as u32;
-                }
-            }
-            return Ok(cf);
-        }
         let b =
             self.bodies.as_ref().ok_or_else(|| Error::Other("the module keeps no function bodies".into()))?;
-        let (start, end) = b.ranges[k];
+        let &(start, end) =
+            b.ranges.get(k).ok_or_else(|| Error::Other(format!("no defined function {k}")))?;
         let bytes = usize::try_from(start - b.base)
             .ok()
             .zip(usize::try_from(end - b.base).ok())
@@ -955,14 +934,7 @@ impl Module {
         // `pool` as it was: code lowered before names entries of it).
         let mut ctx = compile::Context::default();
         let mut cf = compile::translate(&mut ctx, self, &mut fv, body)?;
-        let base = pool.len() as u32;
-        for i in &mut cf.code {
-            if let compile::ir::Instr::V128Const { idx, .. } | compile::ir::Instr::I8x16Shuffle { idx, .. } =
-                i
-            {
-                *idx += base;
-            }
-        }
+        cf.rebase_pool(pool.len() as u32);
         pool.append(&mut ctx.pool);
         Ok(cf)
     }

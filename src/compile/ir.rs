@@ -641,6 +641,19 @@ impl CompiledFunc {
         CompiledFunc { num_locals: u32::MAX, ..Default::default() }
     }
 
+    /// Adds `base` to the pool index of every `V128Const` and `I8x16Shuffle` (the code's pool
+    /// appended at `base` to another).
+    pub(crate) fn rebase_pool(&mut self, base: u32) {
+        if base == 0 {
+            return;
+        }
+        for i in &mut self.code {
+            if let Instr::V128Const { idx, .. } | Instr::I8x16Shuffle { idx, .. } = i {
+                *idx += base;
+            }
+        }
+    }
+
     /// Whether this is the stub of a function not lowered yet ([`CompiledFunc::lazy`]): a
     /// lowered function has code (its entry safe point at least).
     #[inline(always)]

@@ -267,6 +267,28 @@ macro_rules! then {
     }};
 }
 
+/// `br_table` on `$index` over the `$len + 1` entries after `$s.ip` (the last the default). An
+/// entry that is a plain branch (as a `switch`'s mostly are) is taken right here: one dispatch
+/// instead of two.
+macro_rules! br_table {
+    ($s:ident, $index:expr, $len:expr) => {{
+        let e = $s.ip.add(1 + ($index).min($len) as usize);
+        if let Instr::Br { target } = *e {
+            $s.ip = e;
+            jump!($s, target);
+        }
+        go!($s, e)
+    }};
+}
+
+/// The current instance's global `$g` (module index) in the store.
+macro_rules! global {
+    ($s:ident, $g:expr) => {{
+        let a = *(*(*$s.cx).inst).globals.get_debug_checked($g as usize);
+        (*$s.cx).globals.add(a as usize)
+    }};
+}
+
 /// Traps with `$k`, a [`TrapKind`] or (`code`) its [`TrapKind::code`].
 macro_rules! trap {
     ($s:ident, code $c:expr) => {{
@@ -1565,14 +1587,7 @@ generated_handlers! {
     };
     I32AddImmABrTable { dst, imm, .. } => |s| {
         put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
-        then!(s, BrTable { len, .. } => {
-            let e = s.ip.add(1 + (s.ia as u32).min(len) as usize);
-            if let Instr::Br { target } = *e {
-                s.ip = e;
-                jump!(s, target);
-            }
-            go!(s, e)
-        })
+        then!(s, BrTable { len, .. } => br_table!(s, s.ia as u32, len))
     };
     Const32Select { dst, val } => |s| {
         wr!(s, dst, val as u64);
@@ -1607,23 +1622,16 @@ generated_handlers! {
         then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
     };
     GlobalGetAddImm { dst, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-        wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value);
+        wr!(s, dst, (*global!(s, global)).value);
         then!(s, I32AddImmA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, y.imm as u32)))
     };
     I32AddImmGlobalSet { dst, a, imm } => |s| {
         put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, GlobalSet { src, global } => {
-            let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-            (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
-        })
+        then!(s, GlobalSet { src, global } => (*global!(s, global)).value = rd!(s, src))
     };
     I32AddImmAGlobalSet { dst, imm, .. } => |s| {
         put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
-        then!(s, GlobalSet { src, global } => {
-            let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-            (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
-        })
+        then!(s, GlobalSet { src, global } => (*global!(s, global)).value = rd!(s, src))
     };
     I32AddImmBr { dst, a, imm } => |s| {
         put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
@@ -1713,16 +1721,7 @@ generated_handlers! {
         }
     };
     // Followed by `len + 1` branches: continue at the selected one.
-    BrTable { index, len } => |s| {
-        let e = s.ip.add(1 + (rd!(s, index) as u32).min(len) as usize);
-        // An entry that is a plain branch (as a `switch`'s mostly are) is taken right here:
-        // one dispatch instead of two.
-        if let Instr::Br { target } = *e {
-            s.ip = e;
-            jump!(s, target);
-        }
-        go!(s, e)
-    };
+    BrTable { index, len } => |s| br_table!(s, rd!(s, index) as u32, len);
     Return { from, n } => |s| {
         if from != 0 {
             for i in 0..n as usize {
@@ -1751,22 +1750,14 @@ generated_handlers! {
     };
     CallRef { type_idx, func, base } => |s| ref_call!(s, type_idx, func, base, enter_fast);
     ReturnCallRef { type_idx, func, base } => |s| ref_call!(s, type_idx, func, base, tail_enter);
-    GlobalGet { dst, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-        wr!(s, dst, (*(*s.cx).globals.add(a as usize)).value)
-    };
-    GlobalSet { src, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-        (*(*s.cx).globals.add(a as usize)).value = rd!(s, src);
-    };
+    GlobalGet { dst, global } => |s| wr!(s, dst, (*global!(s, global)).value);
+    GlobalSet { src, global } => |s| (*global!(s, global)).value = rd!(s, src);
     GlobalGet128 { dst, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-        let g = (*s.cx).globals.add(a as usize);
+        let g = global!(s, global);
         put!(s, dst, u128, (*g).value as u128 | ((*g).hi as u128) << 64)
     };
     GlobalSet128 { src, global } => |s| {
-        let a = *(*(*s.cx).inst).globals.get_debug_checked(global as usize);
-        let g = (*s.cx).globals.add(a as usize);
+        let g = global!(s, global);
         let v = opnd!(s, slot, u128, src);
         ((*g).value, (*g).hi) = (v as u64, (v >> 64) as u64);
     };
