@@ -21,9 +21,12 @@
 //! # What is generated (files in `$OUT_DIR`)
 //! - `isa_ops.rs` (in `exec::ops`): the semantic function of each operation
 //!   (`ops::i32_lt_s`), unless the row says it is hand-written there;
-//! - `isa_kinds.rs` (in `compile::ir`): the `Instr` kinds of every form, by payload shape;
+//! - `isa_kinds.rs` (in `compile::ir`): the `Instr` kinds of every form, by payload shape,
+//!   and the pair kinds of [`pairs`];
 //! - `isa_handlers.rs` (in `exec::handlers`): one handler per form, built from the operand and
-//!   result templates of that file (`opnd!`, `put!`, `load!`, …) around the semantic function;
+//!   result templates of that file (`opnd!`, `put!`, `load!`, …) around the semantic function,
+//!   and one per pair kind, which runs the handler bodies of its kinds in turn (`pair_step!`);
+//! - `isa_pairs.rs` (in `compile::pairs`): the patterns the lowering makes pairs of;
 //! - `isa_compile.rs` (in `compile::isa`): the lowering of each Wasm operator, the `narrow`
 //!   readers, the accumulator's register rewrites and f64-writer set, compare→branch with
 //!   negation and mirroring, the loop-step forms, and the f64 memory updates.
@@ -207,6 +210,88 @@ pub fn table() -> Vec<Row> {
     .chain(simd_table())
     .collect()
 }
+
+/// The pairs and triples (`compile::pairs`): sequences of kinds, in the order they run, that
+/// one handler executes, one dispatch instead of two (three). Picked from per-pair execution
+/// counts over the whole third-party corpus (issue 17; `docs/PERFORMANCE.md`, round 5).
+///
+/// Each row is `(pair kind, [first, second, third?])`. The pair kind takes the first kind's
+/// fields; the lowering gives it to the first instruction of such a sequence where the others
+/// are reached by falling through alone, and leaves the others in place. Its handler runs each
+/// kind's own handler body in turn (`pair_step!` in `exec::handlers`), so a pair is defined
+/// here and nowhere else: its `Instr` kind (`isa_kinds.rs`), the lowering's pattern
+/// (`isa_pairs.rs`) and its handler (`isa_handlers.rs`) are generated from the row.
+pub fn pairs() -> Vec<(&'static str, Vec<&'static str>)> {
+    let p = |name, kinds: &[&'static str]| (name, kinds.to_vec());
+    vec![
+        // Two copies; two increments; a loop step and its test against a slot.
+        p("Copy2", &["Copy", "Copy"]),
+        p("I32AddImm2", &["I32AddImm", "I32AddImm"]),
+        p("I32AddImmNeBrA", &["I32AddImm", "I32NeBrA"]),
+        // A sum stored; `base + (i << k)`; a bit field `(x >> k) & m`.
+        p("I32AddImmStore", &["I32AddImm", "I32StoreV"]),
+        p("I32AddImmAStore", &["I32AddImmA", "I32StoreV"]),
+        p("I32ShlImmAdd", &["I32ShlImm", "I32AddA"]),
+        p("I32ShlImmAAdd", &["I32ShlImmA", "I32AddA"]),
+        p("I32ShrUImmAnd", &["I32ShrUImm", "I32AndImmA"]),
+        p("I32ShrUImmAAnd", &["I32ShrUImmA", "I32AndImmA"]),
+        // A bit test and its branch.
+        p("I32AndImmBrEqz", &["I32AndImm", "BrIfEqzA"]),
+        p("I32AndImmABrEqz", &["I32AndImmA", "BrIfEqzA"]),
+        p("I32AndImmBrNez", &["I32AndImm", "BrIfNezA"]),
+        p("I32AndImmABrNez", &["I32AndImmA", "BrIfNezA"]),
+        // Two loads; a pointer, then what it points at; a load added; two stores.
+        p("I32Load2", &["I32Load", "I32Load"]),
+        p("I32LoadLoadA", &["I32Load", "I32LoadA"]),
+        p("I32LoadAdd", &["I32Load", "I32AddA"]),
+        p("I32Store2", &["I32Store", "I32Store"]),
+        // A `switch` whose cases start above 0: the biased index and the `br_table`.
+        p("I32AddImmABrTable", &["I32AddImmA", "BrTableA"]),
+        // The stack pointer moved through its global.
+        p("I32AddImmGlobalSet", &["I32AddImm", "GlobalSet"]),
+        p("I32AddImmAGlobalSet", &["I32AddImmA", "GlobalSet"]),
+        p("GlobalGetAddImm", &["GlobalGet", "I32AddImmA"]),
+        // A loop's step and its jump back; a constant and its `select`; two constants.
+        p("I32AddImmBr", &["I32AddImm", "Br"]),
+        p("Const32Select", &["Const32", "Select"]),
+        p("Const2", &["Const32", "Const32"]),
+        // The last argument and the call.
+        p("CopyCall", &["Copy", "Call"]),
+        // A copy through memory; a null test.
+        p("I64LoadStore", &["I64Load", "I64StoreV"]),
+        p("I32LoadStore", &["I32Load", "I32StoreV"]),
+        p("I32LoadBrEqz", &["I32Load", "BrIfEqzA"]),
+        p("I32LoadBrNez", &["I32Load", "BrIfNezA"]),
+        // A branch not taken and an increment; a block's result and the branch out.
+        p("BrIfEqzAddImm", &["BrIfEqz", "I32AddImm"]),
+        p("CopyBr", &["Copy", "Br"]),
+        p("Const32Br", &["Const32", "Br"]),
+        p("Const32Sub", &["Const32", "I32SubA"]),
+        p("I32AddImmCopy", &["I32AddImm", "Copy"]),
+        // Bytes loaded, compared and moved.
+        p("I32Load8U2", &["I32Load8U", "I32Load8U"]),
+        p("I32Load8UNeImmBr", &["I32Load8U", "I32NeImmBrA"]),
+        p("I32Load8UStore8", &["I32Load8U", "I32Store8V"]),
+        // Triples: `a[i]`; `*p += k` (a reference count).
+        p("I32ShlImmAddLoad", &["I32ShlImm", "I32AddA", "I32LoadA"]),
+        p("I32ShlImmAAddLoad", &["I32ShlImmA", "I32AddA", "I32LoadA"]),
+        p("I32LoadAddImmStore", &["I32Load", "I32AddImmA", "I32StoreV"]),
+    ]
+}
+
+/// The fields of the payloads a pair's first kind may have: the generated kinds' payload
+/// structs, and the hand-written kinds (`compile::ir`) that start a pair. (The compiler checks
+/// them: a pair kind is built from its first instruction's fields.)
+const PAIR_FIRSTS: &[(&str, &str)] = &[
+    ("Bin", "dst: Slot, a: Slot, b: Slot"),
+    ("BinImm", "dst: Slot, a: Slot, imm: i32"),
+    ("Load", "dst: Slot, addr: Slot, offset: u32"),
+    ("Store", "addr: Slot, val: Slot, offset: u32"),
+    ("Copy", "dst: Slot, src: Slot"),
+    ("Const32", "dst: Slot, val: u32"),
+    ("GlobalGet", "dst: Slot, global: u32"),
+    ("BrIfEqz", "cond: Slot, target: u32"),
+];
 
 /// The SIMD operations (fixed-width SIMD of Wasm 2.0, relaxed SIMD of Wasm 3.0). Their
 /// semantic functions are hand-written in `exec::simd` (same naming).
@@ -540,6 +625,86 @@ const SHAPES: &[(&str, &str)] = &[
     ("tern", "Tern"),
     ("lane", "Lane"),
 ];
+
+/// What the pair table ([`pairs`]) generates.
+struct Pairs {
+    /// Their `Instr` kinds (in the `other` list of `instrs!`).
+    kinds: String,
+    /// The pair kinds with a branch target (their first kind's).
+    branches: Vec<String>,
+    /// Their handlers (in the list of `handlers!`).
+    handlers: String,
+    /// `pair` and `triple` of `compile::pairs`.
+    lowering: String,
+}
+
+impl Pairs {
+    fn new(g: &Out) -> Pairs {
+        let mut p = Pairs {
+            kinds: String::new(),
+            branches: vec![],
+            handlers: String::new(),
+            lowering: String::new(),
+        };
+        let (mut twos, mut threes) = (String::new(), String::new());
+        for (name, seq) in pairs() {
+            assert!((2..=3).contains(&seq.len()), "pair {name}: two or three kinds");
+            let first = seq[0];
+            // The first kind's payload: a generated kind's struct, or a hand-written kind's fields.
+            let payload = g
+                .kinds
+                .iter()
+                .find(|k| k.1 == first)
+                .map(|k| SHAPES.iter().find(|s| s.0 == k.0).expect("shape").1);
+            let key = payload.unwrap_or(first);
+            let fields = PAIR_FIRSTS
+                .iter()
+                .find(|f| f.0 == key)
+                .unwrap_or_else(|| panic!("pair {name}: add the fields of {key} to PAIR_FIRSTS"))
+                .1;
+            let names: Vec<&str> =
+                fields.split(", ").map(|f| f.split(':').next().expect("field").trim()).collect();
+            let names = names.join(", ");
+            let pattern = match payload {
+                Some(st) => format!("Instr::{first}(crate::compile::ir::{st} {{ {names} }})"),
+                None => format!("Instr::{first} {{ {names} }}"),
+            };
+            let then: Vec<String> = seq[1..].iter().map(|k| format!("`{k}`")).collect();
+            p.kinds.push_str(&format!(
+                "                /// Pair (`compile::pairs`): `{first}`, then {}.\n                {name} {{ {fields} }},\n",
+                then.join(", then ")
+            ));
+            if names.split(", ").any(|n| n == "target") {
+                p.branches.push(name.to_string());
+            }
+            let mut steps: String =
+                seq[1..seq.len() - 1].iter().map(|k| format!(" pair_step!(s, {k});")).collect();
+            steps.push_str(&format!(" pair_last!(s, {})", seq[seq.len() - 1]));
+            p.handlers.push_str(&format!(
+                "            {name} {{ {names} }} => |s| {{ pair_step!(s, {first}, {pattern});{steps} }};\n"
+            ));
+            let rest: Vec<String> = seq[1..].iter().map(|k| format!("Instr::{k} {{ .. }}")).collect();
+            let arm = format!("        ({pattern}, {}) => Instr::{name} {{ {names} }},\n", rest.join(", "));
+            if seq.len() == 2 {
+                twos.push_str(&arm);
+            } else {
+                threes.push_str(&arm);
+            }
+        }
+        let all: Vec<String> = pairs().iter().map(|(name, _)| format!("Op::{name}")).collect();
+        p.lowering = format!(
+            "/// Every pair kind of the table.\n#[allow(dead_code)]\npub(crate) const PAIR_KINDS: &[Op] = &[{}];\n\n\
+             /// The pair kind for `x` followed by `y`, if the table has one.\n\
+             fn pair(x: Instr, y: Instr) -> Option<Instr> {{\n    Some(match (x, y) {{\n{twos}        \
+             _ => return None,\n    }})\n}}\n\n\
+             /// The triple kind for `x`, `y`, `z` in a row, if the table has one.\n\
+             fn triple(x: Instr, y: Instr, z: Instr) -> Option<Instr> {{\n    Some(match (x, y, z) {{\n{threes}        \
+             _ => return None,\n    }})\n}}\n",
+            all.join(", ")
+        );
+        p
+    }
+}
 
 #[derive(Default)]
 struct Out {
@@ -1149,6 +1314,7 @@ pub fn generate(out: &std::path::Path) {
         ),
     );
 
+    let pairs = Pairs::new(&g);
     let mut lists = String::new();
     for (shape, _) in SHAPES {
         let names: Vec<&str> = g.kinds.iter().filter(|k| k.0 == *shape).map(|k| k.1.as_str()).collect();
@@ -1157,13 +1323,19 @@ pub fn generate(out: &std::path::Path) {
     write(
         "isa_kinds.rs",
         format!(
-            "{header}\n/// Invokes `instrs!` with the generated kinds by payload shape, then the hand-written ones.\n\
-             macro_rules! generated_instrs {{\n    ($($other:tt)*) => {{\n        instrs! {{\n{lists}            other: {{ $($other)* }}\n        }}\n    }};\n}}\n"
+            "{header}\n/// Invokes `instrs!` with the generated kinds by payload shape, then the hand-written ones\n\
+             /// and the pair kinds.\n\
+             macro_rules! generated_instrs {{\n    ($($other:tt)*) => {{\n        instrs! {{\n{lists}            \
+             pair_branches: [{}],\n            other: {{ $($other)*\n{}            }}\n        }}\n    }};\n}}\n",
+            pairs.branches.join(", "),
+            pairs.kinds
         ),
     );
 
-    let handlers: String =
+    let mut handlers: String =
         g.kinds.iter().map(|(_, name, body)| format!("            {name}(x) => |s| {body};\n")).collect();
+    handlers.push_str(&pairs.handlers);
+    write("isa_pairs.rs", format!("{header}\n{}", pairs.lowering));
     write(
         "isa_handlers.rs",
         format!(

@@ -162,6 +162,7 @@ fn int_reading(mut ins: Instr, x: Slot) -> Instr {
         I::Copy { dst, src } if src == x => I::CopyA { dst, src },
         I::BrIfNez { cond, target } if cond == x => I::BrIfNezA { cond, target },
         I::BrIfEqz { cond, target } if cond == x => I::BrIfEqzA { cond, target },
+        I::BrTable { index, len } if index == x => I::BrTableA { index, len },
         I::Select { dst, a, b, cond } if cond == x => I::SelectC { dst, a, b, cond },
         I::Select64 { dst, a, b, cond } if cond == x => I::Select64C { dst, a, b, cond },
         I::SelectAnd { dst, a, b, c, mask } if a == x && b != x => I::SelectAndA { dst, a, b, c, mask },

@@ -223,6 +223,7 @@ macro_rules! instrs {
         storemem: [$($sm:ident),* $(,)?],
         tern: [$($te:ident),* $(,)?],
         lane: [$($ln:ident),* $(,)?],
+        pair_branches: [$($pb:ident),* $(,)?],
         other: { $($(#[$m:meta])* $o:ident $({ $($f:ident : $t:ty),* $(,)? })?),* $(,)? }
     ) => {
         /// `repr(u16)`: the first two bytes of every instruction are its tag, equal to
@@ -369,8 +370,8 @@ macro_rules! instrs {
                     | Instr::BrIfNez { target, .. }
                     | Instr::BrIfEqz { target, .. }
                     | Instr::BrIfNezA { target, .. }
-                    | Instr::BrIfEqzA { target, .. }
-                    | Instr::BrIfEqzAddImm { target, .. } => *target = f(*target),
+                    | Instr::BrIfEqzA { target, .. } => *target = f(*target),
+                    $(Instr::$pb { target, .. } => *target = f(*target),)*
                     _ => return false,
                 }
                 true
@@ -399,72 +400,6 @@ generated_instrs! {
     /// `i8x16.shuffle` of `a` and `b` with the lane indices of pool entry `idx`.
     I8x16Shuffle { dst: Slot, a: Slot, b: Slot, idx: u32 },
     Copy { dst: Slot, src: Slot },
-    /// Pairs (`compile::pairs`): this instruction's operation, then that of the instruction
-    /// after it (which stays in place, so that program counters do not move), then the one
-    /// after that. The name says the first operation (its fields are the first's) and the
-    /// second: `Copy2` is `Copy` and `Copy`.
-    Copy2 { dst: Slot, src: Slot },
-    I32AddImm2 { dst: Slot, a: Slot, imm: i32 },
-    /// `I32ShlImm` (`…AAdd`: `I32ShlImmA`), then `I32AddA` (`base + (i << k)`).
-    I32ShlImmAdd { dst: Slot, a: Slot, imm: i32 },
-    I32ShlImmAAdd { dst: Slot, a: Slot, imm: i32 },
-    I32Load2 { dst: Slot, addr: Slot, offset: u32 },
-    /// `I32Load`, then `I32LoadA` (a pointer, then what it points at).
-    I32LoadLoadA { dst: Slot, addr: Slot, offset: u32 },
-    /// `I32Load`, then `I32AddA`.
-    I32LoadAdd { dst: Slot, addr: Slot, offset: u32 },
-    I32Store2 { addr: Slot, val: Slot, offset: u32 },
-    /// `I32AddImm`, then `I32NeBrA` (a loop step and its test against a slot).
-    I32AddImmNeBrA { dst: Slot, a: Slot, imm: i32 },
-    /// `I32AddImm` (`…AStore`: `I32AddImmA`), then `I32StoreV`.
-    I32AddImmStore { dst: Slot, a: Slot, imm: i32 },
-    I32AddImmAStore { dst: Slot, a: Slot, imm: i32 },
-    /// `I32ShrUImm` (`…AAnd`: `I32ShrUImmA`), then `I32AndImmA` (a bit field).
-    I32ShrUImmAnd { dst: Slot, a: Slot, imm: i32 },
-    I32ShrUImmAAnd { dst: Slot, a: Slot, imm: i32 },
-    /// `I32AndImm` (`…ImmA…`: `I32AndImmA`), then `BrIfEqzA` or `BrIfNezA` (a bit test).
-    I32AndImmBrEqz { dst: Slot, a: Slot, imm: i32 },
-    I32AndImmABrEqz { dst: Slot, a: Slot, imm: i32 },
-    I32AndImmBrNez { dst: Slot, a: Slot, imm: i32 },
-    I32AndImmABrNez { dst: Slot, a: Slot, imm: i32 },
-    /// `I32AddImmA`, then `BrTable` on its result (a `switch` whose cases start above 0; the
-    /// table's index is the sum's slot).
-    I32AddImmABrTable { dst: Slot, a: Slot, imm: i32 },
-    /// `Const32`, then `Select`; `Const2`: two `Const32`.
-    Const32Select { dst: Slot, val: u32 },
-    Const2 { dst: Slot, val: u32 },
-    /// `Copy`, then `Call` (the last argument).
-    CopyCall { dst: Slot, src: Slot },
-    /// `I64Load`/`I32Load`, then `I64StoreV`/`I32StoreV` (a copy through memory).
-    I64LoadStore { dst: Slot, addr: Slot, offset: u32 },
-    I32LoadStore { dst: Slot, addr: Slot, offset: u32 },
-    /// `I32Load`, then `BrIfEqzA` or `BrIfNezA` (a null test).
-    I32LoadBrEqz { dst: Slot, addr: Slot, offset: u32 },
-    I32LoadBrNez { dst: Slot, addr: Slot, offset: u32 },
-    /// `GlobalGet`, then `I32AddImmA`; `I32AddImm` (`…AGlobalSet`: `I32AddImmA`), then
-    /// `GlobalSet` (the stack pointer moved).
-    GlobalGetAddImm { dst: Slot, global: u32 },
-    I32AddImmGlobalSet { dst: Slot, a: Slot, imm: i32 },
-    I32AddImmAGlobalSet { dst: Slot, a: Slot, imm: i32 },
-    /// `I32AddImm`, then `Br` (a loop's step and its jump back).
-    I32AddImmBr { dst: Slot, a: Slot, imm: i32 },
-    /// Triples: `I32ShlImm` (`…AAdd…`: `I32ShlImmA`), `I32AddA`, `I32LoadA` (`a[i]`);
-    /// `I32Load`, `I32AddImmA`, `I32StoreV` (`*p += k`, a reference count).
-    I32ShlImmAddLoad { dst: Slot, a: Slot, imm: i32 },
-    I32ShlImmAAddLoad { dst: Slot, a: Slot, imm: i32 },
-    I32LoadAddImmStore { dst: Slot, addr: Slot, offset: u32 },
-    /// `BrIfEqz`, then (not taken) `I32AddImm`.
-    BrIfEqzAddImm { cond: Slot, target: u32 },
-    /// `Copy` or `Const32`, then `Br` (a block's result, and out).
-    CopyBr { dst: Slot, src: Slot },
-    Const32Br { dst: Slot, val: u32 },
-    /// `Const32`, then `I32SubA`; `I32AddImm`, then `Copy`.
-    Const32Sub { dst: Slot, val: u32 },
-    I32AddImmCopy { dst: Slot, a: Slot, imm: i32 },
-    /// `I32Load8U`, then `I32Load8U`, `I32NeImmBrA` or `I32Store8V` (bytes).
-    I32Load8U2 { dst: Slot, addr: Slot, offset: u32 },
-    I32Load8UNeImmBr { dst: Slot, addr: Slot, offset: u32 },
-    I32Load8UStore8 { dst: Slot, addr: Slot, offset: u32 },
     /// A `v128` copy (two slots; both read before either is written).
     Copy128 { dst: Slot, src: Slot },
     /// `select` of two `v128`s.
@@ -498,6 +433,8 @@ generated_instrs! {
     BrIfEqzA { cond: Slot, target: u32 },
     /// Followed by `len + 1` branch instructions (`Br`/`BrCopy`/`Return`); the last is the default.
     BrTable { index: Slot, len: u32 },
+    /// `BrTable` whose index is in the integer register (`compile::accumulator`).
+    BrTableA { index: Slot, len: u32 },
     /// Return `n` values starting at `from` (they are copied to slots `0..n`).
     Return { from: Slot, n: u16 },
     /// Call function `func` (module index); its frame starts at slot `base` (the arguments).
@@ -556,6 +493,9 @@ generated_instrs! {
     /// stops (trap, yield, return from the outermost frame, …) records why and continues
     /// here, so that every handler ends in exactly one dispatch (see `exec::handlers`).
     Halt,
+    /// Never emitted by the lowering either: where a call instruction whose callee the fast
+    /// path does not take continues, to make the call out of line (see `exec::handlers`).
+    CallSlow,
 }
 
 /// What a catch clause of a `try_table` catches.
@@ -608,6 +548,10 @@ pub struct CompiledFunc {
     pub(crate) num_results: u32,
     /// Slots the frame needs at most (locals + deepest operand stack).
     pub(crate) max_slots: u32,
+    /// What the call handlers' fast path needs from the frame pointer on: `max_slots`, but
+    /// at least `num_params` plus the declared local slots rounded up to a multiple of 8 (at
+    /// least 8): it zeroes them in blocks of 8. `u32::MAX` (never on the fast path) for a stub.
+    pub(crate) enter_slots: u32,
     /// Where the Wasm values live at the positions a checkpoint can hold
     /// ([`super::stackmap`]).
     pub(crate) map: super::stackmap::StackMap,
@@ -638,7 +582,13 @@ impl CompiledFunc {
     /// it first (`exec::handlers::enter!`). Nothing else looks at its sizes: it never has a
     /// frame (a frame's program counter lies inside its code).
     pub(crate) fn lazy() -> CompiledFunc {
-        CompiledFunc { num_locals: u32::MAX, ..Default::default() }
+        CompiledFunc { num_locals: u32::MAX, enter_slots: u32::MAX, ..Default::default() }
+    }
+
+    /// [`CompiledFunc::enter_slots`] of a function with `p` parameter slots, `l` local slots in
+    /// all and a frame of `max` slots.
+    pub(crate) fn enter_slots(p: u32, l: u32, max: u32) -> u32 {
+        max.max(p + (l - p).div_ceil(8).max(1) * 8)
     }
 
     /// Adds `base` to the pool index of every `V128Const` and `I8x16Shuffle` (the code's pool

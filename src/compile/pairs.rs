@@ -2,9 +2,11 @@
 //! third-party corpus, issue 17: two copies, two increments, a scaled index added to a base,
 //! two loads, a bit field, a bit test and its branch, …) executed by one handler, one dispatch instead of two.
 //!
-//! The first instruction of a pair becomes its pair kind (`Copy2`, …) and does both
-//! operations; the second stays where it is, untouched, and the pair's handler reads its
-//! operands from there and continues after it. So no program counter moves (stack maps,
+//! The pairs are rows of the instruction-set table (`build/isa.rs`, `pairs`), which generates
+//! their kinds, the patterns `fuse` looks for ([`pair`], [`triple`]) and their handlers (each
+//! runs the handler bodies of its kinds in turn). The first instruction of a pair becomes its
+//! pair kind (`Copy2`, …) and does both operations; the second stays where it is, untouched,
+//! and the pair's handler reads its operands from there and continues after it. So no program counter moves (stack maps,
 //! trap offsets, branch targets and checkpoints are as without pairs), and the second still
 //! runs by itself if control ever arrives at it — which it does not: a pair is only made where
 //! the second is reached by falling through from the first alone (not a branch target, a
@@ -13,7 +15,7 @@
 //! them, so the accumulator's rewrites (done before) stay right.
 
 use super::accumulator::entries;
-use super::ir::Instr;
+use super::ir::{Instr, Op};
 
 /// Makes the pairs of `code` (branch targets still absolute; `pads`: the catch clauses'
 /// landing pads).
@@ -39,74 +41,8 @@ pub fn fuse(code: &mut [Instr], pads: impl IntoIterator<Item = u32>) {
     }
 }
 
-/// The triple kind for `a`, `b`, `c` in a row, if there is one (the same rules: the second and
-/// third are reached only by falling through).
-fn triple(a: Instr, b: Instr, c: Instr) -> Option<Instr> {
-    use Instr as I;
-    Some(match (a, b, c) {
-        (I::I32ShlImm(x), I::I32AddA(_), I::I32LoadA(_)) => {
-            I::I32ShlImmAddLoad { dst: x.dst, a: x.a, imm: x.imm }
-        }
-        (I::I32ShlImmA(x), I::I32AddA(_), I::I32LoadA(_)) => {
-            I::I32ShlImmAAddLoad { dst: x.dst, a: x.a, imm: x.imm }
-        }
-        (I::I32Load(x), I::I32AddImmA(_), I::I32StoreV(_)) => {
-            I::I32LoadAddImmStore { dst: x.dst, addr: x.addr, offset: x.offset }
-        }
-        _ => return None,
-    })
-}
-
-/// The pair kind for `a` followed by `b`, if there is one.
-fn pair(a: Instr, b: Instr) -> Option<Instr> {
-    use Instr as I;
-    Some(match (a, b) {
-        (I::Copy { dst, src }, I::Copy { .. }) => I::Copy2 { dst, src },
-        (I::I32AddImm(x), I::I32AddImm(_)) => I::I32AddImm2 { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AddImm(x), I::I32NeBrA(_)) => I::I32AddImmNeBrA { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AddImm(x), I::I32StoreV(_)) => I::I32AddImmStore { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AddImmA(x), I::I32StoreV(_)) => I::I32AddImmAStore { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32ShlImm(x), I::I32AddA(_)) => I::I32ShlImmAdd { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32ShlImmA(x), I::I32AddA(_)) => I::I32ShlImmAAdd { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32ShrUImm(x), I::I32AndImmA(_)) => I::I32ShrUImmAnd { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32ShrUImmA(x), I::I32AndImmA(_)) => I::I32ShrUImmAAnd { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AndImm(x), I::BrIfEqzA { .. }) => I::I32AndImmBrEqz { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AndImmA(x), I::BrIfEqzA { .. }) => I::I32AndImmABrEqz { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AndImm(x), I::BrIfNezA { .. }) => I::I32AndImmBrNez { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AndImmA(x), I::BrIfNezA { .. }) => I::I32AndImmABrNez { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32Load(x), I::I32Load(_)) => I::I32Load2 { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Load(x), I::I32LoadA(_)) => I::I32LoadLoadA { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Load(x), I::I32AddA(_)) => I::I32LoadAdd { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Store(x), I::I32Store(_)) => I::I32Store2 { addr: x.addr, val: x.val, offset: x.offset },
-        (I::I32AddImmA(x), I::BrTable { index, .. }) if index == x.dst => {
-            I::I32AddImmABrTable { dst: x.dst, a: x.a, imm: x.imm }
-        }
-        (I::I32AddImm(x), I::GlobalSet { .. }) => I::I32AddImmGlobalSet { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AddImmA(x), I::GlobalSet { .. }) => I::I32AddImmAGlobalSet { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32AddImm(x), I::Br { .. }) => I::I32AddImmBr { dst: x.dst, a: x.a, imm: x.imm },
-        (I::Const32 { dst, val }, I::Select { .. }) => I::Const32Select { dst, val },
-        (I::Const32 { dst, val }, I::Const32 { .. }) => I::Const2 { dst, val },
-        (I::Copy { dst, src }, I::Call { .. }) => I::CopyCall { dst, src },
-        (I::I64Load(x), I::I64StoreV(_)) => I::I64LoadStore { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Load(x), I::I32StoreV(_)) => I::I32LoadStore { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Load(x), I::BrIfEqzA { .. }) => I::I32LoadBrEqz { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Load(x), I::BrIfNezA { .. }) => I::I32LoadBrNez { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::GlobalGet { dst, global }, I::I32AddImmA(_)) => I::GlobalGetAddImm { dst, global },
-        (I::BrIfEqz { cond, target }, I::I32AddImm(_)) => I::BrIfEqzAddImm { cond, target },
-        (I::Copy { dst, src }, I::Br { .. }) => I::CopyBr { dst, src },
-        (I::Const32 { dst, val }, I::Br { .. }) => I::Const32Br { dst, val },
-        (I::Const32 { dst, val }, I::I32SubA(_)) => I::Const32Sub { dst, val },
-        (I::I32AddImm(x), I::Copy { .. }) => I::I32AddImmCopy { dst: x.dst, a: x.a, imm: x.imm },
-        (I::I32Load8U(x), I::I32Load8U(_)) => I::I32Load8U2 { dst: x.dst, addr: x.addr, offset: x.offset },
-        (I::I32Load8U(x), I::I32NeImmBrA(_)) => {
-            I::I32Load8UNeImmBr { dst: x.dst, addr: x.addr, offset: x.offset }
-        }
-        (I::I32Load8U(x), I::I32Store8V(_)) => {
-            I::I32Load8UStore8 { dst: x.dst, addr: x.addr, offset: x.offset }
-        }
-        _ => return None,
-    })
-}
+// `pair` and `triple`, generated from the pair table (`build/isa.rs`, `pairs`).
+include!(concat!(env!("OUT_DIR"), "/isa_pairs.rs"));
 
 #[cfg(test)]
 mod tests {
@@ -383,49 +319,8 @@ mod script {
         let s = crate::wast::run_text("pairs", SCRIPT);
         assert_eq!(s.failed, 0, "{:?}", s.failures);
         let seen = crate::test_util::lowered_kinds(SCRIPT);
-        let pairs = [
-            Op::Copy2,
-            Op::I32AddImm2,
-            Op::I32ShlImmAdd,
-            Op::I32ShlImmAAdd,
-            Op::I32Load2,
-            Op::I32LoadLoadA,
-            Op::I32LoadAdd,
-            Op::I32Store2,
-            Op::I32AddImmNeBrA,
-            Op::I32AddImmStore,
-            Op::I32AddImmAStore,
-            Op::I32ShrUImmAnd,
-            Op::I32ShrUImmAAnd,
-            Op::I32AndImmBrEqz,
-            Op::I32AndImmABrEqz,
-            Op::I32AndImmBrNez,
-            Op::I32AndImmABrNez,
-            Op::I32AddImmABrTable,
-            Op::Const32Select,
-            Op::Const2,
-            Op::CopyCall,
-            Op::I64LoadStore,
-            Op::I32LoadStore,
-            Op::I32LoadBrEqz,
-            Op::I32LoadBrNez,
-            Op::GlobalGetAddImm,
-            Op::I32AddImmGlobalSet,
-            Op::I32AddImmAGlobalSet,
-            Op::I32AddImmBr,
-            Op::I32ShlImmAddLoad,
-            Op::I32ShlImmAAddLoad,
-            Op::I32LoadAddImmStore,
-            Op::BrIfEqzAddImm,
-            Op::CopyBr,
-            Op::Const32Br,
-            Op::Const32Sub,
-            Op::I32AddImmCopy,
-            Op::I32Load8U2,
-            Op::I32Load8UNeImmBr,
-            Op::I32Load8UStore8,
-        ];
-        let missing: Vec<Op> = pairs.into_iter().filter(|&o| !seen.contains(&(o as u16))).collect();
+        let missing: Vec<Op> =
+            super::PAIR_KINDS.iter().copied().filter(|&o| !seen.contains(&(o as u16))).collect();
         assert!(missing.is_empty(), "pair kinds the script never makes: {missing:?}");
     }
 }

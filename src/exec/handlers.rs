@@ -47,12 +47,12 @@
 // meanwhile, so the short-lived references that method calls through them create are sound.
 #![allow(dangerous_implicit_autorefs)]
 
-use super::machine::{need_results_space, zero_few_locals, zero_locals, Frame, Machine, OTHER_INSTANCE};
+use super::machine::{frame_room, need_results_space, zero_locals, Frame, Machine, OTHER_INSTANCE};
 use super::ops;
 use super::simd::{self, V128};
 use super::trap::TrapKind;
 use super::unchecked::{debug_check_slot, unreachable_unchecked, DebugChecked, UnwrapDebugChecked};
-use crate::compile::ir::{self, CompiledFunc, Instr, Load, Op};
+use crate::compile::ir::{CompiledFunc, Instr, Op};
 use crate::runtime::global::Global;
 use crate::runtime::instance::Instance;
 use crate::runtime::memory::Memory;
@@ -102,6 +102,10 @@ pub(super) struct Ctx {
     pub nimp: u32,
     pub max_stack: usize,
     pub max_frames: usize,
+    /// `min(max_frames, frames' capacity, codes' capacity)`: the fast call path pushes a frame
+    /// without a check of its own below this many frames. Kept up to date where the vectors
+    /// grow (their capacity never shrinks during a run).
+    pub frame_room: usize,
     pub trap: Option<TrapKind>,
     pub exit_code: i32,
     /// Why execution reached [`HALT`].
@@ -255,15 +259,37 @@ macro_rules! wr {
         $s.ia = v;
     }};
 }
-/// In the handler of a pair (`compile::pairs`), after the first operation: moves on to the
-/// second instruction, which the lowering put right after, binds its operands (`$pat`: the
-/// pattern of its kind `$k`) and runs `$body`; the handler then continues after it (and a trap
-/// or branch in `$body` is the second instruction's).
-macro_rules! then {
-    ($s:ident, $k:ident $pat:tt => $body:expr) => {{
+
+/// In the handler of a pair (`compile::pairs`; generated from the pair table in
+/// `build/isa.rs`): runs the handler body of kind `$k` ([`step`]) on `$i`, the pair
+/// instruction as its first kind; or, without `$i`, moves on to the next instruction, of kind
+/// `$k` (the lowering left it in place) and runs its body. Unless that body branched, trapped
+/// or stopped, the handler goes on with the next step, or after the last instruction. So a
+/// trap or branch is that instruction's own, at its own program counter.
+macro_rules! pair_step {
+    ($s:ident, $k:ident, $i:expr) => {{
+        let n = step::$k(&mut $s, $i);
+        if n != $s.ip.add(1) {
+            go!($s, n);
+        }
+    }};
+    ($s:ident, $k:ident) => {{
         $s.ip = $s.ip.add(1);
-        let Instr::$k $pat = *$s.ip else { unreachable_unchecked!() };
-        $body
+        let i = *$s.ip;
+        let n = step::$k(&mut $s, i);
+        if n != $s.ip.add(1) {
+            go!($s, n);
+        }
+    }};
+}
+
+/// The last step of a pair's handler: [`pair_step!`] without `$i`, then on to whatever the
+/// body returned.
+macro_rules! pair_last {
+    ($s:ident, $k:ident) => {{
+        $s.ip = $s.ip.add(1);
+        let i = *$s.ip;
+        go!($s, step::$k(&mut $s, i))
     }};
 }
 
@@ -593,6 +619,28 @@ fn opaque(v: u64) -> u64 {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     v
 }
+/// Zeroes the declared locals of a new frame at `regs` in blocks of 8 slots, the last block
+/// reaching past them (the call handlers' fast path: no call of `memset`, one or two stores
+/// for most functions).
+///
+/// # Safety
+/// `regs` must point at `callee.enter_slots` writable slots.
+#[inline(always)]
+unsafe fn zero_local_blocks(regs: *mut u64, callee: &CompiledFunc) {
+    let (p, l) = (callee.num_params as usize, callee.num_locals as usize);
+    debug_assert!(p <= l && p + (l - p).div_ceil(8) * 8 <= callee.enter_slots as usize);
+    let mut r = regs.add(p) as u64;
+    let end = regs.add(l) as u64;
+    loop {
+        *(r as *mut [u64; 8]) = [0; 8];
+        // Opaque, or LLVM makes the loop a call of `memset`.
+        r = opaque(r + 64);
+        if r >= end {
+            break;
+        }
+    }
+}
+
 /// The address of an indexed access: `base + ($idx << shift)`, wrapping like the `i32.shl` and
 /// `i32.add` it replaces.
 macro_rules! idx_addr {
@@ -759,6 +807,7 @@ macro_rules! enter {
         }
         (*m).frames.reserve(1);
         (*m).codes.reserve(1);
+        (*cx).frame_room = frame_room(&*m, (*cx).max_frames);
         let nregs = (*m).stack.as_mut_ptr().add(new_fp);
         zero_locals(nregs, &*callee);
         let ccode = (*callee).code.as_ptr();
@@ -782,27 +831,33 @@ macro_rules! enter_fast {
         let callee: *const CompiledFunc = $callee;
         let cx = $s.cx;
         let m = (*cx).m;
+        // Each field read once, into a local: the stores below could alias them for LLVM.
+        let frames = (*m).frames.as_mut_ptr();
         let n = (*m).frames.len();
-        let cur = (*m).frames.as_mut_ptr().add(n - 1);
+        let cur = frames.add(n - 1);
         let new_fp = (*cur).fp as usize + $base as usize;
-        let (p, l, max) =
-            ((*callee).num_params as usize, (*callee).num_locals as usize, (*callee).max_slots as usize);
-        let need = new_fp + max;
-        if need > (*m).stack.len()
-            || l - p > 8
-            || n == (*m).frames.capacity()
-            || (*m).codes.len() == (*m).codes.capacity()
-            || n >= (*cx).max_frames
-        {
+        // `enter_slots` is `u32::MAX` for a stub, never less than the stack's free slots (at
+        // most `u32::MAX`, the limit's type): those go the slow way. `new_fp` is inside the
+        // stack.
+        if (*callee).enter_slots as usize >= (*m).stack.len() - new_fp || n >= (*cx).frame_room {
             slow_call!($s);
         }
         (*cur).pc = pc_of(cx, $s.ip) + 1;
         let nregs = (*m).stack.as_mut_ptr().add(new_fp);
-        zero_few_locals(nregs, p, l, max);
+        zero_local_blocks(nregs, &*callee);
         let ccode = (*callee).code.as_ptr();
-        push_frame!(m, $addr, new_fp, ccode, 0);
+        // `push_frame!` with the length known: the two vectors have the same (`frame_room`
+        // leaves room in both).
+        debug_assert_eq!((*m).codes.len(), n);
+        frames.add(n).write(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
+        (*m).frames.set_len(n + 1);
+        (*m).codes.as_mut_ptr().add(n).write(ccode as usize);
+        (*m).codes.set_len(n + 1);
         (*cx).code = ccode;
         $s.regs = nregs;
+        // The registers are dead across a call (the accumulator pass forgets them): cleared,
+        // they need no machine register here.
+        ($s.ia, $s.fa) = (0, 0.0);
         // The entry safe point, executed without a dispatch.
         poll_go!($s, ccode);
     }};
@@ -979,16 +1034,21 @@ unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: 
     next
 }
 
-/// In `Call`/`CallIndirect`: continue through [`call_slow`].
+/// In `Call`/`CallIndirect`: continue through [`call_slow`], in the handler of
+/// [`CALL_SLOW`] (the call instruction in `Ctx::resume`). A call made here would cost every
+/// call handler a stack frame and the saving of all callee-saved registers on its fast path
+/// too (LLVM does not shrink-wrap them into the slow branch).
 macro_rules! slow_call {
     ($s:ident) => {{
-        let next = call_slow($s.ip, $s.regs, $s.mp, $s.cd, $s.cx);
-        let n = (*$s.cx).next;
-        // The registers are dead after a call: setting them keeps them out of the stack frame.
-        ($s.regs, $s.mp, $s.cd, $s.ia, $s.fa) = (n.regs, n.mp, n.cd, n.ia, n.fa);
-        go!($s, next)
+        (*$s.cx).resume = $s.ip;
+        // Dead across the call, as in `enter_fast!`.
+        ($s.ia, $s.fa) = (0, 0.0);
+        go!($s, &CALL_SLOW)
     }};
 }
+
+/// Where [`slow_call!`] continues.
+static CALL_SLOW: Instr = Instr::CallSlow;
 
 /// Calls host function `id` (canonical type `ty`) with the arguments at slot `base` of the
 /// current frame, for the call instruction at `ip`. `Flow::Continue`: it returned normally.
@@ -1442,6 +1502,28 @@ macro_rules! handlers {
             }
         )*
 
+        /// Each kind's handler body as a function of the registers and the instruction, which
+        /// returns the next instruction instead of dispatching it: what a pair's handler runs
+        /// for each of its instructions ([`pair_step!`]).
+        mod step {
+            use super::*;
+            $(
+                /// # Safety
+                /// The module's safety contract, with `i` the instruction at `s.ip` (for a
+                /// pair's first, that instruction as its first kind), of this kind.
+                #[allow(non_snake_case, dead_code, clippy::redundant_closure_call)]
+                #[allow(unused_mut, unused_variables, unreachable_code, clippy::diverging_sub_expression)]
+                #[inline(always)]
+                pub(super) unsafe fn $v(mut $s: &mut S, i: Instr) -> *const Instr {
+                    let Instr::$v $pat = i else { unreachable_unchecked!() };
+                    (|| -> *const Instr {
+                        $body;
+                        next!($s)
+                    })()
+                }
+            )*
+        }
+
         /// The handler of every instruction kind, indexed by its tag. Built from an exhaustive
         /// `match`: a kind without a handler does not compile.
         #[cfg(chiwawa_tail_calls)]
@@ -1502,6 +1584,13 @@ macro_rules! handlers {
 include!(concat!(env!("OUT_DIR"), "/isa_handlers.rs"));
 generated_handlers! {
     Unreachable {} => |s| trap!(s, TrapKind::Unreachable);
+    CallSlow {} => |s| {
+        let next = call_slow((*s.cx).resume, s.regs, s.mp, s.cd, s.cx);
+        let n = (*s.cx).next;
+        // The registers are dead after a call: setting them keeps them out of the stack frame.
+        (s.regs, s.mp, s.cd, s.ia, s.fa) = (n.regs, n.mp, n.cd, n.ia, n.fa);
+        go!(s, next)
+    };
     Poll { cost, .. } => |s| {
         s.cd -= cost as i64;
         if s.cd <= 0 {
@@ -1511,185 +1600,6 @@ generated_handlers! {
     Const32 { dst, val } => |s| wr!(s, dst, val as u64);
     Const64 { dst, val } => |s| wr!(s, dst, val);
     Copy { dst, src } => |s| wr!(s, dst, rd!(s, src));
-    // The pairs (`compile::pairs`): the first operation, then (`then!`) the second
-    // instruction's, which the lowering put right after, of that kind.
-    Copy2 { dst, src } => |s| {
-        wr!(s, dst, rd!(s, src));
-        then!(s, Copy { dst, src } => wr!(s, dst, rd!(s, src)))
-    };
-    I32AddImm2 { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, I32AddImm(y) => put!(s, y.dst, u32, ops::i32_add(opnd!(s, slot, u32, y.a), y.imm as u32)))
-    };
-    I32ShlImmAdd { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_shl(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))))
-    };
-    I32ShlImmAAdd { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_shl(s.ia as u32, imm as u32));
-        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))))
-    };
-    I32Load2 { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, I32Load(y) => load!(s, y, opnd!(s, slot, u32, y.addr), u32, |v| put!(s, y.dst, u32, v)))
-    };
-    I32LoadLoadA { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, I32LoadA(y) => load!(s, y, s.ia as u32, u32, |v| put!(s, y.dst, u32, v)))
-    };
-    I32LoadAdd { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))))
-    };
-    I32Store2 { addr, val, offset } => |s| {
-        let x = ir::Store { addr, val, offset };
-        store!(s, x, opnd!(s, slot, u32, x.addr), opnd!(s, slot, u64, x.val), u32);
-        then!(s, I32Store(y) => store!(s, y, opnd!(s, slot, u32, y.addr), opnd!(s, slot, u64, y.val), u32))
-    };
-    I32AddImmNeBrA { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, I32NeBrA(y) => br_if!(s, y.target, ops::i32_ne(s.ia as u32, opnd!(s, slot, u32, y.b))))
-    };
-    I32AddImmStore { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, I32StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u32))
-    };
-    I32AddImmAStore { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
-        then!(s, I32StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u32))
-    };
-    I32ShrUImmAnd { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_shr_u(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, I32AndImmA(y) => put!(s, y.dst, u32, ops::i32_and(s.ia as u32, y.imm as u32)))
-    };
-    I32ShrUImmAAnd { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_shr_u(s.ia as u32, imm as u32));
-        then!(s, I32AndImmA(y) => put!(s, y.dst, u32, ops::i32_and(s.ia as u32, y.imm as u32)))
-    };
-    I32AndImmBrEqz { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_and(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, BrIfEqzA { target, .. } => if s.ia as u32 == 0 { jump!(s, target) })
-    };
-    I32AndImmABrEqz { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_and(s.ia as u32, imm as u32));
-        then!(s, BrIfEqzA { target, .. } => if s.ia as u32 == 0 { jump!(s, target) })
-    };
-    I32AndImmBrNez { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_and(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
-    };
-    I32AndImmABrNez { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_and(s.ia as u32, imm as u32));
-        then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
-    };
-    I32AddImmABrTable { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
-        then!(s, BrTable { len, .. } => br_table!(s, s.ia as u32, len))
-    };
-    Const32Select { dst, val } => |s| {
-        wr!(s, dst, val as u64);
-        then!(s, Select { a, b, cond, .. } => select!(s, a, b, rd!(s, cond) as u32 != 0))
-    };
-    Const2 { dst, val } => |s| {
-        wr!(s, dst, val as u64);
-        then!(s, Const32 { dst, val } => wr!(s, dst, val as u64))
-    };
-    CopyCall { dst, src } => |s| {
-        wr!(s, dst, rd!(s, src));
-        then!(s, Call { func, base } => direct_call!(s, func, base, enter_fast))
-    };
-    I64LoadStore { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u64, |v| put!(s, x.dst, u64, v));
-        then!(s, I64StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u64))
-    };
-    I32LoadStore { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, I32StoreV(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u32))
-    };
-    I32LoadBrEqz { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, BrIfEqzA { target, .. } => if s.ia as u32 == 0 { jump!(s, target) })
-    };
-    I32LoadBrNez { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, BrIfNezA { target, .. } => if s.ia as u32 != 0 { jump!(s, target) })
-    };
-    GlobalGetAddImm { dst, global } => |s| {
-        wr!(s, dst, (*global!(s, global)).value);
-        then!(s, I32AddImmA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, y.imm as u32)))
-    };
-    I32AddImmGlobalSet { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, GlobalSet { src, global } => (*global!(s, global)).value = rd!(s, src))
-    };
-    I32AddImmAGlobalSet { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_add(s.ia as u32, imm as u32));
-        then!(s, GlobalSet { src, global } => (*global!(s, global)).value = rd!(s, src))
-    };
-    I32AddImmBr { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, Br { target } => jump!(s, target))
-    };
-    I32ShlImmAddLoad { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_shl(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))));
-        then!(s, I32LoadA(z) => load!(s, z, s.ia as u32, u32, |v| put!(s, z.dst, u32, v)))
-    };
-    I32ShlImmAAddLoad { dst, imm, .. } => |s| {
-        put!(s, dst, u32, ops::i32_shl(s.ia as u32, imm as u32));
-        then!(s, I32AddA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, opnd!(s, slot, u32, y.b))));
-        then!(s, I32LoadA(z) => load!(s, z, s.ia as u32, u32, |v| put!(s, z.dst, u32, v)))
-    };
-    I32LoadAddImmStore { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u32, |v| put!(s, x.dst, u32, v));
-        then!(s, I32AddImmA(y) => put!(s, y.dst, u32, ops::i32_add(s.ia as u32, y.imm as u32)));
-        then!(s, I32StoreV(z) => store!(s, z, opnd!(s, slot, u32, z.addr), s.ia, u32))
-    };
-    BrIfEqzAddImm { cond, target } => |s| {
-        if rd!(s, cond) as u32 == 0 {
-            jump!(s, target);
-        }
-        then!(s, I32AddImm(y) => put!(s, y.dst, u32, ops::i32_add(opnd!(s, slot, u32, y.a), y.imm as u32)))
-    };
-    CopyBr { dst, src } => |s| {
-        wr!(s, dst, rd!(s, src));
-        then!(s, Br { target } => jump!(s, target))
-    };
-    Const32Br { dst, val } => |s| {
-        wr!(s, dst, val as u64);
-        then!(s, Br { target } => jump!(s, target))
-    };
-    Const32Sub { dst, val } => |s| {
-        wr!(s, dst, val as u64);
-        then!(s, I32SubA(y) => put!(s, y.dst, u32, ops::i32_sub(s.ia as u32, opnd!(s, slot, u32, y.b))))
-    };
-    I32AddImmCopy { dst, a, imm } => |s| {
-        put!(s, dst, u32, ops::i32_add(opnd!(s, slot, u32, a), imm as u32));
-        then!(s, Copy { dst, src } => wr!(s, dst, rd!(s, src)))
-    };
-    I32Load8U2 { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u8, |v| put!(s, x.dst, u32, v as u32));
-        then!(s, I32Load8U(y) => load!(s, y, opnd!(s, slot, u32, y.addr), u8, |v| put!(s, y.dst, u32, v as u32)))
-    };
-    I32Load8UNeImmBr { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u8, |v| put!(s, x.dst, u32, v as u32));
-        then!(s, I32NeImmBrA(y) => br_if!(s, y.target, ops::i32_ne(s.ia as u32, y.imm as u32)))
-    };
-    I32Load8UStore8 { dst, addr, offset } => |s| {
-        let x = Load { dst, addr, offset };
-        load!(s, x, opnd!(s, slot, u32, x.addr), u8, |v| put!(s, x.dst, u32, v as u32));
-        then!(s, I32Store8V(y) => store!(s, y, opnd!(s, slot, u32, y.addr), s.ia, u8))
-    };
     Copy128 { dst, src } => |s| wr128!(s, dst, rd128!(s, src));
     V128Const { dst, idx } => |s| wr128!(s, dst, *(*s.cx).pool.add(idx as usize));
     I8x16Shuffle { dst, a, b, idx } => |s| {
@@ -1722,6 +1632,7 @@ generated_handlers! {
     };
     // Followed by `len + 1` branches: continue at the selected one.
     BrTable { index, len } => |s| br_table!(s, rd!(s, index) as u32, len);
+    BrTableA { len, .. } => |s| br_table!(s, s.ia as u32, len);
     Return { from, n } => |s| {
         if from != 0 {
             for i in 0..n as usize {

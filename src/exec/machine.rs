@@ -318,6 +318,7 @@ impl Machine {
             nimp: 0,
             max_stack: store.limits.max_stack_slots as usize,
             max_frames: store.limits.max_frames as usize,
+            frame_room: frame_room(self, store.limits.max_frames as usize),
             trap: None,
             exit_code: 0,
             flow: Flow::Done,
@@ -444,6 +445,12 @@ pub(super) unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: us
             }
         }
     }
+}
+
+/// How many frames the call handlers' fast path may have below a new one (`Ctx::frame_room`):
+/// below `max_frames`, and both frame vectors have room for one more.
+pub(super) fn frame_room(m: &Machine, max_frames: usize) -> usize {
+    max_frames.min(m.frames.capacity()).min(m.codes.capacity())
 }
 
 /// Makes sure slots up to `need` exist (host results may extend past the caller's operands).

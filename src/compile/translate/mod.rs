@@ -341,6 +341,7 @@ pub fn translate(
         num_locals: local_slots,
         num_results: ty.result_slots() as u32,
         max_slots,
+        enter_slots: CompiledFunc::enter_slots(ty.param_slots() as u32, local_slots, max_slots),
         handlers: std::mem::take(&mut t.handlers).into(),
     };
     ctx.stack = t.stack;
