@@ -276,6 +276,59 @@ pub fn pairs() -> Vec<(&'static str, Vec<&'static str>)> {
         p("I32ShlImmAddLoad", &["I32ShlImm", "I32AddA", "I32LoadA"]),
         p("I32ShlImmAAddLoad", &["I32ShlImmA", "I32AddA", "I32LoadA"]),
         p("I32LoadAddImmStore", &["I32Load", "I32AddImmA", "I32StoreV"]),
+        // Round 6 (a profile of the build with the pairs above, dispatched sequences over the
+        // corpus; rows present in at least two programs, most in three or more).
+        // A function's epilogue and prologue: the stack pointer restored and the return; moved.
+        p("I32AddImmGlobalSetReturn", &["I32AddImm", "GlobalSet", "Return"]),
+        p("GlobalGetAddImmSet", &["GlobalGet", "I32AddImmA", "GlobalSet"]),
+        // Arguments copied and the call; a constant argument and the call.
+        p("Copy2Call", &["Copy", "Copy", "Call"]),
+        p("Copy3Call", &["Copy", "Copy", "Copy", "Call"]),
+        p("Const32Call", &["Const32", "Call"]),
+        // Loads with their address computed (`p + k`, `a + b`, `a * k + b`, a table entry).
+        p("I32AddImmLoadA", &["I32AddImm", "I32LoadA"]),
+        p("I32AddImmALoadA", &["I32AddImmA", "I32LoadA"]),
+        p("I32AddALoadA", &["I32AddA", "I32LoadA"]),
+        p("I32AddALoad8UA", &["I32AddA", "I32Load8UA"]),
+        p("I32AddALoadAtA", &["I32AddA", "I32LoadAtA"]),
+        p("I32MulImmAAdd", &["I32MulImmA", "I32AddA"]),
+        p("I32MulImmAdd", &["I32MulImm", "I32AddA"]),
+        p("I32ShlImmALoadAtA", &["I32ShlImmA", "I32LoadAtA"]),
+        p("I32ShrUImmAndAdd", &["I32ShrUImm", "I32AndImmA", "I32AddA"]),
+        p("I32ShlImmAddAddImm", &["I32ShlImm", "I32AddA", "I32AddImmA"]),
+        p("I32ShlImmAAddAddImm", &["I32ShlImmA", "I32AddA", "I32AddImmA"]),
+        p("I32LoadShlImmAdd", &["I32Load", "I32ShlImm", "I32AddA"]),
+        p("I32AddImmShlImmAdd", &["I32AddImm", "I32ShlImm", "I32AddA"]),
+        // Loaded values tested, masked, summed, stored back.
+        p("I32LoadEqBrA", &["I32Load", "I32EqBrA"]),
+        p("I32LoadGtUBrA", &["I32Load", "I32GtUBrA"]),
+        p("I32LoadAndImmA", &["I32Load", "I32AndImmA"]),
+        p("I32LoadAddImm", &["I32Load", "I32AddImm"]),
+        p("I32Load3", &["I32Load", "I32Load", "I32Load"]),
+        p("I32LoadAddStore", &["I32Load", "I32AddA", "I32StoreV"]),
+        p("I32LoadAAddImmStore", &["I32LoadA", "I32AddImmA", "I32StoreV"]),
+        p("I32Load8UAndImmBrEqz", &["I32Load8U", "I32AndImmA", "BrIfEqzA"]),
+        p("I32Load8UAndImmBrNez", &["I32Load8U", "I32AndImmA", "BrIfNezA"]),
+        p("I64LoadAddImmA", &["I64Load", "I64AddImmA"]),
+        p("I32AddAStoreV", &["I32AddA", "I32StoreV"]),
+        p("I32AddAAddImmA", &["I32AddA", "I32AddImmA"]),
+        // Constants: a flag and its test, a value and a copy, a shift, a select, wide operands.
+        p("Const32BrIfEqz", &["Const32", "BrIfEqz"]),
+        p("Const32Copy", &["Const32", "Copy"]),
+        p("CopyConst32", &["Copy", "Const32"]),
+        p("I32AddImmConst32", &["I32AddImm", "Const32"]),
+        p("Const32LoadA", &["Const32", "I32LoadA"]),
+        p("Const32ShlA", &["Const32", "I32ShlA"]),
+        p("Const2Select", &["Const32", "Const32", "Select"]),
+        p("Const64MulA", &["Const64", "I64MulA"]),
+        p("Const64AndA", &["Const64", "I64AndA"]),
+        // Loop steps and tests.
+        p("I32AddImm2NeStepImmBr", &["I32AddImm", "I32AddImm", "I32NeStepImmBr"]),
+        p("I32AddImmNeStepImmBr", &["I32AddImm", "I32NeStepImmBr"]),
+        p("I32AddImm3", &["I32AddImm", "I32AddImm", "I32AddImm"]),
+        p("I32AddImmLtUBrA", &["I32AddImm", "I32LtUBrA"]),
+        p("CopyBrIfNezA", &["Copy", "BrIfNezA"]),
+        p("CopyLoad", &["Copy", "I32Load"]),
     ]
 }
 
@@ -289,6 +342,7 @@ const PAIR_FIRSTS: &[(&str, &str)] = &[
     ("Store", "addr: Slot, val: Slot, offset: u32"),
     ("Copy", "dst: Slot, src: Slot"),
     ("Const32", "dst: Slot, val: u32"),
+    ("Const64", "dst: Slot, val: u64"),
     ("GlobalGet", "dst: Slot, global: u32"),
     ("BrIfEqz", "cond: Slot, target: u32"),
 ];
@@ -646,9 +700,9 @@ impl Pairs {
             handlers: String::new(),
             lowering: String::new(),
         };
-        let (mut twos, mut threes) = (String::new(), String::new());
+        let (mut twos, mut threes, mut fours) = (String::new(), String::new(), String::new());
         for (name, seq) in pairs() {
-            assert!((2..=3).contains(&seq.len()), "pair {name}: two or three kinds");
+            assert!((2..=4).contains(&seq.len()), "pair {name}: two to four kinds");
             let first = seq[0];
             // The first kind's payload: a generated kind's struct, or a hand-written kind's fields.
             let payload = g
@@ -685,10 +739,10 @@ impl Pairs {
             ));
             let rest: Vec<String> = seq[1..].iter().map(|k| format!("Instr::{k} {{ .. }}")).collect();
             let arm = format!("        ({pattern}, {}) => Instr::{name} {{ {names} }},\n", rest.join(", "));
-            if seq.len() == 2 {
-                twos.push_str(&arm);
-            } else {
-                threes.push_str(&arm);
+            match seq.len() {
+                2 => twos.push_str(&arm),
+                3 => threes.push_str(&arm),
+                _ => fours.push_str(&arm),
             }
         }
         let all: Vec<String> = pairs().iter().map(|(name, _)| format!("Op::{name}")).collect();
@@ -699,6 +753,9 @@ impl Pairs {
              _ => return None,\n    }})\n}}\n\n\
              /// The triple kind for `x`, `y`, `z` in a row, if the table has one.\n\
              fn triple(x: Instr, y: Instr, z: Instr) -> Option<Instr> {{\n    Some(match (x, y, z) {{\n{threes}        \
+             _ => return None,\n    }})\n}}\n\n\
+             /// The kind for four instructions in a row, if the table has one.\n\
+             fn quad(x: Instr, y: Instr, z: Instr, w: Instr) -> Option<Instr> {{\n    Some(match (x, y, z, w) {{\n{fours}        \
              _ => return None,\n    }})\n}}\n",
             all.join(", ")
         );
