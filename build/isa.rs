@@ -329,6 +329,40 @@ pub fn pairs() -> Vec<(&'static str, Vec<&'static str>)> {
         p("I32AddImmLtUBrA", &["I32AddImm", "I32LtUBrA"]),
         p("CopyBrIfNezA", &["Copy", "BrIfNezA"]),
         p("CopyLoad", &["Copy", "I32Load"]),
+        // Round 7 (the same profile again, with round 6 in place; rows in two to four
+        // programs, each a general idiom: a string or byte test, a memcmp step, a bit field
+        // indexing a byte table, a min/max, a hash step, a 64-bit copy, flag tests in a row).
+        p("I32NeImmBrACopy", &["I32NeImmBrA", "Copy"]),
+        p("I32Load8UANeImmBr", &["I32Load8UA", "I32NeImmBrA"]),
+        p("I32Load8U2NeBrA", &["I32Load8U", "I32Load8U", "I32NeBrA"]),
+        p("I32ShrUImmAndAddLoad8U", &["I32ShrUImm", "I32AndImmA", "I32AddA", "I32Load8UA"]),
+        p("I32LoadEqImmBrA", &["I32Load", "I32EqImmBrA"]),
+        p("I32ShlImmLoadAtA", &["I32ShlImm", "I32LoadAtA"]),
+        p("BrIfEqzLoad", &["BrIfEqz", "I32Load"]),
+        p("BrIfEqzALoad", &["BrIfEqzA", "I32Load"]),
+        p("I32LoadXorA", &["I32Load", "I32XorA"]),
+        p("I32LoadIdxABrEqz", &["I32LoadIdxA", "BrIfEqzA"]),
+        p("I32LoadAtLoad", &["I32LoadAt", "I32Load"]),
+        p("I32LoadAddImmA", &["I32Load", "I32AddImmA"]),
+        p("I32AndImmBrEqz2", &["I32AndImm", "BrIfEqzA", "I32AndImm", "BrIfEqzA"]),
+        p("I32Load8UAndImmA", &["I32Load8U", "I32AndImmA"]),
+        p("I32LoadLoad8UA", &["I32Load", "I32Load8UA"]),
+        p("I64XorAConst64MulA", &["I64XorA", "Const64", "I64MulA"]),
+        p("I32LoadLeUBrA", &["I32Load", "I32LeUBrA"]),
+        p("I32GtUASelectC", &["I32GtUA", "SelectC"]),
+        p("I32LtUASelectC", &["I32LtUA", "SelectC"]),
+        p("I64LoadAtStoreV", &["I64LoadAt", "I64StoreV"]),
+        p("I64LoadAStoreV", &["I64LoadA", "I64StoreV"]),
+        p("I64AddAStoreV", &["I64AddA", "I64StoreV"]),
+        p("CopyCallIndirect", &["Copy", "CallIndirect"]),
+        p("I32AddAddImm", &["I32Add", "I32AddImm"]),
+        p("I32Load8UABrNez", &["I32Load8UA", "BrIfNezA"]),
+        p("I32AddImmBrTableA", &["I32AddImm", "BrTableA"]),
+        p("I32AddImmI64LoadAt", &["I32AddImm", "I64LoadAt"]),
+        p("I32LoadALoadA", &["I32LoadA", "I32LoadA"]),
+        p("I32AddImmAndImmA", &["I32AddImm", "I32AndImmA"]),
+        p("I32Load16UBrNez", &["I32Load16U", "BrIfNezA"]),
+        p("I32LoadAStoreV", &["I32LoadA", "I32StoreV"]),
     ]
 }
 
@@ -340,11 +374,15 @@ const PAIR_FIRSTS: &[(&str, &str)] = &[
     ("BinImm", "dst: Slot, a: Slot, imm: i32"),
     ("Load", "dst: Slot, addr: Slot, offset: u32"),
     ("Store", "addr: Slot, val: Slot, offset: u32"),
+    ("LoadAt", "dst: Slot, a: Slot, imm: u32, offset: u32"),
+    ("LoadIdx", "dst: Slot, base: Slot, idx: Slot, shift: u16, offset: u32"),
+    ("CmpBrImm", "a: Slot, imm: i32, target: u32"),
     ("Copy", "dst: Slot, src: Slot"),
     ("Const32", "dst: Slot, val: u32"),
     ("Const64", "dst: Slot, val: u64"),
     ("GlobalGet", "dst: Slot, global: u32"),
     ("BrIfEqz", "cond: Slot, target: u32"),
+    ("BrIfEqzA", "cond: Slot, target: u32"),
 ];
 
 /// The SIMD operations (fixed-width SIMD of Wasm 2.0, relaxed SIMD of Wasm 3.0). Their
