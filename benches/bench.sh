@@ -223,7 +223,13 @@ def argv_for(rt, guest, wasm=None):
         return [os.path.join(gdir, "native", guest)] + a
     if not cmds[rt]:
         return None
-    return cmds[rt] + [wasm or os.path.join(gdir, "wasm", guest + ".wasm")] + a
+    w = wasm or os.path.join(gdir, "wasm", guest + ".wasm")
+    if rt == "hosted":
+        # The guest's real directory preopened too: chiwawa.wasm's sandbox does not follow a
+        # symbolic link out of a preopen (a cache whose corpus/ links elsewhere).
+        w = os.path.realpath(w)
+        return cmds[rt][:2] + ["--dir", os.path.dirname(w)] + cmds[rt][2:] + [w] + a
+    return cmds[rt] + [w] + a
 
 def run(argv):
     """-> (status, seconds, stdout); status is ok / FAIL / TIMEOUT."""

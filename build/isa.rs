@@ -211,11 +211,12 @@ pub fn table() -> Vec<Row> {
     .collect()
 }
 
-/// The pairs and triples (`compile::pairs`): sequences of kinds, in the order they run, that
-/// one handler executes, one dispatch instead of two (three). Picked from per-pair execution
+/// The pairs (`compile::pairs`): sequences of two to four kinds, in the order they run, that
+/// one handler executes, one dispatch instead of two to four. Picked from per-pair execution
 /// counts over the whole third-party corpus (issue 17; `docs/PERFORMANCE.md`, round 5).
 ///
-/// Each row is `(pair kind, [first, second, third?])`. The pair kind takes the first kind's
+/// Each row is `(pair kind, [first, second, …])`; only the last kind may transfer control
+/// unconditionally (a branch, `br_table`, return, call, throw), conditional branches anywhere. The pair kind takes the first kind's
 /// fields; the lowering gives it to the first instruction of such a sequence where the others
 /// are reached by falling through alone, and leaves the others in place. Its handler runs each
 /// kind's own handler body in turn (`pair_step!` in `exec::handlers`), so a pair is defined
@@ -726,7 +727,7 @@ struct Pairs {
     branches: Vec<String>,
     /// Their handlers (in the list of `handlers!`).
     handlers: String,
-    /// `pair` and `triple` of `compile::pairs`.
+    /// `PAIR_KINDS`, `pair`, `triple` and `quad` of `compile::pairs`.
     lowering: String,
 }
 
@@ -741,6 +742,28 @@ impl Pairs {
         let (mut twos, mut threes, mut fours) = (String::new(), String::new(), String::new());
         for (name, seq) in pairs() {
             assert!((2..=4).contains(&seq.len()), "pair {name}: two to four kinds");
+            // A kind that never falls through ends the row: a pair's handler runs the next
+            // step only when the one before fell through, and the lowering never pairs across
+            // the return point of a call.
+            const LAST_ONLY: &[&str] = &[
+                "Br",
+                "BrCopy",
+                "BrTable",
+                "BrTableA",
+                "Return",
+                "Call",
+                "CallIndirect",
+                "CallRef",
+                "ReturnCall",
+                "ReturnCallIndirect",
+                "ReturnCallRef",
+                "Throw",
+                "ThrowRef",
+                "Unreachable",
+            ];
+            for k in &seq[..seq.len() - 1] {
+                assert!(!LAST_ONLY.contains(k), "pair {name}: {k} may only end a row");
+            }
             let first = seq[0];
             // The first kind's payload: a generated kind's struct, or a hand-written kind's fields.
             let payload = g

@@ -577,8 +577,8 @@ impl Instr {
 }
 
 impl CompiledFunc {
-    /// The stub of a function not lowered yet. It has no code, and it claims more locals than
-    /// the call handlers' fast path takes, so every call of it goes the slow way, which lowers
+    /// The stub of a function not lowered yet. It has no code, and its `enter_slots` is out of
+    /// the call handlers' fast path's reach, so every call of it goes the slow way, which lowers
     /// it first (`exec::handlers::enter!`). Nothing else looks at its sizes: it never has a
     /// frame (a frame's program counter lies inside its code).
     pub(crate) fn lazy() -> CompiledFunc {

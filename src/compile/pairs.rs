@@ -1,18 +1,20 @@
-//! Pairs: two instructions that run one after the other in every program (profiles of the
-//! third-party corpus, issue 17: two copies, two increments, a scaled index added to a base,
-//! two loads, a bit field, a bit test and its branch, …) executed by one handler, one dispatch instead of two.
+//! Pairs: two to four instructions that run one after the other in every program (profiles of
+//! the third-party corpus, issue 17: two copies, two increments, a scaled index added to a base
+//! and loaded, two loads, a bit field, a bit test and its branch, a function's epilogue,
+//! arguments and their call, …) executed by one handler, one dispatch instead of two to four.
 //!
 //! The pairs are rows of the instruction-set table (`build/isa.rs`, `pairs`), which generates
-//! their kinds, the patterns `fuse` looks for ([`pair`], [`triple`]) and their handlers (each
-//! runs the handler bodies of its kinds in turn). The first instruction of a pair becomes its
-//! pair kind (`Copy2`, …) and does both operations; the second stays where it is, untouched,
-//! and the pair's handler reads its operands from there and continues after it. So no program counter moves (stack maps,
-//! trap offsets, branch targets and checkpoints are as without pairs), and the second still
-//! runs by itself if control ever arrives at it — which it does not: a pair is only made where
-//! the second is reached by falling through from the first alone (not a branch target, a
-//! landing pad, or the return point of a call or `Poll`). A trap of the second operation is
-//! reported at the second instruction. The registers end as the second instruction leaves
-//! them, so the accumulator's rewrites (done before) stay right.
+//! their kinds ([`PAIR_KINDS`]), the patterns `fuse` looks for ([`pair`], [`triple`], [`quad`])
+//! and their handlers (each runs the handler bodies of its kinds in turn). The first
+//! instruction of a pair becomes its pair kind (`Copy2`, …) and does all the operations; the
+//! others stay where they are, untouched, and the pair's handler reads their operands from
+//! there and continues after the last. So no program counter moves (stack maps, trap offsets,
+//! branch targets and checkpoints are as without pairs), and the others still run by
+//! themselves if control ever arrives at them — which it does not: a pair is only made where
+//! they are reached by falling through alone (not a branch target, a landing pad, or the
+//! return point of a call or `Poll`). A trap or branch of any operation is that instruction's
+//! own, at its own program counter. The registers end as the last instruction leaves them, so
+//! the accumulator's rewrites (done before) stay right.
 
 use super::accumulator::entries;
 use super::ir::{Instr, Op};
@@ -48,7 +50,8 @@ pub fn fuse(code: &mut [Instr], pads: impl IntoIterator<Item = u32>) {
     }
 }
 
-// `pair` and `triple`, generated from the pair table (`build/isa.rs`, `pairs`).
+// `PAIR_KINDS`, `pair`, `triple` and `quad`, generated from the pair table (`build/isa.rs`,
+// `pairs`).
 include!(concat!(env!("OUT_DIR"), "/isa_pairs.rs"));
 
 #[cfg(test)]

@@ -140,6 +140,25 @@ pub(super) struct S {
     /// The f64 register: the result of the last f64-producing instruction, which also wrote
     /// it to its slot. Instructions rewritten by `compile::accumulator` read it.
     pub fa: f64,
+    /// Memory 0's length, as [`Ctx::ml`], in the switch backend, which keeps it in the loop's
+    /// state (a load from the context is a load from linear memory inside a Wasm host, on
+    /// every memory access). With tail calls it is not a handler argument and stays 0: loads
+    /// and stores read `Ctx::ml` ([`mem_len!`]).
+    pub ml: u64,
+}
+
+/// The length of memory 0 that loads and stores check against (see [`S::ml`]).
+#[cfg(chiwawa_tail_calls)]
+macro_rules! mem_len {
+    ($s:ident) => {
+        (*$s.cx).ml
+    };
+}
+#[cfg(not(chiwawa_tail_calls))]
+macro_rules! mem_len {
+    ($s:ident) => {
+        $s.ml
+    };
 }
 
 /// What a handler returns: with tail calls, the flow the chain ended with; in the switch
@@ -386,6 +405,7 @@ macro_rules! refresh {
         if !mem.is_null() {
             $s.mp = (*mem).data.as_mut_ptr();
             (*$s.cx).ml = (*mem).data.len() as u64;
+            $s.ml = (*$s.cx).ml;
         }
     }};
 }
@@ -599,7 +619,7 @@ fn after<T>(v: u64, p: *const T) -> *const T {
 macro_rules! ea {
     ($s:ident, $base:expr, $off:expr, $n:expr) => {{
         let end = opaque(($base as u64) + $off as u64 + $n);
-        if end > (*$s.cx).ml {
+        if end > mem_len!($s) {
             trap!($s, TrapKind::MemoryOutOfBounds);
         }
         $s.mp.add(end as usize).sub($n as usize)
@@ -628,13 +648,15 @@ fn opaque(v: u64) -> u64 {
 #[inline(always)]
 unsafe fn zero_local_blocks(regs: *mut u64, callee: &CompiledFunc) {
     let (p, l) = (callee.num_params as usize, callee.num_locals as usize);
-    debug_assert!(p <= l && p + (l - p).div_ceil(8) * 8 <= callee.enter_slots as usize);
-    let mut r = regs.add(p) as u64;
-    let end = regs.add(l) as u64;
+    debug_assert!(p <= l && p + (l - p).div_ceil(8).max(1) * 8 <= callee.enter_slots as usize);
+    let mut r = regs.add(p);
+    let end = regs.add(l);
     loop {
         *(r as *mut [u64; 8]) = [0; 8];
-        // Opaque, or LLVM makes the loop a call of `memset`.
-        r = opaque(r + 64);
+        // The next block's address made opaque, or LLVM makes the loop a call of `memset`
+        // (on x86_64 and aarch64; elsewhere `opaque` is the identity, and a `memset` harms
+        // nothing: there the handlers are not tail-called).
+        r = r.with_addr(opaque(r.addr() as u64 + 64) as usize);
         if r >= end {
             break;
         }
@@ -732,7 +754,7 @@ macro_rules! ea64 {
 macro_rules! load64 {
     ($s:ident, $x:ident, $addr:expr, $t:ty, |$v:ident| $put:expr) => {{
         const N: usize = std::mem::size_of::<$t>();
-        let p = ea64!($s, $s.mp, (*$s.cx).ml, $addr, $x.offset, N as u64);
+        let p = ea64!($s, $s.mp, mem_len!($s), $addr, $x.offset, N as u64);
         let $v = <$t>::from_le_bytes(*(p as *const [u8; N]));
         $put;
     }};
@@ -742,7 +764,7 @@ macro_rules! load64 {
 macro_rules! store64 {
     ($s:ident, $x:ident, $addr:expr, $v:expr, $t:ty) => {{
         const N: usize = std::mem::size_of::<$t>();
-        let p = ea64!($s, $s.mp, (*$s.cx).ml, $addr, $x.offset, N as u64);
+        let p = ea64!($s, $s.mp, mem_len!($s), $addr, $x.offset, N as u64);
         *(p as *mut [u8; N]) = ($v as $t).to_le_bytes();
     }};
 }
@@ -823,9 +845,10 @@ macro_rules! enter {
     }};
 }
 
-/// The common case of a call, without any call of its own (so the handler needs no stack
-/// frame): a Wasm function of the current instance whose declared locals take at most 8 slots, when the
-/// value stack and the frame vectors have room. Anything else goes to [`call_slow`].
+/// The common case of a call, without any call of its own (so the handler saves no registers
+/// for one): a Wasm function of the current instance, lowered already, when the value stack
+/// and the frame vectors have room. Anything else continues at [`CALL_SLOW`] ([`slow_call!`]),
+/// whose handler calls [`call_slow`].
 macro_rules! enter_fast {
     ($s:ident, $addr:expr, $callee:expr, $base:expr) => {{
         let callee: *const CompiledFunc = $callee;
@@ -992,15 +1015,16 @@ unsafe fn lower_on_call(cx: *mut Ctx, ip: *const Instr, addr: u32) -> Option<*co
     Some(crate::exec::machine::code_of(&*store, addr).0)
 }
 
-/// `Call` and `CallIndirect` in full (host functions, other instances, many locals, growing
-/// the stack or the frame vectors): re-executes the call instruction at `ip`.
+/// A call in full (host functions, other instances, a function not lowered yet, growing the
+/// stack or the frame vectors; `Call`, `CallIndirect`, `CallRef` and the tail calls whose
+/// callee cannot take the frame's place): re-executes the call instruction at `ip`.
 /// Returns the next instruction; the registers to run it with are in `Ctx::next`.
 ///
 /// # Safety
 /// The module's safety contract, for the `Call` or `CallIndirect` at `ip`.
 #[inline(never)]
 unsafe fn call_slow(ip: *const Instr, regs: *mut u64, mp: *mut u8, cd: i64, cx: *mut Ctx) -> *const Instr {
-    let mut s = S { ip, regs, mp, cd, cx, ia: 0, fa: 0.0 };
+    let mut s = S { ip, regs, mp, cd, cx, ia: 0, fa: 0.0, ml: (*cx).ml };
     #[allow(clippy::redundant_closure_call)]
     let next = (|| -> *const Instr {
         match *ip {
@@ -1489,9 +1513,12 @@ macro_rules! handlers {
                 cx: *mut Ctx,
                 ia: u64,
                 fa: f64,
+                #[cfg(not(chiwawa_tail_calls))] ml: u64,
             ) -> Out {
                 let Instr::$v $pat = *ip else { unreachable_unchecked!() };
-                let mut $s = S { ip, regs, mp, cd, cx, ia, fa };
+                #[cfg(chiwawa_tail_calls)]
+                let ml = 0;
+                let mut $s = S { ip, regs, mp, cd, cx, ia, fa, ml };
                 // The body `return`s the next instruction from this closure (`go!`), or falls
                 // through to the following one.
                 let next: *const Instr = (|| -> *const Instr {
@@ -1561,18 +1588,18 @@ macro_rules! handlers {
         #[cfg(not(chiwawa_tail_calls))]
         pub(super) unsafe fn execute(s: S) -> Flow {
             // The registers in locals (`s` itself may live in memory).
-            let S { mut ip, mut regs, mut mp, mut cd, cx, mut ia, mut fa } = s;
+            let S { mut ip, mut regs, mut mp, mut cd, cx, mut ia, mut fa, mut ml } = s;
             loop {
                 // SAFETY: every instruction's tag is an `Op` (both enums come from one list).
                 let op: Op = std::mem::transmute::<u16, Op>((*ip).op());
                 let (flow, n) = match op {
-                    $(Op::$v => $v(ip, regs, mp, cd, cx, ia, fa),)*
+                    $(Op::$v => $v(ip, regs, mp, cd, cx, ia, fa, ml),)*
                     Op::Halt => return halt_flow(cd, cx),
                 };
                 if flow != Flow::Continue {
                     return flow;
                 }
-                (ip, regs, mp, cd, ia, fa) = (n.ip, n.regs, n.mp, n.cd, n.ia, n.fa);
+                (ip, regs, mp, cd, ia, fa, ml) = (n.ip, n.regs, n.mp, n.cd, n.ia, n.fa, n.ml);
             }
         }
     };
@@ -1588,7 +1615,7 @@ generated_handlers! {
         let next = call_slow((*s.cx).resume, s.regs, s.mp, s.cd, s.cx);
         let n = (*s.cx).next;
         // The registers are dead after a call: setting them keeps them out of the stack frame.
-        (s.regs, s.mp, s.cd, s.ia, s.fa) = (n.regs, n.mp, n.cd, n.ia, n.fa);
+        (s.regs, s.mp, s.cd, s.ia, s.fa, s.ml) = (n.regs, n.mp, n.cd, n.ia, n.fa, n.ml);
         go!(s, next)
     };
     Poll { cost, .. } => |s| {
@@ -1679,14 +1706,14 @@ generated_handlers! {
         wr!(s, dst, r);
     };
     MemoryCopy { dst, src, n } => |s| {
-        slow!(s, memory_copy(s.mp, (*s.cx).ml, rd!(s, dst) as u32 as u64, rd!(s, src) as u32 as u64, rd!(s, n) as u32 as u64))
+        slow!(s, memory_copy(s.mp, mem_len!(s), rd!(s, dst) as u32 as u64, rd!(s, src) as u32 as u64, rd!(s, n) as u32 as u64))
     };
     MemoryFill { dst, val, n } => |s| {
-        slow!(s, memory_fill(s.mp, (*s.cx).ml, rd!(s, dst) as u32 as u64, rd!(s, val) as u8, rd!(s, n) as u32 as u64))
+        slow!(s, memory_fill(s.mp, mem_len!(s), rd!(s, dst) as u32 as u64, rd!(s, val) as u8, rd!(s, n) as u32 as u64))
     };
     MemoryInit { seg, dst, src, n } => |s| {
         let (d, src, n) = (rd!(s, dst) as u32 as u64, rd!(s, src) as u32 as u64, rd!(s, n) as u32 as u64);
-        slow!(s, memory_init(s.cx, s.mp, (*s.cx).ml, seg, d, src, n))
+        slow!(s, memory_init(s.cx, s.mp, mem_len!(s), seg, d, src, n))
     };
     DataDrop { seg } => |s| data_drop(s.cx, seg);
     MemorySizeMem { dst, mem } => |s| wr!(s, dst, (*mem_of(s.cx, mem)).pages());

@@ -332,6 +332,7 @@ impl Machine {
                 cx: std::ptr::null_mut(),
                 ia: 0,
                 fa: 0.0,
+                ml: 0,
             },
             ml: 0,
         };
@@ -391,6 +392,7 @@ impl Machine {
                     cx: &mut cx,
                     ia: 0,
                     fa: 0.0,
+                    ml,
                 })
             };
             if exit != Flow::Reload {
@@ -427,12 +429,12 @@ pub(super) unsafe fn zero_locals(regs: *mut u64, callee: &CompiledFunc) {
 }
 
 /// Zeroes slots `p..l` (at most 8 of them: four `v128` locals) of a frame of `max` slots
-/// without calling `memset` (the call handlers' fast path makes no calls).
+/// with one store when the frame has room for it (`zero_locals`: calls with few locals).
 ///
 /// # Safety
 /// `regs` must point at `max` writable slots, and `p <= l <= max`, `l - p <= 8` (a lowered
 /// function's `num_params <= num_locals <= max_slots`).
-pub(super) unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: usize) {
+unsafe fn zero_few_locals(regs: *mut u64, p: usize, l: usize, max: usize) {
     debug_assert!(p <= l && l <= max && l - p <= 8);
     let r = regs.add(p);
     if p + 8 <= max {
