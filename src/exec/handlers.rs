@@ -652,7 +652,12 @@ unsafe fn zero_local_blocks(regs: *mut u64, callee: &CompiledFunc) {
     let mut r = regs.add(p);
     let end = regs.add(l);
     loop {
-        *(r as *mut [u64; 8]) = [0; 8];
+        // Eight volatile scalar stores: a 64-byte store (or a volatile 16-byte one) becomes a
+        // call of `memset` in sanitizer builds, and the call makes LLVM give up the handler's
+        // tail call (the fuzz targets then overflowed the native stack on deep recursion).
+        for i in 0..8 {
+            std::ptr::write_volatile(r.add(i), 0);
+        }
         // The next block's address made opaque, or LLVM makes the loop a call of `memset`
         // (on x86_64 and aarch64; elsewhere `opaque` is the identity, and a `memset` harms
         // nothing: there the handlers are not tail-called).
@@ -871,7 +876,7 @@ macro_rules! enter_fast {
         let ccode = (*callee).code.as_ptr();
         // `push_frame!` with the length known: the two vectors have the same (`frame_room`
         // leaves room in both).
-        debug_assert_eq!((*m).codes.len(), n);
+        debug_assert!((*m).codes.len() == n, "frames and codes differ in length");
         frames.add(n).write(Frame { func: $addr, pc: 0, fp: new_fp as u32 });
         (*m).frames.set_len(n + 1);
         (*m).codes.as_mut_ptr().add(n).write(ccode as usize);
@@ -1543,10 +1548,11 @@ macro_rules! handlers {
                 #[inline(always)]
                 pub(super) unsafe fn $v(mut $s: &mut S, i: Instr) -> *const Instr {
                     let Instr::$v $pat = i else { unreachable_unchecked!() };
-                    (|| -> *const Instr {
-                        $body;
-                        next!($s)
-                    })()
+                    // No closure here, unlike in a handler (`go!` returns from this function
+                    // instead): an instrumented build may not inline one, and `$s`'s address
+                    // would escape into it, which costs the pair handler its tail call.
+                    $body;
+                    next!($s)
                 }
             )*
         }
