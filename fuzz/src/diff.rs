@@ -331,12 +331,34 @@ pub fn compare(bytes: &[u8]) -> Result<Report, String> {
     Ok(rep)
 }
 
+/// Whether `bytes` uses a SIMD conversion whose NaN results both engines may give differently
+/// and still be right: `f32x4.demote_f64x2_zero` and `f64x2.promote_low_f32x4`. chiwawa
+/// canonicalizes SIMD NaNs (the same result on every host, so a moved checkpoint continues
+/// alike), wasmi keeps the hardware's payload, the spec allows either, and wasm-smith's
+/// `canonicalize_nans` does not cover these two. A payload reaches integers through lane
+/// extraction and conversions, so a disagreement in such a module proves nothing.
+fn nan_payload_may_differ(bytes: &[u8]) -> bool {
+    use wasmparser::{Operator as O, Parser, Payload};
+    Parser::new(0).parse_all(bytes).any(|p| {
+        let Ok(Payload::CodeSectionEntry(body)) = p else { return false };
+        let Ok(mut ops) = body.get_operators_reader() else { return false };
+        while !ops.eof() {
+            match ops.read() {
+                Ok(O::F32x4DemoteF64x2Zero | O::F64x2PromoteLowF32x4) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    })
+}
+
 /// The target body.
 pub fn target(data: &[u8]) {
     let mut u = arbitrary::Unstructured::new(data);
     let Some(bytes) = smith::module(&mut u, true) else { return };
     if let Err(m) = compare(&bytes) {
-        if run::known_open_bug(&m) {
+        if run::known_open_bug(&m) || nan_payload_may_differ(&bytes) {
             return;
         }
         panic!("chiwawa and wasmi disagree: {m}\n(triage: write the module with `cargo run --example smith -- differential INPUT out.wasm`, then `python3 fuzz/triage.py out.wasm`)");
