@@ -1520,23 +1520,20 @@ macro_rules! handlers {
                 fa: f64,
                 #[cfg(not(chiwawa_tail_calls))] ml: u64,
             ) -> Out {
-                let Instr::$v $pat = *ip else { unreachable_unchecked!() };
                 #[cfg(chiwawa_tail_calls)]
                 let ml = 0;
                 let mut $s = S { ip, regs, mp, cd, cx, ia, fa, ml };
-                // The body `return`s the next instruction from this closure (`go!`), or falls
-                // through to the following one.
-                let next: *const Instr = (|| -> *const Instr {
-                    $body;
-                    next!($s)
-                })();
+                // The body, in its `step` function (inlined): it returns the next instruction
+                // (`go!`), or the following one when it falls through.
+                let next = step::$v(&mut $s, *ip);
                 dispatch!($s, next)
             }
         )*
 
         /// Each kind's handler body as a function of the registers and the instruction, which
-        /// returns the next instruction instead of dispatching it: what a pair's handler runs
-        /// for each of its instructions ([`pair_step!`]).
+        /// returns the next instruction instead of dispatching it: what its handler runs, and
+        /// a pair's handler for each of its instructions ([`pair_step!`]). Written once here,
+        /// compiled into both.
         mod step {
             use super::*;
             $(
@@ -1548,9 +1545,9 @@ macro_rules! handlers {
                 #[inline(always)]
                 pub(super) unsafe fn $v(mut $s: &mut S, i: Instr) -> *const Instr {
                     let Instr::$v $pat = i else { unreachable_unchecked!() };
-                    // No closure here, unlike in a handler (`go!` returns from this function
-                    // instead): an instrumented build may not inline one, and `$s`'s address
-                    // would escape into it, which costs the pair handler its tail call.
+                    // No closure (`go!` returns from this function): an instrumented build
+                    // may not inline one, and `$s`'s address would escape into it, which costs
+                    // the handler its tail call.
                     $body;
                     next!($s)
                 }
